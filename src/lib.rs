@@ -1,0 +1,74 @@
+//! # rfc6455: a sans-I/O WebSocket core
+//!
+//! This crate implements the WebSocket protocol (RFC 6455) as plain data
+//! transformations: bytes in, events out, bytes to send. It never touches a
+//! socket, a clock or a random source; the code that drives it (the mio
+//! server in this crate, a blocking client, any async runtime) does the I/O
+//! and injects the time and the masking keys. That makes the core
+//! deterministic, testable byte for byte, and embeddable anywhere, down to
+//! `no_std` targets with an allocator.
+//!
+//! ## Layers
+//!
+//! Each layer depends only on the ones above it:
+//!
+//! | layer | module | what it does |
+//! |---|---|---|
+//! | limits and errors | [`limits`], [`error`] | every bound and every rule a peer can break, each with its close code |
+//! | bytes | [`mask`], [`utf8`] | payload masking, incremental UTF-8 validation |
+//! | frames | [`frame`], [`close`] | header decode/encode with no state and no copies; close codes and payloads |
+//!
+//! Further layers build on these: the protocol state machine (messages,
+//! fragmentation, control frames, the closing handshake), the HTTP/1.1
+//! upgrade handshake, and the I/O drivers (a mio event loop and echo server
+//! behind the default `server` feature).
+//!
+//! ## Decoding a frame
+//!
+//! ```
+//! use rfc6455::frame::{decode_frame, DecodeRules, Frame, OpCode, Role, Status};
+//!
+//! // A client masks every frame with a fresh key from its random source.
+//! let mut wire = Vec::new();
+//! Frame::new(OpCode::Text, b"hello").masked([1, 2, 3, 4]).encode_to_vec(&mut wire);
+//!
+//! // The server decodes it in place: the payload is unmasked where it lies.
+//! let rules = DecodeRules::new(Role::Server);
+//! match decode_frame(&mut wire, &rules)? {
+//!     Status::Complete((frame, used)) => {
+//!         assert_eq!(frame.payload, b"hello");
+//!         assert_eq!(used, 2 + 4 + 5);
+//!     }
+//!     Status::Incomplete(more) => unreachable!("{more} bytes missing"),
+//! }
+//! # Ok::<(), rfc6455::FrameError>(())
+//! ```
+//!
+//! ## Features
+//!
+//! - `std` (default): `std::error::Error` impls, `IoSlice` helpers, runtime
+//!   SIMD detection for UTF-8. Without it the crate is `no_std` + `alloc`.
+//! - `server` (default): the mio event loop and the `echo-server` binary.
+//!
+//! The codec has no `unsafe` code.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod close;
+pub mod error;
+pub mod frame;
+pub mod limits;
+pub mod mask;
+pub mod utf8;
+
+pub use close::{CloseCode, CloseReason};
+pub use error::{CloseError, FrameError, ProtocolError, Utf8Error};
+pub use frame::{FrameHeader, OpCode, Role};
+pub use limits::Limits;

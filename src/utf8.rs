@@ -1,0 +1,189 @@
+//! UTF-8 validation, whole and incremental (RFC 6455 sections 5.6 and 8.1).
+//!
+//! A text message may be split across frames at any byte, even inside a
+//! character, and an endpoint should fail as soon as the bytes can never
+//! become valid rather than at the end of the message. [`Utf8Validator`]
+//! does that: it validates each piece with a vectorised validator
+//! (`simdutf8`) and carries at most three bytes of an unfinished character to
+//! the next piece. Because the standard library (and `simdutf8`'s compat
+//! mode) report an "incomplete" tail only when it is a valid prefix of some
+//! character, every byte that rules validity out is caught in the piece that
+//! holds it.
+
+use core::str;
+
+use crate::error::Utf8Error;
+
+/// Validates a complete UTF-8 byte string.
+#[inline]
+pub fn validate(bytes: &[u8]) -> Result<&str, Utf8Error> {
+    // The fast validator answers only yes/no; a "no" is rare, so no need to
+    // be quick about it.
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(_) => Err(Utf8Error),
+    }
+}
+
+/// Incremental, fail-fast UTF-8 validation across message fragments.
+///
+/// ```
+/// use rfc6455::utf8::Utf8Validator;
+/// let mut v = Utf8Validator::new();
+/// let euro = "€".as_bytes(); // e2 82 ac
+/// assert!(v.feed(&euro[..1]).is_ok()); // a valid prefix: wait for more
+/// assert!(v.feed(&euro[1..]).is_ok());
+/// assert!(v.finish().is_ok());
+///
+/// let mut v = Utf8Validator::new();
+/// assert!(v.feed(&[0xf4, 0x90]).is_err()); // above U+10FFFF: fails at once
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Utf8Validator {
+    /// The bytes of an unfinished character from the previous piece.
+    pending: [u8; 4],
+    pending_len: u8,
+}
+
+impl Utf8Validator {
+    /// A validator at the start of a message.
+    pub const fn new() -> Self {
+        Utf8Validator {
+            pending: [0; 4],
+            pending_len: 0,
+        }
+    }
+
+    /// Whether the bytes fed so far end inside a character.
+    pub const fn is_mid_character(&self) -> bool {
+        self.pending_len != 0
+    }
+
+    /// Validates the next piece of the message. Fails as soon as the bytes
+    /// seen so far cannot be the start of valid UTF-8.
+    pub fn feed(&mut self, mut piece: &[u8]) -> Result<(), Utf8Error> {
+        if self.pending_len != 0 {
+            piece = self.complete_pending(piece)?;
+            if self.pending_len != 0 {
+                // `piece` was used up and the character is still unfinished.
+                return Ok(());
+            }
+        }
+        if simdutf8::basic::from_utf8(piece).is_ok() {
+            return Ok(());
+        }
+        match simdutf8::compat::from_utf8(piece) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error_len().is_none() => {
+                // A valid but unfinished character at the end: keep it.
+                let tail = &piece[e.valid_up_to()..];
+                self.pending[..tail.len()].copy_from_slice(tail);
+                self.pending_len = tail.len() as u8; // at most 3
+                Ok(())
+            }
+            Err(_) => Err(Utf8Error),
+        }
+    }
+
+    /// Ends the message: fails if it stopped inside a character.
+    pub fn finish(&mut self) -> Result<(), Utf8Error> {
+        let mid = self.is_mid_character();
+        *self = Self::new();
+        if mid {
+            Err(Utf8Error)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Takes bytes from `piece` to finish the pending character; returns the
+    /// rest of `piece`.
+    fn complete_pending<'p>(&mut self, piece: &'p [u8]) -> Result<&'p [u8], Utf8Error> {
+        let have = usize::from(self.pending_len);
+        let need = char_width(self.pending[0]).saturating_sub(have);
+        let take = need.min(piece.len());
+        self.pending[have..have + take].copy_from_slice(&piece[..take]);
+        let filled = have + take;
+        match str::from_utf8(&self.pending[..filled]) {
+            Ok(_) => self.pending_len = 0,
+            Err(e) if e.error_len().is_none() => self.pending_len = filled as u8,
+            Err(_) => return Err(Utf8Error),
+        }
+        Ok(&piece[take..])
+    }
+}
+
+/// The length of the character a valid lead byte starts. Lead bytes that are
+/// never valid return 1, which makes the next check fail.
+#[inline]
+fn char_width(lead: u8) -> usize {
+    match lead {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split_everywhere(bytes: &[u8]) {
+        let whole = str::from_utf8(bytes).is_ok();
+        for cut in 0..=bytes.len() {
+            let mut v = Utf8Validator::new();
+            let ok = v.feed(&bytes[..cut]).is_ok()
+                && v.feed(&bytes[cut..]).is_ok()
+                && v.finish().is_ok();
+            assert_eq!(ok, whole, "{bytes:x?} cut at {cut}");
+        }
+        for step in 1..4 {
+            let mut v = Utf8Validator::new();
+            let ok = bytes.chunks(step).all(|c| v.feed(c).is_ok()) && v.finish().is_ok();
+            assert_eq!(ok, whole, "{bytes:x?} in steps of {step}");
+        }
+    }
+
+    #[test]
+    fn agrees_with_std_on_any_split() {
+        let samples: &[&[u8]] = &[
+            "Hello-µ@ßöäüàá-UTF-8!!".as_bytes(),
+            "κόσμε".as_bytes(),
+            "中文😀€".as_bytes(),
+            &[
+                0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80,
+            ],
+            &[0xf4, 0x90, 0x80, 0x80],
+            &[0xf0, 0x9f, 0x98],
+            &[0xc0, 0xaf],
+            &[0xe0, 0x80, 0xaf],
+            &[0xed, 0x9f, 0xbf],
+            &[0xef, 0xbf, 0xbf],
+            &[0x80],
+            &[0xfe],
+        ];
+        for s in samples {
+            split_everywhere(s);
+        }
+    }
+
+    #[test]
+    fn fails_fast_on_an_impossible_prefix() {
+        // 6.3.2-style: the error lies inside the first fragment.
+        let mut v = Utf8Validator::new();
+        assert!(v.feed(&[b'a', 0xed, 0xa0]).is_err());
+        let mut v = Utf8Validator::new();
+        assert!(v.feed(&[0xf0]).is_ok());
+        assert!(v.feed(&[0x8f]).is_err());
+    }
+
+    #[test]
+    fn finish_resets_for_the_next_message() {
+        let mut v = Utf8Validator::new();
+        assert!(v.feed(&[0xe2, 0x82]).is_ok());
+        assert!(v.finish().is_err());
+        assert!(v.feed(b"ok").is_ok());
+        assert!(v.finish().is_ok());
+    }
+}
