@@ -174,6 +174,25 @@ impl ProtocolError {
             ProtocolError::MessageTooLarge | ProtocolError::TooManyFragments => CloseCode::TOO_BIG,
         }
     }
+
+    /// A short reason for the close frame that reports this error.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            ProtocolError::Frame(e) => e.describe(),
+            ProtocolError::Close(CloseError::InvalidReason) => "close reason is not valid UTF-8",
+            ProtocolError::Close(CloseError::InvalidCode(_)) => "invalid close code",
+            ProtocolError::Close(_) => "invalid close payload",
+            ProtocolError::InvalidUtf8 => "text message is not valid UTF-8",
+            ProtocolError::UnexpectedContinuation => {
+                "continuation frame with no message in progress"
+            }
+            ProtocolError::ExpectedContinuation => {
+                "new data frame while a fragmented message is open"
+            }
+            ProtocolError::MessageTooLarge => "message larger than the configured maximum",
+            ProtocolError::TooManyFragments => "message split into too many fragments",
+        }
+    }
 }
 
 impl From<FrameError> for ProtocolError {

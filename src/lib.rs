@@ -62,6 +62,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod close;
+pub mod connection;
 pub mod error;
 pub mod frame;
 pub mod limits;
@@ -69,6 +70,7 @@ pub mod mask;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseReason};
+pub use connection::{Config, Connection, Event, MessageKind, SendError, Sender, State};
 pub use error::{CloseError, FrameError, ProtocolError, Utf8Error};
 pub use frame::{FrameHeader, OpCode, Role};
 pub use limits::Limits;

@@ -1,0 +1,824 @@
+//! The sans-I/O connection: the only place that holds protocol state.
+//!
+//! A [`Connection`] turns received bytes into [`Event`]s and the
+//! application's sends into bytes to write. It owns no socket: the caller
+//! reads into the buffer the connection lends it, pulls events, and drains
+//! the output with any write call it likes.
+//!
+//! ```
+//! use core::time::Duration;
+//! use rfc6455::connection::{Connection, Config, Event};
+//! use rfc6455::frame::{Frame, OpCode};
+//!
+//! let mut conn = Connection::server(Config::default());
+//! // Bytes as they came off the socket: a masked "Hello" and a masked ping.
+//! let mut wire = Vec::new();
+//! Frame::new(OpCode::Text, b"Hello").masked([1, 2, 3, 4]).encode_to_vec(&mut wire);
+//! Frame::new(OpCode::Ping, b"hb").masked([5, 6, 7, 8]).encode_to_vec(&mut wire);
+//!
+//! let buf = conn.read_buf();
+//! buf[..wire.len()].copy_from_slice(&wire);
+//! conn.commit_read(wire.len(), Duration::ZERO);
+//!
+//! // Echo the text back; the ping is answered by itself.
+//! conn.next_event_with(|event, tx| match event {
+//!     Event::Text(text) => tx.send_text(text).unwrap(),
+//!     other => panic!("unexpected {other:?}"),
+//! })?;
+//! assert!(matches!(conn.next_event()?, Some(Event::Ping(b"hb"))));
+//! assert!(conn.next_event()?.is_none()); // everything read has been used
+//!
+//! // The pong owed for the ping jumps ahead of the queued echo.
+//! assert_eq!(conn.output(), &[0x8a, 0x02, b'h', b'b']);
+//! # Ok::<(), rfc6455::ProtocolError>(())
+//! ```
+//!
+//! ## Lifetimes of events
+//!
+//! An [`Event`] borrows from the connection until the next call that takes
+//! `&mut self`. A message that arrived in one frame borrows straight from
+//! the read buffer, where it was unmasked in place: no copy. A fragmented
+//! message is assembled in one reused buffer and borrows from there. Copy
+//! what must outlive the borrow.
+//!
+//! ## Driving it
+//!
+//! 1. Read from the transport into [`read_buf`](Connection::read_buf) and
+//!    report the count with [`commit_read`](Connection::commit_read); on
+//!    end of stream call [`receive_eof`](Connection::receive_eof).
+//! 2. Pull events with [`next_event`](Connection::next_event) (or
+//!    [`next_event_with`](Connection::next_event_with) to reply while the
+//!    event is borrowed) until it returns `Ok(None)`.
+//! 3. Write [`output`](Sender::output) and report the count with
+//!    [`consume_output`](Sender::consume_output) until it is empty.
+//! 4. When [`should_close_transport`](Connection::should_close_transport) is
+//!    true, close the TCP connection.
+//!
+//! An error from `next_event` is final: the close frame with its code has
+//! been queued; write it out and close the transport.
+
+mod send;
+
+use alloc::vec::Vec;
+use core::mem;
+use core::ops::{Deref, DerefMut};
+use core::time::Duration;
+
+pub use send::{MaskKeySource, MessageKind, SendError, Sender};
+
+use crate::close::{CloseCode, ClosePayload, CloseReason};
+use crate::error::ProtocolError;
+use crate::frame::{ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status};
+use crate::limits::Limits;
+use crate::mask::apply_mask;
+use crate::utf8::{self, Utf8Validator};
+
+/// How data reaches the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Whole messages: fragments are assembled and checked before the
+    /// message is delivered as [`Event::Text`] or [`Event::Binary`].
+    #[default]
+    Messages,
+    /// Frame by frame, for large transfers: a message that arrives in one
+    /// frame is still delivered whole, and each frame of a fragmented one as
+    /// an [`Event::Fragment`], with nothing assembled.
+    Frames,
+}
+
+/// Settings of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Size limits; see [`Limits`].
+    pub limits: Limits,
+    /// Answer every ping with a pong automatically (default true).
+    pub auto_pong: bool,
+    /// Whole messages (default) or frame by frame.
+    pub delivery: Delivery,
+    /// The least room [`Connection::read_buf`] offers, in bytes (default
+    /// 16 KiB). A frame being received gets room for all its remaining
+    /// bytes on top, within the frame limit.
+    pub read_chunk: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            limits: Limits::DEFAULT,
+            auto_pong: true,
+            delivery: Delivery::Messages,
+            read_chunk: 16 << 10,
+        }
+    }
+}
+
+/// Something the peer sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A whole text message, valid UTF-8.
+    Text(&'a str),
+    /// A whole binary message.
+    Binary(&'a [u8]),
+    /// One frame of a fragmented message ([`Delivery::Frames`] only). Text
+    /// fragments are checked as UTF-8 across frames but may split a
+    /// character.
+    Fragment {
+        /// The message's type.
+        kind: MessageKind,
+        /// This frame's payload.
+        data: &'a [u8],
+        /// This is the message's last frame.
+        fin: bool,
+    },
+    /// A ping. With `auto_pong` on, the pong is already queued.
+    Ping(&'a [u8]),
+    /// A pong.
+    Pong(&'a [u8]),
+    /// The peer's close frame. The reply (an echo of the code, or 1000) is
+    /// already queued; no events follow.
+    Close {
+        /// The code, or `None` when the frame carried none (1005 locally).
+        code: Option<CloseCode>,
+        /// The reason, possibly empty.
+        reason: &'a str,
+    },
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// One side has sent a close frame and the other has not answered yet.
+    Closing,
+    /// Both close frames are out, the connection failed, or the transport
+    /// ended. No more events.
+    Closed,
+}
+
+/// Which side started the closing handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Initiator {
+    /// This endpoint sent the first close frame (or failed the connection).
+    Local,
+    /// The peer sent the first close frame.
+    Remote,
+}
+
+/// Position of the frame whose payload is being received.
+#[derive(Debug, Clone, Copy)]
+struct PartialFrame {
+    header: FrameHeader,
+    /// Offset of the payload's first byte in the read buffer.
+    start: usize,
+    /// Payload bytes already unmasked (and UTF-8 checked, for text).
+    processed: usize,
+    /// The payload length as `usize` (checked against the limits).
+    len: usize,
+}
+
+/// A message whose frames are still arriving.
+#[derive(Debug, Clone, Copy)]
+struct OpenMessage {
+    kind: MessageKind,
+    len: u64,
+    fragments: u32,
+}
+
+/// The incoming half: read buffer, frame decoding, message assembly.
+#[derive(Debug)]
+struct Receiver {
+    config: Config,
+    rules: DecodeRules,
+    buf: Vec<u8>,
+    /// Start of unread bytes.
+    pos: usize,
+    /// End of received bytes.
+    end: usize,
+    frame: Option<PartialFrame>,
+    message: Option<OpenMessage>,
+    utf8: Utf8Validator,
+    assembly: Vec<u8>,
+    /// The assembly buffer holds a delivered message; clear it first.
+    assembly_delivered: bool,
+    last_received: Option<Duration>,
+    /// The event found by the last `advance`, waiting to be borrowed.
+    ready: Option<Ready>,
+}
+
+/// A WebSocket connection for one role, without I/O.
+///
+/// Sending goes through the [`Sender`] it derefs to: `conn.send_text(..)`,
+/// `conn.output()`, `conn.consume_output(n)`.
+#[derive(Debug)]
+pub struct Connection {
+    rx: Receiver,
+    tx: Sender,
+    role: Role,
+    /// No more events: a close was received, the connection failed, or the
+    /// transport ended.
+    done: bool,
+    close_received: Option<(Option<CloseCode>, CloseReason)>,
+    initiator: Option<Initiator>,
+    error: Option<ProtocolError>,
+    eof: bool,
+}
+
+impl Connection {
+    /// A server-side connection: it requires masked frames and sends
+    /// unmasked ones.
+    pub fn server(config: Config) -> Self {
+        Self::new(Role::Server, config, None)
+    }
+
+    /// A client-side connection. `keys` supplies a fresh masking key for
+    /// every frame sent (RFC 6455 section 5.3 requires them to be
+    /// unpredictable: draw them from the operating system's random source).
+    pub fn client(config: Config, keys: MaskKeySource) -> Self {
+        Self::new(Role::Client, config, Some(keys))
+    }
+
+    fn new(role: Role, config: Config, keys: Option<MaskKeySource>) -> Self {
+        let rules = DecodeRules {
+            role,
+            allowed_rsv: 0,
+            max_frame_size: config.limits.max_frame_size,
+        };
+        Connection {
+            rx: Receiver {
+                config,
+                rules,
+                buf: Vec::new(),
+                pos: 0,
+                end: 0,
+                frame: None,
+                message: None,
+                utf8: Utf8Validator::new(),
+                assembly: Vec::new(),
+                assembly_delivered: false,
+                last_received: None,
+                ready: None,
+            },
+            tx: Sender::new(role, config.limits.max_output_buffer, keys),
+            role,
+            done: false,
+            close_received: None,
+            initiator: None,
+            error: None,
+            eof: false,
+        }
+    }
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The connection's settings.
+    pub fn config(&self) -> &Config {
+        &self.rx.config
+    }
+
+    /// Room to read received bytes into; report how many were written with
+    /// [`commit_read`](Self::commit_read).
+    ///
+    /// The room is at least [`Config::read_chunk`] bytes, plus whatever the
+    /// frame being received still needs (its header passed the limits), so a
+    /// large payload is read straight into place.
+    pub fn read_buf(&mut self) -> &mut [u8] {
+        self.rx.make_room();
+        let end = self.rx.end;
+        &mut self.rx.buf[end..]
+    }
+
+    /// Records that `n` bytes were written at the start of
+    /// [`read_buf`](Self::read_buf), received at time `now` (any monotonic
+    /// clock of the caller's, e.g. the time since the program started).
+    pub fn commit_read(&mut self, n: usize, now: Duration) {
+        if n == 0 {
+            return;
+        }
+        self.rx.end = self.rx.end.saturating_add(n).min(self.rx.buf.len());
+        self.rx.last_received = Some(now);
+        if self.done {
+            // Nothing more is read after the end: drop the bytes.
+            self.rx.pos = self.rx.end;
+        }
+    }
+
+    /// Copies `data` in as if it had been read into
+    /// [`read_buf`](Self::read_buf). Convenient for tests and for drivers
+    /// that already hold the bytes elsewhere.
+    ///
+    /// All of `data` is buffered: feed it in read-sized pieces and pull
+    /// events in between to keep the buffer within the limits.
+    pub fn receive(&mut self, mut data: &[u8], now: Duration) {
+        while !data.is_empty() {
+            let room = self.read_buf();
+            let n = room.len().min(data.len());
+            room[..n].copy_from_slice(&data[..n]);
+            self.commit_read(n, now);
+            data = &data[n..];
+        }
+    }
+
+    /// The transport reached end of stream. A connection still open is
+    /// closed abnormally (1006 locally); a frame cut off is lost.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+        self.done = true;
+    }
+
+    /// When bytes were last received, as passed to
+    /// [`commit_read`](Self::commit_read). Drivers use it for idle timeouts
+    /// and heartbeats.
+    pub fn last_received(&self) -> Option<Duration> {
+        self.rx.last_received
+    }
+
+    /// The next event from the bytes received so far, or `Ok(None)` when
+    /// more bytes are needed (or no more events will come).
+    ///
+    /// On `Err` the connection has failed: the close frame with the error's
+    /// code is queued and no further events follow.
+    pub fn next_event(&mut self) -> Result<Option<Event<'_>>, ProtocolError> {
+        self.step()?;
+        Ok(self.rx.take_ready())
+    }
+
+    /// Like [`next_event`](Self::next_event), handing the event to `f`
+    /// together with the [`Sender`], so a reply can be queued while the
+    /// event still borrows the read buffer (e.g. an echo without a copy).
+    pub fn next_event_with<R>(
+        &mut self,
+        f: impl FnOnce(Event<'_>, &mut Sender) -> R,
+    ) -> Result<Option<R>, ProtocolError> {
+        self.step()?;
+        match self.rx.take_ready() {
+            Some(event) => Ok(Some(f(event, &mut self.tx))),
+            None => Ok(None),
+        }
+    }
+
+    /// The [`Sender`], for sends and output.
+    pub fn sender(&mut self) -> &mut Sender {
+        &mut self.tx
+    }
+
+    /// The connection's state.
+    pub fn state(&self) -> State {
+        if self.error.is_some() || self.eof {
+            return State::Closed;
+        }
+        match (self.tx.is_close_queued(), self.close_received.is_some()) {
+            (false, false) => State::Open,
+            (true, true) => State::Closed,
+            _ => State::Closing,
+        }
+    }
+
+    /// Who started closing, once someone has.
+    pub fn close_initiator(&self) -> Option<Initiator> {
+        self.initiator.or(if self.tx.is_close_queued() {
+            Some(Initiator::Local)
+        } else {
+            None
+        })
+    }
+
+    /// The code and reason of the peer's close frame, once received. A frame
+    /// without a code reports [`CloseCode::NO_STATUS`].
+    pub fn peer_close(&self) -> Option<(CloseCode, &str)> {
+        self.close_received
+            .as_ref()
+            .map(|(code, reason)| (code.unwrap_or(CloseCode::NO_STATUS), reason.as_str()))
+    }
+
+    /// The error that failed the connection, if one did.
+    pub fn error(&self) -> Option<ProtocolError> {
+        self.error
+    }
+
+    /// Whether the driver should close the transport now: the connection is
+    /// closed and its output written. A server closes TCP first after a
+    /// clean close (RFC 6455 section 7.1.1); a client waits for the server
+    /// to do so (with a timeout of the driver's choosing) unless the
+    /// connection failed or the stream already ended.
+    pub fn should_close_transport(&self) -> bool {
+        if self.state() != State::Closed || self.tx.has_output() {
+            return false;
+        }
+        self.role == Role::Server || self.error.is_some() || self.eof
+    }
+
+    /// Releases buffers that hold no data, for idle connections: the read
+    /// buffer (returned, so a driver can keep a pool of them) and unused
+    /// assembly and output capacity.
+    pub fn release_idle_buffers(&mut self) -> Option<Vec<u8>> {
+        self.tx.shrink_idle();
+        self.rx.release_idle()
+    }
+
+    /// Gives the connection a read buffer to use instead of allocating one,
+    /// e.g. from a driver's pool. Ignored if it already has one.
+    pub fn provide_read_buffer(&mut self, mut buf: Vec<u8>) {
+        if self.rx.buf.capacity() == 0 {
+            let cap = buf.capacity();
+            buf.resize(cap, 0);
+            self.rx.buf = buf;
+            self.rx.pos = 0;
+            self.rx.end = 0;
+        }
+    }
+
+    /// Heap bytes this connection holds (buffers' capacities).
+    pub fn heap_bytes(&self) -> usize {
+        self.rx.buf.capacity() + self.rx.assembly.capacity() + self.tx.heap_bytes()
+    }
+
+    /// Bytes received but not yet turned into events.
+    pub fn buffered_input_len(&self) -> usize {
+        self.rx.end - self.rx.pos
+    }
+
+    /// Runs the state machine until an event is ready, more bytes are
+    /// needed, or the connection fails.
+    fn step(&mut self) -> Result<(), ProtocolError> {
+        self.rx.ready = None;
+        if self.done {
+            return Ok(());
+        }
+        let discard_data = self.tx.is_close_queued();
+        match self.rx.advance(discard_data, &mut self.tx) {
+            Ok(Some(Ready::Close { code, reason })) => {
+                self.done = true;
+                if !self.tx.is_close_queued() {
+                    self.initiator = Some(Initiator::Remote);
+                    let echo = code.unwrap_or(CloseCode::NORMAL);
+                    self.tx.owe_close(echo, CloseReason::EMPTY);
+                }
+                let reason_text = self.rx.close_reason_text(reason);
+                self.close_received = Some((code, CloseReason::truncate(reason_text)));
+                self.rx.ready = Some(Ready::Close { code, reason });
+                Ok(())
+            }
+            Ok(ready) => {
+                self.rx.ready = ready;
+                Ok(())
+            }
+            Err(e) => {
+                self.done = true;
+                self.error = Some(e);
+                if self.initiator.is_none() && !self.tx.is_close_queued() {
+                    self.initiator = Some(Initiator::Local);
+                }
+                self.tx.drop_owed_pings();
+                self.tx
+                    .owe_close(e.close_code(), CloseReason::truncate(e.reason()));
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Deref for Connection {
+    type Target = Sender;
+    fn deref(&self) -> &Sender {
+        &self.tx
+    }
+}
+
+impl DerefMut for Connection {
+    fn deref_mut(&mut self) -> &mut Sender {
+        &mut self.tx
+    }
+}
+
+/// An event found by [`Receiver::advance`], as positions in the buffers so
+/// that it can be borrowed after the state machine's `&mut` work is done.
+#[derive(Debug, Clone, Copy)]
+enum Ready {
+    /// A single-frame message in `buf[start..start + len]`.
+    Direct {
+        kind: MessageKind,
+        start: usize,
+        len: usize,
+    },
+    /// A fragmented message in the assembly buffer.
+    Assembled {
+        kind: MessageKind,
+    },
+    /// A fragment in `buf` (streaming delivery).
+    Fragment {
+        kind: MessageKind,
+        start: usize,
+        len: usize,
+        fin: bool,
+    },
+    Ping {
+        start: usize,
+        len: usize,
+    },
+    Pong {
+        start: usize,
+        len: usize,
+    },
+    /// Close; the reason's position in `buf`.
+    Close {
+        code: Option<CloseCode>,
+        reason: (usize, usize),
+    },
+}
+
+impl Receiver {
+    /// Decodes frames until one yields an event or input runs out.
+    fn advance(
+        &mut self,
+        discard_data: bool,
+        tx: &mut Sender,
+    ) -> Result<Option<Ready>, ProtocolError> {
+        if self.assembly_delivered {
+            self.assembly.clear();
+            self.assembly_delivered = false;
+        }
+        loop {
+            let frame = match self.frame {
+                Some(frame) => frame,
+                None => match self.start_frame()? {
+                    Some(frame) => frame,
+                    None => return Ok(None),
+                },
+            };
+            let Some(frame) = self.receive_payload(frame)? else {
+                return Ok(None);
+            };
+            self.frame = None;
+            self.pos = frame.start + frame.len;
+            if let Some(ready) = self.complete_frame(frame, discard_data, tx)? {
+                return Ok(Some(ready));
+            }
+        }
+    }
+
+    /// Decodes the next header and applies the message-level rules that
+    /// can be checked before any payload is buffered.
+    fn start_frame(&mut self) -> Result<Option<PartialFrame>, ProtocolError> {
+        let (header, header_len) =
+            match FrameHeader::decode(&self.buf[self.pos..self.end], &self.rules)? {
+                Status::Complete(h) => h,
+                Status::Incomplete(_) => return Ok(None),
+            };
+        let len =
+            usize::try_from(header.payload_len).map_err(|_| crate::FrameError::FrameTooLarge)?;
+        let limits = &self.config.limits;
+        match (header.opcode, &mut self.message) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Continuation, Some(message)) => {
+                message.fragments = message.fragments.saturating_add(1);
+                if message.fragments > limits.max_fragments {
+                    return Err(ProtocolError::TooManyFragments);
+                }
+                message.len = message.len.saturating_add(header.payload_len);
+                if message.len > limits.max_message_size {
+                    return Err(ProtocolError::MessageTooLarge);
+                }
+            }
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation)
+            }
+            (OpCode::Text | OpCode::Binary, None) => {
+                if header.payload_len > limits.max_message_size {
+                    return Err(ProtocolError::MessageTooLarge);
+                }
+                if !header.fin {
+                    let kind = if header.opcode == OpCode::Text {
+                        MessageKind::Text
+                    } else {
+                        MessageKind::Binary
+                    };
+                    self.message = Some(OpenMessage {
+                        kind,
+                        len: header.payload_len,
+                        fragments: 1,
+                    });
+                }
+            }
+            _ => {} // control frames: checked by the frame decoder
+        }
+        let frame = PartialFrame {
+            header,
+            start: self.pos + header_len,
+            processed: 0,
+            len,
+        };
+        self.frame = Some(frame);
+        Ok(Some(frame))
+    }
+
+    /// The message kind a data frame belongs to.
+    fn data_kind(&self, header: &FrameHeader) -> Option<MessageKind> {
+        match header.opcode {
+            OpCode::Text => Some(MessageKind::Text),
+            OpCode::Binary => Some(MessageKind::Binary),
+            OpCode::Continuation => self.message.map(|m| m.kind),
+            _ => None,
+        }
+    }
+
+    /// Unmasks (and for text, validates) the payload bytes that have arrived.
+    /// Returns the frame once its payload is complete.
+    fn receive_payload(
+        &mut self,
+        mut frame: PartialFrame,
+    ) -> Result<Option<PartialFrame>, ProtocolError> {
+        let available = (self.end - frame.start).min(frame.len);
+        if available == frame.len && frame.processed == 0 {
+            // The common case: the whole payload is here. Unmask it in one
+            // pass; text is validated once, when the frame completes.
+            if let Some(key) = frame.header.mask {
+                apply_mask(&mut self.buf[frame.start..frame.start + frame.len], key, 0);
+            }
+            frame.processed = frame.len;
+            return Ok(Some(frame));
+        }
+        if available > frame.processed {
+            let is_text = self.data_kind(&frame.header) == Some(MessageKind::Text);
+            let piece = &mut self.buf[frame.start + frame.processed..frame.start + available];
+            if let Some(key) = frame.header.mask {
+                apply_mask(piece, key, frame.processed);
+            }
+            // Fail fast: text is checked as it arrives, not when it ends.
+            if is_text {
+                self.utf8.feed(piece)?;
+            }
+            frame.processed = available;
+        }
+        if frame.processed < frame.len {
+            self.frame = Some(frame);
+            return Ok(None);
+        }
+        // Mark the payload as validated so `complete_frame` does not check
+        // the last piece twice.
+        frame.processed = usize::MAX;
+        Ok(Some(frame))
+    }
+
+    /// Handles a frame whose payload is complete and unmasked.
+    fn complete_frame(
+        &mut self,
+        frame: PartialFrame,
+        discard_data: bool,
+        tx: &mut Sender,
+    ) -> Result<Option<Ready>, ProtocolError> {
+        let (start, len) = (frame.start, frame.len);
+        let fed_already = frame.processed == usize::MAX;
+        let header = frame.header;
+        match header.opcode {
+            OpCode::Ping => {
+                if self.config.auto_pong {
+                    // The frame decoder caps control payloads at 125 bytes.
+                    if let Some(payload) = ControlPayload::new(&self.buf[start..start + len]) {
+                        tx.owe_pong(payload);
+                    }
+                }
+                Ok(Some(Ready::Ping { start, len }))
+            }
+            OpCode::Pong => Ok(Some(Ready::Pong { start, len })),
+            OpCode::Close => {
+                let payload = ClosePayload::parse(&self.buf[start..start + len])?;
+                let reason_start = start + len - payload.reason.len();
+                Ok(Some(Ready::Close {
+                    code: payload.code,
+                    reason: (reason_start, payload.reason.len()),
+                }))
+            }
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                let Some(kind) = self.data_kind(&header) else {
+                    return Err(ProtocolError::UnexpectedContinuation);
+                };
+                let payload = &self.buf[start..start + len];
+                let single = header.fin && header.opcode != OpCode::Continuation;
+                if kind == MessageKind::Text {
+                    if single && !fed_already {
+                        // Validated once more when borrowed as `&str`;
+                        // this pass fails the connection first.
+                        utf8::validate(payload)?;
+                    } else {
+                        if !fed_already {
+                            self.utf8.feed(payload)?;
+                        }
+                        if header.fin {
+                            self.utf8.finish()?;
+                        }
+                    }
+                }
+                if header.fin {
+                    self.message = None;
+                }
+                if discard_data {
+                    self.utf8 = Utf8Validator::new();
+                    return Ok(None);
+                }
+                if single {
+                    return Ok(Some(Ready::Direct { kind, start, len }));
+                }
+                if self.config.delivery == Delivery::Frames {
+                    return Ok(Some(Ready::Fragment {
+                        kind,
+                        start,
+                        len,
+                        fin: header.fin,
+                    }));
+                }
+                self.assembly.extend_from_slice(payload);
+                if header.fin {
+                    self.assembly_delivered = true;
+                    Ok(Some(Ready::Assembled { kind }))
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// Borrows the ready event from the buffers.
+    fn take_ready(&mut self) -> Option<Event<'_>> {
+        let ready = self.ready.take()?;
+        Some(match ready {
+            Ready::Direct { kind, start, len } => data_event(kind, &self.buf[start..start + len]),
+            Ready::Assembled { kind } => data_event(kind, &self.assembly),
+            Ready::Fragment {
+                kind,
+                start,
+                len,
+                fin,
+            } => Event::Fragment {
+                kind,
+                data: &self.buf[start..start + len],
+                fin,
+            },
+            Ready::Ping { start, len } => Event::Ping(&self.buf[start..start + len]),
+            Ready::Pong { start, len } => Event::Pong(&self.buf[start..start + len]),
+            Ready::Close { code, reason } => Event::Close {
+                code,
+                reason: self.close_reason_text(reason),
+            },
+        })
+    }
+
+    fn close_reason_text(&self, (start, len): (usize, usize)) -> &str {
+        core::str::from_utf8(&self.buf[start..start + len]).unwrap_or("")
+    }
+
+    /// Makes room in the read buffer: compacts consumed bytes away and grows
+    /// to fit the frame being received, within the limits.
+    fn make_room(&mut self) {
+        if self.pos == self.end && self.frame.is_none() {
+            self.pos = 0;
+            self.end = 0;
+        }
+        let frame_rest = self
+            .frame
+            .map_or(0, |f| (f.start + f.len).saturating_sub(self.end));
+        let want = frame_rest.max(self.config.read_chunk).max(1);
+        if self.buf.len() - self.end >= want {
+            return;
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            if let Some(frame) = &mut self.frame {
+                frame.start -= self.pos;
+            }
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        if self.buf.len() - self.end < want {
+            let size = self.end + want;
+            // Zero-filled: safe Rust cannot lend uninitialised memory.
+            self.buf.resize(size.max(self.buf.capacity()), 0);
+        }
+    }
+
+    fn release_idle(&mut self) -> Option<Vec<u8>> {
+        if !self.assembly_delivered && self.message.is_none() {
+            self.assembly = Vec::new();
+        }
+        if self.pos == self.end && self.frame.is_none() && self.buf.capacity() != 0 {
+            self.pos = 0;
+            self.end = 0;
+            let mut buf = mem::take(&mut self.buf);
+            buf.clear();
+            return Some(buf);
+        }
+        None
+    }
+}
+
+fn data_event(kind: MessageKind, data: &[u8]) -> Event<'_> {
+    match kind {
+        // Validated when the message was received; this pass only proves it
+        // to the compiler without `unsafe`.
+        MessageKind::Text => Event::Text(utf8::validate(data).unwrap_or("")),
+        MessageKind::Binary => Event::Binary(data),
+    }
+}

@@ -1,0 +1,610 @@
+//! Behaviour of the sans-I/O connection, rule by rule.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use rfc6455::close::{ClosePayload, CloseReason};
+use rfc6455::connection::{
+    Config, Connection, Delivery, Event, Initiator, MessageKind, SendError, State,
+};
+use rfc6455::frame::{
+    decode_frame, ControlPayload, DecodeRules, Frame, FrameHeader, OpCode, Role, Status,
+};
+use rfc6455::{CloseCode, Limits, ProtocolError};
+
+const T0: Duration = Duration::ZERO;
+
+/// Encodes a frame as a client would send it (masked).
+fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Frame::new(opcode, payload).masked([0x12, 0x34, 0x56, 0x78]);
+    frame.header.fin = fin;
+    let mut out = Vec::new();
+    frame.encode_to_vec(&mut out);
+    out
+}
+
+/// An owned copy of an event, for assertions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Got {
+    Text(String),
+    Binary(Vec<u8>),
+    Fragment(MessageKind, Vec<u8>, bool),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(Option<u16>, String),
+}
+
+fn own(event: Event<'_>) -> Got {
+    match event {
+        Event::Text(t) => Got::Text(t.to_owned()),
+        Event::Binary(b) => Got::Binary(b.to_vec()),
+        Event::Fragment { kind, data, fin } => Got::Fragment(kind, data.to_vec(), fin),
+        Event::Ping(p) => Got::Ping(p.to_vec()),
+        Event::Pong(p) => Got::Pong(p.to_vec()),
+        Event::Close { code, reason } => Got::Close(code.map(|c| c.0), reason.to_owned()),
+    }
+}
+
+/// Feeds `bytes` and collects events until more input is needed or an error.
+fn feed(conn: &mut Connection, bytes: &[u8]) -> (Vec<Got>, Option<ProtocolError>) {
+    conn.receive(bytes, T0);
+    drain_events(conn)
+}
+
+fn drain_events(conn: &mut Connection) -> (Vec<Got>, Option<ProtocolError>) {
+    let mut got = Vec::new();
+    loop {
+        match conn.next_event() {
+            Ok(Some(e)) => got.push(own(e)),
+            Ok(None) => return (got, None),
+            Err(e) => return (got, Some(e)),
+        }
+    }
+}
+
+/// Drains the connection's output and decodes it as the peer would.
+fn sent_frames(conn: &mut Connection) -> Vec<(OpCode, bool, Vec<u8>)> {
+    let mut wire = Vec::new();
+    loop {
+        let out = conn.output();
+        if out.is_empty() {
+            break;
+        }
+        let n = out.len();
+        wire.extend_from_slice(out);
+        conn.consume_output(n);
+    }
+    let peer = match conn.role() {
+        Role::Server => Role::Client,
+        Role::Client => Role::Server,
+    };
+    let rules = DecodeRules {
+        max_frame_size: u64::MAX,
+        ..DecodeRules::new(peer)
+    };
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at < wire.len() {
+        match decode_frame(&mut wire[at..], &rules).expect("our output decodes") {
+            Status::Complete((f, used)) => {
+                frames.push((f.header.opcode, f.header.fin, f.payload.to_vec()));
+                at += used;
+            }
+            Status::Incomplete(_) => panic!("truncated output"),
+        }
+    }
+    frames
+}
+
+fn close_code_sent(conn: &mut Connection) -> Option<u16> {
+    sent_frames(conn)
+        .into_iter()
+        .find(|(op, _, _)| *op == OpCode::Close)
+        .map(|(_, _, p)| ClosePayload::parse(&p).unwrap().code.map_or(1005, |c| c.0))
+}
+
+fn server() -> Connection {
+    Connection::server(Config::default())
+}
+
+#[test]
+fn single_frame_messages_arrive_whole() {
+    let mut c = server();
+    let mut wire = client_frame(true, OpCode::Text, "héllo".as_bytes());
+    wire.extend(client_frame(true, OpCode::Binary, &[0, 1, 2, 255]));
+    wire.extend(client_frame(true, OpCode::Text, b""));
+    let (got, err) = feed(&mut c, &wire);
+    assert_eq!(err, None);
+    assert_eq!(
+        got,
+        [
+            Got::Text("héllo".into()),
+            Got::Binary(vec![0, 1, 2, 255]),
+            Got::Text(String::new())
+        ]
+    );
+}
+
+#[test]
+fn byte_at_a_time_gives_the_same_events() {
+    let mut wire = client_frame(false, OpCode::Text, "Hel".as_bytes());
+    wire.extend(client_frame(true, OpCode::Ping, b"p"));
+    wire.extend(client_frame(true, OpCode::Continuation, "lo €".as_bytes()));
+    wire.extend(client_frame(true, OpCode::Binary, &[7; 300]));
+    let mut c = server();
+    let mut got = Vec::new();
+    for b in &wire {
+        let (g, err) = feed(&mut c, std::slice::from_ref(b));
+        assert_eq!(err, None);
+        got.extend(g);
+    }
+    assert_eq!(
+        got,
+        [
+            Got::Ping(b"p".to_vec()),
+            Got::Text("Hello €".into()),
+            Got::Binary(vec![7; 300])
+        ]
+    );
+}
+
+#[test]
+fn control_frames_between_fragments_are_delivered_at_once() {
+    let mut c = server();
+    let (got, _) = feed(&mut c, &client_frame(false, OpCode::Binary, b"ab"));
+    assert!(got.is_empty());
+    let (got, _) = feed(&mut c, &client_frame(true, OpCode::Ping, b"x"));
+    assert_eq!(got, [Got::Ping(b"x".to_vec())]);
+    let (got, _) = feed(&mut c, &client_frame(true, OpCode::Continuation, b"cd"));
+    assert_eq!(got, [Got::Binary(b"abcd".to_vec())]);
+}
+
+#[test]
+fn continuation_rules_fail_with_1002() {
+    let mut c = server();
+    let (_, err) = feed(&mut c, &client_frame(true, OpCode::Continuation, b"x"));
+    assert_eq!(err, Some(ProtocolError::UnexpectedContinuation));
+    assert_eq!(close_code_sent(&mut c), Some(1002));
+
+    let mut c = server();
+    let mut wire = client_frame(false, OpCode::Text, b"a");
+    wire.extend(client_frame(true, OpCode::Text, b"b"));
+    let (got, err) = feed(&mut c, &wire);
+    assert!(got.is_empty());
+    assert_eq!(err, Some(ProtocolError::ExpectedContinuation));
+    assert_eq!(close_code_sent(&mut c), Some(1002));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.close_initiator(), Some(Initiator::Local));
+}
+
+#[test]
+fn no_event_after_an_error() {
+    let mut c = server();
+    let mut wire = client_frame(true, OpCode::Continuation, b"x");
+    wire.extend(client_frame(true, OpCode::Text, b"after"));
+    let (got, err) = feed(&mut c, &wire);
+    assert!(got.is_empty() && err.is_some());
+    let (got, err) = feed(&mut c, &client_frame(true, OpCode::Text, b"more"));
+    assert_eq!((got, err), (vec![], None));
+    assert!(c.should_close_transport() || c.has_output());
+}
+
+fn limited(limits: Limits) -> Connection {
+    Connection::server(Config {
+        limits,
+        ..Config::default()
+    })
+}
+
+#[test]
+fn frame_limit_is_enforced_from_the_header() {
+    let mut c = limited(Limits {
+        max_frame_size: 100,
+        ..Limits::DEFAULT
+    });
+    let wire = client_frame(true, OpCode::Binary, &[0; 101]);
+    // Only the header is fed: the error comes before any payload.
+    let (_, err) = feed(&mut c, &wire[..8]);
+    assert_eq!(
+        err,
+        Some(ProtocolError::Frame(rfc6455::FrameError::FrameTooLarge))
+    );
+    assert_eq!(close_code_sent(&mut c), Some(1009));
+}
+
+#[test]
+fn message_limit_counts_all_fragments() {
+    let mut c = limited(Limits {
+        max_message_size: 10,
+        ..Limits::DEFAULT
+    });
+    let mut wire = client_frame(false, OpCode::Binary, &[1; 6]);
+    wire.extend(client_frame(true, OpCode::Continuation, &[2; 5]));
+    let (_, err) = feed(&mut c, &wire[..wire.len() - 5]);
+    assert_eq!(err, Some(ProtocolError::MessageTooLarge));
+    assert_eq!(close_code_sent(&mut c), Some(1009));
+}
+
+#[test]
+fn fragment_count_is_capped_including_empty_ones() {
+    let mut c = limited(Limits {
+        max_fragments: 3,
+        ..Limits::DEFAULT
+    });
+    let mut wire = client_frame(false, OpCode::Binary, b"");
+    wire.extend(client_frame(false, OpCode::Continuation, b""));
+    wire.extend(client_frame(false, OpCode::Continuation, b""));
+    wire.extend(client_frame(true, OpCode::Continuation, b""));
+    let (_, err) = feed(&mut c, &wire);
+    assert_eq!(err, Some(ProtocolError::TooManyFragments));
+    assert_eq!(close_code_sent(&mut c), Some(1009));
+}
+
+#[test]
+fn invalid_utf8_fails_fast_inside_a_fragment() {
+    // Fragment one is fine, fragment two holds an impossible sequence and
+    // is not final: the error comes before the message ends.
+    let mut c = server();
+    let mut wire = client_frame(false, OpCode::Text, "κόσμε".as_bytes());
+    wire.extend(client_frame(
+        false,
+        OpCode::Continuation,
+        &[0xce, 0xba, 0xed, 0xa0, 0x80],
+    ));
+    let (_, err) = feed(&mut c, &wire);
+    assert_eq!(err, Some(ProtocolError::InvalidUtf8));
+    assert_eq!(close_code_sent(&mut c), Some(1007));
+}
+
+#[test]
+fn invalid_utf8_fails_fast_inside_a_frame_arriving_in_pieces() {
+    let mut c = server();
+    let mut payload = b"valid ".to_vec();
+    payload.extend([0xf4, 0x90, 0x80, 0x80]);
+    payload.extend(b"more text to come");
+    let wire = client_frame(true, OpCode::Text, &payload);
+    let header_len = wire.len() - payload.len();
+    let (_, err) = feed(&mut c, &wire[..header_len + 3]);
+    assert_eq!(err, None);
+    // The next piece holds 0xf4 0x90: never valid, fail now.
+    let (_, err) = feed(&mut c, &wire[header_len + 3..header_len + 8]);
+    assert_eq!(err, Some(ProtocolError::InvalidUtf8));
+}
+
+#[test]
+fn text_ending_inside_a_character_fails() {
+    let mut c = server();
+    let mut wire = client_frame(false, OpCode::Text, b"ok");
+    wire.extend(client_frame(true, OpCode::Continuation, &[0xe2, 0x82]));
+    let (_, err) = feed(&mut c, &wire);
+    assert_eq!(err, Some(ProtocolError::InvalidUtf8));
+}
+
+#[test]
+fn a_received_close_is_echoed_and_ends_events() {
+    let mut c = server();
+    let mut payload = 1001u16.to_be_bytes().to_vec();
+    payload.extend(b"bye");
+    let mut wire = client_frame(true, OpCode::Close, &payload);
+    wire.extend(client_frame(true, OpCode::Text, b"late"));
+    let (got, err) = feed(&mut c, &wire);
+    assert_eq!(err, None);
+    assert_eq!(got, [Got::Close(Some(1001), "bye".into())]);
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.close_initiator(), Some(Initiator::Remote));
+    assert_eq!(c.peer_close(), Some((CloseCode::GOING_AWAY, "bye")));
+    assert!(!c.should_close_transport(), "the echo is not written yet");
+    assert_eq!(close_code_sent(&mut c), Some(1001));
+    assert!(c.should_close_transport());
+    assert_eq!(c.send_text("no"), Err(SendError::Closed));
+}
+
+#[test]
+fn an_empty_close_is_answered_with_1000() {
+    let mut c = server();
+    let (got, _) = feed(&mut c, &client_frame(true, OpCode::Close, b""));
+    assert_eq!(got, [Got::Close(None, String::new())]);
+    assert_eq!(close_code_sent(&mut c), Some(1000));
+    assert_eq!(c.peer_close(), Some((CloseCode::NO_STATUS, "")));
+}
+
+#[test]
+fn bad_close_payloads_fail_with_their_codes() {
+    let cases: [(&[u8], u16); 5] = [
+        (&[0x03], 1002),
+        (&[0x03, 0xed], 1002),                   // 1005 may not be sent
+        (&[0x03, 0xe7], 1002),                   // 999
+        (&[0x13, 0x88], 1002),                   // 5000
+        (&[0x03, 0xe8, 0xce, 0xba, 0xff], 1007), // bad reason
+    ];
+    for (payload, code) in cases {
+        let mut c = server();
+        let (got, err) = feed(&mut c, &client_frame(true, OpCode::Close, payload));
+        assert!(got.is_empty(), "{payload:x?}");
+        assert!(err.is_some(), "{payload:x?}");
+        assert_eq!(close_code_sent(&mut c), Some(code), "{payload:x?}");
+    }
+}
+
+#[test]
+fn local_close_then_peer_close() {
+    let mut c = server();
+    c.send_text("last words").unwrap();
+    c.close(CloseCode::GOING_AWAY, CloseReason::new("shutdown").unwrap())
+        .unwrap();
+    assert_eq!(c.state(), State::Closing);
+    assert_eq!(c.close_initiator(), Some(Initiator::Local));
+    assert_eq!(
+        c.close(CloseCode::NORMAL, CloseReason::EMPTY),
+        Err(SendError::Closed)
+    );
+    let frames = sent_frames(&mut c);
+    assert_eq!(frames.len(), 2);
+    assert_eq!(
+        frames[0].0,
+        OpCode::Text,
+        "data queued before the close goes first"
+    );
+    assert_eq!(frames[1].0, OpCode::Close);
+    assert!(c.is_close_written());
+    // Data from the peer after our close is ignored; its close completes.
+    let mut wire = client_frame(true, OpCode::Text, b"ignored");
+    wire.extend(client_frame(true, OpCode::Close, &1001u16.to_be_bytes()));
+    let (got, _) = feed(&mut c, &wire);
+    assert_eq!(got, [Got::Close(Some(1001), String::new())]);
+    assert_eq!(c.state(), State::Closed);
+    assert!(
+        sent_frames(&mut c).is_empty(),
+        "a second close is never sent"
+    );
+    assert!(c.should_close_transport());
+}
+
+#[test]
+fn close_codes_that_may_not_be_sent_are_refused() {
+    let mut c = server();
+    for code in [1004, 1005, 1006, 1015, 999, 5000] {
+        assert_eq!(
+            c.close(CloseCode(code), CloseReason::EMPTY),
+            Err(SendError::InvalidCloseCode)
+        );
+    }
+}
+
+#[test]
+fn pong_jumps_queued_data_and_newer_replaces_older() {
+    let mut c = server();
+    c.send_binary(&[1; 1000]).unwrap();
+    c.send_binary(&[2; 1000]).unwrap();
+    // Part of the first frame goes out, then two pings arrive.
+    let first = c.output().len();
+    assert!(
+        first > 2000,
+        "consecutive data frames come out as one slice"
+    );
+    c.consume_output(10);
+    let mut wire = client_frame(true, OpCode::Ping, b"one");
+    wire.extend(client_frame(true, OpCode::Ping, b"two"));
+    let (got, _) = feed(&mut c, &wire);
+    assert_eq!(
+        got,
+        [Got::Ping(b"one".to_vec()), Got::Ping(b"two".to_vec())]
+    );
+    // The rest of the frame in flight comes first, then the pong.
+    assert_eq!(c.output().len(), 1004 - 10);
+    c.consume_output(994);
+    assert_eq!(c.output(), &[0x8a, 3, b't', b'w', b'o']);
+    c.consume_output(5);
+    let rest = sent_frames(&mut c);
+    assert_eq!(rest, [(OpCode::Binary, true, vec![2; 1000])]);
+}
+
+#[test]
+fn pongs_are_never_answered_and_auto_pong_can_be_off() {
+    let mut c = server();
+    let (got, _) = feed(&mut c, &client_frame(true, OpCode::Pong, b"p"));
+    assert_eq!(got, [Got::Pong(b"p".to_vec())]);
+    assert!(!c.has_output());
+
+    let mut c = Connection::server(Config {
+        auto_pong: false,
+        ..Config::default()
+    });
+    let (got, _) = feed(&mut c, &client_frame(true, OpCode::Ping, b"p"));
+    assert_eq!(got, [Got::Ping(b"p".to_vec())]);
+    assert!(!c.has_output());
+}
+
+#[test]
+fn output_bound_refuses_data_but_not_owed_replies() {
+    let mut c = limited(Limits {
+        max_output_buffer: 1000,
+        ..Limits::DEFAULT
+    });
+    c.send_binary(&[0; 900]).unwrap();
+    assert_eq!(c.send_binary(&[0; 200]), Err(SendError::Full));
+    assert_eq!(c.pending_output_len(), 904);
+    feed(&mut c, &client_frame(true, OpCode::Ping, &[9; 125]));
+    assert_eq!(c.pending_output_len(), 904 + 127);
+    let frames = sent_frames(&mut c);
+    assert_eq!(
+        frames[0].0,
+        OpCode::Pong,
+        "owed pong goes first at a boundary"
+    );
+    assert_eq!(frames[1].2.len(), 900);
+    c.send_binary(&[0; 200]).unwrap();
+}
+
+#[test]
+fn owed_close_drops_unstarted_data() {
+    let mut c = server();
+    c.send_binary(&[1; 100]).unwrap();
+    c.send_binary(&[2; 100]).unwrap();
+    assert_eq!(c.output().len(), 204);
+    c.consume_output(50);
+    feed(
+        &mut c,
+        &client_frame(true, OpCode::Close, &1000u16.to_be_bytes()),
+    );
+    let mut wire = Vec::new();
+    while !c.output().is_empty() {
+        let out = c.output().to_vec();
+        c.consume_output(out.len());
+        wire.extend(out);
+    }
+    // The rest of the first frame, then the close; the second is dropped.
+    assert_eq!(wire.len(), 52 + 4);
+    assert!(wire[..52].iter().all(|&b| b == 1));
+    assert_eq!(&wire[52..], &[0x88, 0x02, 0x03, 0xe8]);
+    assert!(c.is_close_written());
+}
+
+#[test]
+fn fragmented_sends_and_streaming_sends() {
+    let mut c = server();
+    c.send_message_fragmented(
+        MessageKind::Text,
+        "abcdefg".as_bytes(),
+        NonZeroUsize::new(3).unwrap(),
+    )
+    .unwrap();
+    let frames = sent_frames(&mut c);
+    assert_eq!(
+        frames,
+        [
+            (OpCode::Text, false, b"abc".to_vec()),
+            (OpCode::Continuation, false, b"def".to_vec()),
+            (OpCode::Continuation, true, b"g".to_vec()),
+        ]
+    );
+    c.send_fragment(MessageKind::Binary, b"a", false).unwrap();
+    assert_eq!(c.send_binary(b"x"), Err(SendError::FragmentOpen));
+    c.ping(ControlPayload::new(b"mid").unwrap()).unwrap();
+    c.send_fragment(MessageKind::Binary, b"b", true).unwrap();
+    let frames = sent_frames(&mut c);
+    let ops: Vec<_> = frames.iter().map(|f| f.0).collect();
+    assert_eq!(ops, [OpCode::Ping, OpCode::Binary, OpCode::Continuation]);
+}
+
+#[test]
+fn streaming_delivery_hands_out_fragments() {
+    let mut c = Connection::server(Config {
+        delivery: Delivery::Frames,
+        ..Config::default()
+    });
+    let mut wire = client_frame(false, OpCode::Text, "ab".as_bytes());
+    wire.extend(client_frame(true, OpCode::Continuation, "c".as_bytes()));
+    wire.extend(client_frame(true, OpCode::Binary, b"whole"));
+    let (got, err) = feed(&mut c, &wire);
+    assert_eq!(err, None);
+    assert_eq!(
+        got,
+        [
+            Got::Fragment(MessageKind::Text, b"ab".to_vec(), false),
+            Got::Fragment(MessageKind::Text, b"c".to_vec(), true),
+            Got::Binary(b"whole".to_vec()),
+        ]
+    );
+}
+
+#[test]
+fn client_masks_with_supplied_keys_and_rejects_masked_input() {
+    let mut counter = 0u8;
+    let mut c = Connection::client(
+        Config::default(),
+        Box::new(move || {
+            counter += 1;
+            [counter; 4]
+        }),
+    );
+    c.send_text("hi").unwrap();
+    c.send_text("hi").unwrap();
+    let out = c.output().to_vec();
+    assert_eq!(&out[..6], &[0x81, 0x82, 1, 1, 1, 1]);
+    assert_eq!(&out[6..8], &[b'h' ^ 1, b'i' ^ 1]);
+    assert_eq!(&out[8..14], &[0x81, 0x82, 2, 2, 2, 2]);
+    // A server's frames are unmasked; a masked one fails the connection.
+    let (_, err) = feed(&mut c, &client_frame(true, OpCode::Text, b"x"));
+    assert_eq!(
+        err,
+        Some(ProtocolError::Frame(rfc6455::FrameError::MaskedFrame))
+    );
+}
+
+#[test]
+fn server_requires_masked_frames() {
+    let mut c = server();
+    let mut wire = Vec::new();
+    Frame::new(OpCode::Text, b"x").encode_to_vec(&mut wire);
+    let (_, err) = feed(&mut c, &wire);
+    assert_eq!(
+        err,
+        Some(ProtocolError::Frame(rfc6455::FrameError::UnmaskedFrame))
+    );
+    assert_eq!(close_code_sent(&mut c), Some(1002));
+}
+
+#[test]
+fn echo_with_the_event_still_borrowed() {
+    let mut c = server();
+    c.receive(&client_frame(true, OpCode::Binary, b"echo me"), T0);
+    let echoed = c
+        .next_event_with(|event, tx| match event {
+            Event::Binary(data) => tx.send_binary(data),
+            other => panic!("{other:?}"),
+        })
+        .unwrap();
+    assert_eq!(echoed, Some(Ok(())));
+    assert_eq!(
+        sent_frames(&mut c),
+        [(OpCode::Binary, true, b"echo me".to_vec())]
+    );
+}
+
+#[test]
+fn large_frames_are_read_straight_into_place() {
+    let mut c = server();
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let wire = client_frame(true, OpCode::Binary, &payload);
+    // Header first: the next read_buf offers room for the whole payload.
+    c.receive(&wire[..14], T0);
+    assert!(c.next_event().unwrap().is_none());
+    assert!(c.read_buf().len() >= payload.len());
+    let (got, _) = feed(&mut c, &wire[14..]);
+    assert_eq!(got, [Got::Binary(payload)]);
+}
+
+#[test]
+fn idle_buffers_can_be_released_and_reused() {
+    let mut c = server();
+    feed(&mut c, &client_frame(true, OpCode::Text, b"x"));
+    let buf = c.release_idle_buffers().expect("nothing buffered");
+    assert_eq!(c.heap_bytes(), 0);
+    c.provide_read_buffer(buf);
+    let (got, _) = feed(&mut c, &client_frame(true, OpCode::Text, b"y"));
+    assert_eq!(got, [Got::Text("y".into())]);
+    // A partial frame keeps its buffer.
+    c.receive(&client_frame(true, OpCode::Text, b"partial")[..4], T0);
+    assert!(c.next_event().unwrap().is_none());
+    assert!(c.release_idle_buffers().is_none());
+}
+
+#[test]
+fn last_received_tracks_the_callers_clock() {
+    let mut c = server();
+    assert_eq!(c.last_received(), None);
+    c.receive(b"\x81", Duration::from_secs(5));
+    assert_eq!(c.last_received(), Some(Duration::from_secs(5)));
+}
+
+#[test]
+fn eof_closes_abnormally() {
+    let mut c = server();
+    c.receive(&client_frame(true, OpCode::Text, b"partial")[..4], T0);
+    c.receive_eof();
+    assert_eq!(c.state(), State::Closed);
+    assert!(c.next_event().unwrap().is_none());
+    assert!(c.should_close_transport());
+    let _ = FrameHeader::new(OpCode::Text, 0);
+}
