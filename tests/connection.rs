@@ -608,3 +608,69 @@ fn eof_closes_abnormally() {
     assert!(c.should_close_transport());
     let _ = FrameHeader::new(OpCode::Text, 0);
 }
+
+/// A transport that takes at most `limit` bytes per write.
+struct Trickle {
+    wire: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for Trickle {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.limit);
+        if n == 0 && !buf.is_empty() {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        self.wire.extend_from_slice(&buf[..n]);
+        self.limit -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn vectored_sends_queue_exactly_what_the_transport_left() {
+    let payload: Vec<u8> = (0..5000u32).map(|i| (i % 256) as u8).collect();
+    for limit in [0, 1, 3, 4, 100, 2000, 2004, 2005, 5003, 5004, 7008, 100_000] {
+        let mut c = server();
+        c.send_binary(&[9; 2000]).unwrap(); // 2004 bytes queued first
+        let mut t = Trickle {
+            wire: Vec::new(),
+            limit,
+        };
+        c.send_message_vectored(MessageKind::Binary, &payload, &mut t)
+            .unwrap()
+            .unwrap();
+        // A ping arriving now must wait for the frame in flight.
+        c.ping(ControlPayload::new(b"p").unwrap()).unwrap();
+        t.limit = usize::MAX;
+        while !c.output().is_empty() {
+            let out = c.output().to_vec();
+            c.consume_output(out.len());
+            t.wire.extend(out);
+        }
+        let rules = DecodeRules::new(Role::Client);
+        let mut at = 0;
+        let mut frames = Vec::new();
+        while at < t.wire.len() {
+            let Ok(Status::Complete((f, used))) = decode_frame(&mut t.wire[at..], &rules) else {
+                panic!("limit {limit}: bad stream")
+            };
+            frames.push((f.header.opcode, f.payload.len()));
+            at += used;
+        }
+        let data: Vec<_> = frames
+            .iter()
+            .filter(|f| f.0 == OpCode::Binary)
+            .map(|f| f.1)
+            .collect();
+        assert_eq!(data, [2000, 5000], "limit {limit}");
+        assert_eq!(
+            frames.iter().filter(|f| f.0 == OpCode::Ping).count(),
+            1,
+            "limit {limit}"
+        );
+    }
+}

@@ -118,9 +118,9 @@ pub struct Sender {
     /// Encoded data frames (and a requested close), written from `head`.
     data: Vec<u8>,
     head: usize,
-    /// Start of the frame containing `head`; `head == boundary` means a
+    /// End of the frame containing `head`: `head == frame_end` means a
     /// frame boundary, where owed control frames may go out.
-    boundary: usize,
+    frame_end: usize,
     pong: Option<ControlPayload>,
     ping: Option<ControlPayload>,
     /// A close the protocol owes (echo or failure): jumps the data queue and
@@ -145,7 +145,7 @@ impl Sender {
             keys,
             data: Vec::new(),
             head: 0,
-            boundary: 0,
+            frame_end: 0,
             pong: None,
             ping: None,
             owed_close: None,
@@ -176,6 +176,74 @@ impl Sender {
         self.check_room(frame_size(data.len(), self.role))?;
         self.queue_frame(true, kind.opcode(), data);
         Ok(())
+    }
+
+    /// Sends a whole message as one frame, writing it straight to `transport`
+    /// without copying the payload when it can: queued output, the new
+    /// header and `data` go out in one vectored write, and only what the
+    /// transport did not take is queued.
+    ///
+    /// Falls back to queuing a copy when the payload must be masked (client
+    /// role) or when owed replies must go first. A transport that would
+    /// block is not an error; other transport errors are returned (the
+    /// message is then not queued).
+    #[cfg(feature = "std")]
+    pub fn send_message_vectored<W: std::io::Write>(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        transport: &mut W,
+    ) -> std::io::Result<Result<(), SendError>> {
+        use std::io::{ErrorKind, IoSlice};
+        if self.sending_fragmented.is_some() {
+            return Ok(Err(SendError::FragmentOpen));
+        }
+        let frame_bytes = frame_size(data.len(), self.role);
+        if let Err(e) = self.check_room(frame_bytes) {
+            return Ok(Err(e));
+        }
+        let control_busy = self.control.head != self.control.len || self.owes_control();
+        if self.role == Role::Client || control_busy {
+            self.queue_frame(true, kind.opcode(), data);
+            return Ok(Ok(()));
+        }
+        let header = FrameHeader::new(kind.opcode(), data.len() as u64).to_bytes();
+        let queued = &self.data[self.head..];
+        let slices = [
+            IoSlice::new(queued),
+            IoSlice::new(&header),
+            IoSlice::new(data),
+        ];
+        let written = loop {
+            match transport.write_vectored(&slices) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break 0,
+                Err(e) => return Err(e),
+            }
+        };
+        let queued_len = queued.len();
+        self.last_source = Source::Data;
+        if written < queued_len {
+            self.consume_output(written);
+            self.queue_frame(true, kind.opcode(), data);
+            return Ok(Ok(()));
+        }
+        self.consume_output(queued_len);
+        let sent = written - queued_len;
+        if sent < frame_bytes {
+            // Queue the unwritten tail; `head` is now inside this frame.
+            self.data.clear();
+            self.head = 0;
+            if sent < header.len() {
+                self.data.extend_from_slice(&header[sent..]);
+                self.data.extend_from_slice(data);
+            } else {
+                self.data.extend_from_slice(&data[sent - header.len()..]);
+            }
+            self.frame_end = self.data.len();
+        }
+        Ok(Ok(()))
     }
 
     /// Sends a message split into frames of at most `max_payload` payload
@@ -304,8 +372,7 @@ impl Sender {
     pub fn output(&mut self) -> &[u8] {
         if self.control.head == self.control.len {
             let at_boundary = self.advance_boundary();
-            let owed = self.pong.is_some() || self.ping.is_some() || self.owed_close.is_some();
-            if owed && at_boundary {
+            if at_boundary && self.owes_control() {
                 self.load_owed_control();
             }
         }
@@ -314,10 +381,9 @@ impl Sender {
             return self.control.remaining();
         }
         self.last_source = Source::Data;
-        let owed = self.pong.is_some() || self.ping.is_some() || self.owed_close.is_some();
-        let end = if owed {
+        let end = if self.owes_control() {
             // Owed replies wait only for the frame in flight.
-            self.boundary + frame_len_at(&self.data[self.boundary..], self.role)
+            self.frame_end
         } else {
             self.data.len()
         };
@@ -347,7 +413,7 @@ impl Sender {
                     }
                     self.data.clear();
                     self.head = 0;
-                    self.boundary = 0;
+                    self.frame_end = 0;
                 }
             }
         }
@@ -384,7 +450,7 @@ impl Sender {
         if self.head == self.data.len() {
             self.data = Vec::new();
             self.head = 0;
-            self.boundary = 0;
+            self.frame_end = 0;
         }
     }
 
@@ -420,12 +486,12 @@ impl Sender {
         if self.head == self.data.len() {
             self.data.clear();
             self.head = 0;
-            self.boundary = 0;
+            self.frame_end = 0;
         } else if self.head > self.data.len() / 2 && self.head >= 4096 {
             // Reclaim the written front so the queue does not creep.
-            self.data.drain(..self.boundary);
-            self.head -= self.boundary;
-            self.boundary = 0;
+            self.data.drain(..self.head);
+            self.frame_end -= self.head;
+            self.head = 0;
         }
         self.data.extend_from_slice(&header.to_bytes());
         let start = self.data.len();
@@ -435,17 +501,18 @@ impl Sender {
         }
     }
 
-    /// Moves `boundary` over frames written completely; returns whether
+    /// Moves `frame_end` past frames written completely; returns whether
     /// `head` sits on a frame boundary.
     fn advance_boundary(&mut self) -> bool {
-        while self.boundary < self.head {
-            let len = frame_len_at(&self.data[self.boundary..], self.role);
-            if self.boundary + len > self.head {
-                return false;
-            }
-            self.boundary += len;
+        while self.frame_end < self.head {
+            let len = frame_len_at(&self.data[self.frame_end..], self.role);
+            self.frame_end = self.frame_end.saturating_add(len).min(self.data.len());
         }
-        true
+        self.frame_end == self.head
+    }
+
+    fn owes_control(&self) -> bool {
+        self.pong.is_some() || self.ping.is_some() || self.owed_close.is_some()
     }
 
     /// Encodes the next owed control frame into the in-flight slot.
