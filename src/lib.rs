@@ -17,11 +17,12 @@
 //! | limits and errors | [`limits`], [`error`] | every bound and every rule a peer can break, each with its close code |
 //! | bytes | [`mask`], [`utf8`] | payload masking, incremental UTF-8 validation |
 //! | frames | [`frame`], [`close`] | header decode/encode with no state and no copies; close codes and payloads |
+//! | handshake | [`handshake`] | the HTTP/1.1 upgrade: incremental request and response parsing, validation, accept key, responses |
 //!
 //! Further layers build on these: the protocol state machine (messages,
-//! fragmentation, control frames, the closing handshake), the HTTP/1.1
-//! upgrade handshake, and the I/O drivers (a mio event loop and echo server
-//! behind the default `server` feature).
+//! fragmentation, control frames, the closing handshake) and the I/O
+//! drivers (a mio event loop and echo server behind the default `server`
+//! feature).
 //!
 //! ## Decoding a frame
 //!
@@ -44,6 +45,38 @@
 //! # Ok::<(), rfc6455::FrameError>(())
 //! ```
 //!
+//! ## Accepting a connection
+//!
+//! A connection opens with an HTTP/1.1 upgrade request. Feed the read
+//! buffer to a [`handshake::RequestParser`] after every read; it resumes
+//! where it stopped. Once the request is whole, decide (path, `Origin`,
+//! subprotocol), write the 101 or a rejection into the output buffer, and
+//! hand the bytes after the head to the frame layer:
+//!
+//! ```
+//! use rfc6455::frame::Status;
+//! use rfc6455::handshake::{Accept, Opening, RequestParser};
+//!
+//! let mut parser = RequestParser::default();
+//! let inbuf = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+//!     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+//!     Sec-WebSocket-Version: 13\r\n\r\n";
+//! let mut out = Vec::new();
+//! match parser.parse(inbuf) {
+//!     Ok(Status::Complete(Opening::WebSocket(ws))) => {
+//!         ws.accept(&Accept::new(), &mut out)?;
+//!         assert_eq!(ws.consumed(), inbuf.len()); // frames start here
+//!     }
+//!     Ok(Status::Complete(Opening::Http(_page))) => { /* serve a page */ }
+//!     Ok(Status::Incomplete(_)) => { /* read more */ }
+//!     Err(e) => e.write_response(&mut out), // then close
+//! }
+//! assert!(out.ends_with(b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"));
+//! # Ok::<(), rfc6455::handshake::BuildError>(())
+//! ```
+//!
+//! [`handshake`] shows the whole loop, rejections and the client side.
+//!
 //! ## Features
 //!
 //! - `std` (default): `std::error::Error` impls, `IoSlice` helpers, runtime
@@ -65,6 +98,7 @@ pub mod close;
 pub mod connection;
 pub mod error;
 pub mod frame;
+pub mod handshake;
 pub mod limits;
 pub mod mask;
 pub mod utf8;
@@ -73,4 +107,5 @@ pub use close::{CloseCode, CloseReason};
 pub use connection::{Config, Connection, Event, MessageKind, SendError, Sender, State};
 pub use error::{CloseError, FrameError, ProtocolError, Utf8Error};
 pub use frame::{FrameHeader, OpCode, Role};
+pub use handshake::{ClientError, HandshakeError, HttpError};
 pub use limits::Limits;

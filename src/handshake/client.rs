@@ -1,0 +1,487 @@
+//! The client side: build the opening request for a `ws://` URL, then parse
+//! and check the server's response (RFC 6455 section 4.1).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::frame::Status;
+use crate::handshake::accept::{encode_key, AcceptKey};
+use crate::handshake::error::{BuildError, ClientError, HttpError, ReasonPhrase, UrlError};
+use crate::handshake::extensions::{self, Extensions};
+use crate::handshake::http::{
+    self, is_token, list_has, utf8_prefix, Head, Headers, Kind, ListItems,
+};
+use crate::handshake::write::{check_headers, check_value, header, headers};
+use crate::Limits;
+
+/// A parsed `ws://` URL (RFC 6455 section 3), borrowed from its text.
+///
+/// ```
+/// use rfc6455::handshake::WsUrl;
+/// let url = WsUrl::parse("ws://[::1]:9001/chat?room=1")?;
+/// assert_eq!((url.host(), url.port()), ("::1", 9001));
+/// assert_eq!((url.path(), url.query()), ("/chat", Some("room=1")));
+/// # Ok::<(), rfc6455::handshake::UrlError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsUrl<'a> {
+    /// The host as written, with brackets around an IPv6 literal.
+    host: &'a str,
+    port: u16,
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+impl<'a> WsUrl<'a> {
+    /// The default port of `ws://`.
+    pub const DEFAULT_PORT: u16 = 80;
+
+    /// Parses `ws://host[:port][/path][?query]`. The scheme is
+    /// case-insensitive; `wss://` fails with [`UrlError::TlsUnsupported`],
+    /// as this crate has no TLS. The path and query must be
+    /// percent-encoded already: they go into the request line as written.
+    pub fn parse(url: &'a str) -> Result<Self, UrlError> {
+        let (scheme, rest) = url.split_once("://").ok_or(UrlError::NotWebSocket)?;
+        if scheme.eq_ignore_ascii_case("wss") {
+            return Err(UrlError::TlsUnsupported);
+        }
+        if !scheme.eq_ignore_ascii_case("ws") {
+            return Err(UrlError::NotWebSocket);
+        }
+        let (rest, fragment) = match rest.split_once('#') {
+            Some((r, _)) => (r, true),
+            None => (rest, false),
+        };
+        if fragment {
+            return Err(UrlError::Fragment);
+        }
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, resource) = rest.split_at(authority_end);
+        if authority.contains('@') {
+            return Err(UrlError::Userinfo);
+        }
+        let (host, port) = split_host_port(authority)?;
+        let (path, query) = match resource.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (resource, None),
+        };
+        let visible = |s: &str| s.bytes().all(|b| b.is_ascii_graphic());
+        if !visible(path) || !query.is_none_or(visible) {
+            return Err(UrlError::InvalidPath);
+        }
+        Ok(WsUrl {
+            host,
+            port,
+            path: if path.is_empty() { "/" } else { path },
+            query,
+        })
+    }
+
+    /// The host to connect to: a name, an IPv4 address, or an IPv6 address
+    /// without its brackets.
+    pub fn host(&self) -> &'a str {
+        self.host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(self.host)
+    }
+
+    /// The port: the URL's, or 80.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The path, `/` when the URL has none.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The query, after `?`.
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
+    }
+
+    /// Writes `host[:port]` for the `Host` header: the port only when it is
+    /// not 80 (section 4.1 item 4), an IPv6 literal in brackets.
+    fn write_host(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.host.as_bytes());
+        if self.port != Self::DEFAULT_PORT {
+            out.push(b':');
+            crate::handshake::write::decimal(out, usize::from(self.port));
+        }
+    }
+}
+
+/// Splits an authority into host and port, checking both.
+fn split_host_port(authority: &str) -> Result<(&str, u16), UrlError> {
+    let (host, port) = if authority.starts_with('[') {
+        let close = authority.find(']').ok_or(UrlError::InvalidHost)?;
+        let literal = &authority[1..close];
+        if literal.is_empty()
+            || !literal
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b":.".contains(&b))
+        {
+            return Err(UrlError::InvalidHost);
+        }
+        match &authority[close + 1..] {
+            "" => (&authority[..=close], None),
+            rest => (
+                &authority[..=close],
+                Some(rest.strip_prefix(':').ok_or(UrlError::InvalidHost)?),
+            ),
+        }
+    } else {
+        let (host, port) = match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        // reg-name / IPv4: unreserved, sub-delims, percent-encoding.
+        let reg_name = |b: u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b);
+        if host.is_empty() || !host.bytes().all(reg_name) {
+            return Err(UrlError::InvalidHost);
+        }
+        (host, port)
+    };
+    let port = match port {
+        // RFC 3986 section 3.2.3: an empty port is the default one.
+        None | Some("") => WsUrl::DEFAULT_PORT,
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => match p.parse::<u16>() {
+            Ok(0) | Err(_) => return Err(UrlError::InvalidPort),
+            Ok(n) => n,
+        },
+        Some(_) => return Err(UrlError::InvalidPort),
+    };
+    Ok((host, port))
+}
+
+/// Headers [`ClientRequest::headers`] must not repeat.
+const REQUEST_RESERVED: &[&str] = &[
+    "Host",
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+    "Origin",
+    "Content-Length",
+    "Transfer-Encoding",
+];
+
+/// The client's opening request, to be written with
+/// [`write`](ClientRequest::write).
+///
+/// The 16-byte key must be fresh random bytes for every connection
+/// (section 4.1 item 7); the caller draws them, as the core has no random
+/// source.
+///
+/// ```
+/// use rfc6455::handshake::ClientRequest;
+/// let mut out = Vec::new();
+/// let handshake = ClientRequest::new("ws://example.com/chat", *b"the sample nonce")?
+///     .protocols(&["chat", "superchat"])
+///     .origin("http://example.com")
+///     .write(&mut out)?;
+/// assert!(out.starts_with(b"GET /chat HTTP/1.1\r\nHost: example.com\r\n"));
+/// assert_eq!(handshake.expected_accept().as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ClientRequest<'a> {
+    url: WsUrl<'a>,
+    key: [u8; 16],
+    protocols: &'a [&'a str],
+    origin: Option<&'a str>,
+    headers: &'a [(&'a str, &'a str)],
+    limits: Limits,
+}
+
+impl<'a> ClientRequest<'a> {
+    /// A request for `url` with the key `key`.
+    pub fn new(url: &'a str, key: [u8; 16]) -> Result<Self, UrlError> {
+        Ok(Self::for_url(WsUrl::parse(url)?, key))
+    }
+
+    /// A request for a parsed URL.
+    pub const fn for_url(url: WsUrl<'a>, key: [u8; 16]) -> Self {
+        ClientRequest {
+            url,
+            key,
+            protocols: &[],
+            origin: None,
+            headers: &[],
+            limits: Limits::DEFAULT,
+        }
+    }
+
+    /// Subprotocols to offer, most preferred first.
+    pub const fn protocols(mut self, protocols: &'a [&'a str]) -> Self {
+        self.protocols = protocols;
+        self
+    }
+
+    /// An `Origin` header, as a browser sends.
+    pub const fn origin(mut self, origin: &'a str) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// Extra headers, such as `Authorization` or `User-Agent`. None may
+    /// repeat a header the request writes itself.
+    pub const fn headers(mut self, headers: &'a [(&'a str, &'a str)]) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Limits for parsing the response (`max_header_block`, `max_headers`).
+    pub const fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The URL.
+    pub const fn url(&self) -> &WsUrl<'a> {
+        &self.url
+    }
+
+    /// Appends the request to `out` and returns the state that checks the
+    /// response. On error `out` is left as it was.
+    pub fn write(&self, out: &mut Vec<u8>) -> Result<ClientHandshake, BuildError> {
+        for (i, p) in self.protocols.iter().enumerate() {
+            if !is_token(p.as_bytes()) || self.protocols[..i].contains(p) {
+                return Err(BuildError::InvalidProtocol);
+            }
+        }
+        if let Some(o) = self.origin {
+            check_value(o)?;
+        }
+        check_headers(self.headers, REQUEST_RESERVED)?;
+        let key = encode_key(&self.key);
+
+        out.extend_from_slice(b"GET ");
+        out.extend_from_slice(self.url.path.as_bytes());
+        if let Some(q) = self.url.query {
+            out.push(b'?');
+            out.extend_from_slice(q.as_bytes());
+        }
+        out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+        self.url.write_host(out);
+        out.extend_from_slice(
+            b"\r\nUpgrade: websocket\r\n\
+              Connection: Upgrade\r\n",
+        );
+        header(out, "Sec-WebSocket-Key", &key);
+        out.extend_from_slice(b"Sec-WebSocket-Version: 13\r\n");
+        let mut offered = String::new();
+        for p in self.protocols {
+            if !offered.is_empty() {
+                offered.push_str(", ");
+            }
+            offered.push_str(p);
+        }
+        if !offered.is_empty() {
+            header(out, "Sec-WebSocket-Protocol", offered.as_bytes());
+        }
+        if let Some(o) = self.origin {
+            header(out, "Origin", o.as_bytes());
+        }
+        headers(out, self.headers);
+        out.extend_from_slice(b"\r\n");
+        Ok(ClientHandshake {
+            head: Head::new(Kind::Response, &self.limits),
+            accept: AcceptKey::from_key(&key),
+            offered,
+        })
+    }
+}
+
+/// The client's side of the handshake once the request is sent: parses and
+/// checks the server's response.
+///
+/// Like [`RequestParser`](crate::handshake::RequestParser), call
+/// [`parse`](ClientHandshake::parse) with the whole buffer read so far; it
+/// resumes where it stopped. Bytes after the response are the server's
+/// first frames: they start at [`Accepted::consumed`].
+#[derive(Debug, Clone)]
+pub struct ClientHandshake {
+    head: Head,
+    accept: AcceptKey,
+    /// The offered subprotocols, as sent: `chat, superchat`.
+    offered: String,
+}
+
+impl ClientHandshake {
+    /// The `Sec-WebSocket-Accept` value the server must send.
+    pub fn expected_accept(&self) -> &AcceptKey {
+        &self.accept
+    }
+
+    /// Parses and checks the response at the front of `buf`, which holds
+    /// the bytes of earlier calls unchanged with new ones appended.
+    ///
+    /// Returns [`Status::Incomplete`] until the response head is whole,
+    /// then the accepted connection's details, or why the connection
+    /// fails; a status other than 101 is [`ClientError::Rejected`], with
+    /// the rest of that response available from
+    /// [`response`](ClientHandshake::response).
+    pub fn parse<'b>(&'b mut self, buf: &'b [u8]) -> Result<Status<Accepted<'b>>, ClientError> {
+        match self.head.scan(buf)? {
+            Status::Incomplete(n) => Ok(Status::Incomplete(n)),
+            Status::Complete(_) => match self.response(buf) {
+                Some(response) => self.check(response).map(Status::Complete),
+                None => Err(ClientError::Http(HttpError::MalformedStatusLine)),
+            },
+        }
+    }
+
+    /// The response head, once [`parse`](ClientHandshake::parse) found it
+    /// whole in `buf`, whatever its status: read a redirect's `Location` or
+    /// a 401's `WWW-Authenticate` here.
+    pub fn response<'b>(&'b self, buf: &'b [u8]) -> Option<Response<'b>> {
+        let end = self.head.done()?;
+        let start = self.head.start;
+        Some(Response {
+            head: buf.get(..end)?,
+            spans: &self.head.spans,
+            status: start.code,
+            reason: utf8_prefix(buf.get(start.a as usize..start.b as usize)?),
+            minor: start.minor,
+        })
+    }
+
+    fn check<'b>(&self, response: Response<'b>) -> Result<Accepted<'b>, ClientError> {
+        if response.status != 101 {
+            return Err(ClientError::Rejected {
+                status: response.status,
+                reason: ReasonPhrase::new(response.reason.as_bytes()),
+            });
+        }
+        if response.minor < 1 {
+            return Err(ClientError::HttpVersionTooOld);
+        }
+        let (mut upgrade, mut connection, mut accepts, mut accept_ok) = (false, false, 0, false);
+        let mut extensions_valid = true;
+        for h in response.headers() {
+            let is = |n: &str| h.name.eq_ignore_ascii_case(n);
+            if is("Upgrade") {
+                upgrade |= list_has(h.value, "websocket");
+            } else if is("Connection") {
+                connection |= list_has(h.value, "Upgrade");
+            } else if is("Sec-WebSocket-Accept") {
+                accepts += 1;
+                accept_ok = h.value == self.accept.as_bytes();
+            } else if is("Sec-WebSocket-Extensions") {
+                extensions_valid &= extensions::is_valid(h.value);
+            }
+        }
+        if !upgrade {
+            return Err(ClientError::MissingUpgrade);
+        }
+        if !connection {
+            return Err(ClientError::MissingConnectionUpgrade);
+        }
+        match accepts {
+            0 => return Err(ClientError::MissingAccept),
+            1 if accept_ok => {}
+            _ => return Err(ClientError::AcceptMismatch),
+        }
+        if !extensions_valid {
+            return Err(ClientError::InvalidExtensions);
+        }
+        // No extension is ever offered, so any is unoffered.
+        if response.extensions().next().is_some() {
+            return Err(ClientError::UnofferedExtension);
+        }
+        let mut protocols = ListItems::new(response.headers(), "Sec-WebSocket-Protocol");
+        let protocol = match (protocols.next(), protocols.next()) {
+            (None, _) => None,
+            (Some(p), None) if is_token(p) => Some(p),
+            _ => return Err(ClientError::InvalidProtocol),
+        };
+        if let Some(p) = protocol {
+            if !http::list(self.offered.as_bytes()).any(|o| o == p) {
+                return Err(ClientError::UnofferedProtocol);
+            }
+        }
+        Ok(Accepted {
+            protocol: protocol.map(utf8_prefix),
+            response,
+        })
+    }
+}
+
+/// A parsed response head, borrowed from the caller's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Response<'a> {
+    head: &'a [u8],
+    spans: &'a [http::Span],
+    status: u16,
+    reason: &'a str,
+    minor: u8,
+}
+
+impl<'a> Response<'a> {
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The reason phrase (its longest UTF-8 prefix).
+    pub fn reason(&self) -> &'a str {
+        self.reason
+    }
+
+    /// The HTTP version as (major, minor).
+    pub fn version(&self) -> (u8, u8) {
+        (1, self.minor)
+    }
+
+    /// The header fields, in order.
+    pub fn headers(&self) -> Headers<'a> {
+        Headers::new(self.head, self.spans)
+    }
+
+    /// The value of the first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+
+    /// The extensions of every `Sec-WebSocket-Extensions` header.
+    pub fn extensions(&self) -> Extensions<'a> {
+        Extensions::new(ListItems::new(self.headers(), "Sec-WebSocket-Extensions"))
+    }
+
+    /// The length of the head, blank line included.
+    pub fn consumed(&self) -> usize {
+        self.head.len()
+    }
+}
+
+/// A response that passed every check of section 4.1: the connection is
+/// open.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted<'a> {
+    response: Response<'a>,
+    protocol: Option<&'a str>,
+}
+
+impl<'a> Accepted<'a> {
+    /// The subprotocol the server selected, one the client offered.
+    pub fn protocol(&self) -> Option<&'a str> {
+        self.protocol
+    }
+
+    /// The whole 101 response.
+    pub fn response(&self) -> &Response<'a> {
+        &self.response
+    }
+
+    /// The length of the response head: the server's first frame starts
+    /// here.
+    pub fn consumed(&self) -> usize {
+        self.response.consumed()
+    }
+}

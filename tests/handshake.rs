@@ -1,0 +1,567 @@
+//! The handshake API end to end: server parsing and answering, the client
+//! request and response check, URLs, error sizes, and linear work on
+//! byte-at-a-time input.
+
+use std::mem::size_of;
+
+use rfc6455::frame::Status;
+use rfc6455::handshake::{
+    Accept, AcceptKey, BuildError, ClientError, ClientRequest, HandshakeError, HttpError, Opening,
+    ReasonPhrase, Reject, RequestParser, UpgradeRequest, UrlError, WsUrl,
+};
+use rfc6455::Limits;
+
+/// The request Chromium 156 sent (shared/TOOLING.md), with a fixed key.
+const CHROMIUM: &[u8] = b"GET /?id=42 HTTP/1.1\r\n\
+Host: 127.0.0.1:9010\r\n\
+Connection: Upgrade\r\n\
+Pragma: no-cache\r\n\
+Cache-Control: no-cache\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36\r\n\
+Upgrade: websocket\r\n\
+Origin: http://127.0.0.1:9010\r\n\
+Sec-WebSocket-Version: 13\r\n\
+Accept-Encoding: gzip, deflate, br, zstd\r\n\
+Accept-Language: en-US,en;q=0.9\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+\r\n";
+
+fn upgrade<'a>(parser: &'a mut RequestParser, buf: &'a [u8]) -> UpgradeRequest<'a> {
+    match parser.parse(buf) {
+        Ok(Status::Complete(Opening::WebSocket(ws))) => ws,
+        other => panic!("not an upgrade: {other:?}"),
+    }
+}
+
+fn error(input: &[u8]) -> HandshakeError {
+    match RequestParser::default().parse(input) {
+        Err(e) => e,
+        other => panic!("accepted: {other:?}"),
+    }
+}
+
+#[test]
+fn errors_stay_small() {
+    assert_eq!(size_of::<HttpError>(), 1);
+    assert_eq!(size_of::<HandshakeError>(), 1);
+    assert_eq!(size_of::<Result<(), HandshakeError>>(), 1);
+    assert_eq!(size_of::<UrlError>(), 1);
+    assert_eq!(size_of::<BuildError>(), 1);
+    // Carries a status and an inline reason phrase; the client path only.
+    assert!(size_of::<ClientError>() <= 2 + 2 + ReasonPhrase::CAPACITY);
+}
+
+#[test]
+fn statuses() {
+    let cases = [
+        (
+            HandshakeError::Http(HttpError::UriTooLong),
+            414,
+            "URI Too Long",
+        ),
+        (
+            HandshakeError::Http(HttpError::TooManyHeaders),
+            431,
+            "Request Header Fields Too Large",
+        ),
+        (
+            HandshakeError::Http(HttpError::UnsupportedHttpVersion),
+            505,
+            "HTTP Version Not Supported",
+        ),
+        (HandshakeError::MissingKey, 400, "Bad Request"),
+        (HandshakeError::OriginNotAllowed, 403, "Forbidden"),
+        (HandshakeError::MethodNotAllowed, 405, "Method Not Allowed"),
+        (HandshakeError::UnsupportedVersion, 426, "Upgrade Required"),
+    ];
+    for (e, status, reason) in cases {
+        assert_eq!((e.status(), e.reason()), (status, reason), "{e:?}");
+    }
+}
+
+#[test]
+fn chromium_request() {
+    let mut parser = RequestParser::default();
+    let ws = upgrade(&mut parser, CHROMIUM);
+    assert_eq!(ws.request().method(), "GET");
+    assert_eq!(ws.request().target(), "/?id=42");
+    assert_eq!((ws.path(), ws.query()), ("/", Some("id=42")));
+    assert_eq!(ws.request().version(), (1, 1));
+    assert_eq!(ws.request().headers().len(), 12);
+    assert_eq!(ws.request().header("HOST"), Some(&b"127.0.0.1:9010"[..]));
+    assert_eq!(ws.origin(), Some("http://127.0.0.1:9010"));
+    assert_eq!(ws.key(), "dGhlIHNhbXBsZSBub25jZQ==");
+    assert_eq!(ws.accept_key().as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    assert_eq!(ws.protocols().count(), 0);
+    let ext: Vec<_> = ws.extensions().collect();
+    assert_eq!(ext.len(), 1);
+    assert_eq!(ext[0].name, "permessage-deflate");
+    let params: Vec<_> = ext[0].params().map(|p| (p.name, p.value)).collect();
+    assert_eq!(params, [("client_max_window_bits", None)]);
+    assert_eq!(ws.consumed(), CHROMIUM.len());
+
+    let mut out = Vec::new();
+    ws.accept(&Accept::new().server("rfc6455"), &mut out)
+        .unwrap();
+    assert_eq!(
+        out,
+        b"HTTP/1.1 101 Switching Protocols\r\n\
+          Upgrade: websocket\r\n\
+          Connection: Upgrade\r\n\
+          Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+          Server: rfc6455\r\n\r\n"
+    );
+}
+
+#[test]
+fn bytes_after_the_head_are_left_alone() {
+    let mut buf = CHROMIUM.to_vec();
+    buf.extend_from_slice(b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
+    let mut parser = RequestParser::default();
+    let ws = upgrade(&mut parser, &buf);
+    assert_eq!(
+        &buf[ws.consumed()..],
+        b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"
+    );
+}
+
+#[test]
+fn plain_get_is_not_an_error() {
+    let page = b"GET /page.html?x=1 HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\n\r\n";
+    let mut parser = RequestParser::default();
+    match parser.parse(page) {
+        Ok(Status::Complete(Opening::Http(r))) => {
+            assert_eq!((r.path(), r.query()), ("/page.html", Some("x=1")));
+            assert_eq!(r.consumed(), page.len());
+        }
+        other => panic!("{other:?}"),
+    }
+    // A POST with no upgrade is plain HTTP too: the caller decides.
+    let post = b"POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc";
+    let mut parser = RequestParser::default();
+    match parser.parse(post) {
+        Ok(Status::Complete(Opening::Http(r))) => {
+            assert_eq!(r.method(), "POST");
+            assert_eq!(&post[r.consumed()..], b"abc");
+        }
+        other => panic!("{other:?}"),
+    }
+    // HTTP/1.0 needs no Host.
+    let old = b"GET / HTTP/1.0\r\n\r\n";
+    assert!(matches!(
+        RequestParser::default().parse(old),
+        Ok(Status::Complete(Opening::Http(_)))
+    ));
+}
+
+#[test]
+fn absolute_form_targets() {
+    let req = b"GET http://example.com:80/chat?x HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    let mut parser = RequestParser::default();
+    let Ok(Status::Complete(o)) = parser.parse(req) else {
+        panic!()
+    };
+    assert_eq!(
+        (o.request().path(), o.request().query()),
+        ("/chat", Some("x"))
+    );
+    let req = b"OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    let mut parser = RequestParser::default();
+    let Ok(Status::Complete(o)) = parser.parse(req) else {
+        panic!()
+    };
+    assert_eq!((o.request().path(), o.request().query()), ("*", None));
+}
+
+#[test]
+fn origin_and_protocols() {
+    let req = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+        Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
+        Sec-WebSocket-Protocol: v2.chat\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let mut parser = RequestParser::default();
+    let ws = upgrade(&mut parser, req);
+    assert_eq!(
+        ws.protocols().collect::<Vec<_>>(),
+        ["chat", "superchat", "v2.chat"]
+    );
+    assert_eq!(ws.select_protocol(&["v2.chat", "chat"]), Some("v2.chat"));
+    assert_eq!(ws.select_protocol(&["Chat", "mqtt"]), None);
+    assert_eq!(ws.check_origin(&["HTTP://EXAMPLE.COM"]), Ok(()));
+    let refused = ws.check_origin(&["https://example.com"]).unwrap_err();
+    assert_eq!(refused, HandshakeError::OriginNotAllowed);
+
+    let mut out = Vec::new();
+    ws.accept(&Accept::new().protocol(Some("superchat")), &mut out)
+        .unwrap();
+    assert!(out.ends_with(b"Sec-WebSocket-Protocol: superchat\r\n\r\n"));
+    let mut out = Vec::new();
+    let unoffered = ws.accept(&Accept::new().protocol(Some("mqtt")), &mut out);
+    assert_eq!(unoffered, Err(BuildError::UnofferedProtocol));
+    let reserved = ws.accept(
+        &Accept::new().headers(&[("sec-websocket-accept", "x")]),
+        &mut out,
+    );
+    assert_eq!(reserved, Err(BuildError::ReservedHeader));
+    let injected = ws.accept(&Accept::new().headers(&[("X-A", "1\r\nX-B: 2")]), &mut out);
+    assert_eq!(injected, Err(BuildError::InvalidHeaderValue));
+    assert!(out.is_empty());
+
+    let mut out = Vec::new();
+    ws.accept(&Accept::new().headers(&[("Set-Cookie", "a=1")]), &mut out)
+        .unwrap();
+    assert!(out.ends_with(b"Set-Cookie: a=1\r\n\r\n"));
+}
+
+#[test]
+fn rejections_are_complete_responses() {
+    let mut out = Vec::new();
+    HandshakeError::MethodNotAllowed.write_response(&mut out);
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        "HTTP/1.1 405 Method Not Allowed\r\n\
+         Allow: GET\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: 33\r\n\
+         Connection: close\r\n\r\n\
+         a WebSocket upgrade must use GET\n"
+    );
+    let mut out = Vec::new();
+    HandshakeError::UnsupportedVersion
+        .reject()
+        .server("rfc6455")
+        .write(&mut out)
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        "HTTP/1.1 426 Upgrade Required\r\n\
+         Server: rfc6455\r\n\
+         Upgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: 33\r\n\
+         Connection: Upgrade, close\r\n\r\n\
+         Sec-WebSocket-Version must be 13\n"
+    );
+    let mut out = Vec::new();
+    Reject::new(401, "token required")
+        .headers(&[("WWW-Authenticate", "Bearer")])
+        .write(&mut out)
+        .unwrap();
+    assert!(out.starts_with(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\n"));
+}
+
+#[test]
+fn a_few_errors() {
+    let base = |extra: &str| {
+        format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+        )
+    };
+    assert_eq!(error(base("").as_bytes()), HandshakeError::MissingKey);
+    assert_eq!(
+        error(
+            base("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 1\r\n").as_bytes()
+        ),
+        HandshakeError::UnexpectedBody
+    );
+    assert_eq!(
+        error(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        HandshakeError::InvalidHost
+    );
+    assert_eq!(
+        error(b"GET / HTTP/1.1\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+        HandshakeError::InvalidHost
+    );
+}
+
+/// A head of about `len` bytes: many headers, or one long one.
+fn big_head(len: usize, one_header: bool) -> Vec<u8> {
+    let mut head = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+    if one_header {
+        head.extend_from_slice(b"X-Long: ");
+        head.resize(len - 2, b'x');
+        head.extend_from_slice(b"\r\n");
+    } else {
+        while head.len() + 40 <= len {
+            head.extend_from_slice(b"X-Filler-Header: 0123456789abcdefghij\r\n");
+        }
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+#[test]
+fn byte_at_a_time_is_linear() {
+    // CVE-2023-43669: re-scanning a growing buffer costs O(n^2).
+    for one_header in [false, true] {
+        let limits = Limits {
+            max_headers: 1000,
+            ..Limits::default()
+        };
+        let head = big_head(limits.max_header_block - 10, one_header);
+        let mut parser = RequestParser::new(&limits);
+        let mut done = false;
+        for end in 1..=head.len() {
+            match parser.parse(&head[..end]) {
+                Ok(Status::Incomplete(n)) => {
+                    assert!(end + n <= head.len());
+                    assert_eq!(parser.scanned(), end);
+                }
+                Ok(Status::Complete(o)) => {
+                    assert_eq!((end, o.consumed()), (head.len(), head.len()));
+                    done = true;
+                }
+                Err(e) => panic!("{e:?} at {end}"),
+            }
+        }
+        assert!(done);
+        let examined = parser.bytes_examined();
+        assert!(
+            examined <= 2 * head.len() as u64,
+            "{examined} bytes examined for a {}-byte head",
+            head.len()
+        );
+    }
+}
+
+#[test]
+fn limits_fail_as_soon_as_they_are_reached() {
+    let limits = Limits::default();
+    let head = big_head(3 * limits.max_header_block, true);
+    let mut parser = RequestParser::new(&limits);
+    for end in 1..limits.max_header_block {
+        assert!(matches!(
+            parser.parse(&head[..end]),
+            Ok(Status::Incomplete(_))
+        ));
+    }
+    assert_eq!(
+        parser.parse(&head[..limits.max_header_block]).unwrap_err(),
+        HandshakeError::Http(HttpError::HeaderBlockTooLarge)
+    );
+    assert_eq!(parser.scanned(), limits.max_header_block);
+    // Whole, the same.
+    let mut parser = RequestParser::new(&limits);
+    assert_eq!(
+        parser.parse(&head).unwrap_err(),
+        HandshakeError::Http(HttpError::HeaderBlockTooLarge)
+    );
+    assert_eq!(parser.scanned(), limits.max_header_block);
+
+    // The request line: 414 in the target, 400 elsewhere.
+    let long = "a".repeat(limits.max_request_line);
+    let target = format!("GET /{long} HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        error(target.as_bytes()),
+        HandshakeError::Http(HttpError::UriTooLong)
+    );
+    let method = format!("{long}aa / HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        error(method.as_bytes()),
+        HandshakeError::Http(HttpError::RequestLineTooLong)
+    );
+    // At the limit exactly: fine.
+    let fits = format!(
+        "GET /{} HTTP/1.1\r\nHost: a\r\n\r\n",
+        &long[..long.len() - 14]
+    );
+    assert!(RequestParser::default().parse(fits.as_bytes()).is_ok());
+    let over = format!(
+        "GET /{} HTTP/1.1\r\nHost: a\r\n\r\n",
+        &long[..long.len() - 13]
+    );
+    assert_eq!(
+        error(over.as_bytes()),
+        HandshakeError::Http(HttpError::UriTooLong)
+    );
+
+    let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+    for _ in 0..=limits.max_headers {
+        many.extend_from_slice(b"Host: a\r\n");
+    }
+    assert_eq!(
+        error(&many),
+        HandshakeError::Http(HttpError::TooManyHeaders)
+    );
+}
+
+#[test]
+fn parser_reuse() {
+    let first = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+    let second = b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut parser = RequestParser::default();
+    assert!(parser.parse(first).is_ok());
+    parser.reset();
+    let Ok(Status::Complete(o)) = parser.parse(second) else {
+        panic!()
+    };
+    assert_eq!(o.request().path(), "/b");
+}
+
+#[test]
+fn urls() {
+    let ok: &[(&str, &str, u16, &str, Option<&str>)] = &[
+        ("ws://example.com", "example.com", 80, "/", None),
+        (
+            "WS://Example.com:9001/chat",
+            "Example.com",
+            9001,
+            "/chat",
+            None,
+        ),
+        ("ws://a/b/c?d=e&f", "a", 80, "/b/c", Some("d=e&f")),
+        ("ws://a?x", "a", 80, "/", Some("x")),
+        ("ws://a:/", "a", 80, "/", None),
+        ("ws://127.0.0.1:9001/", "127.0.0.1", 9001, "/", None),
+        ("ws://[::1]:9001/x", "::1", 9001, "/x", None),
+        ("ws://[2001:db8::7]", "2001:db8::7", 80, "/", None),
+        ("ws://a:65535/%20", "a", 65535, "/%20", None),
+    ];
+    for &(url, host, port, path, query) in ok {
+        let u = WsUrl::parse(url).unwrap_or_else(|e| panic!("{url}: {e:?}"));
+        assert_eq!(
+            (u.host(), u.port(), u.path(), u.query()),
+            (host, port, path, query),
+            "{url}"
+        );
+    }
+    let bad: &[(&str, UrlError)] = &[
+        ("wss://example.com/", UrlError::TlsUnsupported),
+        ("http://example.com/", UrlError::NotWebSocket),
+        ("example.com", UrlError::NotWebSocket),
+        ("ws://", UrlError::InvalidHost),
+        ("ws://:80/", UrlError::InvalidHost),
+        ("ws://a b/", UrlError::InvalidHost),
+        ("ws://[::1/", UrlError::InvalidHost),
+        ("ws://[::1]x/", UrlError::InvalidHost),
+        ("ws://[]/", UrlError::InvalidHost),
+        ("ws://a:0/", UrlError::InvalidPort),
+        ("ws://a:65536/", UrlError::InvalidPort),
+        ("ws://a:+80/", UrlError::InvalidPort),
+        ("ws://user@a/", UrlError::Userinfo),
+        ("ws://a/#frag", UrlError::Fragment),
+        ("ws://a/b c", UrlError::InvalidPath),
+        ("ws://a/é", UrlError::InvalidPath),
+    ];
+    for &(url, err) in bad {
+        assert_eq!(WsUrl::parse(url), Err(err), "{url}");
+    }
+}
+
+#[test]
+fn client_request_bytes() {
+    let mut out = Vec::new();
+    ClientRequest::new("ws://[::1]:9001/chat?room=1", *b"the sample nonce")
+        .unwrap()
+        .protocols(&["chat", "superchat"])
+        .origin("http://example.com")
+        .headers(&[("User-Agent", "rfc6455")])
+        .write(&mut out)
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        "GET /chat?room=1 HTTP/1.1\r\n\
+         Host: [::1]:9001\r\n\
+         Upgrade: websocket\r\n\
+         Connection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: chat, superchat\r\n\
+         Origin: http://example.com\r\n\
+         User-Agent: rfc6455\r\n\r\n"
+    );
+    let req = ClientRequest::new("ws://a/", [0; 16]).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(
+        req.protocols(&["a b"]).write(&mut out).unwrap_err(),
+        BuildError::InvalidProtocol
+    );
+    assert_eq!(
+        req.protocols(&["a", "a"]).write(&mut out).unwrap_err(),
+        BuildError::InvalidProtocol
+    );
+    assert_eq!(
+        req.headers(&[("host", "b")]).write(&mut out).unwrap_err(),
+        BuildError::ReservedHeader
+    );
+    assert_eq!(
+        req.origin("a\nb").write(&mut out).unwrap_err(),
+        BuildError::InvalidHeaderValue
+    );
+    assert!(out.is_empty());
+}
+
+/// The client's request, parsed by the server, answered, and the answer
+/// checked by the client: both sides agree, fed in pieces.
+#[test]
+fn client_and_server_agree() {
+    for protocols in [&[][..], &["chat"], &["a", "b", "c"]] {
+        let mut request = Vec::new();
+        let mut client = ClientRequest::new("ws://localhost:9001/echo?x=1", *b"0123456789abcdef")
+            .unwrap()
+            .protocols(protocols)
+            .origin("http://localhost")
+            .write(&mut request)
+            .unwrap();
+        let mut parser = RequestParser::default();
+        let mut response = Vec::new();
+        let mut chosen = None;
+        for end in 1..=request.len() {
+            if let Status::Complete(Opening::WebSocket(ws)) = parser.parse(&request[..end]).unwrap()
+            {
+                assert_eq!(end, request.len());
+                assert_eq!((ws.path(), ws.query()), ("/echo", Some("x=1")));
+                assert_eq!(ws.protocols().collect::<Vec<_>>(), protocols);
+                chosen = ws.select_protocol(&["c", "chat"]);
+                ws.accept(&Accept::new().protocol(chosen), &mut response)
+                    .unwrap();
+            }
+        }
+        response.extend_from_slice(b"\x81\x02hi");
+        for end in 1..=response.len() {
+            match client.parse(&response[..end]).unwrap() {
+                Status::Incomplete(n) => assert!(end + n <= response.len() - 4),
+                Status::Complete(accepted) => {
+                    assert_eq!(accepted.protocol(), chosen);
+                    assert_eq!(
+                        &response[accepted.consumed()..end],
+                        &b"\x81\x02hi"[..end - accepted.consumed()]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn client_sees_refusals() {
+    let mut out = Vec::new();
+    let mut client = ClientRequest::new("ws://a/", [7; 16])
+        .unwrap()
+        .write(&mut out)
+        .unwrap();
+    let refusal = b"HTTP/1.1 302 Found\r\nLocation: ws://b/\r\nContent-Length: 0\r\n\r\n";
+    let err = client.parse(refusal).unwrap_err();
+    let ClientError::Rejected { status, reason } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((status, reason.as_str()), (302, "Found"));
+    assert_eq!(err.to_string(), "server refused the upgrade: 302 Found");
+    let response = client.response(refusal).unwrap();
+    assert_eq!(response.header("location"), Some(&b"ws://b/"[..]));
+
+    let long = ReasonPhrase::new("ééééééééééééééééééééééééé".as_bytes());
+    assert_eq!(long.as_str().len(), 32);
+    let long = ReasonPhrase::new("aééééééééééééééééééééééééé".as_bytes());
+    assert_eq!(long.as_str().len(), 31);
+}
+
+#[test]
+fn accept_key_matches_the_rfc() {
+    let key = AcceptKey::from_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+    assert_eq!(key.to_string(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    assert_eq!(key.as_bytes(), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
