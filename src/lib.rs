@@ -94,6 +94,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+pub mod client;
 pub mod close;
 pub mod connection;
 pub mod error;
@@ -101,6 +103,8 @@ pub mod frame;
 pub mod handshake;
 pub mod limits;
 pub mod mask;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseReason};

@@ -30,7 +30,8 @@ pub struct Limits {
     pub max_fragments: u32,
     /// Bound on bytes queued for sending by the application (data frames).
     /// A send that would pass it fails and hands the message back. Replies
-    /// the protocol owes (pong, close) are exempt. Default 16 MiB.
+    /// the protocol owes (pong, close) are exempt. Default 64 MiB + 64 KiB:
+    /// room for one message of the default largest size and its headers.
     pub max_output_buffer: usize,
     /// Largest HTTP header block of the opening handshake, request or status
     /// line included. Breach: 431. Default 8 KiB.
@@ -48,7 +49,7 @@ impl Limits {
         max_frame_size: 16 << 20,
         max_message_size: 64 << 20,
         max_fragments: 65_536,
-        max_output_buffer: 16 << 20,
+        max_output_buffer: (64 << 20) + (64 << 10),
         max_header_block: 8 << 10,
         max_headers: 64,
         max_request_line: 4 << 10,

@@ -437,7 +437,9 @@ fn output_bound_refuses_data_but_not_owed_replies() {
 }
 
 #[test]
-fn owed_close_drops_unstarted_data() {
+fn owed_close_follows_data_already_queued() {
+    // Echoes of messages received before the close (or before a bad frame)
+    // are not lost: the owed close goes last.
     let mut c = server();
     c.send_binary(&[1; 100]).unwrap();
     c.send_binary(&[2; 100]).unwrap();
@@ -453,11 +455,24 @@ fn owed_close_drops_unstarted_data() {
         c.consume_output(out.len());
         wire.extend(out);
     }
-    // The rest of the first frame, then the close; the second is dropped.
-    assert_eq!(wire.len(), 52 + 4);
+    assert_eq!(wire.len(), 154 + 4);
     assert!(wire[..52].iter().all(|&b| b == 1));
-    assert_eq!(&wire[52..], &[0x88, 0x02, 0x03, 0xe8]);
+    assert_eq!(&wire[154..], &[0x88, 0x02, 0x03, 0xe8]);
     assert!(c.is_close_written());
+
+    let mut c = server();
+    let mut input = client_frame(true, OpCode::Text, b"ok");
+    input.extend(client_frame(true, OpCode::Continuation, b"bad"));
+    c.receive(&input, T0);
+    c.next_event_with(|e, tx| match e {
+        Event::Text(t) => tx.send_text(t).unwrap(),
+        other => panic!("{other:?}"),
+    })
+    .unwrap();
+    assert!(c.next_event().is_err());
+    let frames = sent_frames(&mut c);
+    assert_eq!(frames[0], (OpCode::Text, true, b"ok".to_vec()));
+    assert_eq!(frames[1].0, OpCode::Close);
 }
 
 #[test]

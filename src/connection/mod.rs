@@ -342,8 +342,21 @@ impl Connection {
     /// On `Err` the connection has failed: the close frame with the error's
     /// code is queued and no further events follow.
     pub fn next_event(&mut self) -> Result<Option<Event<'_>>, ProtocolError> {
-        self.step()?;
+        if self.rx.ready.is_none() {
+            self.step()?;
+        }
         Ok(self.rx.take_ready())
+    }
+
+    /// Whether an event is ready, decoding as far as the bytes received
+    /// allow; the event stays for the next call to
+    /// [`next_event`](Self::next_event). Useful to a driver that must read
+    /// more before it can borrow an event.
+    pub fn poll_event(&mut self) -> Result<bool, ProtocolError> {
+        if self.rx.ready.is_none() {
+            self.step()?;
+        }
+        Ok(self.rx.ready.is_some())
     }
 
     /// Like [`next_event`](Self::next_event), handing the event to `f`
@@ -353,7 +366,9 @@ impl Connection {
         &mut self,
         f: impl FnOnce(Event<'_>, &mut Sender) -> R,
     ) -> Result<Option<R>, ProtocolError> {
-        self.step()?;
+        if self.rx.ready.is_none() {
+            self.step()?;
+        }
         match self.rx.take_ready() {
             Some(event) => Ok(Some(f(event, &mut self.tx))),
             None => Ok(None),
@@ -419,12 +434,29 @@ impl Connection {
         self.rx.release_idle()
     }
 
+    /// Takes back the read buffer alone if it holds no unread bytes, for a
+    /// driver's pool; cheaper than
+    /// [`release_idle_buffers`](Self::release_idle_buffers) and meant for
+    /// every time a connection has drained its socket.
+    pub fn take_idle_read_buffer(&mut self) -> Option<Vec<u8>> {
+        self.rx.take_idle_buffer()
+    }
+
+    /// Whether the connection holds a read buffer.
+    pub fn has_read_buffer(&self) -> bool {
+        self.rx.buf.capacity() != 0
+    }
+
     /// Gives the connection a read buffer to use instead of allocating one,
     /// e.g. from a driver's pool. Ignored if it already has one.
     pub fn provide_read_buffer(&mut self, mut buf: Vec<u8>) {
         if self.rx.buf.capacity() == 0 {
+            // Buffers from `take_idle_read_buffer` keep their length, so
+            // this zero-fills only the first time.
             let cap = buf.capacity();
-            buf.resize(cap, 0);
+            if buf.len() < cap {
+                buf.resize(cap, 0);
+            }
             self.rx.buf = buf;
             self.rx.pos = 0;
             self.rx.end = 0;
@@ -803,12 +835,14 @@ impl Receiver {
         if !self.assembly_delivered && self.message.is_none() {
             self.assembly = Vec::new();
         }
+        self.take_idle_buffer()
+    }
+
+    fn take_idle_buffer(&mut self) -> Option<Vec<u8>> {
         if self.pos == self.end && self.frame.is_none() && self.buf.capacity() != 0 {
             self.pos = 0;
             self.end = 0;
-            let mut buf = mem::take(&mut self.buf);
-            buf.clear();
-            return Some(buf);
+            return Some(mem::take(&mut self.buf));
         }
         None
     }

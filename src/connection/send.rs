@@ -1,14 +1,20 @@
 //! The outgoing side: frame encoding into a bounded queue, owed replies that
 //! jump it, and the close state that decides what may still be sent.
 //!
-//! Two kinds of output wait here. Data frames (and a close the application
-//! asked for) go into `data`, in order, bounded by
-//! [`Limits::max_output_buffer`](crate::Limits). Replies the protocol owes
-//! (a pong, a close echo, the close that fails the connection) sit in slots
-//! and are written at the next frame boundary of `data`, ahead of anything
-//! still queued; a newer pong replaces an unsent one, so a ping flood costs
-//! one slot. A frame that has started going out is always finished first:
-//! interleaving bytes of two frames would corrupt the stream.
+//! Two kinds of output wait here. Data frames and close frames go into
+//! `data`, in order; data is bounded by
+//! [`Limits::max_output_buffer`](crate::Limits), the one close frame is not.
+//! Pings and pongs sit in slots and are written at the next frame boundary
+//! of `data`, ahead of anything still queued; a newer pong replaces an
+//! unsent one, so a ping flood costs one slot. A frame that has started
+//! going out is always finished first: interleaving bytes of two frames
+//! would corrupt the stream.
+//!
+//! A close the protocol owes (the echo of the peer's close, or the close
+//! that fails the connection) is queued behind the data already queued, not
+//! ahead of it: those frames answer messages the peer sent before its close
+//! or before the bad frame, and the peer expects them first. Nothing is
+//! queued after it.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -123,15 +129,11 @@ pub struct Sender {
     frame_end: usize,
     pong: Option<ControlPayload>,
     ping: Option<ControlPayload>,
-    /// A close the protocol owes (echo or failure): jumps the data queue and
-    /// drops whatever data frames have not started.
-    owed_close: Option<(CloseCode, CloseReason)>,
     control: ControlInFlight,
     last_source: Source,
-    /// A close frame has been queued (in `data` or owed); nothing may follow.
+    /// A close frame has been queued as the last frame of `data`; nothing
+    /// may follow it.
     close_queued: bool,
-    /// The queued close is the last frame of `data` (asked for, not owed).
-    close_in_data: bool,
     /// The close frame has been handed out completely.
     close_written: bool,
     sending_fragmented: Option<MessageKind>,
@@ -148,11 +150,9 @@ impl Sender {
             frame_end: 0,
             pong: None,
             ping: None,
-            owed_close: None,
             control: ControlInFlight::EMPTY,
             last_source: Source::Data,
             close_queued: false,
-            close_in_data: false,
             close_written: false,
             sending_fragmented: None,
         }
@@ -331,7 +331,6 @@ impl Sender {
         // A close may pass the output bound: it is the last frame and small.
         self.queue_frame(true, OpCode::Close, &payload[..n]);
         self.close_queued = true;
-        self.close_in_data = true;
         Ok(())
     }
 
@@ -339,14 +338,10 @@ impl Sender {
     pub fn pending_output_len(&self) -> usize {
         let slot =
             |p: &Option<ControlPayload>| p.map_or(0, |p| frame_size(p.as_bytes().len(), self.role));
-        let close = self
-            .owed_close
-            .map_or(0, |(_, r)| frame_size(2 + r.as_str().len(), self.role));
         self.control.remaining().len()
             + (self.data.len() - self.head)
             + slot(&self.pong)
             + slot(&self.ping)
-            + close
     }
 
     /// Whether anything waits to be written.
@@ -407,7 +402,7 @@ impl Sender {
                 self.head = (self.head + n).min(self.data.len());
                 self.advance_boundary();
                 if self.head == self.data.len() {
-                    if self.close_in_data {
+                    if self.close_queued {
                         // The requested close was the last frame queued.
                         self.close_written = true;
                     }
@@ -426,15 +421,17 @@ impl Sender {
         }
     }
 
-    /// Queues the close the protocol owes (an echo, or a failure's close).
-    /// It goes out at the next frame boundary; data frames that have not
-    /// started are dropped, since nothing may follow a close.
+    /// Queues the close the protocol owes (an echo, or a failure's close)
+    /// behind the data already queued; the output bound does not apply.
     pub(crate) fn owe_close(&mut self, code: CloseCode, reason: CloseReason) {
         if self.close_queued {
             return;
         }
+        self.sending_fragmented = None;
+        let mut payload = [0u8; 125];
+        let n = encode_close_payload(code, &reason, &mut payload);
+        self.queue_frame(true, OpCode::Close, &payload[..n]);
         self.close_queued = true;
-        self.owed_close = Some((code, reason));
         self.ping = None;
     }
 
@@ -512,11 +509,16 @@ impl Sender {
     }
 
     fn owes_control(&self) -> bool {
-        self.pong.is_some() || self.ping.is_some() || self.owed_close.is_some()
+        self.pong.is_some() || self.ping.is_some()
     }
 
     /// Encodes the next owed control frame into the in-flight slot.
     fn load_owed_control(&mut self) {
+        if self.close_written {
+            // Nothing goes out after the close frame.
+            self.drop_owed_pings();
+            return;
+        }
         let mut payload = [0u8; 125];
         let (opcode, len) = if let Some(p) = self.pong.take() {
             payload[..p.as_bytes().len()].copy_from_slice(p.as_bytes());
@@ -524,13 +526,6 @@ impl Sender {
         } else if let Some(p) = self.ping.take() {
             payload[..p.as_bytes().len()].copy_from_slice(p.as_bytes());
             (OpCode::Ping, p.as_bytes().len())
-        } else if let Some((code, reason)) = self.owed_close.take() {
-            // Nothing may follow the close: unsent data frames are dropped.
-            self.data.truncate(self.head);
-            (
-                OpCode::Close,
-                encode_close_payload(code, &reason, &mut payload),
-            )
         } else {
             return;
         };
@@ -556,7 +551,6 @@ impl fmt::Debug for Sender {
             .field("queued", &(self.data.len() - self.head))
             .field("pong", &self.pong.is_some())
             .field("ping", &self.ping.is_some())
-            .field("owed_close", &self.owed_close)
             .field("close_queued", &self.close_queued)
             .field("close_written", &self.close_written)
             .finish()

@@ -1,0 +1,297 @@
+//! The echo server: flags in, `rfc6455::server` with the echo handler out.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use rfc6455::server::{Echo, Server, ServerConfig};
+
+const HELP: &str = "\
+echo-server: a WebSocket (RFC 6455) echo server
+
+Every text and binary message is sent back unchanged, pings are answered,
+the close handshake is completed. A plain `GET /` serves a page with a
+JavaScript client to try it from a browser.
+
+USAGE:
+    echo-server [OPTIONS]
+
+OPTIONS:
+    --listen ADDR:PORT          address to listen on, IPv4 or IPv6 ([::1]:9001)
+                                [default: 127.0.0.1:9001]
+    --threads N                 worker threads, one event loop each
+                                [default: one per core]
+    --max-connections N         most open connections; more get 503 [default: 10000]
+    --max-frame-size BYTES      largest frame accepted (1009 beyond) [default: 16MiB]
+    --max-message-size BYTES    largest message accepted (1009 beyond) [default: 64MiB]
+    --max-fragments N           most frames per message [default: 65536]
+    --handshake-timeout SECS    time to complete the opening handshake [default: 10]
+    --idle-timeout SECS         close connections quiet this long (1001) [default: off]
+    --ping-interval SECS        ping connections quiet this long; drop those that
+                                stay silent another interval (1011) [default: off]
+    --close-timeout SECS        wait this long for the peer's close frame [default: 5]
+    --allow-origin ORIGIN       allow this Origin (repeatable); none means any (403 else)
+    --subprotocol NAME          subprotocol to offer, in preference order (repeatable)
+    --high-water BYTES          stop reading a connection with this much output
+                                queued [default: 1MiB]
+    --log LEVEL                 error, warn, info, debug, trace [default: info,
+                                or RUST_LOG]
+    -h, --help                  print this help
+
+Sizes take suffixes: 64KiB, 16MiB, 1GiB (also KB, MB, GB for powers of ten).
+Durations are seconds, fractions allowed (0.5).
+
+For benchmarks, pin the server and the load generator to different cores:
+    taskset -c 0 echo-server --threads 1 &
+    taskset -c 1 wsload ws://127.0.0.1:9001/ --conns 100 --size 20 --secs 5
+";
+
+fn main() -> ExitCode {
+    let (config, level) = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("echo-server: {message}\nTry --help.");
+            return ExitCode::from(2);
+        }
+    };
+    Logger::install(level);
+    let server = match Server::bind(config.clone()) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("echo-server: cannot listen on {}: {e}", config.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let handle = server.handle();
+    let signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]);
+    match signals {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    log::info!("signal {signal}: shutting down");
+                    handle.shutdown();
+                }
+            });
+        }
+        Err(e) => log::warn!("cannot watch signals: {e}"),
+    }
+    println!(
+        "echo-server listening on ws://{} ({} thread{})",
+        server.local_addr(),
+        config.threads,
+        if config.threads == 1 { "" } else { "s" }
+    );
+    match server.run(|| Echo) {
+        Ok(()) => {
+            log::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("echo-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses the flags; `Ok(None)` means help was asked for.
+fn parse_args(
+    args: impl Iterator<Item = String>,
+) -> Result<Option<(ServerConfig, log::LevelFilter)>, String> {
+    let mut config = ServerConfig::default();
+    let mut level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(log::LevelFilter::Info);
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        let mut value = || -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let limits = &mut config.connection.limits;
+        match flag.as_str() {
+            "--listen" => {
+                let v = value()?;
+                config.listen = v
+                    .parse::<SocketAddr>()
+                    .map_err(|e| format!("--listen {v}: {e}"))?;
+            }
+            "--threads" => config.threads = parse_count(&flag, &value()?)?.max(1),
+            "--max-connections" => config.max_connections = parse_count(&flag, &value()?)?.max(1),
+            "--max-frame-size" => limits.max_frame_size = parse_size(&flag, &value()?)?,
+            "--max-message-size" => limits.max_message_size = parse_size(&flag, &value()?)?,
+            "--max-fragments" => {
+                limits.max_fragments =
+                    u32::try_from(parse_count(&flag, &value()?)?).unwrap_or(u32::MAX)
+            }
+            "--handshake-timeout" => config.handshake_timeout = parse_secs(&flag, &value()?)?,
+            "--idle-timeout" => config.idle_timeout = Some(parse_secs(&flag, &value()?)?),
+            "--ping-interval" => config.ping_interval = Some(parse_secs(&flag, &value()?)?),
+            "--close-timeout" => config.close_timeout = parse_secs(&flag, &value()?)?,
+            "--allow-origin" => config.allowed_origins.push(value()?),
+            "--subprotocol" => config.subprotocols.push(value()?),
+            "--high-water" => {
+                let v = usize::try_from(parse_size(&flag, &value()?)?).unwrap_or(usize::MAX);
+                config.high_water = v;
+                config.low_water = v / 4;
+            }
+            "--log" => {
+                let v = value()?;
+                level = v.parse().map_err(|_| format!("--log {v}: not a level"))?;
+            }
+            _ => return Err(format!("unknown option {arg}")),
+        }
+    }
+    // The echo of a whole message must fit the output queue on top of the
+    // backlog that stops reading.
+    let limits = &mut config.connection.limits;
+    let message = usize::try_from(limits.max_message_size).unwrap_or(usize::MAX);
+    limits.max_output_buffer = limits.max_output_buffer.max(
+        message
+            .saturating_add(config.high_water)
+            .saturating_add(config.read_budget),
+    );
+    Ok(Some((config, level)))
+}
+
+fn parse_count(flag: &str, v: &str) -> Result<usize, String> {
+    v.parse()
+        .map_err(|_| format!("{flag} {v}: not a whole number"))
+}
+
+fn parse_secs(flag: &str, v: &str) -> Result<Duration, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{flag} {v}: not a number of seconds"))
+}
+
+/// Parses `1234`, `64KiB`, `16MiB`, `1GiB`, `10KB`, `5MB`.
+fn parse_size(flag: &str, v: &str) -> Result<u64, String> {
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, suffix) = v.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{flag} {v}: not a size"))?;
+    let unit: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(format!("{flag} {v}: unknown size suffix")),
+    };
+    n.checked_mul(unit)
+        .ok_or_else(|| format!("{flag} {v}: too large"))
+}
+
+/// Log lines to stderr: `LEVEL target: message`.
+struct Logger;
+
+impl Logger {
+    fn install(level: log::LevelFilter) {
+        static LOGGER: Logger = Logger;
+        if log::set_logger(&LOGGER).is_ok() {
+            log::set_max_level(level);
+        }
+    }
+}
+
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!(
+                "{:5} {}: {}",
+                record.level(),
+                record.target(),
+                record.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<(ServerConfig, log::LevelFilter)>, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn sizes_take_binary_and_decimal_suffixes() {
+        assert_eq!(parse_size("f", "64KiB"), Ok(65536));
+        assert_eq!(parse_size("f", "16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("f", "1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("f", "10KB"), Ok(10_000));
+        assert_eq!(parse_size("f", "123"), Ok(123));
+        assert!(parse_size("f", "12XB").is_err());
+        assert!(parse_size("f", "KiB").is_err());
+        assert!(parse_size("f", "99999999999GiB").is_err());
+    }
+
+    #[test]
+    fn flags_set_the_config() {
+        let (c, level) = parse(&[
+            "--listen",
+            "[::1]:9100",
+            "--threads=3",
+            "--max-message-size",
+            "1MiB",
+            "--allow-origin",
+            "http://a",
+            "--allow-origin",
+            "http://b",
+            "--subprotocol",
+            "chat",
+            "--ping-interval",
+            "0.5",
+            "--log",
+            "debug",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.listen, "[::1]:9100".parse().unwrap());
+        assert_eq!(c.threads, 3);
+        assert_eq!(c.connection.limits.max_message_size, 1 << 20);
+        assert_eq!(c.allowed_origins, ["http://a", "http://b"]);
+        assert_eq!(c.subprotocols, ["chat"]);
+        assert_eq!(c.ping_interval, Some(Duration::from_millis(500)));
+        assert_eq!(level, log::LevelFilter::Debug);
+        assert!(c.connection.limits.max_output_buffer >= (1 << 20) + c.high_water);
+    }
+
+    #[test]
+    fn bad_flags_are_reported() {
+        assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["--threads"]).is_err());
+        assert!(parse(&["--listen", "nowhere"]).is_err());
+        assert!(parse(&["--idle-timeout", "-1"]).is_err());
+        assert_eq!(parse(&["--help"]), Ok(None));
+    }
+}

@@ -1,0 +1,445 @@
+//! A blocking client over `std::net::TcpStream` (feature `std`).
+//!
+//! It is the sans-I/O core with the simplest possible driver: the opening
+//! handshake from [`handshake`](crate::handshake), frames from
+//! [`Connection`], reads and writes that block with timeouts, and masking
+//! keys from the operating system's random source.
+//!
+//! ```no_run
+//! use rfc6455::client::Client;
+//! use rfc6455::connection::Event;
+//! use rfc6455::CloseCode;
+//!
+//! let mut client = Client::connect("ws://127.0.0.1:9001/echo")?;
+//! client.send_text("hello")?;
+//! if let Event::Text(reply) = client.recv()? {
+//!     println!("echo: {reply}");
+//! }
+//! let (code, _reason) = client.close(CloseCode::NORMAL, "bye")?;
+//! assert_eq!(code, CloseCode::NORMAL);
+//! # Ok::<(), rfc6455::client::Error>(())
+//! ```
+
+use std::boxed::Box;
+use std::fmt;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::prelude::rust_2021::*;
+use std::string::{String, ToString};
+use std::time::{Duration, Instant};
+use std::vec::Vec;
+
+use crate::close::{CloseCode, CloseReason};
+use crate::connection::{Config, Connection, Event, SendError, State};
+use crate::error::ProtocolError;
+use crate::frame::{ControlPayload, Status};
+use crate::handshake::{ClientError, ClientRequest, UrlError, WsUrl};
+
+/// Settings for [`Client::connect_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Time allowed to open the TCP connection. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Time allowed for the opening handshake. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Longest wait for data in [`Client::recv`] (and while closing);
+    /// `None` waits forever. Default `None`.
+    pub read_timeout: Option<Duration>,
+    /// Subprotocols to offer, most preferred first.
+    pub protocols: Vec<String>,
+    /// An `Origin` header to send, as a browser would.
+    pub origin: Option<String>,
+    /// Extra request headers, e.g. `("Authorization", "Bearer ...")`.
+    pub headers: Vec<(String, String)>,
+    /// Protocol settings and limits.
+    pub connection: Config,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            read_timeout: None,
+            protocols: Vec::new(),
+            origin: None,
+            headers: Vec::new(),
+            connection: Config::default(),
+        }
+    }
+}
+
+/// What went wrong, in terms a caller can act on.
+#[derive(Debug)]
+pub enum Error {
+    /// The URL is not a `ws://` URL this client can use.
+    Url(UrlError),
+    /// The TCP connection could not be opened (refused, unreachable, no
+    /// address for the host).
+    Connect(io::Error),
+    /// The server did not complete the opening handshake; for a refusal
+    /// this carries its status code and reason.
+    Handshake(ClientError),
+    /// A read or write failed.
+    Io(io::Error),
+    /// A timeout passed: connecting, the handshake, or waiting for data.
+    Timeout,
+    /// The server broke the protocol; the close frame with this error's
+    /// code has been sent.
+    Protocol(ProtocolError),
+    /// The connection is closed: the peer's close code (1006 when the
+    /// stream ended without one) and reason.
+    Closed(CloseCode, String),
+    /// A send was refused (e.g. the output bound, or a close already sent).
+    Send(SendError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Url(e) => write!(f, "bad URL: {e}"),
+            Error::Connect(e) => write!(f, "cannot connect: {e}"),
+            Error::Handshake(ClientError::Rejected { status, reason }) => {
+                write!(f, "handshake refused: status {status} {reason}")
+            }
+            Error::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Timeout => f.write_str("timed out"),
+            Error::Protocol(e) => write!(f, "protocol error (close {}): {e}", e.close_code()),
+            Error::Closed(code, reason) if reason.is_empty() => {
+                write!(f, "connection closed ({code})")
+            }
+            Error::Closed(code, reason) => write!(f, "connection closed ({code}: {reason})"),
+            Error::Send(e) => write!(f, "send refused: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Protocol(e)
+    }
+}
+
+impl From<SendError> for Error {
+    fn from(e: SendError) -> Self {
+        Error::Send(e)
+    }
+}
+
+fn io_error(e: io::Error) -> Error {
+    match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => Error::Timeout,
+        _ => Error::Io(e),
+    }
+}
+
+/// Masking keys from the OS random source, fetched 64 keys at a time.
+struct OsKeys {
+    pool: [u8; 256],
+    at: usize,
+}
+
+impl OsKeys {
+    fn source() -> crate::connection::MaskKeySource {
+        let mut keys = OsKeys {
+            pool: [0; 256],
+            at: 256,
+        };
+        Box::new(move || keys.next())
+    }
+
+    fn next(&mut self) -> [u8; 4] {
+        if self.at == self.pool.len() {
+            // The OS source does not fail on Linux after boot; if it ever
+            // did, the previous pool is reused rather than a zero key.
+            let _ = getrandom::fill(&mut self.pool);
+            self.at = 0;
+        }
+        let k = &self.pool[self.at..self.at + 4];
+        self.at += 4;
+        [k[0], k[1], k[2], k[3]]
+    }
+}
+
+/// A WebSocket client connection.
+pub struct Client {
+    stream: TcpStream,
+    conn: Connection,
+    protocol: Option<String>,
+    read_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("peer", &self.stream.peer_addr().ok())
+            .field("state", &self.conn.state())
+            .field("protocol", &self.protocol)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects to a `ws://host[:port]/path[?query]` URL with default
+    /// settings.
+    pub fn connect(url: &str) -> Result<Client, Error> {
+        Self::connect_with(url, &ClientConfig::default())
+    }
+
+    /// Connects with the given settings.
+    pub fn connect_with(url: &str, config: &ClientConfig) -> Result<Client, Error> {
+        let parsed = WsUrl::parse(url).map_err(Error::Url)?;
+        let host = parsed.host().trim_start_matches('[').trim_end_matches(']');
+        let addrs = (host, parsed.port())
+            .to_socket_addrs()
+            .map_err(Error::Connect)?;
+        let mut last = io::Error::new(ErrorKind::NotFound, "no address for host");
+        let mut stream = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, config.connect_timeout) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let Some(stream) = stream else {
+            return Err(match last.kind() {
+                ErrorKind::TimedOut => Error::Timeout,
+                _ => Error::Connect(last),
+            });
+        };
+        Self::handshake(stream, parsed, config)
+    }
+
+    /// Runs the opening handshake over an already connected stream.
+    pub fn handshake(
+        mut stream: TcpStream,
+        url: WsUrl<'_>,
+        config: &ClientConfig,
+    ) -> Result<Client, Error> {
+        let _ = stream.set_nodelay(true);
+        let mut key = [0u8; 16];
+        getrandom::fill(&mut key).map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
+        let protocols: Vec<&str> = config.protocols.iter().map(String::as_str).collect();
+        let headers: Vec<(&str, &str)> = config
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let mut request = ClientRequest::for_url(url, key)
+            .protocols(&protocols)
+            .headers(&headers)
+            .limits(config.connection.limits);
+        if let Some(origin) = &config.origin {
+            request = request.origin(origin);
+        }
+        let mut out = Vec::new();
+        let mut handshake = request
+            .write(&mut out)
+            .map_err(|e| Error::Io(io::Error::new(ErrorKind::InvalidInput, e.to_string())))?;
+
+        let deadline = Instant::now() + config.handshake_timeout;
+        stream
+            .set_write_timeout(Some(config.handshake_timeout))
+            .map_err(Error::Io)?;
+        stream.write_all(&out).map_err(io_error)?;
+        let mut buf = Vec::with_capacity(1024);
+        let (protocol, consumed) = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout);
+            }
+            stream.set_read_timeout(Some(left)).map_err(Error::Io)?;
+            let old = buf.len();
+            buf.resize(old + 1024, 0);
+            let n = stream.read(&mut buf[old..]).map_err(io_error)?;
+            buf.truncate(old + n);
+            if n == 0 {
+                return Err(Error::Io(ErrorKind::UnexpectedEof.into()));
+            }
+            match handshake.parse(&buf).map_err(Error::Handshake)? {
+                Status::Incomplete(_) => continue,
+                Status::Complete(accepted) => {
+                    break (accepted.protocol().map(str::to_string), accepted.consumed());
+                }
+            }
+        };
+        let mut conn = Connection::client(config.connection, OsKeys::source());
+        conn.receive(&buf[consumed..], Duration::ZERO);
+        stream
+            .set_read_timeout(config.read_timeout)
+            .map_err(Error::Io)?;
+        stream.set_write_timeout(None).map_err(Error::Io)?;
+        Ok(Client {
+            stream,
+            conn,
+            protocol,
+            read_timeout: config.read_timeout,
+        })
+    }
+
+    /// The subprotocol the server selected.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The connection's state.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// Sets the longest wait in [`recv`](Self::recv); `None` waits forever.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.read_timeout = timeout;
+        self.stream.set_read_timeout(timeout).map_err(Error::Io)
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.conn.send_text(text)?;
+        self.flush()
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.conn.send_binary(data)?;
+        self.flush()
+    }
+
+    /// Sends a ping (at most 125 bytes of payload).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let payload = ControlPayload::new(payload).ok_or(Error::Send(SendError::Full))?;
+        self.conn.ping(payload)?;
+        self.flush()
+    }
+
+    /// The connection itself, for sends the methods here do not cover
+    /// (fragmented messages, pongs); call [`flush`](Self::flush) after.
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Writes everything queued.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        loop {
+            let out = self.conn.output();
+            if out.is_empty() {
+                return Ok(());
+            }
+            let n = match self.stream.write(out) {
+                Ok(0) => return Err(Error::Io(ErrorKind::WriteZero.into())),
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error(e)),
+            };
+            self.conn.consume_output(n);
+        }
+    }
+
+    /// Waits for the next message or control frame. Pings are answered
+    /// before this returns. After the peer's close (returned once as
+    /// [`Event::Close`], with the reply already sent) further calls fail
+    /// with [`Error::Closed`].
+    pub fn recv(&mut self) -> Result<Event<'_>, Error> {
+        self.wait_event()?;
+        match self.conn.next_event() {
+            Ok(Some(event)) => Ok(event),
+            // `wait_event` returned, so an event is ready.
+            Ok(None) => Err(Error::Closed(CloseCode::ABNORMAL, String::new())),
+            Err(e) => Err(Error::Protocol(e)),
+        }
+    }
+
+    /// Reads until an event is ready, flushing owed replies.
+    fn wait_event(&mut self) -> Result<(), Error> {
+        loop {
+            let ready = self.conn.poll_event();
+            let flushed = self.flush();
+            match ready {
+                Ok(true) => return flushed,
+                Ok(false) => {}
+                Err(e) => {
+                    let _ = flushed;
+                    let _ = self.stream.shutdown(std::net::Shutdown::Both);
+                    return Err(Error::Protocol(e));
+                }
+            }
+            flushed?;
+            if self.conn.state() == State::Closed {
+                return Err(self.closed_error());
+            }
+            self.read_some()?;
+        }
+    }
+
+    fn read_some(&mut self) -> Result<(), Error> {
+        let buf = self.conn.read_buf();
+        match self.stream.read(buf) {
+            Ok(0) => {
+                self.conn.receive_eof();
+                Ok(())
+            }
+            Ok(n) => {
+                self.conn.commit_read(n, Duration::ZERO);
+                Ok(())
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    fn closed_error(&self) -> Error {
+        match self.conn.peer_close() {
+            Some((code, reason)) => Error::Closed(code, reason.to_string()),
+            None => match self.conn.error() {
+                Some(e) => Error::Protocol(e),
+                None => Error::Closed(CloseCode::ABNORMAL, String::new()),
+            },
+        }
+    }
+
+    /// Closes the connection: sends a close frame, discards messages until
+    /// the server's close arrives, and waits (up to the read timeout, or
+    /// 5 s if none is set) for the server to end the TCP connection.
+    /// Returns the server's close code and reason.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(CloseCode, String), Error> {
+        if self.conn.peer_close().is_none() && !self.conn.is_close_queued() {
+            self.conn.close(code, CloseReason::truncate(reason))?;
+        }
+        self.flush()?;
+        if self.read_timeout.is_none() {
+            self.stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .map_err(Error::Io)?;
+        }
+        while self.conn.peer_close().is_none() {
+            match self.wait_event() {
+                Ok(()) => {
+                    let _ = self.conn.next_event();
+                }
+                Err(Error::Closed(..)) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        // The server closes TCP first; wait for its FIN.
+        let mut sink = [0u8; 256];
+        loop {
+            match self.stream.read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        match self.conn.peer_close() {
+            Some((code, reason)) => Ok((code, reason.to_string())),
+            None => Err(self.closed_error()),
+        }
+    }
+}

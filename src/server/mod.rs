@@ -1,0 +1,371 @@
+//! A mio event loop that serves WebSocket connections (feature `server`).
+//!
+//! Each worker thread runs its own `Poll` over its own connections, with its
+//! own `SO_REUSEPORT` listener: the kernel spreads new connections over the
+//! workers and nothing is shared on the hot path. The loop is generic over a
+//! [`Handler`], so the same machinery serves the echo server and any other
+//! message logic.
+//!
+//! Per connection the loop reads until the socket would block (with a
+//! budget per wake-up so one busy peer cannot starve the others), turns the
+//! bytes into events with the sans-I/O [`Connection`](crate::Connection),
+//! and writes replies straight to the socket, queuing only what the socket
+//! did not take. A large message is echoed with one vectored write of a new
+//! header plus the payload where it was received; small ones are batched so
+//! one read's worth of echoes leaves in one write. When a connection's
+//! queued output passes a high-water mark, the loop stops reading from it
+//! until it drains below a low-water mark, so memory stays bounded whatever
+//! the peer does.
+//!
+//! ```no_run
+//! use rfc6455::server::{Echo, Server, ServerConfig};
+//!
+//! let server = Server::bind(ServerConfig::default())?;
+//! println!("listening on {}", server.local_addr());
+//! let handle = server.handle();
+//! // handle.shutdown() from another thread (or a signal) stops it gracefully.
+//! server.run(|| Echo)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::prelude::rust_2021::*;
+mod timers;
+mod upgrade;
+mod worker;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use crate::close::{CloseCode, CloseReason};
+use crate::connection::{Config, MessageKind, SendError, Sender};
+use crate::frame::ControlPayload;
+
+pub use crate::handshake::UpgradeRequest;
+pub use upgrade::{Request, Response};
+
+/// The built-in page served for a plain `GET /`: a small JavaScript client
+/// to try the server from a browser.
+pub const ECHO_PAGE: &str = include_str!("page.html");
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to listen on (IPv4 or IPv6). Default `127.0.0.1:9001`.
+    pub listen: SocketAddr,
+    /// Worker threads, each with its own event loop. Default: one per core.
+    pub threads: usize,
+    /// Most open connections over all workers; more are refused with 503.
+    /// Default 10 000.
+    pub max_connections: usize,
+    /// Per-connection protocol settings and limits.
+    pub connection: Config,
+    /// Time a client has to complete the opening handshake. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Close a connection that received nothing for this long (1001).
+    /// Default: none.
+    pub idle_timeout: Option<Duration>,
+    /// Ping a connection that has been quiet for this long, and drop it if
+    /// nothing arrives within another interval (close 1011). Default: none.
+    pub ping_interval: Option<Duration>,
+    /// After sending a close frame, wait this long for the peer's before
+    /// dropping the connection. Default 5 s.
+    pub close_timeout: Duration,
+    /// Origins allowed to connect (`Origin` header, exact match); empty
+    /// means any. A browser always sends `Origin`; checking it defends
+    /// against cross-site WebSocket hijacking. Pair it with a token or
+    /// cookie check for authentication.
+    pub allowed_origins: Vec<String>,
+    /// Subprotocols this server speaks, in its order of preference.
+    pub subprotocols: Vec<String>,
+    /// Value of the `Server` header in responses.
+    pub server_name: String,
+    /// Most bytes read from one connection per wake-up before the loop
+    /// serves the others. Default 256 KiB.
+    pub read_budget: usize,
+    /// Queued output above which the loop stops reading from a connection.
+    /// Default 1 MiB.
+    pub high_water: usize,
+    /// Queued output below which reading resumes. Default 256 KiB.
+    pub low_water: usize,
+    /// Payloads at least this large are written straight from the read
+    /// buffer with a vectored write instead of being copied into the output
+    /// queue. Default 4 KiB.
+    pub direct_write_min: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
+            threads: thread::available_parallelism().map_or(1, |n| n.get()),
+            max_connections: 10_000,
+            connection: Config::default(),
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: None,
+            ping_interval: None,
+            close_timeout: Duration::from_secs(5),
+            allowed_origins: Vec::new(),
+            subprotocols: Vec::new(),
+            server_name: concat!("rfc6455/", env!("CARGO_PKG_VERSION")).to_owned(),
+            read_budget: 256 << 10,
+            high_water: 1 << 20,
+            low_water: 256 << 10,
+            direct_write_min: 4 << 10,
+        }
+    }
+}
+
+/// Identifies a connection within its worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId {
+    /// The worker's index.
+    pub worker: usize,
+    /// The connection's slot in the worker, reused after it closes.
+    pub slot: usize,
+}
+
+/// A message or control event handed to a [`Handler`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message<'a> {
+    /// A text message.
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+    /// A ping (already answered when auto-pong is on).
+    Ping(&'a [u8]),
+    /// A pong.
+    Pong(&'a [u8]),
+}
+
+/// The application logic run on each connection. One handler value lives
+/// in each worker thread (made by the factory given to [`Server::run`]), so
+/// it needs no locks.
+pub trait Handler {
+    /// Decides whether to accept an upgrade request: return `Ok(protocol)`
+    /// to accept (with the subprotocol to answer, if any), or a rejection
+    /// response. Origin and subprotocol policy from the [`ServerConfig`]
+    /// have already been applied. Default: accept.
+    fn on_upgrade(&mut self, _conn: ConnId, _request: &UpgradeRequest<'_>) -> Result<(), Response> {
+        Ok(())
+    }
+
+    /// Answers a plain HTTP request (no upgrade). Default: 426 Upgrade
+    /// Required.
+    fn on_http(&mut self, _conn: ConnId, _request: &Request<'_>) -> Response {
+        Response::upgrade_required()
+    }
+
+    /// A connection completed its opening handshake.
+    fn on_open(&mut self, _conn: ConnId) {}
+
+    /// A message or control frame arrived.
+    fn on_message(&mut self, peer: &mut Peer<'_>, message: Message<'_>);
+
+    /// A connection ended. `code` is the peer's close code, 1006 if the
+    /// transport ended without one, or the code this side failed it with.
+    fn on_close(&mut self, _conn: ConnId, _code: CloseCode) {}
+}
+
+/// The echo handler: every text and binary message goes back unchanged.
+/// Plain `GET /` gets [`ECHO_PAGE`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Echo;
+
+impl Handler for Echo {
+    fn on_http(&mut self, _conn: ConnId, request: &Request<'_>) -> Response {
+        if request.method() != "GET" && request.method() != "HEAD" {
+            return Response::new(405, "only GET is served here\n").header("Allow", "GET");
+        }
+        match request.path() {
+            "/" | "/index.html" => Response::html(ECHO_PAGE),
+            "/favicon.ico" => Response::not_found(),
+            _ => Response::upgrade_required(),
+        }
+    }
+
+    fn on_message(&mut self, peer: &mut Peer<'_>, message: Message<'_>) {
+        let sent = match message {
+            Message::Text(text) => peer.send(MessageKind::Text, text.as_bytes()),
+            Message::Binary(data) => peer.send(MessageKind::Binary, data),
+            Message::Ping(_) | Message::Pong(_) => Ok(()),
+        };
+        if sent.is_err() {
+            // Only reachable if the output bound is below the message size.
+            let _ = peer.close(CloseCode::TOO_BIG, "echo does not fit the output buffer");
+        }
+    }
+}
+
+/// A connection as a [`Handler`] sees it: send to it, close it.
+pub struct Peer<'a> {
+    id: ConnId,
+    tx: &'a mut Sender,
+    socket: &'a mut mio::net::TcpStream,
+    direct_write_min: usize,
+    /// Set when a direct write hit a transport error.
+    broken: &'a mut bool,
+}
+
+impl Peer<'_> {
+    /// This connection's id.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// Sends a whole message. A large payload goes straight to the socket
+    /// without a copy when nothing is queued ahead of it.
+    pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+        if data.len() < self.direct_write_min || *self.broken {
+            return self.tx.send_message(kind, data);
+        }
+        match self.tx.send_message_vectored(kind, data, self.socket) {
+            Ok(result) => result,
+            Err(_) => {
+                *self.broken = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send(MessageKind::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send(MessageKind::Binary, data)
+    }
+
+    /// Sends a ping.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        let payload = ControlPayload::new(payload).ok_or(SendError::Full)?;
+        self.tx.ping(payload)
+    }
+
+    /// Starts the closing handshake. The reason is cut to 123 bytes.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.tx.close(code, CloseReason::truncate(reason))
+    }
+
+    /// Bytes queued for this connection.
+    pub fn pending_output_len(&self) -> usize {
+        self.tx.pending_output_len()
+    }
+}
+
+/// Stops a running server from any thread.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    shutdown: Arc<AtomicBool>,
+    wakers: Arc<Mutex<Vec<Arc<mio::Waker>>>>,
+}
+
+impl ServerHandle {
+    /// Starts a graceful shutdown: stop accepting, send close 1001 to every
+    /// open connection, wait for the replies up to the close timeout.
+    pub fn shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        let wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        for waker in wakers.iter() {
+            let _ = waker.wake();
+        }
+    }
+}
+
+/// A bound server, ready to run.
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    listeners: Vec<std::net::TcpListener>,
+    local_addr: SocketAddr,
+    handle: ServerHandle,
+}
+
+impl Server {
+    /// Binds one listening socket per worker (with `SO_REUSEPORT`).
+    pub fn bind(mut config: ServerConfig) -> io::Result<Server> {
+        config.threads = config.threads.max(1);
+        let first = worker::listen(config.listen)?;
+        let local_addr = first.local_addr()?;
+        let mut listeners = vec![first];
+        for _ in 1..config.threads {
+            // Same port (resolved if it was 0), so the kernel balances.
+            listeners.push(worker::listen(local_addr)?);
+        }
+        Ok(Server {
+            config,
+            listeners,
+            local_addr,
+            handle: ServerHandle {
+                shutdown: Arc::new(AtomicBool::new(false)),
+                wakers: Arc::new(Mutex::new(Vec::new())),
+            },
+        })
+    }
+
+    /// The address the server listens on (with the real port if 0 was
+    /// asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Runs the workers until shutdown, each with a handler made by
+    /// `make_handler`. Returns once every worker has finished.
+    pub fn run<H, F>(self, make_handler: F) -> io::Result<()>
+    where
+        H: Handler + 'static,
+        F: Fn() -> H + Send + Sync + 'static,
+    {
+        let make_handler = Arc::new(make_handler);
+        let per_worker = self
+            .config
+            .max_connections
+            .div_ceil(self.config.threads)
+            .max(1);
+        let config = Arc::new(self.config);
+        let mut threads = Vec::new();
+        for (index, listener) in self.listeners.into_iter().enumerate() {
+            let mut w = worker::Worker::new(
+                index,
+                listener,
+                Arc::clone(&config),
+                per_worker,
+                self.handle.shutdown.clone(),
+            )?;
+            self.handle
+                .wakers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(w.waker());
+            let make_handler = Arc::clone(&make_handler);
+            threads.push(
+                thread::Builder::new()
+                    .name(format!("ws-worker-{index}"))
+                    .spawn(move || w.run(make_handler()))?,
+            );
+        }
+        // A shutdown asked for before the wakers existed must still land.
+        if self.handle.shutdown.load(Ordering::SeqCst) {
+            self.handle.shutdown();
+        }
+        let mut result = Ok(());
+        for t in threads {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err(io::Error::other("worker thread panicked")),
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,741 @@
+//! One worker thread: a mio `Poll`, a listener, and the connections it
+//! accepted.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::prelude::rust_2021::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use super::timers::Timers;
+use super::upgrade::{self, HandshakeState, Outcome};
+use super::{ConnId, Handler, Message, Peer, ServerConfig};
+use crate::close::{CloseCode, CloseReason};
+use crate::connection::{Connection, Delivery, Event, State};
+use crate::frame::ControlPayload;
+
+const WAKER: Token = Token(usize::MAX);
+const LISTENER: Token = Token(usize::MAX - 1);
+
+/// A connection quiet for this long gives back its buffers.
+const IDLE_SWEEP: Duration = Duration::from_secs(2);
+/// How long accepting pauses after running out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Most read buffers kept for reuse, and the largest one kept.
+const POOL_MAX: usize = 64;
+const POOL_BUFFER_MAX: usize = 256 << 10;
+
+/// Opens a listening socket that shares its port with the other workers'.
+pub(crate) fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+enum Phase {
+    /// Reading the opening request.
+    Handshake(HandshakeState),
+    /// Writing an HTTP response (a page or a rejection), then closing.
+    Http,
+    /// WebSocket frames flow.
+    Open(Box<Connection>),
+}
+
+struct Conn {
+    socket: TcpStream,
+    /// Unique for the worker's lifetime: tells live timer entries apart.
+    stamp: u64,
+    timer_at: Option<Instant>,
+    phase: Phase,
+    /// HTTP bytes (a response) to write before any frame.
+    http_out: Vec<u8>,
+    http_at: usize,
+    accepted_at: Instant,
+    writable: bool,
+    read_paused: bool,
+    /// A transport error or end of stream: remove at the next settle.
+    broken: bool,
+    ping_sent_at: Option<Instant>,
+    close_deadline: Option<Instant>,
+    queued_again: bool,
+}
+
+pub(crate) struct Worker {
+    index: usize,
+    poll: Poll,
+    listener: Option<TcpListener>,
+    waker: Arc<Waker>,
+    config: Arc<ServerConfig>,
+    max_conns: usize,
+    shutdown: Arc<AtomicBool>,
+    conns: Slab<Conn>,
+    timers: Timers,
+    pool: Vec<Vec<u8>>,
+    epoch: Instant,
+    next_stamp: u64,
+    /// Connections to serve again without a new readiness event: their
+    /// read budget ran out, or reading resumed after backpressure.
+    again: Vec<usize>,
+    accept_paused_until: Option<Instant>,
+    shutdown_deadline: Option<Instant>,
+    accept_error_logged: bool,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        index: usize,
+        listener: std::net::TcpListener,
+        config: Arc<ServerConfig>,
+        max_conns: usize,
+        shutdown: Arc<AtomicBool>,
+    ) -> io::Result<Worker> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut listener = TcpListener::from_std(listener);
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(Worker {
+            index,
+            poll,
+            listener: Some(listener),
+            waker,
+            config,
+            max_conns,
+            shutdown,
+            conns: Slab::new(),
+            timers: Timers::default(),
+            pool: Vec::new(),
+            epoch: Instant::now(),
+            next_stamp: 0,
+            again: Vec::new(),
+            accept_paused_until: None,
+            shutdown_deadline: None,
+            accept_error_logged: false,
+        })
+    }
+
+    pub(crate) fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
+    pub(crate) fn run<H: Handler>(&mut self, mut handler: H) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    LISTENER => self.accept(now),
+                    Token(slot) => {
+                        let read =
+                            event.is_readable() || event.is_read_closed() || event.is_error();
+                        self.drive(slot, now, read, &mut handler);
+                    }
+                }
+            }
+            for slot in std::mem::take(&mut self.again) {
+                if let Some(conn) = self.conns.get_mut(slot) {
+                    conn.queued_again = false;
+                    self.drive(slot, now, true, &mut handler);
+                }
+            }
+            if self.accept_paused_until.is_some_and(|t| now >= t) {
+                self.accept_paused_until = None;
+                self.accept(now);
+            }
+            self.run_timers(now, &mut handler);
+            if self.shutdown.load(Ordering::SeqCst) && self.shutdown_deadline.is_none() {
+                self.begin_shutdown(now, &mut handler);
+            }
+            if let Some(deadline) = self.shutdown_deadline {
+                if self.conns.is_empty() || now >= deadline {
+                    let slots: Vec<usize> = self.conns.iter().map(|(slot, _)| slot).collect();
+                    for slot in slots {
+                        self.remove(slot, &mut handler);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.again.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        [
+            self.timers.next_deadline(),
+            self.accept_paused_until,
+            self.shutdown_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| t.saturating_duration_since(now))
+    }
+
+    fn accept(&mut self, now: Instant) {
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        let Some(listener) = self.listener.as_mut() else {
+            return;
+        };
+        loop {
+            let (mut socket, addr) = match listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if is_resource_exhausted(&e) => {
+                    if !self.accept_error_logged {
+                        log::warn!("worker {}: accept failed: {e}; pausing accepts", self.index);
+                        self.accept_error_logged = true;
+                    }
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    return;
+                }
+                Err(e) => {
+                    // ECONNABORTED and the like concern one connection only.
+                    log::debug!("worker {}: accept: {e}", self.index);
+                    continue;
+                }
+            };
+            self.accept_error_logged = false;
+            if self.conns.len() >= self.max_conns {
+                log::debug!("worker {}: refusing {addr}: at max connections", self.index);
+                let _ = socket.write(upgrade::SERVICE_UNAVAILABLE);
+                let _ = socket.shutdown(Shutdown::Both);
+                continue;
+            }
+            let _ = socket.set_nodelay(true);
+            let entry = self.conns.vacant_entry();
+            let slot = entry.key();
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut socket, Token(slot), Interest::READABLE)
+            {
+                log::warn!("worker {}: register: {e}", self.index);
+                continue;
+            }
+            self.next_stamp += 1;
+            let deadline = now + self.config.handshake_timeout;
+            entry.insert(Conn {
+                socket,
+                stamp: self.next_stamp,
+                timer_at: Some(deadline),
+                phase: Phase::Handshake(HandshakeState::new(&self.config.connection.limits)),
+                http_out: Vec::new(),
+                http_at: 0,
+                accepted_at: now,
+                writable: false,
+                read_paused: false,
+                broken: false,
+                ping_sent_at: None,
+                close_deadline: None,
+                queued_again: false,
+            });
+            self.timers.schedule(deadline, slot, self.next_stamp);
+            log::trace!("worker {}: accepted {addr} as {slot}", self.index);
+        }
+    }
+
+    /// Serves one connection: reads (if asked), runs the handler, writes,
+    /// and settles what happens to it next.
+    fn drive<H: Handler>(&mut self, slot: usize, now: Instant, read: bool, handler: &mut H) {
+        let id = ConnId {
+            worker: self.index,
+            slot,
+        };
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if read && !conn.broken {
+            if let Phase::Handshake(_) = conn.phase {
+                read_handshake(conn, id, &self.config, handler);
+            }
+            match &mut conn.phase {
+                Phase::Handshake(_) => {}
+                Phase::Http => drain_input(conn),
+                Phase::Open(_) => {
+                    let more = read_frames(
+                        conn,
+                        id,
+                        &self.config,
+                        &mut self.pool,
+                        self.epoch,
+                        now,
+                        handler,
+                    );
+                    if more && !conn.queued_again {
+                        conn.queued_again = true;
+                        self.again.push(slot);
+                    }
+                }
+            }
+        }
+        self.settle(slot, now, handler);
+    }
+
+    /// Writes what is queued, then decides the connection's fate: close it,
+    /// change its interest, resume reading, hand back its read buffer.
+    fn settle<H: Handler>(&mut self, slot: usize, now: Instant, handler: &mut H) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if !conn.broken {
+            if let Err(e) = flush(conn) {
+                log::debug!("worker {}: write to {slot}: {e}", self.index);
+                conn.broken = true;
+            }
+        }
+        let http_pending = conn.http_at < conn.http_out.len();
+        let done = conn.broken
+            || match &conn.phase {
+                Phase::Handshake(_) => false,
+                Phase::Http => !http_pending,
+                Phase::Open(c) => c.should_close_transport(),
+            };
+        if done {
+            self.remove(slot, handler);
+            return;
+        }
+        let (pending, closing) = match &mut conn.phase {
+            Phase::Open(c) => {
+                if !c.has_output() && c.buffered_input_len() == 0 {
+                    if let Some(buf) = c.take_idle_read_buffer() {
+                        if self.pool.len() < POOL_MAX && buf.capacity() <= POOL_BUFFER_MAX {
+                            self.pool.push(buf);
+                        }
+                    }
+                }
+                (c.pending_output_len(), c.state() != State::Open)
+            }
+            _ => (conn.http_out.len() - conn.http_at, false),
+        };
+        if conn.read_paused && pending <= self.config.low_water {
+            conn.read_paused = false;
+            if !conn.queued_again {
+                conn.queued_again = true;
+                self.again.push(slot);
+            }
+        }
+        let want_write = pending > 0;
+        if want_write != conn.writable {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if self
+                .poll
+                .registry()
+                .reregister(&mut conn.socket, Token(slot), interest)
+                .is_err()
+            {
+                conn.broken = true;
+                self.remove(slot, handler);
+                return;
+            }
+            conn.writable = want_write;
+        }
+        if conn.timer_at.is_none() {
+            // Just upgraded: book the first look at its deadlines.
+            let first = [
+                self.config.idle_timeout,
+                self.config.ping_interval,
+                Some(IDLE_SWEEP),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(IDLE_SWEEP);
+            reschedule(&mut self.timers, conn, slot, now + first);
+        }
+        if closing && conn.close_deadline.is_none() {
+            let deadline = now + self.config.close_timeout;
+            conn.close_deadline = Some(deadline);
+            reschedule(&mut self.timers, conn, slot, deadline);
+        }
+    }
+
+    fn remove<H: Handler>(&mut self, slot: usize, handler: &mut H) {
+        if !self.conns.contains(slot) {
+            return;
+        }
+        let mut conn = self.conns.remove(slot);
+        let _ = self.poll.registry().deregister(&mut conn.socket);
+        if let Phase::Open(c) = &mut conn.phase {
+            let code = match (c.peer_close(), c.error()) {
+                (Some((code, _)), _) => code,
+                (None, Some(e)) => e.close_code(),
+                (None, None) => CloseCode::ABNORMAL,
+            };
+            if let Some(buf) = c.release_idle_buffers() {
+                if self.pool.len() < POOL_MAX && buf.capacity() <= POOL_BUFFER_MAX {
+                    self.pool.push(buf);
+                }
+            }
+            handler.on_close(
+                ConnId {
+                    worker: self.index,
+                    slot,
+                },
+                code,
+            );
+        }
+        // The server closes first after a clean close (RFC 6455 7.1.1): a
+        // FIN after everything written.
+        let _ = conn.socket.shutdown(Shutdown::Write);
+        log::trace!("worker {}: closed {slot}", self.index);
+    }
+
+    fn run_timers<H: Handler>(&mut self, now: Instant, handler: &mut H) {
+        while let Some((when, slot, stamp)) = self.timers.pop_due(now) {
+            let Some(conn) = self.conns.get_mut(slot) else {
+                continue;
+            };
+            if conn.stamp != stamp || conn.timer_at != Some(when) {
+                continue; // stale
+            }
+            conn.timer_at = None;
+            self.check_deadlines(slot, now, handler);
+        }
+        if self.timers.len() > 2 * self.conns.len() + 64 {
+            let conns = &self.conns;
+            self.timers
+                .compact(|slot, stamp| conns.get(slot).is_some_and(|c| c.stamp == stamp));
+        }
+    }
+
+    /// Acts on whatever is due for one connection and schedules its next
+    /// look.
+    fn check_deadlines<H: Handler>(&mut self, slot: usize, now: Instant, handler: &mut H) {
+        let config = Arc::clone(&self.config);
+        let epoch = self.epoch;
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if conn.close_deadline.is_some_and(|t| now >= t) {
+            log::debug!("worker {}: {slot}: close timeout", self.index);
+            self.remove(slot, handler);
+            return;
+        }
+        let next = match &mut conn.phase {
+            Phase::Handshake(_) | Phase::Http => {
+                let deadline = conn.accepted_at + config.handshake_timeout;
+                if now >= deadline {
+                    log::debug!("worker {}: {slot}: handshake timeout", self.index);
+                    self.remove(slot, handler);
+                    return;
+                }
+                Some(deadline)
+            }
+            Phase::Open(c) => {
+                let last = c.last_received().map_or(conn.accepted_at, |d| epoch + d);
+                let mut next = conn.close_deadline;
+                let open = c.state() == State::Open;
+                if let (Some(idle), true) = (config.idle_timeout, open) {
+                    if now >= last + idle {
+                        let _ =
+                            c.close(CloseCode::GOING_AWAY, CloseReason::truncate("idle timeout"));
+                    } else {
+                        next = min_time(next, last + idle);
+                    }
+                }
+                if let (Some(interval), true) = (config.ping_interval, c.state() == State::Open) {
+                    if conn.ping_sent_at.is_some_and(|sent| last >= sent) {
+                        conn.ping_sent_at = None; // something arrived: alive
+                    }
+                    match conn.ping_sent_at {
+                        Some(sent) if now >= sent + interval => {
+                            log::debug!("worker {}: {slot}: no answer to ping", self.index);
+                            let _ = c.close(
+                                CloseCode::INTERNAL_ERROR,
+                                CloseReason::truncate("ping timeout"),
+                            );
+                        }
+                        Some(sent) => next = min_time(next, sent + interval),
+                        None if now >= last + interval => {
+                            let _ = c.ping(ControlPayload::EMPTY);
+                            conn.ping_sent_at = Some(now);
+                            next = min_time(next, now + interval);
+                        }
+                        None => next = min_time(next, last + interval),
+                    }
+                }
+                if now >= last + IDLE_SWEEP {
+                    if let Some(buf) = c.release_idle_buffers() {
+                        if self.pool.len() < POOL_MAX {
+                            self.pool.push(buf);
+                        }
+                    }
+                } else {
+                    next = min_time(next, last + IDLE_SWEEP);
+                }
+                next
+            }
+        };
+        if let Some(when) = next {
+            reschedule(&mut self.timers, conn, slot, when);
+        }
+        self.settle(slot, now, handler);
+    }
+
+    fn begin_shutdown<H: Handler>(&mut self, now: Instant, handler: &mut H) {
+        log::info!("worker {}: shutting down", self.index);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        self.shutdown_deadline = Some(now + self.config.close_timeout);
+        let slots: Vec<usize> = self.conns.iter().map(|(slot, _)| slot).collect();
+        for slot in slots {
+            let Some(conn) = self.conns.get_mut(slot) else {
+                continue;
+            };
+            match &mut conn.phase {
+                Phase::Handshake(_) => self.remove(slot, handler),
+                Phase::Http => {}
+                Phase::Open(c) => {
+                    let _ = c.close(
+                        CloseCode::GOING_AWAY,
+                        CloseReason::truncate("server shutting down"),
+                    );
+                    self.settle(slot, now, handler);
+                }
+            }
+        }
+    }
+}
+
+fn min_time(a: Option<Instant>, b: Instant) -> Option<Instant> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+/// Points the connection's single live timer entry at `when`.
+fn reschedule(timers: &mut Timers, conn: &mut Conn, slot: usize, when: Instant) {
+    if conn.timer_at.is_some_and(|t| t <= when) {
+        return; // an earlier look is already booked; it will reschedule
+    }
+    conn.timer_at = Some(when);
+    timers.schedule(when, slot, conn.stamp);
+}
+
+fn is_resource_exhausted(e: &io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM.
+    matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
+}
+
+/// Reads the opening request; on a complete one, answers it and either
+/// opens the WebSocket connection or switches to writing an HTTP response.
+fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, config: &ServerConfig, handler: &mut H) {
+    let Phase::Handshake(state) = &mut conn.phase else {
+        return;
+    };
+    let outcome = loop {
+        match state.read_from(&mut conn.socket) {
+            Ok(0) => {
+                conn.broken = true;
+                return;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => {
+                conn.broken = true;
+                return;
+            }
+        }
+        match state.advance(id, config, handler, &mut conn.http_out) {
+            Outcome::Incomplete => continue,
+            other => break other,
+        }
+    };
+    match outcome {
+        Outcome::Incomplete => {}
+        Outcome::Respond => conn.phase = Phase::Http,
+        Outcome::Upgrade { consumed } => {
+            let mut c = Connection::server(crate::connection::Config {
+                delivery: Delivery::Messages,
+                ..config.connection
+            });
+            // A first frame may have come in the same packet as the head.
+            c.receive(&state.buf[consumed..], Duration::ZERO);
+            conn.phase = Phase::Open(Box::new(c));
+            conn.timer_at = None; // the handshake deadline entry goes stale
+            handler.on_open(id);
+            // Frames that came with the request, and whatever else the
+            // socket holds, are read next by the caller.
+        }
+    }
+}
+
+/// Discards input while an HTTP response is being written.
+fn drain_input(conn: &mut Conn) {
+    let mut sink = [0u8; 4096];
+    loop {
+        match conn.socket.read(&mut sink) {
+            Ok(0) => {
+                conn.broken = conn.http_at >= conn.http_out.len();
+                return;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Reads frames until the socket would block, the budget is spent or
+/// backpressure stops reading. Returns whether to come back without a new
+/// readiness event.
+fn read_frames<H: Handler>(
+    conn: &mut Conn,
+    id: ConnId,
+    config: &ServerConfig,
+    pool: &mut Vec<Vec<u8>>,
+    epoch: Instant,
+    now: Instant,
+    handler: &mut H,
+) -> bool {
+    let Conn {
+        socket,
+        phase: Phase::Open(c),
+        broken,
+        read_paused,
+        ..
+    } = conn
+    else {
+        return false;
+    };
+    let since_epoch = now.saturating_duration_since(epoch);
+    let mut budget = config.read_budget;
+    // Frames that came with the handshake request wait in the buffer.
+    let mut fresh = c.buffered_input_len() > 0;
+    loop {
+        if fresh {
+            fresh = false;
+        } else {
+            if *read_paused || *broken {
+                return false;
+            }
+            if budget == 0 {
+                return true;
+            }
+            if !c.has_read_buffer() {
+                if let Some(buf) = pool.pop() {
+                    c.provide_read_buffer(buf);
+                }
+            }
+            let buf = c.read_buf();
+            let room = buf.len().min(budget);
+            match socket.read(&mut buf[..room]) {
+                Ok(0) => {
+                    c.receive_eof();
+                    *broken = true;
+                    return false;
+                }
+                Ok(n) => {
+                    c.commit_read(n, since_epoch);
+                    budget -= n;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    *broken = true;
+                    return false;
+                }
+            }
+        }
+        loop {
+            let result = c.next_event_with(|event, tx| {
+                let message = match event {
+                    Event::Text(t) => Message::Text(t),
+                    Event::Binary(b) => Message::Binary(b),
+                    Event::Ping(p) => Message::Ping(p),
+                    Event::Pong(p) => Message::Pong(p),
+                    // Close is handled by the connection; fragments need
+                    // Delivery::Frames, which the server does not use.
+                    Event::Close { .. } | Event::Fragment { .. } => return,
+                };
+                let mut peer = Peer {
+                    id,
+                    tx,
+                    socket: &mut *socket,
+                    direct_write_min: config.direct_write_min,
+                    broken: &mut *broken,
+                };
+                handler.on_message(&mut peer, message);
+            });
+            match result {
+                Ok(Some(())) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    log::debug!("worker {}: {}: protocol error: {e}", id.worker, id.slot);
+                    break;
+                }
+            }
+        }
+        if c.state() == State::Closed {
+            return false;
+        }
+        if c.pending_output_len() > config.high_water {
+            *read_paused = true;
+            return false;
+        }
+    }
+}
+
+/// Writes the pending HTTP bytes, then the connection's output, until done
+/// or the socket would block.
+fn flush(conn: &mut Conn) -> io::Result<()> {
+    while conn.http_at < conn.http_out.len() {
+        match conn.socket.write(&conn.http_out[conn.http_at..]) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => conn.http_at += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !conn.http_out.is_empty() {
+        conn.http_out = Vec::new();
+        conn.http_at = 0;
+    }
+    let Phase::Open(c) = &mut conn.phase else {
+        return Ok(());
+    };
+    loop {
+        let out = c.output();
+        if out.is_empty() {
+            return Ok(());
+        }
+        match conn.socket.write(out) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => c.consume_output(n),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}

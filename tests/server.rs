@@ -1,0 +1,454 @@
+//! The mio server with the echo handler, driven over loopback by our client
+//! and by raw sockets. Each test starts its own server on an ephemeral port
+//! and stops it before returning.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::num::NonZeroUsize;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rfc6455::client::{Client, ClientConfig, Error};
+use rfc6455::connection::{Event, MessageKind};
+use rfc6455::frame::{decode_frame, DecodeRules, Frame, OpCode, Role, Status};
+use rfc6455::server::{Echo, Server, ServerConfig, ServerHandle};
+use rfc6455::CloseCode;
+
+struct Running {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    fn url(&self) -> String {
+        format!("ws://{}/echo", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread").expect("server result");
+        }
+    }
+}
+
+fn start(configure: impl FnOnce(&mut ServerConfig)) -> Running {
+    let mut config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        threads: 1,
+        close_timeout: Duration::from_secs(2),
+        ..ServerConfig::default()
+    };
+    configure(&mut config);
+    let server = Server::bind(config).expect("bind");
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let thread = std::thread::spawn(move || server.run(|| Echo));
+    Running {
+        addr,
+        handle,
+        thread: Some(thread),
+    }
+}
+
+fn client_config() -> ClientConfig {
+    ClientConfig {
+        read_timeout: Some(Duration::from_secs(10)),
+        ..ClientConfig::default()
+    }
+}
+
+fn connect(server: &Running) -> Client {
+    Client::connect_with(&server.url(), &client_config()).expect("connect")
+}
+
+fn expect_binary(client: &mut Client) -> Vec<u8> {
+    match client.recv().expect("recv") {
+        Event::Binary(b) => b.to_vec(),
+        other => panic!("expected binary, got {other:?}"),
+    }
+}
+
+fn expect_text(client: &mut Client) -> String {
+    match client.recv().expect("recv") {
+        Event::Text(t) => t.to_owned(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+#[test]
+fn echoes_text_and_binary_at_boundary_sizes() {
+    let server = start(|_| {});
+    let mut client = connect(&server);
+    for size in [0usize, 1, 125, 126, 127, 65535, 65536, 1 << 20, 16 << 20] {
+        let data: Vec<u8> = (0..size).map(|i| (i * 7 + size) as u8).collect();
+        client.send_binary(&data).unwrap();
+        assert!(expect_binary(&mut client) == data, "binary {size}");
+        let text: String = "aé中😀".chars().cycle().take(size / 4).collect();
+        client.send_text(&text).unwrap();
+        assert_eq!(expect_text(&mut client), text, "text {size}");
+    }
+    assert_eq!(
+        client.close(CloseCode::NORMAL, "done").unwrap().0,
+        CloseCode::NORMAL
+    );
+}
+
+#[test]
+fn fragmented_messages_come_back_whole() {
+    let server = start(|_| {});
+    let mut client = connect(&server);
+    let text = "fragmented ✓ ".repeat(1000);
+    client
+        .connection()
+        .send_message_fragmented(
+            MessageKind::Text,
+            text.as_bytes(),
+            NonZeroUsize::new(7).unwrap(),
+        )
+        .unwrap();
+    client.flush().unwrap();
+    assert_eq!(expect_text(&mut client), text);
+    client.close(CloseCode::NORMAL, "").unwrap();
+}
+
+#[test]
+fn pings_are_answered_and_pipelined_messages_keep_order() {
+    let server = start(|_| {});
+    let mut client = connect(&server);
+    client.ping(b"are you there").unwrap();
+    match client.recv().unwrap() {
+        Event::Pong(p) => assert_eq!(p, b"are you there"),
+        other => panic!("{other:?}"),
+    }
+    for i in 0..500 {
+        client
+            .connection()
+            .send_text(&format!("message {i}"))
+            .unwrap();
+    }
+    client.flush().unwrap();
+    for i in 0..500 {
+        assert_eq!(expect_text(&mut client), format!("message {i}"));
+    }
+    client.close(CloseCode::NORMAL, "").unwrap();
+}
+
+#[test]
+fn server_initiated_close_on_shutdown_sends_1001() {
+    let server = start(|_| {});
+    let mut client = connect(&server);
+    client.send_text("hi").unwrap();
+    assert_eq!(expect_text(&mut client), "hi");
+    server.handle.shutdown();
+    match client.recv().unwrap() {
+        Event::Close { code, .. } => assert_eq!(code, Some(CloseCode::GOING_AWAY)),
+        other => panic!("{other:?}"),
+    }
+    drop(server); // joins: the worker must finish once the close completed
+}
+
+/// A raw connection that has done the opening handshake by hand.
+struct Raw {
+    stream: TcpStream,
+    pending: Vec<u8>,
+}
+
+fn raw_request(addr: SocketAddr, request: &str) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !response.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+    }
+    (stream, String::from_utf8_lossy(&response).into_owned())
+}
+
+const UPGRADE: &str =
+    "GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+fn raw_ws(addr: SocketAddr) -> Raw {
+    let (stream, response) = raw_request(addr, UPGRADE);
+    assert!(response.starts_with("HTTP/1.1 101"), "{response}");
+    assert!(
+        response.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{response}"
+    );
+    let head = response.find("\r\n\r\n").unwrap() + 4;
+    Raw {
+        stream,
+        pending: response.as_bytes()[head..].to_vec(),
+    }
+}
+
+impl Raw {
+    fn send_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        let mut frame = Frame::new(opcode, payload).masked([1, 2, 3, 4]);
+        frame.header.fin = fin;
+        let mut wire = Vec::new();
+        frame.encode_to_vec(&mut wire);
+        self.stream.write_all(&wire).unwrap();
+    }
+
+    /// Reads frames until the server closes TCP; returns them.
+    fn frames_until_eof(&mut self) -> Vec<(OpCode, Vec<u8>)> {
+        let mut wire = std::mem::take(&mut self.pending);
+        let mut buf = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => wire.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        let rules = DecodeRules {
+            max_frame_size: u64::MAX,
+            ..DecodeRules::new(Role::Client)
+        };
+        let mut frames = Vec::new();
+        let mut at = 0;
+        while let Ok(Status::Complete((f, used))) = decode_frame(&mut wire[at..], &rules) {
+            frames.push((f.header.opcode, f.payload.to_vec()));
+            at += used;
+        }
+        frames
+    }
+}
+
+fn close_code(frames: &[(OpCode, Vec<u8>)]) -> Option<u16> {
+    frames
+        .iter()
+        .find(|(op, _)| *op == OpCode::Close)
+        .map(|(_, p)| u16::from_be_bytes([p[0], p[1]]))
+}
+
+#[test]
+fn invalid_frames_get_the_right_close_code() {
+    let server = start(|c| c.connection.limits.max_message_size = 1000);
+    type Case = (&'static str, fn(&mut Raw), u16);
+    let cases: [Case; 6] = [
+        (
+            "reserved opcode",
+            |r| r.send_frame(true, OpCode::Text, b""),
+            1000,
+        ),
+        (
+            "unmasked",
+            |r| r.stream.write_all(&[0x81, 0x01, b'x']).unwrap(),
+            1002,
+        ),
+        (
+            "rsv1",
+            |r| r.stream.write_all(&[0xc1, 0x80, 0, 0, 0, 0]).unwrap(),
+            1002,
+        ),
+        (
+            "bad utf-8",
+            |r| r.send_frame(true, OpCode::Text, &[0xff]),
+            1007,
+        ),
+        (
+            "too big",
+            |r| r.send_frame(true, OpCode::Binary, &[0; 1001]),
+            1009,
+        ),
+        (
+            "orphan continuation",
+            |r| r.send_frame(true, OpCode::Continuation, b"x"),
+            1002,
+        ),
+    ];
+    for (name, act, code) in cases {
+        let mut raw = raw_ws(server.addr);
+        act(&mut raw);
+        if code == 1000 {
+            // Control: a valid frame is echoed, then a normal close.
+            raw.send_frame(true, OpCode::Close, &1000u16.to_be_bytes());
+        }
+        let frames = raw.frames_until_eof();
+        assert_eq!(close_code(&frames), Some(code), "{name}: {frames:?}");
+    }
+}
+
+#[test]
+fn handshake_errors_get_the_right_status() {
+    let server = start(|c| c.allowed_origins = vec!["http://good.example".into()]);
+    let cases = [
+        ("POST /echo HTTP/1.1\r\nHost: x\r\n\r\n", "405"),
+        (
+            "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n",
+            "400",
+        ),
+        (
+            "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+            "426",
+        ),
+        (
+            "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Origin: http://evil.example\r\n\r\n",
+            "403",
+        ),
+        ("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "200"),
+        ("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", "426"),
+        ("GET / HTTP/1.1\nHost: x\n\n", "400"),
+    ];
+    for (request, status) in cases {
+        let (mut stream, response) = raw_request(server.addr, request);
+        assert!(
+            response.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{request:?} -> {response}"
+        );
+        let connection = response
+            .lines()
+            .find(|l| l.starts_with("Connection: "))
+            .unwrap_or("");
+        assert!(connection.ends_with("close"), "{response}");
+        // The server closes after the response.
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).unwrap();
+    }
+    let (_, page) = raw_request(server.addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(page.contains("text/html"), "{page}");
+    let with_origin =
+        "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+        Origin: http://good.example\r\n\r\n";
+    let (_, response) = raw_request(server.addr, with_origin);
+    assert!(response.starts_with("HTTP/1.1 101"), "{response}");
+}
+
+#[test]
+fn subprotocol_is_chosen_by_server_preference() {
+    let server = start(|c| c.subprotocols = vec!["v2.echo".into(), "v1.echo".into()]);
+    let mut config = client_config();
+    config.protocols = vec!["v1.echo".into(), "v2.echo".into()];
+    let client = Client::connect_with(&server.url(), &config).unwrap();
+    assert_eq!(client.protocol(), Some("v2.echo"));
+    config.protocols = vec!["other".into()];
+    let client = Client::connect_with(&server.url(), &config).unwrap();
+    assert_eq!(client.protocol(), None);
+}
+
+#[test]
+fn a_thousand_concurrent_connections_all_echo() {
+    let server = start(|c| c.threads = 2);
+    let mut clients: Vec<Client> = (0..1000).map(|_| connect(&server)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.send_text(&format!("client {i}")).unwrap();
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        assert_eq!(expect_text(c), format!("client {i}"));
+    }
+    for c in &mut clients {
+        c.close(CloseCode::NORMAL, "").unwrap();
+    }
+}
+
+#[test]
+fn first_frame_in_the_same_packet_as_the_handshake_is_not_lost() {
+    let server = start(|_| {});
+    let mut frame = Vec::new();
+    Frame::new(OpCode::Text, b"early")
+        .masked([9, 9, 9, 9])
+        .encode_to_vec(&mut frame);
+    let mut request = UPGRADE.as_bytes().to_vec();
+    request.extend_from_slice(&frame);
+    Frame::new(OpCode::Close, &1000u16.to_be_bytes())
+        .masked([1, 1, 1, 1])
+        .encode_to_vec(&mut request);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(&request).unwrap();
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).unwrap();
+    let head = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut raw = Raw {
+        stream,
+        pending: all[head..].to_vec(),
+    };
+    let frames = raw.frames_until_eof();
+    assert_eq!(frames[0], (OpCode::Text, b"early".to_vec()));
+    assert_eq!(close_code(&frames), Some(1000));
+}
+
+#[test]
+fn handshake_timeout_drops_silent_connections() {
+    let server = start(|c| c.handshake_timeout = Duration::from_millis(300));
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        stream.read(&mut buf).unwrap(),
+        0,
+        "closed without a response"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn heartbeat_pings_quiet_clients_and_drops_silent_ones() {
+    let server = start(|c| c.ping_interval = Some(Duration::from_millis(200)));
+    // A client that answers pings (recv does) stays connected.
+    let mut client = connect(&server);
+    match client.recv().unwrap() {
+        Event::Ping(p) => assert!(p.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    client.send_text("still here").unwrap();
+    assert_eq!(expect_text(&mut client), "still here");
+    // A raw peer that never answers is closed with 1011.
+    let mut raw = raw_ws(server.addr);
+    let frames = raw.frames_until_eof();
+    assert_eq!(frames.first().map(|f| f.0), Some(OpCode::Ping));
+    assert_eq!(close_code(&frames), Some(1011));
+}
+
+#[test]
+fn idle_timeout_closes_with_1001() {
+    let server = start(|c| c.idle_timeout = Some(Duration::from_millis(200)));
+    let mut client = connect(&server);
+    match client.recv().unwrap() {
+        Event::Close { code, reason } => {
+            assert_eq!(code, Some(CloseCode::GOING_AWAY));
+            assert_eq!(reason, "idle timeout");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(client.recv(), Err(Error::Closed(..))));
+}
+
+#[test]
+fn refused_connection_is_a_clear_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    match Client::connect(&format!("ws://{addr}/")) {
+        Err(Error::Connect(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused),
+        other => panic!("{other:?}"),
+    }
+    match Client::connect("wss://example.com/") {
+        Err(Error::Url(_)) => {}
+        other => panic!("{other:?}"),
+    }
+}
