@@ -372,7 +372,7 @@ fn close_codes_that_may_not_be_sent_are_refused() {
 }
 
 #[test]
-fn pong_jumps_queued_data_and_newer_replaces_older() {
+fn pongs_jump_queued_data_at_a_frame_boundary() {
     let mut c = server();
     c.send_binary(&[1; 1000]).unwrap();
     c.send_binary(&[2; 1000]).unwrap();
@@ -390,13 +390,30 @@ fn pong_jumps_queued_data_and_newer_replaces_older() {
         got,
         [Got::Ping(b"one".to_vec()), Got::Ping(b"two".to_vec())]
     );
-    // The rest of the frame in flight comes first, then the pong.
+    // The rest of the frame in flight comes first, then both pongs.
     assert_eq!(c.output().len(), 1004 - 10);
     c.consume_output(994);
-    assert_eq!(c.output(), &[0x8a, 3, b't', b'w', b'o']);
-    c.consume_output(5);
+    assert_eq!(
+        c.output(),
+        &[0x8a, 3, b'o', b'n', b'e', 0x8a, 3, b't', b'w', b'o']
+    );
+    c.consume_output(10);
     let rest = sent_frames(&mut c);
     assert_eq!(rest, [(OpCode::Binary, true, vec![2; 1000])]);
+}
+
+#[test]
+fn a_ping_flood_costs_bounded_memory_and_the_newest_pong_survives() {
+    let mut c = server();
+    for i in 0..10_000u32 {
+        let payload = [i.to_be_bytes().as_slice(), &[0; 100]].concat();
+        feed(&mut c, &client_frame(true, OpCode::Ping, &payload));
+        assert!(c.pending_output_len() <= rfc6455::connection::MAX_CONTROL_QUEUE);
+    }
+    let frames = sent_frames(&mut c);
+    assert!(frames.iter().all(|f| f.0 == OpCode::Pong));
+    let last = &frames.last().unwrap().2;
+    assert_eq!(&last[..4], &9_999u32.to_be_bytes());
 }
 
 #[test]

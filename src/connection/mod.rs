@@ -64,7 +64,7 @@ use core::mem;
 use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
-pub use send::{MaskKeySource, MessageKind, SendError, Sender};
+pub use send::{MaskKeySource, MessageKind, SendError, Sender, MAX_CONTROL_QUEUE};
 
 use crate::close::{CloseCode, ClosePayload, CloseReason};
 use crate::error::ProtocolError;

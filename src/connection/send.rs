@@ -4,9 +4,11 @@
 //! Two kinds of output wait here. Data frames and close frames go into
 //! `data`, in order; data is bounded by
 //! [`Limits::max_output_buffer`](crate::Limits), the one close frame is not.
-//! Pings and pongs sit in slots and are written at the next frame boundary
-//! of `data`, ahead of anything still queued; a newer pong replaces an
-//! unsent one, so a ping flood costs one slot. A frame that has started
+//! Pings and pongs go into a small queue of their own, written at the next
+//! frame boundary of `data`, ahead of anything still queued there. That
+//! queue is capped at [`MAX_CONTROL_QUEUE`] bytes: when a pong does not fit,
+//! it replaces the pongs not yet started, so a ping flood from a peer that
+//! does not read costs a bounded amount of memory. A frame that has started
 //! going out is always finished first: interleaving bytes of two frames
 //! would corrupt the stream.
 //!
@@ -22,9 +24,7 @@ use core::fmt;
 use core::num::NonZeroUsize;
 
 use crate::close::{encode_close_payload, CloseCode, CloseReason};
-use crate::frame::{
-    ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status, MAX_HEADER_LEN,
-};
+use crate::frame::{ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status};
 use crate::mask::apply_mask;
 
 /// The type of a data message.
@@ -84,25 +84,8 @@ impl fmt::Display for SendError {
 #[cfg(feature = "std")]
 impl std::error::Error for SendError {}
 
-/// A control frame (at most 2 + 4 + 125 bytes) while it is being written.
-#[derive(Clone, Copy)]
-struct ControlInFlight {
-    bytes: [u8; MAX_HEADER_LEN + 125],
-    len: u8,
-    head: u8,
-}
-
-impl ControlInFlight {
-    const EMPTY: ControlInFlight = ControlInFlight {
-        bytes: [0; MAX_HEADER_LEN + 125],
-        len: 0,
-        head: 0,
-    };
-
-    fn remaining(&self) -> &[u8] {
-        &self.bytes[usize::from(self.head)..usize::from(self.len)]
-    }
-}
+/// Most bytes of pings and pongs queued: about fifteen of the largest.
+pub const MAX_CONTROL_QUEUE: usize = 2048;
 
 /// Which buffer the last [`Sender::output`] slice came from.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -127,9 +110,9 @@ pub struct Sender {
     /// End of the frame containing `head`: `head == frame_end` means a
     /// frame boundary, where owed control frames may go out.
     frame_end: usize,
-    pong: Option<ControlPayload>,
-    ping: Option<ControlPayload>,
-    control: ControlInFlight,
+    /// Encoded pings and pongs, written from `control_head`.
+    control: Vec<u8>,
+    control_head: usize,
     last_source: Source,
     /// A close frame has been queued as the last frame of `data`; nothing
     /// may follow it.
@@ -148,9 +131,8 @@ impl Sender {
             data: Vec::new(),
             head: 0,
             frame_end: 0,
-            pong: None,
-            ping: None,
-            control: ControlInFlight::EMPTY,
+            control: Vec::new(),
+            control_head: 0,
             last_source: Source::Data,
             close_queued: false,
             close_written: false,
@@ -202,7 +184,7 @@ impl Sender {
         if let Err(e) = self.check_room(frame_bytes) {
             return Ok(Err(e));
         }
-        let control_busy = self.control.head != self.control.len || self.owes_control();
+        let control_busy = self.owes_control();
         if self.role == Role::Client || control_busy {
             self.queue_frame(true, kind.opcode(), data);
             return Ok(Ok(()));
@@ -298,22 +280,25 @@ impl Sender {
     }
 
     /// Sends a ping. It goes out at the next frame boundary, ahead of queued
-    /// data; an unsent ping is replaced by a newer one.
+    /// data. Fails with [`SendError::Full`] when the control queue is full.
     pub fn ping(&mut self, payload: ControlPayload) -> Result<(), SendError> {
         if self.close_queued {
             return Err(SendError::Closed);
         }
-        self.ping = Some(payload);
-        Ok(())
+        if self.queue_control(OpCode::Ping, payload.as_bytes()) {
+            Ok(())
+        } else {
+            Err(SendError::Full)
+        }
     }
 
     /// Sends an unsolicited pong (a one-way heartbeat). Like an automatic
-    /// pong, it replaces an unsent one.
+    /// pong, it replaces unsent ones when the control queue is full.
     pub fn pong(&mut self, payload: ControlPayload) -> Result<(), SendError> {
         if self.close_queued {
             return Err(SendError::Closed);
         }
-        self.pong = Some(payload);
+        self.owe_pong(payload);
         Ok(())
     }
 
@@ -336,12 +321,7 @@ impl Sender {
 
     /// Bytes waiting to be written, owed replies included.
     pub fn pending_output_len(&self) -> usize {
-        let slot =
-            |p: &Option<ControlPayload>| p.map_or(0, |p| frame_size(p.as_bytes().len(), self.role));
-        self.control.remaining().len()
-            + (self.data.len() - self.head)
-            + slot(&self.pong)
-            + slot(&self.ping)
+        (self.control.len() - self.control_head) + (self.data.len() - self.head)
     }
 
     /// Whether anything waits to be written.
@@ -365,45 +345,36 @@ impl Sender {
     /// [`consume_output`](Self::consume_output). Consecutive data frames come
     /// out as one slice, so one write call carries many small messages.
     pub fn output(&mut self) -> &[u8] {
-        if self.control.head == self.control.len {
-            let at_boundary = self.advance_boundary();
-            if at_boundary && self.owes_control() {
-                self.load_owed_control();
+        if self.owes_control() {
+            // Pings and pongs go at a frame boundary of the data queue; once
+            // started, they are written through.
+            if self.control_head > 0 || self.advance_boundary() {
+                self.last_source = Source::Control;
+                return &self.control[self.control_head..];
             }
-        }
-        if self.control.head < self.control.len {
-            self.last_source = Source::Control;
-            return self.control.remaining();
+            self.last_source = Source::Data;
+            return &self.data[self.head..self.frame_end];
         }
         self.last_source = Source::Data;
-        let end = if self.owes_control() {
-            // Owed replies wait only for the frame in flight.
-            self.frame_end
-        } else {
-            self.data.len()
-        };
-        &self.data[self.head..end]
+        &self.data[self.head..]
     }
 
     /// Marks `n` bytes of the last [`output`](Self::output) slice as written.
     pub fn consume_output(&mut self, n: usize) {
         match self.last_source {
             Source::Control => {
-                let n = u8::try_from(n).unwrap_or(u8::MAX);
-                self.control.head = self.control.head.saturating_add(n).min(self.control.len);
-                if self.control.head == self.control.len && self.control.len != 0 {
-                    if OpCode::from_u8(self.control.bytes[0] & 0x0f) == Some(OpCode::Close) {
-                        self.close_written = true;
-                    }
-                    self.control = ControlInFlight::EMPTY;
+                self.control_head = self.control_head.saturating_add(n).min(self.control.len());
+                if self.control_head == self.control.len() {
+                    self.control.clear();
+                    self.control_head = 0;
                 }
             }
             Source::Data => {
-                self.head = (self.head + n).min(self.data.len());
+                self.head = self.head.saturating_add(n).min(self.data.len());
                 self.advance_boundary();
                 if self.head == self.data.len() {
                     if self.close_queued {
-                        // The requested close was the last frame queued.
+                        // The close is always the last frame queued.
                         self.close_written = true;
                     }
                     self.data.clear();
@@ -414,10 +385,16 @@ impl Sender {
         }
     }
 
-    /// Queues the pong owed for a received ping, replacing an unsent one.
+    /// Queues the pong owed for a received ping. If the control queue is
+    /// full, the pongs not yet started make room for it: the newest ping is
+    /// the one worth answering (RFC 6455 section 5.5.3).
     pub(crate) fn owe_pong(&mut self, payload: ControlPayload) {
-        if !self.close_queued {
-            self.pong = Some(payload);
+        if self.close_queued {
+            return;
+        }
+        if !self.queue_control(OpCode::Pong, payload.as_bytes()) {
+            self.drop_owed_pings();
+            self.queue_control(OpCode::Pong, payload.as_bytes());
         }
     }
 
@@ -432,14 +409,20 @@ impl Sender {
         let n = encode_close_payload(code, &reason, &mut payload);
         self.queue_frame(true, OpCode::Close, &payload[..n]);
         self.close_queued = true;
-        self.ping = None;
     }
 
-    /// Drops pending pings and pongs when the connection failed: the close
-    /// frame is all that is left to say.
+    /// Drops the pings and pongs not yet started (the frame being written,
+    /// if any, is kept whole).
     pub(crate) fn drop_owed_pings(&mut self) {
-        self.ping = None;
-        self.pong = None;
+        let mut keep = 0;
+        while keep < self.control_head {
+            keep = keep.saturating_add(frame_len_at(&self.control[keep..], self.role));
+        }
+        self.control.truncate(keep.min(self.control.len()));
+        if self.control_head == self.control.len() {
+            self.control.clear();
+            self.control_head = 0;
+        }
     }
 
     /// Releases the data queue's memory when nothing is queued.
@@ -449,11 +432,14 @@ impl Sender {
             self.head = 0;
             self.frame_end = 0;
         }
+        if self.control.is_empty() {
+            self.control = Vec::new();
+        }
     }
 
-    /// Heap bytes held by the output queue.
+    /// Heap bytes held by the output queues.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.data.capacity()
+        self.data.capacity() + self.control.capacity()
     }
 
     fn check_room(&self, frame_bytes: usize) -> Result<(), SendError> {
@@ -509,38 +495,24 @@ impl Sender {
     }
 
     fn owes_control(&self) -> bool {
-        self.pong.is_some() || self.ping.is_some()
+        self.control_head < self.control.len()
     }
 
-    /// Encodes the next owed control frame into the in-flight slot.
-    fn load_owed_control(&mut self) {
-        if self.close_written {
-            // Nothing goes out after the close frame.
-            self.drop_owed_pings();
-            return;
+    /// Appends a ping or pong to the control queue; false if it is full.
+    fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) -> bool {
+        let needed = frame_size(payload.len(), self.role);
+        if self.control.len() + needed > MAX_CONTROL_QUEUE {
+            return false;
         }
-        let mut payload = [0u8; 125];
-        let (opcode, len) = if let Some(p) = self.pong.take() {
-            payload[..p.as_bytes().len()].copy_from_slice(p.as_bytes());
-            (OpCode::Pong, p.as_bytes().len())
-        } else if let Some(p) = self.ping.take() {
-            payload[..p.as_bytes().len()].copy_from_slice(p.as_bytes());
-            (OpCode::Ping, p.as_bytes().len())
-        } else {
-            return;
-        };
-        let mut header = FrameHeader::new(opcode, len as u64);
+        let mut header = FrameHeader::new(opcode, payload.len() as u64);
         header.mask = self.next_mask();
-        let mut hbuf = [0u8; MAX_HEADER_LEN];
-        let hlen = header.encode(&mut hbuf);
-        let bytes = &mut self.control.bytes;
-        bytes[..hlen].copy_from_slice(&hbuf[..hlen]);
-        bytes[hlen..hlen + len].copy_from_slice(&payload[..len]);
+        self.control.extend_from_slice(&header.to_bytes());
+        let start = self.control.len();
+        self.control.extend_from_slice(payload);
         if let Some(key) = header.mask {
-            apply_mask(&mut bytes[hlen..hlen + len], key, 0);
+            apply_mask(&mut self.control[start..], key, 0);
         }
-        self.control.len = (hlen + len) as u8; // at most 14 + 125
-        self.control.head = 0;
+        true
     }
 }
 
@@ -549,8 +521,7 @@ impl fmt::Debug for Sender {
         f.debug_struct("Sender")
             .field("role", &self.role)
             .field("queued", &(self.data.len() - self.head))
-            .field("pong", &self.pong.is_some())
-            .field("ping", &self.ping.is_some())
+            .field("control_queued", &(self.control.len() - self.control_head))
             .field("close_queued", &self.close_queued)
             .field("close_written", &self.close_written)
             .finish()
