@@ -362,17 +362,17 @@ impl ClientHandshake {
         }
         let (mut upgrade, mut connection, mut accepts, mut accept_ok) = (false, false, 0, false);
         let mut extensions_valid = true;
-        for h in response.headers() {
-            let is = |n: &str| h.name.eq_ignore_ascii_case(n);
+        for (name, value) in response.headers().raw() {
+            let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
             if is("Upgrade") {
-                upgrade |= list_has(h.value, "websocket");
+                upgrade |= list_has(value, "websocket");
             } else if is("Connection") {
-                connection |= list_has(h.value, "Upgrade");
+                connection |= list_has(value, "Upgrade");
             } else if is("Sec-WebSocket-Accept") {
                 accepts += 1;
-                accept_ok = h.value == self.accept.as_bytes();
+                accept_ok = value == self.accept.as_bytes();
             } else if is("Sec-WebSocket-Extensions") {
-                extensions_valid &= extensions::is_valid(h.value);
+                extensions_valid &= extensions::is_valid(value);
             }
         }
         if !upgrade {
@@ -444,9 +444,7 @@ impl<'a> Response<'a> {
 
     /// The value of the first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
+        self.headers().value_of(name)
     }
 
     /// The extensions of every `Sec-WebSocket-Extensions` header.

@@ -176,9 +176,7 @@ impl<'a> Request<'a> {
 
     /// The value of the first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
+        self.headers().value_of(name)
     }
 
     /// The length of the head, blank line included: the bytes after it
@@ -197,8 +195,8 @@ impl<'a> Request<'a> {
     /// exactly one `Host` from HTTP/1.1 on.
     pub fn classify(self) -> Result<Opening<'a>, HandshakeError> {
         let mut f = Found::default();
-        for h in self.headers() {
-            f.note(h.name.as_bytes(), h.value);
+        for (name, value) in self.headers().raw() {
+            f.note(name, value);
         }
         if f.hosts > 1 || (f.hosts == 0 && self.minor >= 1) {
             return Err(HandshakeError::InvalidHost);
