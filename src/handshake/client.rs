@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::frame::Status;
 use crate::handshake::accept::{encode_key, AcceptKey};
-use crate::handshake::error::{BuildError, ClientError, HttpError, ReasonPhrase, UrlError};
+use crate::handshake::error::{BuildError, ClientError, ReasonPhrase, UrlError};
 use crate::handshake::extensions::{self, Extensions};
 use crate::handshake::http::{
     self, is_token, list_has, utf8_prefix, Head, Headers, Kind, ListItems,
@@ -48,11 +48,7 @@ impl<'a> WsUrl<'a> {
         if !scheme.eq_ignore_ascii_case("ws") {
             return Err(UrlError::NotWebSocket);
         }
-        let (rest, fragment) = match rest.split_once('#') {
-            Some((r, _)) => (r, true),
-            None => (rest, false),
-        };
-        if fragment {
+        if rest.contains('#') {
             return Err(UrlError::Fragment);
         }
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -328,10 +324,7 @@ impl ClientHandshake {
     pub fn parse<'b>(&'b mut self, buf: &'b [u8]) -> Result<Status<Accepted<'b>>, ClientError> {
         match self.head.scan(buf)? {
             Status::Incomplete(n) => Ok(Status::Incomplete(n)),
-            Status::Complete(_) => match self.response(buf) {
-                Some(response) => self.check(response).map(Status::Complete),
-                None => Err(ClientError::Http(HttpError::MalformedStatusLine)),
-            },
+            Status::Complete(end) => self.check(self.view(buf, end)).map(Status::Complete),
         }
     }
 
@@ -340,14 +333,19 @@ impl ClientHandshake {
     /// a 401's `WWW-Authenticate` here.
     pub fn response<'b>(&'b self, buf: &'b [u8]) -> Option<Response<'b>> {
         let end = self.head.done()?;
+        (buf.len() >= end).then(|| self.view(buf, end))
+    }
+
+    /// The response whose head is `buf[..end]`, as scanned.
+    fn view<'b>(&'b self, buf: &'b [u8], end: usize) -> Response<'b> {
         let start = self.head.start;
-        Some(Response {
-            head: buf.get(..end)?,
+        Response {
+            head: &buf[..end],
             spans: &self.head.spans,
             status: start.code,
-            reason: utf8_prefix(buf.get(start.a as usize..start.b as usize)?),
+            reason: utf8_prefix(&buf[start.a as usize..start.b as usize]),
             minor: start.minor,
-        })
+        }
     }
 
     fn check<'b>(&self, response: Response<'b>) -> Result<Accepted<'b>, ClientError> {

@@ -320,6 +320,8 @@ enum State {
     Headers,
     /// The head ended; it is this many bytes long.
     Done(usize),
+    /// The head broke a rule; every later call reports it again.
+    Failed(HttpError),
 }
 
 /// The incremental head scanner.
@@ -391,11 +393,23 @@ impl Head {
 
     /// Scans `buf` from where the last call stopped. `buf` must hold the
     /// bytes of earlier calls unchanged, with more appended. A shorter
-    /// buffer restarts the scan.
+    /// buffer restarts the scan. Once the head is complete or broken, every
+    /// call gives the same answer.
     pub(crate) fn scan(&mut self, buf: &[u8]) -> Result<Status<usize>, HttpError> {
         if buf.len() < self.pos || self.done().is_some_and(|end| buf.len() < end) {
             self.reset();
         }
+        if let State::Failed(e) = self.state {
+            return Err(e);
+        }
+        let result = self.resume(buf);
+        if let Err(e) = result {
+            self.state = State::Failed(e);
+        }
+        result
+    }
+
+    fn resume(&mut self, buf: &[u8]) -> Result<Status<usize>, HttpError> {
         loop {
             if let State::Done(end) = self.state {
                 return Ok(Status::Complete(end));
