@@ -447,7 +447,7 @@ impl<'a> Response<'a> {
 
     /// The extensions of every `Sec-WebSocket-Extensions` header.
     pub fn extensions(&self) -> Extensions<'a> {
-        Extensions::new(ListItems::new(self.headers(), "Sec-WebSocket-Extensions"))
+        Extensions::new(self.headers())
     }
 
     /// The length of the head, blank line included.

@@ -409,10 +409,7 @@ impl<'a> UpgradeRequest<'a> {
     /// `permessage-deflate; client_max_window_bits`. This crate answers
     /// none of them.
     pub fn extensions(&self) -> Extensions<'a> {
-        Extensions::new(ListItems::new(
-            self.request.headers(),
-            "Sec-WebSocket-Extensions",
-        ))
+        Extensions::new(self.request.headers())
     }
 
     /// The length of the head: the client's first frame starts here.
