@@ -327,6 +327,7 @@ impl Connection {
     pub fn receive_eof(&mut self) {
         self.eof = true;
         self.done = true;
+        self.rx.stop();
     }
 
     /// When bytes were last received, as passed to
@@ -452,6 +453,8 @@ impl Connection {
         match self.rx.advance(discard_data, &mut self.tx) {
             Ok(Some(Ready::Close { code, reason })) => {
                 self.done = true;
+                // The close's reason stays in the buffer for the event.
+                self.rx.stop();
                 if !self.tx.is_close_queued() {
                     self.initiator = Some(Initiator::Remote);
                     let echo = code.unwrap_or(CloseCode::NORMAL);
@@ -468,6 +471,7 @@ impl Connection {
             }
             Err(e) => {
                 self.done = true;
+                self.rx.stop();
                 self.error = Some(e);
                 if self.initiator.is_none() && !self.tx.is_close_queued() {
                     self.initiator = Some(Initiator::Local);
@@ -797,6 +801,15 @@ impl Receiver {
             // Zero-filled: safe Rust cannot lend uninitialised memory.
             self.buf.resize(size.max(self.buf.capacity()), 0);
         }
+    }
+
+    /// No more input will be decoded: forget the frame in progress and the
+    /// unread bytes, so later reads neither keep room for the dead frame nor
+    /// compact the buffer around offsets that no longer mean anything.
+    fn stop(&mut self) {
+        self.frame = None;
+        self.message = None;
+        self.pos = self.end;
     }
 
     fn release_idle(&mut self) -> Option<Vec<u8>> {
