@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use rfc6455::connection::{Config, Connection};
+use rfc6455::connection::{Config, Connection, Event, State};
 use rfc6455::frame::{Frame, OpCode};
+use rfc6455::{CloseCode, CloseReason};
 
 const T0: Duration = Duration::ZERO;
 
@@ -36,4 +37,31 @@ fn reading_on_after_failing_inside_a_frame() {
     // Nothing is held for the dead frame any more.
     assert_eq!(conn.buffered_input_len(), 0);
     assert!(conn.release_idle_buffers().is_some());
+}
+
+/// After we send close, the peer's data is discarded, but its UTF-8 is still
+/// checked across fragments. The validator was reset after every discarded
+/// frame, so a character split across two discarded fragments failed the
+/// connection with 1007 and the peer's close was never reported.
+#[test]
+fn discarded_fragments_may_split_a_character() {
+    let mut conn = Connection::server(Config::default());
+    conn.receive(&client_frame(false, OpCode::Text, b"a"), T0);
+    assert_eq!(conn.next_event(), Ok(None));
+    conn.close(CloseCode::GOING_AWAY, CloseReason::EMPTY)
+        .unwrap();
+    // "κ" is CE BA: the first discarded fragment ends inside it.
+    let mut wire = client_frame(false, OpCode::Continuation, &[0xce]);
+    wire.extend(client_frame(true, OpCode::Continuation, &[0xba]));
+    wire.extend(client_frame(true, OpCode::Close, &1000u16.to_be_bytes()));
+    conn.receive(&wire, T0);
+    assert_eq!(
+        conn.next_event(),
+        Ok(Some(Event::Close {
+            code: Some(CloseCode::NORMAL),
+            reason: ""
+        }))
+    );
+    assert_eq!(conn.state(), State::Closed);
+    assert_eq!(conn.error(), None);
 }

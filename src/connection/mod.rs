@@ -720,7 +720,8 @@ impl Receiver {
                     self.message = None;
                 }
                 if discard_data {
-                    self.utf8 = Utf8Validator::new();
+                    // The validator was reset by `finish` if this frame ended
+                    // the message; otherwise it carries on into the next one.
                     return Ok(None);
                 }
                 if single {
