@@ -1,11 +1,10 @@
-//! Properties of the sans-I/O connection under arbitrary input, and the
-//! regressions they found.
+//! Properties of the sans-I/O connection, and the regressions they found.
 
 use std::time::Duration;
 
-use rfc6455::connection::{Config, Connection, Event, State};
-use rfc6455::frame::{Frame, OpCode};
-use rfc6455::{CloseCode, CloseReason};
+use rfc6455::connection::{Config, Connection, Event, MessageKind, State};
+use rfc6455::frame::{Frame, OpCode, MAX_HEADER_LEN};
+use rfc6455::{CloseCode, CloseReason, Limits};
 
 const T0: Duration = Duration::ZERO;
 
@@ -17,6 +16,30 @@ fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
     frame.encode_to_vec(&mut out);
     out
 }
+
+/// An event, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Got {
+    Text(String),
+    Binary(Vec<u8>),
+    Fragment(MessageKind, Vec<u8>, bool),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(Option<u16>, String),
+}
+
+fn own(event: &Event<'_>) -> Got {
+    match *event {
+        Event::Text(t) => Got::Text(t.to_owned()),
+        Event::Binary(b) => Got::Binary(b.to_vec()),
+        Event::Fragment { kind, data, fin } => Got::Fragment(kind, data.to_vec(), fin),
+        Event::Ping(p) => Got::Ping(p.to_vec()),
+        Event::Pong(p) => Got::Pong(p.to_vec()),
+        Event::Close { code, reason } => Got::Close(code.map(|c| c.0), reason.to_owned()),
+    }
+}
+
+// --- regressions --------------------------------------------------------------
 
 /// Found by `arbitrary_bytes_never_panic_and_stay_within_limits`: a driver
 /// that keeps reading after the connection failed inside a frame (to drain
@@ -64,4 +87,58 @@ fn discarded_fragments_may_split_a_character() {
     );
     assert_eq!(conn.state(), State::Closed);
     assert_eq!(conn.error(), None);
+}
+
+/// Found by `arbitrary_frames_never_panic_and_stay_within_limits`: buffers
+/// grew by `Vec`'s doubling, so a peer could make a connection hold up to
+/// twice its limits: the read buffer grew to 2x (header + read) when a
+/// header arrived a byte at a time, and the assembly buffer to 2x the
+/// message limit when fragments arrived in uneven sizes.
+#[test]
+fn buffers_grow_no_further_than_the_limits() {
+    // Read buffer: a header trickling in, one byte per read.
+    let config = Config {
+        limits: Limits {
+            max_frame_size: 16,
+            ..Limits::DEFAULT
+        },
+        read_chunk: 31,
+        ..Config::default()
+    };
+    let mut conn = Connection::server(config);
+    for b in client_frame(true, OpCode::Binary, &[7; 16]) {
+        conn.read_buf()[0] = b;
+        conn.commit_read(1, T0);
+        while conn.next_event().unwrap().is_some() {}
+        assert!(
+            conn.heap_bytes() <= MAX_HEADER_LEN + 16 + 31,
+            "{}",
+            conn.heap_bytes()
+        );
+    }
+    // Assembly buffer: 3 + 2 + 2 + 2 bytes of a 9-byte limit.
+    let config = Config {
+        limits: Limits {
+            max_message_size: 9,
+            ..Limits::DEFAULT
+        },
+        read_chunk: 1,
+        ..Config::default()
+    };
+    let mut conn = Connection::server(config);
+    let mut wire = client_frame(false, OpCode::Binary, &[1; 3]);
+    for last in [false, false, true] {
+        wire.extend(client_frame(last, OpCode::Continuation, &[2; 2]));
+    }
+    conn.receive(&wire, T0);
+    let mut got = None;
+    while let Some(e) = conn.next_event().unwrap() {
+        got = Some(own(&e));
+    }
+    assert_eq!(got, Some(Got::Binary(vec![1, 1, 1, 2, 2, 2, 2, 2, 2])));
+    // `receive` sized the read buffer for the whole input, so measure the
+    // assembly alone: all heap bytes but the read buffer's.
+    let total = conn.heap_bytes();
+    let read_buf = conn.release_idle_buffers().map_or(0, |b| b.capacity());
+    assert!(total - read_buf <= 9, "assembly holds {}", total - read_buf);
 }

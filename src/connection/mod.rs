@@ -68,7 +68,9 @@ pub use send::{MaskKeySource, MessageKind, SendError, Sender};
 
 use crate::close::{CloseCode, ClosePayload, CloseReason};
 use crate::error::ProtocolError;
-use crate::frame::{ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status};
+use crate::frame::{
+    ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status, MAX_HEADER_LEN,
+};
 use crate::limits::Limits;
 use crate::mask::apply_mask;
 use crate::utf8::{self, Utf8Validator};
@@ -735,7 +737,7 @@ impl Receiver {
                         fin: header.fin,
                     }));
                 }
-                self.assembly.extend_from_slice(payload);
+                self.assemble(start, len);
                 if header.fin {
                     self.assembly_delivered = true;
                     Ok(Some(Ready::Assembled { kind }))
@@ -799,9 +801,37 @@ impl Receiver {
         }
         if self.buf.len() - self.end < want {
             let size = self.end + want;
+            // Grow by doubling, as `Vec` would, but never past what one frame
+            // and one read need, so the limits bound the memory held.
+            let target = size
+                .max(self.buf.capacity().saturating_mul(2).min(self.room_limit()))
+                .max(self.buf.capacity());
+            self.buf.reserve_exact(target - self.buf.len());
             // Zero-filled: safe Rust cannot lend uninitialised memory.
-            self.buf.resize(size.max(self.buf.capacity()), 0);
+            self.buf.resize(target, 0);
         }
+    }
+
+    /// The most the read buffer needs while events are pulled after every
+    /// read: the largest header and frame, and one read of room.
+    fn room_limit(&self) -> usize {
+        let frame = usize::try_from(self.config.limits.max_frame_size).unwrap_or(usize::MAX);
+        MAX_HEADER_LEN
+            .saturating_add(frame)
+            .saturating_add(self.config.read_chunk)
+    }
+
+    /// Appends a fragment to the assembly buffer, growing it by doubling but
+    /// never past the message limit (the headers were checked against it).
+    fn assemble(&mut self, payload_start: usize, len: usize) {
+        let needed = self.assembly.len() + len;
+        if needed > self.assembly.capacity() {
+            let limit = usize::try_from(self.config.limits.max_message_size).unwrap_or(usize::MAX);
+            let target = needed.max(self.assembly.capacity().saturating_mul(2).min(limit));
+            self.assembly.reserve_exact(target - self.assembly.len());
+        }
+        self.assembly
+            .extend_from_slice(&self.buf[payload_start..payload_start + len]);
     }
 
     /// No more input will be decoded: forget the frame in progress and the
