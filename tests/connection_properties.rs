@@ -422,7 +422,11 @@ fn check_any_input(
     // the assembly of a fragmented message. Nothing is sent but owed control
     // frames, which live inline, so the output queue holds no heap.
     let frame_room = MAX_HEADER_LEN + limits.max_frame_size as usize + config.read_chunk;
-    let heap_bound = frame_room + limits.max_message_size as usize;
+    // Input: one frame plus one read, and the assembly buffer. Output: the
+    // (drained) queues keep their capacity: pongs up to the control queue's
+    // cap and one close frame, each at most doubled by Vec growth.
+    let output_room = 2 * (rfc6455::connection::MAX_CONTROL_QUEUE + 14 + 125);
+    let heap_bound = frame_room + limits.max_message_size as usize + output_room;
     let mut ended: Option<String> = None;
     let mut out = Vec::new();
     let mut failure = None;
