@@ -150,7 +150,7 @@ struct ExpectError {
 // Conversions from the JSON form.
 
 fn hex(s: &str) -> Result<Vec<u8>, String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(format!("odd-length hex {s:?}"));
     }
     (0..s.len())
@@ -430,19 +430,16 @@ fn check(v: &Vector, seen: &mut Coverage) -> Result<(), String> {
                 }
                 // The values the variants carry follow from the input.
                 let b0 = input[0];
-                match e {
-                    FrameError::ReservedOpcode(op) => {
-                        if op != b0 & 0x0f {
-                            return Err(format!("{e:?} for first byte {b0:#04x}"));
-                        }
-                        seen.reserved_opcodes.insert(op);
-                    }
-                    FrameError::ReservedBits(bits) => {
-                        if bits != b0 & 0x70 & !rules.allowed_rsv {
-                            return Err(format!("{e:?} for first byte {b0:#04x}"));
-                        }
-                    }
-                    _ => {}
+                let carried_ok = match e {
+                    FrameError::ReservedOpcode(op) => op == b0 & 0x0f,
+                    FrameError::ReservedBits(bits) => bits == b0 & 0x70 & !rules.allowed_rsv,
+                    _ => true,
+                };
+                if !carried_ok {
+                    return Err(format!("{e:?} for first byte {b0:#04x}"));
+                }
+                if let FrameError::ReservedOpcode(op) = e {
+                    seen.reserved_opcodes.insert(op);
                 }
             }
         }
