@@ -1,0 +1,236 @@
+//! wsload: a load generator for WebSocket echo servers, on mio.
+//!
+//! The main thread parses the flags, starts the load threads
+//! ([`driver::Worker`]), waits until every connection is up, hands all
+//! threads the same measurement window, merges the threads' results and
+//! prints one line.
+
+mod args;
+mod driver;
+mod histogram;
+mod rng;
+
+use std::net::ToSocketAddrs;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::Instant;
+
+use rfc6455::connection::{Config, MessageKind};
+use rfc6455::handshake::WsUrl;
+use rfc6455::Limits;
+
+use args::Options;
+use driver::{Control, Plan, Report, Schedule, Share, Worker};
+use histogram::Histogram;
+use rng::SplitMix64;
+
+fn main() -> ExitCode {
+    let options = match args::parse(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            print!("{}", args::HELP);
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("wsload: {message}\nTry --help.");
+            return ExitCode::from(2);
+        }
+    };
+    let plan = match make_plan(&options) {
+        Ok(plan) => Arc::new(plan),
+        Err(message) => {
+            eprintln!("wsload: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut seeds = match SplitMix64::from_os() {
+        Ok(rng) => rng,
+        Err(e) => {
+            eprintln!("wsload: no OS random source: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let abort = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let mut controls = Vec::new();
+    let mut threads = Vec::new();
+    let mut first = 0;
+    for t in 0..options.threads {
+        let count =
+            options.conns / options.threads + usize::from(t < options.conns % options.threads);
+        let share = Share {
+            first,
+            count,
+            handshakes: options.handshakes.div_ceil(options.threads),
+            seed: seeds.next_u64(),
+        };
+        first += count;
+        let (control_tx, control_rx) = mpsc::channel();
+        controls.push(control_tx);
+        let (plan, abort, ready) = (Arc::clone(&plan), Arc::clone(&abort), ready_tx.clone());
+        let spawned = thread::Builder::new()
+            .name(format!("wsload-{t}"))
+            .spawn(move || match Worker::new(plan, share) {
+                Ok(worker) => worker.run(&abort, ready, control_rx),
+                Err(e) => {
+                    eprintln!("wsload: cannot start a poll: {e}");
+                    let _ = ready.send(false);
+                    Report {
+                        msgs: 0,
+                        hist: Histogram::new(),
+                        errors: 1,
+                        cpu: None,
+                    }
+                }
+            });
+        match spawned {
+            Ok(handle) => threads.push(handle),
+            Err(e) => {
+                eprintln!("wsload: cannot start a thread: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    drop(ready_tx);
+
+    // Every thread reports once; a thread that died drops its sender.
+    let connect_start = Instant::now();
+    let all_up = (0..threads.len()).all(|_| ready_rx.recv().unwrap_or(false));
+    if all_up {
+        eprintln!(
+            "wsload: {} connection{} up in {:.2} s",
+            options.conns,
+            if options.conns == 1 { "" } else { "s" },
+            connect_start.elapsed().as_secs_f64()
+        );
+        let start = Instant::now();
+        let schedule = Schedule {
+            measure_from: start + options.warmup,
+            measure_to: start + options.warmup + options.secs,
+        };
+        for control in &controls {
+            let _ = control.send(Control::Go(schedule));
+        }
+    } else {
+        for control in &controls {
+            let _ = control.send(Control::Abort);
+        }
+    }
+
+    let mut msgs = 0;
+    let mut errors = 0;
+    let mut hist = Histogram::new();
+    // CPU seconds of all threads in the window, if every thread could say.
+    let mut cpu = Some(0.0);
+    for handle in threads {
+        match handle.join() {
+            Ok(report) => {
+                msgs += report.msgs;
+                errors += report.errors;
+                hist.merge(&report.hist);
+                cpu = cpu.zip(report.cpu).map(|(a, b)| a + b.as_secs_f64());
+            }
+            Err(_) => {
+                eprintln!("wsload: a load thread panicked");
+                errors += 1;
+            }
+        }
+    }
+    if !all_up && errors == 0 {
+        errors = 1; // a thread gave up because another one failed
+    }
+    let cpu = cpu
+        .filter(|_| all_up)
+        .map(|c| c / options.secs.as_secs_f64());
+    println!("{}", summary(&options, msgs, &hist, cpu, errors));
+    if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Resolves the URL and sets the connection limits the run needs.
+fn make_plan(options: &Options) -> Result<Plan, String> {
+    let url = WsUrl::parse(&options.url).map_err(|e| format!("{}: {e}", options.url))?;
+    let addr = (url.host(), url.port())
+        .to_socket_addrs()
+        .map_err(|e| format!("{}: {e}", url.host()))?
+        .next()
+        .ok_or_else(|| format!("{}: no address", url.host()))?;
+    let size = options.size as u64;
+    let frame = options.size + 14;
+    let limits = Limits {
+        max_frame_size: Limits::DEFAULT.max_frame_size.max(size),
+        max_message_size: Limits::DEFAULT.max_message_size.max(size),
+        max_output_buffer: Limits::DEFAULT
+            .max_output_buffer
+            .max(frame.saturating_mul(options.pipeline).saturating_add(256)),
+        ..Limits::DEFAULT
+    };
+    Ok(Plan {
+        addr,
+        url: options.url.clone(),
+        size: options.size,
+        depth: options.pipeline,
+        kind: if options.text {
+            MessageKind::Text
+        } else {
+            MessageKind::Binary
+        },
+        config: Config {
+            limits,
+            ..Config::default()
+        },
+    })
+}
+
+/// The one machine-readable result line.
+fn summary(o: &Options, msgs: u64, hist: &Histogram, cpu: Option<f64>, errors: u64) -> String {
+    let secs = o.secs.as_secs_f64();
+    let rate = msgs as f64 / secs;
+    let mbps = rate * o.size as f64 * 8.0 / 1e6;
+    let us = |ns: u64| ns as f64 / 1e3;
+    let cpu = cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
+    format!(
+        "conns={} size={} secs={secs:.2} pipeline={} threads={} kind={} msgs={msgs} \
+         rate={rate:.0} mbps={mbps:.2} p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} \
+         cpu={cpu} errors={errors}",
+        o.conns,
+        o.size,
+        o.pipeline,
+        o.threads,
+        if o.text { "text" } else { "binary" },
+        us(hist.quantile(0.5)),
+        us(hist.quantile(0.99)),
+        us(hist.quantile(0.999)),
+        us(hist.max()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_is_one_line_of_key_values() {
+        let o = Options {
+            conns: 100,
+            size: 20,
+            ..Options::default()
+        };
+        let mut hist = Histogram::new();
+        hist.record(38_000);
+        let line = summary(&o, 500, &hist, Some(0.98), 0);
+        assert!(!line.contains('\n'));
+        assert!(line.starts_with("conns=100 size=20 secs=5.00 pipeline=1 threads=1 kind=binary "));
+        assert!(line.contains(" msgs=500 rate=100 mbps=0.02 "), "{line}");
+        assert!(line.ends_with(" cpu=0.98 errors=0"), "{line}");
+        for field in line.split(' ') {
+            assert!(field.split_once('=').is_some(), "{field}");
+        }
+    }
+}
