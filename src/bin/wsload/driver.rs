@@ -416,8 +416,11 @@ impl Worker {
                     }
                 }
             }
+            if *load.live == 0 {
+                break; // every connection failed: nothing left to measure
+            }
             let until = match drain_deadline {
-                Some(deadline) if *load.live == 0 || now >= deadline => break,
+                Some(deadline) if now >= deadline => break,
                 Some(deadline) => deadline,
                 None if now < schedule.measure_from => schedule.measure_from,
                 None => schedule.measure_to,

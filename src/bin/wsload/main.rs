@@ -183,6 +183,12 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
         },
         config: Config {
             limits,
+            // Room for a read's worth of echoes; a larger frame still gets
+            // room for all of itself. Small reads keep 10,000 idle
+            // connections cheap.
+            read_chunk: frame
+                .saturating_mul(options.pipeline)
+                .clamp(4 << 10, 64 << 10),
             ..Config::default()
         },
     })
