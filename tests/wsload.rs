@@ -154,8 +154,22 @@ fn assert_clean(run: &Run) {
 fn echo_server_depth_one_binary() {
     let server = EchoServer::start();
     let url = format!("ws://{}/", server.addr);
-    let run = wsload(&[&url, "--conns", "10", "--size", "20", "--secs", "2"]);
+    // The server runs in this process: its CPU time is ours.
+    let pid = std::process::id().to_string();
+    let run = wsload(&[
+        &url,
+        "--conns",
+        "10",
+        "--size",
+        "20",
+        "--secs",
+        "2",
+        "--server-pid",
+        &pid,
+    ]);
     assert_clean(&run);
+    assert!(run.number("server_cpu") > 0.0);
+    assert!(run.number("server_ns_per_msg") > 0.0);
     assert_eq!(run.get("conns"), "10");
     assert_eq!(run.get("size"), "20");
     assert_eq!(run.get("secs"), "2.00");

@@ -36,6 +36,9 @@ OPTIONS:
     --warmup SECS       seconds of load before measuring starts [default: 0]
     --handshakes N      most opening handshakes in flight at once, over all
                         threads [default: 64]
+    --server-pid PID    also measure this local process's CPU time over the
+                        window (the server's): adds server_cpu= and
+                        server_ns_per_msg= before errors=
     -h, --help          print this help
 
 Sizes take suffixes: 1KiB, 16KiB, 1MiB (also KB, MB for powers of ten).
@@ -49,6 +52,9 @@ FIELDS:
                 this includes waiting behind the messages ahead of it);
                 p50, p99, p99.9 and the maximum, to within 1/64
     cpu         CPU time wsload used during the window, in cores
+    server_cpu  with --server-pid: the server's CPU time in the window, in
+                cores; server_ns_per_msg is that time per echoed message,
+                a figure that does not depend on whether wsload saturates
     errors      connections that failed
 
 PINNING:
@@ -57,11 +63,11 @@ PINNING:
 
         taskset -c 0 target/release/echo-server --threads 1 &
         taskset -c 1 target/release/wsload ws://127.0.0.1:9001/ \\
-            --conns 100 --size 20 --secs 5 --warmup 1
+            --conns 100 --size 20 --secs 5 --warmup 1 --server-pid $!
 
     When cpu= is close to 1.00 per thread, wsload saturates its core and
     the rate is partly its own limit: compare servers by their CPU time per
-    message, or let wsload batch with --pipeline.
+    message (--server-pid $!), or let wsload batch with --pipeline.
 
 COST:
     One thread by default, no allocation per message: every thread builds
@@ -84,6 +90,7 @@ pub struct Options {
     pub threads: usize,
     pub warmup: Duration,
     pub handshakes: usize,
+    pub server_pid: Option<u32>,
 }
 
 impl Default for Options {
@@ -98,6 +105,7 @@ impl Default for Options {
             threads: 1,
             warmup: Duration::ZERO,
             handshakes: 64,
+            server_pid: None,
         }
     }
 }
@@ -131,6 +139,13 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             "--threads" => o.threads = positive(&flag, &value()?)?,
             "--warmup" => o.warmup = parse_secs(&flag, &value()?)?,
             "--handshakes" => o.handshakes = positive(&flag, &value()?)?,
+            "--server-pid" => {
+                let v = value()?;
+                let pid = v
+                    .parse()
+                    .map_err(|_| format!("{flag} {v}: not a process id"))?;
+                o.server_pid = Some(pid);
+            }
             _ if flag.starts_with('-') => return Err(format!("unknown option {arg}")),
             _ if url.is_none() => url = Some(arg),
             _ => return Err(format!("unexpected argument {arg}")),
@@ -206,6 +221,7 @@ mod tests {
             "0.5",
             "--handshakes",
             "8",
+            "--server-pid=4242",
         ])
         .unwrap()
         .unwrap();
@@ -215,6 +231,7 @@ mod tests {
         assert_eq!(o.warmup, Duration::from_millis(500));
         assert!(o.text);
         assert_eq!(o.handshakes, 8);
+        assert_eq!(o.server_pid, Some(4242));
     }
 
     #[test]
@@ -244,6 +261,7 @@ mod tests {
             &["ws://h/", "--secs", "0"],
             &["ws://h/", "--secs", "-1"],
             &["ws://h/", "--bogus"],
+            &["ws://h/", "--server-pid", "x"],
             &["ws://h/", "ws://other/"],
         ] {
             assert!(parse_strs(bad).is_err(), "{bad:?}");

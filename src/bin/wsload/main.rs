@@ -99,6 +99,7 @@ fn main() -> ExitCode {
     // Every thread reports once; a thread that died drops its sender.
     let connect_start = Instant::now();
     let all_up = (0..threads.len()).all(|_| ready_rx.recv().unwrap_or(false));
+    let mut server_cpu = None;
     if all_up {
         eprintln!(
             "wsload: {} connection{} up in {:.2} s",
@@ -113,6 +114,9 @@ fn main() -> ExitCode {
         };
         for control in &controls {
             let _ = control.send(Control::Go(schedule));
+        }
+        if let Some(pid) = options.server_pid {
+            server_cpu = process_cpu(pid, schedule);
         }
     } else {
         for control in &controls {
@@ -145,8 +149,15 @@ fn main() -> ExitCode {
     let cpu = cpu
         .filter(|_| all_up)
         .map(|c| c / options.secs.as_secs_f64());
-    println!("{}", summary(&options, msgs, &hist, cpu, errors));
-    if errors == 0 {
+    let result = Totals {
+        msgs,
+        hist,
+        cpu,
+        server_cpu,
+        errors,
+    };
+    println!("{}", summary(&options, &result));
+    if result.errors == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -194,27 +205,92 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
     })
 }
 
+/// CPU time (all threads) of process `pid` over the window, in seconds;
+/// `None` if /proc cannot tell. Sampled from this thread, which sleeps in
+/// between.
+fn process_cpu(pid: u32, schedule: Schedule) -> Option<f64> {
+    thread::sleep(
+        schedule
+            .measure_from
+            .saturating_duration_since(Instant::now()),
+    );
+    let (t0, ns0) = (Instant::now(), process_cpu_ns(pid));
+    thread::sleep(
+        schedule
+            .measure_to
+            .saturating_duration_since(Instant::now()),
+    );
+    let (t1, ns1) = (Instant::now(), process_cpu_ns(pid));
+    let used = ns1?.checked_sub(ns0?)? as f64 / 1e9;
+    // Scaled to the window in case this thread woke late.
+    let wall = t1.duration_since(t0).as_secs_f64();
+    let window = (schedule.measure_to - schedule.measure_from).as_secs_f64();
+    Some(used * window / wall.max(1e-9))
+}
+
+/// Nanoseconds the threads of `pid` have spent on a CPU: the first field
+/// of each /proc/PID/task/TID/schedstat.
+fn process_cpu_ns(pid: u32) -> Option<u64> {
+    let mut total = 0u64;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = entry.ok()?.path().join("schedstat");
+        // A thread that just exited takes its time with it.
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+struct Totals {
+    msgs: u64,
+    hist: Histogram,
+    /// wsload's CPU time over the window, in cores.
+    cpu: Option<f64>,
+    /// The server's CPU seconds over the window.
+    server_cpu: Option<f64>,
+    errors: u64,
+}
+
 /// The one machine-readable result line.
-fn summary(o: &Options, msgs: u64, hist: &Histogram, cpu: Option<f64>, errors: u64) -> String {
+fn summary(o: &Options, t: &Totals) -> String {
     let secs = o.secs.as_secs_f64();
-    let rate = msgs as f64 / secs;
+    let rate = t.msgs as f64 / secs;
     let mbps = rate * o.size as f64 * 8.0 / 1e6;
     let us = |ns: u64| ns as f64 / 1e3;
-    let cpu = cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
-    format!(
-        "conns={} size={} secs={secs:.2} pipeline={} threads={} kind={} msgs={msgs} \
+    let hist = &t.hist;
+    let cpu = t.cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
+    let mut line = format!(
+        "conns={} size={} secs={secs:.2} pipeline={} threads={} kind={} msgs={} \
          rate={rate:.0} mbps={mbps:.2} p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} \
-         cpu={cpu} errors={errors}",
+         cpu={cpu}",
         o.conns,
         o.size,
         o.pipeline,
         o.threads,
         if o.text { "text" } else { "binary" },
+        t.msgs,
         us(hist.quantile(0.5)),
         us(hist.quantile(0.99)),
         us(hist.quantile(0.999)),
         us(hist.max()),
-    )
+    );
+    if o.server_pid.is_some() {
+        match t.server_cpu {
+            Some(s) => {
+                let per_msg = if t.msgs == 0 {
+                    0.0
+                } else {
+                    s * 1e9 / t.msgs as f64
+                };
+                line += &format!(" server_cpu={:.2} server_ns_per_msg={per_msg:.0}", s / secs);
+            }
+            None => line += " server_cpu=- server_ns_per_msg=-",
+        }
+    }
+    line += &format!(" errors={}", t.errors);
+    line
 }
 
 #[cfg(test)]
@@ -230,13 +306,34 @@ mod tests {
         };
         let mut hist = Histogram::new();
         hist.record(38_000);
-        let line = summary(&o, 500, &hist, Some(0.98), 0);
+        let mut totals = Totals {
+            msgs: 500,
+            hist,
+            cpu: Some(0.98),
+            server_cpu: Some(0.005), // 1 ms per second over 5 s
+            errors: 0,
+        };
+        let line = summary(&o, &totals);
         assert!(!line.contains('\n'));
         assert!(line.starts_with("conns=100 size=20 secs=5.00 pipeline=1 threads=1 kind=binary "));
-        assert!(line.contains(" msgs=500 rate=100 mbps=0.02 "), "{line}");
+        assert!(
+            line.contains(" msgs=500 rate=100 mbps=0.02 p50_us="),
+            "{line}"
+        );
         assert!(line.ends_with(" cpu=0.98 errors=0"), "{line}");
         for field in line.split(' ') {
             assert!(field.split_once('=').is_some(), "{field}");
         }
+
+        let o = Options {
+            server_pid: Some(1),
+            ..o
+        };
+        totals.errors = 3;
+        let line = summary(&o, &totals);
+        assert!(
+            line.ends_with(" cpu=0.98 server_cpu=0.00 server_ns_per_msg=10000 errors=3"),
+            "{line}"
+        );
     }
 }
