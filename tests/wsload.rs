@@ -207,6 +207,17 @@ fn echo_server_pipelined_text_on_two_threads() {
 }
 
 #[test]
+fn idle_connections_are_held_and_closed_cleanly() {
+    let server = EchoServer::start();
+    let url = format!("ws://{}/", server.addr);
+    let run = wsload(&[&url, "--conns", "200", "--secs", "1", "--idle"]);
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(run.get("kind"), "idle");
+    assert_eq!(run.get("msgs"), "0");
+    assert_eq!(run.get("errors"), "0");
+}
+
+#[test]
 fn one_corrupted_byte_fails_the_run() {
     // The 100th echo of the run comes back with one bit flipped.
     let server = BrokenServer::start(Misbehaviour::FlipByteOfEcho(100));

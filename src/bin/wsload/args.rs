@@ -36,6 +36,9 @@ OPTIONS:
     --warmup SECS       seconds of load before measuring starts [default: 0]
     --handshakes N      most opening handshakes in flight at once, over all
                         threads [default: 64]
+    --idle              hold the connections open without traffic for the
+                        window (to measure a server's memory per idle
+                        connection); msgs=0 is then no error
     --server-pid PID    also measure this local process's CPU time over the
                         window (the server's): adds server_cpu= and
                         server_ns_per_msg= before errors=
@@ -91,6 +94,7 @@ pub struct Options {
     pub warmup: Duration,
     pub handshakes: usize,
     pub server_pid: Option<u32>,
+    pub idle: bool,
 }
 
 impl Default for Options {
@@ -106,6 +110,7 @@ impl Default for Options {
             warmup: Duration::ZERO,
             handshakes: 64,
             server_pid: None,
+            idle: false,
         }
     }
 }
@@ -136,6 +141,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             "--secs" => o.secs = parse_secs(&flag, &value()?)?,
             "--pipeline" => o.pipeline = positive(&flag, &value()?)?,
             "--text" => o.text = true,
+            "--idle" => o.idle = true,
             "--threads" => o.threads = positive(&flag, &value()?)?,
             "--warmup" => o.warmup = parse_secs(&flag, &value()?)?,
             "--handshakes" => o.handshakes = positive(&flag, &value()?)?,
@@ -222,6 +228,7 @@ mod tests {
             "--handshakes",
             "8",
             "--server-pid=4242",
+            "--idle",
         ])
         .unwrap()
         .unwrap();
@@ -232,6 +239,7 @@ mod tests {
         assert!(o.text);
         assert_eq!(o.handshakes, 8);
         assert_eq!(o.server_pid, Some(4242));
+        assert!(o.idle);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct Plan {
     pub size: usize,
     pub depth: usize,
     pub kind: MessageKind,
+    /// Hold the connections without sending.
+    pub idle: bool,
     pub config: Config,
 }
 
@@ -393,9 +395,10 @@ impl Worker {
     fn echo_loop(&mut self, schedule: Schedule) {
         let mut events = Events::with_capacity(1024);
         let (mut load, conns) = self.split(schedule);
+        let depth = if load.plan.idle { 0 } else { load.plan.depth };
         for (i, conn) in conns.iter_mut().enumerate() {
             let now = Instant::now();
-            let result = (0..load.plan.depth).try_for_each(|_| send_next(conn, &mut load, now));
+            let result = (0..depth).try_for_each(|_| send_next(conn, &mut load, now));
             if let Err(message) = result.and_then(|()| flush(conn)) {
                 fail(conn, &mut load, &message);
             }

@@ -192,6 +192,7 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
         } else {
             MessageKind::Binary
         },
+        idle: options.idle,
         config: Config {
             limits,
             // Room for a read's worth of echoes; a larger frame still gets
@@ -269,7 +270,11 @@ fn summary(o: &Options, t: &Totals) -> String {
         o.size,
         o.pipeline,
         o.threads,
-        if o.text { "text" } else { "binary" },
+        match (o.idle, o.text) {
+            (true, _) => "idle",
+            (false, true) => "text",
+            (false, false) => "binary",
+        },
         t.msgs,
         us(hist.quantile(0.5)),
         us(hist.quantile(0.99)),
