@@ -1,0 +1,287 @@
+//! Command-line flags, parsed by hand like `echo-server`'s.
+
+use std::time::Duration;
+
+pub const HELP: &str = "\
+wsload: a load generator for WebSocket (RFC 6455) echo servers
+
+Opens N connections (at most --handshakes opening handshakes at a time, so
+the server's listen backlog is not overrun), then every connection sends a
+masked message of S bytes, waits for its echo, checks every byte of it
+against what was sent, and sends the next; with --pipeline D it keeps D
+messages in flight. After the warm-up it measures for T seconds, then lets
+the echoes in flight come back, closes every connection cleanly and prints
+one line on stdout:
+
+    conns=100 size=20 secs=5.00 pipeline=1 threads=1 kind=binary msgs=679864
+    rate=135973 mbps=21.76 p50_us=684.0 p99_us=831.5 p999_us=1597.4
+    max_us=62895.0 cpu=0.94 errors=0       (one line, wrapped here)
+
+It exits with status 1 on any error: a failed connect or handshake, a
+protocol error, a close frame or end of stream from the server, an echo
+that differs from the message sent (in content, type or order), or echoes
+still missing at the end. Each error is described on stderr.
+
+USAGE:
+    wsload ws://HOST:PORT/PATH [OPTIONS]
+
+OPTIONS:
+    --conns N           connections [default: 1]
+    --size BYTES        payload bytes of every message [default: 20]
+    --secs T            seconds measured, fractions allowed [default: 5]
+    --pipeline D        messages in flight per connection [default: 1]
+    --text              send text (printable ASCII) instead of binary
+    --threads N         event loops, the connections split between them
+                        [default: 1]
+    --warmup SECS       seconds of load before measuring starts [default: 0]
+    --handshakes N      most opening handshakes in flight at once, over all
+                        threads [default: 64]
+    --idle              hold the connections open without traffic for the
+                        window (to measure a server's memory per idle
+                        connection); msgs=0 is then no error
+    --server-pid PID    also measure this local process's CPU time over the
+                        window (the server's): adds server_cpu= and
+                        server_ns_per_msg= before errors=
+    -h, --help          print this help
+
+Sizes take suffixes: 1KiB, 16KiB, 1MiB (also KB, MB for powers of ten).
+
+FIELDS:
+    msgs        echoes received and verified within the measured window
+    rate        msgs per second
+    mbps        payload megabits (10^6) per second, each way
+    p50_us ...  round trip of one message in microseconds, from just before
+                its write to its echo decoded and checked (with --pipeline,
+                this includes waiting behind the messages ahead of it);
+                p50, p99, p99.9 and the maximum, to within 1/64
+    cpu         CPU time wsload used during the window, in cores
+    server_cpu  with --server-pid: the server's CPU time in the window, in
+                cores; server_ns_per_msg is that time per echoed message,
+                a figure that does not depend on whether wsload saturates
+    errors      connections that failed
+
+PINNING:
+    Give the server and wsload a core each, the server with one worker
+    thread, so neither measures the scheduler:
+
+        taskset -c 0 target/release/echo-server --threads 1 &
+        taskset -c 1 target/release/wsload ws://127.0.0.1:9001/ \\
+            --conns 100 --size 20 --secs 5 --warmup 1 --server-pid $!
+
+    When cpu= is close to 1.00 per thread, wsload saturates its core and
+    the rate is partly its own limit: compare servers by their CPU time per
+    message (--server-pid $!), or let wsload batch with --pipeline.
+
+COST:
+    One thread by default, no allocation per message: every thread builds
+    its payload bytes once and each message is a window into them; a
+    connection queues its messages and writes them with one call. Masking
+    keys come from splitmix64 seeded once from the OS, not a CSPRNG: the
+    RFC asks for unpredictable keys to protect intermediaries from hostile
+    scripts, and a load tool sending its own payloads to a server under test
+    has no such adversary.
+";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub url: String,
+    pub conns: usize,
+    pub size: usize,
+    pub secs: Duration,
+    pub pipeline: usize,
+    pub text: bool,
+    pub threads: usize,
+    pub warmup: Duration,
+    pub handshakes: usize,
+    pub server_pid: Option<u32>,
+    pub idle: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            url: String::new(),
+            conns: 1,
+            size: 20,
+            secs: Duration::from_secs(5),
+            pipeline: 1,
+            text: false,
+            threads: 1,
+            warmup: Duration::ZERO,
+            handshakes: 64,
+            server_pid: None,
+            idle: false,
+        }
+    }
+}
+
+/// Parses the arguments after the program name; `Ok(None)` means help was
+/// asked for.
+pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut o = Options::default();
+    let mut url = None;
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        let mut value = || -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--conns" => o.conns = positive(&flag, &value()?)?,
+            "--size" => o.size = parse_size(&flag, &value()?)?,
+            "--secs" => o.secs = parse_secs(&flag, &value()?)?,
+            "--pipeline" => o.pipeline = positive(&flag, &value()?)?,
+            "--text" => o.text = true,
+            "--idle" => o.idle = true,
+            "--threads" => o.threads = positive(&flag, &value()?)?,
+            "--warmup" => o.warmup = parse_secs(&flag, &value()?)?,
+            "--handshakes" => o.handshakes = positive(&flag, &value()?)?,
+            "--server-pid" => {
+                let v = value()?;
+                let pid = v
+                    .parse()
+                    .map_err(|_| format!("{flag} {v}: not a process id"))?;
+                o.server_pid = Some(pid);
+            }
+            _ if flag.starts_with('-') => return Err(format!("unknown option {arg}")),
+            _ if url.is_none() => url = Some(arg),
+            _ => return Err(format!("unexpected argument {arg}")),
+        }
+    }
+    o.url = url.ok_or("a ws:// URL is required")?;
+    if o.secs.is_zero() {
+        return Err("--secs must be above 0".into());
+    }
+    // More threads than connections would leave some idle.
+    o.threads = o.threads.min(o.conns);
+    Ok(Some(o))
+}
+
+fn positive(flag: &str, v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{flag} {v}: not a whole number above 0")),
+    }
+}
+
+fn parse_secs(flag: &str, v: &str) -> Result<Duration, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{flag} {v}: not a number of seconds"))
+}
+
+/// Parses `20`, `1KiB`, `16KiB`, `1MiB`, `10KB`, `5MB`.
+fn parse_size(flag: &str, v: &str) -> Result<usize, String> {
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, suffix) = v.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{flag} {v}: not a size"))?;
+    let unit: usize = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(format!("{flag} {v}: unknown size suffix")),
+    };
+    n.checked_mul(unit)
+        .ok_or_else(|| format!("{flag} {v}: too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_strs(args: &[&str]) -> Result<Option<Options>, String> {
+        parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn flags_set_the_options() {
+        let o = parse_strs(&[
+            "ws://127.0.0.1:9001/",
+            "--conns",
+            "100",
+            "--size=1KiB",
+            "--secs",
+            "2.5",
+            "--pipeline",
+            "16",
+            "--text",
+            "--threads=2",
+            "--warmup",
+            "0.5",
+            "--handshakes",
+            "8",
+            "--server-pid=4242",
+            "--idle",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.url, "ws://127.0.0.1:9001/");
+        assert_eq!((o.conns, o.size, o.pipeline, o.threads), (100, 1024, 16, 2));
+        assert_eq!(o.secs, Duration::from_millis(2500));
+        assert_eq!(o.warmup, Duration::from_millis(500));
+        assert!(o.text);
+        assert_eq!(o.handshakes, 8);
+        assert_eq!(o.server_pid, Some(4242));
+        assert!(o.idle);
+    }
+
+    #[test]
+    fn defaults_and_help() {
+        let o = parse_strs(&["ws://h/"]).unwrap().unwrap();
+        assert_eq!((o.conns, o.size, o.pipeline, o.threads), (1, 20, 1, 1));
+        assert!(!o.text);
+        assert_eq!(parse_strs(&["--help"]), Ok(None));
+        assert_eq!(parse_strs(&["ws://h/", "-h"]), Ok(None));
+    }
+
+    #[test]
+    fn threads_never_exceed_connections() {
+        let o = parse_strs(&["ws://h/", "--conns", "2", "--threads", "4"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.threads, 2);
+    }
+
+    #[test]
+    fn bad_flags_are_reported() {
+        for bad in [
+            &["--conns", "4"][..], // no URL
+            &["ws://h/", "--conns", "0"],
+            &["ws://h/", "--pipeline"],
+            &["ws://h/", "--size", "12XB"],
+            &["ws://h/", "--secs", "0"],
+            &["ws://h/", "--secs", "-1"],
+            &["ws://h/", "--bogus"],
+            &["ws://h/", "--server-pid", "x"],
+            &["ws://h/", "ws://other/"],
+        ] {
+            assert!(parse_strs(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sizes_take_suffixes() {
+        assert_eq!(parse_size("f", "0"), Ok(0));
+        assert_eq!(parse_size("f", "16KiB"), Ok(16 << 10));
+        assert_eq!(parse_size("f", "1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("f", "10KB"), Ok(10_000));
+        assert!(parse_size("f", "KiB").is_err());
+    }
+}
