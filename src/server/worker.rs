@@ -331,9 +331,7 @@ impl Worker {
             Phase::Open(c) => {
                 if !c.has_output() && c.buffered_input_len() == 0 {
                     if let Some(buf) = c.take_idle_read_buffer() {
-                        if self.pool.len() < POOL_MAX && buf.capacity() <= POOL_BUFFER_MAX {
-                            self.pool.push(buf);
-                        }
+                        give_back(&mut self.pool, buf);
                     }
                 }
                 (c.pending_output_len(), c.state() != State::Open)
@@ -435,9 +433,7 @@ impl Worker {
             (None, None) => CloseCode::ABNORMAL,
         };
         if let Some(buf) = c.release_idle_buffers() {
-            if pool.len() < POOL_MAX && buf.capacity() <= POOL_BUFFER_MAX {
-                pool.push(buf);
-            }
+            give_back(pool, buf);
         }
         handler.on_close(
             ConnId {
@@ -536,9 +532,7 @@ impl Worker {
                 }
                 if now >= last + IDLE_SWEEP {
                     if let Some(buf) = c.release_idle_buffers() {
-                        if self.pool.len() < POOL_MAX {
-                            self.pool.push(buf);
-                        }
+                        give_back(&mut self.pool, buf);
                     }
                 } else {
                     next = min_time(next, last + IDLE_SWEEP);
@@ -575,6 +569,14 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// Keeps a read buffer for reuse unless the pool is full or the buffer grew
+/// for a large frame (those are freed, not handed to other connections).
+fn give_back(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
+    if pool.len() < POOL_MAX && buf.capacity() <= POOL_BUFFER_MAX {
+        pool.push(buf);
     }
 }
 
