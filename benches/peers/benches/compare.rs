@@ -12,9 +12,11 @@
 //!   fastwebsockets' `WebSocket::read_frame`; `ours-frame` is our frame
 //!   layer alone (`decode_frame`), which neither peer exposes.
 //! - `echo`: a server decodes every message and sends it back; the bytes
-//!   it sends are collected (messages/s). Ours: `next_event_with` +
-//!   `send_binary`; tungstenite: `read` + `send`; fastwebsockets:
-//!   `FragmentCollector::read_frame` + `write_frame`.
+//!   it sends are collected (messages/s), each library as its echo server
+//!   uses it. Ours: `next_event_with` + `send_binary` (queued, copied out
+//!   after each read), or `send_message_vectored` (written straight out)
+//!   from 4 KiB; tungstenite: `read` + `send`; fastwebsockets:
+//!   `FragmentCollector::read_frame` + `write_frame` (written straight out).
 //!
 //! The peers read an in-memory stream (`src/mem.rs`); fastwebsockets'
 //! futures are polled once with a no-op waker, so no runtime cost is

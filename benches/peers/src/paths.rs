@@ -25,9 +25,11 @@
 //!
 //! **Echo** (server side: decode every message and send it back; the output
 //! bytes are collected, and all three produce the same bytes):
-//! - [`OursEcho`]: `next_event_with` + `Sender::send_binary` into our
-//!   output buffer after each read, then the output copied out (the copy a
-//!   socket write makes), as our server does.
+//! - [`OursEcho`]: `next_event_with`, as our server does it: below 4 KiB
+//!   `Sender::send_binary` into our output buffer, which is copied out (the
+//!   copy a socket write makes) after each read; from 4 KiB on
+//!   `Sender::send_message_vectored`, header and payload written straight
+//!   out in one vectored write.
 //! - [`TungsteniteEcho`]: `read()` then `send()` (write + flush) per
 //!   message, as the tokio-tungstenite echo server does: the frame is
 //!   formatted into its write buffer and written out.
@@ -41,7 +43,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use fastwebsockets::{FragmentCollector, OpCode, Role as FastRole};
-use rfc6455::connection::{Config, Connection, Event};
+use rfc6455::connection::{Config, Connection, Event, MessageKind};
 use rfc6455::frame::{decode_frame, DecodeRules, Role, Status};
 use tungstenite::protocol::Role as TungsteniteRole;
 use tungstenite::Message;
@@ -138,7 +140,15 @@ impl OursReceive {
     }
 }
 
-/// Our connection, echoing.
+/// Payloads from this size on are echoed the way our server does it (its
+/// `direct_write_min` default): `Sender::send_message_vectored` writes the
+/// queued output, the header and the payload straight to the transport in
+/// one vectored write, without copying the payload into the output buffer.
+pub const DIRECT_WRITE_MIN: usize = 4 << 10;
+
+/// Our connection, echoing as our server does: smaller messages are queued
+/// in the output buffer, which is copied out after each read; larger ones
+/// are written straight out (see [`DIRECT_WRITE_MIN`]).
 #[derive(Debug)]
 pub struct OursEcho {
     conn: Connection,
@@ -162,6 +172,10 @@ impl OursEcho {
         feed(&mut self.conn, wire, |conn| {
             while conn
                 .next_event_with(|event, tx| match event {
+                    Event::Binary(data) if data.len() >= DIRECT_WRITE_MIN => tx
+                        .send_message_vectored(MessageKind::Binary, data, &mut *sink)
+                        .expect("in-memory write")
+                        .expect("room to echo"),
                     Event::Binary(data) => tx.send_binary(data).expect("room to echo"),
                     other => panic!("unexpected {other:?}"),
                 })
