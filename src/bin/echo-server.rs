@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
+use rfc6455::server::cli::{parse_secs, parse_size};
 use rfc6455::server::{Echo, Server, ServerConfig};
 
 const HELP: &str = "\
@@ -175,35 +175,6 @@ fn parse_count(flag: &str, v: &str) -> Result<usize, String> {
         .map_err(|_| format!("{flag} {v}: not a whole number"))
 }
 
-fn parse_secs(flag: &str, v: &str) -> Result<Duration, String> {
-    v.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("{flag} {v}: not a number of seconds"))
-}
-
-/// Parses `1234`, `64KiB`, `16MiB`, `1GiB`, `10KB`, `5MB`.
-fn parse_size(flag: &str, v: &str) -> Result<u64, String> {
-    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-    let (digits, suffix) = v.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{flag} {v}: not a size"))?;
-    let unit: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        _ => return Err(format!("{flag} {v}: unknown size suffix")),
-    };
-    n.checked_mul(unit)
-        .ok_or_else(|| format!("{flag} {v}: too large"))
-}
-
 /// Log lines to stderr: `LEVEL target: message`.
 struct Logger;
 
@@ -244,18 +215,6 @@ mod tests {
     }
 
     #[test]
-    fn sizes_take_binary_and_decimal_suffixes() {
-        assert_eq!(parse_size("f", "64KiB"), Ok(65536));
-        assert_eq!(parse_size("f", "16MiB"), Ok(16 << 20));
-        assert_eq!(parse_size("f", "1GiB"), Ok(1 << 30));
-        assert_eq!(parse_size("f", "10KB"), Ok(10_000));
-        assert_eq!(parse_size("f", "123"), Ok(123));
-        assert!(parse_size("f", "12XB").is_err());
-        assert!(parse_size("f", "KiB").is_err());
-        assert!(parse_size("f", "99999999999GiB").is_err());
-    }
-
-    #[test]
     fn flags_set_the_config() {
         let (c, level) = parse(&[
             "--listen",
@@ -281,7 +240,7 @@ mod tests {
         assert_eq!(c.connection.limits.max_message_size, 1 << 20);
         assert_eq!(c.allowed_origins, ["http://a", "http://b"]);
         assert_eq!(c.subprotocols, ["chat"]);
-        assert_eq!(c.ping_interval, Some(Duration::from_millis(500)));
+        assert_eq!(c.ping_interval, Some(std::time::Duration::from_millis(500)));
         assert_eq!(level, log::LevelFilter::Debug);
         assert!(c.connection.limits.max_output_buffer >= (1 << 20) + c.high_water);
     }

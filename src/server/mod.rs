@@ -29,6 +29,7 @@
 //! ```
 
 use std::prelude::rust_2021::*;
+pub mod cli;
 mod timers;
 mod upgrade;
 mod worker;
