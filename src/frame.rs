@@ -334,7 +334,7 @@ impl FrameHeader {
     }
 
     /// The encoded header as a small owned value, e.g. for a vectored write
-    /// of header and payload (see [`EncodedHeader::io_slices`]).
+    /// of header and payload (`EncodedHeader::io_slices`, with `std`).
     #[inline]
     pub fn to_bytes(&self) -> EncodedHeader {
         let mut bytes = [0u8; MAX_HEADER_LEN];

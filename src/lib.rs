@@ -17,12 +17,14 @@
 //! | limits and errors | [`limits`], [`error`] | every bound and every rule a peer can break, each with its close code |
 //! | bytes | [`mask`], [`utf8`] | payload masking, incremental UTF-8 validation |
 //! | frames | [`frame`], [`close`] | header decode/encode with no state and no copies; close codes and payloads |
+//! | protocol | [`connection`] | the state machine: messages, fragmentation, control frames, the closing handshake, a bounded output queue |
 //! | handshake | [`handshake`] | the HTTP/1.1 upgrade: incremental request and response parsing, validation, accept key, responses |
+//! | I/O drivers | `server` (feature `server`), `client` (feature `std`) | a mio event loop generic over a handler; a blocking client |
 //!
-//! Further layers build on these: the protocol state machine (messages,
-//! fragmentation, control frames, the closing handshake) and the I/O
-//! drivers (a mio event loop and echo server behind the default `server`
-//! feature).
+//! Everything above the drivers is `no_std` + `alloc`. A driver's loop is
+//! always the same (see [`connection`]): read into
+//! [`Connection::read_buf`], pull events, write [`Sender::output`], close
+//! the transport when [`Connection::should_close_transport`] says so.
 //!
 //! ## Decoding a frame
 //!
