@@ -217,13 +217,34 @@ pub struct Connection {
     rx: Receiver,
     tx: Sender,
     role: Role,
+    ending: Ending,
+    close_received: Option<(Option<CloseCode>, CloseReason)>,
+    eof: bool,
+}
+
+/// How the connection ends, kept apart from the buffers so that a failure
+/// can be recorded while an event still borrows them.
+#[derive(Debug, Default)]
+struct Ending {
     /// No more events: a close was received, the connection failed, or the
     /// transport ended.
     done: bool,
-    close_received: Option<(Option<CloseCode>, CloseReason)>,
     initiator: Option<Initiator>,
     error: Option<ProtocolError>,
-    eof: bool,
+}
+
+impl Ending {
+    /// The connection failed with `e`: queue the close frame with its code;
+    /// nothing else is said after it.
+    fn fail(&mut self, e: ProtocolError, tx: &mut Sender) {
+        self.done = true;
+        self.error = Some(e);
+        if self.initiator.is_none() && !tx.is_close_queued() {
+            self.initiator = Some(Initiator::Local);
+        }
+        tx.drop_owed_pings();
+        tx.owe_close(e.close_code(), CloseReason::truncate(e.reason()));
+    }
 }
 
 impl Connection {
@@ -263,10 +284,8 @@ impl Connection {
             },
             tx: Sender::new(role, config.limits.max_output_buffer, keys),
             role,
-            done: false,
+            ending: Ending::default(),
             close_received: None,
-            initiator: None,
-            error: None,
             eof: false,
         }
     }
@@ -302,7 +321,7 @@ impl Connection {
         }
         self.rx.end = self.rx.end.saturating_add(n).min(self.rx.buf.len());
         self.rx.last_received = Some(now);
-        if self.done {
+        if self.ending.done {
             // Nothing more is read after the end: drop the bytes.
             self.rx.pos = self.rx.end;
         }
@@ -328,7 +347,7 @@ impl Connection {
     /// closed abnormally (1006 locally); a frame cut off is lost.
     pub fn receive_eof(&mut self) {
         self.eof = true;
-        self.done = true;
+        self.ending.done = true;
         self.rx.stop();
     }
 
@@ -348,7 +367,8 @@ impl Connection {
         if self.rx.ready.is_none() {
             self.step()?;
         }
-        Ok(self.rx.take_ready())
+        let Connection { rx, tx, ending, .. } = self;
+        rx.take_ready().inspect_err(|&e| ending.fail(e, tx))
     }
 
     /// Whether an event is ready, decoding as far as the bytes received
@@ -372,9 +392,14 @@ impl Connection {
         if self.rx.ready.is_none() {
             self.step()?;
         }
-        match self.rx.take_ready() {
-            Some(event) => Ok(Some(f(event, &mut self.tx))),
-            None => Ok(None),
+        let Connection { rx, tx, ending, .. } = self;
+        match rx.take_ready() {
+            Ok(Some(event)) => Ok(Some(f(event, tx))),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                ending.fail(e, tx);
+                Err(e)
+            }
         }
     }
 
@@ -385,7 +410,7 @@ impl Connection {
 
     /// The connection's state.
     pub fn state(&self) -> State {
-        if self.error.is_some() || self.eof {
+        if self.ending.error.is_some() || self.eof {
             return State::Closed;
         }
         match (self.tx.is_close_queued(), self.close_received.is_some()) {
@@ -397,7 +422,7 @@ impl Connection {
 
     /// Who started closing, once someone has.
     pub fn close_initiator(&self) -> Option<Initiator> {
-        self.initiator.or(if self.tx.is_close_queued() {
+        self.ending.initiator.or(if self.tx.is_close_queued() {
             Some(Initiator::Local)
         } else {
             None
@@ -414,7 +439,7 @@ impl Connection {
 
     /// The error that failed the connection, if one did.
     pub fn error(&self) -> Option<ProtocolError> {
-        self.error
+        self.ending.error
     }
 
     /// Whether the driver should close the transport now: the connection is
@@ -426,7 +451,7 @@ impl Connection {
         if self.state() != State::Closed || self.tx.has_output() {
             return false;
         }
-        self.role == Role::Server || self.error.is_some() || self.eof
+        self.role == Role::Server || self.ending.error.is_some() || self.eof
     }
 
     /// Releases buffers that hold no data, for idle connections: the read
@@ -480,17 +505,17 @@ impl Connection {
     /// needed, or the connection fails.
     fn step(&mut self) -> Result<(), ProtocolError> {
         self.rx.ready = None;
-        if self.done {
+        if self.ending.done {
             return Ok(());
         }
         let discard_data = self.tx.is_close_queued();
         match self.rx.advance(discard_data, &mut self.tx) {
             Ok(Some(Ready::Close { code, reason })) => {
-                self.done = true;
+                self.ending.done = true;
                 // The close's reason stays in the buffer for the event.
                 self.rx.stop();
                 if !self.tx.is_close_queued() {
-                    self.initiator = Some(Initiator::Remote);
+                    self.ending.initiator = Some(Initiator::Remote);
                     let echo = code.unwrap_or(CloseCode::NORMAL);
                     self.tx.owe_close(echo, CloseReason::EMPTY);
                 }
@@ -504,15 +529,8 @@ impl Connection {
                 Ok(())
             }
             Err(e) => {
-                self.done = true;
                 self.rx.stop();
-                self.error = Some(e);
-                if self.initiator.is_none() && !self.tx.is_close_queued() {
-                    self.initiator = Some(Initiator::Local);
-                }
-                self.tx.drop_owed_pings();
-                self.tx
-                    .owe_close(e.close_code(), CloseReason::truncate(e.reason()));
+                self.ending.fail(e, &mut self.tx);
                 Err(e)
             }
         }
@@ -737,11 +755,10 @@ impl Receiver {
                 let payload = &self.buf[start..start + len];
                 let single = header.fin && header.opcode != OpCode::Continuation;
                 if kind == MessageKind::Text {
-                    if single && !fed_already {
-                        // Validated once more when borrowed as `&str`;
-                        // this pass fails the connection first.
-                        utf8::validate(payload)?;
-                    } else {
+                    // A whole single-frame text is validated once, where it
+                    // is borrowed as `&str` (`take_ready`); the rest was
+                    // checked piece by piece as it arrived, to fail fast.
+                    if !single || fed_already {
                         if !fed_already {
                             self.utf8.feed(payload)?;
                         }
@@ -781,9 +798,28 @@ impl Receiver {
     }
 
     /// Borrows the ready event from the buffers.
-    fn take_ready(&mut self) -> Option<Event<'_>> {
-        let ready = self.ready.take()?;
-        Some(match ready {
+    /// Borrows the ready event from the buffers. A single-frame text message
+    /// is validated here, in the same pass that makes its `&str`; if it is
+    /// not UTF-8 the receiver stops and the caller fails the connection.
+    fn take_ready(&mut self) -> Result<Option<Event<'_>>, ProtocolError> {
+        let Some(ready) = self.ready.take() else {
+            return Ok(None);
+        };
+        Ok(Some(match ready {
+            Ready::Direct {
+                kind: MessageKind::Text,
+                start,
+                len,
+            } => match utf8::validate(&self.buf[start..start + len]) {
+                Ok(text) => Event::Text(text),
+                Err(e) => {
+                    // Fields other than `buf`, which the success arm lends.
+                    self.frame = None;
+                    self.message = None;
+                    self.pos = self.end;
+                    return Err(e.into());
+                }
+            },
             Ready::Direct { kind, start, len } => data_event(kind, &self.buf[start..start + len]),
             Ready::Assembled { kind } => data_event(kind, &self.assembly),
             Ready::Fragment {
@@ -802,7 +838,7 @@ impl Receiver {
                 code,
                 reason: self.close_reason_text(reason),
             },
-        })
+        }))
     }
 
     fn close_reason_text(&self, (start, len): (usize, usize)) -> &str {
