@@ -301,8 +301,11 @@ impl Connection {
         self.rx.end = self.rx.end.saturating_add(n).min(self.rx.buf.len());
         self.rx.last_received = Some(now);
         if self.done {
-            // Nothing more is read after the end: drop the bytes.
+            // Nothing more is read after the end: drop the bytes, and the
+            // frame a failure may have cut short (its start now lies
+            // before `pos`).
             self.rx.pos = self.rx.end;
+            self.rx.frame = None;
         }
     }
 
