@@ -164,6 +164,10 @@ struct Run {
     first_close: Option<ExpectedClose>,
     /// Our streamed message, open after a `send_fragment` without fin.
     app_open: Option<MessageKind>,
+    /// A streamed echo failed: skip the rest of that incoming message, as
+    /// an application must (sending its later fragments would make a
+    /// message with a hole, e.g. text split inside a character).
+    skip_stream: bool,
     /// Ping payloads received, in order.
     pings: Vec<Vec<u8>>,
     /// Pings we sent, in order.
@@ -239,6 +243,7 @@ pub(crate) fn run(role: Role, script: &Script<'_>, stream: &[u8]) -> Outcome {
         end: None,
         first_close: None,
         app_open: None,
+        skip_stream: false,
         pings: Vec::new(),
         our_pings: Vec::new(),
         incoming: None,
@@ -450,6 +455,10 @@ fn on_event(run: &mut Run, script: &Script<'_>, op: u8, event: Event<'_>, tx: &m
     if script.echo == Echo::None {
         return;
     }
+    if streamed && run.skip_stream {
+        run.skip_stream = !fin;
+        return;
+    }
     let closed = tx.is_close_queued();
     let open = run.app_open;
     let result = if streamed {
@@ -491,6 +500,9 @@ fn on_event(run: &mut Run, script: &Script<'_>, op: u8, event: Event<'_>, tx: &m
         Err(SendError::Closed) => assert!(closed && !fragment_open, "Closed while open"),
         Err(SendError::Full) => assert!(!closed && !fragment_open),
         Err(e) => panic!("send: {e:?}"),
+    }
+    if streamed && result.is_err() {
+        run.skip_stream = !fin;
     }
 }
 
