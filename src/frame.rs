@@ -147,8 +147,12 @@ impl DecodeRules {
 pub enum Status<T> {
     /// Decoded; the value says how many bytes it took.
     Complete(T),
-    /// The input ends too early. At least this many more bytes are needed;
-    /// the figure is exact once the length field has been read.
+    /// The input ends too early. At least this many more bytes are needed:
+    /// those missing from the first two header bytes, then from the header
+    /// (its size is known from the second byte), then, for
+    /// [`decode_frame`], from the payload. The figure is exact for the
+    /// header from the second byte on, and for the whole frame once the
+    /// header is complete.
     Incomplete(usize),
 }
 

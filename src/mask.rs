@@ -8,12 +8,16 @@
 //! where the piece starts within the frame's payload, so a payload that
 //! arrives across several reads is unmasked read by read. The fast path is
 //! safe Rust that the compiler turns into SIMD: the key is rotated to the
-//! piece's phase, widened to a 32-byte block, and XORed a block at a time.
+//! piece's phase, widened to a 32-byte block, and XORed a block at a time
+//! (on long pieces, from the first 32-byte aligned address).
 //! [`apply_mask_scalar`] is the obvious byte loop it must agree with.
 
 /// Bytes handled per step of the fast path. 32 lets LLVM use two SSE2
 /// registers (or one AVX2 register) per iteration with no tail inside.
 const BLOCK: usize = 32;
+
+/// Payloads at least this long are aligned to BLOCK before the block loop.
+const ALIGN_FROM: usize = 4096;
 
 /// XORs `payload` with the cycling `key`, in place.
 ///
@@ -37,6 +41,20 @@ pub fn apply_mask(payload: &mut [u8], key: [u8; 4], offset: usize) {
     if payload.len() < BLOCK {
         return apply_mask_scalar(payload, key, 0);
     }
+    // On longer payloads, start the blocks on a BLOCK-aligned address so
+    // that no block load or store straddles a cache line: a payload right
+    // after an 8- or 14-byte header masked 1.2-1.3x slower without this at
+    // 64 KiB and 1 MiB. Below 4 KiB the head loop costs more than it saves.
+    // Reading an address is safe; `align_offset` may in theory give up
+    // (usize::MAX), and then the whole payload goes through the head loop.
+    let head = if payload.len() >= ALIGN_FROM {
+        payload.as_ptr().align_offset(BLOCK).min(payload.len())
+    } else {
+        0
+    };
+    let (head, payload) = payload.split_at_mut(head);
+    apply_mask_scalar(head, key, 0);
+    let key = rotate_key(key, head.len());
     let mut wide = [0u8; BLOCK];
     for (i, b) in wide.iter_mut().enumerate() {
         *b = key[i % 4];
@@ -62,12 +80,17 @@ pub fn apply_mask_scalar(payload: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// The key as seen from `offset` bytes into the payload.
+/// The key as seen from `offset` bytes into the payload: byte `i` of the
+/// result is `key[(offset + i) % 4]`.
+///
+/// A rotation of a `u32` in little-endian byte order, one instruction. (The
+/// slice method `<[u8]>::rotate_left` with a run-time amount compiles to
+/// calls to `memcpy` and `memmove`, which cost more than masking a small
+/// piece byte by byte.)
 #[inline]
 fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut k = key;
-    k.rotate_left(offset % 4);
-    k
+    let bits = 8 * (offset % 4) as u32;
+    u32::from_le_bytes(key).rotate_right(bits).to_le_bytes()
 }
 
 #[cfg(test)]

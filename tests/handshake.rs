@@ -166,6 +166,22 @@ fn absolute_form_targets() {
         (o.request().path(), o.request().query()),
         ("/chat", Some("x"))
     );
+    for (target, path, query) in [
+        ("http://a", "/", None),
+        ("http://a?x=1", "/", Some("x=1")),
+        ("https://a:1/b/c", "/b/c", None),
+    ] {
+        let req = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+        let mut parser = RequestParser::default();
+        let Ok(Status::Complete(o)) = parser.parse(req.as_bytes()) else {
+            panic!()
+        };
+        assert_eq!(
+            (o.request().path(), o.request().query()),
+            (path, query),
+            "{target}"
+        );
+    }
     let req = b"OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n";
     let mut parser = RequestParser::default();
     let Ok(Status::Complete(o)) = parser.parse(req) else {
@@ -386,6 +402,16 @@ fn limits_fail_as_soon_as_they_are_reached() {
         error(&many),
         HandshakeError::Http(HttpError::TooManyHeaders)
     );
+}
+
+#[test]
+fn errors_are_final() {
+    let mut buf = b"GET / HTTP/1.1\r\nBad Header: x\r\n".to_vec();
+    let mut parser = RequestParser::default();
+    let first = parser.parse(&buf).unwrap_err();
+    assert_eq!(first, HandshakeError::Http(HttpError::InvalidHeaderName));
+    buf.extend_from_slice(b"Host: a\r\n\r\n");
+    assert_eq!(parser.parse(&buf).unwrap_err(), first);
 }
 
 #[test]

@@ -68,7 +68,9 @@ pub use send::{MaskKeySource, MessageKind, SendError, Sender, MAX_CONTROL_QUEUE}
 
 use crate::close::{CloseCode, ClosePayload, CloseReason};
 use crate::error::ProtocolError;
-use crate::frame::{ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status};
+use crate::frame::{
+    ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status, MAX_HEADER_LEN,
+};
 use crate::limits::Limits;
 use crate::mask::apply_mask;
 use crate::utf8::{self, Utf8Validator};
@@ -301,11 +303,8 @@ impl Connection {
         self.rx.end = self.rx.end.saturating_add(n).min(self.rx.buf.len());
         self.rx.last_received = Some(now);
         if self.done {
-            // Nothing more is read after the end: drop the bytes, and the
-            // frame a failure may have cut short (its start now lies
-            // before `pos`).
+            // Nothing more is read after the end: drop the bytes.
             self.rx.pos = self.rx.end;
-            self.rx.frame = None;
         }
     }
 
@@ -330,6 +329,7 @@ impl Connection {
     pub fn receive_eof(&mut self) {
         self.eof = true;
         self.done = true;
+        self.rx.stop();
     }
 
     /// When bytes were last received, as passed to
@@ -487,6 +487,8 @@ impl Connection {
         match self.rx.advance(discard_data, &mut self.tx) {
             Ok(Some(Ready::Close { code, reason })) => {
                 self.done = true;
+                // The close's reason stays in the buffer for the event.
+                self.rx.stop();
                 if !self.tx.is_close_queued() {
                     self.initiator = Some(Initiator::Remote);
                     let echo = code.unwrap_or(CloseCode::NORMAL);
@@ -503,6 +505,7 @@ impl Connection {
             }
             Err(e) => {
                 self.done = true;
+                self.rx.stop();
                 self.error = Some(e);
                 if self.initiator.is_none() && !self.tx.is_close_queued() {
                     self.initiator = Some(Initiator::Local);
@@ -751,7 +754,8 @@ impl Receiver {
                     self.message = None;
                 }
                 if discard_data {
-                    self.utf8 = Utf8Validator::new();
+                    // The validator was reset by `finish` if this frame ended
+                    // the message; otherwise it carries on into the next one.
                     return Ok(None);
                 }
                 if single {
@@ -765,7 +769,7 @@ impl Receiver {
                         fin: header.fin,
                     }));
                 }
-                self.assembly.extend_from_slice(payload);
+                self.assemble(start, len);
                 if header.fin {
                     self.assembly_delivered = true;
                     Ok(Some(Ready::Assembled { kind }))
@@ -829,9 +833,46 @@ impl Receiver {
         }
         if self.buf.len() - self.end < want {
             let size = self.end + want;
+            // Grow by doubling, as `Vec` would, but never past what one frame
+            // and one read need, so the limits bound the memory held.
+            let target = size
+                .max(self.buf.capacity().saturating_mul(2).min(self.room_limit()))
+                .max(self.buf.capacity());
+            self.buf.reserve_exact(target - self.buf.len());
             // Zero-filled: safe Rust cannot lend uninitialised memory.
-            self.buf.resize(size.max(self.buf.capacity()), 0);
+            self.buf.resize(target, 0);
         }
+    }
+
+    /// The most the read buffer needs while events are pulled after every
+    /// read: the largest header and frame, and one read of room.
+    fn room_limit(&self) -> usize {
+        let frame = usize::try_from(self.config.limits.max_frame_size).unwrap_or(usize::MAX);
+        MAX_HEADER_LEN
+            .saturating_add(frame)
+            .saturating_add(self.config.read_chunk)
+    }
+
+    /// Appends a fragment to the assembly buffer, growing it by doubling but
+    /// never past the message limit (the headers were checked against it).
+    fn assemble(&mut self, payload_start: usize, len: usize) {
+        let needed = self.assembly.len() + len;
+        if needed > self.assembly.capacity() {
+            let limit = usize::try_from(self.config.limits.max_message_size).unwrap_or(usize::MAX);
+            let target = needed.max(self.assembly.capacity().saturating_mul(2).min(limit));
+            self.assembly.reserve_exact(target - self.assembly.len());
+        }
+        self.assembly
+            .extend_from_slice(&self.buf[payload_start..payload_start + len]);
+    }
+
+    /// No more input will be decoded: forget the frame in progress and the
+    /// unread bytes, so later reads neither keep room for the dead frame nor
+    /// compact the buffer around offsets that no longer mean anything.
+    fn stop(&mut self) {
+        self.frame = None;
+        self.message = None;
+        self.pos = self.end;
     }
 
     fn release_idle(&mut self) -> Option<Vec<u8>> {

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::frame::Status;
 use crate::handshake::accept::{encode_key, AcceptKey};
-use crate::handshake::error::{BuildError, ClientError, HttpError, ReasonPhrase, UrlError};
+use crate::handshake::error::{BuildError, ClientError, ReasonPhrase, UrlError};
 use crate::handshake::extensions::{self, Extensions};
 use crate::handshake::http::{
     self, is_token, list_has, utf8_prefix, Head, Headers, Kind, ListItems,
@@ -48,11 +48,7 @@ impl<'a> WsUrl<'a> {
         if !scheme.eq_ignore_ascii_case("ws") {
             return Err(UrlError::NotWebSocket);
         }
-        let (rest, fragment) = match rest.split_once('#') {
-            Some((r, _)) => (r, true),
-            None => (rest, false),
-        };
-        if fragment {
+        if rest.contains('#') {
             return Err(UrlError::Fragment);
         }
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -328,10 +324,7 @@ impl ClientHandshake {
     pub fn parse<'b>(&'b mut self, buf: &'b [u8]) -> Result<Status<Accepted<'b>>, ClientError> {
         match self.head.scan(buf)? {
             Status::Incomplete(n) => Ok(Status::Incomplete(n)),
-            Status::Complete(_) => match self.response(buf) {
-                Some(response) => self.check(response).map(Status::Complete),
-                None => Err(ClientError::Http(HttpError::MalformedStatusLine)),
-            },
+            Status::Complete(end) => self.check(self.view(buf, end)).map(Status::Complete),
         }
     }
 
@@ -340,14 +333,19 @@ impl ClientHandshake {
     /// a 401's `WWW-Authenticate` here.
     pub fn response<'b>(&'b self, buf: &'b [u8]) -> Option<Response<'b>> {
         let end = self.head.done()?;
+        (buf.len() >= end).then(|| self.view(buf, end))
+    }
+
+    /// The response whose head is `buf[..end]`, as scanned.
+    fn view<'b>(&'b self, buf: &'b [u8], end: usize) -> Response<'b> {
         let start = self.head.start;
-        Some(Response {
-            head: buf.get(..end)?,
+        Response {
+            head: &buf[..end],
             spans: &self.head.spans,
             status: start.code,
-            reason: utf8_prefix(buf.get(start.a as usize..start.b as usize)?),
+            reason: utf8_prefix(&buf[start.a as usize..start.b as usize]),
             minor: start.minor,
-        })
+        }
     }
 
     fn check<'b>(&self, response: Response<'b>) -> Result<Accepted<'b>, ClientError> {
@@ -362,17 +360,17 @@ impl ClientHandshake {
         }
         let (mut upgrade, mut connection, mut accepts, mut accept_ok) = (false, false, 0, false);
         let mut extensions_valid = true;
-        for h in response.headers() {
-            let is = |n: &str| h.name.eq_ignore_ascii_case(n);
+        for (name, value) in response.headers().raw() {
+            let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
             if is("Upgrade") {
-                upgrade |= list_has(h.value, "websocket");
+                upgrade |= list_has(value, "websocket");
             } else if is("Connection") {
-                connection |= list_has(h.value, "Upgrade");
+                connection |= list_has(value, "Upgrade");
             } else if is("Sec-WebSocket-Accept") {
                 accepts += 1;
-                accept_ok = h.value == self.accept.as_bytes();
+                accept_ok = value == self.accept.as_bytes();
             } else if is("Sec-WebSocket-Extensions") {
-                extensions_valid &= extensions::is_valid(h.value);
+                extensions_valid &= extensions::is_valid(value);
             }
         }
         if !upgrade {
@@ -444,14 +442,12 @@ impl<'a> Response<'a> {
 
     /// The value of the first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
+        self.headers().value_of(name)
     }
 
     /// The extensions of every `Sec-WebSocket-Extensions` header.
     pub fn extensions(&self) -> Extensions<'a> {
-        Extensions::new(ListItems::new(self.headers(), "Sec-WebSocket-Extensions"))
+        Extensions::new(self.headers())
     }
 
     /// The length of the head, blank line included.

@@ -431,13 +431,9 @@ impl fmt::Display for BuildError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for HttpError {}
-#[cfg(feature = "std")]
-impl std::error::Error for HandshakeError {}
-#[cfg(feature = "std")]
-impl std::error::Error for ClientError {}
-#[cfg(feature = "std")]
-impl std::error::Error for UrlError {}
-#[cfg(feature = "std")]
-impl std::error::Error for BuildError {}
+// `core::error::Error` (Rust 1.81) is `std::error::Error`, and needs no std.
+impl core::error::Error for HttpError {}
+impl core::error::Error for HandshakeError {}
+impl core::error::Error for ClientError {}
+impl core::error::Error for UrlError {}
+impl core::error::Error for BuildError {}

@@ -11,7 +11,7 @@
 //! without backslash escapes is borrowed as is; one with escapes is
 //! rejected rather than copied.
 
-use crate::handshake::http::{is_token, trim_ows, utf8_prefix, ListItems};
+use crate::handshake::http::{is_token, trim_ows, utf8_prefix, Headers, ListItems};
 
 /// Whether `value` follows the grammar above. Empty list elements are
 /// allowed (RFC 9110 section 5.6.1).
@@ -24,17 +24,20 @@ pub(crate) fn is_valid(value: &[u8]) -> bool {
 }
 
 fn is_valid_param(p: &[u8]) -> bool {
-    match p.iter().position(|&b| b == b'=') {
-        None => is_token(p),
-        Some(eq) => {
-            let value = trim_ows(&p[eq + 1..]);
-            let value = match value {
-                [b'"', inner @ .., b'"'] => inner,
-                _ => value,
-            };
-            is_token(trim_ows(&p[..eq])) && is_token(value)
-        }
-    }
+    let (name, value) = split_param(p);
+    is_token(name) && value.is_none_or(is_token)
+}
+
+/// `name` or `name = value`, trimmed, quotes removed from a quoted value.
+fn split_param(p: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let Some(eq) = p.iter().position(|&b| b == b'=') else {
+        return (p, None);
+    };
+    let value = match trim_ows(&p[eq + 1..]) {
+        [b'"', inner @ .., b'"'] => inner,
+        value => value,
+    };
+    (trim_ows(&p[..eq]), Some(value))
 }
 
 /// One offered (or accepted) extension: its name and raw parameters.
@@ -75,22 +78,10 @@ impl<'a> Iterator for ExtensionParams<'a> {
 
     fn next(&mut self) -> Option<ExtensionParam<'a>> {
         let p = self.rest.by_ref().map(trim_ows).find(|p| !p.is_empty())?;
-        Some(match p.iter().position(|&b| b == b'=') {
-            None => ExtensionParam {
-                name: utf8_prefix(p),
-                value: None,
-            },
-            Some(eq) => {
-                let value = trim_ows(&p[eq + 1..]);
-                let value = match value {
-                    [b'"', inner @ .., b'"'] => inner,
-                    _ => value,
-                };
-                ExtensionParam {
-                    name: utf8_prefix(trim_ows(&p[..eq])),
-                    value: Some(utf8_prefix(value)),
-                }
-            }
+        let (name, value) = split_param(p);
+        Some(ExtensionParam {
+            name: utf8_prefix(name),
+            value: value.map(utf8_prefix),
         })
     }
 }
@@ -103,8 +94,10 @@ pub struct Extensions<'a> {
 }
 
 impl<'a> Extensions<'a> {
-    pub(crate) fn new(items: ListItems<'a>) -> Self {
-        Extensions { items }
+    pub(crate) fn new(headers: Headers<'a>) -> Self {
+        Extensions {
+            items: ListItems::new(headers, "Sec-WebSocket-Extensions"),
+        }
     }
 }
 

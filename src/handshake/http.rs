@@ -66,14 +66,79 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 
 /// Bytes a header value may hold: no CR, LF or other controls but HTAB.
 pub(crate) fn is_field_value(s: &[u8]) -> bool {
-    s.iter().all(|&b| CLASS[usize::from(b)] & FIELD != 0)
+    let word_ok = |word: &[u8]| {
+        // Only a word with a byte under 0x20 or a DEL needs a closer look
+        // (a tab, usually).
+        let w = load(word, b'a');
+        !(has_less(w, 0x20) || has_zero(w ^ (LO * 0x7f)))
+            || word.iter().all(|&b| CLASS[usize::from(b)] & FIELD != 0)
+    };
+    let mut words = s.chunks_exact(8);
+    words.all(word_ok) && word_ok(words.remainder())
+}
+
+// Word-at-a-time byte tests ("Bit Twiddling Hacks", S. E. Anderson): eight
+// bytes per step, in safe Rust.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Up to 8 bytes as a little-endian word, padded with `pad`.
+#[inline]
+fn load(bytes: &[u8], pad: u8) -> u64 {
+    let mut word = [pad; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(word)
+}
+
+/// Flags the zero bytes of `w`. The lowest flag marks the first zero byte
+/// exactly (flags above it may be false).
+#[inline]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
+}
+
+#[inline]
+fn has_zero(w: u64) -> bool {
+    zero_bytes(w) != 0
+}
+
+/// Whether a byte of `w` is below `n` (`n` <= 128).
+#[inline]
+fn has_less(w: u64, n: u8) -> bool {
+    w.wrapping_sub(LO * u64::from(n)) & !w & HI != 0
+}
+
+/// The index of the first LF in `s`.
+pub(crate) fn find_lf(s: &[u8]) -> Option<usize> {
+    let mut words = s.chunks_exact(8);
+    let mut i = 0;
+    for word in &mut words {
+        let lf = zero_bytes(load(word, 0) ^ (LO * u64::from(b'\n')));
+        if lf != 0 {
+            return Some(i + lf.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| i + p)
 }
 
 /// Strips optional whitespace (SP, HTAB) from both ends.
-pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
+    trim_ows_end(trim_ows_start(s))
+}
+
+fn trim_ows_start(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
+    s
+}
+
+fn trim_ows_end(mut s: &[u8]) -> &[u8] {
     while let [rest @ .., b' ' | b'\t'] = s {
         s = rest;
     }
@@ -153,12 +218,22 @@ impl<'a> Headers<'a> {
         }
     }
 
-    fn header(&self, s: &Span) -> Header<'a> {
+    /// The remaining headers as (name, value) bytes: no UTF-8 check.
+    pub(crate) fn raw(self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
         let buf = self.buf;
-        Header {
-            name: utf8_prefix(&buf[s.start as usize..s.name_end as usize]),
-            value: &buf[s.value_start as usize..s.value_end as usize],
-        }
+        self.spans.map(move |s| {
+            (
+                &buf[s.start as usize..s.name_end as usize],
+                &buf[s.value_start as usize..s.value_end as usize],
+            )
+        })
+    }
+
+    /// The value of the first header named `name` (case-insensitive).
+    pub(crate) fn value_of(self, name: &str) -> Option<&'a [u8]> {
+        self.raw()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
     }
 }
 
@@ -167,7 +242,10 @@ impl<'a> Iterator for Headers<'a> {
 
     fn next(&mut self) -> Option<Header<'a>> {
         let s = self.spans.next()?;
-        Some(self.header(s))
+        Some(Header {
+            name: utf8_prefix(&self.buf[s.start as usize..s.name_end as usize]),
+            value: &self.buf[s.value_start as usize..s.value_end as usize],
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -207,11 +285,12 @@ impl<'a> Iterator for ListItems<'a> {
                     return Some(e);
                 }
             }
-            let h = self
-                .headers
-                .by_ref()
-                .find(|h| h.name.eq_ignore_ascii_case(self.name))?;
-            self.current = h.value.split(is_comma as fn(&u8) -> bool);
+            let name = self.name.as_bytes();
+            let s = self.headers.spans.find(|s| {
+                self.headers.buf[s.start as usize..s.name_end as usize].eq_ignore_ascii_case(name)
+            })?;
+            let value = &self.headers.buf[s.value_start as usize..s.value_end as usize];
+            self.current = value.split(is_comma as fn(&u8) -> bool);
         }
     }
 }
@@ -241,6 +320,8 @@ enum State {
     Headers,
     /// The head ended; it is this many bytes long.
     Done(usize),
+    /// The head broke a rule; every later call reports it again.
+    Failed(HttpError),
 }
 
 /// The incremental head scanner.
@@ -312,11 +393,23 @@ impl Head {
 
     /// Scans `buf` from where the last call stopped. `buf` must hold the
     /// bytes of earlier calls unchanged, with more appended. A shorter
-    /// buffer restarts the scan.
+    /// buffer restarts the scan. Once the head is complete or broken, every
+    /// call gives the same answer.
     pub(crate) fn scan(&mut self, buf: &[u8]) -> Result<Status<usize>, HttpError> {
         if buf.len() < self.pos || self.done().is_some_and(|end| buf.len() < end) {
             self.reset();
         }
+        if let State::Failed(e) = self.state {
+            return Err(e);
+        }
+        let result = self.resume(buf);
+        if let Err(e) = result {
+            self.state = State::Failed(e);
+        }
+        result
+    }
+
+    fn resume(&mut self, buf: &[u8]) -> Result<Status<usize>, HttpError> {
         loop {
             if let State::Done(end) = self.state {
                 return Ok(Status::Complete(end));
@@ -327,7 +420,7 @@ impl Head {
             };
             let window = buf.len().min(limit);
             let searched = buf.get(self.pos..window).unwrap_or_default();
-            match searched.iter().position(|&b| b == b'\n') {
+            match find_lf(searched) {
                 Some(i) => {
                     let lf = self.pos + i;
                     self.examined += i as u64 + 1;
@@ -514,25 +607,22 @@ fn header_line(line: &[u8], offset: usize) -> Result<Span, HttpError> {
         Some(_) => return Err(bad_name(&line[name_end..])),
     }
     let value = &line[name_end + 1..];
-    if let Some(&b) = value.iter().find(|&&b| CLASS[usize::from(b)] & FIELD == 0) {
-        return Err(bad_byte(b, HttpError::InvalidHeaderValue));
+    if !is_field_value(value) {
+        let first_bad = value.iter().find(|&&b| CLASS[usize::from(b)] & FIELD == 0);
+        return Err(bad_byte(
+            first_bad.copied().unwrap_or(0),
+            HttpError::InvalidHeaderValue,
+        ));
     }
-    let trimmed = trim_ows(value);
-    let lead = value.len() - trim_ows_start(value).len();
-    let value_start = offset + name_end + 1 + lead;
+    let value_start = offset + line.len() - trim_ows_start(value).len();
+    let value_end = offset + line.len() - (value.len() - trim_ows_end(value).len());
     Ok(Span {
         start: offset as u32,
         name_end: (offset + name_end) as u32,
         value_start: value_start as u32,
-        value_end: (value_start + trimmed.len()) as u32,
+        // An all-blank value trims to empty.
+        value_end: value_end.max(value_start) as u32,
     })
-}
-
-fn trim_ows_start(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    s
 }
 
 /// Classifies a header line whose name stops at a byte that is neither a
@@ -567,6 +657,27 @@ mod tests {
         assert_eq!(trim_ows(b" \t x y \t"), b"x y");
         assert_eq!(list(b" a,, b ,").collect::<Vec<_>>(), [&b"a"[..], b"b"]);
         assert!(list_has(b"keep-alive, Upgrade", "upgrade"));
+    }
+
+    #[test]
+    fn word_at_a_time_matches_bytewise() {
+        let mut s = [b'a'; 40];
+        for i in 0..40 {
+            for b in [0u8, b'\t', b'\n', b'\r', 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff] {
+                s[i] = b;
+                for start in 0..9 {
+                    let t = &s[start..];
+                    let bytewise = t.iter().position(|&c| c == b'\n');
+                    assert_eq!(find_lf(t), bytewise);
+                    let valid = t.iter().all(|&c| c == b'\t' || (c >= 0x20 && c != 0x7f));
+                    assert_eq!(is_field_value(t), valid);
+                }
+                s[i] = b'a';
+            }
+        }
+        // Two flagged bytes in one word: the first wins.
+        assert_eq!(find_lf(b"ab\n\ncdefgh"), Some(2));
+        assert_eq!(find_lf(b"\x0b\n"), Some(1));
     }
 
     #[test]

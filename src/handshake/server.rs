@@ -62,7 +62,7 @@ impl RequestParser {
     /// - `Err(e)`: answer with [`e.reject()`](HandshakeError::reject) and
     ///   close the connection.
     ///
-    /// Once complete, further calls return the same result.
+    /// Once complete or failed, further calls return the same result.
     pub fn parse<'a>(&'a mut self, buf: &'a [u8]) -> Result<Status<Opening<'a>>, HandshakeError> {
         match self.parse_http(buf)? {
             Status::Complete(request) => request.classify().map(Status::Complete),
@@ -134,12 +134,13 @@ impl<'a> Request<'a> {
     /// URI (`http://host/chat`) its path, `/` when empty; for `*` or an
     /// authority, the target itself.
     pub fn path(&self) -> &'a str {
-        let path = match self.path_and_query() {
-            Some("") => "/",
-            Some(pq) => pq,
-            None => return self.target,
+        let Some(pq) = self.path_and_query() else {
+            return self.target;
         };
-        path.split_once('?').map_or(path, |(p, _)| p)
+        match pq.split_once('?').map_or(pq, |(p, _)| p) {
+            "" => "/",
+            path => path,
+        }
     }
 
     /// The query of the target, after `?`, if there is one.
@@ -176,9 +177,7 @@ impl<'a> Request<'a> {
 
     /// The value of the first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
+        self.headers().value_of(name)
     }
 
     /// The length of the head, blank line included: the bytes after it
@@ -197,8 +196,8 @@ impl<'a> Request<'a> {
     /// exactly one `Host` from HTTP/1.1 on.
     pub fn classify(self) -> Result<Opening<'a>, HandshakeError> {
         let mut f = Found::default();
-        for h in self.headers() {
-            f.note(h.name.as_bytes(), h.value);
+        for (name, value) in self.headers().raw() {
+            f.note(name, value);
         }
         if f.hosts > 1 || (f.hosts == 0 && self.minor >= 1) {
             return Err(HandshakeError::InvalidHost);
@@ -238,10 +237,10 @@ impl<'a> Request<'a> {
             None => None,
             _ => return Err(HandshakeError::InvalidOrigin),
         };
-        if !f.protocols_valid {
+        if f.bad_protocols {
             return Err(HandshakeError::InvalidProtocols);
         }
-        if !f.extensions_valid {
+        if f.bad_extensions {
             return Err(HandshakeError::InvalidExtensions);
         }
         Ok(Opening::WebSocket(UpgradeRequest {
@@ -253,6 +252,7 @@ impl<'a> Request<'a> {
 }
 
 /// What one pass over the headers found, for [`Request::classify`].
+#[derive(Default)]
 struct Found<'a> {
     hosts: u32,
     upgrade_websocket: bool,
@@ -264,27 +264,8 @@ struct Found<'a> {
     body: bool,
     origins: u32,
     origin: Option<&'a [u8]>,
-    protocols_valid: bool,
-    extensions_valid: bool,
-}
-
-impl Default for Found<'_> {
-    fn default() -> Self {
-        Found {
-            hosts: 0,
-            upgrade_websocket: false,
-            connection_upgrade: false,
-            keys: 0,
-            key: None,
-            versions: 0,
-            version_13: false,
-            body: false,
-            origins: 0,
-            origin: None,
-            protocols_valid: true,
-            extensions_valid: true,
-        }
-    }
+    bad_protocols: bool,
+    bad_extensions: bool,
 }
 
 impl<'a> Found<'a> {
@@ -310,10 +291,10 @@ impl<'a> Found<'a> {
                 self.version_13 = value == b"13";
             }
             22 if is("Sec-WebSocket-Protocol") => {
-                self.protocols_valid &= http::list(value).all(is_token);
+                self.bad_protocols |= !http::list(value).all(is_token);
             }
             24 if is("Sec-WebSocket-Extensions") => {
-                self.extensions_valid &= extensions::is_valid(value);
+                self.bad_extensions |= !extensions::is_valid(value);
             }
             _ => {}
         }
@@ -428,10 +409,7 @@ impl<'a> UpgradeRequest<'a> {
     /// `permessage-deflate; client_max_window_bits`. This crate answers
     /// none of them.
     pub fn extensions(&self) -> Extensions<'a> {
-        Extensions::new(ListItems::new(
-            self.request.headers(),
-            "Sec-WebSocket-Extensions",
-        ))
+        Extensions::new(self.request.headers())
     }
 
     /// The length of the head: the client's first frame starts here.

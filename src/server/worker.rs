@@ -52,6 +52,10 @@ enum Phase {
     Http,
     /// WebSocket frames flow.
     Open(Box<Connection>),
+    /// Done: our FIN is sent; input is read and dropped until the peer
+    /// closes too (or the close timeout), so unread input cannot turn our
+    /// close into a reset that destroys the last bytes we sent.
+    Lingering,
 }
 
 struct Conn {
@@ -276,7 +280,7 @@ impl Worker {
             }
             match &mut conn.phase {
                 Phase::Handshake(_) => {}
-                Phase::Http => drain_input(conn),
+                Phase::Http | Phase::Lingering => drain_input(conn),
                 Phase::Open(_) => {
                     let more = read_frames(
                         conn,
@@ -309,15 +313,18 @@ impl Worker {
                 conn.broken = true;
             }
         }
-        let http_pending = conn.http_at < conn.http_out.len();
-        let done = conn.broken
-            || match &conn.phase {
-                Phase::Handshake(_) => false,
-                Phase::Http => !http_pending,
-                Phase::Open(c) => c.should_close_transport(),
-            };
-        if done {
+        if conn.broken {
             self.remove(slot, handler);
+            return;
+        }
+        let http_pending = conn.http_at < conn.http_out.len();
+        let done = match &conn.phase {
+            Phase::Handshake(_) | Phase::Lingering => false,
+            Phase::Http => !http_pending,
+            Phase::Open(c) => c.should_close_transport(),
+        };
+        if done {
+            self.linger(slot, now, handler);
             return;
         }
         let (pending, closing) = match &mut conn.phase {
@@ -379,34 +386,76 @@ impl Worker {
         }
     }
 
+    /// Half-closes a connection whose exchange is over and waits for the
+    /// peer's end of stream.
+    fn linger<H: Handler>(&mut self, slot: usize, now: Instant, handler: &mut H) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        Self::end_open(self.index, slot, conn, &mut self.pool, handler);
+        // The server closes first after a clean close (RFC 6455 7.1.1): a
+        // FIN after everything written.
+        if conn.socket.shutdown(Shutdown::Write).is_err() {
+            self.remove(slot, handler);
+            return;
+        }
+        conn.phase = Phase::Lingering;
+        let deadline = now + self.config.close_timeout;
+        conn.close_deadline = Some(deadline);
+        reschedule(&mut self.timers, conn, slot, deadline);
+        if conn.writable {
+            let _ =
+                self.poll
+                    .registry()
+                    .reregister(&mut conn.socket, Token(slot), Interest::READABLE);
+            conn.writable = false;
+        }
+        // Input may already be waiting: edge-triggered, so drain it now.
+        drain_input(conn);
+        if conn.broken {
+            self.remove(slot, handler);
+        }
+    }
+
+    /// Reports the end of a WebSocket connection to the handler and takes
+    /// back its buffers.
+    fn end_open<H: Handler>(
+        index: usize,
+        slot: usize,
+        conn: &mut Conn,
+        pool: &mut Vec<Vec<u8>>,
+        handler: &mut H,
+    ) {
+        let Phase::Open(c) = &mut conn.phase else {
+            return;
+        };
+        let code = match (c.peer_close(), c.error()) {
+            (Some((code, _)), _) => code,
+            (None, Some(e)) => e.close_code(),
+            (None, None) => CloseCode::ABNORMAL,
+        };
+        if let Some(buf) = c.release_idle_buffers() {
+            if pool.len() < POOL_MAX && buf.capacity() <= POOL_BUFFER_MAX {
+                pool.push(buf);
+            }
+        }
+        handler.on_close(
+            ConnId {
+                worker: index,
+                slot,
+            },
+            code,
+        );
+        conn.phase = Phase::Lingering;
+    }
+
     fn remove<H: Handler>(&mut self, slot: usize, handler: &mut H) {
         if !self.conns.contains(slot) {
             return;
         }
         let mut conn = self.conns.remove(slot);
         let _ = self.poll.registry().deregister(&mut conn.socket);
-        if let Phase::Open(c) = &mut conn.phase {
-            let code = match (c.peer_close(), c.error()) {
-                (Some((code, _)), _) => code,
-                (None, Some(e)) => e.close_code(),
-                (None, None) => CloseCode::ABNORMAL,
-            };
-            if let Some(buf) = c.release_idle_buffers() {
-                if self.pool.len() < POOL_MAX && buf.capacity() <= POOL_BUFFER_MAX {
-                    self.pool.push(buf);
-                }
-            }
-            handler.on_close(
-                ConnId {
-                    worker: self.index,
-                    slot,
-                },
-                code,
-            );
-        }
-        // The server closes first after a clean close (RFC 6455 7.1.1): a
-        // FIN after everything written.
-        let _ = conn.socket.shutdown(Shutdown::Write);
+        Self::end_open(self.index, slot, &mut conn, &mut self.pool, handler);
         log::trace!("worker {}: closed {slot}", self.index);
     }
 
@@ -442,6 +491,7 @@ impl Worker {
             return;
         }
         let next = match &mut conn.phase {
+            Phase::Lingering => conn.close_deadline,
             Phase::Handshake(_) | Phase::Http => {
                 let deadline = conn.accepted_at + config.handshake_timeout;
                 if now >= deadline {
@@ -515,7 +565,7 @@ impl Worker {
             };
             match &mut conn.phase {
                 Phase::Handshake(_) => self.remove(slot, handler),
-                Phase::Http => {}
+                Phase::Http | Phase::Lingering => {}
                 Phase::Open(c) => {
                     let _ = c.close(
                         CloseCode::GOING_AWAY,
@@ -601,7 +651,11 @@ fn drain_input(conn: &mut Conn) {
             }
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(_) => {
+                conn.broken = true;
+                return;
+            }
         }
     }
 }

@@ -1,0 +1,81 @@
+//! Drives our blocking client through an Autobahn TestSuite fuzzing server
+//! (e.g. `kosoku -m fuzzingserver`): echo every message of every case, then
+//! ask for the reports. Used by scripts/autobahn-client.sh.
+//!
+//!     cargo run --release --example autobahn-client -- ws://127.0.0.1:9001 [AGENT]
+
+use std::time::Duration;
+
+use rfc6455::client::{Client, ClientConfig, Error};
+use rfc6455::connection::Event;
+use rfc6455::CloseCode;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let base = args
+        .next()
+        .unwrap_or_else(|| "ws://127.0.0.1:9001".to_owned());
+    let agent = args.next().unwrap_or_else(|| "rfc6455".to_owned());
+    let config = ClientConfig {
+        read_timeout: Some(Duration::from_secs(60)),
+        ..ClientConfig::default()
+    };
+
+    let mut counter = Client::connect_with(&format!("{base}/getCaseCount"), &config)?;
+    let count: usize = match counter.recv()? {
+        Event::Text(t) => t.trim().parse()?,
+        other => return Err(format!("unexpected reply to getCaseCount: {other:?}").into()),
+    };
+    let _ = counter.close(CloseCode::NORMAL, "");
+    eprintln!("{count} cases");
+
+    let mut echo = Vec::new();
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={agent}");
+        let mut client = match Client::connect_with(&url, &config) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("case {case}: connect: {e}");
+                continue;
+            }
+        };
+        loop {
+            let text = match client.recv() {
+                Ok(Event::Text(t)) => {
+                    echo.clear();
+                    echo.extend_from_slice(t.as_bytes());
+                    true
+                }
+                Ok(Event::Binary(b)) => {
+                    echo.clear();
+                    echo.extend_from_slice(b);
+                    false
+                }
+                Ok(Event::Close { .. }) => break,
+                Ok(_) => continue,
+                Err(Error::Closed(..) | Error::Protocol(_)) => break,
+                Err(e) => {
+                    eprintln!("case {case}: {e}");
+                    break;
+                }
+            };
+            let sent = if text {
+                // Valid: it arrived as a text message.
+                client.send_text(std::str::from_utf8(&echo).unwrap_or_default())
+            } else {
+                client.send_binary(&echo)
+            };
+            if let Err(e) = sent {
+                eprintln!("case {case}: send: {e}");
+                break;
+            }
+        }
+        // Wait for the server to close TCP after the closing handshake.
+        let _ = client.close(CloseCode::NORMAL, "");
+    }
+
+    let mut reports =
+        Client::connect_with(&format!("{base}/updateReports?agent={agent}"), &config)?;
+    let _ = reports.close(CloseCode::NORMAL, "");
+    Ok(())
+}

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Interoperability matrix: our echo server and our client against the
+# WebSocket implementations people really use, and through real proxies.
+#
+#   scripts/interop.sh
+#
+# Every row exchanges text and binary messages of 0, 125, 126, 65536 and
+# 1 MiB bytes (payloads: tests/interop/payloads.*), a ping (not in the
+# browser: its API has none) and a clean close, checking every byte and the
+# close code. Each row prints PASS or FAIL with its name (and its log on
+# FAIL); the script exits 1 if any row failed.
+#
+# Installs what it needs: Debian's chromium, nginx and haproxy when missing
+# (apt-get, as root or through sudo), a venv in tests/interop/.venv from
+# tests/interop/requirements.txt, and `npm ci` in tests/interop. Everything
+# listens on 127.0.0.1 on ephemeral ports; every process it starts runs
+# under `timeout` and is killed by PID on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+dir=$root/tests/interop
+venv=$dir/.venv
+started=$(date +%s)
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "$*"; }
+
+# --- installs -------------------------------------------------------------
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  say "installing ${missing[*]} (apt-get)"
+  if ! { "${sudo[@]}" apt-get update -qq &&
+         DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"; } \
+      >"$work/apt.log" 2>&1; then
+    tail -n 20 "$work/apt.log"
+    say "FAIL installing ${missing[*]}"
+    exit 1
+  fi
+fi
+export PATH=$PATH:/usr/sbin
+
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$dir/requirements.txt"
+(cd "$dir" && npm ci --silent --no-audit --no-fund)
+
+cargo build --release --quiet --bin echo-server --example interop-client
+client=$root/target/release/examples/interop-client
+say "setup done after $(( $(date +%s) - started )) s"
+
+# --- helpers --------------------------------------------------------------
+# start NAME CMD...: runs CMD in the background (under timeout), records its
+# PID, waits for "ws://127.0.0.1:PORT" (or http://) on its stdout, sets $port.
+start() {
+  local name=$1
+  shift
+  timeout 600 "$@" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  port=
+  for _ in $(seq 100); do
+    port=$(sed -En 's#.*(ws|http)://127\.0\.0\.1:([0-9]+).*#\2#p' "$work/$name.log" | head -n 1)
+    [ -n "$port" ] && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  say "FAIL starting $name"
+  cat "$work/$name.log"
+  exit 1
+}
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (5 s at most).
+wait_port() {
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# free_port: an unused loopback port (for nginx and haproxy, which need one
+# in their config).
+free_port() {
+  "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+failed=()
+rows=0
+# row NAME CMD...: runs one row with a time bound, prints PASS/FAIL.
+row() {
+  local name=$1 t0 rc
+  shift
+  rows=$((rows + 1))
+  t0=$(date +%s%N)
+  set +e
+  timeout 60 "$@" >"$work/row.log" 2>&1
+  rc=$?
+  set -e
+  local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  local secs=$((ms / 1000)).$(( ms % 1000 / 100 ))
+  if [ $rc -eq 0 ]; then
+    say "PASS  $name  (${secs} s, $(grep -c '^ok ' "$work/row.log") checks)"
+  else
+    say "FAIL  $name  (exit $rc after ${secs} s)"
+    sed 's/^/      | /' "$work/row.log"
+    failed+=("$name")
+  fi
+}
+
+# --- servers --------------------------------------------------------------
+start echo-server "$root/target/release/echo-server" --listen 127.0.0.1:0 --threads 2 --log warn
+ours=$port
+start py-server "$venv/bin/python" "$dir/py_websockets_server.py"
+py_port=$port
+start node-server node "$dir/node_ws_server.js"
+node_port=$port
+# Chromium's test page comes from loopback too: a page from elsewhere may not
+# open ws://127.0.0.1 (local network access checks).
+start page-server "$venv/bin/python" -u -m http.server --bind 127.0.0.1 --directory "$dir" 0
+page_port=$port
+
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log info;
+events { worker_connections 256; }
+http {
+  access_log $work/nginx/access.log;
+  client_body_temp_path $work/nginx/body; proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fcgi; uwsgi_temp_path $work/nginx/uwsgi; scgi_temp_path $work/nginx/scgi;
+  map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://127.0.0.1:$ours;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade \$http_upgrade;
+      proxy_set_header Connection \$connection_upgrade;
+      proxy_set_header Host \$host;
+      proxy_read_timeout 60s;
+      proxy_buffering off;
+    }
+  }
+}
+EOF
+nginx -t -q -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
+timeout 600 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" \
+  -g 'daemon off;' >"$work/nginx/stdout.log" 2>&1 &
+pids+=($!)
+
+haproxy_port=$(free_port)
+cat >"$work/haproxy.cfg" <<EOF
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  timeout tunnel 60s
+frontend ws
+  bind 127.0.0.1:$haproxy_port
+  default_backend echo
+backend echo
+  server ours 127.0.0.1:$ours
+EOF
+haproxy -q -c -f "$work/haproxy.cfg"
+timeout 600 haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
+pids+=($!)
+
+wait_port "$nginx_port" || { say "FAIL nginx did not start"; cat "$work/nginx/error.log"; exit 1; }
+wait_port "$haproxy_port" || { say "FAIL haproxy did not start"; cat "$work/haproxy.log"; exit 1; }
+
+# --- the matrix -----------------------------------------------------------
+say "echo-server on :$ours, python websockets server on :$py_port, node ws server on :$node_port," \
+  "page server on :$page_port, nginx on :$nginx_port, haproxy on :$haproxy_port"
+row "1  python websockets client  -> echo-server" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$ours/interop"
+row "2  python websocket-client   -> echo-server" \
+  "$venv/bin/python" "$dir/py_websocket_client.py" "ws://127.0.0.1:$ours/interop"
+row "3  node ws client            -> echo-server" \
+  node "$dir/node_ws_client.js" "ws://127.0.0.1:$ours/interop"
+row "4a chromium, test page       -> echo-server" \
+  node "$dir/browser.js" test-page \
+  "http://127.0.0.1:$page_port/browser_page.html?ws=ws://127.0.0.1:$ours/interop"
+row "4b chromium, built-in page   -> echo-server" \
+  node "$dir/browser.js" builtin-page "http://127.0.0.1:$ours"
+row "5a our client  -> python websockets server" \
+  "$client" "ws://127.0.0.1:$py_port/interop"
+row "5b our client  -> node ws server" \
+  "$client" "ws://127.0.0.1:$node_port/interop"
+row "6a python websockets client  -> nginx -> echo-server" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$nginx_port/interop"
+row "6b our client  -> nginx -> echo-server" \
+  "$client" "ws://127.0.0.1:$nginx_port/interop"
+row "7  our client  -> haproxy (lowercase headers) -> echo-server" \
+  "$client" "ws://127.0.0.1:$haproxy_port/interop"
+
+grep -q '"GET /interop HTTP/1.1" 101' "$work/nginx/access.log" ||
+  { say "FAIL nginx's access log shows no 101 for /interop"; failed+=("nginx access log"); }
+for p in "${pids[@]}"; do
+  kill -0 "$p" 2>/dev/null || { say "FAIL a server (pid $p) died during the run"; failed+=("pid $p"); }
+done
+
+say "$(( rows - ${#failed[@]} )) passed, ${#failed[@]} failed"
+say "interop matrix took $(( $(date +%s) - started )) s"
+[ ${#failed[@]} -eq 0 ]

@@ -1,0 +1,198 @@
+//! The echo-server binary as a separate process: signals, and memory under a
+//! peer that never reads. Every child is killed when its guard drops.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rfc6455::client::{Client, ClientConfig};
+use rfc6455::connection::Event;
+use rfc6455::frame::{Frame, OpCode};
+use rfc6455::CloseCode;
+
+struct ServerProcess {
+    child: Child,
+    url: String,
+    addr: String,
+}
+
+impl ServerProcess {
+    /// Starts the binary on an ephemeral port and reads where it listens.
+    fn start(args: &[&str]) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+            .args(["--listen", "127.0.0.1:0", "--threads", "1", "--log", "warn"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn echo-server");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        // "echo-server listening on ws://127.0.0.1:PORT (1 thread)"
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("ws://"))
+            .expect("address line")
+            .to_owned();
+        let addr = url.trim_start_matches("ws://").to_owned();
+        ServerProcess { child, url, addr }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args(["-s", name, &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client(url: &str) -> Client {
+    let config = ClientConfig {
+        read_timeout: Some(Duration::from_secs(10)),
+        ..ClientConfig::default()
+    };
+    Client::connect_with(&format!("{url}/echo"), &config).expect("connect")
+}
+
+#[test]
+fn sigterm_sends_1001_and_exits_0() {
+    let mut server = ServerProcess::start(&["--close-timeout", "3"]);
+    let mut c = client(&server.url);
+    c.send_text("before").unwrap();
+    assert!(matches!(c.recv().unwrap(), Event::Text("before")));
+    server.signal("TERM");
+    match c.recv().unwrap() {
+        Event::Close { code, .. } => assert_eq!(code, Some(CloseCode::GOING_AWAY)),
+        other => panic!("expected close, got {other:?}"),
+    }
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn sigint_with_no_connections_exits_0() {
+    let mut server = ServerProcess::start(&[]);
+    server.signal("INT");
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits after SIGINT");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_client_that_never_reads_cannot_grow_server_memory() {
+    let server = ServerProcess::start(&["--high-water", "1MiB"]);
+    let baseline = server.rss_kib();
+
+    // Handshake by hand, then write echo requests and never read.
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    let payload = vec![0x5a; 64 << 10];
+    let mut frame = Vec::new();
+    Frame::new(OpCode::Binary, &payload)
+        .masked([1, 2, 3, 4])
+        .encode_to_vec(&mut frame);
+    s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut sent = 0usize;
+    let started = Instant::now();
+    // Up to 200 MiB, until the server stops taking bytes (the write blocks)
+    // or 20 s pass.
+    while sent < 200 << 20 && started.elapsed() < Duration::from_secs(20) {
+        match s.write(&frame) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    let grown = server.rss_kib().saturating_sub(baseline);
+    eprintln!(
+        "sent {} KiB before the server pushed back; server RSS grew {grown} KiB",
+        sent >> 10
+    );
+    assert!(sent < 200 << 20, "the server kept reading without bound");
+    // High water 1 MiB + one read budget + buffers: far below 32 MiB.
+    assert!(grown < 32 << 10, "server RSS grew {grown} KiB");
+
+    // Others are still served.
+    let mut c = client(&server.url);
+    c.send_binary(b"still alive").unwrap();
+    assert!(matches!(c.recv().unwrap(), Event::Binary(b"still alive")));
+    drop(s);
+}
+
+#[test]
+fn help_documents_every_option() {
+    let out = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "--threads",
+        "--max-connections",
+        "--max-frame-size",
+        "--max-message-size",
+        "--handshake-timeout",
+        "--idle-timeout",
+        "--ping-interval",
+        "--close-timeout",
+        "--allow-origin",
+        "--subprotocol",
+        "--log",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+        .arg("--nope")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

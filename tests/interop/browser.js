@@ -1,0 +1,78 @@
+// Matrix rows in headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core; never a browser download).
+//
+//     node browser.js test-page    'http://127.0.0.1:PAGE/browser_page.html?ws=ws://127.0.0.1:PORT/'
+//     node browser.js builtin-page http://127.0.0.1:PORT
+//
+// test-page: opens browser_page.html from a static server on loopback
+// (scripts/interop.sh runs one on this directory), which exchanges the
+// matrix's messages with the ws:// URL given and reports PASS or FAIL in
+// #result. (A page Playwright fulfils itself has no loopback address, so
+// Chromium's local network access checks block its ws://127.0.0.1.)
+// builtin-page: loads the echo server's own page at /, checks its title,
+// clicks Connect and Send text, and waits for the echo in its log, then
+// clicks Close and waits for close code 1000.
+'use strict';
+const { chromium } = require('playwright-core');
+
+const [mode, target] = process.argv.slice(2);
+const TITLE = 'rfc6455 echo server';
+
+async function testPage(page) {
+  await page.goto(target);
+  await page.waitForFunction(() => document.getElementById('result').textContent !== 'PENDING', null,
+                             { timeout: 20000 });
+  return page.textContent('#result');
+}
+
+async function builtinPage(page) {
+  const response = await page.goto(`${target}/`);
+  if (response.status() !== 200) return `FAIL GET / answered ${response.status()}`;
+  const title = await page.title();
+  if (title !== TITLE) return `FAIL title ${JSON.stringify(title)}, want ${JSON.stringify(TITLE)}`;
+  console.log(`ok   title "${title}"`);
+  await page.click('#connect');
+  await page.waitForFunction(() => document.getElementById('state').textContent === 'open', null, { timeout: 10000 });
+  console.log('ok   Connect: state open');
+  const sent = await page.inputValue('#text');
+  await page.click('#sendText');
+  const echo = page.locator('#log .in', { hasText: sent });
+  await echo.first().waitFor({ timeout: 10000 });
+  console.log(`ok   Send text: echo in the log: ${(await echo.first().textContent()).trim()}`);
+  const opened = await page.locator('#log .info', { hasText: 'open, protocol=' }).first().textContent();
+  if (!opened.includes('extensions=[]')) return `FAIL the page reports extensions: ${opened}`;
+  await page.click('#close');
+  const closed = page.locator('#log div', { hasText: 'closed: code' }).first();
+  await closed.waitFor({ timeout: 10000 });
+  const closeLine = await closed.textContent();
+  if (!/closed: code 1000\b/.test(closeLine) || /not clean/.test(closeLine)) return `FAIL ${closeLine}`;
+  console.log(`ok   Close: ${closeLine.trim()}`);
+  return `PASS page "${title}" echoed ${JSON.stringify(sent)}, extensions=[], close 1000`;
+}
+
+(async () => {
+  const run = { 'test-page': testPage, 'builtin-page': builtinPage }[mode];
+  if (!run || !target) {
+    console.error('usage: node browser.js test-page PAGE_URL | builtin-page http://127.0.0.1:PORT');
+    process.exit(2);
+  }
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  let verdict;
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => console.log(m.text()));
+    page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+    verdict = await run(page);
+  } catch (e) {
+    verdict = `FAIL ${e.message.split('\n')[0]}`;
+  } finally {
+    await browser.close();
+  }
+  console.log(verdict);
+  process.exit(verdict.startsWith('PASS') ? 0 : 1);
+})();
