@@ -3,9 +3,9 @@
 
     scripts/fuzz-seeds.py [VECTORS_DIR] [CORPUS_DIR]
 
-Defaults: vectors/ and fuzz/corpus/ (gitignored). Reads vectors/frames/*.json
-and vectors/handshake/*.json (whichever exist; see their READMEs for the
-formats) and writes one file per seed into CORPUS_DIR/<target>/, named by the
+Defaults: vectors/ and fuzz/corpus/ (gitignored). Reads vectors/frames/*.json,
+vectors/protocol/*.json and vectors/handshake/*.json (whichever exist; see
+their READMEs for the formats) and writes one file per seed into CORPUS_DIR/<target>/, named by the
 SHA-1 of its content as libFuzzer does, so rerunning adds nothing twice.
 
 Each seed is in the input format its target decodes (src/fuzzing/): a few
@@ -159,11 +159,79 @@ def handshake_seeds(corpus, handshake_dir):
             )
 
 
+OPCODES = {"continuation": 0, "text": 1, "binary": 2, "close": 8, "ping": 9, "pong": 10}
+
+
+def protocol_payload(spec):
+    """A protocol-vector payload (vectors/protocol/README.md)."""
+    if isinstance(spec, str):
+        return spec.encode("utf-8")
+    if "hex" in spec:
+        return bytes.fromhex(spec["hex"])
+    if "repeat" in spec or "repeat_hex" in spec:
+        unit = spec["repeat"].encode("utf-8") if "repeat" in spec else bytes.fromhex(spec["repeat_hex"])
+        return (unit * (spec["len"] // len(unit) + 1))[: spec["len"]]
+    reason = spec.get("reason", "").encode("utf-8")
+    if "reason_hex" in spec:
+        reason = bytes.fromhex(spec["reason_hex"])
+    return struct.pack(">H", spec["code"]) + reason
+
+
+def protocol_wire(steps, out):
+    """Encodes protocol-vector input steps, stopping past MAX_SEED bytes."""
+    for step in steps:
+        if len(out) > MAX_SEED:
+            return
+        if "repeat" in step:
+            for _ in range(step["repeat"]):
+                protocol_wire(step["steps"], out)
+            continue
+        if "raw" in step:
+            out += bytes.fromhex(step["raw"])
+            continue
+        payload = protocol_payload(step.get("payload", ""))
+        op = step["opcode"]
+        b0 = (0x80 if step.get("fin", True) else 0) | (OPCODES[op] if isinstance(op, str) else op)
+        b0 |= sum(bit for name, bit in (("rsv1", 0x40), ("rsv2", 0x20), ("rsv3", 0x10)) if step.get(name))
+        key = bytes.fromhex(step["mask"]) if step.get("mask") else None
+        n = len(payload)
+        m = 0x80 if key else 0
+        if n < 126:
+            out += bytes([b0, m | n])
+        elif n < 65536:
+            out += bytes([b0, m | 126]) + struct.pack(">H", n)
+        else:
+            out += bytes([b0, m | 127]) + struct.pack(">Q", n)
+        if key:
+            out += key
+            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        out += payload
+
+
+def protocol_seeds(corpus, protocol_dir):
+    for path in sorted(protocol_dir.glob("*.json")):
+        for v in load(path):
+            wire = bytearray()
+            protocol_wire(v["input"], wire)
+            config = v.get("config", {})
+            flags = 0xC0  # the largest limits preset
+            if config.get("delivery") == "frames":
+                flags |= 0x01
+            if config.get("auto_pong") is False:
+                flags |= 0x02
+            if config.get("echo", True):
+                flags |= 0x04
+            head = bytes([flags, 0x02, 0xFF, 0x3F, 0x05, 0x00])
+            corpus.add("connection_" + v["role"], head + wire)
+
+
 def main():
     vectors = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "vectors")
     corpus = Corpus(pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "fuzz/corpus"))
     if (vectors / "frames").is_dir():
         frame_seeds(corpus, vectors / "frames")
+    if (vectors / "protocol").is_dir():
+        protocol_seeds(corpus, vectors / "protocol")
     if (vectors / "handshake").is_dir():
         handshake_seeds(corpus, vectors / "handshake")
     for target, n in sorted(corpus.counts.items()):
