@@ -164,10 +164,15 @@ struct Run {
     first_close: Option<ExpectedClose>,
     /// Our streamed message, open after a `send_fragment` without fin.
     app_open: Option<MessageKind>,
-    /// A streamed echo failed: skip the rest of that incoming message, as
-    /// an application must (sending its later fragments would make a
-    /// message with a hole, e.g. text split inside a character).
+    /// The first fragment of a streamed echo failed: skip the rest of that
+    /// incoming message (sending its later fragments would make a message
+    /// without its start, e.g. text split inside a character).
     skip_stream: bool,
+    /// A later fragment of a streamed echo failed: our message has a hole
+    /// and can never be finished correctly, so the application stops
+    /// sending data for good (continuing it with the next message's
+    /// fragments would corrupt it).
+    echo_dead: bool,
     /// Ping payloads received, in order.
     pings: Vec<Vec<u8>>,
     /// Pings we sent, in order.
@@ -244,6 +249,7 @@ pub(crate) fn run(role: Role, script: &Script<'_>, stream: &[u8]) -> Outcome {
         first_close: None,
         app_open: None,
         skip_stream: false,
+        echo_dead: false,
         pings: Vec::new(),
         our_pings: Vec::new(),
         incoming: None,
@@ -452,7 +458,7 @@ fn on_event(run: &mut Run, script: &Script<'_>, op: u8, event: Event<'_>, tx: &m
         Event::Fragment { kind, data, fin } => (kind, data, fin, true),
         _ => return,
     };
-    if script.echo == Echo::None {
+    if script.echo == Echo::None || run.echo_dead {
         return;
     }
     if streamed && run.skip_stream {
@@ -502,7 +508,11 @@ fn on_event(run: &mut Run, script: &Script<'_>, op: u8, event: Event<'_>, tx: &m
         Err(e) => panic!("send: {e:?}"),
     }
     if streamed && result.is_err() {
-        run.skip_stream = !fin;
+        if open.is_some() {
+            run.echo_dead = true;
+        } else {
+            run.skip_stream = !fin;
+        }
     }
 }
 
