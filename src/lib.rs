@@ -102,6 +102,9 @@ pub mod close;
 pub mod connection;
 pub mod error;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod limits;
 pub mod mask;

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Writes fuzz seed corpora from the test vectors.
+
+    scripts/fuzz-seeds.py [VECTORS_DIR] [CORPUS_DIR]
+
+Defaults: vectors/ and fuzz/corpus/ (gitignored). Reads vectors/frames/*.json,
+vectors/protocol/*.json and vectors/handshake/*.json (whichever exist; see
+their READMEs for the formats) and writes one file per seed into CORPUS_DIR/<target>/, named by the
+SHA-1 of its content as libFuzzer does, so rerunning adds nothing twice.
+
+Each seed is in the input format its target decodes (src/fuzzing/): a few
+header bytes choosing roles, limits and cut points, then the vector's bytes.
+Python 3, standard library only.
+"""
+
+import base64
+import hashlib
+import json
+import pathlib
+import struct
+import sys
+
+# Seeds are cut here: libFuzzer's default -max_len is 4096, and longer
+# inputs only slow it down.
+MAX_SEED = 4096
+
+# src/fuzzing/frame.rs FRAME_LIMITS, by index.
+FRAME_LIMITS = [16 << 20, 0, 125, 126, 65535, 65536, 1 << 32, (1 << 64) - 1]
+RSV_BITS = {"rsv1": 4, "rsv2": 2, "rsv3": 1}  # flag bits -> 0x40, 0x20, 0x10
+
+
+def byte_string(spec):
+    """A frame-vector byte string: hex, or a list of hex and repeat parts."""
+    if isinstance(spec, str):
+        return bytes.fromhex(spec)
+    out = bytearray()
+    for part in spec:
+        if isinstance(part, str):
+            out += bytes.fromhex(part)
+        else:
+            pattern = bytes.fromhex(part["repeat"])
+            n = part["len"]
+            out += (pattern * (n // len(pattern) + 1))[:n]
+    return bytes(out)
+
+
+def message(v):
+    """A handshake-vector message: `lines` or `raw`, then `after`."""
+    if "raw" in v:
+        head = v["raw"].encode("latin-1")
+    else:
+        head = "".join(line + "\r\n" for line in v["lines"]).encode("latin-1") + b"\r\n"
+    return head + v.get("after", "").encode("latin-1")
+
+
+def load(path):
+    return json.loads(path.read_text(encoding="utf-8"))["vectors"]
+
+
+class Corpus:
+    def __init__(self, root):
+        self.root = root
+        self.counts = {}
+
+    def add(self, target, data):
+        data = bytes(data[:MAX_SEED])
+        d = self.root / target
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / hashlib.sha1(data).hexdigest()
+        if not path.exists():
+            path.write_bytes(data)
+            self.counts[target] = self.counts.get(target, 0) + 1
+
+
+def cuts(n, parts):
+    return [n * i // parts for i in range(1, parts)]
+
+
+def frame_seeds(corpus, frames_dir):
+    streams = {"server": bytearray(), "client": bytearray()}
+    for path in sorted(frames_dir.glob("*.json")):
+        for v in load(path):
+            wire = byte_string(v["input"])
+            flags = sum(RSV_BITS[b] for b in v.get("allowed_rsv", []))
+            limit = v.get("max_frame_size", FRAME_LIMITS[0])
+            if limit in FRAME_LIMITS:
+                flags |= FRAME_LIMITS.index(limit) << 3
+            corpus.add("frame_decode", bytes([flags]) + wire)
+
+            role = v["role"]
+            expect = v["expect"]
+            # Connection streams: each frame alone, under small and large
+            # limits, and the valid frames of a role in one stream.
+            for conn_flags in (0x04, 0xC5):
+                head = bytes([conn_flags, 0x01, 0xFF, 0x3F, 0x05])
+                corpus.add("connection_" + role, head + wire)
+            frame = expect.get("frame")
+            if frame is None:
+                continue
+            consumed = wire[: expect["consumed"]]
+            if frame["opcode"] != 8 and len(streams[role]) + len(consumed) < MAX_SEED:
+                streams[role] += consumed
+            payload = byte_string(frame["payload"])
+            if frame["opcode"] == 1:
+                utf8_seed(corpus, payload)
+            if frame["opcode"] == 8 and len(payload) > 2:
+                utf8_seed(corpus, payload[2:])
+            if frame["mask"]:
+                key = bytes.fromhex(frame["mask"])
+                masked = wire[expect["consumed"] - len(payload) : expect["consumed"]]
+                for offset in (0, 3, (1 << 64) - 1):
+                    corpus.add(
+                        "mask",
+                        key + struct.pack("<QHB", offset, len(masked) // 2, 1) + masked,
+                    )
+            # The structured target: the frame as a raw item (tag 6).
+            if len(payload) < 256:
+                role_byte = b"\x00" if role == "server" else b"\x01"
+                b0 = (0x80 if frame["fin"] else 0) | frame["opcode"]
+                b0 |= sum(0x40 >> i for i, r in enumerate(("rsv1", "rsv2", "rsv3")) if frame[r])
+                item = bytes([0x06, b0, len(payload)]) + payload
+                head = bytes([0x04, 0x01, 0xFF, 0x3F, 0x05])
+                corpus.add("connection_frames", head + role_byte + item)
+    for role, stream in streams.items():
+        for conn_flags in (0x00, 0x05, 0x39, 0xC4):
+            head = bytes([conn_flags, 0x02, 0xFF, 0x3F, 0x02, 0x81])
+            corpus.add("connection_" + role, head + stream)
+
+
+def utf8_seed(corpus, data):
+    c = cuts(len(data), 3)
+    corpus.add("utf8_incremental", bytes([len(c)]) + b"".join(struct.pack("<H", x) for x in c) + data)
+
+
+def handshake_seeds(corpus, handshake_dir):
+    for name in ("requests-valid.json", "requests-invalid.json"):
+        path = handshake_dir / name
+        if not path.exists():
+            continue
+        for v in load(path):
+            data = message(v)
+            a, b = cuts(len(data), 3)
+            corpus.add("handshake_request", struct.pack("<BHH", 0, a, b) + data)
+            utf8_seed(corpus, data)
+    path = handshake_dir / "responses.json"
+    if path.exists():
+        for v in load(path):
+            if "key_bytes" in v:
+                key = bytes.fromhex(v["key_bytes"])
+            else:
+                key = base64.b64decode(v.get("key", "dGhlIHNhbXBsZSBub25jZQ=="))
+            if len(key) != 16:
+                continue
+            protocols = ",".join(v.get("protocols", [])).encode("latin-1")
+            data = message(v)
+            corpus.add(
+                "handshake_response",
+                struct.pack("<BH", 0, len(data) // 2) + key + protocols + b"\n" + data,
+            )
+
+
+OPCODES = {"continuation": 0, "text": 1, "binary": 2, "close": 8, "ping": 9, "pong": 10}
+
+
+def protocol_payload(spec):
+    """A protocol-vector payload (vectors/protocol/README.md)."""
+    if isinstance(spec, str):
+        return spec.encode("utf-8")
+    if "hex" in spec:
+        return bytes.fromhex(spec["hex"])
+    if "repeat" in spec or "repeat_hex" in spec:
+        unit = spec["repeat"].encode("utf-8") if "repeat" in spec else bytes.fromhex(spec["repeat_hex"])
+        return (unit * (spec["len"] // len(unit) + 1))[: spec["len"]]
+    reason = spec.get("reason", "").encode("utf-8")
+    if "reason_hex" in spec:
+        reason = bytes.fromhex(spec["reason_hex"])
+    return struct.pack(">H", spec["code"]) + reason
+
+
+def protocol_wire(steps, out):
+    """Encodes protocol-vector input steps, stopping past MAX_SEED bytes."""
+    for step in steps:
+        if len(out) > MAX_SEED:
+            return
+        if "repeat" in step:
+            for _ in range(step["repeat"]):
+                protocol_wire(step["steps"], out)
+            continue
+        if "raw" in step:
+            out += bytes.fromhex(step["raw"])
+            continue
+        payload = protocol_payload(step.get("payload", ""))
+        op = step["opcode"]
+        b0 = (0x80 if step.get("fin", True) else 0) | (OPCODES[op] if isinstance(op, str) else op)
+        b0 |= sum(bit for name, bit in (("rsv1", 0x40), ("rsv2", 0x20), ("rsv3", 0x10)) if step.get(name))
+        key = bytes.fromhex(step["mask"]) if step.get("mask") else None
+        n = len(payload)
+        m = 0x80 if key else 0
+        if n < 126:
+            out += bytes([b0, m | n])
+        elif n < 65536:
+            out += bytes([b0, m | 126]) + struct.pack(">H", n)
+        else:
+            out += bytes([b0, m | 127]) + struct.pack(">Q", n)
+        if key:
+            out += key
+            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        out += payload
+
+
+def protocol_seeds(corpus, protocol_dir):
+    for path in sorted(protocol_dir.glob("*.json")):
+        for v in load(path):
+            wire = bytearray()
+            protocol_wire(v["input"], wire)
+            config = v.get("config", {})
+            flags = 0xC0  # the largest limits preset
+            if config.get("delivery") == "frames":
+                flags |= 0x01
+            if config.get("auto_pong") is False:
+                flags |= 0x02
+            if config.get("echo", True):
+                flags |= 0x04
+            head = bytes([flags, 0x02, 0xFF, 0x3F, 0x05, 0x00])
+            corpus.add("connection_" + v["role"], head + wire)
+
+
+def main():
+    vectors = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "vectors")
+    corpus = Corpus(pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "fuzz/corpus"))
+    if (vectors / "frames").is_dir():
+        frame_seeds(corpus, vectors / "frames")
+    if (vectors / "protocol").is_dir():
+        protocol_seeds(corpus, vectors / "protocol")
+    if (vectors / "handshake").is_dir():
+        handshake_seeds(corpus, vectors / "handshake")
+    for target, n in sorted(corpus.counts.items()):
+        print(f"fuzz-seeds: {target}: {n} new seeds")
+
+
+if __name__ == "__main__":
+    main()
