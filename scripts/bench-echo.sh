@@ -20,6 +20,10 @@
 #   --warmup S    seconds of load before measuring [default 1, env WARMUP]
 #   --idle-conns N  idle connections for the memory figure [default 10000]
 #   --out DIR     where the raw runs and the report go [default benches/results]
+#   --rt          run the server and wsload under `chrt -f 10` (env RT=1):
+#                 when other work competes for the cores, a woken process
+#                 would otherwise wait for a scheduler tick; the kernel's RT
+#                 throttling then caps each at 95 % of its core
 #   --no-build    use the binaries already built
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +35,7 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=${IDLE_HOLD:-5} # seconds held after the last handshake (ours sweeps every 2 s)
 OUT=${OUT:-benches/results}
 BUILD=1
+RT=${RT:-0}
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) REPS=1 SECS=1 WARMUP=0.3 IDLE_CONNS=2000 IDLE_HOLD=2.5 OUT=target/bench-quick ;;
@@ -40,6 +45,7 @@ while [ $# -gt 0 ]; do
     --idle-conns) IDLE_CONNS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --no-build) BUILD=0 ;;
+    --rt) RT=1 ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-echo: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -47,6 +53,8 @@ while [ $# -gt 0 ]; do
 done
 
 WSLOAD=target/release/wsload
+SCHED=()
+[ "$RT" = 1 ] && SCHED=(chrt -f 10)
 PEERS=benches/peers/target/release
 declare -A CMD=(
     [ours]="target/release/echo-server --threads 1 --log warn --max-connections 20000 --listen"
@@ -98,7 +106,7 @@ trap 'exit 130' INT TERM
 start_server() {
     local name=$1 port=${PORT[$1]}
     # shellcheck disable=SC2086 # CMD holds a command line
-    taskset -c 0 ${CMD[$name]} "127.0.0.1:$port" >"$2" 2>&1 &
+    taskset -c 0 "${SCHED[@]}" ${CMD[$name]} "127.0.0.1:$port" >"$2" 2>&1 &
     SERVER_PID=$!
     LIVE[$SERVER_PID]=1
     for _ in $(seq 100); do
@@ -140,6 +148,7 @@ machine() {
     printf 'cpu\t%s\ncores\t%s\nkernel\t%s\nrustc\t%s\ndate\t%s\nreps\t%s\nsecs\t%s\nwarmup\t%s\n' \
         "$model" "$(nproc)" "$(uname -sr)" "$(rustc --version)" "$(date -u +%Y-%m-%dT%H:%MZ)" \
         "$REPS" "$SECS" "$WARMUP"
+    [ "$RT" = 1 ] && printf 'sched\tSCHED_FIFO priority 10 (chrt -f 10), each process capped at 95 %% of its core\n'
     if pgrep -f 'fuzz/target' >/dev/null; then
         printf 'note\tother jobs (fuzzers) were running during the measurement\n'
     fi
@@ -158,7 +167,7 @@ for point in "${POINTS[@]}"; do
             n=$((n + 1))
             start_server "$name" "$LOGS/$name.log"
             pid=$SERVER_PID
-            taskset -c 1 timeout -k 5 "$(awk -v s="$SECS" -v w="$WARMUP" 'BEGIN { print int(s + w + 60) }')" \
+            taskset -c 1 "${SCHED[@]}" timeout -k 5 "$(awk -v s="$SECS" -v w="$WARMUP" 'BEGIN { print int(s + w + 60) }')" \
                 "$WSLOAD" "ws://127.0.0.1:${PORT[$name]}/" --conns "$conns" --size "$size" \
                 --pipeline "$depth" --secs "$SECS" --warmup "$WARMUP" --server-pid "$pid" \
                 >"$LOGS/wsload.out" 2>"$LOGS/wsload.err" &
@@ -202,7 +211,7 @@ for name in "${SERVERS[@]}"; do
     fds0=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
     before=$(status_kib "$pid" VmRSS)
     hold=$(awk -v h="$IDLE_HOLD" 'BEGIN { print h + 60 }')
-    taskset -c 1 timeout -k 5 "$(awk -v h="$hold" 'BEGIN { print int(h + 60) }')" \
+    taskset -c 1 "${SCHED[@]}" timeout -k 5 "$(awk -v h="$hold" 'BEGIN { print int(h + 60) }')" \
         "$WSLOAD" "ws://127.0.0.1:${PORT[$name]}/" --idle --conns "$IDLE_CONNS" --secs "$hold" \
         >"$LOGS/wsload.out" 2>"$LOGS/wsload.err" &
     wpid=$!

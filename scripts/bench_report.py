@@ -103,6 +103,8 @@ def markdown(out, machine, points, stats, idle):
         f"server process. Figures are medians, (min–max) over the runs.",
         "",
     ]
+    if "sched" in machine:
+        lines += [f"Scheduling: {machine['sched']}.", ""]
     if "note" in machine:
         lines += [f"**Note: {machine['note']}.**", ""]
 
