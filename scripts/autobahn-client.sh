@@ -6,27 +6,18 @@
 #   scripts/autobahn-client.sh --update   run and rewrite tests/autobahn/client.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-venv=${VENV:-$root/.venv}
+source scripts/kosoku-common.sh
 expected=$root/tests/autobahn/client.json
-
-if [ ! -x "$venv/bin/kosoku" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet kosoku
-fi
 cargo build --release --quiet --example autobahn-client
 
 out=$(mktemp -d)
-port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$venv/bin/kosoku" -m fuzzingserver -o "$out/reports" \
-  -i '1.*' -i '2.*' -i '3.*' -i '4.*' -i '5.*' -i '6.*' -i '7.*' -i '9.*' -i '10.*' \
+  "${cases[@]}" \
   "127.0.0.1:$port" >"$out/kosoku.log" 2>&1 &
 fuzzer=$!
 trap 'kill "$fuzzer" 2>/dev/null || true; wait "$fuzzer" 2>/dev/null || true; rm -rf "$out"' EXIT
-for _ in $(seq 50); do
-  (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+wait_port "$port"
 
 start=$(date +%s)
 timeout 900 ./target/release/examples/autobahn-client "ws://127.0.0.1:$port" rfc6455 2>"$out/client.log" \

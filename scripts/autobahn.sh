@@ -10,30 +10,21 @@
 # so any change, better or worse, shows up as a diff.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-venv=${VENV:-$root/.venv}
+source scripts/kosoku-common.sh
 expected=$root/tests/autobahn/server.json
-
-if [ ! -x "$venv/bin/kosoku" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet kosoku
-fi
 cargo build --release --quiet --bin echo-server
 
 out=$(mktemp -d)
-port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 ./target/release/echo-server --listen "127.0.0.1:$port" --threads 1 --log warn >"$out/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$out"' EXIT
-for _ in $(seq 50); do
-  (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+wait_port "$port"
 
 start=$(date +%s)
 set +e
 timeout 900 "$venv/bin/kosoku" -m fuzzingclient -o "$out/reports" \
-  -i '1.*' -i '2.*' -i '3.*' -i '4.*' -i '5.*' -i '6.*' -i '7.*' -i '9.*' -i '10.*' \
+  "${cases[@]}" \
   "ws://127.0.0.1:$port" >"$out/kosoku.log" 2>&1
 rc=$?
 set -e
