@@ -26,7 +26,7 @@ const FRAME_LIMITS: [u64; 8] = [
 /// - every prefix of the header decodes consistently with the whole: an
 ///   error is final and found as soon as its byte is there, a complete
 ///   header decodes the same from any longer input, and `Incomplete(n)` is a
-///   lower bound that becomes exact once the length field is in;
+///   lower bound that is exact for the header from its second byte on;
 /// - the header length never exceeds the input and equals
 ///   `encoded_len()`; the header obeys the rules it was decoded under;
 /// - a decoded header re-encodes to exactly its bytes (non-minimal lengths
@@ -55,12 +55,6 @@ pub fn fuzz_frame_decode(data: &[u8]) {
 fn check_frame(wire: &[u8], rules: &DecodeRules) {
     let whole = FrameHeader::decode(wire, rules);
 
-    // The length field's size, once the second byte is in.
-    let len_bytes = wire.get(1).map(|b| match b & 0x7f {
-        126 => 2,
-        127 => 8,
-        _ => 0,
-    });
     for k in 0..wire.len().min(MAX_HEADER_LEN + 1) {
         let part = FrameHeader::decode(&wire[..k], rules);
         match part {
@@ -71,9 +65,12 @@ fn check_frame(wire: &[u8], rules: &DecodeRules) {
             Ok(Status::Incomplete(n)) => {
                 assert!(n >= 1, "prefix {k}: Incomplete(0)");
                 if let Ok(Status::Complete((_, hl))) = whole {
-                    assert!(k + n <= hl, "prefix {k}: needs {n}, header is {hl}");
-                    if len_bytes.is_some_and(|lb| k >= 2 + lb) {
+                    // Exact for the header from the second byte on (its
+                    // size is known from there), a lower bound before.
+                    if k >= 2 {
                         assert_eq!(k + n, hl, "prefix {k}: count not exact");
+                    } else {
+                        assert!(k + n <= hl, "prefix {k}: needs {n}, header is {hl}");
                     }
                 }
             }
