@@ -72,7 +72,10 @@ say "setup done after $(( $(date +%s) - started )) s"
 start() {
   local name=$1
   shift
-  timeout 600 "$@" >"$work/$name.log" 2>&1 &
+  # Created here, not by the background job's redirection, which may not
+  # have run yet when the loop below first reads the file.
+  : >"$work/$name.log"
+  timeout 600 "$@" >>"$work/$name.log" 2>&1 &
   pids+=($!)
   port=
   for _ in $(seq 100); do
