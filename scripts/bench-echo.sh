@@ -25,6 +25,13 @@
 #                 would otherwise wait for a scheduler tick; the kernel's RT
 #                 throttling then caps each at 95 % of its core
 #   --no-build    use the binaries already built
+#   --server NAME=CMD  compare these servers instead of the standard three
+#                 (repeatable; CMD gets the listen address appended): an A/B
+#                 of two builds, for instance. The report is then a plain
+#                 table of medians, with ratios over the first server.
+#   --points LIST  measure only these points, "conns size pipeline" each,
+#                 separated by commas: --points "100 20 1,500 16384 1"
+#   --no-idle     skip the idle-memory measurement
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +43,8 @@ IDLE_HOLD=${IDLE_HOLD:-5} # seconds held after the last handshake (ours sweeps e
 OUT=${OUT:-benches/results}
 BUILD=1
 RT=${RT:-0}
+CUSTOM=()
+POINTS_ARG=()
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) REPS=1 SECS=1 WARMUP=0.3 IDLE_CONNS=2000 IDLE_HOLD=2.5 OUT=target/bench-quick ;;
@@ -46,6 +55,9 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift ;;
     --no-build) BUILD=0 ;;
     --rt) RT=1 ;;
+    --server) CUSTOM+=("$2"); shift ;;
+    --points) IFS=, read -r -a POINTS_ARG <<<"$2"; shift ;;
+    --no-idle) IDLE_CONNS=0 ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-echo: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -63,11 +75,21 @@ declare -A CMD=(
 )
 SERVERS=(ours fastwebsockets tokio-tungstenite)
 declare -A PORT=([ours]=9301 [fastwebsockets]=9302 [tokio-tungstenite]=9303)
+if [ ${#CUSTOM[@]} -gt 0 ]; then
+    SERVERS=()
+    for spec in "${CUSTOM[@]}"; do
+        name=${spec%%=*}
+        CMD[$name]=${spec#*=}
+        PORT[$name]=$((9310 + ${#SERVERS[@]}))
+        SERVERS+=("$name")
+    done
+fi
 # conns size pipeline
 POINTS=(
     "1 20 1" "100 20 1" "100 1024 1" "100 16384 1" "500 1024 1" "500 16384 1"
     "100 20 16" "100 1024 16"
 )
+[ ${#POINTS_ARG[@]} -gt 0 ] && POINTS=("${POINTS_ARG[@]}")
 
 if [ "$BUILD" = 1 ]; then
     echo "== building release binaries" >&2
@@ -162,8 +184,8 @@ for point in "${POINTS[@]}"; do
     read -r conns size depth <<<"$point"
     for rep in $(seq "$REPS"); do
         # Rotate the order each repetition so no server always runs first.
-        for i in 0 1 2; do
-            name=${SERVERS[$(((i + rep - 1) % 3))]}
+        for i in "${!SERVERS[@]}"; do
+            name=${SERVERS[$(((i + rep - 1) % ${#SERVERS[@]}))]}
             n=$((n + 1))
             start_server "$name" "$LOGS/$name.log"
             pid=$SERVER_PID
@@ -204,6 +226,7 @@ done
 
 # Idle memory: N handshaken connections held without traffic.
 printf 'server\tconns\trss_before_kib\trss_after_kib\tbytes_per_conn\terrors\n' >"$IDLE"
+[ "$IDLE_CONNS" -gt 0 ] || SERVERS=()
 for name in "${SERVERS[@]}"; do
     start_server "$name" "$LOGS/$name.log"
     pid=$SERVER_PID

@@ -308,12 +308,41 @@ def chart(out, points, stats, idle):
     (out / "echo.svg").write_text("\n".join(svg) + "\n")
 
 
+def comparison(out, machine, runs, points, stats):
+    """Any set of servers (bench-echo.sh --server): medians side by side,
+    each over the first server. Printed, and written to DIR/echo.md."""
+    servers = []
+    for r in runs:
+        if r["server"] not in servers:
+            servers.append(r["server"])
+    get = lambda p, s, f: stats.get((p, s), {}).get(f, Stat([]))
+    first = servers[0]
+    lines = ["# Echo benchmark comparison", "",
+             f"{machine.get('reps', '?')} runs of {machine.get('secs', '?')} s per point and server, "
+             f"interleaved; medians (min–max). Ratios are over `{first}`.", ""]
+    for field, title in (("rate", "messages per second"), ("server_ns_per_msg", "server CPU ns per message")):
+        lines += [f"## {title}", "", "| point | " + " | ".join(servers) + " | "
+                  + " | ".join(f"{s}/{first}" for s in servers[1:]) + " |",
+                  "|---|" + "---:|" * (2 * len(servers) - 1)]
+        for p in points:
+            vals = [get(p, s, field) for s in servers]
+            lines.append(f"| {point_label(p)} | " + " | ".join(v.fmt() for v in vals) + " | "
+                         + " | ".join(fmt_ratio(ratio(v, vals[0])) for v in vals[1:]) + " |")
+        lines.append("")
+    text = "\n".join(lines)
+    (out / "echo.md").write_text(text)
+    print(text)
+
+
 def main():
     out = Path(sys.argv[1])
     machine = {r[0]: r[1] for r in csv.reader(open(out / "machine.tsv"), delimiter="\t") if len(r) == 2}
     runs = read_tsv(out / "echo-runs.tsv")
     idle = read_tsv(out / "idle-memory.tsv") if (out / "idle-memory.tsv").exists() else []
     points, stats = collect(runs)
+    if sorted({r["server"] for r in runs}) != sorted(SERVERS):
+        comparison(out, machine, runs, points, stats)
+        return
     markdown(out, machine, points, stats, idle)
     chart(out, points, stats, idle)
 
