@@ -389,6 +389,27 @@ fn first_frame_in_the_same_packet_as_the_handshake_is_not_lost() {
 }
 
 #[test]
+fn end_of_stream_right_after_a_message_is_noticed() {
+    // The server stops reading at a short read (the socket is then empty)
+    // unless epoll already reported the end of stream, which brings no
+    // second event. A message and the FIN sent back to back often arrive
+    // together: the echo must come back, then the server's own FIN, not a
+    // hang. Small and large messages, so the last read is short or full.
+    let server = start(|_| {});
+    for round in 0..40 {
+        let size = if round % 2 == 0 { 20 } else { 100_000 };
+        let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let mut raw = raw_ws(server.addr);
+        raw.send_frame(true, OpCode::Binary, &payload);
+        raw.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let frames = raw.frames_until_eof();
+        assert_eq!(frames.len(), 1, "round {round}: {} frames", frames.len());
+        assert_eq!(frames[0].0, OpCode::Binary, "round {round}");
+        assert!(frames[0].1 == payload, "round {round}: echo differs");
+    }
+}
+
+#[test]
 fn handshake_timeout_drops_silent_connections() {
     let server = start(|c| c.handshake_timeout = Duration::from_millis(300));
     let mut stream = TcpStream::connect(server.addr).unwrap();

@@ -72,6 +72,9 @@ struct Conn {
     read_paused: bool,
     /// A transport error or end of stream: remove at the next settle.
     broken: bool,
+    /// epoll reported the peer's end of stream (or an error): from then on
+    /// read until the socket says so, never stop at a short read.
+    read_closed: bool,
     ping_sent_at: Option<Instant>,
     close_deadline: Option<Instant>,
     queued_again: bool,
@@ -151,8 +154,13 @@ impl Worker {
                     WAKER => {}
                     LISTENER => self.accept(now),
                     Token(slot) => {
-                        let read =
-                            event.is_readable() || event.is_read_closed() || event.is_error();
+                        let closed = event.is_read_closed() || event.is_error();
+                        if closed {
+                            if let Some(conn) = self.conns.get_mut(slot) {
+                                conn.read_closed = true;
+                            }
+                        }
+                        let read = event.is_readable() || closed;
                         self.drive(slot, now, read, &mut handler);
                     }
                 }
@@ -255,6 +263,7 @@ impl Worker {
                 writable: false,
                 read_paused: false,
                 broken: false,
+                read_closed: false,
                 ping_sent_at: None,
                 close_deadline: None,
                 queued_again: false,
@@ -679,6 +688,7 @@ fn read_frames<H: Handler>(
         phase: Phase::Open(c),
         broken,
         read_paused,
+        read_closed,
         ..
     } = conn
     else {
@@ -689,6 +699,11 @@ fn read_frames<H: Handler>(
     // Frames that came with the handshake request wait in the buffer.
     let mut fresh = c.buffered_input_len() > 0;
     loop {
+        // A read that returns less than asked has emptied the socket
+        // (epoll(7)): with edge-triggered readiness, more data brings a new
+        // event, so the read that would only say WouldBlock is skipped. An
+        // end of stream already reported brings no new event: then read on.
+        let mut drained = false;
         if fresh {
             fresh = false;
         } else {
@@ -707,13 +722,16 @@ fn read_frames<H: Handler>(
             let room = buf.len().min(budget);
             match socket.read(&mut buf[..room]) {
                 Ok(0) => {
+                    // The connection is now closed, but replies to what came
+                    // before the end of stream are still written (a peer may
+                    // half-close and wait for them); `settle` then closes.
                     c.receive_eof();
-                    *broken = true;
                     return false;
                 }
                 Ok(n) => {
                     c.commit_read(n, since_epoch);
                     budget -= n;
+                    drained = n < room && !*read_closed;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -757,6 +775,9 @@ fn read_frames<H: Handler>(
         }
         if c.pending_output_len() > config.high_water {
             *read_paused = true;
+            return false;
+        }
+        if drained {
             return false;
         }
     }
