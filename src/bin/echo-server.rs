@@ -34,6 +34,9 @@ OPTIONS:
     --subprotocol NAME          subprotocol to offer, in preference order (repeatable)
     --high-water BYTES          stop reading a connection with this much output
                                 queued [default: 1MiB]
+    --read-chunk BYTES          least room offered to each socket read; a buffer
+                                is held only while a connection is busy
+                                [default: 16KiB]
     --log LEVEL                 error, warn, info, debug, trace [default: info,
                                 or RUST_LOG]
     -h, --help                  print this help
@@ -151,6 +154,10 @@ fn parse_args(
                 config.high_water = v;
                 config.low_water = v / 4;
             }
+            "--read-chunk" => {
+                let v = usize::try_from(parse_size(&flag, &value()?)?).unwrap_or(usize::MAX);
+                config.connection.read_chunk = v.max(1);
+            }
             "--log" => {
                 let v = value()?;
                 level = v.parse().map_err(|_| format!("--log {v}: not a level"))?;
@@ -230,6 +237,8 @@ mod tests {
             "chat",
             "--ping-interval",
             "0.5",
+            "--read-chunk",
+            "64KiB",
             "--log",
             "debug",
         ])
@@ -241,6 +250,7 @@ mod tests {
         assert_eq!(c.allowed_origins, ["http://a", "http://b"]);
         assert_eq!(c.subprotocols, ["chat"]);
         assert_eq!(c.ping_interval, Some(std::time::Duration::from_millis(500)));
+        assert_eq!(c.connection.read_chunk, 64 << 10);
         assert_eq!(level, log::LevelFilter::Debug);
         assert!(c.connection.limits.max_output_buffer >= (1 << 20) + c.high_water);
     }
