@@ -7,12 +7,15 @@
 //!
 //! - `utf8_whole/<kind>/<size>`: `utf8::validate` (what a single-frame text
 //!   message goes through) against `std::str::from_utf8`, 64 B to 1 MiB.
+//!   125 B is a typical small chat message.
 //! - `utf8_split/<kind>/<piece>`: 64 KiB fed to `Utf8Validator` in pieces of
 //!   125 B or 1,000 B (a text message in many frames, or one frame in many
 //!   reads). Neither size is a multiple of 2, 3 or 4, so most cuts fall
-//!   inside a character. The baseline is `std::str::from_utf8` of the whole
-//!   64 KiB, which is what a message split this way would cost if it were
-//!   validated once at the end, without failing fast.
+//!   inside a character. Two baselines: `std/<piece>` does the same job with
+//!   `std::str::from_utf8` on each piece (carrying an unfinished character
+//!   over, as `Utf8Validator` does); `std-whole` validates the whole 64 KiB
+//!   once, which is what the message would cost checked at its end, without
+//!   failing fast, and bounds what any piecewise check can reach.
 //!
 //! `cargo bench --bench utf8`
 
@@ -55,10 +58,45 @@ fn text(sample: &str, len: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// The baseline for pieces: `std::str::from_utf8` on each piece, the bytes
+/// of a character cut at the end of one carried to the next.
+fn std_pieces(bytes: &[u8], piece: usize) -> bool {
+    let mut carry = [0u8; 4];
+    let mut carried = 0;
+    for mut p in bytes.chunks(piece) {
+        if carried > 0 {
+            let width = match carry[0] {
+                0xc0..=0xdf => 2,
+                0xe0..=0xef => 3,
+                _ => 4,
+            };
+            let take = (width - carried).min(p.len());
+            carry[carried..carried + take].copy_from_slice(&p[..take]);
+            carried += take;
+            p = &p[take..];
+            match std::str::from_utf8(&carry[..carried]) {
+                Ok(_) => carried = 0,
+                Err(e) if e.error_len().is_none() => continue,
+                Err(_) => return false,
+            }
+        }
+        match std::str::from_utf8(p) {
+            Ok(_) => {}
+            Err(e) if e.error_len().is_none() => {
+                let tail = &p[e.valid_up_to()..];
+                carry[..tail.len()].copy_from_slice(tail);
+                carried = tail.len();
+            }
+            Err(_) => return false,
+        }
+    }
+    carried == 0
+}
+
 fn whole(c: &mut Criterion) {
     for (kind, sample) in KINDS {
         let mut group = c.benchmark_group(format!("utf8_whole/{kind}"));
-        for size in [64, KIB, 64 * KIB, 1024 * KIB] {
+        for size in [64, 125, KIB, 64 * KIB, 1024 * KIB] {
             let bytes = text(sample, size);
             group.throughput(Throughput::Bytes(bytes.len() as u64));
             group.bench_with_input(BenchmarkId::new("ours", size), &bytes, |b, bytes| {
@@ -76,6 +114,7 @@ fn split(c: &mut Criterion) {
     for (kind, sample) in KINDS {
         let mut group = c.benchmark_group(format!("utf8_split/{kind}"));
         let bytes = text(sample, 64 * KIB);
+        assert!(std_pieces(&bytes, 125) && std_pieces(&bytes, 1000));
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         for piece in [125, 1000] {
             group.bench_with_input(BenchmarkId::new("ours", piece), &piece, |b, &piece| {
@@ -83,6 +122,9 @@ fn split(c: &mut Criterion) {
                     let mut v = Utf8Validator::new();
                     black_box(&bytes).chunks(piece).all(|p| v.feed(p).is_ok()) && v.finish().is_ok()
                 })
+            });
+            group.bench_with_input(BenchmarkId::new("std", piece), &piece, |b, &piece| {
+                b.iter(|| std_pieces(black_box(&bytes), piece))
             });
         }
         group.bench_function("std-whole", |b| {

@@ -3,12 +3,12 @@
 //! A text message may be split across frames at any byte, even inside a
 //! character, and an endpoint should fail as soon as the bytes can never
 //! become valid rather than at the end of the message. [`Utf8Validator`]
-//! does that: it validates each piece with a vectorised validator
-//! (`simdutf8`) and carries at most three bytes of an unfinished character to
-//! the next piece. Because the standard library (and `simdutf8`'s compat
-//! mode) report an "incomplete" tail only when it is a valid prefix of some
-//! character, every byte that rules validity out is caught in the piece that
-//! holds it.
+//! does that: it cuts an unfinished character off the end of each piece,
+//! validates the rest with a vectorised validator (`simdutf8`) in one pass,
+//! and carries the cut-off bytes (at most three) to the next piece once the
+//! standard library has confirmed they are a valid prefix of some
+//! character. So every byte that rules validity out is caught in the piece
+//! that holds it.
 
 use core::str;
 
@@ -69,20 +69,22 @@ impl Utf8Validator {
                 return Ok(());
             }
         }
-        if simdutf8::basic::from_utf8(piece).is_ok() {
-            return Ok(());
+        // One pass over the piece: the complete characters go to the fast
+        // validator, an unfinished one at the end is kept for the next piece.
+        let (whole, tail) = piece.split_at(complete_len(piece));
+        if simdutf8::basic::from_utf8(whole).is_err() {
+            return Err(Utf8Error);
         }
-        match simdutf8::compat::from_utf8(piece) {
-            Ok(_) => Ok(()),
-            Err(e) if e.error_len().is_none() => {
-                // A valid but unfinished character at the end: keep it.
-                let tail = &piece[e.valid_up_to()..];
-                self.pending[..tail.len()].copy_from_slice(tail);
-                self.pending_len = tail.len() as u8; // at most 3
-                Ok(())
+        if !tail.is_empty() {
+            // Fail fast if the unfinished character can never be valid.
+            match str::from_utf8(tail) {
+                Err(e) if e.error_len().is_none() && e.valid_up_to() == 0 => {}
+                _ => return Err(Utf8Error),
             }
-            Err(_) => Err(Utf8Error),
+            self.pending[..tail.len()].copy_from_slice(tail);
+            self.pending_len = tail.len() as u8; // at most 3
         }
+        Ok(())
     }
 
     /// Ends the message: fails if it stopped inside a character.
@@ -111,6 +113,27 @@ impl Utf8Validator {
         }
         Ok(&piece[take..])
     }
+}
+
+/// The length of `bytes` without the character cut off at its end, if one
+/// is: the last lead byte, within the last three bytes, starts a character
+/// longer than what follows it. Invalid bytes are left in, for the validator
+/// to reject.
+#[inline]
+fn complete_len(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    for back in 1..=len.min(3) {
+        let byte = bytes[len - back];
+        if byte & 0xc0 != 0x80 {
+            // Not a continuation byte: the last character starts here.
+            return if char_width(byte) > back {
+                len - back
+            } else {
+                len
+            };
+        }
+    }
+    len
 }
 
 /// The length of the character a valid lead byte starts. Lead bytes that are
