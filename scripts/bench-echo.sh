@@ -85,9 +85,11 @@ if [ ${#CUSTOM[@]} -gt 0 ]; then
     done
 fi
 # conns size pipeline
+# With one message in flight wsload saturates its core before any server
+# does, so every point where that happens is also run with 16 in flight.
 POINTS=(
     "1 20 1" "100 20 1" "100 1024 1" "100 16384 1" "500 1024 1" "500 16384 1"
-    "100 20 16" "100 1024 16"
+    "100 20 16" "100 1024 16" "100 16384 16" "500 1024 16" "500 16384 16"
 )
 [ ${#POINTS_ARG[@]} -gt 0 ] && POINTS=("${POINTS_ARG[@]}")
 
