@@ -389,6 +389,38 @@ fn first_frame_in_the_same_packet_as_the_handshake_is_not_lost() {
 }
 
 #[test]
+fn pipelined_large_and_small_messages_keep_order() {
+    // Small echoes are queued; large ones are written from the read buffer
+    // when nothing else waits, or queued behind the others when more input
+    // does. Mixed and pipelined, they must still come back in order.
+    let server = start(|_| {});
+    let mut client = connect(&server);
+    let sizes = [
+        100usize, 5000, 70_000, 20, 4096, 4095, 200_000, 16_384, 1, 9000,
+    ];
+    let message = |i: usize| -> Vec<u8> {
+        let size = sizes[i % sizes.len()];
+        (0..size).map(|j| (i * 31 + j) as u8).collect()
+    };
+    for round in 0..3 {
+        for i in 0..60 {
+            client.connection().send_binary(&message(i)).unwrap();
+        }
+        client.flush().unwrap();
+        for i in 0..60 {
+            let got = expect_binary(&mut client);
+            assert!(
+                got == message(i),
+                "round {round}, message {i}: {} bytes back, {} sent",
+                got.len(),
+                message(i).len()
+            );
+        }
+    }
+    client.close(CloseCode::NORMAL, "").unwrap();
+}
+
+#[test]
 fn end_of_stream_right_after_a_message_is_noticed() {
     // The server stops reading at a short read (the socket is then empty)
     // unless epoll already reported the end of stream, which brings no

@@ -207,6 +207,9 @@ pub struct Peer<'a> {
     tx: &'a mut Sender,
     socket: &'a mut mio::net::TcpStream,
     direct_write_min: usize,
+    /// More input waits behind this message: a large reply is queued rather
+    /// than written at once, so the replies to one read leave in one write.
+    more_input: bool,
     /// Set when a direct write hit a transport error.
     broken: &'a mut bool,
 }
@@ -218,9 +221,10 @@ impl Peer<'_> {
     }
 
     /// Sends a whole message. A large payload goes straight to the socket
-    /// without a copy when nothing is queued ahead of it.
+    /// without a copy, together with what is queued ahead of it, unless
+    /// more received messages wait to be handled.
     pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
-        if data.len() < self.direct_write_min || *self.broken {
+        if data.len() < self.direct_write_min || self.more_input || *self.broken {
             return self.tx.send_message(kind, data);
         }
         match self.tx.send_message_vectored(kind, data, self.socket) {

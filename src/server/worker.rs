@@ -17,7 +17,7 @@ use super::upgrade::{self, HandshakeState, Outcome};
 use super::{ConnId, Handler, Message, Peer, ServerConfig};
 use crate::close::{CloseCode, CloseReason};
 use crate::connection::{Connection, Delivery, Event, State};
-use crate::frame::ControlPayload;
+use crate::frame::{ControlPayload, MAX_HEADER_LEN};
 
 const WAKER: Token = Token(usize::MAX);
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -742,6 +742,7 @@ fn read_frames<H: Handler>(
             }
         }
         loop {
+            let buffered = c.buffered_input_len();
             let result = c.next_event_with(|event, tx| {
                 let message = match event {
                     Event::Text(t) => Message::Text(t),
@@ -752,11 +753,19 @@ fn read_frames<H: Handler>(
                     // Delivery::Frames, which the server does not use.
                     Event::Close { .. } | Event::Fragment { .. } => return,
                 };
+                // Bytes beyond this message's frame (its header is at most
+                // 14 bytes) belong to the next one.
+                let size = match &message {
+                    Message::Text(t) => t.len(),
+                    Message::Binary(b) => b.len(),
+                    Message::Ping(_) | Message::Pong(_) => 0,
+                };
                 let mut peer = Peer {
                     id,
                     tx,
                     socket: &mut *socket,
                     direct_write_min: config.direct_write_min,
+                    more_input: buffered > size + MAX_HEADER_LEN,
                     broken: &mut *broken,
                 };
                 handler.on_message(&mut peer, message);
