@@ -265,8 +265,9 @@ def panel(points, stats, field, title, y0, width, height):
             )
         conns, size, depth = p
         label = f"{conns}×{size_label(size)}" + (f" d{depth}" if depth != "1" else "")
+        label_size = 11 if group >= 100 else 9  # px per group: keep labels apart
         out.append(
-            f'<text x="{left + (i + 0.5) * group:.1f}" y="{top + plot_h + 16}" font-size="11" '
+            f'<text x="{left + (i + 0.5) * group:.1f}" y="{top + plot_h + 16}" font-size="{label_size}" '
             f'text-anchor="middle">{label}</text>'
         )
     out.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="#495057"/>')
