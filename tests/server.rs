@@ -442,6 +442,45 @@ fn end_of_stream_right_after_a_message_is_noticed() {
 }
 
 #[test]
+fn urgent_data_does_not_stall_the_frames_behind_it() {
+    // A read stops short at TCP's urgent mark, with more data behind it and
+    // no new readiness event to come; the server must read on. (Outside
+    // SO_OOBINLINE the urgent byte leaves the stream, so the frames arrive
+    // whole.)
+    let server = start(|_| {});
+    for round in 0..50 {
+        let mut raw = raw_ws(server.addr);
+        // The first frame and the urgent byte (the last byte of an
+        // out-of-band send) in one segment, the rest right behind it.
+        let mut first = Vec::new();
+        Frame::new(OpCode::Text, b"before")
+            .masked([1, 2, 3, 4])
+            .encode_to_vec(&mut first);
+        first.push(b'!');
+        let mut rest = Vec::new();
+        Frame::new(OpCode::Text, b"after")
+            .masked([5, 6, 7, 8])
+            .encode_to_vec(&mut rest);
+        Frame::new(OpCode::Close, &1000u16.to_be_bytes())
+            .masked([9, 9, 9, 9])
+            .encode_to_vec(&mut rest);
+        let sent = socket2::SockRef::from(&raw.stream)
+            .send_out_of_band(&first)
+            .unwrap();
+        assert_eq!(sent, first.len());
+        raw.stream.write_all(&rest).unwrap();
+        let frames = raw.frames_until_eof();
+        let texts: Vec<&[u8]> = frames
+            .iter()
+            .filter(|(op, _)| *op == OpCode::Text)
+            .map(|(_, p)| p.as_slice())
+            .collect();
+        assert_eq!(texts, [&b"before"[..], b"after"], "round {round}");
+        assert_eq!(close_code(&frames), Some(1000), "round {round}");
+    }
+}
+
+#[test]
 fn handshake_timeout_drops_silent_connections() {
     let server = start(|c| c.handshake_timeout = Duration::from_millis(300));
     let mut stream = TcpStream::connect(server.addr).unwrap();

@@ -21,6 +21,9 @@ use crate::frame::{ControlPayload, MAX_HEADER_LEN};
 
 const WAKER: Token = Token(usize::MAX);
 const LISTENER: Token = Token(usize::MAX - 1);
+/// Interest of a connection that is read: urgent data (EPOLLPRI) too, see
+/// `Conn::urgent`.
+const READ: Interest = Interest::READABLE.add(Interest::PRIORITY);
 
 /// A connection quiet for this long gives back its buffers.
 const IDLE_SWEEP: Duration = Duration::from_secs(2);
@@ -75,6 +78,10 @@ struct Conn {
     /// epoll reported the peer's end of stream (or an error): from then on
     /// read until the socket says so, never stop at a short read.
     read_closed: bool,
+    /// epoll reported TCP urgent data. A read stops short at the urgent mark
+    /// with more data behind it and no new event to come, so this
+    /// connection, too, is read until the socket says so.
+    urgent: bool,
     ping_sent_at: Option<Instant>,
     close_deadline: Option<Instant>,
     queued_again: bool,
@@ -155,12 +162,13 @@ impl Worker {
                     LISTENER => self.accept(now),
                     Token(slot) => {
                         let closed = event.is_read_closed() || event.is_error();
-                        if closed {
+                        if closed || event.is_priority() {
                             if let Some(conn) = self.conns.get_mut(slot) {
-                                conn.read_closed = true;
+                                conn.read_closed |= closed;
+                                conn.urgent |= event.is_priority();
                             }
                         }
-                        let read = event.is_readable() || closed;
+                        let read = event.is_readable() || closed || event.is_priority();
                         self.drive(slot, now, read, &mut handler);
                     }
                 }
@@ -242,10 +250,10 @@ impl Worker {
             let _ = socket.set_nodelay(true);
             let entry = self.conns.vacant_entry();
             let slot = entry.key();
-            if let Err(e) =
-                self.poll
-                    .registry()
-                    .register(&mut socket, Token(slot), Interest::READABLE)
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut socket, Token(slot), READ)
             {
                 log::warn!("worker {}: register: {e}", self.index);
                 continue;
@@ -264,6 +272,7 @@ impl Worker {
                 read_paused: false,
                 broken: false,
                 read_closed: false,
+                urgent: false,
                 ping_sent_at: None,
                 close_deadline: None,
                 queued_again: false,
@@ -357,9 +366,9 @@ impl Worker {
         let want_write = pending > 0;
         if want_write != conn.writable {
             let interest = if want_write {
-                Interest::READABLE | Interest::WRITABLE
+                READ | Interest::WRITABLE
             } else {
-                Interest::READABLE
+                READ
             };
             if self
                 .poll
@@ -411,10 +420,10 @@ impl Worker {
         conn.close_deadline = Some(deadline);
         reschedule(&mut self.timers, conn, slot, deadline);
         if conn.writable {
-            let _ =
-                self.poll
-                    .registry()
-                    .reregister(&mut conn.socket, Token(slot), Interest::READABLE);
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut conn.socket, Token(slot), READ);
             conn.writable = false;
         }
         // Input may already be waiting: edge-triggered, so drain it now.
@@ -570,10 +579,14 @@ impl Worker {
                 Phase::Handshake(_) => self.remove(slot, handler),
                 Phase::Http | Phase::Lingering => {}
                 Phase::Open(c) => {
-                    let _ = c.close(
-                        CloseCode::GOING_AWAY,
-                        CloseReason::truncate("server shutting down"),
-                    );
+                    // One already closing (or whose peer ended the stream)
+                    // finishes as it is.
+                    if c.state() == State::Open {
+                        let _ = c.close(
+                            CloseCode::GOING_AWAY,
+                            CloseReason::truncate("server shutting down"),
+                        );
+                    }
                     self.settle(slot, now, handler);
                 }
             }
@@ -689,6 +702,7 @@ fn read_frames<H: Handler>(
         broken,
         read_paused,
         read_closed,
+        urgent,
         ..
     } = conn
     else {
@@ -731,7 +745,7 @@ fn read_frames<H: Handler>(
                 Ok(n) => {
                     c.commit_read(n, since_epoch);
                     budget -= n;
-                    drained = n < room && !*read_closed;
+                    drained = n < room && !*read_closed && !*urgent;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
