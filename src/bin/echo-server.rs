@@ -34,9 +34,9 @@ OPTIONS:
     --subprotocol NAME          subprotocol to offer, in preference order (repeatable)
     --high-water BYTES          stop reading a connection with this much output
                                 queued [default: 1MiB]
-    --read-chunk BYTES          least room offered to each socket read; a buffer
-                                is held only while a connection is busy
-                                [default: 16KiB]
+    --read-chunk BYTES          least room offered to each socket read, at most
+                                16MiB; a buffer is held only while a connection
+                                is busy [default: 16KiB]
     --log LEVEL                 error, warn, info, debug, trace [default: info,
                                 or RUST_LOG]
     -h, --help                  print this help
@@ -48,6 +48,9 @@ For benchmarks, pin the server and the load generator to different cores:
     taskset -c 0 echo-server --threads 1 &
     taskset -c 1 wsload ws://127.0.0.1:9001/ --conns 100 --size 20 --secs 5
 ";
+
+/// Largest `--read-chunk`.
+const MAX_READ_CHUNK: u64 = 16 << 20;
 
 fn main() -> ExitCode {
     let (config, level) = match parse_args(std::env::args().skip(1)) {
@@ -155,8 +158,12 @@ fn parse_args(
                 config.low_water = v / 4;
             }
             "--read-chunk" => {
-                let v = usize::try_from(parse_size(&flag, &value()?)?).unwrap_or(usize::MAX);
-                config.connection.read_chunk = v.max(1);
+                let v = parse_size(&flag, &value()?)?;
+                // Each busy connection holds a buffer this large, zero-filled.
+                if !(1..=MAX_READ_CHUNK).contains(&v) {
+                    return Err(format!("{flag}: 1 byte to 16MiB"));
+                }
+                config.connection.read_chunk = v as usize;
             }
             "--log" => {
                 let v = value()?;
@@ -261,6 +268,8 @@ mod tests {
         assert!(parse(&["--threads"]).is_err());
         assert!(parse(&["--listen", "nowhere"]).is_err());
         assert!(parse(&["--idle-timeout", "-1"]).is_err());
+        assert!(parse(&["--read-chunk", "0"]).is_err());
+        assert!(parse(&["--read-chunk", "100GiB"]).is_err());
         assert_eq!(parse(&["--help"]), Ok(None));
     }
 }
