@@ -2,7 +2,7 @@
 //! and by raw sockets. Each test starts its own server on an ephemeral port
 //! and stops it before returning.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::num::NonZeroUsize;
 use std::thread::JoinHandle;
@@ -477,6 +477,56 @@ fn urgent_data_does_not_stall_the_frames_behind_it() {
             .collect();
         assert_eq!(texts, [&b"before"[..], b"after"], "round {round}");
         assert_eq!(close_code(&frames), Some(1000), "round {round}");
+    }
+}
+
+#[test]
+fn a_peer_that_stops_reading_is_dropped_after_the_send_timeout() {
+    // It floods messages and reads no echo: the server's output backs up,
+    // backpressure stops it reading, and nothing moves either way. After the
+    // send timeout the server drops the connection, so the peer's reads end
+    // (the echoes that got through, then a reset or end of stream) instead
+    // of waiting forever.
+    let server = start(|c| {
+        c.send_timeout = Some(Duration::from_millis(300));
+        c.high_water = 64 << 10;
+        c.low_water = 16 << 10;
+    });
+    let mut raw = raw_ws(server.addr);
+    let mut wire = Vec::new();
+    Frame::new(OpCode::Binary, &[7u8; 60_000])
+        .masked([1, 2, 3, 4])
+        .encode_to_vec(&mut wire);
+    raw.stream
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut stopped = None;
+    for _ in 0..2000 {
+        if let Err(e) = raw.stream.write_all(&wire) {
+            stopped = Some(e.kind());
+            break;
+        }
+    }
+    match stopped {
+        // The server was still waiting: give it time to give up.
+        Some(ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            std::thread::sleep(Duration::from_millis(1000))
+        }
+        // It already has, while the peer was still blocked writing.
+        Some(ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {}
+        other => panic!("the flood ended with {other:?}"),
+    }
+    raw.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match raw.stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("read: {e} (the connection is still open)"),
+        }
     }
 }
 

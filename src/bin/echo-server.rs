@@ -30,6 +30,9 @@ OPTIONS:
     --ping-interval SECS        ping connections quiet this long; drop those that
                                 stay silent another interval (1011) [default: off]
     --close-timeout SECS        wait this long for the peer's close frame [default: 5]
+    --send-timeout SECS         drop a connection whose output made no progress
+                                this long (a peer that stopped reading); 0 = off
+                                [default: 60]
     --allow-origin ORIGIN       allow this Origin (repeatable); none means any (403 else)
     --subprotocol NAME          subprotocol to offer, in preference order (repeatable)
     --high-water BYTES          stop reading a connection with this much output
@@ -150,6 +153,10 @@ fn parse_args(
             "--idle-timeout" => config.idle_timeout = Some(parse_secs(&flag, &value()?)?),
             "--ping-interval" => config.ping_interval = Some(parse_secs(&flag, &value()?)?),
             "--close-timeout" => config.close_timeout = parse_secs(&flag, &value()?)?,
+            "--send-timeout" => {
+                let limit = parse_secs(&flag, &value()?)?;
+                config.send_timeout = (!limit.is_zero()).then_some(limit);
+            }
             "--allow-origin" => config.allowed_origins.push(value()?),
             "--subprotocol" => config.subprotocols.push(value()?),
             "--high-water" => {
@@ -246,6 +253,8 @@ mod tests {
             "0.5",
             "--read-chunk",
             "64KiB",
+            "--send-timeout",
+            "0",
             "--log",
             "debug",
         ])
@@ -258,6 +267,7 @@ mod tests {
         assert_eq!(c.subprotocols, ["chat"]);
         assert_eq!(c.ping_interval, Some(std::time::Duration::from_millis(500)));
         assert_eq!(c.connection.read_chunk, 64 << 10);
+        assert_eq!(c.send_timeout, None);
         assert_eq!(level, log::LevelFilter::Debug);
         assert!(c.connection.limits.max_output_buffer >= (1 << 20) + c.high_water);
     }

@@ -75,6 +75,10 @@ pub struct ServerConfig {
     /// After sending a close frame, wait this long for the peer's before
     /// dropping the connection. Default 5 s.
     pub close_timeout: Duration,
+    /// Drop a connection whose queued output has made no progress for this
+    /// long: a peer that stopped reading (and, with backpressure, is no
+    /// longer read either). Default 60 s.
+    pub send_timeout: Option<Duration>,
     /// Origins allowed to connect (`Origin` header, exact match); empty
     /// means any. A browser always sends `Origin`; checking it defends
     /// against cross-site WebSocket hijacking. Pair it with a token or
@@ -109,6 +113,7 @@ impl Default for ServerConfig {
             idle_timeout: None,
             ping_interval: None,
             close_timeout: Duration::from_secs(5),
+            send_timeout: Some(Duration::from_secs(60)),
             allowed_origins: Vec::new(),
             subprotocols: Vec::new(),
             server_name: concat!("rfc6455/", env!("CARGO_PKG_VERSION")).to_owned(),

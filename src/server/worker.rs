@@ -84,7 +84,20 @@ struct Conn {
     urgent: bool,
     ping_sent_at: Option<Instant>,
     close_deadline: Option<Instant>,
+    /// Since when queued output has waited without a byte written.
+    stalled_since: Option<Instant>,
     queued_again: bool,
+}
+
+impl Conn {
+    /// Bytes queued for the socket: an HTTP response, then frames.
+    fn pending_output(&self) -> usize {
+        let frames = match &self.phase {
+            Phase::Open(c) => c.pending_output_len(),
+            _ => 0,
+        };
+        self.http_out.len() - self.http_at + frames
+    }
 }
 
 pub(crate) struct Worker {
@@ -275,6 +288,7 @@ impl Worker {
                 urgent: false,
                 ping_sent_at: None,
                 close_deadline: None,
+                stalled_since: None,
                 queued_again: false,
             });
             self.timers.schedule(deadline, slot, self.next_stamp);
@@ -325,6 +339,7 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
+        let before = conn.pending_output();
         if !conn.broken {
             if let Err(e) = flush(conn) {
                 log::debug!("worker {}: write to {slot}: {e}", self.index);
@@ -334,6 +349,16 @@ impl Worker {
         if conn.broken {
             self.remove(slot, handler);
             return;
+        }
+        let after = conn.pending_output();
+        conn.stalled_since = match conn.stalled_since {
+            _ if after == 0 => None,
+            _ if after < before => Some(now),
+            None => Some(now),
+            since => since,
+        };
+        if let (Some(since), Some(limit)) = (conn.stalled_since, self.config.send_timeout) {
+            reschedule(&mut self.timers, conn, slot, since + limit);
         }
         let http_pending = conn.http_at < conn.http_out.len();
         let done = match &conn.phase {
@@ -503,6 +528,13 @@ impl Worker {
             log::debug!("worker {}: {slot}: close timeout", self.index);
             self.remove(slot, handler);
             return;
+        }
+        if let (Some(since), Some(limit)) = (conn.stalled_since, config.send_timeout) {
+            if now >= since + limit {
+                log::debug!("worker {}: {slot}: send timeout", self.index);
+                self.remove(slot, handler);
+                return;
+            }
         }
         let next = match &mut conn.phase {
             Phase::Lingering => conn.close_deadline,
