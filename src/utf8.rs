@@ -61,9 +61,26 @@ impl Utf8Validator {
 
     /// Validates the next piece of the message. Fails as soon as the bytes
     /// seen so far cannot be the start of valid UTF-8.
-    pub fn feed(&mut self, mut piece: &[u8]) -> Result<(), Utf8Error> {
+    pub fn feed(&mut self, piece: &[u8]) -> Result<(), Utf8Error> {
+        self.feed_with(piece, |_| {})
+    }
+
+    /// Like [`feed`](Self::feed), and appends the characters completed so
+    /// far to `text`, in the same pass: a message assembled this way needs
+    /// no second check to become a `&str`. On error, `text` may hold part of
+    /// the piece.
+    pub fn feed_into(
+        &mut self,
+        piece: &[u8],
+        text: &mut alloc::string::String,
+    ) -> Result<(), Utf8Error> {
+        self.feed_with(piece, |s| text.push_str(s))
+    }
+
+    /// `feed`, handing each validated run of whole characters to `sink`.
+    fn feed_with(&mut self, mut piece: &[u8], mut sink: impl FnMut(&str)) -> Result<(), Utf8Error> {
         if self.pending_len != 0 {
-            piece = self.complete_pending(piece)?;
+            piece = self.complete_pending(piece, &mut sink)?;
             if self.pending_len != 0 {
                 // `piece` was used up and the character is still unfinished.
                 return Ok(());
@@ -72,8 +89,9 @@ impl Utf8Validator {
         // One pass over the piece: the complete characters go to the fast
         // validator, an unfinished one at the end is kept for the next piece.
         let (whole, tail) = piece.split_at(complete_len(piece));
-        if simdutf8::basic::from_utf8(whole).is_err() {
-            return Err(Utf8Error);
+        match simdutf8::basic::from_utf8(whole) {
+            Ok(text) => sink(text),
+            Err(_) => return Err(Utf8Error),
         }
         if !tail.is_empty() {
             // Fail fast if the unfinished character can never be valid.
@@ -100,14 +118,21 @@ impl Utf8Validator {
 
     /// Takes bytes from `piece` to finish the pending character; returns the
     /// rest of `piece`.
-    fn complete_pending<'p>(&mut self, piece: &'p [u8]) -> Result<&'p [u8], Utf8Error> {
+    fn complete_pending<'p>(
+        &mut self,
+        piece: &'p [u8],
+        sink: &mut impl FnMut(&str),
+    ) -> Result<&'p [u8], Utf8Error> {
         let have = usize::from(self.pending_len);
         let need = char_width(self.pending[0]).saturating_sub(have);
         let take = need.min(piece.len());
         self.pending[have..have + take].copy_from_slice(&piece[..take]);
         let filled = have + take;
         match str::from_utf8(&self.pending[..filled]) {
-            Ok(_) => self.pending_len = 0,
+            Ok(text) => {
+                sink(text);
+                self.pending_len = 0;
+            }
             Err(e) if e.error_len().is_none() => self.pending_len = filled as u8,
             Err(_) => return Err(Utf8Error),
         }

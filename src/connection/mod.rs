@@ -59,6 +59,7 @@
 
 mod send;
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::mem;
 use core::ops::{Deref, DerefMut};
@@ -200,8 +201,14 @@ struct Receiver {
     frame: Option<PartialFrame>,
     message: Option<OpenMessage>,
     utf8: Utf8Validator,
+    /// A fragmented binary message.
     assembly: Vec<u8>,
-    /// The assembly buffer holds a delivered message; clear it first.
+    /// A fragmented text message, appended as it is validated so that it
+    /// needs no second check to become a `&str`. Capacity moves between
+    /// this and `assembly` as the message kind changes, so only one holds
+    /// memory.
+    text: String,
+    /// The assembly buffers hold a delivered message; clear them first.
     assembly_delivered: bool,
     last_received: Option<Duration>,
     /// The event found by the last `advance`, waiting to be borrowed.
@@ -278,6 +285,7 @@ impl Connection {
                 message: None,
                 utf8: Utf8Validator::new(),
                 assembly: Vec::new(),
+                text: String::new(),
                 assembly_delivered: false,
                 last_received: None,
                 ready: None,
@@ -493,7 +501,10 @@ impl Connection {
 
     /// Heap bytes this connection holds (buffers' capacities).
     pub fn heap_bytes(&self) -> usize {
-        self.rx.buf.capacity() + self.rx.assembly.capacity() + self.tx.heap_bytes()
+        self.rx.buf.capacity()
+            + self.rx.assembly.capacity()
+            + self.rx.text.capacity()
+            + self.tx.heap_bytes()
     }
 
     /// Bytes received but not yet turned into events.
@@ -595,6 +606,7 @@ impl Receiver {
     ) -> Result<Option<Ready>, ProtocolError> {
         if self.assembly_delivered {
             self.assembly.clear();
+            self.text.clear();
             self.assembly_delivered = false;
         }
         loop {
@@ -605,7 +617,7 @@ impl Receiver {
                     None => return Ok(None),
                 },
             };
-            let Some(frame) = self.receive_payload(frame)? else {
+            let Some(frame) = self.receive_payload(frame, discard_data)? else {
                 return Ok(None);
             };
             self.frame = None;
@@ -652,6 +664,7 @@ impl Receiver {
                     } else {
                         MessageKind::Binary
                     };
+                    self.prepare_assembly(kind);
                     self.message = Some(OpenMessage {
                         kind,
                         len: header.payload_len,
@@ -686,6 +699,7 @@ impl Receiver {
     fn receive_payload(
         &mut self,
         mut frame: PartialFrame,
+        discard_data: bool,
     ) -> Result<Option<PartialFrame>, ProtocolError> {
         let available = (self.end - frame.start).min(frame.len);
         if available == frame.len && frame.processed == 0 {
@@ -699,13 +713,14 @@ impl Receiver {
         }
         if available > frame.processed {
             let is_text = self.data_kind(&frame.header) == Some(MessageKind::Text);
-            let piece = &mut self.buf[frame.start + frame.processed..frame.start + available];
+            let (from, to) = (frame.start + frame.processed, frame.start + available);
             if let Some(key) = frame.header.mask {
-                apply_mask(piece, key, frame.processed);
+                apply_mask(&mut self.buf[from..to], key, frame.processed);
             }
             // Fail fast: text is checked as it arrives, not when it ends.
             if is_text {
-                self.utf8.feed(piece)?;
+                let assemble = self.assembles_text(&frame.header, discard_data);
+                self.feed_text(from, to, assemble)?;
             }
             frame.processed = available;
         }
@@ -752,7 +767,6 @@ impl Receiver {
                 let Some(kind) = self.data_kind(&header) else {
                     return Err(ProtocolError::UnexpectedContinuation);
                 };
-                let payload = &self.buf[start..start + len];
                 let single = header.fin && header.opcode != OpCode::Continuation;
                 if kind == MessageKind::Text {
                     // A whole single-frame text is validated once, where it
@@ -760,7 +774,8 @@ impl Receiver {
                     // checked piece by piece as it arrived, to fail fast.
                     if !single || fed_already {
                         if !fed_already {
-                            self.utf8.feed(payload)?;
+                            let assemble = self.assembles_text(&header, discard_data);
+                            self.feed_text(start, start + len, assemble)?;
                         }
                         if header.fin {
                             self.utf8.finish()?;
@@ -786,7 +801,9 @@ impl Receiver {
                         fin: header.fin,
                     }));
                 }
-                self.assemble(start, len);
+                if kind == MessageKind::Binary {
+                    self.assemble(start, len); // text was appended as validated
+                }
                 if header.fin {
                     self.assembly_delivered = true;
                     Ok(Some(Ready::Assembled { kind }))
@@ -821,7 +838,12 @@ impl Receiver {
                 }
             },
             Ready::Direct { kind, start, len } => data_event(kind, &self.buf[start..start + len]),
-            Ready::Assembled { kind } => data_event(kind, &self.assembly),
+            Ready::Assembled {
+                kind: MessageKind::Text,
+            } => Event::Text(&self.text),
+            Ready::Assembled {
+                kind: MessageKind::Binary,
+            } => Event::Binary(&self.assembly),
             Ready::Fragment {
                 kind,
                 start,
@@ -889,17 +911,61 @@ impl Receiver {
             .saturating_add(self.config.read_chunk)
     }
 
-    /// Appends a fragment to the assembly buffer, growing it by doubling but
-    /// never past the message limit (the headers were checked against it).
+    /// Appends a fragment to the binary assembly buffer.
     fn assemble(&mut self, payload_start: usize, len: usize) {
-        let needed = self.assembly.len() + len;
-        if needed > self.assembly.capacity() {
-            let limit = usize::try_from(self.config.limits.max_message_size).unwrap_or(usize::MAX);
-            let target = needed.max(self.assembly.capacity().saturating_mul(2).min(limit));
-            self.assembly.reserve_exact(target - self.assembly.len());
-        }
+        let target = self.grown(self.assembly.len(), self.assembly.capacity(), len);
+        self.assembly.reserve_exact(target - self.assembly.len());
         self.assembly
             .extend_from_slice(&self.buf[payload_start..payload_start + len]);
+    }
+
+    /// The capacity to hold `add` more bytes: doubling, but never past the
+    /// message limit (the headers were checked against it).
+    fn grown(&self, len: usize, capacity: usize, add: usize) -> usize {
+        let needed = len.saturating_add(add);
+        if needed <= capacity {
+            return capacity;
+        }
+        let limit = usize::try_from(self.config.limits.max_message_size).unwrap_or(usize::MAX);
+        needed.max(capacity.saturating_mul(2).min(limit))
+    }
+
+    /// Whether a text frame's payload goes into the text assembly buffer:
+    /// part of a fragmented message that is delivered whole.
+    fn assembles_text(&self, header: &FrameHeader, discard_data: bool) -> bool {
+        let single = header.fin && header.opcode != OpCode::Continuation;
+        !single && !discard_data && self.config.delivery == Delivery::Messages
+    }
+
+    /// Validates `buf[from..to]` as the next piece of a text message, and
+    /// appends it to the text assembly buffer if `assemble`.
+    fn feed_text(&mut self, from: usize, to: usize, assemble: bool) -> Result<(), ProtocolError> {
+        if !assemble {
+            return Ok(self.utf8.feed(&self.buf[from..to])?);
+        }
+        // Up to three bytes of a character cut at the previous piece's end
+        // come out with this one.
+        let target = self.grown(self.text.len(), self.text.capacity(), to - from + 3);
+        self.text.reserve_exact(target - self.text.len());
+        Ok(self.utf8.feed_into(&self.buf[from..to], &mut self.text)?)
+    }
+
+    /// Gives the assembly buffer of the other kind's capacity to the one a
+    /// new fragmented message of `kind` will use.
+    fn prepare_assembly(&mut self, kind: MessageKind) {
+        match kind {
+            MessageKind::Text if self.text.capacity() == 0 => {
+                let mut bytes = mem::take(&mut self.assembly);
+                bytes.clear();
+                self.text = String::from_utf8(bytes).unwrap_or_default();
+            }
+            MessageKind::Binary if self.assembly.capacity() == 0 => {
+                let mut text = mem::take(&mut self.text);
+                text.clear();
+                self.assembly = text.into_bytes();
+            }
+            _ => {}
+        }
     }
 
     /// No more input will be decoded: forget the frame in progress and the
@@ -914,6 +980,7 @@ impl Receiver {
     fn release_idle(&mut self) -> Option<Vec<u8>> {
         if !self.assembly_delivered && self.message.is_none() {
             self.assembly = Vec::new();
+            self.text = String::new();
         }
         self.take_idle_buffer()
     }

@@ -87,6 +87,8 @@ pub fn fuzz_utf8_incremental(data: &[u8]) {
 
     let mut v = Utf8Validator::new();
     for round in 0..2 {
+        let mut w = Utf8Validator::new();
+        let mut text = alloc::string::String::new();
         let mut start = 0;
         let mut failed = false;
         for &end in &cuts {
@@ -104,6 +106,21 @@ pub fn fuzz_utf8_incremental(data: &[u8]) {
             }
             let prefix = core::str::from_utf8(&bytes[..end]);
             let mid = prefix.is_err_and(|e| e.error_len().is_none());
+            // `feed_into` accepts the same pieces and has appended exactly
+            // the whole characters so far.
+            assert!(
+                w.feed_into(&bytes[start..end], &mut text).is_ok(),
+                "round {round}: feed_into disagrees at byte {end}"
+            );
+            let whole_chars = match prefix {
+                Ok(s) => s.len(),
+                Err(e) => e.valid_up_to(),
+            };
+            assert_eq!(
+                text.as_bytes(),
+                &bytes[..whole_chars],
+                "round {round}: text appended by byte {end}"
+            );
             assert_eq!(
                 v.is_mid_character(),
                 mid,
