@@ -22,7 +22,7 @@ use crate::frame::{ControlPayload, MAX_HEADER_LEN};
 const WAKER: Token = Token(usize::MAX);
 const LISTENER: Token = Token(usize::MAX - 1);
 /// Interest of a connection that is read: urgent data (EPOLLPRI) too, see
-/// `Conn::urgent`.
+/// `Conn::read_until_blocked`.
 const READ: Interest = Interest::READABLE.add(Interest::PRIORITY);
 
 /// A connection quiet for this long gives back its buffers.
@@ -75,13 +75,11 @@ struct Conn {
     read_paused: bool,
     /// A transport error or end of stream: remove at the next settle.
     broken: bool,
-    /// epoll reported the peer's end of stream (or an error): from then on
-    /// read until the socket says so, never stop at a short read.
-    read_closed: bool,
-    /// epoll reported TCP urgent data. A read stops short at the urgent mark
-    /// with more data behind it and no new event to come, so this
-    /// connection, too, is read until the socket says so.
-    urgent: bool,
+    /// epoll reported the peer's end of stream, an error or TCP urgent
+    /// data. None of them brings a new event for what already waits in the
+    /// socket (and a read stops short at the urgent mark), so from then on
+    /// this connection is read until WouldBlock, not just to a short read.
+    read_until_blocked: bool,
     ping_sent_at: Option<Instant>,
     close_deadline: Option<Instant>,
     /// Since when queued output has waited without a byte written.
@@ -174,14 +172,14 @@ impl Worker {
                     WAKER => {}
                     LISTENER => self.accept(now),
                     Token(slot) => {
-                        let closed = event.is_read_closed() || event.is_error();
-                        if closed || event.is_priority() {
+                        let read_to_block =
+                            event.is_read_closed() || event.is_error() || event.is_priority();
+                        if read_to_block {
                             if let Some(conn) = self.conns.get_mut(slot) {
-                                conn.read_closed |= closed;
-                                conn.urgent |= event.is_priority();
+                                conn.read_until_blocked = true;
                             }
                         }
-                        let read = event.is_readable() || closed || event.is_priority();
+                        let read = event.is_readable() || read_to_block;
                         self.drive(slot, now, read, &mut handler);
                     }
                 }
@@ -284,8 +282,7 @@ impl Worker {
                 writable: false,
                 read_paused: false,
                 broken: false,
-                read_closed: false,
-                urgent: false,
+                read_until_blocked: false,
                 ping_sent_at: None,
                 close_deadline: None,
                 stalled_since: None,
@@ -733,8 +730,7 @@ fn read_frames<H: Handler>(
         phase: Phase::Open(c),
         broken,
         read_paused,
-        read_closed,
-        urgent,
+        read_until_blocked,
         ..
     } = conn
     else {
@@ -747,8 +743,8 @@ fn read_frames<H: Handler>(
     loop {
         // A read that returns less than asked has emptied the socket
         // (epoll(7)): with edge-triggered readiness, more data brings a new
-        // event, so the read that would only say WouldBlock is skipped. An
-        // end of stream already reported brings no new event: then read on.
+        // event, so the read that would only say WouldBlock is skipped,
+        // unless `read_until_blocked`.
         let mut drained = false;
         if fresh {
             fresh = false;
@@ -777,7 +773,7 @@ fn read_frames<H: Handler>(
                 Ok(n) => {
                     c.commit_read(n, since_epoch);
                     budget -= n;
-                    drained = n < room && !*read_closed && !*urgent;
+                    drained = n < room && !*read_until_blocked;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
