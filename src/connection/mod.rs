@@ -837,7 +837,8 @@ impl Receiver {
                     return Err(e.into());
                 }
             },
-            Ready::Direct { kind, start, len } => data_event(kind, &self.buf[start..start + len]),
+            // Text was matched above.
+            Ready::Direct { start, len, .. } => Event::Binary(&self.buf[start..start + len]),
             Ready::Assembled {
                 kind: MessageKind::Text,
             } => Event::Text(&self.text),
@@ -992,14 +993,5 @@ impl Receiver {
             return Some(mem::take(&mut self.buf));
         }
         None
-    }
-}
-
-fn data_event(kind: MessageKind, data: &[u8]) -> Event<'_> {
-    match kind {
-        // Validated when the message was received; this pass only proves it
-        // to the compiler without `unsafe`.
-        MessageKind::Text => Event::Text(utf8::validate(data).unwrap_or("")),
-        MessageKind::Binary => Event::Binary(data),
     }
 }
