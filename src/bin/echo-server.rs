@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use rfc6455::server::cli::{parse_secs, parse_size};
+use rfc6455::server::cli::{parse_secs, parse_size, Args};
 use rfc6455::server::{Echo, Server, ServerConfig};
 
 const HELP: &str = "\
@@ -118,21 +118,12 @@ fn parse_args(
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(log::LevelFilter::Info);
-    let mut args = args.peekable();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
+    let mut args = Args::new(args);
+    while let Some(flag) = args.next_flag() {
         if flag == "-h" || flag == "--help" {
             return Ok(None);
         }
-        let mut value = || -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
+        let mut value = || args.value(&flag);
         let limits = &mut config.connection.limits;
         match flag.as_str() {
             "--listen" => {
@@ -176,7 +167,7 @@ fn parse_args(
                 let v = value()?;
                 level = v.parse().map_err(|_| format!("--log {v}: not a level"))?;
             }
-            _ => return Err(format!("unknown option {arg}")),
+            _ => return Err(format!("unknown option {flag}")),
         }
     }
     // The echo of a whole message must fit the output queue on top of the

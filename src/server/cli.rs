@@ -36,6 +36,43 @@ pub fn parse_secs(flag: &str, v: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{flag} {v}: not a number of seconds"))
 }
 
+/// Reads command-line arguments as flags, `--name value` or
+/// `--name=value`; any other argument comes back whole.
+pub struct Args<I> {
+    args: I,
+    /// The value given after `=` in the last flag.
+    inline: Option<String>,
+}
+
+impl<I: Iterator<Item = String>> Args<I> {
+    /// Reads `args` (the program name already skipped).
+    pub fn new(args: I) -> Self {
+        Args { args, inline: None }
+    }
+
+    /// The next flag, without its `=value`, or the next other argument.
+    pub fn next_flag(&mut self) -> Option<String> {
+        let arg = self.args.next()?;
+        self.inline = None;
+        match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                self.inline = Some(value.to_owned());
+                Some(flag.to_owned())
+            }
+            _ => Some(arg),
+        }
+    }
+
+    /// The value of `flag`, the last one read: given after `=`, or the next
+    /// argument.
+    pub fn value(&mut self, flag: &str) -> Result<String, String> {
+        self.inline
+            .take()
+            .or_else(|| self.args.next())
+            .ok_or_else(|| format!("{flag} needs a value"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +88,20 @@ mod tests {
         assert!(parse_size("f", "12XB").is_err());
         assert!(parse_size("f", "KiB").is_err());
         assert!(parse_size("f", "99999999999GiB").is_err());
+    }
+
+    #[test]
+    fn flags_take_values_inline_or_next() {
+        let argv = ["--a=1", "--b", "2", "word", "--c"];
+        let mut args = Args::new(argv.iter().map(|s| s.to_string()));
+        assert_eq!(args.next_flag().as_deref(), Some("--a"));
+        assert_eq!(args.value("--a"), Ok("1".into()));
+        assert_eq!(args.next_flag().as_deref(), Some("--b"));
+        assert_eq!(args.value("--b"), Ok("2".into()));
+        assert_eq!(args.next_flag().as_deref(), Some("word"));
+        assert_eq!(args.next_flag().as_deref(), Some("--c"));
+        assert!(args.value("--c").is_err());
+        assert_eq!(args.next_flag(), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rfc6455::server::cli::{parse_secs, parse_size};
+use rfc6455::server::cli::{parse_secs, parse_size, Args};
 
 pub const HELP: &str = "\
 wsload: a load generator for WebSocket (RFC 6455) echo servers
@@ -122,21 +122,12 @@ impl Default for Options {
 pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
     let mut o = Options::default();
     let mut url = None;
-    let mut args = args.peekable();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
+    let mut args = Args::new(args);
+    while let Some(flag) = args.next_flag() {
         if flag == "-h" || flag == "--help" {
             return Ok(None);
         }
-        let mut value = || -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
+        let mut value = || args.value(&flag);
         match flag.as_str() {
             "--conns" => o.conns = positive(&flag, &value()?)?,
             "--size" => {
@@ -157,9 +148,9 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
                     .map_err(|_| format!("{flag} {v}: not a process id"))?;
                 o.server_pid = Some(pid);
             }
-            _ if flag.starts_with('-') => return Err(format!("unknown option {arg}")),
-            _ if url.is_none() => url = Some(arg),
-            _ => return Err(format!("unexpected argument {arg}")),
+            _ if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
+            _ if url.is_none() => url = Some(flag),
+            _ => return Err(format!("unexpected argument {flag}")),
         }
     }
     o.url = url.ok_or("a ws:// URL is required")?;
