@@ -1,7 +1,9 @@
 //! `wsload` run as a child process over loopback: against our echo server
 //! (in-process, one worker, stopped at the end) it must report zero errors
 //! and a non-zero rate; against deliberately broken servers it must fail.
-//! Every run is bounded in time and every server thread is joined.
+//! The fan-out mode runs against a small pub/sub server defined here, which
+//! can also lose, reorder or echo a message on purpose. Every run is
+//! bounded in time and every server thread is joined.
 
 #![cfg(feature = "server")]
 
@@ -10,15 +12,15 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rfc6455::connection::{Config, Connection, Event, MessageKind};
-use rfc6455::frame::Status;
+use rfc6455::frame::{Frame, Status};
 use rfc6455::handshake::{Accept, Opening, RequestParser};
 use rfc6455::server::{Echo, Server, ServerConfig, ServerHandle};
-use rfc6455::Limits;
+use rfc6455::{Limits, OpCode};
 
 /// Longest a wsload run may take before the test kills it and fails.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -275,6 +277,328 @@ fn help_mentions_pinning() {
     let help = String::from_utf8(output.stdout).unwrap();
     assert!(help.contains("taskset -c 0"), "{help}");
     assert!(help.contains("--pipeline"));
+}
+
+#[test]
+fn fanout_every_receiver_gets_every_message_in_order() {
+    let server = PubSubServer::start(Fault::None);
+    let url = format!("ws://{}/topic/news", server.addr);
+    let pid = std::process::id().to_string();
+    let run = wsload(&[
+        &url,
+        "--subscribers",
+        "40",
+        "--publishers",
+        "2",
+        "--threads",
+        "2",
+        "--size",
+        "64",
+        "--window",
+        "8",
+        "--secs",
+        "1",
+        "--server-pid",
+        &pid,
+    ]);
+    assert!(run.success, "wsload failed:\n{}", run.stderr);
+    assert_eq!(run.get("mode"), "fanout");
+    assert_eq!(run.get("subscribers"), "40");
+    assert_eq!(run.get("publishers"), "2");
+    assert_eq!(run.get("publish_rate"), "max");
+    for zero in ["lost", "reordered", "lossy_subs", "errors"] {
+        assert_eq!(run.get(zero), "0", "{zero}");
+    }
+    let (published, msgs) = (run.number("published"), run.number("msgs"));
+    assert!(published > 0.0 && msgs > 0.0);
+    // 41 receivers per message. Without a warm-up every message is sent
+    // within the window, and only those the window let out last (2 x 8)
+    // may reach some receivers after its end.
+    assert!(msgs <= 41.0 * published, "{msgs} {published}");
+    assert!(msgs >= 41.0 * (published - 16.0), "{msgs} {published}");
+    let (p50, p99) = (run.number("p50_us"), run.number("p99_us"));
+    assert!(p50 > 0.0 && p50 <= p99);
+    assert!(run.number("server_ns_per_msg") > 0.0);
+    let user_sys = run.number("server_user") + run.number("server_sys");
+    assert!(
+        (user_sys - run.number("server_cpu")).abs() < 0.011,
+        "{user_sys}"
+    );
+    assert_eq!(server.relayed_to_sender(), 0);
+}
+
+#[test]
+fn fanout_publishers_keep_the_rate() {
+    let server = PubSubServer::start(Fault::None);
+    let url = format!("ws://{}/topic/clock", server.addr);
+    let run = wsload(&[
+        &url,
+        "--subscribers",
+        "5",
+        "--rate",
+        "40",
+        "--size",
+        "1KiB",
+        "--secs",
+        "1",
+    ]);
+    assert!(run.success, "wsload failed:\n{}", run.stderr);
+    assert_eq!(run.get("publish_rate"), "40");
+    // One message every 25 ms from the start: at most 40 in the window
+    // (one more if the first falls exactly on its start).
+    let published = run.number("published");
+    assert!((1.0..=41.0).contains(&published), "{published}");
+    let msgs = run.number("msgs");
+    assert!(msgs > 0.0 && msgs <= published * 5.0, "{msgs}");
+    assert_eq!(run.get("lost"), "0");
+}
+
+#[test]
+fn fanout_a_lost_message_is_counted_and_stalls_the_window() {
+    // Message 10 never reaches one subscriber: with a window of 4, the
+    // publisher sends messages 0 to 13 and no more.
+    let server = PubSubServer::start(Fault::Drop(10));
+    let url = format!("ws://{}/topic/t", server.addr);
+    let run = wsload(&[
+        &url,
+        "--subscribers",
+        "6",
+        "--window",
+        "4",
+        "--size",
+        "64",
+        "--secs",
+        "0.5",
+    ]);
+    assert!(!run.success, "a lost message must fail the run");
+    assert_eq!(run.get("published"), "14");
+    assert_eq!(run.get("lost"), "1");
+    assert_eq!(run.get("lossy_subs"), "1");
+    assert_eq!(run.get("reordered"), "0");
+    assert_eq!(run.get("errors"), "0");
+}
+
+#[test]
+fn fanout_a_reordered_message_is_counted() {
+    let server = PubSubServer::start(Fault::Swap(5));
+    let url = format!("ws://{}/topic/t", server.addr);
+    let run = wsload(&[&url, "--subscribers", "3", "--secs", "0.5"]);
+    assert!(!run.success, "a reordered message must fail the run");
+    assert_eq!(run.get("reordered"), "1");
+    assert_eq!(run.get("lossy_subs"), "1");
+    assert_eq!(run.get("lost"), "0");
+}
+
+#[test]
+fn fanout_a_message_sent_back_to_its_publisher_fails_the_run() {
+    let server = PubSubServer::start(Fault::ToSender);
+    let url = format!("ws://{}/topic/t", server.addr);
+    let run = wsload(&[&url, "--subscribers", "3", "--secs", "0.5"]);
+    assert!(!run.success);
+    assert!(run.number("errors") >= 1.0);
+    assert!(run.stderr.contains("own message back"), "{}", run.stderr);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    None,
+    /// Message n of the run (counted from 0) never reaches one receiver.
+    Drop(u64),
+    /// Message n reaches one receiver after message n + 1.
+    Swap(u64),
+    /// Every message goes back to its sender too.
+    ToSender,
+}
+
+/// A blocking pub/sub server on rfc6455's handshake and connection, a
+/// thread per connection: every message a connection sends goes to all the
+/// others, framed once and written under each receiver's lock. The faults
+/// hit the first receiver in accept order.
+struct PubSubServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    topic: Arc<Mutex<Topic>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Topic {
+    members: Vec<(usize, Arc<Mutex<TcpStream>>)>,
+    relayed: u64,
+    /// A frame held back for the swap.
+    held: Option<Vec<u8>>,
+    to_sender: u64,
+}
+
+impl PubSubServer {
+    fn start(fault: Fault) -> PubSubServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let topic = Arc::new(Mutex::new(Topic::default()));
+        let (s, t) = (Arc::clone(&stop), Arc::clone(&topic));
+        let thread = thread::spawn(move || {
+            let mut conns = Vec::new();
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (s, t) = (Arc::clone(&s), Arc::clone(&t));
+                        let id = conns.len();
+                        conns.push(thread::spawn(move || {
+                            let _ = serve_topic(stream, id, &t, fault, &s);
+                            t.lock().unwrap().members.retain(|(m, _)| *m != id);
+                        }));
+                    }
+                    Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(2));
+                    }
+                    Err(_) => break,
+                }
+            }
+            for c in conns {
+                c.join().unwrap();
+            }
+        });
+        PubSubServer {
+            addr,
+            stop,
+            topic,
+            thread: Some(thread),
+        }
+    }
+
+    fn relayed_to_sender(&self) -> u64 {
+        self.topic.lock().unwrap().to_sender
+    }
+}
+
+impl Drop for PubSubServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+/// Sends one message of `sender` to the topic's other members (and to the
+/// sender with `Fault::ToSender`).
+fn relay(topic: &Mutex<Topic>, sender: usize, kind: MessageKind, data: &[u8], fault: Fault) {
+    let mut topic = topic.lock().unwrap();
+    let n = topic.relayed;
+    topic.relayed += 1;
+    let opcode = match kind {
+        MessageKind::Text => OpCode::Text,
+        MessageKind::Binary => OpCode::Binary,
+    };
+    let mut frame = Vec::new();
+    Frame::new(opcode, data).encode_to_vec(&mut frame);
+    let target = topic.members.iter().map(|m| m.0).find(|&m| m != sender);
+    let mut held = topic.held.take();
+    let mut to_sender = 0;
+    for (id, stream) in &topic.members {
+        if *id == sender {
+            if fault != Fault::ToSender {
+                continue;
+            }
+            to_sender += 1;
+        }
+        let mut out = frame.clone();
+        if Some(*id) == target {
+            match fault {
+                Fault::Drop(k) if k == n => continue,
+                Fault::Swap(k) if k == n => {
+                    held = Some(out);
+                    continue;
+                }
+                Fault::Swap(k) if k + 1 == n => out.extend(held.take().unwrap_or_default()),
+                _ => {}
+            }
+        }
+        // A member that left is removed by its own thread.
+        let _ = stream.lock().unwrap().write_all(&out);
+    }
+    topic.held = held;
+    topic.to_sender += to_sender;
+}
+
+/// Serves one member of the topic until it leaves or the server stops.
+fn serve_topic(
+    mut stream: TcpStream,
+    id: usize,
+    topic: &Mutex<Topic>,
+    fault: Fault,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let would_block =
+        |e: &std::io::Error| matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
+    let mut parser = RequestParser::new(&Limits::default());
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let consumed = loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(e) if would_block(&e) && !stop.load(Ordering::SeqCst) => continue,
+            Err(e) => return Err(e),
+        }
+        match parser.parse(&head) {
+            Ok(Status::Incomplete(_)) => {}
+            Ok(Status::Complete(Opening::WebSocket(ws))) => {
+                let mut out = Vec::new();
+                ws.accept(&Accept::new(), &mut out).unwrap();
+                break (ws.consumed(), out);
+            }
+            _ => return Ok(()),
+        }
+    };
+    let (consumed, response) = consumed;
+    // Subscribed before the response goes out, as a real server would.
+    let writer = Arc::new(Mutex::new(stream.try_clone()?));
+    {
+        let mut topic = topic.lock().unwrap();
+        writer.lock().unwrap().write_all(&response)?;
+        topic.members.push((id, Arc::clone(&writer)));
+    }
+    let mut conn = Connection::server(Config::default());
+    conn.receive(&head[consumed..], Duration::ZERO);
+    loop {
+        loop {
+            let event = conn.next_event_with(|event, _| match event {
+                Event::Binary(b) => relay(topic, id, MessageKind::Binary, b, fault),
+                Event::Text(t) => relay(topic, id, MessageKind::Text, t.as_bytes(), fault),
+                _ => {}
+            });
+            match event {
+                Ok(Some(())) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if conn.has_output() {
+            let mut writer = writer.lock().unwrap();
+            while conn.has_output() {
+                let n = {
+                    let out = conn.output();
+                    writer.write_all(out)?;
+                    out.len()
+                };
+                conn.consume_output(n);
+            }
+        }
+        if conn.should_close_transport() {
+            return Ok(());
+        }
+        match stream.read(conn.read_buf()) {
+            Ok(0) => return Ok(()),
+            Ok(n) => conn.commit_read(n, Duration::ZERO),
+            Err(e) if would_block(&e) && !stop.load(Ordering::SeqCst) => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

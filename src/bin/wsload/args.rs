@@ -5,7 +5,7 @@ use std::time::Duration;
 use rfc6455::server::cli::{parse_secs, parse_size, Args};
 
 pub const HELP: &str = "\
-wsload: a load generator for WebSocket (RFC 6455) echo servers
+wsload: a load generator for WebSocket (RFC 6455) echo and pub/sub servers
 
 Opens N connections (at most --handshakes opening handshakes at a time, so
 the server's listen backlog is not overrun), then every connection sends a
@@ -26,6 +26,7 @@ still missing at the end. Each error is described on stderr.
 
 USAGE:
     wsload ws://HOST:PORT/PATH [OPTIONS]
+    wsload ws://HOST:PORT/topic/NAME --subscribers N [FAN-OUT OPTIONS]
 
 OPTIONS:
     --conns N           connections [default: 1]
@@ -46,6 +47,15 @@ OPTIONS:
                         server_ns_per_msg= before errors=
     -h, --help          print this help
 
+FAN-OUT OPTIONS (see FAN-OUT MODE below; --threads, --size, --secs,
+--warmup, --handshakes and --server-pid as above):
+    --subscribers N     receiving connections; this flag selects the mode
+    --publishers P      sending connections [default: 1]
+    --rate R            messages per second from each publisher
+                        [default: as fast as the window allows]
+    --window W          most messages of one publisher that some receiver
+                        has not yet received [default: 16]
+
 Sizes take suffixes: 1KiB, 16KiB, 1MiB (also KB, MB for powers of ten).
 
 FIELDS:
@@ -61,6 +71,56 @@ FIELDS:
                 cores; server_ns_per_msg is that time per echoed message,
                 a figure that does not depend on whether wsload saturates
     errors      connections that failed
+
+FAN-OUT MODE:
+    Opens P publishers, then N subscribers, all on the same URL (P + N
+    connections): the server is expected to publish every message one of
+    them sends to all the others and never back to the sender (our
+    echo-server's /topic/NAME; Bun's ws.publish). A publisher receives the
+    other publishers' messages. Each message is binary, --size bytes (at
+    least 20): the publisher's number (u32), its sequence number (u64) and
+    its send time (u64 nanoseconds on wsload's monotonic clock, which all
+    threads share), little-endian, then padding that depends on publisher
+    and sequence. Every receiver checks every byte, and per publisher
+    that nothing is lost, repeated or out of order.
+
+    As fast as possible does not mean overrunning the server: its
+    slow-subscriber policy would then drop messages or subscribers, and
+    the run would measure that policy. A publisher may send its message k
+    only once every receiver has received its message k-W (--window W),
+    so at most W messages per publisher, W x P per receiver, are ever
+    queued; W x P x (size + 10) bytes must fit in the server's per-
+    connection output limit. With --rate R each publisher sends every
+    1/R seconds, still within the window; a message the window held back
+    is stamped with the time it was due, so the hold shows in its latency.
+
+    After the window the publishers stop and every message sent is
+    awaited, as long as one of them reaches its last receiver at least
+    every 5 s; then every connection is closed cleanly and one line is
+    printed:
+
+    mode=fanout subscribers=1000 publishers=1 size=64 secs=5.00 window=16
+    publish_rate=max threads=1 published=9460 pub_rate=1892 msgs=9460000
+    rate=1892000 p50_us=4012.0 p99_us=6106.1 p999_us=6400.5 max_us=7020.0
+    lost=0 reordered=0 lossy_subs=0 cpu=0.71 cpu_max=0.71 errors=0
+                                               (one line, wrapped here)
+
+    published   messages the publishers sent within the window
+    msgs, rate  messages received within the window (every receiver
+                counts), and per second: the delivered rate
+    p50_us ...  publish to receive: from the send time in the message to
+                the receiver decoding it
+    lost        messages sent but never received, summed over receivers;
+                reordered, those that came after a later one from the
+                same publisher; lossy_subs, receivers with either (all
+                zero unless a subscriber is slow: any other value exits 1)
+    cpu_max     the busiest load thread's CPU in cores; at 0.95 or more
+                (or cpu= near the cores wsload may use), wsload is the
+                bottleneck, which it also says on stderr: add --threads
+                and cores
+    server_*    with --server-pid, as in echo mode per delivered message,
+                and server_user= and server_sys=, the server's CPU in
+                cores split by the tick-sampled user and kernel shares
 
 PINNING:
     Give the server and wsload a core each, the server with one worker
@@ -97,6 +157,13 @@ pub struct Options {
     pub handshakes: usize,
     pub server_pid: Option<u32>,
     pub idle: bool,
+    /// Fan-out mode: the number of subscribers.
+    pub subscribers: Option<usize>,
+    pub publishers: usize,
+    /// Messages per second from each publisher; `None`: as fast as the
+    /// window allows.
+    pub rate: Option<f64>,
+    pub window: usize,
 }
 
 impl Default for Options {
@@ -113,6 +180,10 @@ impl Default for Options {
             handshakes: 64,
             server_pid: None,
             idle: false,
+            subscribers: None,
+            publishers: 1,
+            rate: None,
+            window: 16,
         }
     }
 }
@@ -122,10 +193,21 @@ impl Default for Options {
 pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
     let mut o = Options::default();
     let mut url = None;
+    // Flags of one mode only, to refuse them in the other.
+    let (mut echo_only, mut fanout_only) = (None, None);
     let mut args = Args::new(args);
     while let Some(flag) = args.next_flag() {
         if flag == "-h" || flag == "--help" {
             return Ok(None);
+        }
+        if matches!(
+            flag.as_str(),
+            "--conns" | "--pipeline" | "--text" | "--idle"
+        ) {
+            echo_only = Some(flag.clone());
+        }
+        if matches!(flag.as_str(), "--publishers" | "--rate" | "--window") {
+            fanout_only = Some(flag.clone());
         }
         let mut value = || args.value(&flag);
         match flag.as_str() {
@@ -141,6 +223,18 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             "--threads" => o.threads = positive(&flag, &value()?)?,
             "--warmup" => o.warmup = parse_secs(&flag, &value()?)?,
             "--handshakes" => o.handshakes = positive(&flag, &value()?)?,
+            "--subscribers" => o.subscribers = Some(positive(&flag, &value()?)?),
+            "--publishers" => o.publishers = positive(&flag, &value()?)?,
+            "--window" => o.window = positive(&flag, &value()?)?,
+            "--rate" => {
+                let v = value()?;
+                let rate = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| r.is_finite() && *r > 0.0 && *r <= 1e9)
+                    .ok_or_else(|| format!("{flag} {v}: not a rate above 0"))?;
+                o.rate = Some(rate);
+            }
             "--server-pid" => {
                 let v = value()?;
                 let pid = v
@@ -156,6 +250,28 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
     o.url = url.ok_or("a ws:// URL is required")?;
     if o.secs.is_zero() {
         return Err("--secs must be above 0".into());
+    }
+    match o.subscribers {
+        Some(subscribers) => {
+            if let Some(flag) = echo_only {
+                return Err(format!("{flag} is not a fan-out option"));
+            }
+            if o.size < crate::fanout::HEADER {
+                return Err(format!(
+                    "--size {}: fan-out messages carry a {}-byte header",
+                    o.size,
+                    crate::fanout::HEADER
+                ));
+            }
+            o.conns = subscribers
+                .checked_add(o.publishers)
+                .ok_or("--subscribers: too many")?;
+        }
+        None => {
+            if let Some(flag) = fanout_only {
+                return Err(format!("{flag} needs --subscribers (fan-out mode)"));
+            }
+        }
     }
     // More threads than connections would leave some idle.
     o.threads = o.threads.min(o.conns);
@@ -224,6 +340,68 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(o.threads, 2);
+    }
+
+    #[test]
+    fn fanout_flags_select_the_mode() {
+        let o = parse_strs(&[
+            "ws://h/topic/t",
+            "--subscribers",
+            "1000",
+            "--publishers=2",
+            "--rate",
+            "100",
+            "--window",
+            "4",
+            "--size",
+            "64",
+            "--threads",
+            "2",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.subscribers, Some(1000));
+        assert_eq!((o.publishers, o.window, o.size), (2, 4, 64));
+        assert_eq!(o.rate, Some(100.0));
+        assert_eq!(o.conns, 1002, "subscribers and publishers");
+        assert_eq!(o.threads, 2);
+        let o = parse_strs(&["ws://h/topic/t", "--subscribers", "3"])
+            .unwrap()
+            .unwrap();
+        assert_eq!((o.publishers, o.window, o.rate), (1, 16, None));
+        assert_eq!(parse_strs(&["ws://h/"]).unwrap().unwrap().subscribers, None);
+    }
+
+    #[test]
+    fn flags_of_the_other_mode_are_refused() {
+        for (bad, says) in [
+            (&["ws://h/", "--rate", "10"][..], "needs --subscribers"),
+            (&["ws://h/", "--window", "10"], "needs --subscribers"),
+            (&["ws://h/", "--publishers", "2"], "needs --subscribers"),
+            (
+                &["ws://h/", "--subscribers", "9", "--pipeline", "4"],
+                "not a fan-out",
+            ),
+            (
+                &["ws://h/", "--subscribers", "9", "--conns", "4"],
+                "not a fan-out",
+            ),
+            (
+                &["ws://h/", "--subscribers", "9", "--text"],
+                "not a fan-out",
+            ),
+            (&["ws://h/", "--subscribers", "9", "--size", "19"], "header"),
+            (&["ws://h/", "--subscribers", "0"], "above 0"),
+            (&["ws://h/", "--subscribers", "9", "--rate", "0"], "rate"),
+            (&["ws://h/", "--subscribers", "9", "--rate", "inf"], "rate"),
+            (
+                &["ws://h/", "--subscribers", "9", "--window", "0"],
+                "above 0",
+            ),
+        ] {
+            let err = parse_strs(bad).unwrap_err();
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
     }
 
     #[test]

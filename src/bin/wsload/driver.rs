@@ -1,52 +1,36 @@
-//! One load thread: a mio `Poll` over its share of the connections.
-//!
-//! The thread connects its connections (a bounded number of handshakes at
-//! a time), reports that it is ready, waits for the common schedule, then
-//! runs the echo loop until the window ends, lets the echoes in flight come
-//! back and closes every connection with a close handshake.
+//! The connection driver both modes share: a mio `Poll` over one thread's
+//! share of the connections, the connect and opening handshake (a bounded
+//! number at a time), and the transport steps of an open connection (read,
+//! flush, writable interest, close, failure).
 //!
 //! The loop follows mio's model: edge-triggered readiness, read until
-//! `WouldBlock`, writable interest only while output is queued. Per
-//! message it does no allocation: the payload is a window into bytes built
-//! once, the send time goes into a ring fixed at connection setup, the
-//! latency into a fixed histogram, and the connection's buffers are reused.
+//! `WouldBlock`, writable interest only while output is queued. What a mode
+//! keeps per connection lives in [`Conn::state`]; the modes' loops
+//! (`echo.rs`, `fanout.rs`) call the steps here.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use rfc6455::connection::{Config, Connection, Event, MessageKind};
+use rfc6455::connection::{Config, Connection};
 use rfc6455::frame::Status;
 use rfc6455::handshake::{ClientHandshake, ClientRequest};
 use rfc6455::{CloseCode, CloseReason};
 
-use crate::histogram::Histogram;
 use crate::rng::SplitMix64;
 
-/// Distinct message windows into the payload bytes: consecutive messages
-/// of a connection differ, so a lost, repeated or reordered echo shows up
-/// as a mismatch.
-pub const WINDOWS: usize = 251;
 /// Time allowed for connecting plus the opening handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// After the window: time for the echoes in flight and the close handshake.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Errors described on stderr per thread; the rest are only counted.
 const MAX_REPORTED: u64 = 10;
 
-/// What every thread is asked to do.
-pub struct Plan {
+/// Where and how every connection of the run connects.
+pub struct Target {
     pub addr: SocketAddr,
     pub url: String,
-    pub size: usize,
-    pub depth: usize,
-    pub kind: MessageKind,
-    /// Hold the connections without sending.
-    pub idle: bool,
     pub config: Config,
 }
 
@@ -64,15 +48,6 @@ pub enum Control {
     Abort,
 }
 
-/// A thread's results.
-pub struct Report {
-    pub msgs: u64,
-    pub hist: Histogram,
-    pub errors: u64,
-    /// CPU time the thread used in the window, where /proc tells.
-    pub cpu: Option<Duration>,
-}
-
 /// The thread's share: connections `first..first + count` of the run.
 pub struct Share {
     pub first: usize,
@@ -83,12 +58,12 @@ pub struct Share {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub enum Phase {
     /// TCP connect in progress.
     Connecting,
     /// Writing the request, reading the response.
     Handshaking,
-    /// Echo traffic (or waiting for it to start).
+    /// Traffic (or waiting for it to start).
     Open,
     /// Our close frame is queued; waiting for the server's.
     Closing,
@@ -103,35 +78,27 @@ struct Handshake {
     state: ClientHandshake,
 }
 
-struct Conn {
-    socket: Option<TcpStream>,
-    phase: Phase,
+/// One connection: its transport and WebSocket state, and what the mode
+/// keeps about it (`state`).
+pub struct Conn<S> {
+    pub socket: Option<TcpStream>,
+    pub phase: Phase,
     handshake: Option<Box<Handshake>>,
-    ws: Option<Box<Connection>>,
-    /// The connection's number in the whole run: picks its payload windows.
-    number: usize,
-    sent: u64,
-    received: u64,
-    /// Send times (ns since the thread's epoch) of the messages in flight,
-    /// indexed by sequence number modulo the depth.
-    stamps: Box<[u64]>,
+    pub ws: Option<Box<Connection>>,
+    /// The connection's number in the whole run.
+    pub number: usize,
     write_interest: bool,
     started: Instant,
-}
-
-impl Conn {
-    fn in_flight(&self) -> u64 {
-        self.sent - self.received
-    }
+    pub state: S,
 }
 
 /// Counts errors and describes the first few.
-struct Errors {
-    count: u64,
+pub struct Errors {
+    pub count: u64,
 }
 
 impl Errors {
-    fn record(&mut self, number: usize, message: &str) {
+    pub fn record(&mut self, number: usize, message: &str) {
         self.count += 1;
         if self.count <= MAX_REPORTED {
             eprintln!("wsload: connection {number}: {message}");
@@ -141,91 +108,60 @@ impl Errors {
     }
 }
 
-/// The thread-wide state a connection's events update, apart from the
-/// connections themselves.
-struct Load<'a> {
-    plan: &'a Plan,
-    payload: &'a [u8],
-    epoch: Instant,
-    schedule: Schedule,
-    poll: &'a mut Poll,
-    hist: &'a mut Histogram,
-    errors: &'a mut Errors,
+/// What the transport steps update besides the connection itself.
+pub struct Net<'a> {
+    pub poll: &'a mut Poll,
+    pub errors: &'a mut Errors,
     /// Connections not yet done.
-    live: &'a mut usize,
-    cpu: &'a mut Option<Duration>,
+    pub live: &'a mut usize,
 }
 
-pub struct Worker {
-    plan: std::sync::Arc<Plan>,
-    share: Share,
-    poll: Poll,
-    conns: Vec<Conn>,
-    payload: Vec<u8>,
-    rng: SplitMix64,
-    epoch: Instant,
-    hist: Histogram,
-    errors: Errors,
+/// One thread's connections and their `Poll`.
+pub struct Pool<S> {
+    pub poll: Poll,
+    pub conns: Vec<Conn<S>>,
+    pub errors: Errors,
     /// Connections not yet done.
-    live: usize,
-    cpu: Option<Duration>,
+    pub live: usize,
+    pub rng: SplitMix64,
+    pub share: Share,
 }
 
-impl Worker {
-    pub fn new(plan: std::sync::Arc<Plan>, share: Share) -> io::Result<Worker> {
-        let mut rng = SplitMix64::new(share.seed);
-        let mut payload = vec![0u8; plan.size + WINDOWS];
-        rng.fill(&mut payload);
-        if plan.kind == MessageKind::Text {
-            // Printable ASCII: valid UTF-8 wherever a window starts or ends.
-            for b in &mut payload {
-                *b = b' ' + *b % 95;
-            }
-        }
-        Ok(Worker {
-            plan,
+impl<S> Pool<S> {
+    pub fn new(share: Share) -> io::Result<Pool<S>> {
+        Ok(Pool {
             poll: Poll::new()?,
             conns: Vec::with_capacity(share.count),
-            payload,
-            rng,
-            epoch: Instant::now(),
-            hist: Histogram::new(),
             errors: Errors { count: 0 },
             live: 0,
-            cpu: None,
+            rng: SplitMix64::new(share.seed),
             share,
         })
     }
 
-    /// Connects, reports readiness, waits for the schedule, runs the load.
-    pub fn run(
-        mut self,
-        abort: &AtomicBool,
-        ready: Sender<bool>,
-        control: Receiver<Control>,
-    ) -> Report {
-        let connected = self.connect_all(abort);
-        if !connected {
-            abort.store(true, Ordering::SeqCst);
-        }
-        // The main thread may have stopped listening after another
-        // thread's failure; either way the control channel decides.
-        let _ = ready.send(connected);
-        match control.recv() {
-            Ok(Control::Go(schedule)) if connected => self.echo_loop(schedule),
-            _ => {}
-        }
-        Report {
-            msgs: self.hist.count(),
-            hist: self.hist,
-            errors: self.errors.count,
-            cpu: self.cpu,
-        }
+    /// Splits the pool into the transport's shared state and the
+    /// connections, so that one connection can be driven while the rest is
+    /// borrowed.
+    pub fn split(&mut self) -> (Net<'_>, &mut [Conn<S>]) {
+        (
+            Net {
+                poll: &mut self.poll,
+                errors: &mut self.errors,
+                live: &mut self.live,
+            },
+            &mut self.conns,
+        )
     }
 
-    /// Opens the thread's connections; false (with the error described) if
-    /// any fails or another thread aborted.
-    fn connect_all(&mut self, abort: &AtomicBool) -> bool {
+    /// Opens the thread's connections, `state(number)` giving each its
+    /// mode's state; false (with the error described) if any fails or
+    /// another thread aborted.
+    pub fn connect_all(
+        &mut self,
+        target: &Target,
+        abort: &AtomicBool,
+        mut state: impl FnMut(usize) -> S,
+    ) -> bool {
         let mut events = Events::with_capacity(256);
         let (mut opened, mut up, mut in_flight) = (0, 0, 0);
         // Handshake deadlines are checked every 100 ms.
@@ -235,9 +171,9 @@ impl Worker {
                 return false;
             }
             while in_flight < self.share.handshakes && opened < self.share.count {
-                if let Err(e) = self.open(opened) {
-                    self.errors
-                        .record(self.share.first + opened, &format!("connect: {e}"));
+                let number = self.share.first + opened;
+                if let Err(e) = self.open(target, opened, state(number)) {
+                    self.errors.record(number, &format!("connect: {e}"));
                     return false;
                 }
                 opened += 1;
@@ -256,7 +192,7 @@ impl Worker {
             }
             for event in events.iter() {
                 let i = event.token().0;
-                match self.handshake_step(i) {
+                match self.handshake_step(target, i) {
                     Ok(true) => {
                         up += 1;
                         in_flight -= 1;
@@ -286,8 +222,8 @@ impl Worker {
     }
 
     /// Starts a non-blocking connect for connection `i` of this thread.
-    fn open(&mut self, i: usize) -> io::Result<()> {
-        let mut socket = TcpStream::connect(self.plan.addr)?;
+    fn open(&mut self, target: &Target, i: usize, state: S) -> io::Result<()> {
+        let mut socket = TcpStream::connect(target.addr)?;
         socket.set_nodelay(true)?;
         self.poll.registry().register(
             &mut socket,
@@ -297,7 +233,7 @@ impl Worker {
         let mut key = [0u8; 16];
         self.rng.fill(&mut key);
         let mut request = Vec::new();
-        let state = ClientRequest::new(&self.plan.url, key)
+        let handshake = ClientRequest::new(&target.url, key)
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?
             .write(&mut request)
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
@@ -308,22 +244,20 @@ impl Worker {
                 request,
                 written: 0,
                 response: Vec::with_capacity(256),
-                state,
+                state: handshake,
             })),
             ws: None,
             number: self.share.first + i,
-            sent: 0,
-            received: 0,
-            stamps: vec![0; self.plan.depth].into_boxed_slice(),
             write_interest: true,
             started: Instant::now(),
+            state,
         });
         self.live += 1;
         Ok(())
     }
 
     /// Advances connection `i`'s connect and handshake; true once open.
-    fn handshake_step(&mut self, i: usize) -> Result<bool, String> {
+    fn handshake_step(&mut self, target: &Target, i: usize) -> Result<bool, String> {
         let conn = &mut self.conns[i];
         let Some(socket) = conn.socket.as_mut() else {
             return Ok(false);
@@ -378,7 +312,7 @@ impl Worker {
                 Err(e) => return Err(format!("handshake: {e}")),
             };
             let mut key_rng = SplitMix64::new(self.rng.next_u64());
-            let mut ws = Connection::client(self.plan.config, Box::new(move || key_rng.mask_key()));
+            let mut ws = Connection::client(target.config, Box::new(move || key_rng.mask_key()));
             // Frames the server sent right behind its response.
             ws.receive(&hs.response[consumed..], Duration::ZERO);
             // The read buffer is made now rather than at the first read,
@@ -390,123 +324,10 @@ impl Worker {
             return Ok(true);
         }
     }
-
-    /// The echo loop, from the start signal to the last close.
-    fn echo_loop(&mut self, schedule: Schedule) {
-        let mut events = Events::with_capacity(1024);
-        let (mut load, conns) = self.split(schedule);
-        let depth = if load.plan.idle { 0 } else { load.plan.depth };
-        for (i, conn) in conns.iter_mut().enumerate() {
-            let now = Instant::now();
-            let result = (0..depth).try_for_each(|_| send_next(conn, &mut load, now));
-            if let Err(message) = result.and_then(|()| flush(conn)) {
-                fail(conn, &mut load, &message);
-            }
-            update_interest(conn, i, &mut load);
-        }
-        let mut drain_deadline = None;
-        // The thread's CPU time when the window opened.
-        let mut cpu_from = None;
-        loop {
-            let now = Instant::now();
-            if cpu_from.is_none() && now >= schedule.measure_from {
-                cpu_from = Some(thread_cpu());
-            }
-            if drain_deadline.is_none() && now >= schedule.measure_to {
-                drain_deadline = Some(now + DRAIN_TIMEOUT);
-                if let Some(Some(from)) = cpu_from {
-                    *load.cpu = thread_cpu().map(|to| to.saturating_sub(from));
-                }
-                // A connection whose echoes are all back closes now; the
-                // others close when their last echo arrives.
-                for (i, conn) in conns.iter_mut().enumerate() {
-                    if conn.phase == Phase::Open && conn.in_flight() == 0 {
-                        if let Err(message) = start_close(conn) {
-                            fail(conn, &mut load, &message);
-                        }
-                        update_interest(conn, i, &mut load);
-                    }
-                }
-            }
-            if *load.live == 0 {
-                break; // every connection failed: nothing left to measure
-            }
-            let until = match drain_deadline {
-                Some(deadline) if now >= deadline => break,
-                Some(deadline) => deadline,
-                None if now < schedule.measure_from => schedule.measure_from,
-                None => schedule.measure_to,
-            };
-            if let Err(e) = load.poll.poll(&mut events, Some(until - now)) {
-                if e.kind() == ErrorKind::Interrupted {
-                    continue;
-                }
-                eprintln!("wsload: poll: {e}");
-                load.errors.count += 1;
-                break;
-            }
-            for event in events.iter() {
-                let i = event.token().0;
-                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-                drive(&mut conns[i], i, &mut load, readable);
-            }
-        }
-        for conn in conns.iter_mut() {
-            let message = match conn.phase {
-                Phase::Done => continue,
-                Phase::Closing if conn.in_flight() == 0 => {
-                    "the server did not answer the close frame".to_owned()
-                }
-                _ => format!(
-                    "{} echo(es) missing {DRAIN_TIMEOUT:?} after the end",
-                    conn.in_flight()
-                ),
-            };
-            fail(conn, &mut load, &message);
-        }
-    }
-
-    /// Splits the worker into the thread-wide load state and the
-    /// connections, so that one connection can be driven while the rest is
-    /// borrowed.
-    fn split(&mut self, schedule: Schedule) -> (Load<'_>, &mut [Conn]) {
-        (
-            Load {
-                plan: &self.plan,
-                payload: &self.payload,
-                epoch: self.epoch,
-                schedule,
-                poll: &mut self.poll,
-                hist: &mut self.hist,
-                errors: &mut self.errors,
-                live: &mut self.live,
-                cpu: &mut self.cpu,
-            },
-            &mut self.conns,
-        )
-    }
-}
-
-/// Serves a readiness event of connection `i`: reads and checks everything
-/// that arrived, queues the next messages, writes.
-fn drive(conn: &mut Conn, i: usize, load: &mut Load<'_>, readable: bool) {
-    if conn.phase == Phase::Done {
-        return;
-    }
-    let now = Instant::now();
-    let result = if readable {
-        read_and_answer(conn, load, now)
-    } else {
-        Ok(())
-    };
-    if let Err(message) = result.and_then(|()| flush(conn)) {
-        fail(conn, load, &message);
-    }
-    update_interest(conn, i, load);
 }
 
 /// Registers for writable only while output is queued.
-fn update_interest(conn: &mut Conn, i: usize, load: &mut Load<'_>) {
+pub fn update_interest<S>(conn: &mut Conn<S>, i: usize, net: &mut Net<'_>) {
     let (Some(socket), Some(ws)) = (conn.socket.as_mut(), conn.ws.as_ref()) else {
         return;
     };
@@ -519,111 +340,53 @@ fn update_interest(conn: &mut Conn, i: usize, load: &mut Load<'_>) {
     } else {
         Interest::READABLE
     };
-    match load.poll.registry().reregister(socket, Token(i), interest) {
+    match net.poll.registry().reregister(socket, Token(i), interest) {
         Ok(()) => conn.write_interest = want,
-        Err(e) => fail(conn, load, &format!("reregister: {e}")),
+        Err(e) => fail(conn, net, &format!("reregister: {e}")),
     }
 }
 
-/// Reads until the socket would block, checking each echo and sending the
-/// next message for it.
-fn read_and_answer(conn: &mut Conn, load: &mut Load<'_>, now: Instant) -> Result<(), String> {
-    let since_epoch = now.saturating_duration_since(load.epoch);
+/// What one read brought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Got {
+    /// The socket would block (or the connection is gone).
+    Nothing,
+    /// Fewer bytes than there was room for: the socket is drained for now.
+    Short,
+    /// The room is full: more may wait.
+    Full,
+}
+
+/// One read into the connection's buffer, stamped `now`.
+pub fn read_some<S>(conn: &mut Conn<S>, now: Duration) -> Result<Got, String> {
     loop {
         let (Some(socket), Some(ws)) = (conn.socket.as_mut(), conn.ws.as_mut()) else {
-            return Ok(());
+            return Ok(Got::Nothing);
         };
-        let n = match socket.read(ws.read_buf()) {
+        let room = ws.read_buf();
+        let n = match socket.read(room) {
             Ok(0) => {
                 return Err(match conn.phase {
                     Phase::Closing => "end of stream before the server's close frame".into(),
                     _ => "the server ended the stream (no close frame)".into(),
                 });
             }
+            Ok(n) if n < room.len() => {
+                ws.commit_read(n, now);
+                return Ok(Got::Short);
+            }
             Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(Got::Nothing),
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(format!("read: {e}")),
         };
-        ws.commit_read(n, since_epoch);
-        answer(conn, load, now)?;
-        if conn.phase == Phase::Done {
-            return Ok(());
-        }
+        ws.commit_read(n, now);
+        return Ok(Got::Full);
     }
 }
 
-/// Handles the events of the bytes read so far.
-fn answer(conn: &mut Conn, load: &mut Load<'_>, now: Instant) -> Result<(), String> {
-    let t = nanos_since(load.epoch, now);
-    let size = load.plan.size;
-    loop {
-        // A close frame is the answer to ours once every echo is back.
-        let close_expected = conn.phase == Phase::Closing && conn.in_flight() == 0;
-        let received = conn.received;
-        let Some(ws) = conn.ws.as_mut() else {
-            return Ok(());
-        };
-        let data = match ws.next_event() {
-            Ok(None) => return Ok(()),
-            Ok(Some(Event::Binary(b))) if load.plan.kind == MessageKind::Binary => b,
-            Ok(Some(Event::Text(s))) if load.plan.kind == MessageKind::Text => s.as_bytes(),
-            Ok(Some(Event::Binary(_) | Event::Text(_))) => {
-                return Err(format!(
-                    "echo {received} came back as the other message type"
-                ));
-            }
-            Ok(Some(Event::Ping(_) | Event::Pong(_))) => continue,
-            Ok(Some(Event::Close { code, reason })) => {
-                if close_expected {
-                    close_socket(conn, load);
-                    return Ok(());
-                }
-                let code = code.map_or(1005, |c| c.0);
-                return Err(format!("the server closed the connection: {code} {reason}"));
-            }
-            Ok(Some(Event::Fragment { .. })) => return Err("unexpected fragment".into()),
-            Err(e) => return Err(format!("protocol error (close {}): {e}", e.close_code().0)),
-        };
-        if conn.received == conn.sent {
-            return Err("an echo of a message never sent".into());
-        }
-        let start = window(conn.number, conn.received);
-        let expected = &load.payload[start..start + size];
-        if data != expected {
-            return Err(describe_mismatch(conn.received, data, expected));
-        }
-        let seq = conn.received;
-        conn.received += 1;
-        let s = &load.schedule;
-        if now >= s.measure_from && now < s.measure_to {
-            let sent_at = conn.stamps[(seq % conn.stamps.len() as u64) as usize];
-            load.hist.record(t.saturating_sub(sent_at));
-        }
-        if now < s.measure_to {
-            send_next(conn, load, now)?;
-        } else if conn.in_flight() == 0 && conn.phase == Phase::Open {
-            start_close(conn)?;
-        }
-    }
-}
-
-/// Queues the connection's next message; it goes out at the next flush.
-fn send_next(conn: &mut Conn, load: &mut Load<'_>, now: Instant) -> Result<(), String> {
-    let Some(ws) = conn.ws.as_mut() else {
-        return Ok(());
-    };
-    let start = window(conn.number, conn.sent);
-    let data = &load.payload[start..start + load.plan.size];
-    ws.send_message(load.plan.kind, data)
-        .map_err(|e| format!("send refused: {e}"))?;
-    let depth = conn.stamps.len() as u64;
-    conn.stamps[(conn.sent % depth) as usize] = nanos_since(load.epoch, now);
-    conn.sent += 1;
-    Ok(())
-}
-
-fn start_close(conn: &mut Conn) -> Result<(), String> {
+/// Queues a close frame (1000) and starts writing it.
+pub fn start_close<S>(conn: &mut Conn<S>) -> Result<(), String> {
     if let Some(ws) = conn.ws.as_mut() {
         ws.close(CloseCode::NORMAL, CloseReason::EMPTY)
             .map_err(|e| format!("close: {e}"))?;
@@ -634,7 +397,7 @@ fn start_close(conn: &mut Conn) -> Result<(), String> {
 }
 
 /// Writes queued output until done or the socket would block.
-fn flush(conn: &mut Conn) -> Result<(), String> {
+pub fn flush<S>(conn: &mut Conn<S>) -> Result<(), String> {
     let (Some(socket), Some(ws)) = (conn.socket.as_mut(), conn.ws.as_mut()) else {
         return Ok(());
     };
@@ -654,18 +417,18 @@ fn flush(conn: &mut Conn) -> Result<(), String> {
 }
 
 /// Records the error and drops the connection.
-fn fail(conn: &mut Conn, load: &mut Load<'_>, message: &str) {
+pub fn fail<S>(conn: &mut Conn<S>, net: &mut Net<'_>, message: &str) {
     if conn.phase != Phase::Done {
-        load.errors.record(conn.number, message);
-        close_socket(conn, load);
+        net.errors.record(conn.number, message);
+        close_socket(conn, net);
     }
 }
 
 /// Drops the socket (closing it deregisters it) and marks the connection
 /// done.
-fn close_socket(conn: &mut Conn, load: &mut Load<'_>) {
+pub fn close_socket<S>(conn: &mut Conn<S>, net: &mut Net<'_>) {
     if conn.phase != Phase::Done {
-        *load.live -= 1;
+        *net.live -= 1;
     }
     conn.socket = None;
     conn.ws = None;
@@ -673,35 +436,7 @@ fn close_socket(conn: &mut Conn, load: &mut Load<'_>) {
     conn.phase = Phase::Done;
 }
 
-/// Where message `seq` of connection `number` starts in the payload bytes.
-#[inline]
-fn window(number: usize, seq: u64) -> usize {
-    ((number as u64).wrapping_mul(7).wrapping_add(seq) % WINDOWS as u64) as usize
-}
-
-/// The calling thread's time on a CPU so far, from the scheduler's
-/// statistics; `None` where /proc does not have them.
-fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns = text.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(ns))
-}
-
-fn nanos_since(epoch: Instant, now: Instant) -> u64 {
+/// Nanoseconds from `epoch` to `now`.
+pub fn nanos_since(epoch: Instant, now: Instant) -> u64 {
     u64::try_from(now.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
-}
-
-fn describe_mismatch(seq: u64, got: &[u8], want: &[u8]) -> String {
-    if got.len() != want.len() {
-        return format!(
-            "echo {seq} has {} bytes, the message had {}",
-            got.len(),
-            want.len()
-        );
-    }
-    let at = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(0);
-    format!(
-        "echo {seq} differs at byte {at}: got {:#04x}, sent {:#04x}",
-        got[at], want[at]
-    )
 }

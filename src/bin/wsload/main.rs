@@ -1,28 +1,33 @@
-//! wsload: a load generator for WebSocket echo servers, on mio.
+//! wsload: a load generator for WebSocket echo and pub/sub servers, on
+//! mio.
 //!
-//! The main thread parses the flags, starts the load threads
-//! ([`driver::Worker`]), waits until every connection is up, hands all
-//! threads the same measurement window, merges the threads' results and
-//! prints one line.
+//! The main thread parses the flags and picks the mode: echo (`echo.rs`)
+//! or fan-out (`fanout.rs`, with `--subscribers`). Both run on the same
+//! connection driver (`driver.rs`) and thread launcher (`launch.rs`): the
+//! load threads connect their share of the connections, the main thread
+//! waits until every connection is up, hands all threads the same
+//! measurement window, merges the threads' results and prints one line.
 
 mod args;
+mod cpu;
 mod driver;
+mod echo;
+mod fanout;
 mod histogram;
+mod launch;
 mod rng;
 
-use std::net::ToSocketAddrs;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::{mpsc, Arc};
-use std::thread;
-use std::time::Instant;
+use std::sync::Arc;
 
 use rfc6455::connection::{Config, MessageKind};
 use rfc6455::handshake::WsUrl;
 use rfc6455::Limits;
 
 use args::Options;
-use driver::{Control, Plan, Report, Schedule, Share, Worker};
+use driver::{Share, Target};
+use echo::{Plan, Worker};
 use histogram::Histogram;
 use rng::SplitMix64;
 
@@ -38,13 +43,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let plan = match make_plan(&options) {
-        Ok(plan) => Arc::new(plan),
-        Err(message) => {
-            eprintln!("wsload: {message}");
-            return ExitCode::from(2);
-        }
-    };
     let mut seeds = match SplitMix64::from_os() {
         Ok(rng) => rng,
         Err(e) => {
@@ -52,108 +50,68 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if options.subscribers.is_some() {
+        return fanout::run(&options, &mut seeds);
+    }
+    let plan = match make_plan(&options) {
+        Ok(plan) => Arc::new(plan),
+        Err(message) => {
+            eprintln!("wsload: {message}");
+            return ExitCode::from(2);
+        }
+    };
 
-    let abort = Arc::new(AtomicBool::new(false));
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let mut controls = Vec::new();
-    let mut threads = Vec::new();
-    let mut first = 0;
-    for t in 0..options.threads {
-        let count =
-            options.conns / options.threads + usize::from(t < options.conns % options.threads);
-        let share = Share {
-            first,
-            count,
-            handshakes: options.handshakes.div_ceil(options.threads),
-            seed: seeds.next_u64(),
-        };
-        first += count;
-        let (control_tx, control_rx) = mpsc::channel();
-        controls.push(control_tx);
-        let (plan, abort, ready) = (Arc::clone(&plan), Arc::clone(&abort), ready_tx.clone());
-        let spawned = thread::Builder::new()
-            .name(format!("wsload-{t}"))
-            .spawn(move || match Worker::new(plan, share) {
-                Ok(worker) => worker.run(&abort, ready, control_rx),
-                Err(e) => {
-                    eprintln!("wsload: cannot start a poll: {e}");
-                    let _ = ready.send(false);
-                    Report {
-                        msgs: 0,
-                        hist: Histogram::new(),
-                        errors: 1,
-                        cpu: None,
-                    }
-                }
-            });
-        match spawned {
-            Ok(handle) => threads.push(handle),
+    let mut workers = Vec::new();
+    for share in shares(&options, &mut seeds) {
+        match Worker::new(Arc::clone(&plan), share) {
+            Ok(worker) => workers.push(worker),
             Err(e) => {
-                eprintln!("wsload: cannot start a thread: {e}");
+                eprintln!("wsload: cannot start a poll: {e}");
                 return ExitCode::FAILURE;
             }
         }
     }
-    drop(ready_tx);
-
-    // Every thread reports once; a thread that died drops its sender.
-    let connect_start = Instant::now();
-    let all_up = (0..threads.len()).all(|_| ready_rx.recv().unwrap_or(false));
-    let mut server_cpu = None;
-    if all_up {
-        eprintln!(
-            "wsload: {} connection{} up in {:.2} s",
-            options.conns,
-            if options.conns == 1 { "" } else { "s" },
-            connect_start.elapsed().as_secs_f64()
-        );
-        let start = Instant::now();
-        let schedule = Schedule {
-            measure_from: start + options.warmup,
-            measure_to: start + options.warmup + options.secs,
-        };
-        for control in &controls {
-            let _ = control.send(Control::Go(schedule));
+    let outcome = match launch::launch(
+        workers,
+        options.conns,
+        options.warmup,
+        options.secs,
+        options.server_pid,
+    ) {
+        Ok(outcome) => outcome,
+        Err(message) => {
+            eprintln!("wsload: {message}");
+            return ExitCode::FAILURE;
         }
-        if let Some(pid) = options.server_pid {
-            server_cpu = process_cpu(pid, schedule);
-        }
-    } else {
-        for control in &controls {
-            let _ = control.send(Control::Abort);
-        }
-    }
+    };
 
     let mut msgs = 0;
     let mut errors = 0;
     let mut hist = Histogram::new();
     // CPU seconds of all threads in the window, if every thread could say.
     let mut cpu = Some(0.0);
-    for handle in threads {
-        match handle.join() {
-            Ok(report) => {
+    for report in outcome.reports {
+        match report {
+            Some(report) => {
                 msgs += report.msgs;
                 errors += report.errors;
                 hist.merge(&report.hist);
                 cpu = cpu.zip(report.cpu).map(|(a, b)| a + b.as_secs_f64());
             }
-            Err(_) => {
-                eprintln!("wsload: a load thread panicked");
-                errors += 1;
-            }
+            None => errors += 1,
         }
     }
-    if !all_up && errors == 0 {
+    if !outcome.all_up && errors == 0 {
         errors = 1; // a thread gave up because another one failed
     }
     let cpu = cpu
-        .filter(|_| all_up)
+        .filter(|_| outcome.all_up)
         .map(|c| c / options.secs.as_secs_f64());
     let result = Totals {
         msgs,
         hist,
         cpu,
-        server_cpu,
+        server_cpu: outcome.server_cpu.map(|c| c.secs),
         errors,
     };
     println!("{}", summary(&options, &result));
@@ -164,14 +122,38 @@ fn main() -> ExitCode {
     }
 }
 
+/// Splits the connections over the threads.
+fn shares(options: &Options, seeds: &mut SplitMix64) -> Vec<Share> {
+    let mut first = 0;
+    (0..options.threads)
+        .map(|t| {
+            let count =
+                options.conns / options.threads + usize::from(t < options.conns % options.threads);
+            let share = Share {
+                first,
+                count,
+                handshakes: options.handshakes.div_ceil(options.threads),
+                seed: seeds.next_u64(),
+            };
+            first += count;
+            share
+        })
+        .collect()
+}
+
+/// Resolves the URL's host.
+fn resolve(url: &str) -> Result<SocketAddr, String> {
+    let parsed = WsUrl::parse(url).map_err(|e| format!("{url}: {e}"))?;
+    (parsed.host(), parsed.port())
+        .to_socket_addrs()
+        .map_err(|e| format!("{}: {e}", parsed.host()))?
+        .next()
+        .ok_or_else(|| format!("{}: no address", parsed.host()))
+}
+
 /// Resolves the URL and sets the connection limits the run needs.
 fn make_plan(options: &Options) -> Result<Plan, String> {
-    let url = WsUrl::parse(&options.url).map_err(|e| format!("{}: {e}", options.url))?;
-    let addr = (url.host(), url.port())
-        .to_socket_addrs()
-        .map_err(|e| format!("{}: {e}", url.host()))?
-        .next()
-        .ok_or_else(|| format!("{}: no address", url.host()))?;
+    let addr = resolve(&options.url)?;
     let size = options.size as u64;
     let frame = options.size + 14;
     let limits = Limits {
@@ -183,8 +165,20 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
         ..Limits::DEFAULT
     };
     Ok(Plan {
-        addr,
-        url: options.url.clone(),
+        target: Target {
+            addr,
+            url: options.url.clone(),
+            config: Config {
+                limits,
+                // Room for a read's worth of echoes; a larger frame still
+                // gets room for all of itself. Small reads keep 10,000 idle
+                // connections cheap.
+                read_chunk: frame
+                    .saturating_mul(options.pipeline)
+                    .clamp(4 << 10, 64 << 10),
+                ..Config::default()
+            },
+        },
         size: options.size,
         depth: options.pipeline,
         kind: if options.text {
@@ -193,55 +187,22 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
             MessageKind::Binary
         },
         idle: options.idle,
-        config: Config {
-            limits,
-            // Room for a read's worth of echoes; a larger frame still gets
-            // room for all of itself. Small reads keep 10,000 idle
-            // connections cheap.
-            read_chunk: frame
-                .saturating_mul(options.pipeline)
-                .clamp(4 << 10, 64 << 10),
-            ..Config::default()
-        },
     })
 }
 
-/// CPU time (all threads) of process `pid` over the window, in seconds;
-/// `None` if /proc cannot tell. Sampled from this thread, which sleeps in
-/// between.
-fn process_cpu(pid: u32, schedule: Schedule) -> Option<f64> {
-    thread::sleep(
-        schedule
-            .measure_from
-            .saturating_duration_since(Instant::now()),
-    );
-    let (t0, ns0) = (Instant::now(), process_cpu_ns(pid));
-    thread::sleep(
-        schedule
-            .measure_to
-            .saturating_duration_since(Instant::now()),
-    );
-    let (t1, ns1) = (Instant::now(), process_cpu_ns(pid));
-    let used = ns1?.checked_sub(ns0?)? as f64 / 1e9;
-    // Scaled to the window in case this thread woke late.
-    let wall = t1.duration_since(t0).as_secs_f64();
-    let window = (schedule.measure_to - schedule.measure_from).as_secs_f64();
-    Some(used * window / wall.max(1e-9))
-}
-
-/// Nanoseconds the threads of `pid` have spent on a CPU: the first field
-/// of each /proc/PID/task/TID/schedstat.
-fn process_cpu_ns(pid: u32) -> Option<u64> {
-    let mut total = 0u64;
-    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let path = entry.ok()?.path().join("schedstat");
-        // A thread that just exited takes its time with it.
-        let Ok(text) = std::fs::read_to_string(path) else {
-            continue;
-        };
-        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+/// ` server_cpu=… server_ns_per_msg=…` for `msgs` messages over `secs`.
+fn server_fields(server_cpu: Option<f64>, msgs: u64, secs: f64) -> String {
+    match server_cpu {
+        Some(s) => {
+            let per_msg = if msgs == 0 {
+                0.0
+            } else {
+                s * 1e9 / msgs as f64
+            };
+            format!(" server_cpu={:.2} server_ns_per_msg={per_msg:.0}", s / secs)
+        }
+        None => " server_cpu=- server_ns_per_msg=-".to_owned(),
     }
-    Some(total)
 }
 
 struct Totals {
@@ -282,17 +243,7 @@ fn summary(o: &Options, t: &Totals) -> String {
         us(hist.max()),
     );
     if o.server_pid.is_some() {
-        match t.server_cpu {
-            Some(s) => {
-                let per_msg = if t.msgs == 0 {
-                    0.0
-                } else {
-                    s * 1e9 / t.msgs as f64
-                };
-                line += &format!(" server_cpu={:.2} server_ns_per_msg={per_msg:.0}", s / secs);
-            }
-            None => line += " server_cpu=- server_ns_per_msg=-",
-        }
+        line += &server_fields(t.server_cpu, t.msgs, secs);
     }
     line += &format!(" errors={}", t.errors);
     line
