@@ -435,6 +435,7 @@ fn pump(
 fn next_due(ctx: &Ctx<'_>, conns: &[MemberConn], publishers: &[usize]) -> Option<Instant> {
     ctx.plan.interval?;
     (publishers.iter())
+        .filter(|&&i| conns[i].phase == Phase::Open)
         .filter_map(|&i| conns[i].state.publisher.as_ref())
         .filter(|p| p.sent < p.acked + ctx.plan.window as u64)
         .map(|p| p.due)
