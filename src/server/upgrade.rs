@@ -20,6 +20,8 @@ too many connections\n";
 
 /// Bytes read per call while the request head arrives.
 const HANDSHAKE_READ: usize = 2048;
+/// Most bytes read per call while a plain request's body arrives.
+const BODY_READ: usize = 16 << 10;
 
 /// What a complete (or failed) request head leads to.
 pub(crate) enum Outcome {
@@ -53,8 +55,10 @@ impl HandshakeState {
     /// head, or what remains of the body (never beyond it).
     pub(crate) fn read_from(&mut self, socket: &mut impl Read) -> io::Result<usize> {
         let old = self.buf.len();
+        // A body is read in chunks too: memory follows the bytes that came,
+        // not the length a peer announced.
         let want = match self.body_end {
-            Some(end) => end.saturating_sub(old).max(1),
+            Some(end) => end.saturating_sub(old).clamp(1, BODY_READ),
             None => HANDSHAKE_READ,
         };
         self.buf.resize(old + want, 0);

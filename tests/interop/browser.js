@@ -56,7 +56,7 @@ async function builtinPage(page) {
 
 async function room(page) {
   const ROOM = 'interop room 聊天';
-  const second = await page.context().newPage();
+  const second = await page.context().browser().newPage();
   const pages = [page, second];
   for (const [i, p] of pages.entries()) {
     await p.goto(`${target}/`);
