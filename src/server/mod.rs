@@ -29,6 +29,7 @@
 //! ```
 
 use std::prelude::rust_2021::*;
+pub mod app;
 pub mod cli;
 mod context;
 mod http;
@@ -53,10 +54,6 @@ pub use http::{HttpRequest, Response};
 pub use hub::Stats;
 pub use timers::TimerId;
 pub use topics::{check_topic_name, SlowSubscriber, TopicError, TopicLimits};
-
-/// The built-in page served for a plain `GET /`: a small JavaScript client
-/// to try the server from a browser.
-pub const ECHO_PAGE: &str = include_str!("page.html");
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,8 +173,8 @@ pub enum Message<'a> {
 /// (made by the factory given to [`Server::run`]), so it needs no locks;
 /// what the workers share (topics, publishing) goes through [`Context`].
 ///
-/// Every callback but [`on_upgrade`](Handler::on_upgrade) can publish, and
-/// the ones given a [`Peer`] can send to, close and subscribe that
+/// Every callback can publish and set timers through its [`Context`]; the
+/// ones given a [`Peer`] can also send to, close and subscribe that
 /// connection.
 pub trait Handler {
     /// The worker starts: set timers here. Called once per worker, before
@@ -189,6 +186,7 @@ pub trait Handler {
     /// the [`ServerConfig`] have already been applied. Default: accept.
     fn on_upgrade(
         &mut self,
+        _ctx: &mut Context<'_>,
         _conn: ConnId,
         _peer_addr: SocketAddr,
         _request: &UpgradeRequest<'_>,
@@ -220,7 +218,8 @@ pub trait Handler {
 }
 
 /// The echo handler: every text and binary message goes back unchanged.
-/// Plain `GET /` gets [`ECHO_PAGE`].
+/// Plain `GET /` gets the built-in page ([`app::PAGE`]). The binary runs
+/// [`app::App`], which echoes too and adds rooms and publishing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Echo;
 
@@ -230,7 +229,7 @@ impl Handler for Echo {
             return Response::new(405, "only GET is served here\n").header("Allow", "GET");
         }
         match request.path() {
-            "/" | "/index.html" => Response::html(ECHO_PAGE),
+            "/" | "/index.html" => Response::html(app::PAGE),
             "/favicon.ico" => Response::not_found(),
             _ => Response::upgrade_required(),
         }
