@@ -29,6 +29,11 @@
 #                  node-ws, python-websockets [default: all four]
 #   --points LIST  only these points, "subscribers size rate" each,
 #                  separated by commas: --points "10000 64 max,1000 1024 100"
+#   --server NAME=CMD  also run this server (repeatable; a known NAME is
+#                  replaced): CMD gets "127.0.0.1:PORT" appended and must
+#                  serve /topic/NAME as above, e.g. an A/B of two builds:
+#                  --servers ours --server "before=/tmp/echo-before --threads 1
+#                  --log warn --max-connections 20000 --listen"
 #   --append       add to the raw runs already in DIR instead of starting
 #                  over (to split the matrix into several calls of
 #                  /work/bin/bench-exclusive); the report covers them all
@@ -51,6 +56,7 @@ BUILD=1
 INSTALL=1
 APPEND=0
 LOAD=1
+CUSTOM=()
 SERVERS=(ours bun node-ws python-websockets)
 # subscribers size rate: as fast as possible, and one message every 10 ms.
 POINTS=(
@@ -67,6 +73,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift ;;
     --servers) IFS=, read -r -a SERVERS <<<"$2"; shift ;;
     --points) IFS=, read -r -a POINTS <<<"$2"; shift ;;
+    --server) CUSTOM+=("$2"); shift ;;
     --append) APPEND=1 ;;
     --idle-conns) IDLE_CONNS=$2; shift ;;
     --no-idle) IDLE_CONNS=0 ;;
@@ -89,6 +96,11 @@ declare -A CMD=(
 )
 for name in "${SERVERS[@]}"; do
     [ -n "${CMD[$name]:-}" ] || { echo "bench-fanout: unknown server $name" >&2; exit 2; }
+done
+for spec in "${CUSTOM[@]}"; do
+    name=${spec%%=*}
+    [[ " ${SERVERS[*]} " == *" $name "* ]] || SERVERS+=("$name")
+    CMD[$name]=${spec#*=}
 done
 
 if [ "$BUILD" = 1 ]; then

@@ -19,13 +19,15 @@ use std::time::{Duration, Instant};
 use rfc6455::connection::{Config, Connection, Event, MessageKind};
 use rfc6455::frame::{Frame, Status};
 use rfc6455::handshake::{Accept, Opening, RequestParser};
-use rfc6455::server::{Echo, Server, ServerConfig, ServerHandle};
+use rfc6455::server::app::{App, AppConfig};
+use rfc6455::server::{Echo, Handler, Server, ServerConfig, ServerHandle};
 use rfc6455::{Limits, OpCode};
 
 /// Longest a wsload run may take before the test kills it and fails.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
-/// Our echo server on an ephemeral port, one worker thread.
+/// Our server on an ephemeral port, with the echo handler (one worker) or
+/// the bundled application (rooms on /topic/NAME).
 struct EchoServer {
     addr: SocketAddr,
     handle: ServerHandle,
@@ -34,16 +36,23 @@ struct EchoServer {
 
 impl EchoServer {
     fn start() -> EchoServer {
+        EchoServer::run(1, || Echo)
+    }
+
+    fn run<H: Handler + 'static>(
+        threads: usize,
+        handler: impl Fn() -> H + Send + Sync + 'static,
+    ) -> EchoServer {
         let server = Server::bind(ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            threads: 1,
+            threads,
             close_timeout: Duration::from_secs(2),
             ..ServerConfig::default()
         })
         .expect("bind");
         let addr = server.local_addr();
         let handle = server.handle();
-        let thread = thread::spawn(move || server.run(|| Echo));
+        let thread = thread::spawn(move || server.run(handler));
         EchoServer {
             addr,
             handle,
@@ -325,6 +334,36 @@ fn fanout_every_receiver_gets_every_message_in_order() {
         "{user_sys}"
     );
     assert_eq!(server.relayed_to_sender(), 0);
+}
+
+#[test]
+fn fanout_through_our_rooms_on_two_workers() {
+    // Subscribers on both workers: every publish crosses to the other.
+    let config = Arc::new(AppConfig::default());
+    let server = EchoServer::run(2, move || App::new(Arc::clone(&config)));
+    let url = format!("ws://{}/topic/room", server.addr);
+    let run = wsload(&[
+        &url,
+        "--subscribers",
+        "60",
+        "--publishers",
+        "3",
+        "--threads",
+        "2",
+        "--size",
+        "1KiB",
+        "--secs",
+        "1",
+    ]);
+    assert!(run.success, "wsload failed:\n{}", run.stderr);
+    for zero in ["lost", "reordered", "lossy_subs", "errors"] {
+        assert_eq!(run.get(zero), "0", "{zero}");
+    }
+    let (published, msgs) = (run.number("published"), run.number("msgs"));
+    assert!(published > 0.0, "{published}");
+    // 62 receivers per message; 3 x 16 may end after the window.
+    assert!(msgs <= 62.0 * published, "{msgs} {published}");
+    assert!(msgs >= 62.0 * (published - 48.0), "{msgs} {published}");
 }
 
 #[test]
