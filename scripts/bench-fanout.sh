@@ -15,7 +15,7 @@
 # once every subscriber has the one --window before it), a number is
 # messages per second. Then each server holds N idle subscribers on one
 # topic, and in a fresh process N idle plain connections: its VmRSS growth
-# per connection in both.
+# per connection in both (as many times as --reps, servers interleaved).
 #
 # usage: scripts/bench-fanout.sh [OPTIONS]
 #   --quick        smoke run: 1 repetition, 1 s per run, 2,000 idle
@@ -274,50 +274,53 @@ if [ "$IDLE_CONNS" -gt 0 ]; then
     if [ "$APPEND" = 0 ] || [ ! -s "$IDLE" ]; then
         printf 'server\tkind\tconns\trss_before_kib\trss_after_kib\tbytes_per_conn\terrors\n' >"$IDLE"
     fi
-    for name in "${SERVERS[@]}"; do
-        for kind in subscriber plain; do
-            path=/
-            [ "$kind" = subscriber ] && path=/topic/idle
-            start_server "$name" "$LOGS/$name.log"
-            pid=$SERVER_PID
-            sleep 0.5
-            fds0=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
-            before=$(status_kib "$pid" VmRSS)
-            hold=$(awk -v h="$IDLE_HOLD" 'BEGIN { print h + 60 }')
-            taskset -c 1 timeout -k 5 "$(awk -v h="$hold" 'BEGIN { print int(h + 60) }')" \
-                "$WSLOAD" "ws://127.0.0.1:$PORT$path" --idle --conns "$IDLE_CONNS" --secs "$hold" \
-                >"$LOGS/wsload.out" 2>"$LOGS/wsload.err" &
-            wpid=$!
-            LIVE[$wpid]=1
-            # Wait for every connection to reach the server, then past a sweep.
-            up=0
-            fds=$fds0
-            for _ in $(seq 900); do
-                fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
-                if [ "$((fds - fds0))" -ge "$IDLE_CONNS" ]; then
-                    up=1
-                    break
+    for rep in $(seq "$REPS"); do
+        for i in "${!SERVERS[@]}"; do
+            name=${SERVERS[$(((i + rep - 1) % ${#SERVERS[@]}))]}
+            for kind in subscriber plain; do
+                path=/
+                [ "$kind" = subscriber ] && path=/topic/idle
+                start_server "$name" "$LOGS/$name.log"
+                pid=$SERVER_PID
+                sleep 0.5
+                fds0=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
+                before=$(status_kib "$pid" VmRSS)
+                hold=$(awk -v h="$IDLE_HOLD" 'BEGIN { print h + 60 }')
+                taskset -c 1 timeout -k 5 "$(awk -v h="$hold" 'BEGIN { print int(h + 60) }')" \
+                    "$WSLOAD" "ws://127.0.0.1:$PORT$path" --idle --conns "$IDLE_CONNS" --secs "$hold" \
+                    >"$LOGS/wsload.out" 2>"$LOGS/wsload.err" &
+                wpid=$!
+                LIVE[$wpid]=1
+                # Wait for every connection to reach the server, then past a sweep.
+                up=0
+                fds=$fds0
+                for _ in $(seq 900); do
+                    fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
+                    if [ "$((fds - fds0))" -ge "$IDLE_CONNS" ]; then
+                        up=1
+                        break
+                    fi
+                    kill -0 "$wpid" 2>/dev/null || break
+                    sleep 0.1
+                done
+                sleep "$IDLE_HOLD"
+                after=$(status_kib "$pid" VmRSS)
+                errors=0
+                if [ "$up" != 1 ]; then
+                    echo "bench-fanout: $name held only $((fds - fds0)) of $IDLE_CONNS connections" >&2
+                    head -5 "$LOGS/wsload.err" >&2
+                    errors=$((IDLE_CONNS - (fds - fds0)))
                 fi
-                kill -0 "$wpid" 2>/dev/null || break
-                sleep 0.1
+                kill "$wpid" 2>/dev/null || true
+                wait "$wpid" 2>/dev/null || true
+                unset "LIVE[$wpid]"
+                stop_server "$pid"
+                per=$(awk -v a="$after" -v b="$before" -v n="$IDLE_CONNS" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$IDLE_CONNS" "$before" "$after" "$per" \
+                    "$errors" >>"$IDLE"
+                printf 'idle %-17s %-10s %s conns: %s -> %s KiB, %s B per connection\n' "$name" "$kind" \
+                    "$IDLE_CONNS" "$before" "$after" "$per" >&2
             done
-            sleep "$IDLE_HOLD"
-            after=$(status_kib "$pid" VmRSS)
-            errors=0
-            if [ "$up" != 1 ]; then
-                echo "bench-fanout: $name held only $((fds - fds0)) of $IDLE_CONNS connections" >&2
-                head -5 "$LOGS/wsload.err" >&2
-                errors=$((IDLE_CONNS - (fds - fds0)))
-            fi
-            kill "$wpid" 2>/dev/null || true
-            wait "$wpid" 2>/dev/null || true
-            unset "LIVE[$wpid]"
-            stop_server "$pid"
-            per=$(awk -v a="$after" -v b="$before" -v n="$IDLE_CONNS" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$IDLE_CONNS" "$before" "$after" "$per" \
-                "$errors" >>"$IDLE"
-            printf 'idle %-17s %-10s %s conns: %s -> %s KiB, %s B per connection\n' "$name" "$kind" \
-                "$IDLE_CONNS" "$before" "$after" "$per" >&2
         done
     done
 fi
