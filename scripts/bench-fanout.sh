@@ -181,6 +181,41 @@ status_kib() {
     awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
+# others_cpu SECS: the CPU (in cores) that processes other than this
+# script and its descendants (servers, wsload) and kernel threads used over
+# the next SECS seconds: other people's work on this shared machine.
+others_cpu() {
+    python3 - "$1" $$ <<'PY'
+import os, sys, time
+
+secs, me = float(sys.argv[1]), sys.argv[2]
+
+def ticks():
+    stats = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    stats[pid] = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                pass
+    def ours(pid):
+        while pid not in ("0", "1", "2"):
+            if pid == me:
+                return True
+            pid = stats[pid][1] if pid in stats else "0"
+        return pid == "2"  # kernel threads (children of kthreadd) count as ours: network work
+    # utime, stime and the waited-for children's, so short-lived processes count too.
+    return {pid: sum(int(v) for v in st[11:15]) for pid, st in stats.items() if pid != "2" and not ours(pid)}
+
+t0, a = time.monotonic(), ticks()
+time.sleep(secs)
+t1, b = time.monotonic(), ticks()
+used = sum(v - a.get(pid, 0) for pid, v in b.items())
+print(f"{used / os.sysconf('SC_CLK_TCK') / (t1 - t0):.2f}")
+PY
+}
+
 # field LINE NAME: the value of NAME= in a wsload line.
 field() {
     tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"
@@ -206,7 +241,7 @@ if [ "$APPEND" = 0 ] || [ ! -s "$OUT/fanout-machine.tsv" ]; then
     machine >"$OUT/fanout-machine.tsv"
 fi
 
-COLUMNS_RUN='server\tsubscribers\tsize\tpublish_rate\trep\twindow\tpublished\tmsgs\tmsgs_per_s\tp50_us\tp99_us\tmax_us\tlost\treordered\tlossy_subs\tcpu\tcpu_max\tserver_cpu\tserver_ns_per_msg\tserver_user\tserver_sys\trss_kib\thwm_kib\terrors\n'
+COLUMNS_RUN='server\tsubscribers\tsize\tpublish_rate\trep\twindow\tpublished\tmsgs\tmsgs_per_s\tp50_us\tp99_us\tmax_us\tlost\treordered\tlossy_subs\tcpu\tcpu_max\tserver_cpu\tserver_ns_per_msg\tserver_user\tserver_sys\trss_kib\thwm_kib\tothers_cpu\terrors\n'
 if [ "$LOAD" = 1 ]; then
     if [ "$APPEND" = 0 ] || [ ! -s "$RUNS" ]; then
         printf %b "$COLUMNS_RUN" >"$RUNS"
@@ -239,7 +274,9 @@ if [ "$LOAD" = 1 ]; then
                     kill -0 "$wpid" 2>/dev/null || break
                     sleep 0.1
                 done
-                sleep "$(awk -v s="$SECS" -v w="$WARMUP" 'BEGIN { print w + s / 2 }')"
+                # Other work on the machine over the middle of the window.
+                sleep "$(awk -v s="$SECS" -v w="$WARMUP" 'BEGIN { print w + s / 4 }')"
+                others=$(others_cpu "$(awk -v s="$SECS" 'BEGIN { print s / 2 }')")
                 rss=$(status_kib "$pid" VmRSS)
                 status=0
                 wait "$wpid" || status=$?
@@ -258,11 +295,11 @@ if [ "$LOAD" = 1 ]; then
                     server_cpu server_ns_per_msg server_user server_sys; do
                     printf '\t%s' "$(field "$line" $f)" >>"$RUNS"
                 done
-                printf '\t%s\t%s\t%s\n' "$rss" "$hwm" "$errors" >>"$RUNS"
-                printf '[%d/%d] %-17s %5s x %-4s %-3s msgs/s=%-8s ns/msg=%-6s p99_us=%-9s lost=%s cpu=%s\n' \
+                printf '\t%s\t%s\t%s\t%s\n' "$rss" "$hwm" "$others" "$errors" >>"$RUNS"
+                printf '[%d/%d] %-17s %5s x %-4s %-3s msgs/s=%-8s ns/msg=%-6s p99_us=%-9s lost=%s cpu=%s others=%s\n' \
                     "$n" "$total" "$name" "$subs" "$size" "$rate" "$(field "$line" rate)" \
                     "$(field "$line" server_ns_per_msg)" "$(field "$line" p99_us)" \
-                    "$(field "$line" lost)" "$(field "$line" cpu)" >&2
+                    "$(field "$line" lost)" "$(field "$line" cpu)" "$others" >&2
             done
         done
     done

@@ -18,6 +18,7 @@ COLOURS = {"ours": "#d9480f", "bun": "#f59f00", "node-ws": "#1971c2", "python-we
 # For servers named with bench-fanout.sh --server.
 MORE_COLOURS = ["#2f9e44", "#9c36b5", "#0c8599", "#e64980", "#5c940d"]
 SATURATED = 0.95  # wsload cpu= at or above this: its core is the limit
+DISTURBED = 0.10  # other work on the machine, in cores, above which a run is left out
 FIELDS = ("msgs_per_s", "p50_us", "p99_us", "max_us", "cpu", "cpu_max", "server_ns_per_msg", "server_cpu",
           "server_user", "server_sys", "hwm_kib", "published")
 
@@ -42,8 +43,13 @@ def collect(runs):
     stats = {}
     for key, rs in data.items():
         ok = [r for r in rs if r["errors"] == "0"]
-        st = {f: Stat(num(r[f]) for r in ok) for f in FIELDS}
+        # Runs during which other work took a share of the machine are left
+        # out, unless no run of the point was quiet.
+        quiet = [r for r in ok if (num(r.get("others_cpu")) or 0.0) < DISTURBED]
+        st = {f: Stat(num(r[f]) for r in (quiet or ok)) for f in FIELDS}
         st["failed"] = len(rs) - len(ok)
+        st["disturbed"] = len(ok) - len(quiet) if quiet else 0
+        st["all_disturbed"] = bool(ok) and not quiet
         st["runs"] = len(rs)
         st["lost"] = sum(int(num(r["lost"]) or 0) for r in rs)
         st["reordered"] = sum(int(num(r["reordered"]) or 0) for r in rs)
@@ -84,7 +90,8 @@ def markdown(out, machine, points, stats, idle):
         "triggered; *100/s* is one message every 10 ms, for latency. "
         f"{machine.get('secs', '?')} s per run after {machine.get('warmup', '?')} s of warm-up, "
         f"{machine.get('reps', '?')} runs per point with the servers interleaved, each run a fresh server "
-        "process. Figures are medians, (min–max) over the runs.",
+        "process. Figures are medians, (min–max) over the runs; runs during which other processes on this "
+        f"shared machine used {DISTURBED:.2f} cores or more (sampled over the middle of the window) are left out.",
         "",
     ]
     if "note" in machine:
@@ -159,6 +166,16 @@ def markdown(out, machine, points, stats, idle):
     lines += ["## Lost and reordered messages", "",
               "Summed over every run and subscriber (zero expected: no subscriber is ever slow): "
               + ", ".join(f"{s} {lost[s]:,} lost, {reordered[s]:,} reordered" for s in servers) + "."]
+    disturbed = [(p, s) for (p, s), st in stats.items() if st["disturbed"]]
+    if disturbed:
+        lines += ["", f"Runs during which other work on the machine used {DISTURBED:.2f} cores or more (left out of "
+                  "the figures): " + ", ".join(
+                      f"{s} at {point_label(p)} ({stats[(p, s)]['disturbed']} of {stats[(p, s)]['runs']})"
+                      for p, s in disturbed) + "."]
+    noisy = [(p, s) for (p, s), st in stats.items() if st["all_disturbed"]]
+    if noisy:
+        lines += ["", "**Every run of these was disturbed by other work, and their figures are kept: "
+                  + ", ".join(f"{s} at {point_label(p)}" for p, s in noisy) + ".**"]
     failed = [(p, s) for (p, s), st in stats.items() if st["failed"]]
     if failed:
         lines += ["", "Runs that failed (left out of the figures): " + ", ".join(

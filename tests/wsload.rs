@@ -570,32 +570,9 @@ fn serve_topic(
     fault: Fault,
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
-    let would_block =
-        |e: &std::io::Error| matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
-    let mut parser = RequestParser::new(&Limits::default());
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let consumed = loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => return Ok(()),
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
-            Err(e) if would_block(&e) && !stop.load(Ordering::SeqCst) => continue,
-            Err(e) => return Err(e),
-        }
-        match parser.parse(&head) {
-            Ok(Status::Incomplete(_)) => {}
-            Ok(Status::Complete(Opening::WebSocket(ws))) => {
-                let mut out = Vec::new();
-                ws.accept(&Accept::new(), &mut out).unwrap();
-                break (ws.consumed(), out);
-            }
-            _ => return Ok(()),
-        }
+    let Some((mut conn, response)) = upgrade(&mut stream, stop)? else {
+        return Ok(());
     };
-    let (consumed, response) = consumed;
     // Subscribed before the response goes out, as a real server would.
     let writer = Arc::new(Mutex::new(stream.try_clone()?));
     {
@@ -603,8 +580,8 @@ fn serve_topic(
         writer.lock().unwrap().write_all(&response)?;
         topic.members.push((id, Arc::clone(&writer)));
     }
-    let mut conn = Connection::server(Config::default());
-    conn.receive(&head[consumed..], Duration::ZERO);
+    let would_block =
+        |e: &std::io::Error| matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
     loop {
         loop {
             let event = conn.next_event_with(|event, _| match event {
@@ -708,6 +685,46 @@ impl Drop for BrokenServer {
     }
 }
 
+/// Reads an opening handshake from `stream` (made blocking, with a short
+/// read timeout so that `stop` is seen): the connection, with what came
+/// behind the request already fed to it, and the 101 response to send; or
+/// `None` if the peer left or sent something else.
+fn upgrade(
+    stream: &mut TcpStream,
+    stop: &AtomicBool,
+) -> std::io::Result<Option<(Connection, Vec<u8>)>> {
+    stream.set_nonblocking(false)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let mut parser = RequestParser::new(&Limits::default());
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(None),
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+                    && !stop.load(Ordering::SeqCst) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        }
+        match parser.parse(&head) {
+            Ok(Status::Incomplete(_)) => {}
+            Ok(Status::Complete(Opening::WebSocket(ws))) => {
+                let mut response = Vec::new();
+                ws.accept(&Accept::new(), &mut response).unwrap();
+                let mut conn = Connection::server(Config::default());
+                conn.receive(&head[ws.consumed()..], Duration::ZERO);
+                return Ok(Some((conn, response)));
+            }
+            _ => return Ok(None),
+        }
+    }
+}
+
 /// Serves one connection until the peer leaves, the misbehaviour ends it,
 /// or the server stops.
 fn serve(
@@ -716,36 +733,12 @@ fn serve(
     stop: &AtomicBool,
     echoed: &AtomicUsize,
 ) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let Some((mut conn, response)) = upgrade(&mut stream, stop)? else {
+        return Ok(());
+    };
+    stream.write_all(&response)?;
     let would_block =
         |e: &std::io::Error| matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
-
-    let mut parser = RequestParser::new(&Limits::default());
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let consumed = loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => return Ok(()),
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
-            Err(e) if would_block(&e) && !stop.load(Ordering::SeqCst) => continue,
-            Err(e) => return Err(e),
-        }
-        match parser.parse(&head) {
-            Ok(Status::Incomplete(_)) => {}
-            Ok(Status::Complete(Opening::WebSocket(ws))) => {
-                let mut out = Vec::new();
-                ws.accept(&Accept::new(), &mut out).unwrap();
-                stream.write_all(&out)?;
-                break ws.consumed();
-            }
-            _ => return Ok(()),
-        }
-    };
-
-    let mut conn = Connection::server(Config::default());
-    conn.receive(&head[consumed..], Duration::ZERO);
     loop {
         let mut drop_now = false;
         loop {

@@ -14,6 +14,39 @@ pub fn thread_cpu() -> Option<Duration> {
     Some(Duration::from_nanos(ns))
 }
 
+/// The calling thread's CPU time over the measured window, sampled by its
+/// loop at every turn.
+#[derive(Debug, Default)]
+pub struct WindowCpu {
+    /// The thread's CPU time when the window opened, once it has.
+    from: Option<Option<Duration>>,
+    ended: bool,
+    used: Option<Duration>,
+}
+
+impl WindowCpu {
+    /// Takes the readings the window needs at `now`; true once, at the
+    /// first turn past the window's end.
+    pub fn sample(&mut self, now: Instant, schedule: &Schedule) -> bool {
+        if self.from.is_none() && now >= schedule.measure_from {
+            self.from = Some(thread_cpu());
+        }
+        if self.ended || now < schedule.measure_to {
+            return false;
+        }
+        self.ended = true;
+        if let Some(Some(from)) = self.from {
+            self.used = thread_cpu().map(|to| to.saturating_sub(from));
+        }
+        true
+    }
+
+    /// CPU time used in the window, once it ended (if /proc could tell).
+    pub fn used(&self) -> Option<Duration> {
+        self.used
+    }
+}
+
 /// A process's CPU use over the window.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProcessCpu {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use mio::Events;
 use rfc6455::connection::{Event, MessageKind};
 
-use crate::cpu::thread_cpu;
+use crate::cpu::WindowCpu;
 use crate::driver::{
     close_socket, fail, flush, nanos_since, read_some, start_close, update_interest, Conn, Got,
     Net, Phase, Pool, Schedule, Share, Target,
@@ -153,18 +153,12 @@ impl LoadThread for Worker {
             update_interest(conn, i, &mut load.net);
         }
         let mut drain_deadline = None;
-        // The thread's CPU time when the window opened.
-        let mut cpu_from = None;
+        let mut cpu = WindowCpu::default();
         loop {
             let now = Instant::now();
-            if cpu_from.is_none() && now >= schedule.measure_from {
-                cpu_from = Some(thread_cpu());
-            }
-            if drain_deadline.is_none() && now >= schedule.measure_to {
+            if cpu.sample(now, &schedule) {
                 drain_deadline = Some(now + DRAIN_TIMEOUT);
-                if let Some(Some(from)) = cpu_from {
-                    *load.cpu = thread_cpu().map(|to| to.saturating_sub(from));
-                }
+                *load.cpu = cpu.used();
                 // A connection whose echoes are all back closes now; the
                 // others close when their last echo arrives.
                 for (i, conn) in conns.iter_mut().enumerate() {

@@ -29,7 +29,7 @@ use rfc6455::connection::{Config, Event, MessageKind};
 use rfc6455::Limits;
 
 use crate::args::Options;
-use crate::cpu::thread_cpu;
+use crate::cpu::WindowCpu;
 use crate::driver::{
     close_socket, fail, flush, nanos_since, read_some, start_close, update_interest, Conn, Got,
     Net, Phase, Pool, Schedule, Target,
@@ -235,8 +235,7 @@ impl LoadThread for Worker {
             }
         }
         let mut events = Events::with_capacity(1024);
-        let mut cpu_from = None;
-        let mut cpu = None;
+        let mut cpu = WindowCpu::default();
         // Set once the window is over: until when to wait for the
         // messages in flight, moved on whenever one is delivered.
         let mut drain_deadline = None;
@@ -246,14 +245,8 @@ impl LoadThread for Worker {
         let (mut ctx, conns, publishers) = self.split(schedule);
         loop {
             let now = Instant::now();
-            if cpu_from.is_none() && now >= schedule.measure_from {
-                cpu_from = Some(thread_cpu());
-            }
-            if drain_deadline.is_none() && now >= schedule.measure_to {
+            if cpu.sample(now, &schedule) {
                 drain_deadline = Some(now + DRAIN_TIMEOUT);
-                if let Some(Some(from)) = cpu_from {
-                    cpu = thread_cpu().map(|to| to.saturating_sub(from));
-                }
             }
             let stopped = drain_deadline.is_some();
             pump(&mut ctx, conns, publishers, now, stopped);
@@ -316,7 +309,7 @@ impl LoadThread for Worker {
             };
             fail(conn, &mut ctx.net, message);
         }
-        self.cpu = cpu;
+        self.cpu = cpu.used();
     }
 
     fn report(mut self) -> Report {
@@ -662,18 +655,8 @@ pub fn run(options: &Options, seeds: &mut SplitMix64) -> ExitCode {
             cpu: None,
         })
         .collect();
-    let outcome = match launch(
-        workers,
-        options.conns,
-        options.warmup,
-        options.secs,
-        options.server_pid,
-    ) {
-        Ok(outcome) => outcome,
-        Err(message) => {
-            eprintln!("wsload: {message}");
-            return ExitCode::FAILURE;
-        }
+    let Some(outcome) = launch(workers, options) else {
+        return ExitCode::FAILURE;
     };
 
     let mut totals = Totals {

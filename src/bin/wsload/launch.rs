@@ -6,8 +6,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use crate::args::Options;
 use crate::cpu::{process_cpu, ProcessCpu};
 use crate::driver::{Control, Schedule};
 
@@ -32,15 +33,11 @@ pub struct Outcome<R> {
     pub server_cpu: Option<ProcessCpu>,
 }
 
-/// Starts one thread per worker, runs the load once all `conns`
-/// connections are up and joins them.
-pub fn launch<W: LoadThread>(
-    workers: Vec<W>,
-    conns: usize,
-    warmup: Duration,
-    secs: Duration,
-    server_pid: Option<u32>,
-) -> Result<Outcome<W::Report>, String> {
+/// Starts one thread per worker, runs the load once all the run's
+/// connections are up and joins them; `None` (the error described) if a
+/// thread could not start.
+pub fn launch<W: LoadThread>(workers: Vec<W>, options: &Options) -> Option<Outcome<W::Report>> {
+    let (conns, warmup, secs) = (options.conns, options.warmup, options.secs);
     let abort = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut controls = Vec::new();
@@ -75,7 +72,8 @@ pub fn launch<W: LoadThread>(
                 for handle in threads {
                     let _ = handle.join();
                 }
-                return Err(format!("cannot start a thread: {e}"));
+                eprintln!("wsload: cannot start a thread: {e}");
+                return None;
             }
         }
     }
@@ -100,7 +98,7 @@ pub fn launch<W: LoadThread>(
         for control in &controls {
             let _ = control.send(Control::Go(schedule));
         }
-        if let Some(pid) = server_pid {
+        if let Some(pid) = options.server_pid {
             server_cpu = process_cpu(pid, schedule);
         }
     } else {
@@ -117,7 +115,7 @@ pub fn launch<W: LoadThread>(
                 .ok()
         })
         .collect();
-    Ok(Outcome {
+    Some(Outcome {
         all_up,
         reports,
         server_cpu,

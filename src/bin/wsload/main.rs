@@ -71,18 +71,8 @@ fn main() -> ExitCode {
             }
         }
     }
-    let outcome = match launch::launch(
-        workers,
-        options.conns,
-        options.warmup,
-        options.secs,
-        options.server_pid,
-    ) {
-        Ok(outcome) => outcome,
-        Err(message) => {
-            eprintln!("wsload: {message}");
-            return ExitCode::FAILURE;
-        }
+    let Some(outcome) = launch::launch(workers, &options) else {
+        return ExitCode::FAILURE;
     };
 
     let mut msgs = 0;
