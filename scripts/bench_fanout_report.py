@@ -231,6 +231,14 @@ def idle_memory(idle):
     return memory
 
 
+def short_number(v):
+    """Three significant digits: 2.9M, 185k, 7.4."""
+    for unit, div in (("M", 1e6), ("k", 1e3)):
+        if v >= div:
+            return f"{v / div:.3g}{unit}"
+    return f"{v:.3g}"
+
+
 def panel(points, stats, servers, field, title, y0, width, height, scale=1.0):
     """One grouped bar panel on a log scale, whiskers at min and max."""
     left, right = 70, 20
@@ -262,7 +270,7 @@ def panel(points, stats, servers, field, title, y0, width, height, scale=1.0):
             cx = x + (bar - 2) / 2
             if hi_v > lo_v:
                 out.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(hi_v):.1f}" y2="{y(lo_v):.1f}" stroke="#212529"/>')
-            label = tick_label(round(med, -1) if med >= 1000 else (round(med) if med >= 10 else round(med, 1)))
+            label = short_number(med)
             out.append(f'<text x="{cx:.1f}" y="{y(hi_v) - 3:.1f}" font-size="8" text-anchor="middle">{label}</text>')
         out.append(
             f'<text x="{left + (i + 0.5) * group:.1f}" y="{top + plot_h + 16}" font-size="{11 if group >= 150 else 9}" '
@@ -286,16 +294,17 @@ def chart(out, points, stats, idle):
         panels.append((rated, "p99_us", "p99 latency at a fixed rate, ms (log; lower is better)", 1e3))
     memory = idle_memory(idle)
     mem_rows = [(s, k) for s in servers if s in memory for k in ("plain", "subscriber") if memory[s].get(k)]
-    height = len(panels) * ph + (40 + 20 * len(mem_rows) if mem_rows else 0) + 10
+    legend = 26  # a row of its own above the panels
+    height = legend + len(panels) * ph + (40 + 20 * len(mem_rows) if mem_rows else 0) + 10
     svg = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
     ]
     for k, (pts, field, title, scale) in enumerate(panels):
-        svg += panel(pts, stats, servers, field, title, k * ph, width, ph, scale)
+        svg += panel(pts, stats, servers, field, title, legend + k * ph, width, ph, scale)
     if mem_rows:
-        y0 = len(panels) * ph + 10
+        y0 = legend + len(panels) * ph + 10
         top = max(memory[s][k].median for s, k in mem_rows) or 1
         svg.append(f'<text x="70" y="{y0 + 8}" font-size="14" font-weight="bold">'
                    f'Memory per idle connection, bytes: plain and subscribed (lower is better)</text>')
