@@ -17,6 +17,11 @@
 # topic, and in a fresh process N idle plain connections: its VmRSS growth
 # per connection in both (as many times as --reps, servers interleaved).
 #
+# On a shared machine: before each run it waits (up to 120 s, env
+# QUIET_WAIT) until other processes use under 0.10 cores, and it records
+# what they used over the middle of each window (others_cpu); the report
+# leaves disturbed runs out.
+#
 # usage: scripts/bench-fanout.sh [OPTIONS]
 #   --quick        smoke run: 1 repetition, 1 s per run, 2,000 idle
 #                  connections, results in target/bench-fanout-quick
@@ -205,15 +210,32 @@ def ticks():
                 return True
             pid = stats[pid][1] if pid in stats else "0"
         return pid == "2"  # kernel threads (children of kthreadd) count as ours: network work
-    # utime, stime and the waited-for children's, so short-lived processes count too.
-    return {pid: sum(int(v) for v in st[11:15]) for pid, st in stats.items() if pid != "2" and not ours(pid)}
+    # utime and stime (not the children's: a reaped child's whole life would
+    # land in the interval). A process that ends within it is missed.
+    return {pid: int(st[11]) + int(st[12]) for pid, st in stats.items() if pid != "2" and not ours(pid)}
 
 t0, a = time.monotonic(), ticks()
 time.sleep(secs)
 t1, b = time.monotonic(), ticks()
-used = sum(v - a.get(pid, 0) for pid, v in b.items())
+# A process born within the interval brings all of its time.
+used = sum(max(0, v - a.get(pid, 0)) for pid, v in b.items())
 print(f"{used / os.sysconf('SC_CLK_TCK') / (t1 - t0):.2f}")
 PY
+}
+
+# wait_quiet: waits (up to QUIET_WAIT seconds, default 120) until other
+# work uses under 0.10 cores over a second; bench-exclusive holds back only
+# the commands started through `heavy`.
+wait_quiet() {
+    local waited=0 busy
+    while [ "$waited" -lt "${QUIET_WAIT:-120}" ]; do
+        busy=$(others_cpu 1)
+        awk -v b="$busy" 'BEGIN { exit !(b < 0.10) }' && return 0
+        [ "$waited" = 0 ] && echo "bench-fanout: other work uses $busy cores; waiting for quiet" >&2
+        waited=$((waited + 2))
+        sleep 1
+    done
+    echo "bench-fanout: still busy after ${QUIET_WAIT:-120} s; measuring anyway (others_cpu records it)" >&2
 }
 
 # field LINE NAME: the value of NAME= in a wsload line.
@@ -257,6 +279,7 @@ if [ "$LOAD" = 1 ]; then
             for i in "${!SERVERS[@]}"; do
                 name=${SERVERS[$(((i + rep - 1) % ${#SERVERS[@]}))]}
                 n=$((n + 1))
+                wait_quiet
                 start_server "$name" "$LOGS/$name.log"
                 pid=$SERVER_PID
                 # Connecting 10,000 takes python about 10 s; draining its
