@@ -66,7 +66,7 @@ def present(stats, idle):
     return [s for s in SERVERS if s in seen] + others
 
 
-def markdown(out, machine, points, stats, idle):
+def markdown(out, machine, points, stats, idle, recorded):
     servers = present(stats, idle)
     get = lambda p, s, f: stats.get((p, s), {}).get(f, Stat([]))
     # Ratios are over ours, or over the first server when ours is absent.
@@ -90,8 +90,13 @@ def markdown(out, machine, points, stats, idle):
         "triggered; *100/s* is one message every 10 ms, for latency. "
         f"{machine.get('secs', '?')} s per run after {machine.get('warmup', '?')} s of warm-up, "
         f"{machine.get('reps', '?')} runs per point with the servers interleaved, each run a fresh server "
-        "process. Figures are medians, (min–max) over the runs; runs during which other processes on this "
-        f"shared machine used {DISTURBED:.2f} cores or more (sampled over the middle of the window) are left out.",
+        "process. Figures are medians, (min–max) over the runs"
+        + (
+            f"; runs during which other processes on this shared machine used {DISTURBED:.2f} cores or more "
+            "(sampled over the middle of the window) are left out."
+            if recorded
+            else ". What other processes used during the runs was not recorded for these runs."
+        ),
         "",
     ]
     if "note" in machine:
@@ -330,7 +335,9 @@ def main():
     runs = read_tsv(out / "fanout-runs.tsv") if (out / "fanout-runs.tsv").exists() else []
     idle = read_tsv(out / "fanout-idle-memory.tsv") if (out / "fanout-idle-memory.tsv").exists() else []
     points, stats = collect(runs)
-    markdown(out, machine, points, stats, idle)
+    # Older raw runs have no others_cpu column: nothing was left out of those.
+    recorded = any("others_cpu" in r for r in runs)
+    markdown(out, machine, points, stats, idle, recorded)
     chart(out, points, stats, idle)
 
 
