@@ -108,8 +108,12 @@ pub mod fuzzing;
 pub mod handshake;
 pub mod limits;
 pub mod mask;
+#[cfg(feature = "std")]
+mod random;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseReason};
