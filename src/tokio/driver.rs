@@ -287,7 +287,7 @@ pub struct Reply<'a> {
 
 impl Reply<'_> {
     /// Sends a whole message as one frame.
-    pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+    pub fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
         if let Some(writer) = self.writer.as_mut() {
             // A transport error is not this message's: it is queued, and
             // the error comes back from the next write.
@@ -301,12 +301,12 @@ impl Reply<'_> {
 
     /// Sends a text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.send(MessageKind::Text, text.as_bytes())
+        self.send_message(MessageKind::Text, text.as_bytes())
     }
 
     /// Sends a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.send(MessageKind::Binary, data)
+        self.send_message(MessageKind::Binary, data)
     }
 
     /// The connection's sending half, for everything else: pings, pongs,

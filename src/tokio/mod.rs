@@ -41,9 +41,9 @@
 //! - Receiving: [`WebSocket::recv`] returns the core's borrowed
 //!   [`Event`](crate::Event); [`WebSocket::recv_with`] lets a reply be
 //!   sent while the event is borrowed.
-//! - Sending: [`WebSocket::send`] writes the message out, waiting while
+//! - Sending: [`WebSocket::send_message`] (and `send_text`, `send_binary`) writes the message out, waiting while
 //!   the output bound is full (backpressure, never unbounded buffering);
-//!   [`WebSocket::feed`] queues without writing, [`WebSocket::flush`]
+//!   [`WebSocket::feed_message`] queues without writing, [`WebSocket::flush`]
 //!   writes. Pongs and close replies are queued ahead of data in the
 //!   connection and go out with the next write of any kind, so a pending
 //!   write never loses them.

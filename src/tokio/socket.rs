@@ -197,7 +197,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// nothing queued straight from `data`, without copying it.
     ///
     /// [`Limits::max_output_buffer`]: crate::Limits::max_output_buffer
-    pub async fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
+    pub async fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
         let mut queued = false;
         poll_fn(|cx| {
             if !queued {
@@ -211,18 +211,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Sends a text message and writes it out.
     pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.send(MessageKind::Text, text.as_bytes()).await
+        self.send_message(MessageKind::Text, text.as_bytes()).await
     }
 
     /// Sends a binary message and writes it out.
     pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.send(MessageKind::Binary, data).await
+        self.send_message(MessageKind::Binary, data).await
     }
 
     /// Queues a message without writing it out (many small messages then
     /// leave in one write, at the next [`flush`](Self::flush), `send` or
     /// `recv`). Waits only while the output bound has no room.
-    pub async fn feed(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
+    pub async fn feed_message(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
         poll_fn(|cx| self.driver.poll_queue(cx, kind, data, false)).await
     }
 

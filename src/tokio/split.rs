@@ -220,7 +220,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SendHalf<S> {
     /// Sends a whole message as one frame and writes it out, waiting while
     /// the output bound has no room. The message is queued whole (copied)
     /// before any of it is written: cancellation safe.
-    pub async fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
+    pub async fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
         let mut queued = false;
         poll_fn(|cx| {
             with_driver(&self.shared, SEND, cx, |driver, cx| {
@@ -236,17 +236,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SendHalf<S> {
 
     /// Sends a text message.
     pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.send(MessageKind::Text, text.as_bytes()).await
+        self.send_message(MessageKind::Text, text.as_bytes()).await
     }
 
     /// Sends a binary message.
     pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.send(MessageKind::Binary, data).await
+        self.send_message(MessageKind::Binary, data).await
     }
 
     /// Queues a message without writing it, waiting while the output bound
     /// has no room.
-    pub async fn feed(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
+    pub async fn feed_message(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
         poll_fn(|cx| {
             with_driver(&self.shared, SEND, cx, |driver, cx| {
                 driver.poll_queue(cx, kind, data, false)
