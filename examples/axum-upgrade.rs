@@ -10,6 +10,8 @@
 //! One thread (tokio's current-thread runtime), like tokio-echo, so the two
 //! paths can be compared (scripts/bench-echo.sh).
 
+#[path = "support/args.rs"]
+mod args;
 #[path = "support/upgrade.rs"]
 mod upgrade;
 
@@ -22,7 +24,7 @@ use tokio::net::TcpListener;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let listener = TcpListener::bind(upgrade::listen_addr("axum-upgrade")).await?;
+    let listener = TcpListener::bind(args::listen_addr("axum-upgrade")).await?;
     println!(
         "axum-upgrade listening on http://{0}/ (WebSocket: ws://{0}/ws)",
         listener.local_addr()?

@@ -10,7 +10,8 @@
 //! and a large message that finds nothing queued is written straight from
 //! the read buffer. Used by scripts/autobahn.sh and scripts/bench-echo.sh.
 
-use std::net::SocketAddr;
+#[path = "support/args.rs"]
+mod args;
 
 use rfc6455::connection::Event;
 use rfc6455::tokio::{accept, ServerConfig};
@@ -18,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let addr = listen_addr();
+    let addr = args::listen_addr("tokio-echo");
     let listener = TcpListener::bind(addr).await?;
     println!("tokio-echo listening on ws://{}/", listener.local_addr()?);
     let config = std::sync::Arc::new(ServerConfig {
@@ -58,24 +59,4 @@ async fn serve(stream: TcpStream, config: std::sync::Arc<ServerConfig>) {
             break;
         }
     }
-}
-
-/// `--listen ADDR:PORT` (or `--listen=...`), default 127.0.0.1:9001.
-fn listen_addr() -> SocketAddr {
-    let mut args = std::env::args().skip(1);
-    let mut addr = String::from("127.0.0.1:9001");
-    while let Some(arg) = args.next() {
-        match arg.strip_prefix("--listen") {
-            Some("") => addr = args.next().unwrap_or_default(),
-            Some(v) if v.starts_with('=') => addr = v[1..].to_owned(),
-            _ => usage(&format!("unknown argument {arg}")),
-        }
-    }
-    addr.parse()
-        .unwrap_or_else(|_| usage(&format!("--listen wants ADDR:PORT, not {addr:?}")))
-}
-
-fn usage(problem: &str) -> ! {
-    eprintln!("tokio-echo: {problem}\nusage: tokio-echo [--listen ADDR:PORT]");
-    std::process::exit(2)
 }

@@ -19,6 +19,12 @@ use crate::connection::{Connection, MessageKind, SendError, Sender, State};
 /// Default for [`set_high_water`](super::WebSocket::set_high_water).
 pub(crate) const DEFAULT_HIGH_WATER: usize = 1 << 20;
 
+/// Messages from this size on are written straight from the caller's
+/// buffer when nothing is queued; smaller ones are copied into the queue,
+/// which costs less than the vectored write's extra slices, and leave in
+/// one plain write.
+pub(crate) const DIRECT_MIN: usize = 4096;
+
 /// The connection, its transport, and the little state a driver adds.
 pub(crate) struct Driver<S: AsyncWrite + Unpin> {
     pub(crate) io: S,
@@ -175,7 +181,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         direct: bool,
     ) -> Poll<Result<(), Error>> {
         loop {
-            let sent = if direct && self.io.is_write_vectored() {
+            let sent = if direct && data.len() >= DIRECT_MIN && self.io.is_write_vectored() {
                 let mut writer = PollWriter {
                     io: Pin::new(&mut self.io),
                     cx,
@@ -272,10 +278,10 @@ impl<S: AsyncWrite> Write for PollWriter<'_, '_, S> {
 }
 
 /// Sends from inside [`recv_with`](super::WebSocket::recv_with), while the
-/// event still borrows the connection's buffers: replies are queued (or,
-/// for the last event of a read, written straight out with everything
-/// queued before them, in one vectored write) and leave at the latest on
-/// the next `recv`, `recv_with` or `flush`.
+/// event still borrows the connection's buffers: replies are queued and
+/// leave at the latest on the next `recv`, `recv_with` or `flush` (a
+/// reply of 4 KiB or more to the last event of a read is written at once,
+/// from the read buffer, in one vectored write with what was queued).
 ///
 /// Sends fail with [`SendError::Full`] when the output bound has no room;
 /// `recv_with` delivers no event while more than the high-water mark
@@ -288,7 +294,7 @@ pub struct Reply<'a> {
 impl Reply<'_> {
     /// Sends a whole message as one frame.
     pub fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
-        if let Some(writer) = self.writer.as_mut() {
+        if let Some(writer) = self.writer.as_mut().filter(|_| data.len() >= DIRECT_MIN) {
             // A transport error is not this message's: it is queued, and
             // the error comes back from the next write.
             if let Ok(sent) = self.tx.send_message_vectored(kind, data, writer) {

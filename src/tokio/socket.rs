@@ -136,8 +136,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// [`Reply`], so that an answer can be sent while the event still
     /// borrows the read buffer: an echo copies nothing it does not have
     /// to. What `f` sends goes out no later than the next `recv`,
-    /// `recv_with` or `flush`; the last event of a read is answered at
-    /// once, with every reply queued before it, in one write.
+    /// `recv_with` or `flush`, the replies to one read in one write; a
+    /// reply of 4 KiB or more to the last event of a read leaves at once,
+    /// straight from the read buffer, with the replies queued before it.
     ///
     /// Cancellation safe: `f` runs only in the call that returns its result.
     pub async fn recv_with<R>(
@@ -193,8 +194,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// Waits while the output bound ([`Limits::max_output_buffer`]) has no
     /// room; a message that could never fit fails with
-    /// [`SendError::Full`](crate::SendError::Full). A server writes a message that finds
-    /// nothing queued straight from `data`, without copying it.
+    /// [`SendError::Full`](crate::SendError::Full). A server writes a
+    /// message of 4 KiB or more straight from `data`, without copying it.
     ///
     /// [`Limits::max_output_buffer`]: crate::Limits::max_output_buffer
     pub async fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
