@@ -19,6 +19,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -32,6 +33,10 @@ async fn main() -> std::io::Result<()> {
     let app = Router::new()
         .route("/", get(|| async { "an axum app; WebSocket at /ws\n" }))
         .route("/ws", get(websocket));
+    // Replies must not wait for Nagle's algorithm (axum leaves it on).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await
 }
 

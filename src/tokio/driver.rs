@@ -280,8 +280,8 @@ impl<S: AsyncWrite> Write for PollWriter<'_, '_, S> {
 /// Sends from inside [`recv_with`](super::WebSocket::recv_with), while the
 /// event still borrows the connection's buffers: replies are queued and
 /// leave at the latest on the next `recv`, `recv_with` or `flush` (a
-/// reply of 4 KiB or more to the last event of a read is written at once,
-/// from the read buffer, in one vectored write with what was queued).
+/// server's reply of 4 KiB or more is written at once, from the read
+/// buffer, in one vectored write with what was queued).
 ///
 /// Sends fail with [`SendError::Full`] when the output bound has no room;
 /// `recv_with` delivers no event while more than the high-water mark

@@ -136,9 +136,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// [`Reply`], so that an answer can be sent while the event still
     /// borrows the read buffer: an echo copies nothing it does not have
     /// to. What `f` sends goes out no later than the next `recv`,
-    /// `recv_with` or `flush`, the replies to one read in one write; a
-    /// reply of 4 KiB or more to the last event of a read leaves at once,
-    /// straight from the read buffer, with the replies queued before it.
+    /// `recv_with` or `flush`, the small replies to one read in one write;
+    /// a reply of 4 KiB or more leaves at once, straight from the read
+    /// buffer, in one vectored write with the replies queued before it.
     ///
     /// Cancellation safe: `f` runs only in the call that returns its result.
     pub async fn recv_with<R>(
@@ -157,10 +157,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             let Some(f) = f.take() else {
                 return Poll::Ready(Err(Error::Closed(CloseCode::ABNORMAL, String::new())));
             };
-            // The last event of a read: write its replies now.
-            let direct = driver.conn.role() == Role::Server
-                && driver.conn.buffered_input_len() == 0
-                && driver.io.is_write_vectored();
+            // Large replies leave at once, from the read buffer: copying
+            // them into the queue to batch them costs more than the write.
+            let direct = driver.conn.role() == Role::Server && driver.io.is_write_vectored();
             let mut writer = PollWriter {
                 io: Pin::new(&mut driver.io),
                 cx,
