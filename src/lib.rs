@@ -19,7 +19,7 @@
 //! | frames | [`frame`], [`close`] | header decode/encode with no state and no copies; close codes and payloads |
 //! | protocol | [`connection`] | the state machine: messages, fragmentation, control frames, the closing handshake, a bounded output queue |
 //! | handshake | [`handshake`] | the HTTP/1.1 upgrade: incremental request and response parsing, validation, accept key, responses |
-//! | I/O drivers | `server` (feature `server`), `client` (feature `std`), `tokio` (feature `tokio`) | a mio event loop generic over a handler; a blocking client; an async driver for tokio |
+//! | I/O drivers | `server` (feature `server`), `client` (feature `std`), `tokio` (feature `tokio`) | a mio event loop generic over a handler, with topics and publishing; a blocking client; an async driver for tokio |
 //!
 //! Everything above the drivers is `no_std` + `alloc`. A driver's loop is
 //! always the same (see [`connection`]): read into
@@ -85,9 +85,9 @@
 //! program around it.
 //!
 //! - **The mio event loop** (`server`, feature `server`): a complete
-//!   server with worker threads, backpressure, timers and a handler for
-//!   the application's messages; the `echo-server` binary is a thin
-//!   wrapper around it.
+//!   server with worker threads, backpressure, timers, topics and
+//!   publishing, and a handler for the application's messages; the
+//!   `echo-server` binary is a thin wrapper around it.
 //! - **The blocking client** ([`client`], feature `std`): one connection over
 //!   `std::net::TcpStream`, for tools and tests.
 //!
@@ -166,7 +166,12 @@
 //!
 //! - `std` (default): `std::error::Error` impls, `IoSlice` helpers, runtime
 //!   SIMD detection for UTF-8. Without it the crate is `no_std` + `alloc`.
-//! - `server` (default): the mio event loop and the `echo-server` binary.
+//! - `server` (default): the mio event loop, with topics, timers and
+//!   publishing from any thread, and the bundled push application
+//!   (`server::app`).
+//! - `cli` (default): the command-line tools (`echo-server`, `wsload`);
+//!   library users of `server` can leave it out and skip their flag
+//!   parser.
 //! - `tokio`: the async driver (`rfc6455::tokio`), over tokio's I/O traits.
 //! - `futures`: `Stream` and `Sink` of owned messages for the tokio driver.
 //!
