@@ -111,6 +111,9 @@ pub enum TopicError {
     /// The connection already has [`TopicLimits::max_per_connection`]
     /// subscriptions.
     TooManySubscriptions,
+    /// Ids and resume were asked for, and the server keeps no history
+    /// ([`ServerConfig::history`](super::ServerConfig::history)).
+    NoHistory,
 }
 
 impl fmt::Display for TopicError {
@@ -120,6 +123,7 @@ impl fmt::Display for TopicError {
             TopicError::TooLong => "topic name is too long",
             TopicError::ControlCharacter => "topic name holds a control character",
             TopicError::TooManySubscriptions => "too many subscriptions on this connection",
+            TopicError::NoHistory => "this server keeps no topic history (no ids, no resume)",
         })
     }
 }
@@ -148,6 +152,19 @@ pub(crate) struct Member {
     pub(crate) slot: u32,
     /// Where this subscription sits in the connection's list.
     sub: u32,
+    /// How it gets messages.
+    pub(crate) mode: Mode,
+}
+
+/// How a subscriber gets published messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Mode {
+    /// In the tagged form (a JSON envelope with topic and id) rather than
+    /// as published.
+    pub(crate) tagged: bool,
+    /// Messages with an id at or below this one are skipped: they were
+    /// replayed, or published before the subscription.
+    pub(crate) floor: u64,
 }
 
 /// A topic in a connection's subscription list.
@@ -192,6 +209,18 @@ impl Topics {
         name: &str,
         limits: &TopicLimits,
     ) -> Result<Subscribed, TopicError> {
+        self.subscribe_as(slot, name, limits, Mode::default())
+    }
+
+    /// Subscribes as [`subscribe`](Self::subscribe), in `mode` (kept as it
+    /// was if the connection was already subscribed).
+    pub(crate) fn subscribe_as(
+        &mut self,
+        slot: usize,
+        name: &str,
+        limits: &TopicLimits,
+        mode: Mode,
+    ) -> Result<Subscribed, TopicError> {
         check_topic_name(name, limits.max_name_len)?;
         if let Some(&id) = self.by_name.get(name) {
             let topic = &self.topics[id as usize];
@@ -229,6 +258,7 @@ impl Topics {
         topic.members.push(Member {
             slot: slot as u32,
             sub: (subs.len() - 1) as u32,
+            mode,
         });
         self.count += 1;
         Ok(Subscribed {
