@@ -108,6 +108,8 @@ pub mod fuzzing;
 pub mod handshake;
 pub mod limits;
 pub mod mask;
+#[cfg(feature = "std")]
+pub mod reconnect;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod utf8;

@@ -213,7 +213,7 @@
       if (msg.recovered === undefined) {
         this.lastId = msg.last; // a fresh subscription: live from here
       } else if (!msg.recovered) {
-        this.lastId = null; // what follows is all the server kept
+        this.lastId = 0; // what follows is all the server kept of this epoch
       }
       this._emit("subscribed", { topic: msg.topic, epoch: msg.epoch, last: msg.last, recovered: msg.recovered });
       if (msg.recovered === false) this._emit("reset", { topic: msg.topic, epoch: msg.epoch, since });
