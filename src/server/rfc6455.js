@@ -39,7 +39,8 @@
     protocols: undefined,
     // Socket.IO's defaults: 25 s between heartbeats, 20 s to answer.
     heartbeat: { message: "ping", reply: "pong", interval: 25000, timeout: 20000 },
-    reconnect: { initial: 1000, max: 30000, factor: 2 },
+    // Full jitter unless `jitter: false` (then every delay is the ceiling).
+    reconnect: { initial: 1000, max: 30000, factor: 2, jitter: true },
     resume: false,
     queue: 100,
     binaryType: "arraybuffer",
@@ -50,6 +51,7 @@
   // Full jitter: uniform in [0, min(max, initial * factor^attempt)).
   function backoff(attempt, policy, random) {
     const cap = Math.min(policy.max, policy.initial * Math.pow(policy.factor, attempt));
+    if (policy.jitter === false) return cap;
     return Math.floor((random || Math.random)() * cap);
   }
 
