@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Reconnect storm: CLIENTS WebSocket clients connected to an echo-server,
+# the server killed (SIGKILL) and started again on the same port, and every
+# client reconnecting with
+#   jitter: our clients' policy (rfc6455::reconnect::Backoff::default and
+#           /rfc6455.js): full jitter below 1 s, doubling, 30 s at most;
+#   fixed:  the seed's Vue client: 5 s after the loss, 5 s after each failure.
+# Both policies run in the same invocation, interleaved, REPEAT times each.
+#
+#   scripts/bench-storm.sh [CLIENTS] [REPEAT]        # default 10000 2
+#   /work/bin/bench-exclusive scripts/bench-storm.sh # for figures to report
+#
+# Figures (one JSON line per run, driver: examples/storm.rs): all_back_s,
+# the time from the first loss until every client has completed its
+# handshake again; peak_per_s, the most handshakes completed in a 100 ms
+# window, times ten; p50_s / p99_s of the clients' times back;
+# failed_attempts (refused, reset or timed out). The server runs on CPU 0,
+# the driver on CPU 1. Results go to benches/results/storm.jsonl
+# (appended) and benches/results/storm.md (this run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+clients=${1:-10000}
+repeat=${2:-2}
+out=benches/results
+ulimit -n $((clients * 2 + 1024))
+cargo build --release --quiet --bin echo-server --example storm
+driver=(taskset -c 1 timeout 300 target/release/examples/storm
+        --server target/release/echo-server --server-cpu 0 --clients "$clients")
+runs=()
+for r in $(seq "$repeat"); do
+  for policy in jitter fixed; do
+    line=$("${driver[@]}" --policy "$policy")
+    echo "$line"
+    runs+=("$line")
+  done
+done
+stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+commit=$(git rev-parse --short HEAD)
+for line in "${runs[@]}"; do
+  printf '{"date":"%s","commit":"%s",%s\n' "$stamp" "$commit" "${line#\{}" >>"$out/storm.jsonl"
+done
+python3 - "$stamp" "$commit" "${runs[@]}" >"$out/storm.md" <<'PY'
+import json, sys
+stamp, commit, runs = sys.argv[1], sys.argv[2], [json.loads(r) for r in sys.argv[3:]]
+print(f"# Reconnect storm ({stamp}, {commit})\n")
+print(f"{runs[0]['clients']} clients on one echo-server (2 threads, CPU 0; driver on CPU 1); the server "
+      "killed with SIGKILL and started again on the same port. `scripts/bench-storm.sh`; policies "
+      "interleaved in one run.\n")
+print("| policy | all back (s) | p50 (s) | p99 (s) | peak handshakes/s (100 ms windows) | failed attempts | back |")
+print("|---|---|---|---|---|---|---|")
+for r in runs:
+    print(f"| {r['policy']} | {r['all_back_s']:.2f} | {r['p50_s']:.2f} | {r['p99_s']:.2f} | {r['peak_per_s']} | "
+          f"{r['failed_attempts']} | {r['back']}/{r['clients']} |")
+PY
+cat "$out/storm.md"
