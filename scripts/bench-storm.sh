@@ -22,7 +22,8 @@ cd "$(dirname "$0")/.."
 clients=${1:-10000}
 repeat=${2:-2}
 out=benches/results
-ulimit -n $((clients * 2 + 1024))
+# Each side holds one descriptor per client: as many as the hard limit allows.
+ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet --bin echo-server --example storm
 driver=(taskset -c 1 timeout 300 target/release/examples/storm
         --server target/release/echo-server --server-cpu 0 --clients "$clients")

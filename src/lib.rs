@@ -19,7 +19,7 @@
 //! | frames | [`frame`], [`close`] | header decode/encode with no state and no copies; close codes and payloads |
 //! | protocol | [`connection`] | the state machine: messages, fragmentation, control frames, the closing handshake, a bounded output queue |
 //! | handshake | [`handshake`] | the HTTP/1.1 upgrade: incremental request and response parsing, validation, accept key, responses |
-//! | I/O drivers | `server` (feature `server`), `client` (feature `std`) | a mio event loop generic over a handler, with topics and publishing; a blocking client |
+//! | I/O drivers | `server` (feature `server`), `client` and `reconnect` (feature `std`) | a mio event loop generic over a handler, with topics, publishing and topic history; a blocking client with keepalive, and a reconnecting one |
 //!
 //! Everything above the drivers is `no_std` + `alloc`. A driver's loop is
 //! always the same (see [`connection`]): read into

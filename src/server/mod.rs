@@ -24,7 +24,9 @@
 //! every subscriber's queue holds a reference to it; each worker keeps its
 //! own subscription table, so fan-out takes no lock. A subscriber that
 //! falls behind loses messages or is closed ([`SlowSubscriber`]); the
-//! publisher never waits for it.
+//! publisher never waits for it. With [`ServerConfig::history`] every
+//! message gets an id per topic and a client can resume after a reconnect
+//! ([`Peer::subscribe_with_ids`]).
 //!
 //! | module | concern |
 //! |---|---|
@@ -32,6 +34,9 @@
 //! | `upgrade`, `http` | the opening request: upgrades, plain requests and their bodies, responses |
 //! | `topics` | one worker's subscriptions; the slow-subscriber policy |
 //! | `hub` | what workers share: inboxes, the topic directory, counters |
+//! | `history` | ids per topic, the bounded history, resume ([`HistoryLimits`], [`Since`]) |
+//! | `heartbeat` | the application heartbeat browsers send ([`Heartbeat`]) |
+//! | `json` | the little JSON the server writes |
 //! | `context` | what handlers reach: [`Context`], [`Peer`] |
 //! | `timers` | connection deadlines and handler timers |
 //! | [`app`] | the bundled application the binary runs |
