@@ -14,7 +14,13 @@
 //! windows), failed attempts, and the spread of the clients' times back.
 //!
 //! ```text
-//! storm --server target/release/echo-server --clients 10000 --policy jitter [--server-cpu 0]
+//! storm --server target/release/echo-server --clients 10000 --policy jitter [--server-cpu 0] [--down SECS]
+//! ```
+//!
+//! `--down SECS` keeps the server down that long before starting it again
+//! (a restart that takes time): attempts in between are refused.
+//!
+//! ```text
 //! ```
 
 use std::collections::BinaryHeap;
@@ -285,6 +291,7 @@ fn main() {
     let mut clients = 10_000usize;
     let mut policy = String::from("jitter");
     let mut cpu = None;
+    let mut down = Duration::ZERO;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().expect("a value");
@@ -293,6 +300,7 @@ fn main() {
             "--clients" => clients = value().parse().expect("--clients N"),
             "--policy" => policy = value(),
             "--server-cpu" => cpu = Some(value().parse().expect("--server-cpu N")),
+            "--down" => down = Duration::from_secs_f64(value().parse().expect("--down SECS")),
             _ => panic!("unknown argument {a}"),
         }
     }
@@ -359,6 +367,10 @@ fn main() {
     let _ = child.kill();
     let _ = child.wait();
     let killed = Instant::now();
+    // Clients notice, and retry against a closed port, while it is down.
+    while killed.elapsed() < down {
+        storm.turn(&mut events, |_| true);
+    }
     let (mut child, _) = start_server(&server, cpu, port);
     let restarted = killed.elapsed();
     while storm.clients.iter().any(|c| c.back_at.is_none()) {
