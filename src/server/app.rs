@@ -220,7 +220,7 @@ impl Handler for App {
             return Response::new(405, "only GET is served here\n").header("Allow", "GET");
         }
         match path {
-            "/" | "/index.html" => page(ctx.config().heartbeat.as_ref()),
+            "/" | "/index.html" => page(ctx.config()),
             "/rfc6455.js" => client_js(),
             "/push" => {
                 let (mut topic, mut data) = (None, Cow::Borrowed(""));
@@ -267,28 +267,27 @@ impl Handler for App {
     }
 }
 
-/// The built-in page, told the server's heartbeat (if any) in its meta
-/// tags so that its client sends it.
-pub fn page(heartbeat: Option<&super::Heartbeat>) -> Response {
-    let Some(h) = heartbeat else {
-        return Response::html(PAGE);
+/// The built-in page, told through its meta tags what the server does
+/// that its client needs to know: the heartbeat (if any) to send, and
+/// whether rooms keep history (then it resumes after a reconnect).
+pub fn page(config: &super::ServerConfig) -> Response {
+    let mut page = Cow::Borrowed(PAGE);
+    let mut set = |name: &str, value: &str| {
+        let empty = format!("<meta name=\"{name}\" content=\"\">");
+        let filled = format!("<meta name=\"{name}\" content=\"{}\">", attr(value));
+        page = Cow::Owned(page.replace(&empty, &filled));
     };
-    let page = PAGE
-        .replace(
-            "<meta name=\"rfc6455-heartbeat\" content=\"\">",
-            &format!(
-                "<meta name=\"rfc6455-heartbeat\" content=\"{}\">",
-                attr(&h.text)
-            ),
-        )
-        .replace(
-            "<meta name=\"rfc6455-heartbeat-reply\" content=\"\">",
-            &format!(
-                "<meta name=\"rfc6455-heartbeat-reply\" content=\"{}\">",
-                attr(&h.reply)
-            ),
-        );
-    Response::new(200, page).content_type("text/html; charset=utf-8")
+    if let Some(h) = &config.heartbeat {
+        set("rfc6455-heartbeat", &h.text);
+        set("rfc6455-heartbeat-reply", &h.reply);
+    }
+    if config.history.is_some() {
+        set("rfc6455-history", "on");
+    }
+    match page {
+        Cow::Borrowed(page) => Response::html(page),
+        Cow::Owned(page) => Response::new(200, page).content_type("text/html; charset=utf-8"),
+    }
 }
 
 /// `GET /rfc6455.js`: any site's pages may load it.
@@ -507,18 +506,23 @@ mod tests {
 
     #[test]
     fn the_page_is_told_the_heartbeat() {
-        let h = crate::server::Heartbeat {
-            text: "heart\"Check".into(),
-            reply: "<ok>".into(),
+        let config = crate::server::ServerConfig {
+            heartbeat: Some(crate::server::Heartbeat {
+                text: "heart\"Check".into(),
+                reply: "<ok>".into(),
+            }),
+            history: Some(crate::server::HistoryLimits::default()),
+            ..Default::default()
         };
-        let page = page(Some(&h));
+        let page = page(&config);
         let body = std::str::from_utf8(page.body()).unwrap();
         assert!(body.contains("<meta name=\"rfc6455-heartbeat\" content=\"heart&quot;Check\">"));
         assert!(body.contains("<meta name=\"rfc6455-heartbeat-reply\" content=\"&lt;ok&gt;\">"));
-        let plain = super::page(None);
-        assert!(std::str::from_utf8(plain.body())
-            .unwrap()
-            .contains("<meta name=\"rfc6455-heartbeat\" content=\"\">"));
+        assert!(body.contains("<meta name=\"rfc6455-history\" content=\"on\">"));
+        let plain = super::page(&Default::default());
+        let body = std::str::from_utf8(plain.body()).unwrap();
+        assert!(body.contains("<meta name=\"rfc6455-heartbeat\" content=\"\">"));
+        assert!(body.contains("<meta name=\"rfc6455-history\" content=\"\">"));
     }
 
     #[test]
