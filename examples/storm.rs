@@ -4,8 +4,9 @@
 //! client reconnects with the delay policy under test:
 //!
 //! - `jitter`: [`Backoff::default`], the policy of our reconnecting client
-//!   and of /rfc6455.js (full jitter, 1 s initial ceiling, doubling, 30 s
+//!   and of /rfc6455.js (full jitter, 1 s initial ceiling, doubling, 5 s
 //!   at most);
+//! - `jitter-max30`: the same with a 30 s ceiling;
 //! - `fixed`: the seed's Vue client, 5 s after a loss and 5 s after every
 //!   failed attempt.
 //!
@@ -306,13 +307,17 @@ fn main() {
     }
     let backoff = match policy.as_str() {
         "jitter" => Backoff::default(),
+        "jitter-max30" => Backoff {
+            max: Duration::from_secs(30),
+            ..Backoff::default()
+        },
         "fixed" => Backoff {
             initial: Duration::from_secs(5),
             max: Duration::from_secs(5),
             factor: 1.0,
             jitter: false,
         },
-        _ => panic!("--policy jitter|fixed"),
+        _ => panic!("--policy jitter|jitter-max30|fixed"),
     };
     let (mut child, port) = start_server(&server, cpu, 0);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();

@@ -40,7 +40,9 @@
     // Socket.IO's defaults: 25 s between heartbeats, 20 s to answer.
     heartbeat: { message: "ping", reply: "pong", interval: 25000, timeout: 20000 },
     // Full jitter unless `jitter: false` (then every delay is the ceiling).
-    reconnect: { initial: 1000, max: 30000, factor: 2, jitter: true },
+    // A 5 s ceiling like Socket.IO's reconnectionDelayMax: the reconnect
+    // storm benchmark (benches/results/storm.md) shows why not 30 s.
+    reconnect: { initial: 1000, max: 5000, factor: 2, jitter: true },
     resume: false,
     queue: 100,
     binaryType: "arraybuffer",
