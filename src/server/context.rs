@@ -117,10 +117,7 @@ impl Services {
         );
         let mut added = false;
         let replay = history.subscribe(topic, since, now, |name, last| {
-            let mode = Mode {
-                tagged: true,
-                floor: last,
-            };
+            let mode = Mode::new(true, last);
             let done = topics.subscribe_as(slot, name, limits, mode)?;
             if done.added {
                 hub.count(&done.name, worker, 1);

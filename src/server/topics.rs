@@ -156,15 +156,29 @@ pub(crate) struct Member {
     pub(crate) mode: Mode,
 }
 
-/// How a subscriber gets published messages.
+/// How a subscriber gets published messages: whether in the tagged form
+/// (a JSON envelope with topic and id) rather than as published, and the
+/// id at or below which messages are skipped (they were replayed, or
+/// published before it subscribed). Packed in one word, the flag in the top
+/// bit (ids stay far below 2^63), so that a member takes 16 bytes: fan-out
+/// walks these lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Mode {
-    /// In the tagged form (a JSON envelope with topic and id) rather than
-    /// as published.
-    pub(crate) tagged: bool,
-    /// Messages with an id at or below this one are skipped: they were
-    /// replayed, or published before the subscription.
-    pub(crate) floor: u64,
+pub(crate) struct Mode(u64);
+
+impl Mode {
+    const TAGGED: u64 = 1 << 63;
+
+    pub(crate) fn new(tagged: bool, floor: u64) -> Mode {
+        Mode(floor.min(!Self::TAGGED) | if tagged { Self::TAGGED } else { 0 })
+    }
+
+    pub(crate) fn tagged(self) -> bool {
+        self.0 & Self::TAGGED != 0
+    }
+
+    pub(crate) fn floor(self) -> u64 {
+        self.0 & !Self::TAGGED
+    }
 }
 
 /// A topic in a connection's subscription list.
@@ -386,6 +400,16 @@ mod tests {
         let mut v: Vec<u32> = t.members(name).iter().map(|m| m.slot).collect();
         v.sort_unstable();
         v
+    }
+
+    #[test]
+    fn members_stay_small() {
+        assert_eq!(std::mem::size_of::<Member>(), 16);
+        let m = Mode::new(true, 41);
+        assert!(m.tagged() && m.floor() == 41);
+        let m = Mode::new(false, u64::MAX);
+        assert!(!m.tagged() && m.floor() == (1 << 63) - 1);
+        assert_eq!(Mode::default(), Mode::new(false, 0));
     }
 
     #[test]

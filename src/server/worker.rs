@@ -444,8 +444,8 @@ impl Worker {
             }
             let frame = match stamp {
                 // Replayed, or published before it subscribed.
-                Some(stamp) if stamp.id <= member.mode.floor => continue,
-                Some(stamp) if member.mode.tagged => &stamp.tagged,
+                Some(stamp) if stamp.id <= member.mode.floor() => continue,
+                Some(stamp) if member.mode.tagged() => &stamp.tagged,
                 _ => frame,
             };
             let Some(conn) = self.conns.get_mut(slot) else {
