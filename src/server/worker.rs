@@ -1077,6 +1077,21 @@ fn read_frames<H: Handler>(
     }
 }
 
+/// Flags of every vectored send: a peer that reset the connection makes the
+/// call fail with EPIPE instead of raising SIGPIPE in an embedding process
+/// that did not ignore it (std's own `write` passes the same flag).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SEND_FLAGS: std::ffi::c_int = 0;
+
+/// A vectored write as sendmsg(2) rather than writev(2): the socket call
+/// skips the file layer (`fdget_pos`, `vfs_writev`) that writev goes
+/// through before it reaches the same `sock_sendmsg`.
+fn send_vectored(socket: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    socket2::SockRef::from(socket).send_vectored_with_flags(slices, SEND_FLAGS)
+}
+
 /// Writes the pending HTTP bytes, then the connection's output, until done
 /// or the socket would block.
 fn flush(conn: &mut Conn) -> io::Result<()> {
@@ -1111,7 +1126,7 @@ fn flush(conn: &mut Conn) -> io::Result<()> {
                 0 => return Ok(()),
                 // One slice: write(2), which skips copying an iovec in.
                 1 => conn.socket.write(&slices[0]),
-                n => conn.socket.write_vectored(&slices[..n]),
+                n => send_vectored(&conn.socket, &slices[..n]),
             }
         };
         match written {
