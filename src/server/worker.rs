@@ -44,6 +44,10 @@ const POOL_BUFFER_MAX: usize = 256 << 10;
 /// Slices handed to one vectored write: a turn's published messages to a
 /// subscriber leave together up to this many.
 const WRITE_SLICES: usize = 64;
+/// Up to this many bytes, a write of several slices copies them into one
+/// buffer and makes a plain send: for small frames the kernel's cost per
+/// iovec is more than the copy. Larger output keeps its zero-copy slices.
+const COALESCE_MAX: usize = 4096;
 /// Least time between two log lines about slow subscribers.
 const SLOW_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -129,6 +133,8 @@ pub(crate) struct Worker {
     dirty: Vec<usize>,
     /// What other threads published, taken from the hub's inbox.
     inbox: Vec<Envelope>,
+    /// Where a write's small slices are joined (see [`COALESCE_MAX`]).
+    coalesce: Vec<u8>,
     /// Slow-subscriber counts when they were last logged.
     slow_logged: (Instant, u64, u64),
     conns: Slab<Conn>,
@@ -177,6 +183,7 @@ impl Worker {
             hub,
             dirty: Vec::new(),
             inbox: Vec::new(),
+            coalesce: Vec::with_capacity(COALESCE_MAX),
             slow_logged: (now, 0, 0),
             conns: Slab::new(),
             timers: Timers::default(),
@@ -454,7 +461,10 @@ impl Worker {
             let Phase::Open(c) = &conn.phase else {
                 continue;
             };
-            if topics::is_behind(c, config) && !conn.broken && flush(conn).is_err() {
+            if topics::is_behind(c, config)
+                && !conn.broken
+                && flush(conn, &mut self.coalesce).is_err()
+            {
                 // Over the limit after a burst: a subscriber whose socket
                 // takes the backlog is not slow. Write it now.
                 conn.broken = true;
@@ -532,7 +542,7 @@ impl Worker {
         };
         let before = conn.pending_output();
         if !conn.broken {
-            if let Err(e) = flush(conn) {
+            if let Err(e) = flush(conn, &mut self.coalesce) {
                 log::debug!("worker {}: write to {slot}: {e}", self.index);
                 conn.broken = true;
             }
@@ -1092,9 +1102,27 @@ fn send_vectored(socket: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize
     socket2::SockRef::from(socket).send_vectored_with_flags(slices, SEND_FLAGS)
 }
 
+/// Writes several slices in one call: joined in `coalesce` and sent as one
+/// buffer when small, else vectored.
+fn write_slices(
+    socket: &TcpStream,
+    slices: &[IoSlice<'_>],
+    coalesce: &mut Vec<u8>,
+) -> io::Result<usize> {
+    let total: usize = slices.iter().map(|s| s.len()).sum();
+    if total > COALESCE_MAX {
+        return send_vectored(socket, slices);
+    }
+    coalesce.clear();
+    for slice in slices {
+        coalesce.extend_from_slice(slice);
+    }
+    (&*socket).write(coalesce)
+}
+
 /// Writes the pending HTTP bytes, then the connection's output, until done
 /// or the socket would block.
-fn flush(conn: &mut Conn) -> io::Result<()> {
+fn flush(conn: &mut Conn, coalesce: &mut Vec<u8>) -> io::Result<()> {
     while conn.http_at < conn.http_out.len() {
         match conn.socket.write(&conn.http_out[conn.http_at..]) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
@@ -1126,7 +1154,7 @@ fn flush(conn: &mut Conn) -> io::Result<()> {
                 0 => return Ok(()),
                 // One slice: write(2), which skips copying an iovec in.
                 1 => conn.socket.write(&slices[0]),
-                n => send_vectored(&conn.socket, &slices[..n]),
+                n => write_slices(&conn.socket, &slices[..n], coalesce),
             }
         };
         match written {
