@@ -19,7 +19,7 @@
 //! | frames | [`frame`], [`close`] | header decode/encode with no state and no copies; close codes and payloads |
 //! | protocol | [`connection`] | the state machine: messages, fragmentation, control frames, the closing handshake, a bounded output queue |
 //! | handshake | [`handshake`] | the HTTP/1.1 upgrade: incremental request and response parsing, validation, accept key, responses |
-//! | I/O drivers | `server` (feature `server`), `client` (feature `std`) | a mio event loop generic over a handler; a blocking client |
+//! | I/O drivers | `server` (feature `server`), `client` (feature `std`), `tls` (feature `tls`) | a mio event loop generic over a handler; a blocking client; TLS for both with rustls |
 //!
 //! Everything above the drivers is `no_std` + `alloc`. A driver's loop is
 //! always the same (see [`connection`]): read into
@@ -84,6 +84,9 @@
 //! - `std` (default): `std::error::Error` impls, `IoSlice` helpers, runtime
 //!   SIMD detection for UTF-8. Without it the crate is `no_std` + `alloc`.
 //! - `server` (default): the mio event loop and the `echo-server` binary.
+//! - `tls` (default): `wss://` for the client, with rustls (the `ring`
+//!   provider) and Mozilla's roots. Without it the client refuses `wss://`
+//!   URLs with [`handshake::UrlError::TlsUnsupported`].
 //!
 //! The codec has no `unsafe` code.
 
@@ -110,6 +113,8 @@ pub mod limits;
 pub mod mask;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseReason};

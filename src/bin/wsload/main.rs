@@ -167,6 +167,9 @@ fn main() -> ExitCode {
 /// Resolves the URL and sets the connection limits the run needs.
 fn make_plan(options: &Options) -> Result<Plan, String> {
     let url = WsUrl::parse(&options.url).map_err(|e| format!("{}: {e}", options.url))?;
+    if url.is_secure() {
+        return Err(format!("{}: wsload does not speak wss:// yet", options.url));
+    }
     let addr = (url.host(), url.port())
         .to_socket_addrs()
         .map_err(|e| format!("{}: {e}", url.host()))?
