@@ -31,6 +31,8 @@
 use std::prelude::rust_2021::*;
 pub mod cli;
 mod timers;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod upgrade;
 mod worker;
 

@@ -9,6 +9,10 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 
+/// A 2048-bit RSA key in PKCS#1 form, committed as a test fixture (ring
+/// cannot generate RSA keys). TEST ONLY: it protects nothing.
+pub const RSA_PKCS1_PEM: &str = include_str!("../fixtures/tls/rsa-2048-TEST-ONLY-key.pem");
+
 /// A CA and a server certificate for some names, in PEM.
 pub struct TestPki {
     pub ca_pem: String,
@@ -58,6 +62,40 @@ impl TestPki {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
             key_sec1_pem: sec1_pem(&key.serialize_der()),
+        }
+    }
+
+    /// A CA and a certificate for `localhost` whose key is the committed
+    /// RSA test key ([`RSA_PKCS1_PEM`]); `key_pem` holds it as PKCS#8.
+    pub fn rsa_localhost() -> TestPki {
+        use base64::Engine;
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = CertifiedIssuer::self_signed(ca_params("rfc6455 RSA test CA"), ca_key).unwrap();
+        let pkcs1 = pem_body(RSA_PKCS1_PEM);
+        // PKCS#8: SEQUENCE { 0, { rsaEncryption, NULL }, OCTET STRING pkcs1 }.
+        let mut inner = vec![0x02, 0x01, 0x00];
+        inner.extend_from_slice(&[
+            0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
+            0x00,
+        ]);
+        inner.extend(der_tlv(0x04, &pkcs1));
+        let pkcs8 = der_tlv(0x30, &inner);
+        let key = KeyPair::from_pkcs8_der_and_sign_algo(
+            &rustls_pki_types_pkcs8(&pkcs8),
+            &rcgen::PKCS_RSA_SHA256,
+        )
+        .unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let cert = params.signed_by(&key, &ca).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&pkcs8);
+        TestPki {
+            ca_pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: pem("PRIVATE KEY", &b64),
+            key_sec1_pem: String::new(),
         }
     }
 
@@ -121,11 +159,45 @@ fn sec1_pem(pkcs8: &[u8]) -> String {
     let sec1 = &rest[at..at + len];
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(sec1);
-    let mut pem = String::from("-----BEGIN EC PRIVATE KEY-----\n");
+    pem("EC PRIVATE KEY", &b64)
+}
+
+fn pem(label: &str, b64: &str) -> String {
+    let mut pem = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {
         pem.push_str(std::str::from_utf8(line).unwrap());
         pem.push('\n');
     }
-    pem.push_str("-----END EC PRIVATE KEY-----\n");
+    pem.push_str(&format!("-----END {label}-----\n"));
     pem
+}
+
+/// The DER inside a PEM block.
+fn pem_body(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .unwrap()
+}
+
+/// A DER tag-length-value.
+fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = value.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else if n < 0x100 {
+        out.extend_from_slice(&[0x81, n as u8]);
+    } else {
+        out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+fn rustls_pki_types_pkcs8(
+    der: &[u8],
+) -> rfc6455::tls::rustls::pki_types::PrivatePkcs8KeyDer<'static> {
+    rfc6455::tls::rustls::pki_types::PrivatePkcs8KeyDer::from(der.to_vec())
 }
