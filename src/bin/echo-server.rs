@@ -40,6 +40,10 @@ OPTIONS:
     --read-chunk BYTES          least room offered to each socket read, at most
                                 16MiB; a buffer is held only while a connection
                                 is busy [default: 16KiB]
+    --tls-cert FILE             serve wss:// (and https://) with this certificate
+                                chain (PEM, the server's certificate first)
+    --tls-key FILE              its private key (PEM: PKCS#8, RSA or EC); SIGHUP
+                                reads both files again without a restart
     --log LEVEL                 error, warn, info, debug, trace [default: info,
                                 or RUST_LOG]
     -h, --help                  print this help
@@ -56,7 +60,7 @@ For benchmarks, pin the server and the load generator to different cores:
 const MAX_READ_CHUNK: u64 = 16 << 20;
 
 fn main() -> ExitCode {
-    let (config, level) = match parse_args(std::env::args().skip(1)) {
+    let (mut config, level, tls_files) = match parse_args(std::env::args().skip(1)) {
         Ok(Some(parsed)) => parsed,
         Ok(None) => {
             print!("{HELP}");
@@ -68,6 +72,10 @@ fn main() -> ExitCode {
         }
     };
     Logger::install(level);
+    if let Err(message) = load_tls(&mut config, tls_files) {
+        eprintln!("echo-server: {message}");
+        return ExitCode::FAILURE;
+    }
     let server = match Server::bind(config.clone()) {
         Ok(server) => server,
         Err(e) => {
@@ -79,20 +87,28 @@ fn main() -> ExitCode {
     let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
     ]);
+    let reload = Reload::new(&config);
     match signals {
         Ok(mut signals) => {
             std::thread::spawn(move || {
-                if let Some(signal) = signals.forever().next() {
+                for signal in signals.forever() {
+                    if signal == signal_hook::consts::SIGHUP {
+                        reload.run();
+                        continue;
+                    }
                     log::info!("signal {signal}: shutting down");
                     handle.shutdown();
+                    break;
                 }
             });
         }
         Err(e) => log::warn!("cannot watch signals: {e}"),
     }
     println!(
-        "echo-server listening on ws://{} ({} thread{})",
+        "echo-server listening on {}://{} ({} thread{})",
+        if config.is_tls() { "wss" } else { "ws" },
         server.local_addr(),
         config.threads,
         if config.threads == 1 { "" } else { "s" }
@@ -109,11 +125,68 @@ fn main() -> ExitCode {
     }
 }
 
+/// The certificate and key files named by `--tls-cert` and `--tls-key`,
+/// loaded by `load_tls` once logging is up.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct TlsFiles {
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+/// Loads the certificate and key, if asked for.
+#[cfg(feature = "tls")]
+fn load_tls(config: &mut ServerConfig, files: TlsFiles) -> Result<(), String> {
+    match (files.cert, files.key) {
+        (None, None) => Ok(()),
+        (Some(cert), Some(key)) => {
+            let tls = rfc6455::server::tls::ServerTls::from_pem_files(&cert, &key)
+                .map_err(|e| format!("TLS: {e}"))?;
+            config.tls = Some(tls);
+            Ok(())
+        }
+        _ => Err("--tls-cert and --tls-key go together".to_owned()),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn load_tls(_config: &mut ServerConfig, files: TlsFiles) -> Result<(), String> {
+    if files != TlsFiles::default() {
+        return Err("--tls-cert/--tls-key: this build lacks the tls feature".to_owned());
+    }
+    Ok(())
+}
+
+/// What SIGHUP does: read the certificate and key again.
+struct Reload {
+    #[cfg(feature = "tls")]
+    tls: Option<rfc6455::server::tls::ServerTls>,
+}
+
+impl Reload {
+    fn new(_config: &ServerConfig) -> Reload {
+        Reload {
+            #[cfg(feature = "tls")]
+            tls: _config.tls.clone(),
+        }
+    }
+
+    fn run(&self) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            match tls.reload() {
+                Ok(()) => log::info!("SIGHUP: certificate and key reloaded"),
+                Err(e) => log::error!("SIGHUP: reload failed, keeping the old certificate: {e}"),
+            }
+            return;
+        }
+        log::info!("SIGHUP: nothing to reload");
+    }
+}
+
 /// Parses the flags; `Ok(None)` means help was asked for.
-fn parse_args(
-    args: impl Iterator<Item = String>,
-) -> Result<Option<(ServerConfig, log::LevelFilter)>, String> {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Parsed>, String> {
     let mut config = ServerConfig::default();
+    let mut tls = TlsFiles::default();
     let mut level = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -163,6 +236,8 @@ fn parse_args(
                 }
                 config.connection.read_chunk = v as usize;
             }
+            "--tls-cert" => tls.cert = Some(value()?),
+            "--tls-key" => tls.key = Some(value()?),
             "--log" => {
                 let v = value()?;
                 level = v.parse().map_err(|_| format!("--log {v}: not a level"))?;
@@ -179,8 +254,11 @@ fn parse_args(
             .saturating_add(config.high_water)
             .saturating_add(config.read_budget),
     );
-    Ok(Some((config, level)))
+    Ok(Some((config, level, tls)))
 }
+
+/// The server's settings, the log level and the TLS files.
+type Parsed = (ServerConfig, log::LevelFilter, TlsFiles);
 
 fn parse_count(flag: &str, v: &str) -> Result<usize, String> {
     v.parse()
@@ -223,7 +301,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Option<(ServerConfig, log::LevelFilter)>, String> {
-        parse_args(args.iter().map(|s| s.to_string()))
+        parse_args(args.iter().map(|s| s.to_string())).map(|p| p.map(|(c, l, _)| (c, l)))
     }
 
     #[test]
@@ -272,5 +350,21 @@ mod tests {
         assert!(parse(&["--read-chunk", "0"]).is_err());
         assert!(parse(&["--read-chunk", "100GiB"]).is_err());
         assert_eq!(parse(&["--help"]), Ok(None));
+    }
+
+    #[test]
+    fn tls_files_go_together() {
+        let args = ["--tls-cert", "c.pem", "--tls-key=k.pem"];
+        let (mut config, _, files) = parse_args(args.iter().map(|s| s.to_string()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(files.cert.as_deref(), Some("c.pem"));
+        assert_eq!(files.key.as_deref(), Some("k.pem"));
+        let only_cert = TlsFiles {
+            cert: Some("c.pem".into()),
+            key: None,
+        };
+        assert!(load_tls(&mut config, only_cert).is_err());
+        assert_eq!(load_tls(&mut config, TlsFiles::default()), Ok(()));
     }
 }

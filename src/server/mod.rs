@@ -33,6 +33,7 @@ pub mod cli;
 mod timers;
 #[cfg(feature = "tls")]
 pub mod tls;
+mod transport;
 mod upgrade;
 mod worker;
 
@@ -102,6 +103,11 @@ pub struct ServerConfig {
     /// buffer with a vectored write instead of being copied into the output
     /// queue. Default 4 KiB.
     pub direct_write_min: usize,
+    /// Serve TLS (`wss://`, and `https://` for plain requests) with this
+    /// certificate: every connection starts with a TLS handshake, which
+    /// the handshake timeout covers. Default: none, plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<tls::ServerTls>,
 }
 
 impl Default for ServerConfig {
@@ -123,7 +129,29 @@ impl Default for ServerConfig {
             high_water: 1 << 20,
             low_water: 256 << 10,
             direct_write_min: 4 << 10,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+}
+
+impl ServerConfig {
+    /// Whether connections start with a TLS handshake.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return true;
+        }
+        false
+    }
+
+    /// The transport for an accepted socket.
+    fn transport(&self, socket: mio::net::TcpStream) -> io::Result<transport::Transport> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return Ok(transport::Transport::Tls(Box::new(tls.accept(socket)?)));
+        }
+        Ok(transport::Transport::Plain(socket))
     }
 }
 
@@ -212,7 +240,7 @@ impl Handler for Echo {
 pub struct Peer<'a> {
     id: ConnId,
     tx: &'a mut Sender,
-    socket: &'a mut mio::net::TcpStream,
+    socket: &'a mut transport::Transport,
     direct_write_min: usize,
     /// More input waits behind this message: a large reply is queued rather
     /// than written at once, so the replies to one read leave in one write.

@@ -271,33 +271,32 @@ impl<S: Socket> TlsStream<S> {
         self.out.len() - self.out_at
     }
 
-    /// Hands in a buffer for ciphertext reads (e.g. from a pool); it is
-    /// grown to [`TLS_READ_SIZE`] when smaller.
-    pub fn provide_buffer(&mut self, buf: Vec<u8>) {
-        if self.raw.capacity() == 0 {
-            self.raw = buf;
-        }
-    }
-
-    /// Gives back the read buffer and the write queue's memory when
-    /// nothing waits in them, and lets rustls shrink its own receive
-    /// buffer to its minimum: for a connection that went quiet.
-    pub fn take_idle_buffer(&mut self) -> Option<Vec<u8>> {
+    /// Gives back the memory a quiet connection does not need: the
+    /// ciphertext read buffer, the write queue, and rustls' record buffer
+    /// down to its 4 KiB minimum. Nothing is lost: each comes back on the
+    /// next read or blocked write. Does nothing while bytes wait in them.
+    pub fn release_idle_memory(&mut self) {
         if self.pending() == 0 && self.out.capacity() > 0 {
             self.out = Vec::new();
             self.out_at = 0;
         }
-        if self.raw_at < self.raw_len || self.raw.capacity() == 0 {
-            return None;
+        if self.raw_at < self.raw_len {
+            return;
         }
+        self.raw = Vec::new();
+        self.raw_at = 0;
+        self.raw_len = 0;
         if !self.eof {
             // rustls shrinks its record buffer when a read finds it
             // empty; this reader offers nothing and reports WouldBlock.
             let _ = self.tls.read_tls(&mut WouldBlock);
         }
-        self.raw_at = 0;
-        self.raw_len = 0;
-        Some(std::mem::take(&mut self.raw))
+    }
+
+    /// Bytes of memory held by the buffers of this layer (not counting
+    /// rustls' own).
+    pub fn buffer_bytes(&self) -> usize {
+        self.raw.capacity() + self.out.capacity()
     }
 
     /// Queues `close_notify`, then sends the TCP FIN once everything is
