@@ -19,7 +19,9 @@ use rfc6455::client::{Client, ClientConfig, Error};
 use rfc6455::connection::{Event, MessageKind};
 use rfc6455::frame::{decode_frame, DecodeRules, Frame, OpCode, Role, Status};
 use rfc6455::server::tls::ServerTls;
-use rfc6455::server::{ConnId, Echo, Handler, Message, Peer, Server, ServerConfig, ServerHandle};
+use rfc6455::server::{
+    ConnId, Context, Echo, Handler, Message, Peer, Server, ServerConfig, ServerHandle,
+};
 use rfc6455::tls::{rustls, ClientTls};
 use rfc6455::CloseCode;
 
@@ -323,7 +325,7 @@ impl Handler for Recorder {
         Echo.on_message(peer, message)
     }
 
-    fn on_close(&mut self, _conn: ConnId, code: CloseCode) {
+    fn on_close(&mut self, _ctx: &mut Context<'_>, _conn: ConnId, code: CloseCode) {
         let _ = self.0.lock().unwrap().send(code);
     }
 }
