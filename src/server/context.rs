@@ -267,13 +267,10 @@ impl<'a> Peer<'a> {
         self.ctx.services.topics.is_subscribed(self.id.slot, topic)
     }
 
-    /// The topics this connection is subscribed to.
-    pub fn subscriptions(&self) -> impl Iterator<Item = &str> + '_ {
-        self.ctx
-            .services
-            .topics
-            .subscriptions(self.id.slot)
-            .map(|name| &**name)
+    /// The topics this connection is subscribed to. The names are shared
+    /// with the worker's table: cloning one copies a pointer.
+    pub fn subscriptions(&self) -> impl Iterator<Item = &Arc<str>> + '_ {
+        self.ctx.services.topics.subscriptions(self.id.slot)
     }
 
     /// Publishes to every subscriber of `topic`, this connection included

@@ -17,6 +17,25 @@
 //! until it drains below a low-water mark, so memory stays bounded whatever
 //! the peer does.
 //!
+//! Connections subscribe to topics ([`Peer::subscribe`]) and anything can
+//! publish to them: a handler ([`Peer::publish`], [`Context::publish`]),
+//! a timer ([`Context::set_interval`]), any other thread
+//! ([`ServerHandle::publish`]). A published message is framed once and
+//! every subscriber's queue holds a reference to it; each worker keeps its
+//! own subscription table, so fan-out takes no lock. A subscriber that
+//! falls behind loses messages or is closed ([`SlowSubscriber`]); the
+//! publisher never waits for it.
+//!
+//! | module | concern |
+//! |---|---|
+//! | `worker` | the event loop: readiness, reads, writes, timers, deliveries |
+//! | `upgrade`, `http` | the opening request: upgrades, plain requests and their bodies, responses |
+//! | `topics` | one worker's subscriptions; the slow-subscriber policy |
+//! | `hub` | what workers share: inboxes, the topic directory, counters |
+//! | `context` | what handlers reach: [`Context`], [`Peer`] |
+//! | `timers` | connection deadlines and handler timers |
+//! | [`app`] | the bundled application the binary runs |
+//!
 //! ```no_run
 //! use rfc6455::server::{Echo, Server, ServerConfig};
 //!
@@ -29,6 +48,7 @@
 //! ```
 
 use std::prelude::rust_2021::*;
+pub mod app;
 pub mod cli;
 mod context;
 mod http;
@@ -56,10 +76,6 @@ pub use http::{HttpRequest, Response};
 pub use hub::Stats;
 pub use timers::TimerId;
 pub use topics::{check_topic_name, SlowSubscriber, TopicError, TopicLimits};
-
-/// The built-in page served for a plain `GET /`: a small JavaScript client
-/// to try the server from a browser.
-pub const ECHO_PAGE: &str = include_str!("page.html");
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,8 +222,8 @@ pub enum Message<'a> {
 /// (made by the factory given to [`Server::run`]), so it needs no locks;
 /// what the workers share (topics, publishing) goes through [`Context`].
 ///
-/// Every callback but [`on_upgrade`](Handler::on_upgrade) can publish, and
-/// the ones given a [`Peer`] can send to, close and subscribe that
+/// Every callback can publish and set timers through its [`Context`]; the
+/// ones given a [`Peer`] can also send to, close and subscribe that
 /// connection.
 pub trait Handler {
     /// The worker starts: set timers here. Called once per worker, before
@@ -219,6 +235,7 @@ pub trait Handler {
     /// the [`ServerConfig`] have already been applied. Default: accept.
     fn on_upgrade(
         &mut self,
+        _ctx: &mut Context<'_>,
         _conn: ConnId,
         _peer_addr: SocketAddr,
         _request: &UpgradeRequest<'_>,
@@ -250,7 +267,8 @@ pub trait Handler {
 }
 
 /// The echo handler: every text and binary message goes back unchanged.
-/// Plain `GET /` gets [`ECHO_PAGE`].
+/// Plain `GET /` gets the built-in page ([`app::PAGE`]). The binary runs
+/// [`app::App`], which echoes too and adds rooms and publishing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Echo;
 
@@ -260,7 +278,7 @@ impl Handler for Echo {
             return Response::new(405, "only GET is served here\n").header("Allow", "GET");
         }
         match request.path() {
-            "/" | "/index.html" => Response::html(ECHO_PAGE),
+            "/" | "/index.html" => Response::html(app::PAGE),
             "/favicon.ico" => Response::not_found(),
             _ => Response::upgrade_required(),
         }
