@@ -587,3 +587,70 @@ fn wss_errors_from_the_client_side_name_tls() {
     let url = format!("ws://127.0.0.1:{}/", server.addr.port());
     assert!(Client::connect_with(&url, &client_config(&server)).is_err());
 }
+
+/// The reconnecting client over `wss://`, with keepalive pings (which
+/// read through TLS with short socket timeouts): it connects, echoes,
+/// reconnects and echoes again over a fresh TLS session.
+#[test]
+fn the_reconnecting_client_speaks_wss_with_keepalive() {
+    use rfc6455::client::Keepalive;
+    use rfc6455::reconnect::{Backoff, Incoming, ReconnectConfig, Reconnecting};
+    let server = start(|_| {});
+    let config = ReconnectConfig {
+        client: ClientConfig {
+            keepalive: Some(Keepalive {
+                interval: Duration::from_millis(100),
+                timeout: Duration::from_secs(2),
+            }),
+            ..client_config(&server)
+        },
+        backoff: Backoff {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+            ..Backoff::default()
+        },
+        resume: false,
+        max_attempts: Some(20),
+        ..ReconnectConfig::default()
+    };
+    let mut c = Reconnecting::new(&server.url(), config);
+    for reconnected in [false, true] {
+        match c.recv().expect("recv") {
+            Incoming::Connected { reconnected: r } => assert_eq!(r, reconnected),
+            other => panic!("expected Connected, got {other:?}"),
+        }
+        // Quiet long enough for several keepalive pings to go and come.
+        std::thread::sleep(Duration::from_millis(350));
+        c.send_text("over tls").unwrap();
+        match c.recv().expect("recv") {
+            Incoming::Text(t) => assert_eq!(t, "over tls"),
+            other => panic!("expected the echo, got {other:?}"),
+        }
+        c.reconnect_now();
+    }
+}
+
+/// A certificate the client cannot verify is final for the reconnecting
+/// client: returned at once, not retried (nor ever spoken in plain text).
+#[test]
+fn the_reconnecting_client_gives_up_on_an_untrusted_certificate() {
+    use rfc6455::reconnect::{ReconnectConfig, Reconnecting};
+    let server = start(|_| {});
+    // Mozilla's roots: the test CA is not among them.
+    let config = ReconnectConfig {
+        max_attempts: Some(50),
+        ..ReconnectConfig::default()
+    };
+    // Were it retried, the first recv would be Incoming::Disconnected.
+    let mut c = Reconnecting::new(&server.url(), config);
+    match c.recv() {
+        Err(Error::Tls(e)) => assert!(
+            matches!(
+                e.downcast_ref::<rustls::Error>(),
+                Some(rustls::Error::InvalidCertificate(_))
+            ),
+            "{e}"
+        ),
+        other => panic!("expected a TLS certificate error, got {other:?}"),
+    }
+}
