@@ -43,8 +43,12 @@ use rustls::sign::CertifiedKey;
 
 use crate::tls::{load_certified_key, provider, TlsError, ALPN_HTTP1};
 
-/// Ciphertext read from the socket per read call.
+/// The most ciphertext read from the socket in one read call.
 pub const TLS_READ_SIZE: usize = 32 << 10;
+
+/// The ciphertext read buffer's first size; it grows to [`TLS_READ_SIZE`]
+/// while reads keep filling it.
+pub const TLS_FIRST_READ_SIZE: usize = 4 << 10;
 
 /// The most plaintext handed to rustls in one write: about four full TLS
 /// records.
@@ -389,8 +393,15 @@ impl<S: Socket> TlsStream<S> {
 
     /// Reads the socket once into the ciphertext buffer.
     fn read_socket(&mut self) -> io::Result<usize> {
-        if self.raw.len() < TLS_READ_SIZE {
-            self.raw.resize(TLS_READ_SIZE, 0);
+        // Start small: a ClientHello and an upgrade request fit in 4 KiB.
+        // The buffer doubles up to TLS_READ_SIZE each time a read fills it,
+        // so only busy connections hold the large one, and the many that
+        // just connect and wait never allocate it.
+        if self.raw.is_empty() {
+            self.raw.resize(TLS_FIRST_READ_SIZE, 0);
+        } else if self.raw_len == self.raw.len() && self.raw.len() < TLS_READ_SIZE {
+            let grown = (self.raw.len() * 2).min(TLS_READ_SIZE);
+            self.raw.resize(grown, 0);
         }
         loop {
             match self.socket.read(&mut self.raw) {
