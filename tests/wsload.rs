@@ -3,9 +3,14 @@
 //! and a non-zero rate; against deliberately broken servers it must fail.
 //! The fan-out mode runs against a small pub/sub server defined here, which
 //! can also lose, reorder or echo a message on purpose. Every run is
-//! bounded in time and every server thread is joined.
+//! bounded in time and every server thread is joined. With the `tls`
+//! feature the echo, handshake (`--churn`) and fan-out modes also run over
+//! `wss://` against our server with a certificate made at run time.
 
 #![cfg(feature = "server")]
+
+#[cfg(feature = "tls")]
+mod common;
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
@@ -43,13 +48,38 @@ impl EchoServer {
         threads: usize,
         handler: impl Fn() -> H + Send + Sync + 'static,
     ) -> EchoServer {
-        let server = Server::bind(ServerConfig {
+        EchoServer::run_with(threads, |_| {}, handler)
+    }
+
+    /// The same over TLS, with a new CA and a certificate for `names`;
+    /// also gives the files (the CA for `--cafile`).
+    #[cfg(feature = "tls")]
+    fn run_tls<H: Handler + 'static>(
+        threads: usize,
+        names: &[&str],
+        handler: impl Fn() -> H + Send + Sync + 'static,
+    ) -> (EchoServer, common::pki::PkiFiles) {
+        use common::pki::{temp_dir, TestPki};
+        let files = TestPki::new("wsload test CA", names).write(&temp_dir("wsload-tls"));
+        let tls = rfc6455::server::tls::ServerTls::from_pem_files(&files.cert, &files.key)
+            .expect("certificate");
+        let server = EchoServer::run_with(threads, |c| c.tls = Some(tls), handler);
+        (server, files)
+    }
+
+    fn run_with<H: Handler + 'static>(
+        threads: usize,
+        configure: impl FnOnce(&mut ServerConfig),
+        handler: impl Fn() -> H + Send + Sync + 'static,
+    ) -> EchoServer {
+        let mut config = ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             threads,
             close_timeout: Duration::from_secs(2),
             ..ServerConfig::default()
-        })
-        .expect("bind");
+        };
+        configure(&mut config);
+        let server = Server::bind(config).expect("bind");
         let addr = server.local_addr();
         let handle = server.handle();
         let thread = thread::spawn(move || server.run(handler));
@@ -274,6 +304,120 @@ fn a_refused_connection_fails_fast() {
         started.elapsed() < Duration::from_secs(10),
         "no measuring after a failure"
     );
+}
+
+#[test]
+fn churn_counts_handshakes_and_closes() {
+    let server = EchoServer::run(2, || Echo);
+    let url = format!("ws://{}/", server.addr);
+    let pid = std::process::id().to_string();
+    let run = wsload(&[
+        &url,
+        "--churn",
+        "--conns",
+        "8",
+        "--threads",
+        "2",
+        "--secs",
+        "0.5",
+        "--server-pid",
+        &pid,
+    ]);
+    assert_clean(&run);
+    assert_eq!(run.get("kind"), "handshakes");
+    // Every connection opened, closed and opened again: more handshakes
+    // than connections.
+    assert!(run.number("msgs") > 8.0, "{}", run.get("msgs"));
+    assert!(run.number("server_ns_per_msg") > 0.0);
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn wss_echo_and_churn_with_cafile() {
+    let (server, files) = EchoServer::run_tls(1, &["localhost"], || Echo);
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let ca = files.ca.to_str().unwrap();
+    let run = wsload(&[
+        &url,
+        "--cafile",
+        ca,
+        "--conns",
+        "6",
+        "--pipeline",
+        "4",
+        "--size",
+        "20KiB",
+        "--secs",
+        "0.5",
+    ]);
+    assert_clean(&run);
+    assert_eq!(run.get("kind"), "binary");
+    let run = wsload(&[
+        &url, "--cafile", ca, "--conns", "6", "--idle", "--secs", "0.3",
+    ]);
+    assert!(run.success, "wsload failed:\n{}", run.stderr);
+    assert_eq!((run.get("kind"), run.get("errors")), ("idle", "0"));
+    let run = wsload(&[
+        &url, "--cafile", ca, "--churn", "--conns", "4", "--secs", "0.5",
+    ]);
+    assert_clean(&run);
+    assert_eq!(run.get("kind"), "handshakes");
+    assert!(run.number("msgs") > 4.0, "{}", run.get("msgs"));
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn wss_refuses_a_server_it_cannot_verify() {
+    let (server, _files) = EchoServer::run_tls(1, &["localhost"], || Echo);
+    // Mozilla's roots do not know the test CA.
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let run = wsload(&[&url, "--conns", "2", "--secs", "30"]);
+    assert!(!run.success);
+    assert_eq!(run.get("msgs"), "0");
+    assert!(run.number("errors") >= 1.0);
+    assert!(run.stderr.contains("certificate"), "{}", run.stderr);
+    // Nor, with the CA, a certificate for another name (this one is for
+    // localhost, not 127.0.0.1).
+    let (server, files) = EchoServer::run_tls(1, &["localhost"], || Echo);
+    let url = format!("wss://127.0.0.1:{}/", server.addr.port());
+    let ca = files.ca.to_str().unwrap();
+    let run = wsload(&[&url, "--cafile", ca, "--churn", "--secs", "0.5"]);
+    assert!(!run.success);
+    assert!(run.number("errors") >= 1.0);
+    assert!(run.stderr.contains("certificate"), "{}", run.stderr);
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn fanout_over_wss_through_our_rooms() {
+    let config = Arc::new(AppConfig::default());
+    let (server, files) =
+        EchoServer::run_tls(2, &["localhost"], move || App::new(Arc::clone(&config)));
+    let url = format!("wss://localhost:{}/topic/room", server.addr.port());
+    let run = wsload(&[
+        &url,
+        "--cafile",
+        files.ca.to_str().unwrap(),
+        "--subscribers",
+        "30",
+        "--publishers",
+        "2",
+        "--threads",
+        "2",
+        "--size",
+        "256",
+        "--secs",
+        "0.5",
+    ]);
+    assert!(run.success, "wsload failed:\n{}", run.stderr);
+    for zero in ["lost", "reordered", "lossy_subs", "errors"] {
+        assert_eq!(run.get(zero), "0", "{zero}");
+    }
+    let (published, msgs) = (run.number("published"), run.number("msgs"));
+    assert!(published > 0.0, "{published}");
+    // 31 receivers per message; 2 x 16 may end after the window.
+    assert!(msgs <= 31.0 * published, "{msgs} {published}");
+    assert!(msgs >= 31.0 * (published - 32.0), "{msgs} {published}");
 }
 
 #[test]

@@ -26,7 +26,8 @@ still missing at the end. Each error is described on stderr.
 
 USAGE:
     wsload ws://HOST:PORT/PATH [OPTIONS]
-    wsload ws://HOST:PORT/topic/NAME --subscribers N [FAN-OUT OPTIONS]
+    wsload wss://HOST:PORT/PATH [--cafile CA.pem] [OPTIONS]
+    wsload ws[s]://HOST:PORT/topic/NAME --subscribers N [FAN-OUT OPTIONS]
 
 OPTIONS:
     --conns N           connections [default: 1]
@@ -39,6 +40,16 @@ OPTIONS:
     --warmup SECS       seconds of load before measuring starts [default: 0]
     --handshakes N      most opening handshakes in flight at once, over all
                         threads [default: 64]
+    --churn             measure opening handshakes instead of echoes: every
+                        connection connects (TCP, TLS for wss://, the
+                        upgrade), closes with a close handshake, and
+                        connects again; msgs= counts handshakes completed
+                        in the window, p50_us.. their time from connect to
+                        the 101, server_ns_per_msg the server's CPU per
+                        handshake (and its close)
+    --cafile FILE       for wss://: trust the CA certificates in this PEM
+                        file instead of Mozilla's roots (the server's name
+                        is always verified)
     --idle              hold the connections open without traffic for the
                         window (to measure a server's memory per idle
                         connection); msgs=0 is then no error
@@ -48,7 +59,7 @@ OPTIONS:
     -h, --help          print this help
 
 FAN-OUT OPTIONS (see FAN-OUT MODE below; --threads, --size, --secs,
---warmup, --handshakes and --server-pid as above):
+--warmup, --handshakes, --cafile and --server-pid as above):
     --subscribers N     receiving connections; this flag selects the mode
     --publishers P      sending connections [default: 1]
     --rate R            messages per second from each publisher
@@ -157,6 +168,10 @@ pub struct Options {
     pub handshakes: usize,
     pub server_pid: Option<u32>,
     pub idle: bool,
+    /// Handshakes per second instead of echoes.
+    pub churn: bool,
+    /// For `wss://`: the CA certificates to trust instead of Mozilla's.
+    pub cafile: Option<String>,
     /// Fan-out mode: the number of subscribers.
     pub subscribers: Option<usize>,
     pub publishers: usize,
@@ -180,6 +195,8 @@ impl Default for Options {
             handshakes: 64,
             server_pid: None,
             idle: false,
+            churn: false,
+            cafile: None,
             subscribers: None,
             publishers: 1,
             rate: None,
@@ -202,7 +219,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
         }
         if matches!(
             flag.as_str(),
-            "--conns" | "--pipeline" | "--text" | "--idle"
+            "--conns" | "--pipeline" | "--text" | "--idle" | "--churn"
         ) {
             echo_only = Some(flag.clone());
         }
@@ -220,6 +237,8 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             "--pipeline" => o.pipeline = positive(&flag, &value()?)?,
             "--text" => o.text = true,
             "--idle" => o.idle = true,
+            "--churn" => o.churn = true,
+            "--cafile" => o.cafile = Some(value()?),
             "--threads" => o.threads = positive(&flag, &value()?)?,
             "--warmup" => o.warmup = parse_secs(&flag, &value()?)?,
             "--handshakes" => o.handshakes = positive(&flag, &value()?)?,
@@ -247,7 +266,10 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             _ => return Err(format!("unexpected argument {flag}")),
         }
     }
-    o.url = url.ok_or("a ws:// URL is required")?;
+    o.url = url.ok_or("a ws:// or wss:// URL is required")?;
+    if o.churn && o.idle {
+        return Err("--churn and --idle do not go together".into());
+    }
     if o.secs.is_zero() {
         return Err("--secs must be above 0".into());
     }
@@ -312,6 +334,8 @@ mod tests {
             "8",
             "--server-pid=4242",
             "--idle",
+            "--cafile",
+            "ca.pem",
         ])
         .unwrap()
         .unwrap();
@@ -323,6 +347,10 @@ mod tests {
         assert_eq!(o.handshakes, 8);
         assert_eq!(o.server_pid, Some(4242));
         assert!(o.idle);
+        assert_eq!(o.cafile.as_deref(), Some("ca.pem"));
+        assert!(!o.churn);
+        let o = parse_strs(&["wss://h/", "--churn"]).unwrap().unwrap();
+        assert!(o.churn);
     }
 
     #[test]
@@ -370,6 +398,16 @@ mod tests {
             .unwrap();
         assert_eq!((o.publishers, o.window, o.rate), (1, 16, None));
         assert_eq!(parse_strs(&["ws://h/"]).unwrap().unwrap().subscribers, None);
+        let o = parse_strs(&[
+            "wss://h/topic/t",
+            "--subscribers",
+            "3",
+            "--cafile",
+            "ca.pem",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.cafile.as_deref(), Some("ca.pem"));
     }
 
     #[test]
@@ -388,6 +426,10 @@ mod tests {
             ),
             (
                 &["ws://h/", "--subscribers", "9", "--text"],
+                "not a fan-out",
+            ),
+            (
+                &["ws://h/", "--subscribers", "9", "--churn"],
                 "not a fan-out",
             ),
             (&["ws://h/", "--subscribers", "9", "--size", "19"], "header"),
@@ -416,6 +458,8 @@ mod tests {
             &["ws://h/", "--bogus"],
             &["ws://h/", "--server-pid", "x"],
             &["ws://h/", "ws://other/"],
+            &["ws://h/", "--churn", "--idle"],
+            &["ws://h/", "--cafile"],
         ] {
             assert!(parse_strs(bad).is_err(), "{bad:?}");
         }

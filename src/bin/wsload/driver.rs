@@ -6,7 +6,8 @@
 //! The loop follows mio's model: edge-triggered readiness, read until
 //! `WouldBlock`, writable interest only while output is queued. What a mode
 //! keeps per connection lives in [`Conn::state`]; the modes' loops
-//! (`echo.rs`, `fanout.rs`) call the steps here.
+//! (`echo.rs`, `churn.rs`, `fanout.rs`) call the steps here. A connection's
+//! transport is a [`Stream`]: the socket, or TLS over it for `wss://`.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -21,9 +22,10 @@ use rfc6455::handshake::{ClientHandshake, ClientRequest};
 use rfc6455::{CloseCode, CloseReason};
 
 use crate::rng::SplitMix64;
+use crate::stream::Stream;
 
 /// Time allowed for connecting plus the opening handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Errors described on stderr per thread; the rest are only counted.
 const MAX_REPORTED: u64 = 10;
 
@@ -32,6 +34,9 @@ pub struct Target {
     pub addr: SocketAddr,
     pub url: String,
     pub config: Config,
+    /// `wss://`: TLS with this configuration and server name.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::stream::TlsTarget>,
 }
 
 /// Common times for all threads.
@@ -81,14 +86,15 @@ struct Handshake {
 /// One connection: its transport and WebSocket state, and what the mode
 /// keeps about it (`state`).
 pub struct Conn<S> {
-    pub socket: Option<TcpStream>,
+    pub socket: Option<Stream>,
     pub phase: Phase,
     handshake: Option<Box<Handshake>>,
     pub ws: Option<Box<Connection>>,
     /// The connection's number in the whole run.
     pub number: usize,
     write_interest: bool,
-    started: Instant,
+    /// When its connect started.
+    pub started: Instant,
     pub state: S,
 }
 
@@ -221,8 +227,9 @@ impl<S> Pool<S> {
         true
     }
 
-    /// Starts a non-blocking connect for connection `i` of this thread.
-    fn open(&mut self, target: &Target, i: usize, state: S) -> io::Result<()> {
+    /// Starts a non-blocking connect for connection `i` of this thread,
+    /// in a new slot or in place of a done one.
+    pub fn open(&mut self, target: &Target, i: usize, state: S) -> io::Result<()> {
         let mut socket = TcpStream::connect(target.addr)?;
         socket.set_nodelay(true)?;
         self.poll.registry().register(
@@ -230,6 +237,7 @@ impl<S> Pool<S> {
             Token(i),
             Interest::READABLE | Interest::WRITABLE,
         )?;
+        let socket = Stream::new(socket, target)?;
         let mut key = [0u8; 16];
         self.rng.fill(&mut key);
         let mut request = Vec::new();
@@ -237,7 +245,7 @@ impl<S> Pool<S> {
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?
             .write(&mut request)
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-        self.conns.push(Conn {
+        let conn = Conn {
             socket: Some(socket),
             phase: Phase::Connecting,
             handshake: Some(Box::new(Handshake {
@@ -251,22 +259,30 @@ impl<S> Pool<S> {
             write_interest: true,
             started: Instant::now(),
             state,
-        });
+        };
+        match self.conns.get_mut(i) {
+            Some(slot) => {
+                debug_assert_eq!(slot.phase, Phase::Done);
+                *slot = conn;
+            }
+            None => self.conns.push(conn),
+        }
         self.live += 1;
         Ok(())
     }
 
     /// Advances connection `i`'s connect and handshake; true once open.
-    fn handshake_step(&mut self, target: &Target, i: usize) -> Result<bool, String> {
+    pub fn handshake_step(&mut self, target: &Target, i: usize) -> Result<bool, String> {
         let conn = &mut self.conns[i];
         let Some(socket) = conn.socket.as_mut() else {
             return Ok(false);
         };
         if conn.phase == Phase::Connecting {
-            if let Some(e) = socket.take_error().map_err(|e| format!("connect: {e}"))? {
+            let tcp = socket.tcp();
+            if let Some(e) = tcp.take_error().map_err(|e| format!("connect: {e}"))? {
                 return Err(format!("connect: {e}"));
             }
-            match socket.peer_addr() {
+            match tcp.peer_addr() {
                 Ok(_) => conn.phase = Phase::Handshaking,
                 Err(e) if e.kind() == ErrorKind::NotConnected => return Ok(false),
                 Err(e) => return Err(format!("connect: {e}")),
@@ -287,12 +303,18 @@ impl<S> Pool<S> {
                 Err(e) => return Err(format!("handshake: {e}")),
             }
         }
-        if conn.write_interest {
+        // Over TLS, records may wait for the socket (the ClientHello, the
+        // client's Finished): keep writable interest until they are out.
+        socket
+            .flush_pending()
+            .map_err(|e| format!("handshake: {e}"))?;
+        let want_write = socket.pending() > 0;
+        if conn.write_interest != want_write {
             self.poll
                 .registry()
-                .reregister(socket, Token(i), Interest::READABLE)
+                .reregister(socket.tcp_mut(), Token(i), interest(want_write))
                 .map_err(|e| format!("reregister: {e}"))?;
-            conn.write_interest = false;
+            conn.write_interest = want_write;
         }
         let mut chunk = [0u8; 2048];
         loop {
@@ -326,21 +348,27 @@ impl<S> Pool<S> {
     }
 }
 
-/// Registers for writable only while output is queued.
+/// Readable always; writable too if `write`.
+fn interest(write: bool) -> Interest {
+    if write {
+        Interest::READABLE | Interest::WRITABLE
+    } else {
+        Interest::READABLE
+    }
+}
+
+/// Registers for writable only while output is queued (in the connection,
+/// or TLS records below it).
 pub fn update_interest<S>(conn: &mut Conn<S>, i: usize, net: &mut Net<'_>) {
     let (Some(socket), Some(ws)) = (conn.socket.as_mut(), conn.ws.as_ref()) else {
         return;
     };
-    let want = ws.has_output();
+    let want = ws.has_output() || socket.pending() > 0;
     if want == conn.write_interest {
         return;
     }
-    let interest = if want {
-        Interest::READABLE | Interest::WRITABLE
-    } else {
-        Interest::READABLE
-    };
-    match net.poll.registry().reregister(socket, Token(i), interest) {
+    let registry = net.poll.registry();
+    match registry.reregister(socket.tcp_mut(), Token(i), interest(want)) {
         Ok(()) => conn.write_interest = want,
         Err(e) => fail(conn, net, &format!("reregister: {e}")),
     }
@@ -401,6 +429,7 @@ pub fn flush<S>(conn: &mut Conn<S>) -> Result<(), String> {
     let (Some(socket), Some(ws)) = (conn.socket.as_mut(), conn.ws.as_mut()) else {
         return Ok(());
     };
+    socket.flush_pending().map_err(|e| format!("write: {e}"))?;
     loop {
         let out = ws.output();
         if out.is_empty() {

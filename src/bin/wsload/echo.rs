@@ -132,11 +132,19 @@ impl LoadThread for Worker {
 
     fn connect(&mut self, abort: &AtomicBool) -> bool {
         let depth = self.plan.depth;
-        self.pool.connect_all(&self.plan.target, abort, |_| Echoes {
+        let connected = self.pool.connect_all(&self.plan.target, abort, |_| Echoes {
             sent: 0,
             received: 0,
             stamps: vec![0; depth].into_boxed_slice(),
-        })
+        });
+        if self.plan.idle {
+            // Held without traffic: TLS gives back its buffers, as a
+            // server's quiet connections would.
+            for socket in self.pool.conns.iter_mut().filter_map(|c| c.socket.as_mut()) {
+                socket.release_idle_memory();
+            }
+        }
+        connected
     }
 
     /// The echo loop, from the start signal to the last close.

@@ -746,7 +746,6 @@ fn make_plan(options: &Options, seeds: &mut SplitMix64) -> Result<(Plan, u32), S
         .checked_add(options.publishers - 1)
         .and_then(|r| u32::try_from(r).ok())
         .ok_or("--subscribers: too many")?;
-    let addr = crate::resolve(&options.url)?;
     let size = options.size as u64;
     let frame = options.size + 14;
     let in_flight = options.window.saturating_mul(options.publishers);
@@ -760,18 +759,15 @@ fn make_plan(options: &Options, seeds: &mut SplitMix64) -> Result<(Plan, u32), S
     };
     let mut padding = vec![0u8; options.size - HEADER + PAD_WINDOWS];
     SplitMix64::new(seeds.next_u64()).fill(&mut padding);
+    let config = Config {
+        limits,
+        // Room for every message that can be in flight to a receiver,
+        // within what 10,000 connections can hold.
+        read_chunk: frame.saturating_mul(in_flight).clamp(4 << 10, 32 << 10),
+        ..Config::default()
+    };
     let plan = Plan {
-        target: Target {
-            addr,
-            url: options.url.clone(),
-            config: Config {
-                limits,
-                // Room for every message that can be in flight to a
-                // receiver, within what 10,000 connections can hold.
-                read_chunk: frame.saturating_mul(in_flight).clamp(4 << 10, 32 << 10),
-                ..Config::default()
-            },
-        },
+        target: crate::target(options, config)?,
         size: options.size,
         publishers: options.publishers,
         window: options.window,

@@ -1,14 +1,17 @@
 //! wsload: a load generator for WebSocket echo and pub/sub servers, on
 //! mio.
 //!
-//! The main thread parses the flags and picks the mode: echo (`echo.rs`)
-//! or fan-out (`fanout.rs`, with `--subscribers`). Both run on the same
-//! connection driver (`driver.rs`) and thread launcher (`launch.rs`): the
-//! load threads connect their share of the connections, the main thread
-//! waits until every connection is up, hands all threads the same
-//! measurement window, merges the threads' results and prints one line.
+//! The main thread parses the flags and picks the mode: echo (`echo.rs`),
+//! handshakes (`churn.rs`, with `--churn`) or fan-out (`fanout.rs`, with
+//! `--subscribers`). All run on the same connection driver (`driver.rs`,
+//! over `ws://` or `wss://`, `stream.rs`) and thread launcher
+//! (`launch.rs`): the load threads connect their share of the connections,
+//! the main thread waits until every connection is up, hands all threads
+//! the same measurement window, merges the threads' results and prints one
+//! line.
 
 mod args;
+mod churn;
 mod cpu;
 mod driver;
 mod echo;
@@ -16,8 +19,10 @@ mod fanout;
 mod histogram;
 mod launch;
 mod rng;
+mod stream;
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::io;
+use std::net::ToSocketAddrs;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -27,8 +32,9 @@ use rfc6455::Limits;
 
 use args::Options;
 use driver::{Share, Target};
-use echo::{Plan, Worker};
+use echo::Plan;
 use histogram::Histogram;
+use launch::{LoadThread, Outcome};
 use rng::SplitMix64;
 
 fn main() -> ExitCode {
@@ -54,24 +60,26 @@ fn main() -> ExitCode {
         return fanout::run(&options, &mut seeds);
     }
     let plan = match make_plan(&options) {
-        Ok(plan) => Arc::new(plan),
+        Ok(plan) => plan,
         Err(message) => {
             eprintln!("wsload: {message}");
             return ExitCode::from(2);
         }
     };
 
-    let mut workers = Vec::new();
-    for share in shares(&options, &mut seeds) {
-        match Worker::new(Arc::clone(&plan), share) {
-            Ok(worker) => workers.push(worker),
-            Err(e) => {
-                eprintln!("wsload: cannot start a poll: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    let Some(outcome) = launch::launch(workers, &options) else {
+    let shares = shares(&options, &mut seeds);
+    let outcome = if options.churn {
+        let target = Arc::new(plan.target);
+        start(shares, &options, |share| {
+            churn::Worker::new(Arc::clone(&target), share)
+        })
+    } else {
+        let plan = Arc::new(plan);
+        start(shares, &options, |share| {
+            echo::Worker::new(Arc::clone(&plan), share)
+        })
+    };
+    let Some(outcome) = outcome else {
         return ExitCode::FAILURE;
     };
 
@@ -112,6 +120,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Makes one load thread per share and runs them; `None` (the error
+/// described) if one could not start.
+fn start<W: LoadThread>(
+    shares: Vec<Share>,
+    options: &Options,
+    new: impl FnMut(Share) -> io::Result<W>,
+) -> Option<Outcome<W::Report>> {
+    let workers = shares
+        .into_iter()
+        .map(new)
+        .collect::<io::Result<Vec<W>>>()
+        .inspect_err(|e| eprintln!("wsload: cannot start a poll: {e}"))
+        .ok()?;
+    launch::launch(workers, options)
+}
+
 /// Splits the connections over the threads.
 fn shares(options: &Options, seeds: &mut SplitMix64) -> Vec<Share> {
     let mut first = 0;
@@ -131,19 +155,50 @@ fn shares(options: &Options, seeds: &mut SplitMix64) -> Vec<Share> {
         .collect()
 }
 
-/// Resolves the URL's host.
-fn resolve(url: &str) -> Result<SocketAddr, String> {
-    let parsed = WsUrl::parse(url).map_err(|e| format!("{url}: {e}"))?;
-    (parsed.host(), parsed.port())
+/// Where and how every connection of the run connects: the URL's host
+/// resolved, and for `wss://` the TLS configuration (`--cafile`'s CAs or
+/// Mozilla's roots) and the name the certificate must carry.
+fn target(options: &Options, config: Config) -> Result<Target, String> {
+    let url = WsUrl::parse(&options.url).map_err(|e| format!("{}: {e}", options.url))?;
+    #[cfg(feature = "tls")]
+    let tls = if url.is_secure() {
+        let trust = match &options.cafile {
+            Some(path) => rfc6455::tls::ClientTls::from_ca_file(path).map_err(|e| e.to_string())?,
+            None => rfc6455::tls::ClientTls::default(),
+        };
+        let name = rfc6455::tls::rustls::pki_types::ServerName::try_from(url.host())
+            .map_err(|e| format!("{}: {e}", url.host()))?
+            .to_owned();
+        Some(stream::TlsTarget {
+            config: trust.config(),
+            name,
+        })
+    } else {
+        None
+    };
+    #[cfg(not(feature = "tls"))]
+    if url.is_secure() || options.cafile.is_some() {
+        return Err(format!(
+            "{}: wss:// needs the tls feature, which this build lacks",
+            options.url
+        ));
+    }
+    let addr = (url.host(), url.port())
         .to_socket_addrs()
-        .map_err(|e| format!("{}: {e}", parsed.host()))?
+        .map_err(|e| format!("{}: {e}", url.host()))?
         .next()
-        .ok_or_else(|| format!("{}: no address", parsed.host()))
+        .ok_or_else(|| format!("{}: no address", url.host()))?;
+    Ok(Target {
+        addr,
+        url: options.url.clone(),
+        config,
+        #[cfg(feature = "tls")]
+        tls,
+    })
 }
 
 /// Resolves the URL and sets the connection limits the run needs.
 fn make_plan(options: &Options) -> Result<Plan, String> {
-    let addr = resolve(&options.url)?;
     let size = options.size as u64;
     let frame = options.size + 14;
     let limits = Limits {
@@ -154,21 +209,18 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
             .max(frame.saturating_mul(options.pipeline).saturating_add(256)),
         ..Limits::DEFAULT
     };
+    let config = Config {
+        limits,
+        // Room for a read's worth of echoes; a larger frame still gets room
+        // for all of itself. Small reads keep 10,000 idle connections
+        // cheap.
+        read_chunk: frame
+            .saturating_mul(options.pipeline)
+            .clamp(4 << 10, 64 << 10),
+        ..Config::default()
+    };
     Ok(Plan {
-        target: Target {
-            addr,
-            url: options.url.clone(),
-            config: Config {
-                limits,
-                // Room for a read's worth of echoes; a larger frame still
-                // gets room for all of itself. Small reads keep 10,000 idle
-                // connections cheap.
-                read_chunk: frame
-                    .saturating_mul(options.pipeline)
-                    .clamp(4 << 10, 64 << 10),
-                ..Config::default()
-            },
-        },
+        target: target(options, config)?,
         size: options.size,
         depth: options.pipeline,
         kind: if options.text {
@@ -221,10 +273,11 @@ fn summary(o: &Options, t: &Totals) -> String {
         o.size,
         o.pipeline,
         o.threads,
-        match (o.idle, o.text) {
-            (true, _) => "idle",
-            (false, true) => "text",
-            (false, false) => "binary",
+        match (o.churn, o.idle, o.text) {
+            (true, _, _) => "handshakes",
+            (false, true, _) => "idle",
+            (false, false, true) => "text",
+            (false, false, false) => "binary",
         },
         t.msgs,
         us(hist.quantile(0.5)),
