@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rfc6455::client::{Client, ClientConfig};
 use rfc6455::connection::Event;
@@ -148,11 +148,21 @@ fn a_room_hears_its_members_and_http_publishers() {
 
     let r = post(server.addr, "/publish/nobody", "", b"x");
     assert_eq!(body(&r), "{\"topic\":\"nobody\",\"subscribers\":0}\n");
-    let stats = body(&http(
-        server.addr,
-        b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n",
-    ))
-    .to_owned();
+    // A worker hands its counters to the others at the end of its loop
+    // turn, after it wrote the response: /stats, perhaps served by the
+    // other worker, may see the last publish a moment later.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let stats = loop {
+        let stats = body(&http(
+            server.addr,
+            b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n",
+        ))
+        .to_owned();
+        if stats.contains("\"published\":5") || Instant::now() >= deadline {
+            break stats;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     assert!(stats.contains("\"subscriptions\":2"), "{stats}");
     assert!(stats.contains("\"published\":5"), "{stats}");
 }
