@@ -84,6 +84,9 @@
 //! - `std` (default): `std::error::Error` impls, `IoSlice` helpers, runtime
 //!   SIMD detection for UTF-8. Without it the crate is `no_std` + `alloc`.
 //! - `server` (default): the mio event loop and the `echo-server` binary.
+//! - `deflate` (default): permessage-deflate (RFC 7692). Negotiation and
+//!   the message transformation need only `alloc`; with `std` the zlib-rs
+//!   engine comes with it.
 //!
 //! The codec has no `unsafe` code.
 
@@ -100,6 +103,8 @@ extern crate std;
 pub mod client;
 pub mod close;
 pub mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod error;
 pub mod frame;
 #[cfg(feature = "fuzzing")]
