@@ -205,6 +205,8 @@ row "4a chromium, test page       -> echo-server" \
   "http://127.0.0.1:$page_port/browser_page.html?ws=ws://127.0.0.1:$ours/interop"
 row "4b chromium, built-in page   -> echo-server" \
   node "$dir/browser.js" builtin-page "http://127.0.0.1:$ours"
+row "4c chromium, two pages in a room + HTTP publish -> echo-server" \
+  node "$dir/browser.js" room "http://127.0.0.1:$ours"
 row "5a our client  -> python websockets server" \
   "$client" "ws://127.0.0.1:$py_port/interop"
 row "5b our client  -> node ws server" \

@@ -3,6 +3,7 @@
 //
 //     node browser.js test-page    'http://127.0.0.1:PAGE/browser_page.html?ws=ws://127.0.0.1:PORT/'
 //     node browser.js builtin-page http://127.0.0.1:PORT
+//     node browser.js room         http://127.0.0.1:PORT
 //
 // test-page: opens browser_page.html from a static server on loopback
 // (scripts/interop.sh runs one on this directory), which exchanges the
@@ -12,11 +13,14 @@
 // builtin-page: loads the echo server's own page at /, checks its title,
 // clicks Connect and Send text, and waits for the echo in its log, then
 // clicks Close and waits for close code 1000.
+// room: two pages of the built-in page join the same room; a message sent
+// from one appears in the other (not in its sender's), and a message
+// published with an HTTP POST to /publish/ROOM appears in both.
 'use strict';
 const { chromium } = require('playwright-core');
 
 const [mode, target] = process.argv.slice(2);
-const TITLE = 'rfc6455 echo server';
+const TITLE = 'rfc6455 server';
 
 async function testPage(page) {
   await page.goto(target);
@@ -50,10 +54,43 @@ async function builtinPage(page) {
   return `PASS page "${title}" echoed ${JSON.stringify(sent)}, extensions=[], close 1000`;
 }
 
+async function room(page) {
+  const ROOM = 'interop room 聊天';
+  const second = await page.context().browser().newPage();
+  const pages = [page, second];
+  for (const [i, p] of pages.entries()) {
+    await p.goto(`${target}/`);
+    await p.fill('#roomTopic', ROOM);
+    await p.click('#join');
+    await p.waitForFunction(() => document.getElementById('roomState').textContent === 'open', null,
+                            { timeout: 10000 });
+    console.log(`ok   page ${i + 1} joined ${JSON.stringify(ROOM)}`);
+  }
+  await page.fill('#roomText', 'hello from page 1');
+  await page.click('#roomSend');
+  await second.locator('#roomLog .in', { hasText: 'hello from page 1' }).first().waitFor({ timeout: 10000 });
+  console.log('ok   page 2 got page 1\'s message');
+  const url = `${target}/publish/${encodeURIComponent(ROOM)}`;
+  const response = await fetch(url, { method: 'POST', body: 'hello from curl' });
+  const answer = await response.json();
+  if (response.status !== 200 || answer.subscribers !== 2 || answer.topic !== ROOM) {
+    return `FAIL POST ${url} answered ${response.status} ${JSON.stringify(answer)}`;
+  }
+  console.log(`ok   POST /publish answered ${JSON.stringify(answer)}`);
+  for (const [i, p] of pages.entries()) {
+    await p.locator('#roomLog .in', { hasText: 'hello from curl' }).first().waitFor({ timeout: 10000 });
+    console.log(`ok   page ${i + 1} got the published message`);
+  }
+  const echoed = await page.locator('#roomLog .in', { hasText: 'hello from page 1' }).count();
+  if (echoed !== 0) return 'FAIL the sender got its own room message back';
+  console.log('ok   the sender did not get its own message back');
+  return `PASS two pages in room ${JSON.stringify(ROOM)} and an HTTP publish`;
+}
+
 (async () => {
-  const run = { 'test-page': testPage, 'builtin-page': builtinPage }[mode];
+  const run = { 'test-page': testPage, 'builtin-page': builtinPage, room }[mode];
   if (!run || !target) {
-    console.error('usage: node browser.js test-page PAGE_URL | builtin-page http://127.0.0.1:PORT');
+    console.error('usage: node browser.js test-page PAGE_URL | builtin-page URL | room URL');
     process.exit(2);
   }
   const browser = await chromium.launch({
