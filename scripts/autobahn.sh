@@ -10,6 +10,8 @@
 # so any change, better or worse, shows up as a diff.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The server does not negotiate permessage-deflate yet: groups 1-10.
+AUTOBAHN_CASES=${AUTOBAHN_CASES:-'1.* 2.* 3.* 4.* 5.* 6.* 7.* 9.* 10.*'}
 source scripts/kosoku-common.sh
 expected=$root/tests/autobahn/server.json
 cargo build --release --quiet --bin echo-server
@@ -23,7 +25,7 @@ wait_port "$port"
 
 start=$(date +%s)
 set +e
-timeout 900 "$venv/bin/kosoku" -m fuzzingclient -o "$out/reports" \
+timeout 1800 "${kosoku[@]}" -m fuzzingclient -o "$out/reports" \
   "${cases[@]}" \
   "ws://127.0.0.1:$port" >"$out/kosoku.log" 2>&1
 rc=$?

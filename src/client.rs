@@ -31,6 +31,8 @@ use std::vec::Vec;
 
 use crate::close::{CloseCode, CloseReason};
 use crate::connection::{Config, Connection, Event, SendError, State};
+#[cfg(feature = "deflate")]
+use crate::deflate::{DeflateConfig, Negotiated};
 use crate::error::ProtocolError;
 use crate::frame::{ControlPayload, Status};
 use crate::handshake::{ClientError, ClientRequest, UrlError, WsUrl};
@@ -53,6 +55,11 @@ pub struct ClientConfig {
     pub headers: Vec<(String, String)>,
     /// Protocol settings and limits.
     pub connection: Config,
+    /// Offer permessage-deflate (RFC 7692) with these settings. Default
+    /// `None`: no offer. `Some(DeflateConfig::default())` offers it without
+    /// context takeover, which keeps no compression state between messages.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for ClientConfig {
@@ -65,6 +72,8 @@ impl Default for ClientConfig {
             origin: None,
             headers: Vec::new(),
             connection: Config::default(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -170,6 +179,8 @@ pub struct Client {
     conn: Connection,
     protocol: Option<String>,
     read_timeout: Option<Duration>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<Negotiated>,
 }
 
 impl fmt::Debug for Client {
@@ -178,6 +189,7 @@ impl fmt::Debug for Client {
             .field("peer", &self.stream.peer_addr().ok())
             .field("state", &self.conn.state())
             .field("protocol", &self.protocol)
+            .field("deflate", &self.conn.deflate_enabled())
             .finish()
     }
 }
@@ -238,6 +250,10 @@ impl Client {
         if let Some(origin) = &config.origin {
             request = request.origin(origin);
         }
+        #[cfg(feature = "deflate")]
+        {
+            request = request.deflate(config.deflate);
+        }
         let mut out = Vec::new();
         let mut handshake = request
             .write(&mut out)
@@ -249,7 +265,7 @@ impl Client {
             .map_err(Error::Io)?;
         stream.write_all(&out).map_err(io_error)?;
         let mut buf = Vec::with_capacity(1024);
-        let (protocol, consumed) = loop {
+        let (protocol, consumed, deflate) = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Error::Timeout);
@@ -265,11 +281,25 @@ impl Client {
             match handshake.parse(&buf).map_err(Error::Handshake)? {
                 Status::Incomplete(_) => continue,
                 Status::Complete(accepted) => {
-                    break (accepted.protocol().map(str::to_string), accepted.consumed());
+                    #[cfg(feature = "deflate")]
+                    let deflate = accepted.deflate().copied();
+                    #[cfg(not(feature = "deflate"))]
+                    let deflate = ();
+                    break (
+                        accepted.protocol().map(str::to_string),
+                        accepted.consumed(),
+                        deflate,
+                    );
                 }
             }
         };
         let mut conn = Connection::client(config.connection, OsKeys::source());
+        #[cfg(feature = "deflate")]
+        if let Some(n) = &deflate {
+            conn = conn.with_deflate(n);
+        }
+        #[cfg(not(feature = "deflate"))]
+        let () = deflate;
         conn.receive(&buf[consumed..], Duration::ZERO);
         stream
             .set_read_timeout(config.read_timeout)
@@ -280,7 +310,16 @@ impl Client {
             conn,
             protocol,
             read_timeout: config.read_timeout,
+            #[cfg(feature = "deflate")]
+            deflate,
         })
+    }
+
+    /// The permessage-deflate settings in force, if the server accepted
+    /// the offer.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<&Negotiated> {
+        self.deflate.as_ref()
     }
 
     /// The subprotocol the server selected.

@@ -21,6 +21,7 @@ OPTIONS:
     --origin ORIGIN     send an Origin header
     --header 'N: V'     send an extra header (repeatable)
     --ping              send a ping after connecting and print the pong
+    --deflate           offer permessage-deflate (RFC 7692) without context takeover
     -h, --help          print this help
 
 Each stdin line becomes a text message; received text is printed as is,
@@ -64,6 +65,8 @@ fn main() -> ExitCode {
                 }
             }
             "--ping" => ping = true,
+            #[cfg(feature = "deflate")]
+            "--deflate" => config.deflate = Some(rfc6455::deflate::DeflateConfig::default()),
             _ if url.is_none() && !arg.starts_with('-') => url = Some(arg),
             _ => {
                 eprintln!("wscat: unexpected argument {arg}; try --help");
@@ -82,8 +85,15 @@ fn main() -> ExitCode {
             return ExitCode::from(100);
         }
     };
+    #[cfg(feature = "deflate")]
+    let deflate = client
+        .deflate()
+        .map(|n| format!(" ({})", n.response()))
+        .unwrap_or_default();
+    #[cfg(not(feature = "deflate"))]
+    let deflate = String::new();
     eprintln!(
-        "connected to {url}{}",
+        "connected to {url}{}{deflate}",
         client
             .protocol()
             .map(|p| format!(" (protocol {p})"))

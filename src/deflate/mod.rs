@@ -8,9 +8,11 @@
 //! | [`Compressor`], [`Decompressor`] | one direction each: the `00 00 ff ff` tail, context takeover, the size limit checked after every inflate step |
 //! | [`Engine`], [`Deflater`], [`Inflater`] | the DEFLATE implementation; [`Zlib`] (zlib-rs) with `std` |
 //!
-//! The connection applies the rules around them: RSV1 on the first frame of
-//! a compressed message only, never on control frames, and messages under
-//! the threshold sent as they are.
+//! A [`Connection`](crate::Connection) made
+//! [`with_deflate`](crate::Connection::with_deflate) does the rest: RSV1 on
+//! the first frame of a compressed message only, never on control frames,
+//! and messages under the threshold sent as they are. The server and the
+//! blocking client negotiate it in their handshakes.
 //!
 //! # Memory
 //!

@@ -416,7 +416,8 @@ pub struct Direction {
 }
 
 /// The outcome of negotiation, from this endpoint's side: the agreed
-/// parameters and how each direction compresses.
+/// parameters and how each direction compresses. Hand it to
+/// [`Connection::with_deflate`](crate::Connection::with_deflate).
 #[derive(Clone, Copy)]
 pub struct Negotiated {
     params: Params,
