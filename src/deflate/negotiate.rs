@@ -440,6 +440,19 @@ impl fmt::Debug for Negotiated {
     }
 }
 
+impl PartialEq for Negotiated {
+    fn eq(&self, other: &Self) -> bool {
+        self.params == other.params
+            && self.send == other.send
+            && self.recv == other.recv
+            && self.level == other.level
+            && self.threshold == other.threshold
+            && core::ptr::addr_eq(self.engine, other.engine)
+    }
+}
+
+impl Eq for Negotiated {}
+
 impl Negotiated {
     /// The agreed parameters, as the server's response states them.
     pub fn params(&self) -> &Params {

@@ -136,6 +136,15 @@ pub struct ServerConfig {
     pub max_inbox_bytes: usize,
     /// Largest body of a plain HTTP request; 413 beyond. Default 1 MiB.
     pub max_body: usize,
+    /// permessage-deflate (RFC 7692): how offers are answered; `None`
+    /// declines them all. Default: on, without context takeover in either
+    /// direction, so that no connection holds compression state between
+    /// messages (each worker thread keeps one compressor and one
+    /// decompressor for all of its connections). Published messages
+    /// ([`SharedFrame`]s, encoded once for every subscriber) go out
+    /// uncompressed: RSV1 is per message.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for ServerConfig {
@@ -162,6 +171,8 @@ impl Default for ServerConfig {
             slow_subscriber: SlowSubscriber::Drop,
             max_inbox_bytes: 64 << 20,
             max_body: 1 << 20,
+            #[cfg(feature = "deflate")]
+            deflate: Some(crate::deflate::DeflateConfig::default()),
         }
     }
 }

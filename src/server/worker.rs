@@ -868,15 +868,18 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>
     match outcome {
         Outcome::Incomplete => {}
         Outcome::Respond => conn.phase = Phase::Http,
-        Outcome::Upgrade { consumed } => {
+        Outcome::Upgrade { consumed, deflate } => {
             let Phase::Handshake(mut state) = std::mem::replace(&mut conn.phase, Phase::Http)
             else {
                 return;
             };
-            let mut c = Connection::server(crate::connection::Config {
-                delivery: Delivery::Messages,
-                ..ctx.services.config.connection
-            });
+            let mut c = upgrade::open_connection(
+                crate::connection::Config {
+                    delivery: Delivery::Messages,
+                    ..ctx.services.config.connection
+                },
+                &deflate,
+            );
             // A first frame may have come in the same packet as the head.
             c.receive(&state.buf[consumed..], Duration::ZERO);
             conn.phase = Phase::Open(Box::new(c));
