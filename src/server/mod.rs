@@ -24,7 +24,9 @@
 //! every subscriber's queue holds a reference to it; each worker keeps its
 //! own subscription table, so fan-out takes no lock. A subscriber that
 //! falls behind loses messages or is closed ([`SlowSubscriber`]); the
-//! publisher never waits for it.
+//! publisher never waits for it. With [`ServerConfig::history`] every
+//! message gets an id per topic and a client can resume after a reconnect
+//! ([`Peer::subscribe_with_ids`]).
 //!
 //! | module | concern |
 //! |---|---|
@@ -32,6 +34,9 @@
 //! | `upgrade`, `http` | the opening request: upgrades, plain requests and their bodies, responses |
 //! | `topics` | one worker's subscriptions; the slow-subscriber policy |
 //! | `hub` | what workers share: inboxes, the topic directory, counters |
+//! | `history` | ids per topic, the bounded history, resume ([`HistoryLimits`], [`Since`]) |
+//! | `heartbeat` | the application heartbeat browsers send ([`Heartbeat`]) |
+//! | `json` | the little JSON the server writes |
 //! | `context` | what handlers reach: [`Context`], [`Peer`] |
 //! | `timers` | connection deadlines and handler timers |
 //! | [`app`] | the bundled application the binary runs |
@@ -51,8 +56,11 @@ use std::prelude::rust_2021::*;
 pub mod app;
 pub mod cli;
 mod context;
+mod heartbeat;
+mod history;
 mod http;
 mod hub;
+mod json;
 mod timers;
 mod topics;
 mod upgrade;
@@ -69,6 +77,8 @@ use crate::connection::{Config, MessageKind, SharedFrame};
 
 pub use crate::handshake::{Request, UpgradeRequest};
 pub use context::{Context, Peer};
+pub use heartbeat::Heartbeat;
+pub use history::{HistoryLimits, Since};
 pub use http::{HttpRequest, Response};
 pub use hub::Stats;
 pub use timers::TimerId;
@@ -145,6 +155,15 @@ pub struct ServerConfig {
     /// uncompressed: RSV1 is per message.
     #[cfg(feature = "deflate")]
     pub deflate: Option<crate::deflate::DeflateConfig>,
+    /// Answer this application heartbeat (a text message browsers can
+    /// send, since they cannot ping) without passing it to the handler.
+    /// Default: none.
+    pub heartbeat: Option<Heartbeat>,
+    /// Keep a bounded history per topic and give every published message
+    /// an id, so that subscribers can resume after a reconnect
+    /// ([`Peer::subscribe_with_ids`]). Default: none (no ids, and a publish
+    /// takes no per-topic lock).
+    pub history: Option<HistoryLimits>,
 }
 
 impl Default for ServerConfig {
@@ -173,6 +192,8 @@ impl Default for ServerConfig {
             max_body: 1 << 20,
             #[cfg(feature = "deflate")]
             deflate: Some(crate::deflate::DeflateConfig::default()),
+            heartbeat: None,
+            history: None,
         }
     }
 }
@@ -260,6 +281,7 @@ impl Handler for Echo {
         }
         match request.path() {
             "/" | "/index.html" => Response::html(app::PAGE),
+            "/rfc6455.js" => app::client_js(),
             "/favicon.ico" => Response::not_found(),
             _ => Response::upgrade_required(),
         }
@@ -316,12 +338,40 @@ impl ServerHandle {
 
     /// Publishes a frame encoded beforehand (see [`publish`](Self::publish)).
     pub fn publish_frame(&self, topic: &str, frame: &SharedFrame) -> usize {
-        self.hub.route(topic, frame, None)
+        match &self.hub.history {
+            Some(history) => {
+                let now = std::time::Instant::now();
+                self.hub.publish_stamped(history, topic, frame, None, now)
+            }
+            None => self.hub.route(topic, frame, None),
+        }
     }
 
     /// Subscribers of `topic` over all workers, a snapshot.
     pub fn subscribers(&self, topic: &str) -> usize {
         self.hub.subscribers(topic)
+    }
+
+    /// Publishes a message whose id was assigned elsewhere: what a broker
+    /// relaying between server instances calls for each message it
+    /// receives, when the ids come from a shared counter (e.g. `INCR` in
+    /// Redis) and the epoch from shared state. The message is kept in the
+    /// topic's history under that id and delivered as a local publish
+    /// would be. `None` if the server keeps no history or the id is not
+    /// newer than the topic's newest (a duplicate); else the subscribers
+    /// reached. See [`HistoryLimits`] for epochs and gaps.
+    pub fn publish_with_id(
+        &self,
+        topic: &str,
+        epoch: &str,
+        id: u64,
+        kind: MessageKind,
+        payload: &[u8],
+    ) -> Option<usize> {
+        let history = self.hub.history.as_ref()?;
+        let frame = SharedFrame::new(kind, payload);
+        let now = std::time::Instant::now();
+        self.hub.ingest(history, topic, epoch, id, &frame, now)
     }
 
     /// The server's counters, summed over the workers.
@@ -350,7 +400,11 @@ impl Server {
             // Same port (resolved if it was 0), so the kernel balances.
             listeners.push(worker::listen(local_addr)?);
         }
-        let hub = Arc::new(hub::Hub::new(config.threads, config.max_inbox_bytes));
+        let hub = Arc::new(hub::Hub::new(
+            config.threads,
+            config.max_inbox_bytes,
+            config.history,
+        ));
         Ok(Server {
             config,
             listeners,
