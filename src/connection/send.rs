@@ -38,7 +38,7 @@ use core::num::NonZeroUsize;
 
 use crate::close::{encode_close_payload, CloseCode, CloseReason};
 #[cfg(feature = "deflate")]
-use crate::deflate::Compressor;
+use crate::deflate::{Compressor, SharedKey};
 use crate::frame::{ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status};
 use crate::mask::apply_mask;
 
@@ -131,6 +131,27 @@ impl SharedFrame {
             bytes,
             header_len: header.len() as u8,
         }
+    }
+
+    /// Encodes a permessage-deflate payload (tail stripped) as one final
+    /// frame of `kind` with RSV1 set.
+    #[cfg(feature = "deflate")]
+    fn compressed(kind: MessageKind, payload: &[u8]) -> SharedFrame {
+        let mut header = FrameHeader::new(kind.opcode(), payload.len() as u64);
+        header.rsv1 = true;
+        let header = header.to_bytes();
+        let bytes: Arc<[u8]> = header.iter().chain(payload).copied().collect();
+        SharedFrame {
+            bytes,
+            header_len: header.len() as u8,
+        }
+    }
+
+    /// Whether the payload is compressed (RSV1, permessage-deflate): such a
+    /// frame comes from [`Sender::compress_shared`] and goes out with
+    /// [`Sender::send_shared_compressed`] only.
+    pub fn is_compressed(&self) -> bool {
+        self.bytes[0] & 0x40 != 0
     }
 
     /// The frame as it goes on the wire: header, then payload.
@@ -468,13 +489,25 @@ impl Sender {
     /// sends. Counts [`SharedFrame::wire_len`] plus
     /// [`SHARED_FRAME_OVERHEAD`] against the output bound. A client
     /// connection must mask, so it queues a masked copy instead.
+    ///
+    /// A compressed frame ([`SharedFrame::is_compressed`]) is refused with
+    /// [`SendError::Compression`]: it needs
+    /// [`send_shared_compressed`](Self::send_shared_compressed).
     pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), SendError> {
+        if frame.is_compressed() {
+            return Err(SendError::Compression);
+        }
         if self.sending_fragmented.is_some() {
             return Err(SendError::FragmentOpen);
         }
         if self.role == Role::Client {
             return self.send_message(frame.kind(), frame.payload());
         }
+        self.splice(frame)
+    }
+
+    /// Queues a shared frame (checked by the caller) as a splice.
+    fn splice(&mut self, frame: &SharedFrame) -> Result<(), SendError> {
         self.check_room(frame.wire_len() + SHARED_FRAME_OVERHEAD)?;
         self.splices.push_back(Splice {
             at: self.data_base + self.data.len() as u64,
@@ -482,6 +515,60 @@ impl Sender {
             written: 0,
         });
         self.splice_bytes += frame.wire_len();
+        Ok(())
+    }
+
+    /// The key under which a published message of `len` bytes is
+    /// compressed for this connection, or `None` when it goes out as it is
+    /// (no permessage-deflate, under the threshold, or a client, which
+    /// masks every frame and so cannot share one). Connections of one
+    /// [`DeflateConfig`](crate::deflate::DeflateConfig) with the same key
+    /// can share one [`compress_shared`](Self::compress_shared) result.
+    #[cfg(feature = "deflate")]
+    pub fn shared_compression(&self, len: usize) -> Option<SharedKey> {
+        let c = self.compressor.as_ref()?;
+        (self.role == Role::Server && c.wants(len)).then(|| c.shared_key())
+    }
+
+    /// Compresses a shared frame for this connection's
+    /// [`shared_compression`](Self::shared_compression) key, without its
+    /// window's history: `None` when that key is `None` or compression
+    /// would not make the message smaller (send `plain` then). The result
+    /// serves every connection with the same key.
+    #[cfg(feature = "deflate")]
+    pub fn compress_shared(&self, plain: &SharedFrame) -> Option<SharedFrame> {
+        self.shared_compression(plain.payload().len())?;
+        let c = self.compressor.as_ref()?;
+        let mut out = Vec::new();
+        c.compress_detached(plain.payload(), &mut out)
+            .then(|| SharedFrame::compressed(plain.kind(), &out))
+    }
+
+    /// Sends `compressed`, made by [`compress_shared`](Self::compress_shared)
+    /// from `plain` on a connection with this one's key, without copying
+    /// it. With context takeover the peer's window takes in the message,
+    /// so this connection's history records `plain`'s text (a copy of at
+    /// most the window). A connection that did not negotiate
+    /// permessage-deflate, or a client, sends `plain` instead.
+    #[cfg(feature = "deflate")]
+    pub fn send_shared_compressed(
+        &mut self,
+        plain: &SharedFrame,
+        compressed: &SharedFrame,
+    ) -> Result<(), SendError> {
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::FragmentOpen);
+        }
+        let usable = compressed.is_compressed()
+            && compressed.kind() == plain.kind()
+            && self.shared_compression(plain.payload().len()).is_some();
+        if !usable {
+            return self.send_shared(plain);
+        }
+        self.splice(compressed)?;
+        if let Some(c) = self.compressor.as_mut() {
+            c.remember(plain.payload());
+        }
         Ok(())
     }
 

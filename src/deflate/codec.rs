@@ -175,6 +175,61 @@ impl Compressor {
     pub fn heap_bytes(&self) -> usize {
         self.history.bytes.capacity()
     }
+
+    /// What a message compressed by [`compress_detached`](Self::compress_detached)
+    /// depends on besides its text: the window it is compressed within and
+    /// the level. Compressors with the same engine and key produce the
+    /// same bytes, which any of their peers can inflate.
+    pub fn shared_key(&self) -> SharedKey {
+        SharedKey {
+            window_bits: self.window_bits,
+            level: self.level,
+        }
+    }
+
+    /// Compresses a whole message as [`compress_message`](Self::compress_message)
+    /// does, but without this direction's history as a dictionary and
+    /// without adding to it: the result is the same for every compressor
+    /// with this [`shared_key`](Self::shared_key), so one copy can go to
+    /// many peers. With context takeover the peer's window still takes in
+    /// the message: call [`remember`](Self::remember) with its text on each
+    /// compressor it is sent through.
+    pub fn compress_detached(&self, data: &[u8], out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        let mut deflater = self.engine.deflater(self.window_bits, self.level);
+        deflater.reset(&[]);
+        let result = deflater.compress(data, out);
+        self.engine
+            .recycle_deflater(self.window_bits, self.level, deflater);
+        if result.is_err() || !finish_payload(out, start) || out.len() - start >= data.len() {
+            out.truncate(start);
+            return false;
+        }
+        true
+    }
+
+    /// Records a message sent compressed by another compressor (see
+    /// [`compress_detached`](Self::compress_detached)): with context
+    /// takeover the peer's window holds it, so the next message's
+    /// dictionary must too. Without takeover it does nothing.
+    pub fn remember(&mut self, data: &[u8]) {
+        self.history.remember(data);
+    }
+
+    /// Whether the window carries over between messages.
+    pub fn takes_over(&self) -> bool {
+        self.history.cap != 0
+    }
+}
+
+/// The settings a shared compressed message depends on (see
+/// [`Compressor::shared_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SharedKey {
+    /// The window the engine compresses within, 9-15.
+    pub window_bits: u8,
+    /// The compression level.
+    pub level: u8,
 }
 
 impl Drop for Compressor {

@@ -46,7 +46,7 @@ mod params;
 #[cfg(feature = "std")]
 mod zlib;
 
-pub use codec::{Compressor, Decompressor, InflateError, TAIL};
+pub use codec::{Compressor, Decompressor, InflateError, SharedKey, TAIL};
 pub use engine::{Deflater, Engine, EngineError, Inflated, Inflater};
 pub use negotiate::{DeflateConfig, Direction, Negotiated, ResponseError};
 pub use params::{ParamError, Params, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_WINDOW_BITS};

@@ -61,6 +61,7 @@ mod history;
 mod http;
 mod hub;
 mod json;
+mod publication;
 mod timers;
 mod topics;
 mod upgrade;
@@ -149,10 +150,11 @@ pub struct ServerConfig {
     /// permessage-deflate (RFC 7692): how offers are answered; `None`
     /// declines them all. Default: on, without context takeover in either
     /// direction, so that no connection holds compression state between
-    /// messages (each worker thread keeps one compressor and one
-    /// decompressor for all of its connections). Published messages
-    /// ([`SharedFrame`]s, encoded once for every subscriber) go out
-    /// uncompressed: RSV1 is per message.
+    /// messages (each worker thread pools the DEFLATE state its messages
+    /// borrow). A published message ([`SharedFrame`]) is compressed once
+    /// per worker for all the subscribers that negotiated deflate, with or
+    /// without context takeover ([`Stats::compressed`] counts it); the
+    /// others get it as it is.
     #[cfg(feature = "deflate")]
     pub deflate: Option<crate::deflate::DeflateConfig>,
     /// Answer this application heartbeat (a text message browsers can

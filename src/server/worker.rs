@@ -20,6 +20,7 @@ use slab::Slab;
 use super::context::{Counts, Services};
 use super::heartbeat;
 use super::hub::{Envelope, Hub, Stamp};
+use super::publication::Publication;
 use super::timers::{HandlerTimers, Timers};
 use super::topics::{self, Offer, Topics};
 use super::upgrade::{self, HandshakeState, Outcome};
@@ -437,16 +438,18 @@ impl Worker {
             counts,
             ..
         } = &mut self.services;
+        let mut plain = Publication::new(frame);
+        let mut tagged = stamp.map(|s| Publication::new(&s.tagged));
         for member in topics.members(topic) {
             let slot = member.slot as usize;
             if Some(slot) == exclude {
                 continue;
             }
-            let frame = match stamp {
+            let message = match (stamp, &mut tagged) {
                 // Replayed, or published before it subscribed.
-                Some(stamp) if stamp.id <= member.mode.floor() => continue,
-                Some(stamp) if member.mode.tagged() => &stamp.tagged,
-                _ => frame,
+                (Some(stamp), _) if stamp.id <= member.mode.floor() => continue,
+                (Some(_), Some(tagged)) if member.mode.tagged() => &mut *tagged,
+                _ => &mut plain,
             };
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
@@ -462,7 +465,7 @@ impl Worker {
             let Phase::Open(c) = &mut conn.phase else {
                 continue;
             };
-            match topics::offer(c, frame, config) {
+            match topics::offer(c, message, config) {
                 Offer::Queued => counts.delivered += 1,
                 Offer::Dropped => {
                     counts.dropped_slow += 1;
@@ -476,6 +479,7 @@ impl Worker {
                 self.dirty.push(slot);
             }
         }
+        counts.compressed += plain.compressed() + tagged.map_or(0, |t| t.compressed());
     }
 
     /// Writes to every connection that got published messages this turn:
@@ -504,6 +508,7 @@ impl Worker {
         c.delivered.store(counts.delivered, Ordering::Relaxed);
         c.dropped_slow.store(counts.dropped_slow, Ordering::Relaxed);
         c.closed_slow.store(counts.closed_slow, Ordering::Relaxed);
+        c.compressed.store(counts.compressed, Ordering::Relaxed);
         c.connections.store(self.conns.len(), Ordering::Relaxed);
         let topics = &self.services.topics;
         c.subscriptions
