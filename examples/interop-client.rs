@@ -2,7 +2,10 @@
 //! scripts/interop.sh against other people's echo servers (Python
 //! `websockets`, Node `ws`) and through reverse proxies.
 //!
-//!     cargo run --release --example interop-client -- ws://127.0.0.1:9001/
+//!     cargo run --release --example interop-client -- ws://127.0.0.1:9001/ [deflate]
+//!
+//! With `deflate` it offers permessage-deflate (no context takeover) and
+//! fails unless the server accepts it.
 //!
 //! It sends text and binary messages of 0, 125, 126, 65 536 and 1 MiB bytes
 //! (one at a time, waiting for each echo), a ping with a 125-byte payload,
@@ -57,13 +60,26 @@ fn brief(event: &Event<'_>) -> String {
     }
 }
 
-fn run(url: &str) -> Result<(), String> {
+fn run(url: &str, deflate: bool) -> Result<(), String> {
     let config = ClientConfig {
         read_timeout: Some(Duration::from_secs(10)),
+        #[cfg(feature = "deflate")]
+        deflate: deflate.then(rfc6455::deflate::DeflateConfig::default),
         ..ClientConfig::default()
     };
     let mut client = Client::connect_with(url, &config).map_err(|e| format!("connect: {e}"))?;
-    println!("connected to {url}");
+    #[cfg(feature = "deflate")]
+    match (deflate, client.deflate()) {
+        (true, None) => return Err("the server declined permessage-deflate".into()),
+        (true, Some(n)) => println!("connected to {url}; permessage-deflate: {}", n.response()),
+        (false, _) => println!("connected to {url}"),
+    }
+    #[cfg(not(feature = "deflate"))]
+    if deflate {
+        return Err("built without the deflate feature".into());
+    } else {
+        println!("connected to {url}");
+    }
 
     for n in SIZES {
         let want = text(n);
@@ -124,11 +140,12 @@ fn run(url: &str) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: interop-client ws://HOST:PORT/PATH");
+        eprintln!("usage: interop-client ws://HOST:PORT/PATH [deflate]");
         return ExitCode::from(2);
     };
+    let deflate = std::env::args().nth(2).as_deref() == Some("deflate");
     let start = Instant::now();
-    match run(&url) {
+    match run(&url, deflate) {
         Ok(()) => {
             println!("PASS in {:.2} s", start.elapsed().as_secs_f64());
             ExitCode::SUCCESS

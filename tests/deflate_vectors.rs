@@ -6,13 +6,16 @@
 
 use std::fs;
 use std::path::Path;
+use std::time::Duration;
 
+use rfc6455::connection::{Config, Connection};
 use rfc6455::deflate::{
     Compressor, Decompressor, DeflateConfig, Direction, InflateError, ParamError, Params,
     ResponseError,
 };
 use rfc6455::frame::Role;
 use rfc6455::handshake::parse_extensions;
+use rfc6455::{Limits, ProtocolError};
 use serde_json::Value;
 
 fn load(file: &str) -> Vec<Value> {
@@ -202,6 +205,93 @@ fn payloads() {
                     .compress_fragment(text.as_bytes(), true, &mut Vec::new())
                     .unwrap();
             }
+        }
+    }
+}
+
+/// A client frame with a zero mask key (legal, and the payload stays as
+/// it is).
+fn client_frame(fin: bool, rsv1: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![u8::from(fin) << 7 | u8::from(rsv1) << 6 | opcode];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n < 1 << 16 => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&[0; 4]);
+    f.extend_from_slice(payload);
+    f
+}
+
+#[test]
+fn the_bombs_close_with_1009_at_the_connection_whole_and_in_fragments() {
+    let bombs: Vec<Value> = load("payloads.json")
+        .into_iter()
+        .filter(|v| name(v).starts_with("bomb-") && v["messages"][0]["error"] == "too_large")
+        .collect();
+    assert_eq!(bombs.len(), 2, "the 4 MiB and the 1 GiB bomb");
+    let offer = parse_extensions(b"permessage-deflate").unwrap();
+    let negotiated = DeflateConfig::default().negotiate(offer).unwrap();
+    for v in &bombs {
+        let max = v["max_message_size"].as_u64().unwrap();
+        let data = payload(&v["messages"][0]["payload"]);
+        for pieces in [1, 64, 4096] {
+            let id = format!("{} in {pieces} frames", name(v));
+            let size = data.len().div_ceil(pieces);
+            let mut wire = Vec::new();
+            let chunks: Vec<&[u8]> = data.chunks(size).collect();
+            for (i, chunk) in chunks.iter().enumerate() {
+                let opcode = if i == 0 { 2 } else { 0 };
+                wire.extend(client_frame(i + 1 == chunks.len(), i == 0, opcode, chunk));
+            }
+            let limits = Limits {
+                max_message_size: max,
+                max_frame_size: 2 << 20,
+                ..Limits::DEFAULT
+            };
+            let mut conn = Connection::server(Config {
+                limits,
+                ..Config::default()
+            })
+            .with_deflate(&negotiated);
+            // Read by read, as a socket brings it: the error must come
+            // within the read that passes the limit, long before the end.
+            let mut fed = 0;
+            let mut result = Ok(None);
+            for read in wire.chunks(16 << 10) {
+                conn.receive(read, Duration::ZERO);
+                fed += read.len();
+                result = conn.next_event().map(|e| e.map(|_| ()));
+                assert!(
+                    conn.heap_bytes() as u64 <= max + (4 << 20),
+                    "{id}: {} bytes held",
+                    conn.heap_bytes()
+                );
+                if result.is_err() {
+                    break;
+                }
+            }
+            assert_eq!(result, Err(ProtocolError::MessageTooLarge), "{id}");
+            // Deflate reaches about 1030:1 here: the limit passes within
+            // the first max/1000 bytes of input, plus a read and headers.
+            let bound = max / 1000 + (16 << 10) + 14 * pieces as u64;
+            assert!(
+                (fed as u64) <= bound,
+                "{id}: read {fed} bytes of {}",
+                wire.len()
+            );
+            let out = conn.output().to_vec();
+            assert_eq!(
+                (out[0], &out[2..4]),
+                (0x88, &[0x03, 0xf1][..]),
+                "{id}: close 1009"
+            );
         }
     }
 }

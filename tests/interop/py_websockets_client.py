@@ -1,8 +1,9 @@
 """Matrix row: the Python `websockets` client (sync API) against URL.
 
-    python py_websockets_client.py ws://127.0.0.1:9001/
+    python py_websockets_client.py ws://127.0.0.1:9001/ [deflate]
 
-Offers permessage-deflate (its default) and checks the server declined it,
+Offers permessage-deflate (its default) and checks the server accepted it
+(with `deflate`) or declined it,
 sends each message and checks its echo byte for byte, pings with 125 bytes
 and waits for the matching pong, closes with 1000 and checks the server
 answered 1000. Exit status 0 only if everything matched.
@@ -16,14 +17,15 @@ from websockets.sync.client import connect
 from payloads import PING, describe, messages
 
 
-def main(url: str) -> int:
+def main(url: str, want_deflate: bool) -> int:
     start = time.monotonic()
     with connect(url, max_size=None, open_timeout=10, close_timeout=10) as ws:
         ext = ws.response.headers.get("Sec-WebSocket-Extensions")
-        if ext is not None:
+        accepted = ext is not None and ext.startswith("permessage-deflate")
+        if accepted != want_deflate or (ext is not None and not accepted):
             print(f"FAIL server answered Sec-WebSocket-Extensions: {ext}")
             return 1
-        print("connected; permessage-deflate offered and declined")
+        print(f"connected; permessage-deflate offered and {'accepted: ' + ext if accepted else 'declined'}")
         for kind, n, want in messages():
             ws.send(want)
             got = ws.recv(timeout=10)
@@ -47,4 +49,4 @@ def main(url: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2:] == ["deflate"]))
