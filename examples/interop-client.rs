@@ -3,6 +3,7 @@
 //! `websockets`, Node `ws`) and through reverse proxies.
 //!
 //!     cargo run --release --example interop-client -- ws://127.0.0.1:9001/ [deflate]
+//!     cargo run --release --example interop-client -- wss://localhost:9443/ --cafile ca.pem [deflate]
 //!
 //! With `deflate` it offers permessage-deflate (no context takeover) and
 //! fails unless the server accepts it.
@@ -60,13 +61,22 @@ fn brief(event: &Event<'_>) -> String {
     }
 }
 
-fn run(url: &str, deflate: bool) -> Result<(), String> {
-    let config = ClientConfig {
+fn run(url: &str, cafile: Option<&str>, deflate: bool) -> Result<(), String> {
+    #[allow(unused_mut)]
+    let mut config = ClientConfig {
         read_timeout: Some(Duration::from_secs(10)),
         #[cfg(feature = "deflate")]
         deflate: deflate.then(rfc6455::deflate::DeflateConfig::default),
         ..ClientConfig::default()
     };
+    if let Some(path) = cafile {
+        #[cfg(feature = "tls")]
+        {
+            config.tls = rfc6455::tls::ClientTls::from_ca_file(path).map_err(|e| e.to_string())?;
+        }
+        #[cfg(not(feature = "tls"))]
+        return Err(format!("--cafile {path}: built without the tls feature"));
+    }
     let mut client = Client::connect_with(url, &config).map_err(|e| format!("connect: {e}"))?;
     #[cfg(feature = "deflate")]
     match (deflate, client.deflate()) {
@@ -139,13 +149,21 @@ fn run(url: &str, deflate: bool) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: interop-client ws://HOST:PORT/PATH [deflate]");
-        return ExitCode::from(2);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let deflate = args.last().is_some_and(|a| a == "deflate");
+    if deflate {
+        args.pop();
+    }
+    let (url, cafile) = match args.as_slice() {
+        [url] => (url, None),
+        [url, flag, file] if flag == "--cafile" => (url, Some(file.as_str())),
+        _ => {
+            eprintln!("usage: interop-client ws[s]://HOST:PORT/PATH [--cafile CA.pem] [deflate]");
+            return ExitCode::from(2);
+        }
     };
-    let deflate = std::env::args().nth(2).as_deref() == Some("deflate");
     let start = Instant::now();
-    match run(&url, deflate) {
+    match run(url, cafile, deflate) {
         Ok(()) => {
             println!("PASS in {:.2} s", start.elapsed().as_secs_f64());
             ExitCode::SUCCESS

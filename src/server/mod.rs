@@ -63,7 +63,10 @@ mod hub;
 mod json;
 mod publication;
 mod timers;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod topics;
+mod transport;
 mod upgrade;
 mod worker;
 
@@ -157,6 +160,11 @@ pub struct ServerConfig {
     /// others get it as it is.
     #[cfg(feature = "deflate")]
     pub deflate: Option<crate::deflate::DeflateConfig>,
+    /// Serve TLS (`wss://`, and `https://` for plain requests) with this
+    /// certificate: every connection starts with a TLS handshake, which
+    /// the handshake timeout covers. Default: none, plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<tls::ServerTls>,
     /// Answer this application heartbeat (a text message browsers can
     /// send, since they cannot ping) without passing it to the handler.
     /// Default: none.
@@ -194,9 +202,31 @@ impl Default for ServerConfig {
             max_body: 1 << 20,
             #[cfg(feature = "deflate")]
             deflate: Some(crate::deflate::DeflateConfig::default()),
+            #[cfg(feature = "tls")]
+            tls: None,
             heartbeat: None,
             history: None,
         }
+    }
+}
+
+impl ServerConfig {
+    /// Whether connections start with a TLS handshake.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return true;
+        }
+        false
+    }
+
+    /// The transport for an accepted socket.
+    fn transport(&self, socket: mio::net::TcpStream) -> io::Result<transport::Transport> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return Ok(transport::Transport::Tls(Box::new(tls.accept(socket)?)));
+        }
+        Ok(transport::Transport::Plain(socket))
     }
 }
 

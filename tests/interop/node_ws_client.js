@@ -1,6 +1,7 @@
 // Matrix row: the Node `ws` client against URL.
 //
 //     node node_ws_client.js ws://127.0.0.1:9001/ [deflate]
+//     node node_ws_client.js wss://localhost:9443/ CA.pem [deflate]
 //
 // Offers permessage-deflate (ws's default, with compression of every
 // message from 0 bytes up) and checks the server accepted it (with
@@ -12,7 +13,9 @@ const WebSocket = require('ws');
 const { messages, firstDifference, PING } = require('./payloads.js');
 
 const url = process.argv[2];
-const wantDeflate = process.argv[3] === 'deflate';
+const extra = process.argv.slice(3);
+const wantDeflate = extra.includes('deflate');
+const cafile = extra.find((a) => a !== 'deflate');
 const start = Date.now();
 const fail = (why) => {
   console.log('FAIL ' + why);
@@ -24,7 +27,9 @@ const expected = messages();
 let next = 0;
 let pinged = false;
 let closing = false;
-const ws = new WebSocket(url, { maxPayload: 64 << 20, perMessageDeflate: { threshold: 0 } });
+const options = { maxPayload: 64 << 20, perMessageDeflate: { threshold: 0 } };
+if (cafile) options.ca = require('fs').readFileSync(cafile);
+const ws = new WebSocket(url, options);
 ws.on('open', () => {
   const accepted = ws.extensions.startsWith('permessage-deflate');
   if (accepted !== wantDeflate || (!accepted && ws.extensions !== '')) fail(`server answered extensions: [${ws.extensions}]`);

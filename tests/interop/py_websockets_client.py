@@ -1,6 +1,7 @@
 """Matrix row: the Python `websockets` client (sync API) against URL.
 
     python py_websockets_client.py ws://127.0.0.1:9001/ [deflate]
+    python py_websockets_client.py wss://localhost:9443/ CA.pem [deflate]
 
 Offers permessage-deflate (its default) and checks the server accepted it
 (with `deflate`) or declined it,
@@ -9,6 +10,7 @@ and waits for the matching pong, closes with 1000 and checks the server
 answered 1000. Exit status 0 only if everything matched.
 """
 
+import ssl
 import sys
 import time
 
@@ -17,9 +19,10 @@ from websockets.sync.client import connect
 from payloads import PING, describe, messages
 
 
-def main(url: str, want_deflate: bool) -> int:
+def main(url: str, cafile: str | None = None, want_deflate: bool = False) -> int:
     start = time.monotonic()
-    with connect(url, max_size=None, open_timeout=10, close_timeout=10) as ws:
+    tls = ssl.create_default_context(cafile=cafile) if url.startswith("wss:") else None
+    with connect(url, max_size=None, open_timeout=10, close_timeout=10, ssl=tls) as ws:
         ext = ws.response.headers.get("Sec-WebSocket-Extensions")
         accepted = ext is not None and ext.startswith("permessage-deflate")
         if accepted != want_deflate or (ext is not None and not accepted):
@@ -49,4 +52,5 @@ def main(url: str, want_deflate: bool) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2:] == ["deflate"]))
+    extra = sys.argv[2:]
+    sys.exit(main(sys.argv[1], next((a for a in extra if a != "deflate"), None), "deflate" in extra))
