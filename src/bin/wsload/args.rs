@@ -42,8 +42,9 @@ OPTIONS:
                         window (to measure a server's memory per idle
                         connection); msgs=0 is then no error
     --server-pid PID    also measure this local process's CPU time over the
-                        window (the server's): adds server_cpu= and
-                        server_ns_per_msg= before errors=
+                        window (the server's): adds server_cpu=,
+                        server_ns_per_msg= and its user/kernel split
+                        before errors=
     -h, --help          print this help
 
 Sizes take suffixes: 1KiB, 16KiB, 1MiB (also KB, MB for powers of ten).
@@ -59,7 +60,9 @@ FIELDS:
     cpu         CPU time wsload used during the window, in cores
     server_cpu  with --server-pid: the server's CPU time in the window, in
                 cores; server_ns_per_msg is that time per echoed message,
-                a figure that does not depend on whether wsload saturates
+                a figure that does not depend on whether wsload saturates;
+                server_user_ns_per_msg and server_kernel_ns_per_msg split
+                it by the server's utime and stime (/proc/PID/stat)
     errors      connections that failed
 
 PINNING:

@@ -8,6 +8,7 @@
 mod args;
 mod driver;
 mod histogram;
+mod procstat;
 mod rng;
 
 use std::net::ToSocketAddrs;
@@ -100,6 +101,7 @@ fn main() -> ExitCode {
     let connect_start = Instant::now();
     let all_up = (0..threads.len()).all(|_| ready_rx.recv().unwrap_or(false));
     let mut server_cpu = None;
+    let mut server_user_share = None;
     if all_up {
         eprintln!(
             "wsload: {} connection{} up in {:.2} s",
@@ -116,7 +118,7 @@ fn main() -> ExitCode {
             let _ = control.send(Control::Go(schedule));
         }
         if let Some(pid) = options.server_pid {
-            server_cpu = process_cpu(pid, schedule);
+            (server_cpu, server_user_share) = procstat::over_window(pid, schedule);
         }
     } else {
         for control in &controls {
@@ -154,6 +156,7 @@ fn main() -> ExitCode {
         hist,
         cpu,
         server_cpu,
+        server_user_share,
         errors,
     };
     println!("{}", summary(&options, &result));
@@ -206,44 +209,6 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
     })
 }
 
-/// CPU time (all threads) of process `pid` over the window, in seconds;
-/// `None` if /proc cannot tell. Sampled from this thread, which sleeps in
-/// between.
-fn process_cpu(pid: u32, schedule: Schedule) -> Option<f64> {
-    thread::sleep(
-        schedule
-            .measure_from
-            .saturating_duration_since(Instant::now()),
-    );
-    let (t0, ns0) = (Instant::now(), process_cpu_ns(pid));
-    thread::sleep(
-        schedule
-            .measure_to
-            .saturating_duration_since(Instant::now()),
-    );
-    let (t1, ns1) = (Instant::now(), process_cpu_ns(pid));
-    let used = ns1?.checked_sub(ns0?)? as f64 / 1e9;
-    // Scaled to the window in case this thread woke late.
-    let wall = t1.duration_since(t0).as_secs_f64();
-    let window = (schedule.measure_to - schedule.measure_from).as_secs_f64();
-    Some(used * window / wall.max(1e-9))
-}
-
-/// Nanoseconds the threads of `pid` have spent on a CPU: the first field
-/// of each /proc/PID/task/TID/schedstat.
-fn process_cpu_ns(pid: u32) -> Option<u64> {
-    let mut total = 0u64;
-    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let path = entry.ok()?.path().join("schedstat");
-        // A thread that just exited takes its time with it.
-        let Ok(text) = std::fs::read_to_string(path) else {
-            continue;
-        };
-        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(total)
-}
-
 struct Totals {
     msgs: u64,
     hist: Histogram,
@@ -251,6 +216,8 @@ struct Totals {
     cpu: Option<f64>,
     /// The server's CPU seconds over the window.
     server_cpu: Option<f64>,
+    /// The part of those in user space, from 0 to 1.
+    server_user_share: Option<f64>,
     errors: u64,
 }
 
@@ -290,8 +257,21 @@ fn summary(o: &Options, t: &Totals) -> String {
                     s * 1e9 / t.msgs as f64
                 };
                 line += &format!(" server_cpu={:.2} server_ns_per_msg={per_msg:.0}", s / secs);
+                match t.server_user_share {
+                    Some(u) => {
+                        line += &format!(
+                            " server_user_ns_per_msg={:.0} server_kernel_ns_per_msg={:.0}",
+                            per_msg * u,
+                            per_msg * (1.0 - u)
+                        )
+                    }
+                    None => line += " server_user_ns_per_msg=- server_kernel_ns_per_msg=-",
+                }
             }
-            None => line += " server_cpu=- server_ns_per_msg=-",
+            None => {
+                line += " server_cpu=- server_ns_per_msg=- server_user_ns_per_msg=- \
+                         server_kernel_ns_per_msg=-"
+            }
         }
     }
     line += &format!(" errors={}", t.errors);
@@ -316,6 +296,7 @@ mod tests {
             hist,
             cpu: Some(0.98),
             server_cpu: Some(0.005), // 1 ms per second over 5 s
+            server_user_share: Some(0.25),
             errors: 0,
         };
         let line = summary(&o, &totals);
@@ -337,7 +318,10 @@ mod tests {
         totals.errors = 3;
         let line = summary(&o, &totals);
         assert!(
-            line.ends_with(" cpu=0.98 server_cpu=0.00 server_ns_per_msg=10000 errors=3"),
+            line.ends_with(
+                " cpu=0.98 server_cpu=0.00 server_ns_per_msg=10000 \
+                 server_user_ns_per_msg=2500 server_kernel_ns_per_msg=7500 errors=3"
+            ),
             "{line}"
         );
     }
