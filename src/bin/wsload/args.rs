@@ -26,6 +26,13 @@ still missing at the end. Each error is described on stderr.
 
 USAGE:
     wsload ws://HOST:PORT/PATH [OPTIONS]
+    wsload tcp://HOST:PORT [OPTIONS]
+
+A tcp:// URL runs the same load over bare TCP against a server that
+writes back every byte it reads (the floor under a WebSocket echo): no
+handshake, no framing; each message is S bytes and its echo the next S
+bytes read, checked byte for byte (kind=tcp; --text does not apply). At
+the end each connection shuts down its side and waits for the server's.
 
 OPTIONS:
     --conns N           connections [default: 1]
@@ -156,7 +163,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             _ => return Err(format!("unexpected argument {flag}")),
         }
     }
-    o.url = url.ok_or("a ws:// URL is required")?;
+    o.url = url.ok_or("a ws:// or tcp:// URL is required")?;
     if o.secs.is_zero() {
         return Err("--secs must be above 0".into());
     }

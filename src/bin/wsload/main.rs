@@ -9,6 +9,7 @@ mod args;
 mod driver;
 mod histogram;
 mod procstat;
+mod raw;
 mod rng;
 
 use std::net::ToSocketAddrs;
@@ -74,16 +75,21 @@ fn main() -> ExitCode {
         let (plan, abort, ready) = (Arc::clone(&plan), Arc::clone(&abort), ready_tx.clone());
         let spawned = thread::Builder::new()
             .name(format!("wsload-{t}"))
-            .spawn(move || match Worker::new(plan, share) {
-                Ok(worker) => worker.run(&abort, ready, control_rx),
-                Err(e) => {
-                    eprintln!("wsload: cannot start a poll: {e}");
-                    let _ = ready.send(false);
-                    Report {
-                        msgs: 0,
-                        hist: Histogram::new(),
-                        errors: 1,
-                        cpu: None,
+            .spawn(move || {
+                if plan.raw {
+                    return raw::run(plan, share, &abort, ready, control_rx);
+                }
+                match Worker::new(plan, share) {
+                    Ok(worker) => worker.run(&abort, ready, control_rx),
+                    Err(e) => {
+                        eprintln!("wsload: cannot start a poll: {e}");
+                        let _ = ready.send(false);
+                        Report {
+                            msgs: 0,
+                            hist: Histogram::new(),
+                            errors: 1,
+                            cpu: None,
+                        }
                     }
                 }
             });
@@ -169,7 +175,13 @@ fn main() -> ExitCode {
 
 /// Resolves the URL and sets the connection limits the run needs.
 fn make_plan(options: &Options) -> Result<Plan, String> {
-    let url = WsUrl::parse(&options.url).map_err(|e| format!("{}: {e}", options.url))?;
+    // tcp://HOST:PORT names the same address as ws://HOST:PORT.
+    let raw = options
+        .url
+        .strip_prefix("tcp://")
+        .map(|rest| format!("ws://{rest}"));
+    let url = WsUrl::parse(raw.as_deref().unwrap_or(&options.url))
+        .map_err(|e| format!("{}: {e}", options.url))?;
     let addr = (url.host(), url.port())
         .to_socket_addrs()
         .map_err(|e| format!("{}: {e}", url.host()))?
@@ -196,6 +208,7 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
             MessageKind::Binary
         },
         idle: options.idle,
+        raw: raw.is_some(),
         config: Config {
             limits,
             // Room for a read's worth of echoes; a larger frame still gets
@@ -239,6 +252,7 @@ fn summary(o: &Options, t: &Totals) -> String {
         o.threads,
         match (o.idle, o.text) {
             (true, _) => "idle",
+            _ if o.url.starts_with("tcp://") => "tcp",
             (false, true) => "text",
             (false, false) => "binary",
         },
