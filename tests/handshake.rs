@@ -6,8 +6,9 @@ use std::mem::size_of;
 
 use rfc6455::frame::Status;
 use rfc6455::handshake::{
-    Accept, AcceptKey, BuildError, ClientError, ClientRequest, HandshakeError, HttpError, Opening,
-    ReasonPhrase, Reject, RequestParser, UpgradeRequest, UrlError, WsUrl,
+    Accept, AcceptKey, BodyError, BodyFraming, BuildError, ClientError, ClientRequest,
+    HandshakeError, HttpError, Opening, ReasonPhrase, Reject, RequestParser, UpgradeRequest,
+    UrlError, WsUrl,
 };
 use rfc6455::Limits;
 
@@ -48,6 +49,7 @@ fn errors_stay_small() {
     assert_eq!(size_of::<Result<(), HandshakeError>>(), 1);
     assert_eq!(size_of::<UrlError>(), 1);
     assert_eq!(size_of::<BuildError>(), 1);
+    assert_eq!(size_of::<BodyError>(), 1);
     // Carries a status and an inline reason phrase; the client path only.
     assert!(size_of::<ClientError>() <= 2 + 2 + ReasonPhrase::CAPACITY);
 }
@@ -590,4 +592,57 @@ fn accept_key_matches_the_rfc() {
     let key = AcceptKey::from_key(b"dGhlIHNhbXBsZSBub25jZQ==");
     assert_eq!(key.to_string(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     assert_eq!(key.as_bytes(), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+/// The body framing of a plain request with these extra header lines.
+fn framing(headers: &str) -> Result<BodyFraming, BodyError> {
+    let head = format!("POST /publish/news HTTP/1.1\r\nHost: h\r\n{headers}\r\n");
+    let mut parser = RequestParser::default();
+    match parser.parse(head.as_bytes()) {
+        Ok(Status::Complete(Opening::Http(request))) => request.body_framing(),
+        other => panic!("not a plain request: {other:?}"),
+    }
+}
+
+#[test]
+fn body_framing_is_read_strictly() {
+    use BodyFraming::{Length, TransferCoded};
+    assert_eq!(framing(""), Ok(BodyFraming::None));
+    assert_eq!(framing("Content-Length: 0\r\n"), Ok(BodyFraming::None));
+    assert_eq!(framing("Content-Length: 5\r\n"), Ok(Length(5)));
+    assert_eq!(
+        framing("content-length: 5\r\nCONTENT-LENGTH: 5\r\n"),
+        Ok(Length(5))
+    );
+    assert_eq!(framing("Content-Length: 007\r\n"), Ok(Length(7)));
+    assert_eq!(
+        framing("Content-Length: 99999999999999999999999999\r\n"),
+        Ok(Length(u64::MAX)),
+        "too large for u64: left to the size limit"
+    );
+    assert_eq!(framing("Transfer-Encoding: chunked\r\n"), Ok(TransferCoded));
+    assert_eq!(
+        framing("Transfer-Encoding: gzip, chunked\r\n"),
+        Ok(TransferCoded)
+    );
+    for bad in ["-5", "+5", "5, 5", "5 5", "0x10", "5.0", "five"] {
+        assert_eq!(
+            framing(&format!("Content-Length: {bad}\r\n")),
+            Err(BodyError::InvalidContentLength),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        framing("Content-Length: 5\r\nContent-Length: 6\r\n"),
+        Err(BodyError::ConflictingContentLengths)
+    );
+    assert_eq!(
+        framing("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"),
+        Err(BodyError::LengthWithTransferEncoding)
+    );
+    assert_eq!(
+        framing("Transfer-Encoding: chunked\r\nContent-Length: 0\r\n"),
+        Err(BodyError::LengthWithTransferEncoding)
+    );
+    assert_eq!(BodyError::InvalidContentLength.status(), 400);
 }

@@ -286,7 +286,12 @@ fn invalid_frames_get_the_right_close_code() {
 fn handshake_errors_get_the_right_status() {
     let server = start(|c| c.allowed_origins = vec!["http://good.example".into()]);
     let cases = [
-        ("POST /echo HTTP/1.1\r\nHost: x\r\n\r\n", "405"),
+        (
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+            "405",
+        ),
+        // The body's length is settled before any route sees the request.
+        ("POST /echo HTTP/1.1\r\nHost: x\r\n\r\n", "411"),
         (
             "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Version: 13\r\n\r\n",

@@ -65,7 +65,10 @@ use core::mem;
 use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
-pub use send::{MaskKeySource, MessageKind, SendError, Sender, MAX_CONTROL_QUEUE};
+pub use send::{
+    MaskKeySource, MessageKind, SendError, Sender, SharedFrame, MAX_CONTROL_QUEUE,
+    SHARED_FRAME_OVERHEAD,
+};
 
 use crate::close::{CloseCode, ClosePayload, CloseReason};
 use crate::error::ProtocolError;

@@ -17,8 +17,21 @@
 //! ahead of it: those frames answer messages the peer sent before its close
 //! or before the bad frame, and the peer expects them first. Nothing is
 //! queued after it.
+//!
+//! A [`SharedFrame`] (a message encoded once for many connections, as a
+//! server's publish does) is not copied into `data`: the queue keeps a
+//! reference to it, spliced in at the place in `data` where it was sent, so
+//! it goes out in the order of the sends around it and costs each
+//! connection a pointer, not the payload.
 
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+// Targets without atomic pointers (small microcontrollers) get a shared
+// frame that cannot cross threads, which they do not have.
+#[cfg(not(target_has_atomic = "ptr"))]
+use alloc::rc::Rc as Arc;
+#[cfg(target_has_atomic = "ptr")]
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::num::NonZeroUsize;
@@ -87,11 +100,92 @@ impl std::error::Error for SendError {}
 /// Most bytes of pings and pongs queued: about fifteen of the largest.
 pub const MAX_CONTROL_QUEUE: usize = 2048;
 
-/// Which buffer the last [`Sender::output`] slice came from.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Source {
-    Control,
-    Data,
+/// A whole data message encoded once, header and payload in one shared
+/// allocation, to be sent to many connections without a copy each: what a
+/// server's publish hands to every subscriber (see
+/// [`Sender::send_shared`]). Cloning it copies a pointer.
+///
+/// The frame is unmasked, as a server sends; a client connection given one
+/// masks a copy of the payload instead.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedFrame {
+    bytes: Arc<[u8]>,
+    header_len: u8,
+}
+
+impl SharedFrame {
+    /// Encodes `payload` as one final frame of `kind`.
+    pub fn new(kind: MessageKind, payload: &[u8]) -> SharedFrame {
+        let header = FrameHeader::new(kind.opcode(), payload.len() as u64).to_bytes();
+        // One allocation, written in place: the iterator's exact length
+        // lets `Arc` allocate once.
+        let bytes: Arc<[u8]> = header.iter().chain(payload).copied().collect();
+        SharedFrame {
+            bytes,
+            header_len: header.len() as u8,
+        }
+    }
+
+    /// The frame as it goes on the wire: header, then payload.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The message's payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[usize::from(self.header_len)..]
+    }
+
+    /// The message's kind.
+    pub fn kind(&self) -> MessageKind {
+        // The first byte is FIN | opcode, and only text or binary is made.
+        if self.bytes[0] & 0x0f == OpCode::Text as u8 {
+            MessageKind::Text
+        } else {
+            MessageKind::Binary
+        }
+    }
+
+    /// Wire size: header plus payload.
+    pub fn wire_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl fmt::Debug for SharedFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedFrame")
+            .field("kind", &self.kind())
+            .field("payload_len", &self.payload().len())
+            .finish()
+    }
+}
+
+/// A shared frame waiting in a connection's queue.
+struct Splice {
+    /// The place in the data stream it goes: after this many bytes of
+    /// `data` (counted from the first byte ever queued).
+    at: u64,
+    frame: SharedFrame,
+    /// Bytes of it already handed out and written.
+    written: usize,
+}
+
+/// Bookkeeping one queued shared frame costs a connection, counted with
+/// its wire size against the output bounds so that a flood of tiny
+/// published messages is bounded too.
+pub const SHARED_FRAME_OVERHEAD: usize = core::mem::size_of::<Splice>();
+
+/// What the last [`Sender::output`] or [`Sender::output_vectored`] handed
+/// out, so [`Sender::consume_output`] credits each written byte to the
+/// queue it came from, whatever was queued since.
+#[derive(Clone, Copy, Default)]
+struct Plan {
+    /// Bytes of the stream (data and shared frames) handed out before the
+    /// control frames.
+    before_control: usize,
+    /// Bytes of control frames handed out.
+    control: usize,
 }
 
 /// The outgoing half of a connection: encodes frames and queues them for
@@ -110,10 +204,18 @@ pub struct Sender {
     /// End of the frame containing `head`: `head == frame_end` means a
     /// frame boundary, where owed control frames may go out.
     frame_end: usize,
+    /// Stream offset of `data[0]`: the count of bytes of `data` written
+    /// and dropped before it. Places of splices are given in these terms,
+    /// so they survive `data` being cleared or compacted.
+    data_base: u64,
+    /// Shared frames to send between the bytes of `data`, in order.
+    splices: VecDeque<Splice>,
+    /// Bytes of `splices` not yet written.
+    splice_bytes: usize,
     /// Encoded pings and pongs, written from `control_head`.
     control: Vec<u8>,
     control_head: usize,
-    last_source: Source,
+    plan: Plan,
     /// A close frame has been queued as the last frame of `data`; nothing
     /// may follow it.
     close_queued: bool,
@@ -131,9 +233,12 @@ impl Sender {
             data: Vec::new(),
             head: 0,
             frame_end: 0,
+            data_base: 0,
+            splices: VecDeque::new(),
+            splice_bytes: 0,
             control: Vec::new(),
             control_head: 0,
-            last_source: Source::Data,
+            plan: Plan::default(),
             close_queued: false,
             close_written: false,
             sending_fragmented: None,
@@ -184,8 +289,9 @@ impl Sender {
         if let Err(e) = self.check_room(frame_bytes) {
             return Ok(Err(e));
         }
-        let control_busy = self.owes_control();
-        if self.role == Role::Client || control_busy {
+        // Straight out only when nothing must go between: no owed control
+        // frame, no shared frame queued (it would have to be in the write).
+        if self.role == Role::Client || self.owes_control() || !self.splices.is_empty() {
             self.queue_frame(true, kind.opcode(), data);
             return Ok(Ok(()));
         }
@@ -205,7 +311,7 @@ impl Sender {
             }
         };
         let queued_len = queued.len();
-        self.last_source = Source::Data;
+        self.plan = Plan::default();
         if written < queued_len {
             self.consume_output(written);
             self.queue_frame(true, kind.opcode(), data);
@@ -215,8 +321,8 @@ impl Sender {
         let sent = written - queued_len;
         if sent < frame_bytes {
             // Queue the unwritten tail; `head` is now inside this frame.
-            self.data.clear();
-            self.head = 0;
+            self.reset_data();
+            self.data_base += sent as u64;
             if sent < header.len() {
                 self.data.extend_from_slice(&header[sent..]);
                 self.data.extend_from_slice(data);
@@ -279,6 +385,28 @@ impl Sender {
         Ok(())
     }
 
+    /// Sends a message encoded once for many connections, without copying
+    /// its payload: the queue keeps a reference, in order with the other
+    /// sends. Counts [`SharedFrame::wire_len`] plus
+    /// [`SHARED_FRAME_OVERHEAD`] against the output bound. A client
+    /// connection must mask, so it queues a masked copy instead.
+    pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), SendError> {
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::FragmentOpen);
+        }
+        if self.role == Role::Client {
+            return self.send_message(frame.kind(), frame.payload());
+        }
+        self.check_room(frame.wire_len() + SHARED_FRAME_OVERHEAD)?;
+        self.splices.push_back(Splice {
+            at: self.data_base + self.data.len() as u64,
+            frame: frame.clone(),
+            written: 0,
+        });
+        self.splice_bytes += frame.wire_len();
+        Ok(())
+    }
+
     /// Sends a ping. It goes out at the next frame boundary, ahead of queued
     /// data. Fails with [`SendError::Full`] when the control queue is full.
     pub fn ping(&mut self, payload: ControlPayload) -> Result<(), SendError> {
@@ -319,9 +447,15 @@ impl Sender {
         Ok(())
     }
 
-    /// Bytes waiting to be written, owed replies included.
+    /// Bytes waiting to be written, owed replies and shared frames
+    /// included.
     pub fn pending_output_len(&self) -> usize {
-        (self.control.len() - self.control_head) + (self.data.len() - self.head)
+        (self.control.len() - self.control_head) + (self.data.len() - self.head) + self.splice_bytes
+    }
+
+    /// Shared frames queued and not yet completely written.
+    pub fn queued_shared_frames(&self) -> usize {
+        self.splices.len()
     }
 
     /// Whether anything waits to be written.
@@ -343,46 +477,110 @@ impl Sender {
     ///
     /// Write as much of it as the transport takes, then report that count to
     /// [`consume_output`](Self::consume_output). Consecutive data frames come
-    /// out as one slice, so one write call carries many small messages.
+    /// out as one slice, so one write call carries many small messages; a
+    /// queued [`SharedFrame`] comes out as a slice of its own (see
+    /// [`output_vectored`](Self::output_vectored) to write several at once).
     pub fn output(&mut self) -> &[u8] {
-        if self.owes_control() {
-            // Pings and pongs go at a frame boundary of the data queue; once
+        self.plan = Plan::default();
+        if self.owes_control() && self.may_send_control() {
+            // Pings and pongs go at a frame boundary of the stream; once
             // started, they are written through.
-            if self.control_head > 0 || self.advance_boundary() {
-                self.last_source = Source::Control;
-                return &self.control[self.control_head..];
-            }
-            self.last_source = Source::Data;
-            return &self.data[self.head..self.frame_end];
+            self.plan.control = self.control.len() - self.control_head;
+            return &self.control[self.control_head..];
         }
-        self.last_source = Source::Data;
-        &self.data[self.head..]
+        let owes_control = self.owes_control();
+        match self.stream_chunk() {
+            Chunk::Splice(i) => {
+                let s = &self.splices[i];
+                &s.frame.as_bytes()[s.written..]
+            }
+            // Only up to the end of the current frame while control waits.
+            Chunk::Data(end) if owes_control => &self.data[self.head..end.min(self.frame_end)],
+            Chunk::Data(end) => &self.data[self.head..end],
+        }
     }
 
-    /// Marks `n` bytes of the last [`output`](Self::output) slice as written.
-    pub fn consume_output(&mut self, n: usize) {
-        match self.last_source {
-            Source::Control => {
-                self.control_head = self.control_head.saturating_add(n).min(self.control.len());
-                if self.control_head == self.control.len() {
-                    self.control.clear();
-                    self.control_head = 0;
-                }
-            }
-            Source::Data => {
-                self.head = self.head.saturating_add(n).min(self.data.len());
-                self.advance_boundary();
-                if self.head == self.data.len() {
-                    if self.close_queued {
-                        // The close is always the last frame queued.
-                        self.close_written = true;
-                    }
-                    self.data.clear();
-                    self.head = 0;
-                    self.frame_end = 0;
-                }
-            }
+    /// Fills `bufs` with the next slices to write, in order, and returns
+    /// how many it filled (0 when nothing waits): a vectored write takes
+    /// queued data, owed control frames and shared frames in one call.
+    /// Report the count written to [`consume_output`](Self::consume_output).
+    #[cfg(feature = "std")]
+    pub fn output_vectored<'a>(&'a mut self, bufs: &mut [std::io::IoSlice<'a>]) -> usize {
+        use std::io::IoSlice;
+        self.plan = Plan::default();
+        if bufs.is_empty() {
+            return 0;
         }
+        let mut n = 0;
+        let mut before_control = 0;
+        let mut control_handed = 0;
+        let owes_control = self.owes_control();
+        let boundary = owes_control && self.may_send_control();
+        // The position of the stream walk: data index and splice index.
+        let mut at = self.head;
+        let mut next_splice = 0;
+        if owes_control && !boundary {
+            // Finish the frame under way, then the control frames.
+            let first: &[u8] = match self.stream_chunk() {
+                Chunk::Splice(i) => {
+                    let s = &self.splices[i];
+                    next_splice = 1;
+                    &s.frame.as_bytes()[s.written..]
+                }
+                Chunk::Data(_) => {
+                    at = self.frame_end;
+                    &self.data[self.head..self.frame_end]
+                }
+            };
+            before_control = first.len();
+            bufs[n] = IoSlice::new(first);
+            n += 1;
+        }
+        if owes_control && n < bufs.len() {
+            let control = &self.control[self.control_head..];
+            control_handed = control.len();
+            bufs[n] = IoSlice::new(control);
+            n += 1;
+        }
+        // The rest of the stream: data runs and shared frames in order.
+        while n < bufs.len() {
+            let splice = self.splices.get(next_splice);
+            let run_end = splice.map_or(self.data.len(), |s| (s.at - self.data_base) as usize);
+            if at < run_end {
+                bufs[n] = IoSlice::new(&self.data[at..run_end]);
+                at = run_end;
+            } else if let Some(s) = splice {
+                bufs[n] = IoSlice::new(&s.frame.as_bytes()[s.written..]);
+                next_splice += 1;
+            } else {
+                break;
+            }
+            n += 1;
+        }
+        self.plan = Plan {
+            before_control,
+            control: control_handed,
+        };
+        n
+    }
+
+    /// Marks `n` bytes of what the last [`output`](Self::output) or
+    /// [`output_vectored`](Self::output_vectored) handed out as written.
+    pub fn consume_output(&mut self, n: usize) {
+        let plan = self.plan;
+        let before = n.min(plan.before_control);
+        self.advance_stream(before);
+        let control = (n - before).min(plan.control);
+        self.advance_control(control);
+        // Past the control frames only if they were handed out whole.
+        let rest = n - before - control;
+        if rest > 0 && control == plan.control {
+            self.advance_stream(rest);
+        }
+        self.plan = Plan {
+            before_control: plan.before_control - before,
+            control: plan.control - control,
+        };
     }
 
     /// Queues the pong owed for a received ping. If the control queue is
@@ -425,28 +623,35 @@ impl Sender {
         }
     }
 
-    /// Releases the data queue's memory when nothing is queued.
+    /// Releases the queues' memory when nothing is queued.
     pub(crate) fn shrink_idle(&mut self) {
         if self.head == self.data.len() {
+            self.reset_data();
             self.data = Vec::new();
-            self.head = 0;
-            self.frame_end = 0;
         }
         if self.control.is_empty() {
             self.control = Vec::new();
         }
+        if self.splices.is_empty() {
+            self.splices = VecDeque::new();
+        }
     }
 
-    /// Heap bytes held by the output queues.
+    /// Heap bytes held by the output queues (shared frames not counted:
+    /// they are not this connection's).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.data.capacity() + self.control.capacity()
+        self.data.capacity()
+            + self.control.capacity()
+            + self.splices.capacity() * core::mem::size_of::<Splice>()
     }
 
     fn check_room(&self, frame_bytes: usize) -> Result<(), SendError> {
         if self.close_queued {
             return Err(SendError::Closed);
         }
-        let queued = self.data.len() - self.head;
+        let queued = self.data.len() - self.head
+            + self.splice_bytes
+            + self.splices.len() * SHARED_FRAME_OVERHEAD;
         match queued.checked_add(frame_bytes) {
             Some(total) if total <= self.max_output => Ok(()),
             _ => Err(SendError::Full),
@@ -467,12 +672,11 @@ impl Sender {
         header.fin = fin;
         header.mask = self.next_mask();
         if self.head == self.data.len() {
-            self.data.clear();
-            self.head = 0;
-            self.frame_end = 0;
+            self.reset_data();
         } else if self.head > self.data.len() / 2 && self.head >= 4096 {
             // Reclaim the written front so the queue does not creep.
             self.data.drain(..self.head);
+            self.data_base += self.head as u64;
             self.frame_end -= self.head;
             self.head = 0;
         }
@@ -481,6 +685,90 @@ impl Sender {
         self.data.extend_from_slice(payload);
         if let Some(key) = header.mask {
             apply_mask(&mut self.data[start..], key, 0);
+        }
+    }
+
+    /// Empties `data`, whose bytes have all been written, keeping the
+    /// stream offsets of queued splices valid.
+    fn reset_data(&mut self) {
+        self.data_base += self.data.len() as u64;
+        self.data.clear();
+        self.head = 0;
+        self.frame_end = 0;
+    }
+
+    /// Where the stream (data and shared frames, control aside) continues:
+    /// a shared frame, or a run of `data` from `head` to the returned end.
+    fn stream_chunk(&self) -> Chunk {
+        match self.splices.front() {
+            Some(s) if s.at == self.data_base + self.head as u64 => Chunk::Splice(0),
+            Some(s) => Chunk::Data((s.at - self.data_base) as usize),
+            None => Chunk::Data(self.data.len()),
+        }
+    }
+
+    /// Whether owed control frames may go now: one is under way, or the
+    /// stream is between frames.
+    fn may_send_control(&mut self) -> bool {
+        if self.control_head > 0 {
+            return true;
+        }
+        match self.stream_chunk() {
+            Chunk::Splice(i) => self.splices[i].written == 0 && self.advance_boundary(),
+            Chunk::Data(_) => self.advance_boundary(),
+        }
+    }
+
+    /// Credits `n` written bytes to the stream: data runs and shared frames
+    /// in order.
+    fn advance_stream(&mut self, mut n: usize) {
+        while n > 0 {
+            match self.stream_chunk() {
+                Chunk::Splice(_) => {
+                    let Some(s) = self.splices.front_mut() else {
+                        return;
+                    };
+                    let take = n.min(s.frame.wire_len() - s.written);
+                    s.written += take;
+                    self.splice_bytes -= take;
+                    n -= take;
+                    if s.written == s.frame.wire_len() {
+                        self.splices.pop_front();
+                    }
+                }
+                Chunk::Data(end) => {
+                    if self.head == end {
+                        return; // more written than handed out: ignore
+                    }
+                    let take = n.min(end - self.head);
+                    self.head += take;
+                    n -= take;
+                    self.advance_boundary();
+                    if self.head == self.data.len() {
+                        self.reset_data();
+                    }
+                }
+            }
+        }
+        if self.close_queued && self.head == self.data.len() && self.splices.is_empty() {
+            // The close is always the last frame queued.
+            self.close_written = true;
+        }
+    }
+
+    /// Credits `n` written bytes to the control queue, and drops the
+    /// frames written whole, so that `control_head > 0` always means a
+    /// control frame is under way (one may be queued after a write handed
+    /// out the queue and before it was consumed).
+    fn advance_control(&mut self, n: usize) {
+        self.control_head = self.control_head.saturating_add(n).min(self.control.len());
+        let mut end = 0;
+        while end < self.control_head {
+            end = end.saturating_add(frame_len_at(&self.control[end..], self.role));
+        }
+        if end == self.control_head {
+            self.control.drain(..end);
+            self.control_head = 0;
         }
     }
 
@@ -522,10 +810,19 @@ impl fmt::Debug for Sender {
             .field("role", &self.role)
             .field("queued", &(self.data.len() - self.head))
             .field("control_queued", &(self.control.len() - self.control_head))
+            .field("shared_frames", &self.splices.len())
             .field("close_queued", &self.close_queued)
             .field("close_written", &self.close_written)
             .finish()
     }
+}
+
+/// A piece of the stream, from [`Sender::stream_chunk`].
+enum Chunk {
+    /// The shared frame at this index of `splices`.
+    Splice(usize),
+    /// `data[head..end]`.
+    Data(usize),
 }
 
 /// Wire size of a frame with `len` payload bytes sent by `role`.

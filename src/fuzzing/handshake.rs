@@ -8,8 +8,8 @@ use super::slow::{self, SlowHead};
 use super::{cut, Input};
 use crate::frame::Status;
 use crate::handshake::{
-    Accept, ClientError, ClientHandshake, ClientRequest, HandshakeError, Opening, Request,
-    RequestParser,
+    Accept, BodyError, BodyFraming, ClientError, ClientHandshake, ClientRequest, HandshakeError,
+    Opening, Request, RequestParser,
 };
 use crate::Limits;
 
@@ -49,6 +49,7 @@ struct RequestSummary {
     query: Option<String>,
     version: (u8, u8),
     headers: Vec<(String, Vec<u8>)>,
+    body: Result<BodyFraming, BodyError>,
 }
 
 fn summarize(r: &Request<'_>) -> RequestSummary {
@@ -63,6 +64,7 @@ fn summarize(r: &Request<'_>) -> RequestSummary {
             .headers()
             .map(|h| (h.name.to_string(), h.value.to_vec()))
             .collect(),
+        body: r.body_framing(),
     }
 }
 
@@ -72,7 +74,12 @@ fn request_outcome(parser: &mut RequestParser, buf: &[u8]) -> RequestOutcome {
         Err(e) => RequestOutcome::Error(e),
         Ok(Status::Complete(Opening::Http(r))) => RequestOutcome::Http(summarize(&r)),
         Ok(Status::Complete(Opening::WebSocket(ws))) => RequestOutcome::WebSocket {
-            request: summarize(ws.request()),
+            request: {
+                let summary = summarize(ws.request());
+                // An upgrade with a body is refused, so none gets here.
+                assert_eq!(summary.body, Ok(BodyFraming::None), "upgrade with a body");
+                summary
+            },
             key: ws.key().to_string(),
             accept: ws.accept_key().as_str().to_string(),
             origin: ws.origin().map(ToString::to_string),

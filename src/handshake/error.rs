@@ -6,6 +6,7 @@
 //!   section 4.2.1), with the HTTP status to answer.
 //! - [`ClientError`]: why a client fails the connection on the server's
 //!   response (RFC 6455 section 4.1).
+//! - [`BodyError`]: a plain request's body framing cannot be trusted.
 //! - [`UrlError`]: a `ws://` URL the client cannot use.
 //! - [`BuildError`]: the embedding code asked for a message that would be
 //!   invalid on the wire (a bad header, a protocol the peer never offered).
@@ -104,6 +105,45 @@ impl HttpError {
 }
 
 impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// A plain request whose body length cannot be trusted (RFC 9112 section
+/// 6.3): answer 400 and close. See
+/// [`Request::body_framing`](crate::handshake::Request::body_framing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BodyError {
+    /// A `Content-Length` value is not plain digits (a list, a sign,
+    /// spaces inside, empty).
+    InvalidContentLength,
+    /// Two `Content-Length` headers disagree.
+    ConflictingContentLengths,
+    /// Both `Content-Length` and `Transfer-Encoding` are present: RFC 9112
+    /// section 6.3 calls this a likely smuggling attempt.
+    LengthWithTransferEncoding,
+}
+
+impl BodyError {
+    /// The HTTP status to answer: always 400.
+    pub const fn status(self) -> u16 {
+        400
+    }
+
+    /// A one-line description, for the response body.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            BodyError::InvalidContentLength => "Content-Length is not a plain number",
+            BodyError::ConflictingContentLengths => "Content-Length headers disagree",
+            BodyError::LengthWithTransferEncoding => {
+                "Content-Length and Transfer-Encoding together"
+            }
+        }
+    }
+}
+
+impl fmt::Display for BodyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.describe())
     }
@@ -437,3 +477,4 @@ impl core::error::Error for HandshakeError {}
 impl core::error::Error for ClientError {}
 impl core::error::Error for UrlError {}
 impl core::error::Error for BuildError {}
+impl core::error::Error for BodyError {}

@@ -126,8 +126,10 @@ mod write;
 
 pub use accept::{AcceptKey, GUID};
 pub use client::{Accepted, ClientHandshake, ClientRequest, Response, WsUrl};
-pub use error::{BuildError, ClientError, HandshakeError, HttpError, ReasonPhrase, UrlError};
+pub use error::{
+    BodyError, BuildError, ClientError, HandshakeError, HttpError, ReasonPhrase, UrlError,
+};
 pub use extensions::{Extension, ExtensionParam, ExtensionParams, Extensions};
 pub use http::{Header, Headers};
-pub use server::{Opening, Protocols, Request, RequestParser, UpgradeRequest};
+pub use server::{BodyFraming, Opening, Protocols, Request, RequestParser, UpgradeRequest};
 pub use write::{Accept, Reject};

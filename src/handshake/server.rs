@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use crate::frame::Status;
 use crate::handshake::accept::{is_valid_key, AcceptKey};
-use crate::handshake::error::{BuildError, HandshakeError, HttpError};
+use crate::handshake::error::{BodyError, BuildError, HandshakeError, HttpError};
 use crate::handshake::extensions::{self, Extensions};
 use crate::handshake::http::{
     self, is_token, list_has, utf8_prefix, Head, Headers, Kind, ListItems,
@@ -186,6 +186,42 @@ impl<'a> Request<'a> {
         self.head.len()
     }
 
+    /// How the body that follows the head is framed (RFC 9112 section 6.3):
+    /// no body, `Content-Length` bytes, or a transfer coding.
+    ///
+    /// Read strictly, as a server facing the internet should, since two
+    /// readings of one length are how request smuggling starts: every
+    /// `Content-Length` must be plain digits and all of them equal (a list
+    /// such as `5, 5` is refused), and `Content-Length` together with
+    /// `Transfer-Encoding` is refused. A length too large for `u64` is
+    /// `u64::MAX`, for the caller's size limit to refuse.
+    pub fn body_framing(&self) -> Result<BodyFraming, BodyError> {
+        let mut length: Option<u64> = None;
+        let mut coded = false;
+        for (name, value) in self.headers().raw() {
+            if name.eq_ignore_ascii_case(b"Transfer-Encoding") {
+                coded = true;
+            } else if name.eq_ignore_ascii_case(b"Content-Length") {
+                if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+                    return Err(BodyError::InvalidContentLength);
+                }
+                let n = value.iter().fold(0u64, |n, d| {
+                    n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+                });
+                if length.is_some_and(|l| l != n) {
+                    return Err(BodyError::ConflictingContentLengths);
+                }
+                length = Some(n);
+            }
+        }
+        match (length, coded) {
+            (Some(_), true) => Err(BodyError::LengthWithTransferEncoding),
+            (None, true) => Ok(BodyFraming::TransferCoded),
+            (Some(0) | None, false) => Ok(BodyFraming::None),
+            (Some(n), false) => Ok(BodyFraming::Length(n)),
+        }
+    }
+
     /// Sorts the request into a WebSocket upgrade, checked against section
     /// 4.2.1, or a plain HTTP request.
     ///
@@ -299,6 +335,18 @@ impl<'a> Found<'a> {
             _ => {}
         }
     }
+}
+
+/// How a plain request's body is framed: see [`Request::body_framing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body (no `Content-Length`, or `Content-Length: 0`).
+    None,
+    /// Exactly this many bytes follow the head.
+    Length(u64),
+    /// A `Transfer-Encoding` (such as `chunked`) frames the body: its
+    /// length is not known in advance.
+    TransferCoded,
 }
 
 /// A complete request: a WebSocket upgrade, or plain HTTP.

@@ -30,23 +30,29 @@
 
 use std::prelude::rust_2021::*;
 pub mod cli;
+mod context;
+mod http;
+mod hub;
 mod timers;
+mod topics;
 mod upgrade;
 mod worker;
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crate::close::{CloseCode, CloseReason};
-use crate::connection::{Config, MessageKind, SendError, Sender};
-use crate::frame::ControlPayload;
+use crate::close::CloseCode;
+use crate::connection::{Config, MessageKind, SharedFrame};
 
-pub use crate::handshake::UpgradeRequest;
-pub use upgrade::{Request, Response};
+pub use crate::handshake::{Request, UpgradeRequest};
+pub use context::{Context, Peer};
+pub use http::{HttpRequest, Response};
+pub use hub::Stats;
+pub use timers::TimerId;
+pub use topics::{check_topic_name, SlowSubscriber, TopicError, TopicLimits};
 
 /// The built-in page served for a plain `GET /`: a small JavaScript client
 /// to try the server from a browser.
@@ -100,6 +106,20 @@ pub struct ServerConfig {
     /// buffer with a vectored write instead of being copied into the output
     /// queue. Default 4 KiB.
     pub direct_write_min: usize,
+    /// Limits on topic names and subscriptions per connection.
+    pub topics: TopicLimits,
+    /// Queued output above which a subscriber is too slow for published
+    /// messages: [`slow_subscriber`](Self::slow_subscriber) decides what
+    /// happens. Default 1 MiB.
+    pub slow_subscriber_limit: usize,
+    /// What a slow subscriber gets. Default [`SlowSubscriber::Drop`].
+    pub slow_subscriber: SlowSubscriber,
+    /// Most bytes of published messages waiting for one worker (sent from
+    /// other threads and not yet taken); beyond it a publish skips that
+    /// worker and counts it ([`Stats::inbox_dropped`]). Default 64 MiB.
+    pub max_inbox_bytes: usize,
+    /// Largest body of a plain HTTP request; 413 beyond. Default 1 MiB.
+    pub max_body: usize,
 }
 
 impl Default for ServerConfig {
@@ -121,6 +141,11 @@ impl Default for ServerConfig {
             high_water: 1 << 20,
             low_water: 256 << 10,
             direct_write_min: 4 << 10,
+            topics: TopicLimits::default(),
+            slow_subscriber_limit: 1 << 20,
+            slow_subscriber: SlowSubscriber::Drop,
+            max_inbox_bytes: 64 << 20,
+            max_body: 1 << 20,
         }
     }
 }
@@ -147,33 +172,51 @@ pub enum Message<'a> {
     Pong(&'a [u8]),
 }
 
-/// The application logic run on each connection. One handler value lives
-/// in each worker thread (made by the factory given to [`Server::run`]), so
-/// it needs no locks.
+/// The application logic. One handler value lives in each worker thread
+/// (made by the factory given to [`Server::run`]), so it needs no locks;
+/// what the workers share (topics, publishing) goes through [`Context`].
+///
+/// Every callback but [`on_upgrade`](Handler::on_upgrade) can publish, and
+/// the ones given a [`Peer`] can send to, close and subscribe that
+/// connection.
 pub trait Handler {
-    /// Decides whether to accept an upgrade request: return `Ok(protocol)`
-    /// to accept (with the subprotocol to answer, if any), or a rejection
-    /// response. Origin and subprotocol policy from the [`ServerConfig`]
-    /// have already been applied. Default: accept.
-    fn on_upgrade(&mut self, _conn: ConnId, _request: &UpgradeRequest<'_>) -> Result<(), Response> {
+    /// The worker starts: set timers here. Called once per worker, before
+    /// any connection.
+    fn on_start(&mut self, _ctx: &mut Context<'_>) {}
+
+    /// Decides whether to accept an upgrade request: return `Ok(())` to
+    /// accept, or a rejection response. Origin and subprotocol policy from
+    /// the [`ServerConfig`] have already been applied. Default: accept.
+    fn on_upgrade(
+        &mut self,
+        _conn: ConnId,
+        _peer_addr: SocketAddr,
+        _request: &UpgradeRequest<'_>,
+    ) -> Result<(), Response> {
         Ok(())
     }
 
-    /// Answers a plain HTTP request (no upgrade). Default: 426 Upgrade
-    /// Required.
-    fn on_http(&mut self, _conn: ConnId, _request: &Request<'_>) -> Response {
+    /// Answers a plain HTTP request (no upgrade), body included. Default:
+    /// 426 Upgrade Required.
+    fn on_http(&mut self, _ctx: &mut Context<'_>, _request: &HttpRequest<'_>) -> Response {
         Response::upgrade_required()
     }
 
-    /// A connection completed its opening handshake.
-    fn on_open(&mut self, _conn: ConnId) {}
+    /// A connection completed its opening handshake (the 101 is queued):
+    /// subscribe it from its URL, send it a greeting.
+    fn on_open(&mut self, _peer: &mut Peer<'_>, _request: &UpgradeRequest<'_>) {}
 
     /// A message or control frame arrived.
     fn on_message(&mut self, peer: &mut Peer<'_>, message: Message<'_>);
 
-    /// A connection ended. `code` is the peer's close code, 1006 if the
-    /// transport ended without one, or the code this side failed it with.
-    fn on_close(&mut self, _conn: ConnId, _code: CloseCode) {}
+    /// A timer set with [`Context::set_timer`] or [`Context::set_interval`]
+    /// fired.
+    fn on_timer(&mut self, _ctx: &mut Context<'_>, _token: u64) {}
+
+    /// A connection ended; its subscriptions are already gone. `code` is
+    /// the peer's close code, 1006 if the transport ended without one, or
+    /// the code this side failed it with.
+    fn on_close(&mut self, _ctx: &mut Context<'_>, _conn: ConnId, _code: CloseCode) {}
 }
 
 /// The echo handler: every text and binary message goes back unchanged.
@@ -182,7 +225,7 @@ pub trait Handler {
 pub struct Echo;
 
 impl Handler for Echo {
-    fn on_http(&mut self, _conn: ConnId, request: &Request<'_>) -> Response {
+    fn on_http(&mut self, _ctx: &mut Context<'_>, request: &HttpRequest<'_>) -> Response {
         if request.method() != "GET" && request.method() != "HEAD" {
             return Response::new(405, "only GET is served here\n").header("Allow", "GET");
         }
@@ -206,84 +249,55 @@ impl Handler for Echo {
     }
 }
 
-/// A connection as a [`Handler`] sees it: send to it, close it.
-pub struct Peer<'a> {
-    id: ConnId,
-    tx: &'a mut Sender,
-    socket: &'a mut mio::net::TcpStream,
-    direct_write_min: usize,
-    /// More input waits behind this message: a large reply is queued rather
-    /// than written at once, so the replies to one read leave in one write.
-    more_input: bool,
-    /// Set when a direct write hit a transport error.
-    broken: &'a mut bool,
-}
-
-impl Peer<'_> {
-    /// This connection's id.
-    pub fn id(&self) -> ConnId {
-        self.id
-    }
-
-    /// Sends a whole message. A large payload goes straight to the socket
-    /// without a copy, together with what is queued ahead of it, unless
-    /// more received messages wait to be handled.
-    pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
-        if data.len() < self.direct_write_min || self.more_input || *self.broken {
-            return self.tx.send_message(kind, data);
-        }
-        match self.tx.send_message_vectored(kind, data, self.socket) {
-            Ok(result) => result,
-            Err(_) => {
-                *self.broken = true;
-                Ok(())
-            }
-        }
-    }
-
-    /// Sends a text message.
-    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.send(MessageKind::Text, text.as_bytes())
-    }
-
-    /// Sends a binary message.
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.send(MessageKind::Binary, data)
-    }
-
-    /// Sends a ping.
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        let payload = ControlPayload::new(payload).ok_or(SendError::Full)?;
-        self.tx.ping(payload)
-    }
-
-    /// Starts the closing handshake. The reason is cut to 123 bytes.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        self.tx.close(code, CloseReason::truncate(reason))
-    }
-
-    /// Bytes queued for this connection.
-    pub fn pending_output_len(&self) -> usize {
-        self.tx.pending_output_len()
-    }
-}
-
-/// Stops a running server from any thread.
-#[derive(Debug, Clone)]
+/// Controls a running server from any thread: publish to its topics, read
+/// its counters, stop it.
+#[derive(Clone)]
 pub struct ServerHandle {
-    shutdown: Arc<AtomicBool>,
-    wakers: Arc<Mutex<Vec<Arc<mio::Waker>>>>,
+    hub: Arc<hub::Hub>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle").finish_non_exhaustive()
+    }
 }
 
 impl ServerHandle {
     /// Starts a graceful shutdown: stop accepting, send close 1001 to every
     /// open connection, wait for the replies up to the close timeout.
     pub fn shutdown(&self) {
-        self.shutdown.store(true, Ordering::SeqCst);
-        let wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        for waker in wakers.iter() {
-            let _ = waker.wake();
-        }
+        self.hub
+            .shutdown
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.hub.wake_all();
+    }
+
+    /// Publishes a message to every subscriber of `topic`, on every worker,
+    /// from any thread (an application thread, a broker). Encoded once.
+    /// Returns the subscribers it was handed to (a snapshot: a subscriber
+    /// may leave before it is delivered).
+    ///
+    /// Messages published from one thread reach each subscriber in the
+    /// order they were published. The caller is never blocked by slow
+    /// subscribers; see [`ServerConfig::slow_subscriber`] and
+    /// [`ServerConfig::max_inbox_bytes`].
+    pub fn publish(&self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
+        self.publish_frame(topic, &SharedFrame::new(kind, payload))
+    }
+
+    /// Publishes a frame encoded beforehand (see [`publish`](Self::publish)).
+    pub fn publish_frame(&self, topic: &str, frame: &SharedFrame) -> usize {
+        self.hub.route(topic, frame, None)
+    }
+
+    /// Subscribers of `topic` over all workers, a snapshot.
+    pub fn subscribers(&self, topic: &str) -> usize {
+        self.hub.subscribers(topic)
+    }
+
+    /// The server's counters, summed over the workers.
+    pub fn stats(&self) -> Stats {
+        self.hub.stats()
     }
 }
 
@@ -307,14 +321,12 @@ impl Server {
             // Same port (resolved if it was 0), so the kernel balances.
             listeners.push(worker::listen(local_addr)?);
         }
+        let hub = Arc::new(hub::Hub::new(config.threads, config.max_inbox_bytes));
         Ok(Server {
             config,
             listeners,
             local_addr,
-            handle: ServerHandle {
-                shutdown: Arc::new(AtomicBool::new(false)),
-                wakers: Arc::new(Mutex::new(Vec::new())),
-            },
+            handle: ServerHandle { hub },
         })
     }
 
@@ -324,7 +336,7 @@ impl Server {
         self.local_addr
     }
 
-    /// A handle to stop the server.
+    /// A handle to publish to the server and stop it, from any thread.
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
     }
@@ -343,30 +355,30 @@ impl Server {
             .div_ceil(self.config.threads)
             .max(1);
         let config = Arc::new(self.config);
-        let mut threads = Vec::new();
+        let hub = self.handle.hub;
+        let mut workers = Vec::new();
         for (index, listener) in self.listeners.into_iter().enumerate() {
-            let mut w = worker::Worker::new(
+            workers.push(worker::Worker::new(
                 index,
                 listener,
                 Arc::clone(&config),
                 per_worker,
-                self.handle.shutdown.clone(),
-            )?;
-            self.handle
-                .wakers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(w.waker());
+                Arc::clone(&hub),
+            )?);
+        }
+        hub.set_wakers(workers.iter().map(worker::Worker::waker).collect());
+        let mut threads = Vec::new();
+        for mut w in workers {
             let make_handler = Arc::clone(&make_handler);
             threads.push(
                 thread::Builder::new()
-                    .name(format!("ws-worker-{index}"))
+                    .name(format!("ws-worker-{}", w.index()))
                     .spawn(move || w.run(make_handler()))?,
             );
         }
         // A shutdown asked for before the wakers existed must still land.
-        if self.handle.shutdown.load(Ordering::SeqCst) {
-            self.handle.shutdown();
+        if hub.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
+            hub.wake_all();
         }
         let mut result = Ok(());
         for t in threads {

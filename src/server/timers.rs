@@ -1,4 +1,5 @@
-//! Deadlines for many connections at O(log n) per change, none per message.
+//! Deadlines for many connections at O(log n) per change, none per message,
+//! and the timers handlers set.
 //!
 //! Each connection has at most one live entry: the earliest time its state
 //! needs a look (handshake deadline, idle or ping check, close deadline).
@@ -8,9 +9,9 @@
 //! recognised by their stamp and skipped.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::prelude::rust_2021::*;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A min-heap of `(when, slot, stamp)`.
 #[derive(Debug, Default)]
@@ -53,10 +54,115 @@ impl Timers {
     }
 }
 
+/// Identifies a timer set by a handler, to cancel it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimerId(u64);
+
+struct HandlerTimer {
+    token: u64,
+    /// Repeats with this period, on a fixed schedule.
+    period: Option<Duration>,
+}
+
+/// Timers a handler sets: one-shot or repeating, each firing
+/// [`Handler::on_timer`](super::Handler::on_timer) with its token.
+#[derive(Default)]
+pub(crate) struct HandlerTimers {
+    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    live: HashMap<u64, HandlerTimer>,
+    next_id: u64,
+}
+
+impl HandlerTimers {
+    pub(crate) fn set(&mut self, at: Instant, token: u64, period: Option<Duration>) -> TimerId {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.live.insert(id, HandlerTimer { token, period });
+        self.heap.push(Reverse((at, id)));
+        TimerId(id)
+    }
+
+    /// Cancels a timer; false if it already fired (one-shot) or was
+    /// cancelled.
+    pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
+        let removed = self.live.remove(&id.0).is_some();
+        if self.heap.len() > 2 * self.live.len() + 64 {
+            let live = &self.live;
+            let entries = std::mem::take(&mut self.heap).into_vec();
+            self.heap = entries
+                .into_iter()
+                .filter(|Reverse((_, id))| live.contains_key(id))
+                .collect();
+        }
+        removed
+    }
+
+    /// When the next live timer is due (cancelled ones are dropped here).
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, id))) = self.heap.peek() {
+            if self.live.contains_key(&id) {
+                return Some(at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// The token of a timer due at `now`, rescheduling a repeating one.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<u64> {
+        while let Some(&Reverse((at, id))) = self.heap.peek() {
+            if at > now {
+                return None;
+            }
+            self.heap.pop();
+            let Some(timer) = self.live.get(&id) else {
+                continue; // cancelled
+            };
+            let token = timer.token;
+            match timer.period {
+                Some(period) if !period.is_zero() => {
+                    // The next tick on the schedule after now: a late
+                    // wake-up skips ticks rather than bunching them.
+                    let late = now.duration_since(at).as_nanos() / period.as_nanos();
+                    let next = at + period * (u32::try_from(late).unwrap_or(u32::MAX) + 1);
+                    self.heap.push(Reverse((next, id)));
+                }
+                _ => {
+                    self.live.remove(&id);
+                }
+            }
+            return Some(token);
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    #[test]
+    fn handler_timers_fire_repeat_and_cancel() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut t = HandlerTimers::default();
+        let once = t.set(t0 + s, 1, None);
+        let every = t.set(t0 + s, 2, Some(s));
+        let gone = t.set(t0 + 2 * s, 3, None);
+        assert!(t.cancel(gone));
+        assert!(!t.cancel(gone));
+        assert_eq!(t.pop_due(t0), None);
+        let mut fired = vec![t.pop_due(t0 + s).unwrap(), t.pop_due(t0 + s).unwrap()];
+        fired.sort_unstable();
+        assert_eq!(fired, [1, 2]);
+        assert_eq!(t.pop_due(t0 + s), None);
+        assert!(!t.cancel(once), "a one-shot timer that fired is gone");
+        // Woken 3.5 periods late: one tick now, the next on the schedule.
+        assert_eq!(t.pop_due(t0 + s * 5 + s / 2), Some(2));
+        assert_eq!(t.next_deadline(), Some(t0 + 6 * s));
+        assert!(t.cancel(every));
+        assert_eq!(t.pop_due(t0 + 100 * s), None);
+    }
 
     #[test]
     fn pops_in_deadline_order_and_only_when_due() {

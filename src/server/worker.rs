@@ -1,10 +1,15 @@
 //! One worker thread: a mio `Poll`, a listener, and the connections it
 //! accepted.
+//!
+//! A turn of the loop: serve the sockets epoll reports (read, run the
+//! handler, write), deliver what the handler published to this worker's
+//! subscribers, run due timers, take what other threads published, then
+//! write once to every subscriber that got something in this turn.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::prelude::rust_2021::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,11 +17,14 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use super::timers::Timers;
+use super::context::{Counts, Services};
+use super::hub::{Envelope, Hub};
+use super::timers::{HandlerTimers, Timers};
+use super::topics::{self, Offer, Topics};
 use super::upgrade::{self, HandshakeState, Outcome};
-use super::{ConnId, Handler, Message, Peer, ServerConfig};
+use super::{ConnId, Context, Handler, Message, Peer, ServerConfig};
 use crate::close::{CloseCode, CloseReason};
-use crate::connection::{Connection, Delivery, Event, State};
+use crate::connection::{Connection, Delivery, Event, SharedFrame, State};
 use crate::frame::{ControlPayload, MAX_HEADER_LEN};
 
 const WAKER: Token = Token(usize::MAX);
@@ -32,6 +40,11 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Most read buffers kept for reuse, and the largest one kept.
 const POOL_MAX: usize = 64;
 const POOL_BUFFER_MAX: usize = 256 << 10;
+/// Slices handed to one vectored write: a turn's published messages to a
+/// subscriber leave together up to this many.
+const WRITE_SLICES: usize = 64;
+/// Least time between two log lines about slow subscribers.
+const SLOW_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Opens a listening socket that shares its port with the other workers'.
 pub(crate) fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
@@ -63,6 +76,7 @@ enum Phase {
 
 struct Conn {
     socket: TcpStream,
+    peer_addr: SocketAddr,
     /// Unique for the worker's lifetime: tells live timer entries apart.
     stamp: u64,
     timer_at: Option<Instant>,
@@ -85,6 +99,8 @@ struct Conn {
     /// Since when queued output has waited without a byte written.
     stalled_since: Option<Instant>,
     queued_again: bool,
+    /// In `Worker::dirty`: published messages wait to be written.
+    dirty: bool,
 }
 
 impl Conn {
@@ -105,7 +121,15 @@ pub(crate) struct Worker {
     waker: Arc<Waker>,
     config: Arc<ServerConfig>,
     max_conns: usize,
-    shutdown: Arc<AtomicBool>,
+    hub: Arc<Hub>,
+    /// Topics, handler timers, publishing: what handlers reach.
+    services: Services,
+    /// Connections with published messages to write this turn.
+    dirty: Vec<usize>,
+    /// What other threads published, taken from the hub's inbox.
+    inbox: Vec<Envelope>,
+    /// Slow-subscriber counts when they were last logged.
+    slow_logged: (Instant, u64, u64),
     conns: Slab<Conn>,
     timers: Timers,
     pool: Vec<Vec<u8>>,
@@ -125,25 +149,38 @@ impl Worker {
         listener: std::net::TcpListener,
         config: Arc<ServerConfig>,
         max_conns: usize,
-        shutdown: Arc<AtomicBool>,
+        hub: Arc<Hub>,
     ) -> io::Result<Worker> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut listener = TcpListener::from_std(listener);
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let now = Instant::now();
         Ok(Worker {
             index,
             poll,
             listener: Some(listener),
             waker,
+            services: Services {
+                worker: index,
+                config: Arc::clone(&config),
+                hub: Arc::clone(&hub),
+                topics: Topics::default(),
+                timers: HandlerTimers::default(),
+                outbox: Vec::new(),
+                counts: Counts::default(),
+            },
             config,
             max_conns,
-            shutdown,
+            hub,
+            dirty: Vec::new(),
+            inbox: Vec::new(),
+            slow_logged: (now, 0, 0),
             conns: Slab::new(),
             timers: Timers::default(),
             pool: Vec::new(),
-            epoch: Instant::now(),
+            epoch: now,
             next_stamp: 0,
             again: Vec::new(),
             accept_paused_until: None,
@@ -156,8 +193,21 @@ impl Worker {
         Arc::clone(&self.waker)
     }
 
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    fn context(&mut self, now: Instant) -> Context<'_> {
+        Context {
+            services: &mut self.services,
+            now,
+        }
+    }
+
     pub(crate) fn run<H: Handler>(&mut self, mut handler: H) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        handler.on_start(&mut self.context(Instant::now()));
+        self.deliver_outbox();
         loop {
             let timeout = self.poll_timeout(Instant::now());
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -167,9 +217,10 @@ impl Worker {
                 return Err(e);
             }
             let now = Instant::now();
+            let mut woken = false;
             for event in events.iter() {
                 match event.token() {
-                    WAKER => {}
+                    WAKER => woken = true,
                     LISTENER => self.accept(now),
                     Token(slot) => {
                         let read_to_block =
@@ -195,7 +246,12 @@ impl Worker {
                 self.accept(now);
             }
             self.run_timers(now, &mut handler);
-            if self.shutdown.load(Ordering::SeqCst) && self.shutdown_deadline.is_none() {
+            if woken {
+                self.deliver_inbox();
+            }
+            self.flush_dirty(now, &mut handler);
+            self.publish_counters(now);
+            if self.hub.shutdown.load(Ordering::SeqCst) && self.shutdown_deadline.is_none() {
                 self.begin_shutdown(now, &mut handler);
             }
             if let Some(deadline) = self.shutdown_deadline {
@@ -210,12 +266,13 @@ impl Worker {
         }
     }
 
-    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+    fn poll_timeout(&mut self, now: Instant) -> Option<Duration> {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
         [
             self.timers.next_deadline(),
+            self.services.timers.next_deadline(),
             self.accept_paused_until,
             self.shutdown_deadline,
         ]
@@ -261,6 +318,9 @@ impl Worker {
             let _ = socket.set_nodelay(true);
             let entry = self.conns.vacant_entry();
             let slot = entry.key();
+            if slot >= u32::MAX as usize {
+                continue; // topic tables index slots as u32
+            }
             if let Err(e) = self
                 .poll
                 .registry()
@@ -273,6 +333,7 @@ impl Worker {
             let deadline = now + self.config.handshake_timeout;
             entry.insert(Conn {
                 socket,
+                peer_addr: addr,
                 stamp: self.next_stamp,
                 timer_at: Some(deadline),
                 phase: Phase::Handshake(HandshakeState::new(&self.config.connection.limits)),
@@ -287,6 +348,7 @@ impl Worker {
                 close_deadline: None,
                 stalled_since: None,
                 queued_again: false,
+                dirty: false,
             });
             self.timers.schedule(deadline, slot, self.next_stamp);
             log::trace!("worker {}: accepted {addr} as {slot}", self.index);
@@ -304,8 +366,12 @@ impl Worker {
             return;
         };
         if read && !conn.broken {
+            let mut ctx = Context {
+                services: &mut self.services,
+                now,
+            };
             if let Phase::Handshake(_) = conn.phase {
-                read_handshake(conn, id, &self.config, handler);
+                read_handshake(conn, id, &mut ctx, handler);
             }
             match &mut conn.phase {
                 Phase::Handshake(_) => {}
@@ -317,7 +383,7 @@ impl Worker {
                         &self.config,
                         &mut self.pool,
                         self.epoch,
-                        now,
+                        ctx,
                         handler,
                     );
                     if more && !conn.queued_again {
@@ -328,6 +394,119 @@ impl Worker {
             }
         }
         self.settle(slot, now, handler);
+        self.deliver_outbox();
+    }
+
+    /// Delivers what handlers published in the last callback to this
+    /// worker's subscribers (other workers got theirs at once).
+    fn deliver_outbox(&mut self) {
+        let mut outbox = std::mem::take(&mut self.services.outbox);
+        for out in outbox.drain(..) {
+            self.deliver(&out.topic, &out.frame, out.exclude);
+        }
+        if self.services.outbox.is_empty() {
+            self.services.outbox = outbox; // keep the capacity
+        }
+    }
+
+    /// Delivers what other threads published to this worker.
+    fn deliver_inbox(&mut self) {
+        let mut inbox = std::mem::take(&mut self.inbox);
+        self.hub.take_inbox(self.index, &mut inbox);
+        for envelope in inbox.drain(..) {
+            self.deliver(&envelope.topic, &envelope.frame, None);
+        }
+        self.inbox = inbox;
+    }
+
+    /// Queues `frame` to this worker's subscribers of `topic` (but
+    /// `exclude`); they are written in [`flush_dirty`](Self::flush_dirty).
+    fn deliver(&mut self, topic: &str, frame: &SharedFrame, exclude: Option<usize>) {
+        let Services {
+            topics,
+            config,
+            counts,
+            ..
+        } = &mut self.services;
+        for member in topics.members(topic) {
+            let slot = member.slot as usize;
+            if Some(slot) == exclude {
+                continue;
+            }
+            let Some(conn) = self.conns.get_mut(slot) else {
+                continue;
+            };
+            let Phase::Open(c) = &conn.phase else {
+                continue;
+            };
+            if topics::is_behind(c, config) && !conn.broken && flush(conn).is_err() {
+                // Over the limit after a burst: a subscriber whose socket
+                // takes the backlog is not slow. Write it now.
+                conn.broken = true;
+            }
+            let Phase::Open(c) = &mut conn.phase else {
+                continue;
+            };
+            match topics::offer(c, frame, config) {
+                Offer::Queued => counts.delivered += 1,
+                Offer::Dropped => {
+                    counts.dropped_slow += 1;
+                    continue;
+                }
+                Offer::Closed => counts.closed_slow += 1,
+                Offer::Refused => continue,
+            }
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(slot);
+            }
+        }
+    }
+
+    /// Writes to every connection that got published messages this turn:
+    /// one write each, however many messages.
+    fn flush_dirty<H: Handler>(&mut self, now: Instant, handler: &mut H) {
+        // Closes (timeouts, shutdown) may have published from on_close.
+        self.deliver_outbox();
+        while !self.dirty.is_empty() {
+            for slot in std::mem::take(&mut self.dirty) {
+                if let Some(conn) = self.conns.get_mut(slot) {
+                    conn.dirty = false;
+                    self.settle(slot, now, handler);
+                }
+            }
+            // Closing a connection can publish (on_close).
+            self.deliver_outbox();
+        }
+    }
+
+    /// Hands this worker's counters to the hub, and logs slow subscribers
+    /// now and then.
+    fn publish_counters(&mut self, now: Instant) {
+        let c = &self.hub.counters[self.index];
+        let counts = self.services.counts;
+        c.published.store(counts.published, Ordering::Relaxed);
+        c.delivered.store(counts.delivered, Ordering::Relaxed);
+        c.dropped_slow.store(counts.dropped_slow, Ordering::Relaxed);
+        c.closed_slow.store(counts.closed_slow, Ordering::Relaxed);
+        c.connections.store(self.conns.len(), Ordering::Relaxed);
+        let topics = &self.services.topics;
+        c.subscriptions
+            .store(topics.subscription_count(), Ordering::Relaxed);
+        c.topics.store(topics.len(), Ordering::Relaxed);
+        let (since, dropped, closed) = self.slow_logged;
+        if now >= since + SLOW_LOG_INTERVAL
+            && (counts.dropped_slow != dropped || counts.closed_slow != closed)
+        {
+            log::warn!(
+                "worker {}: slow subscribers: {} published messages dropped, {} subscribers closed in the last {} s",
+                self.index,
+                counts.dropped_slow - dropped,
+                counts.closed_slow - closed,
+                now.duration_since(since).as_secs()
+            );
+            self.slow_logged = (now, counts.dropped_slow, counts.closed_slow);
+        }
     }
 
     /// Writes what is queued, then decides the connection's fate: close it,
@@ -430,7 +609,7 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
-        Self::end_open(self.index, slot, conn, &mut self.pool, handler);
+        Self::end_open(slot, conn, &mut self.pool, &mut self.services, now, handler);
         // The server closes first after a clean close (RFC 6455 7.1.1): a
         // FIN after everything written.
         if conn.socket.shutdown(Shutdown::Write).is_err() {
@@ -456,17 +635,19 @@ impl Worker {
     }
 
     /// Reports the end of a WebSocket connection to the handler and takes
-    /// back its buffers.
+    /// back its buffers and subscriptions.
     fn end_open<H: Handler>(
-        index: usize,
         slot: usize,
         conn: &mut Conn,
         pool: &mut Vec<Vec<u8>>,
+        services: &mut Services,
+        now: Instant,
         handler: &mut H,
     ) {
         let Phase::Open(c) = &mut conn.phase else {
             return;
         };
+        services.unsubscribe_all(slot);
         let code = match (c.peer_close(), c.error()) {
             (Some((code, _)), _) => code,
             (None, Some(e)) => e.close_code(),
@@ -475,13 +656,11 @@ impl Worker {
         if let Some(buf) = c.release_idle_buffers() {
             give_back(pool, buf);
         }
-        handler.on_close(
-            ConnId {
-                worker: index,
-                slot,
-            },
-            code,
-        );
+        let id = ConnId {
+            worker: services.worker,
+            slot,
+        };
+        handler.on_close(&mut Context { services, now }, id, code);
         conn.phase = Phase::Lingering;
     }
 
@@ -491,11 +670,23 @@ impl Worker {
         }
         let mut conn = self.conns.remove(slot);
         let _ = self.poll.registry().deregister(&mut conn.socket);
-        Self::end_open(self.index, slot, &mut conn, &mut self.pool, handler);
+        let now = Instant::now();
+        Self::end_open(
+            slot,
+            &mut conn,
+            &mut self.pool,
+            &mut self.services,
+            now,
+            handler,
+        );
         log::trace!("worker {}: closed {slot}", self.index);
     }
 
     fn run_timers<H: Handler>(&mut self, now: Instant, handler: &mut H) {
+        while let Some(token) = self.services.timers.pop_due(now) {
+            handler.on_timer(&mut self.context(now), token);
+            self.deliver_outbox();
+        }
         while let Some((when, slot, stamp)) = self.timers.pop_due(now) {
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
@@ -651,7 +842,7 @@ fn is_resource_exhausted(e: &io::Error) -> bool {
 
 /// Reads the opening request; on a complete one, answers it and either
 /// opens the WebSocket connection or switches to writing an HTTP response.
-fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, config: &ServerConfig, handler: &mut H) {
+fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>, handler: &mut H) {
     let Phase::Handshake(state) = &mut conn.phase else {
         return;
     };
@@ -669,7 +860,7 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, config: &ServerConfig
                 return;
             }
         }
-        match state.advance(id, config, handler, &mut conn.http_out) {
+        match state.advance(id, conn.peer_addr, ctx, handler, &mut conn.http_out) {
             Outcome::Incomplete => continue,
             other => break other,
         }
@@ -678,15 +869,44 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, config: &ServerConfig
         Outcome::Incomplete => {}
         Outcome::Respond => conn.phase = Phase::Http,
         Outcome::Upgrade { consumed } => {
+            let Phase::Handshake(mut state) = std::mem::replace(&mut conn.phase, Phase::Http)
+            else {
+                return;
+            };
             let mut c = Connection::server(crate::connection::Config {
                 delivery: Delivery::Messages,
-                ..config.connection
+                ..ctx.services.config.connection
             });
             // A first frame may have come in the same packet as the head.
             c.receive(&state.buf[consumed..], Duration::ZERO);
             conn.phase = Phase::Open(Box::new(c));
             conn.timer_at = None; // the handshake deadline entry goes stale
-            handler.on_open(id);
+            let Conn {
+                socket,
+                phase: Phase::Open(c),
+                broken,
+                peer_addr,
+                ..
+            } = conn
+            else {
+                return;
+            };
+            if let Some(request) = state.upgrade_request() {
+                let mut peer = Peer {
+                    id,
+                    peer_addr: *peer_addr,
+                    tx: c,
+                    socket,
+                    direct_write_min: usize::MAX, // the 101 is not written yet
+                    more_input: true,
+                    broken,
+                    ctx: Context {
+                        services: &mut *ctx.services,
+                        now: ctx.now,
+                    },
+                };
+                handler.on_open(&mut peer, &request);
+            }
             // Frames that came with the request, and whatever else the
             // socket holds, are read next by the caller.
         }
@@ -722,11 +942,12 @@ fn read_frames<H: Handler>(
     config: &ServerConfig,
     pool: &mut Vec<Vec<u8>>,
     epoch: Instant,
-    now: Instant,
+    ctx: Context<'_>,
     handler: &mut H,
 ) -> bool {
     let Conn {
         socket,
+        peer_addr,
         phase: Phase::Open(c),
         broken,
         read_paused,
@@ -736,6 +957,7 @@ fn read_frames<H: Handler>(
     else {
         return false;
     };
+    let Context { services, now } = ctx;
     let since_epoch = now.saturating_duration_since(epoch);
     let mut budget = config.read_budget;
     // Frames that came with the handshake request wait in the buffer.
@@ -804,11 +1026,16 @@ fn read_frames<H: Handler>(
                 };
                 let mut peer = Peer {
                     id,
+                    peer_addr: *peer_addr,
                     tx,
                     socket: &mut *socket,
                     direct_write_min: config.direct_write_min,
                     more_input: buffered > size + MAX_HEADER_LEN,
                     broken: &mut *broken,
+                    ctx: Context {
+                        services: &mut *services,
+                        now,
+                    },
                 };
                 handler.on_message(&mut peer, message);
             });
@@ -854,11 +1081,22 @@ fn flush(conn: &mut Conn) -> io::Result<()> {
         return Ok(());
     };
     loop {
-        let out = c.output();
-        if out.is_empty() {
-            return Ok(());
-        }
-        match conn.socket.write(out) {
+        let written = if c.queued_shared_frames() == 0 {
+            // Own replies only: they come out as one slice.
+            let out = c.output();
+            if out.is_empty() {
+                return Ok(());
+            }
+            conn.socket.write(out)
+        } else {
+            // Published frames each come as their own slice: one write.
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            match c.output_vectored(&mut slices) {
+                0 => return Ok(()),
+                n => conn.socket.write_vectored(&slices[..n]),
+            }
+        };
+        match written {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
             Ok(n) => c.consume_output(n),
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),

@@ -1,0 +1,305 @@
+//! What a handler can do from its callbacks: [`Context`] (publish, timers,
+//! counters: the worker's services) and [`Peer`] (one connection: send,
+//! close, subscribe, and publish as that connection).
+
+use std::net::SocketAddr;
+use std::prelude::rust_2021::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::hub::{Hub, Stats};
+use super::timers::{HandlerTimers, TimerId};
+use super::topics::{self, Offer, TopicError, Topics};
+use super::{ConnId, ServerConfig};
+use crate::close::{CloseCode, CloseReason};
+use crate::connection::{MessageKind, SendError, Sender, SharedFrame};
+use crate::frame::ControlPayload;
+
+/// A publish to this worker's subscribers, owed once the current callback
+/// returns.
+pub(crate) struct Outgoing {
+    pub(crate) topic: Arc<str>,
+    pub(crate) frame: SharedFrame,
+    /// The slot of a connection not to deliver to.
+    pub(crate) exclude: Option<usize>,
+}
+
+/// Counters a worker keeps while it runs; published to the hub once per
+/// loop turn.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    pub(crate) published: u64,
+    pub(crate) delivered: u64,
+    pub(crate) dropped_slow: u64,
+    pub(crate) closed_slow: u64,
+}
+
+/// A worker's state that handlers reach through [`Context`].
+pub(crate) struct Services {
+    pub(crate) worker: usize,
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) topics: Topics,
+    pub(crate) timers: HandlerTimers,
+    pub(crate) outbox: Vec<Outgoing>,
+    pub(crate) counts: Counts,
+}
+
+impl Services {
+    /// Sends `frame` to every other worker with subscribers of `topic` and
+    /// books it for this worker's; returns the subscribers reached.
+    fn publish(&mut self, topic: &str, frame: &SharedFrame, exclude: Option<usize>) -> usize {
+        self.counts.published += 1;
+        let remote = self.hub.route(topic, frame, Some(self.worker));
+        let members = self.topics.members(topic);
+        let local = members.len()
+            - usize::from(
+                exclude.is_some_and(|slot| members.iter().any(|m| m.slot as usize == slot)),
+            );
+        if local > 0 {
+            let topic = self
+                .topics
+                .name(topic)
+                .map_or_else(|| Arc::from(topic), Arc::clone);
+            self.outbox.push(Outgoing {
+                topic,
+                frame: frame.clone(),
+                exclude,
+            });
+        }
+        remote + local
+    }
+
+    fn subscribe(&mut self, slot: usize, topic: &str) -> Result<bool, TopicError> {
+        let done = self.topics.subscribe(slot, topic, &self.config.topics)?;
+        if done.added {
+            self.hub.count(&done.name, self.worker, 1);
+        }
+        Ok(done.added)
+    }
+
+    fn unsubscribe(&mut self, slot: usize, topic: &str) -> bool {
+        match self.topics.unsubscribe(slot, topic) {
+            Some((name, _)) => {
+                self.hub.count(&name, self.worker, -1);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends every subscription of a connection that closed.
+    pub(crate) fn unsubscribe_all(&mut self, slot: usize) {
+        let (hub, worker) = (&self.hub, self.worker);
+        self.topics
+            .unsubscribe_all(slot, |name, _| hub.count(&name, worker, -1));
+    }
+}
+
+/// The worker's services, as a handler reaches them from any callback:
+/// publish to topics, set timers, read the counters.
+pub struct Context<'a> {
+    pub(crate) services: &'a mut Services,
+    pub(crate) now: Instant,
+}
+
+impl Context<'_> {
+    /// The index of the worker thread running this callback (0 to
+    /// [`ServerConfig::threads`] - 1). Each worker has its own handler, so
+    /// work meant to happen once per server (a clock tick) belongs on one
+    /// worker, e.g. worker 0 in [`Handler::on_start`](super::Handler::on_start).
+    pub fn worker(&self) -> usize {
+        self.services.worker
+    }
+
+    /// The time the worker took for this turn of its loop.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Publishes a message to every subscriber of `topic` on every worker,
+    /// encoded once. Returns the number of subscribers it was sent to: exact
+    /// on this worker, a snapshot of the others' counts.
+    ///
+    /// Order: messages published from one thread reach each subscriber in
+    /// the order they were published. This worker's subscribers get the
+    /// message when the current callback returns, in one write per
+    /// subscriber for everything published to it in this turn.
+    pub fn publish(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
+        self.publish_frame(topic, &SharedFrame::new(kind, payload))
+    }
+
+    /// Publishes a frame encoded beforehand (see [`publish`](Self::publish)).
+    pub fn publish_frame(&mut self, topic: &str, frame: &SharedFrame) -> usize {
+        self.services.publish(topic, frame, None)
+    }
+
+    /// Subscribers of `topic` over all workers, a snapshot.
+    pub fn subscribers(&self, topic: &str) -> usize {
+        self.services.hub.subscribers(topic)
+    }
+
+    /// Calls [`Handler::on_timer`](super::Handler::on_timer) with `token`
+    /// once, after `delay`.
+    pub fn set_timer(&mut self, delay: Duration, token: u64) -> TimerId {
+        self.services.timers.set(self.now + delay, token, None)
+    }
+
+    /// Calls [`Handler::on_timer`](super::Handler::on_timer) with `token`
+    /// every `period`, on a fixed schedule (a late turn of the loop skips
+    /// ticks instead of bunching them). A zero period fires once.
+    pub fn set_interval(&mut self, period: Duration, token: u64) -> TimerId {
+        self.services
+            .timers
+            .set(self.now + period, token, Some(period))
+    }
+
+    /// Cancels a timer; false if it is no longer pending.
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.services.timers.cancel(id)
+    }
+
+    /// The server's counters, summed over the workers.
+    pub fn stats(&self) -> Stats {
+        self.services.hub.stats()
+    }
+
+    /// The server's configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.services.config
+    }
+}
+
+/// A connection as a [`Handler`](super::Handler) sees it: send to it,
+/// close it, subscribe it to topics, publish as it, and reach the worker's
+/// [`Context`].
+pub struct Peer<'a> {
+    pub(crate) id: ConnId,
+    pub(crate) peer_addr: SocketAddr,
+    pub(crate) tx: &'a mut Sender,
+    pub(crate) socket: &'a mut mio::net::TcpStream,
+    pub(crate) direct_write_min: usize,
+    /// More input waits behind this message: a large reply is queued rather
+    /// than written at once, so the replies to one read leave in one write.
+    pub(crate) more_input: bool,
+    /// Set when a direct write hit a transport error.
+    pub(crate) broken: &'a mut bool,
+    pub(crate) ctx: Context<'a>,
+}
+
+impl<'a> Peer<'a> {
+    /// This connection's id.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// The address the connection comes from.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+
+    /// The worker's services: publish, timers, counters.
+    pub fn context(&mut self) -> &mut Context<'a> {
+        &mut self.ctx
+    }
+
+    /// Sends a whole message. A large payload goes straight to the socket
+    /// without a copy, together with what is queued ahead of it, unless
+    /// more received messages wait to be handled.
+    pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+        if data.len() < self.direct_write_min || self.more_input || *self.broken {
+            return self.tx.send_message(kind, data);
+        }
+        match self.tx.send_message_vectored(kind, data, self.socket) {
+            Ok(result) => result,
+            Err(_) => {
+                *self.broken = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send(MessageKind::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send(MessageKind::Binary, data)
+    }
+
+    /// Sends a frame encoded beforehand, without copying it.
+    pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), SendError> {
+        self.tx.send_shared(frame)
+    }
+
+    /// Sends a ping.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        let payload = ControlPayload::new(payload).ok_or(SendError::Full)?;
+        self.tx.ping(payload)
+    }
+
+    /// Starts the closing handshake. The reason is cut to 123 bytes.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.tx.close(code, CloseReason::truncate(reason))
+    }
+
+    /// Bytes queued for this connection.
+    pub fn pending_output_len(&self) -> usize {
+        self.tx.pending_output_len()
+    }
+
+    /// Subscribes this connection to `topic`; `Ok(false)` if it already
+    /// was. Closing the connection ends its subscriptions.
+    pub fn subscribe(&mut self, topic: &str) -> Result<bool, TopicError> {
+        self.ctx.services.subscribe(self.id.slot, topic)
+    }
+
+    /// Ends this connection's subscription to `topic`; false if it had
+    /// none.
+    pub fn unsubscribe(&mut self, topic: &str) -> bool {
+        self.ctx.services.unsubscribe(self.id.slot, topic)
+    }
+
+    /// Whether this connection is subscribed to `topic`.
+    pub fn is_subscribed(&self, topic: &str) -> bool {
+        self.ctx.services.topics.is_subscribed(self.id.slot, topic)
+    }
+
+    /// The topics this connection is subscribed to.
+    pub fn subscriptions(&self) -> impl Iterator<Item = &str> + '_ {
+        self.ctx
+            .services
+            .topics
+            .subscriptions(self.id.slot)
+            .map(|name| &**name)
+    }
+
+    /// Publishes to every subscriber of `topic`, this connection included
+    /// if it is one: its copy is queued at once, after what it was sent
+    /// before. Returns the subscribers reached (see [`Context::publish`]).
+    pub fn publish(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
+        let frame = SharedFrame::new(kind, payload);
+        let mine = self.is_subscribed(topic);
+        let slot = self.id.slot;
+        let others = self.ctx.services.publish(topic, &frame, Some(slot));
+        if mine {
+            let services = &mut *self.ctx.services;
+            match topics::offer(self.tx, &frame, &services.config) {
+                Offer::Queued => services.counts.delivered += 1,
+                Offer::Dropped => services.counts.dropped_slow += 1,
+                Offer::Closed => services.counts.closed_slow += 1,
+                Offer::Refused => {}
+            }
+        }
+        others + usize::from(mine)
+    }
+
+    /// Publishes to every subscriber of `topic` but this connection (a chat
+    /// message its sender already shows). Returns the subscribers reached.
+    pub fn publish_to_others(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
+        let frame = SharedFrame::new(kind, payload);
+        self.ctx.services.publish(topic, &frame, Some(self.id.slot))
+    }
+}

@@ -1,0 +1,186 @@
+//! Plain HTTP on the server's port: requests with a bounded body, and the
+//! responses a handler answers with. Every response closes the
+//! connection (`Connection: close`): a push server's HTTP side is a
+//! publish now and then, not a web server's keep-alive traffic.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::prelude::rust_2021::*;
+
+use crate::handshake::{BodyFraming, Request};
+
+/// A plain HTTP request as a handler sees it: the head, the whole body
+/// (at most [`ServerConfig::max_body`](super::ServerConfig::max_body)
+/// bytes) and where it came from. Derefs to the head ([`Request`]).
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    pub(crate) head: &'a Request<'a>,
+    pub(crate) body: &'a [u8],
+    pub(crate) peer_addr: SocketAddr,
+}
+
+impl<'a> HttpRequest<'a> {
+    /// The body, empty when there is none.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The address the request comes from.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+}
+
+impl<'a> Deref for HttpRequest<'a> {
+    type Target = Request<'a>;
+
+    fn deref(&self) -> &Request<'a> {
+        self.head
+    }
+}
+
+/// How many body bytes follow a plain request's head, or the response
+/// that refuses it: 400 for a length that cannot be trusted, 411 for a
+/// transfer coding (chunked) or a `POST`/`PUT`/`PATCH` without a length,
+/// 413 beyond `max_body`.
+pub(crate) fn body_length(request: &Request<'_>, max_body: usize) -> Result<usize, Response> {
+    match request.body_framing() {
+        Err(e) => Err(Response::new(e.status(), format!("{e}\n"))),
+        Ok(BodyFraming::TransferCoded) => Err(Response::new(
+            411,
+            "send the body with Content-Length: transfer codings (chunked) are not accepted\n",
+        )),
+        Ok(BodyFraming::None) => {
+            if matches!(request.method(), "POST" | "PUT" | "PATCH")
+                && request.header("Content-Length").is_none()
+            {
+                Err(Response::new(411, "a body needs Content-Length\n"))
+            } else {
+                Ok(0)
+            }
+        }
+        Ok(BodyFraming::Length(n)) => match usize::try_from(n) {
+            Ok(n) if n <= max_body => Ok(n),
+            _ => Err(Response::new(
+                413,
+                format!("the body is over the limit of {max_body} bytes\n"),
+            )),
+        },
+    }
+}
+
+/// An HTTP response for a plain request or a refused upgrade. Always sent
+/// with `Content-Length` and `Connection: close`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    status: u16,
+    content_type: &'static str,
+    headers: Vec<(String, String)>,
+    body: Cow<'static, [u8]>,
+}
+
+impl Response {
+    /// A response with a plain-text body.
+    pub fn new(status: u16, body: impl Into<Cow<'static, str>>) -> Response {
+        let body = match body.into() {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        };
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// A 200 response with an HTML body.
+    pub fn html(page: &'static str) -> Response {
+        Response::new(200, page).content_type("text/html; charset=utf-8")
+    }
+
+    /// A response with a JSON body (`application/json`).
+    pub fn json(status: u16, body: impl Into<Cow<'static, str>>) -> Response {
+        Response::new(status, body).content_type("application/json")
+    }
+
+    /// Replaces the `Content-Type` (plain UTF-8 text by default).
+    pub fn content_type(mut self, content_type: &'static str) -> Response {
+        self.content_type = content_type;
+        self
+    }
+
+    /// 404 Not Found.
+    pub fn not_found() -> Response {
+        Response::new(404, "not found\n")
+    }
+
+    /// 426 Upgrade Required, naming the protocol to upgrade to.
+    pub fn upgrade_required() -> Response {
+        Response::new(
+            426,
+            "this is a WebSocket endpoint: connect with a WebSocket client\n",
+        )
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    pub(crate) fn write(&self, server: &str, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let _ = write!(
+            out,
+            "HTTP/1.1 {} {}\r\nServer: {server}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.status,
+            reason_phrase(self.status),
+            self.content_type,
+            self.body.len()
+        );
+        for (name, value) in &self.headers {
+            // Drop a header that would break the response apart.
+            if !(name.contains(['\r', '\n', ':']) || value.contains(['\r', '\n'])) {
+                let _ = write!(out, "{name}: {value}\r\n");
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+    }
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}

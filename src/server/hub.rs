@@ -1,0 +1,257 @@
+//! What the workers share: an inbox per worker for messages published
+//! elsewhere, the directory of which workers have subscribers for which
+//! topic, and the counters.
+//!
+//! A publish takes the directory's read lock once, then the inbox lock of
+//! each worker with subscribers once: never a lock per subscriber. A worker
+//! is woken only when its inbox goes from empty to not empty, so a burst of
+//! publishes costs it one wake-up.
+
+use std::collections::HashMap;
+use std::prelude::rust_2021::*;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+
+use crate::connection::SharedFrame;
+
+/// A message on its way to another worker's subscribers.
+pub(crate) struct Envelope {
+    pub(crate) topic: Arc<str>,
+    pub(crate) frame: SharedFrame,
+}
+
+/// Messages waiting for one worker.
+#[derive(Default)]
+pub(crate) struct Queue {
+    pub(crate) items: Vec<Envelope>,
+    /// Wire bytes of `items`.
+    bytes: usize,
+}
+
+pub(crate) struct Inbox {
+    queue: Mutex<Queue>,
+    /// Set when the worker has been woken for what is queued; cleared by
+    /// the worker before it takes the queue.
+    notified: AtomicBool,
+    waker: Arc<mio::Waker>,
+}
+
+/// Counters of one worker, published by it once per loop turn.
+#[derive(Default)]
+pub(crate) struct WorkerCounters {
+    pub(crate) published: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) dropped_slow: AtomicU64,
+    pub(crate) closed_slow: AtomicU64,
+    pub(crate) inbox_dropped: AtomicU64,
+    pub(crate) connections: AtomicUsize,
+    pub(crate) subscriptions: AtomicUsize,
+    pub(crate) topics: AtomicUsize,
+}
+
+/// Server-wide counters, summed over the workers: what
+/// [`ServerHandle::stats`](super::ServerHandle::stats) and
+/// [`Context::stats`](super::Context::stats) report. Each worker updates
+/// its share once per loop turn, so a reading may lag by one turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages published (once per publish, whatever the fan-out).
+    pub published: u64,
+    /// Copies of published messages queued to subscribers.
+    pub delivered: u64,
+    /// Published messages not queued to a subscriber because its output
+    /// was over [`ServerConfig::slow_subscriber_limit`](super::ServerConfig)
+    /// (policy [`SlowSubscriber::Drop`](super::SlowSubscriber::Drop)).
+    pub dropped_slow: u64,
+    /// Subscribers closed for being too slow (policy
+    /// [`SlowSubscriber::Close`](super::SlowSubscriber::Close)).
+    pub closed_slow: u64,
+    /// Messages not handed to a worker because its inbox was over
+    /// [`ServerConfig::max_inbox_bytes`](super::ServerConfig).
+    pub inbox_dropped: u64,
+    /// Open connections (handshakes included).
+    pub connections: usize,
+    /// Subscriptions (a connection subscribed to two topics counts twice).
+    pub subscriptions: usize,
+    /// Topics with subscribers, counted once per worker that has some.
+    pub topics: usize,
+}
+
+pub(crate) struct Hub {
+    threads: usize,
+    max_inbox_bytes: usize,
+    inboxes: OnceLock<Box<[Inbox]>>,
+    /// Subscribers per worker of each topic with any.
+    directory: RwLock<HashMap<Arc<str>, Box<[AtomicUsize]>>>,
+    pub(crate) counters: Box<[WorkerCounters]>,
+    pub(crate) shutdown: AtomicBool,
+}
+
+impl Hub {
+    pub(crate) fn new(threads: usize, max_inbox_bytes: usize) -> Hub {
+        Hub {
+            threads,
+            max_inbox_bytes,
+            inboxes: OnceLock::new(),
+            directory: RwLock::new(HashMap::new()),
+            counters: (0..threads).map(|_| WorkerCounters::default()).collect(),
+            shutdown: AtomicBool::new(false),
+        }
+    }
+
+    /// Called once, when the workers exist.
+    pub(crate) fn set_wakers(&self, wakers: Vec<Arc<mio::Waker>>) {
+        let inboxes = wakers
+            .into_iter()
+            .map(|waker| Inbox {
+                queue: Mutex::new(Queue::default()),
+                notified: AtomicBool::new(false),
+                waker,
+            })
+            .collect();
+        let _ = self.inboxes.set(inboxes);
+    }
+
+    /// Wakes every worker (shutdown).
+    pub(crate) fn wake_all(&self) {
+        for inbox in self.inboxes.get().into_iter().flatten() {
+            let _ = inbox.waker.wake();
+        }
+    }
+
+    /// Notes that `worker` gained (`delta` 1) or lost (-1) a subscriber of
+    /// `topic`.
+    pub(crate) fn count(&self, topic: &Arc<str>, worker: usize, delta: isize) {
+        {
+            let dir = self
+                .directory
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(counts) = dir.get(topic) {
+                add(&counts[worker], delta);
+                if delta > 0 || counts.iter().any(|c| c.load(Ordering::Relaxed) > 0) {
+                    return;
+                }
+            } else if delta < 0 {
+                return;
+            }
+        }
+        let mut dir = self
+            .directory
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        match dir.get(topic) {
+            // Nobody left anywhere: forget the topic.
+            Some(counts) if delta < 0 => {
+                if counts.iter().all(|c| c.load(Ordering::Relaxed) == 0) {
+                    dir.remove(topic);
+                }
+            }
+            // Someone added it between the two locks.
+            Some(counts) => add(&counts[worker], delta),
+            None => {
+                let counts: Box<[AtomicUsize]> =
+                    (0..self.threads).map(|_| AtomicUsize::new(0)).collect();
+                add(&counts[worker], delta);
+                dir.insert(Arc::clone(topic), counts);
+            }
+        }
+    }
+
+    /// Subscribers of `topic` over all workers (a snapshot).
+    pub(crate) fn subscribers(&self, topic: &str) -> usize {
+        let dir = self
+            .directory
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        dir.get(topic)
+            .map_or(0, |c| c.iter().map(|c| c.load(Ordering::Relaxed)).sum())
+    }
+
+    /// Hands `frame` to every worker but `from` with subscribers of
+    /// `topic`; returns their subscriber count (those of workers whose
+    /// inbox was full not included).
+    pub(crate) fn route(&self, topic: &str, frame: &SharedFrame, from: Option<usize>) -> usize {
+        let Some(inboxes) = self.inboxes.get() else {
+            return 0; // not running yet
+        };
+        let dir = self
+            .directory
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some((name, counts)) = dir.get_key_value(topic) else {
+            return 0;
+        };
+        let mut reached = 0;
+        for (worker, count) in counts.iter().enumerate() {
+            let count = count.load(Ordering::Relaxed);
+            if count == 0 || Some(worker) == from {
+                continue;
+            }
+            let envelope = Envelope {
+                topic: Arc::clone(name),
+                frame: frame.clone(),
+            };
+            if self.push(&inboxes[worker], worker, envelope) {
+                reached += count;
+            }
+        }
+        reached
+    }
+
+    fn push(&self, inbox: &Inbox, worker: usize, envelope: Envelope) -> bool {
+        let len = envelope.frame.wire_len();
+        {
+            let mut queue = inbox.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            if queue.bytes + len > self.max_inbox_bytes && !queue.items.is_empty() {
+                drop(queue);
+                self.counters[worker]
+                    .inbox_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+            queue.bytes += len;
+            queue.items.push(envelope);
+        }
+        if !inbox.notified.swap(true, Ordering::AcqRel) {
+            let _ = inbox.waker.wake();
+        }
+        true
+    }
+
+    /// Takes what waits for `worker`, leaving `spare` (emptied) in its
+    /// place so that neither side allocates in the steady state.
+    pub(crate) fn take_inbox(&self, worker: usize, spare: &mut Vec<Envelope>) {
+        let Some(inbox) = self.inboxes.get().and_then(|i| i.get(worker)) else {
+            return;
+        };
+        inbox.notified.store(false, Ordering::Release);
+        spare.clear();
+        let mut queue = inbox.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut queue.items, spare);
+        queue.bytes = 0;
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let mut s = Stats::default();
+        for c in self.counters.iter() {
+            s.published += c.published.load(Ordering::Relaxed);
+            s.delivered += c.delivered.load(Ordering::Relaxed);
+            s.dropped_slow += c.dropped_slow.load(Ordering::Relaxed);
+            s.closed_slow += c.closed_slow.load(Ordering::Relaxed);
+            s.inbox_dropped += c.inbox_dropped.load(Ordering::Relaxed);
+            s.connections += c.connections.load(Ordering::Relaxed);
+            s.subscriptions += c.subscriptions.load(Ordering::Relaxed);
+            s.topics += c.topics.load(Ordering::Relaxed);
+        }
+        s
+    }
+}
+
+fn add(counter: &AtomicUsize, delta: isize) {
+    if delta >= 0 {
+        counter.fetch_add(delta as usize, Ordering::Relaxed);
+    } else {
+        counter.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+    }
+}
