@@ -15,8 +15,9 @@
 # sometimes far, the state changes within seconds, and the CPU per message
 # moves with it by up to 40%. So before and after every run core-rtt
 # measures the core-to-core round trip; a run is "near" if both are at or
-# under --rtt-split ns, "far" if both are above, "mixed" otherwise (never
-# used). For each point the servers run in rounds, interleaved and in a
+# under --rtt-split ns, "far" if both are above, "mixed" otherwise, and
+# "busy" if other processes took CPU in the window (--other-max); mixed
+# and busy runs are never used. For each point the servers run in rounds, interleaved and in a
 # rotating order, until every server has --reps runs in one state (at
 # most --max-rounds rounds); the report compares medians taken in that one
 # state only, and says how many runs each rests on.
@@ -37,6 +38,10 @@
 #   --warmup S    seconds of load before measuring [default 1, env WARMUP]
 #   --rtt-split NS  core-to-core round trip dividing near from far
 #                 [default 250, env RTT_SPLIT]
+#   --other-max C  a run during which other processes used more than C
+#                 cores (the machine's busy time from /proc/stat, less the
+#                 server and wsload) is marked "busy" and not used
+#                 [default 0.3, env OTHER_MAX]
 #   --idle-conns N  idle connections for the memory figure [default 10000]
 #   --out DIR     where the raw runs and the report go [default benches/results]
 #   --append      add to DIR's runs instead of starting over (to split the
@@ -65,6 +70,7 @@ MAX_ROUNDS=${MAX_ROUNDS:-}
 SECS=${SECS:-3}
 WARMUP=${WARMUP:-1}
 RTT_SPLIT=${RTT_SPLIT:-250}
+OTHER_MAX=${OTHER_MAX:-0.3}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=${IDLE_HOLD:-5} # seconds held after the last handshake (ours sweeps every 2 s)
 OUT=${OUT:-benches/results}
@@ -82,6 +88,7 @@ while [ $# -gt 0 ]; do
     --secs) SECS=$2; shift ;;
     --warmup) WARMUP=$2; shift ;;
     --rtt-split) RTT_SPLIT=$2; shift ;;
+    --other-max) OTHER_MAX=$2; shift ;;
     --idle-conns) IDLE_CONNS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --append) APPEND=1 ;;
@@ -262,9 +269,9 @@ url_for() {
 machine() {
     local model
     model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-    printf 'cpu\t%s\ncores\t%s\nkernel\t%s\nrustc\t%s\ndate\t%s\nreps\t%s\nmax_rounds\t%s\nsecs\t%s\nwarmup\t%s\nrtt_split\t%s\n' \
+    printf 'cpu\t%s\ncores\t%s\nkernel\t%s\nrustc\t%s\ndate\t%s\nreps\t%s\nmax_rounds\t%s\nsecs\t%s\nwarmup\t%s\nrtt_split\t%s\nother_max\t%s\n' \
         "$model" "$(nproc)" "$(uname -sr)" "$(rustc --version)" "$(date -u +%Y-%m-%dT%H:%MZ)" \
-        "$REPS" "$MAX_ROUNDS" "$SECS" "$WARMUP" "$RTT_SPLIT"
+        "$REPS" "$MAX_ROUNDS" "$SECS" "$WARMUP" "$RTT_SPLIT" "$OTHER_MAX"
     printf 'node\t%s\nbun\t%s\n' "$(node --version 2>/dev/null || echo -)" \
         "$("$JS/node_modules/@oven/bun-linux-x64/bin/bun" --version 2>/dev/null || echo -)"
     [ "$RT" = 1 ] && printf 'sched\tSCHED_FIFO priority 10 (chrt -f 10), each process capped at 95 %% of its core\n'
@@ -336,6 +343,12 @@ run_one() {
             'BEGIN { if (r > 0) printf "%.3f", c / (r * s); else print "-" }')
     fi
     RUN_STATE=$(state "$rtt0" "$rtt1")
+    # Anything else that ran in the window makes the run worthless: the
+    # server and wsload may have waited for their cores.
+    if awk -v b="$busy" -v s="$(field "$line" server_cpu)" -v c="$(field "$line" cpu)" -v m="$OTHER_MAX" \
+        'BEGIN { exit !(b != "-" && s != "-" && c != "-" && b - s - c > m) }'; then
+        RUN_STATE=busy
+    fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$name" "$conns" "$size" "$depth" "$round" "$kind" \
         "$(field "$line" rate)" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
@@ -385,7 +398,10 @@ for point in "${POINTS[@]}"; do
     done
     if [ "$SYSCALLS" = 1 ]; then
         for name in "${SERVERS[@]}"; do
-            run_one "$name" "$conns" "$size" "$depth" 0 probe || true
+            for _ in 1 2 3; do
+                run_one "$name" "$conns" "$size" "$depth" 0 probe || true
+                [ "$RUN_STATE" = busy ] || break
+            done
         done
     fi
     echo "== $point done after $round rounds ($(($(date +%s) - started)) s so far)" >&2

@@ -108,7 +108,8 @@ class Results:
         self.by_state = {}  # (point, server, state) -> [run]
         self.probes = {}  # (point, server) -> [run]
         self.failed = {}  # (point, server) -> count
-        self.mixed = {}  # point -> count of runs in no state
+        self.mixed = {}  # point -> count of runs in no one state
+        self.busy = {}  # point -> count of runs disturbed by other work
         for r in runs:
             p = (r["conns"], r["size"], r["pipeline"])
             if p not in self.points:
@@ -122,6 +123,8 @@ class Results:
                 self.probes.setdefault((p, r["server"]), []).append(r)
             elif r["state"] in STATES:
                 self.by_state.setdefault((p, r["server"], r["state"]), []).append(r)
+            elif r["state"] == "busy":
+                self.busy[p] = self.busy.get(p, 0) + 1
             else:
                 self.mixed[p] = self.mixed.get(p, 0) + 1
         self.state = {p: self.choose_state(p) for p in self.points}
@@ -141,7 +144,9 @@ class Results:
         return Stat(num(r[field]) for r in runs)
 
     def syscalls(self, p, s):
-        return Stat(num(r["syscalls_per_msg"]) for r in self.probes.get((p, s), []))
+        probes = self.probes.get((p, s), [])
+        calm = [r for r in probes if r["state"] != "busy"]
+        return Stat(num(r["syscalls_per_msg"]) for r in calm or probes)
 
     def short_of_reps(self, p):
         st = self.state[p]
@@ -183,7 +188,9 @@ def header(machine, res, title):
         "**Same-state comparison.** The two vCPUs of this VM are sometimes near each other on the host "
         "and sometimes far, and the CPU per message moves with it. `core-rtt` measures the core-to-core "
         f"round trip before and after every run: a run is *near* if both are at or under "
-        f"{machine.get('rtt_split', '?')} ns, *far* if both are above, *mixed* otherwise (not used). "
+        f"{machine.get('rtt_split', '?')} ns, *far* if both are above, *mixed* otherwise; a run during "
+        f"which other processes used more than {machine.get('other_max', '?')} cores is *busy*. Mixed "
+        "and busy runs are not used. "
         f"Rounds go on until every server has {machine.get('reps', '?')} runs in one state (at most "
         f"{machine.get('max_rounds', '?')} rounds); every figure of a point comes from runs in the state "
         "named in its row, and **[n]** is the number of runs its median rests on.",
@@ -288,8 +295,8 @@ def markdown(out, machine, res, idle):
               "median core-to-core round trip of the runs used, and the most CPU that anything other than the "
               "server and `wsload` used during one of them (the machine's busy time from /proc/stat over the "
               "window, less the two), in cores.", "",
-              "| point | near | far | mixed | used | round trip (ns) | other load, max |",
-              "|---|---:|---:|---:|---|---:|---:|"]
+              "| point | near | far | mixed | busy | used | round trip (ns) | other load, max |",
+              "|---|---:|---:|---:|---:|---|---:|---:|"]
     for p in res.points:
         near = sum(res.count(p, s, "near") for s in servers)
         far = sum(res.count(p, s, "far") for s in servers)
@@ -299,7 +306,8 @@ def markdown(out, machine, res, idle):
         other = [other_load(r) for r in used]
         other = [o for o in other if o is not None]
         other = f"{max(other):.2f}" if other else "–"
-        lines.append(f"| {point_label(p)} | {near} | {far} | {res.mixed.get(p, 0)} | {state_cell(res, p)} "
+        lines.append(f"| {point_label(p)} | {near} | {far} | {res.mixed.get(p, 0)} | {res.busy.get(p, 0)} "
+                     f"| {state_cell(res, p)} "
                      f"| {rtt} | {other} |")
     other = []
     for p in res.points:
