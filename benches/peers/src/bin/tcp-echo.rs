@@ -9,7 +9,10 @@
 //! per event as ours has, and writes back what each read brought with one
 //! write. What the socket does not take waits in a per-connection queue,
 //! reading stops until it drains, and only then does the connection ask
-//! for writable events. End of stream or an error closes the connection.
+//! for writable events. End of stream or an error closes the connection;
+//! an event that reports the peer's end of stream makes the connection read
+//! until `WouldBlock` from then on, as our server does, since a FIN that
+//! came with the last data brings no event of its own.
 //!
 //! So the CPU time per message of this server is what the kernel and the
 //! loop cost for the same traffic, and what a WebSocket server spends
@@ -36,6 +39,9 @@ struct Conn {
     out: Vec<u8>,
     out_at: usize,
     writable: bool,
+    /// The peer's end of stream was reported: a short read no longer
+    /// means that nothing more will come without an event.
+    read_until_blocked: bool,
 }
 
 fn main() -> io::Result<()> {
@@ -72,7 +78,13 @@ fn main() -> io::Result<()> {
                 accept(&listener, &poll, &mut conns, &mut free);
                 continue;
             }
-            ready.push((event.token().0, event.is_writable()));
+            let slot = event.token().0;
+            if event.is_read_closed() || event.is_error() {
+                if let Some(conn) = conns.get_mut(slot).and_then(Option::as_mut) {
+                    conn.read_until_blocked = true;
+                }
+            }
+            ready.push((slot, event.is_writable()));
         }
         for &(slot, writable) in &ready {
             let Some(conn) = conns.get_mut(slot).and_then(Option::as_mut) else {
@@ -123,6 +135,7 @@ fn accept(
             out: Vec::new(),
             out_at: 0,
             writable: false,
+            read_until_blocked: false,
         });
         if slot == conns.len() {
             conns.push(conn);
@@ -165,7 +178,7 @@ fn serve(
             if !write_or_queue(conn, &buf[..n])? {
                 break; // reading resumes once the queue drains
             }
-            if n < room {
+            if n < room && !conn.read_until_blocked {
                 break; // the socket is empty: edge-triggered, more brings an event
             }
         }
