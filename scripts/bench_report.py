@@ -210,6 +210,29 @@ def state_cell(res, p):
     return st + (" (short)" if res.short_of_reps(p) else "")
 
 
+def runs_table(res, servers):
+    """How many runs each state got at each point, and how calm they were."""
+    lines = ["", "## Runs and states", "",
+             "Runs per state at each point (measured runs without errors, all servers), the state used, the "
+             "median core-to-core round trip of the runs used, and the most CPU that anything other than the "
+             "server and `wsload` used during one of them (the machine's busy time from /proc/stat over the "
+             "window, less the two), in cores.", "",
+             "| point | near | far | mixed | busy | used | round trip (ns) | other load, max |",
+             "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for p in res.points:
+        near = sum(res.count(p, s, "near") for s in servers)
+        far = sum(res.count(p, s, "far") for s in servers)
+        st = res.state[p]
+        used = [r for s in servers for r in res.by_state.get((p, s, st), [])]
+        rtt = Stat(num(r[k]) for r in used for k in ("rtt_before_ns", "rtt_after_ns")).fmt()
+        other = [other_load(r) for r in used]
+        other = [o for o in other if o is not None]
+        other = f"{max(other):.2f}" if other else "–"
+        lines.append(f"| {point_label(p)} | {near} | {far} | {res.mixed.get(p, 0)} | {res.busy.get(p, 0)} "
+                     f"| {state_cell(res, p)} | {rtt} | {other} |")
+    return lines
+
+
 def markdown(out, machine, res, idle):
     servers = [s for s in SERVERS if s in res.servers]
     names = " | ".join(NAMES[s] for s in servers)
@@ -290,25 +313,7 @@ def markdown(out, machine, res, idle):
                          else f"{res.stat(p, s, 'hwm_kib').median / 1024:.1f}" for s in servers)
         lines.append(f"| {point_label(p)} | " + " | ".join(lat) + f" | {hwm} |")
 
-    lines += ["", "## Runs and states", "",
-              "Runs per state at each point (measured runs without errors, all servers), the state used, the "
-              "median core-to-core round trip of the runs used, and the most CPU that anything other than the "
-              "server and `wsload` used during one of them (the machine's busy time from /proc/stat over the "
-              "window, less the two), in cores.", "",
-              "| point | near | far | mixed | busy | used | round trip (ns) | other load, max |",
-              "|---|---:|---:|---:|---:|---|---:|---:|"]
-    for p in res.points:
-        near = sum(res.count(p, s, "near") for s in servers)
-        far = sum(res.count(p, s, "far") for s in servers)
-        st = res.state[p]
-        used = [r for s in servers for r in res.by_state.get((p, s, st), [])]
-        rtt = Stat(num(r[k]) for r in used for k in ("rtt_before_ns", "rtt_after_ns")).fmt()
-        other = [other_load(r) for r in used]
-        other = [o for o in other if o is not None]
-        other = f"{max(other):.2f}" if other else "–"
-        lines.append(f"| {point_label(p)} | {near} | {far} | {res.mixed.get(p, 0)} | {res.busy.get(p, 0)} "
-                     f"| {state_cell(res, p)} "
-                     f"| {rtt} | {other} |")
+    lines += runs_table(res, servers)
     other = []
     for p in res.points:
         st = res.state[p]
@@ -485,6 +490,7 @@ def comparison(out, machine, res):
         for p in res.points:
             lines.append(f"| {point_label(p)} | " + " | ".join(res.syscalls(p, s).fmt(2) for s in servers) + " |")
         lines.append("")
+    lines += runs_table(res, servers) + [""]
     text = "\n".join(lines)
     (out / "echo.md").write_text(text)
     print(text)
