@@ -62,6 +62,8 @@
 #                 separated by commas: --points "100 20 1,500 16384 1"
 #   --no-idle     skip the idle-memory measurement
 #   --no-syscalls skip the system-call probes
+#   --path P      the WebSocket path to load [default /]: /ws for the
+#                 hyper and axum upgrade examples
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,6 +76,7 @@ OTHER_MAX=${OTHER_MAX:-0.3}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=${IDLE_HOLD:-5} # seconds held after the last handshake (ours sweeps every 2 s)
 OUT=${OUT:-benches/results}
+URL_PATH=/
 BUILD=1
 APPEND=0
 SYSCALLS=1
@@ -99,6 +102,7 @@ while [ $# -gt 0 ]; do
     --points) IFS=, read -r -a POINTS_ARG <<<"$2"; shift ;;
     --no-idle) IDLE_CONNS=0 ;;
     --no-syscalls) SYSCALLS=0 ;;
+    --path) URL_PATH=$2; shift ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-echo: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -262,7 +266,7 @@ url_for() {
     if [ "${SCHEME[$1]:-ws}" = tcp ]; then
         echo "tcp://127.0.0.1:$2"
     else
-        echo "ws://127.0.0.1:$2/"
+        echo "ws://127.0.0.1:$2$URL_PATH"
     fi
 }
 
@@ -422,7 +426,7 @@ for name in "${SERVERS[@]}"; do
     before=$(status_kib "$pid" VmRSS)
     hold=$(awk -v h="$IDLE_HOLD" 'BEGIN { print h + 60 }')
     taskset -c 1 "${SCHED[@]}" timeout -k 5 "$(awk -v h="$hold" 'BEGIN { print int(h + 60) }')" \
-        "$WSLOAD" "ws://127.0.0.1:$PORT/" --idle --conns "$IDLE_CONNS" --secs "$hold" \
+        "$WSLOAD" "ws://127.0.0.1:$PORT$URL_PATH" --idle --conns "$IDLE_CONNS" --secs "$hold" \
         >"$LOGS/wsload.out" 2>"$LOGS/wsload.err" &
     wpid=$!
     LIVE[$wpid]=1

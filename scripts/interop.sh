@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interoperability matrix: our echo server and our client against the
-# WebSocket implementations people really use, and through real proxies.
+# WebSocket implementations people really use, and through real proxies;
+# the tokio driver's echo example and its hyper and axum upgrade examples.
 #
 #   scripts/interop.sh
 #
@@ -63,6 +64,8 @@ export PATH=$PATH:/usr/sbin
 (cd "$dir" && npm ci --silent --no-audit --no-fund)
 
 cargo build --release --quiet --bin echo-server --example interop-client
+cargo build --release --quiet --features tokio --example tokio-echo --example hyper-upgrade \
+  --example axum-upgrade
 client=$root/target/release/examples/interop-client
 say "setup done after $(( $(date +%s) - started )) s"
 
@@ -130,6 +133,12 @@ row() {
 # --- servers --------------------------------------------------------------
 start echo-server "$root/target/release/echo-server" --listen 127.0.0.1:0 --threads 2 --log warn
 ours=$port
+start tokio-echo "$root/target/release/examples/tokio-echo" --listen 127.0.0.1:0
+tokio_port=$port
+start hyper-upgrade "$root/target/release/examples/hyper-upgrade" --listen 127.0.0.1:0
+hyper_port=$port
+start axum-upgrade "$root/target/release/examples/axum-upgrade" --listen 127.0.0.1:0
+axum_port=$port
 start py-server "$venv/bin/python" "$dir/py_websockets_server.py"
 py_port=$port
 start node-server node "$dir/node_ws_server.js"
@@ -205,6 +214,14 @@ row "4a chromium, test page       -> echo-server" \
   "http://127.0.0.1:$page_port/browser_page.html?ws=ws://127.0.0.1:$ours/interop"
 row "4b chromium, built-in page   -> echo-server" \
   node "$dir/browser.js" builtin-page "http://127.0.0.1:$ours"
+row "4c chromium, two pages in a room + HTTP publish -> echo-server" \
+  node "$dir/browser.js" room "http://127.0.0.1:$ours"
+row "4d chromium, /rfc6455.js: server killed and restarted on the same port -> reconnect, resume" \
+  node "$dir/browser.js" reconnect "$root/target/release/echo-server"
+row "4e chromium, /rfc6455.js: server stopped (SIGSTOP, half-open) -> heartbeat timeout" \
+  node "$dir/browser.js" half-open "$root/target/release/echo-server"
+row "4f node, /rfc6455.js logic with a fake socket (backoff, resume, queue, heartbeat)" \
+  node "$dir/rfc6455_module.js" "$root/src/server/rfc6455.js"
 row "5a our client  -> python websockets server" \
   "$client" "ws://127.0.0.1:$py_port/interop"
 row "5b our client  -> node ws server" \
@@ -215,6 +232,15 @@ row "6b our client  -> nginx -> echo-server" \
   "$client" "ws://127.0.0.1:$nginx_port/interop"
 row "7  our client  -> haproxy (lowercase headers) -> echo-server" \
   "$client" "ws://127.0.0.1:$haproxy_port/interop"
+
+row "8a python websockets client  -> tokio-echo (tokio driver)" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$tokio_port/interop"
+row "8b python websockets client  -> hyper 1 server, /ws upgraded to the tokio driver" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$hyper_port/ws"
+row "8c node ws client            -> axum router, /ws upgraded to the tokio driver" \
+  node "$dir/node_ws_client.js" "ws://127.0.0.1:$axum_port/ws"
+row "8d python websocket-client   -> axum router, /ws upgraded to the tokio driver" \
+  "$venv/bin/python" "$dir/py_websocket_client.py" "ws://127.0.0.1:$axum_port/ws"
 
 grep -q '"GET /interop HTTP/1.1" 101' "$work/nginx/access.log" ||
   { say "FAIL nginx's access log shows no 101 for /interop"; failed+=("nginx access log"); }

@@ -187,6 +187,18 @@ fn help_documents_every_option() {
         "--allow-origin",
         "--subprotocol",
         "--log",
+        "--room-echo",
+        "--tick",
+        "--publish-token",
+        "--slow-subscriber",
+        "--slow-subscriber-limit",
+        "--max-body",
+        "--max-topic-len",
+        "--max-subscriptions",
+        "/topic/NAME",
+        "/publish/NAME",
+        "/push?topic=NAME&data=TEXT",
+        "loopback only",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
@@ -195,4 +207,28 @@ fn help_documents_every_option() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn tick_publishes_the_time_to_the_clock_topic() {
+    let server = ServerProcess::start(&["--tick", "0.05"]);
+    let config = ClientConfig {
+        read_timeout: Some(Duration::from_secs(10)),
+        ..ClientConfig::default()
+    };
+    let url = format!("{}/topic/clock", server.url);
+    let mut c = Client::connect_with(&url, &config).expect("connect");
+    let mut last = String::new();
+    for _ in 0..3 {
+        match c.recv().unwrap() {
+            Event::Text(t) => {
+                // 2026-11-29T13:33:31.123Z
+                assert_eq!(t.len(), 24, "{t}");
+                assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T', "{t}");
+                assert!(*t > *last, "{t} after {last}");
+                last = t.to_owned();
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

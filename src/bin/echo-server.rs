@@ -1,72 +1,206 @@
-//! The echo server: flags in, `rfc6455::server` with the echo handler out.
+//! The server binary: flags in, `rfc6455::server` with the bundled push
+//! application (`server::app`) out.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use rfc6455::server::cli::{parse_secs, parse_size, Args};
-use rfc6455::server::{Echo, Server, ServerConfig};
+use clap::{Parser, ValueEnum};
+use rfc6455::server::app::{App, AppConfig};
+use rfc6455::server::cli::{parse_secs, parse_size};
+use rfc6455::server::{Heartbeat, HistoryLimits, Server, ServerConfig, SlowSubscriber};
 
-const HELP: &str = "\
-echo-server: a WebSocket (RFC 6455) echo server
+const ABOUT: &str = "\
+A WebSocket (RFC 6455) server: echo, chat rooms, and push over HTTP.
 
-Every text and binary message is sent back unchanged, pings are answered,
-the close handshake is completed. A plain `GET /` serves a page with a
-JavaScript client to try it from a browser.
+  ws://HOST/topic/NAME            join room NAME: what you send goes to the others
+  ws://HOST/<any other path>      echo: every message comes back unchanged
+  POST /publish/NAME (a body)     publish the body to NAME's subscribers
+  GET /push?topic=NAME&data=TEXT  publish TEXT to NAME's subscribers
+  ws://HOST/topic/NAME?since=ID   the same, each message with its id, after
+                                  replaying what was missed since ID
+  GET /stats                      counters, as JSON
+  GET /rfc6455.js                 the browser client: heartbeat, reconnect, resume
+  GET /                           a page to try it all from a browser
 
-USAGE:
-    echo-server [OPTIONS]
+Publishing answers {\"topic\":NAME,\"subscribers\":N}. It is allowed from
+loopback only, unless --publish-token is set (then the token is required
+from every address). Pings are answered and the close handshake completed.";
 
-OPTIONS:
-    --listen ADDR:PORT          address to listen on, IPv4 or IPv6 ([::1]:9001)
-                                [default: 127.0.0.1:9001]
-    --threads N                 worker threads, one event loop each
-                                [default: one per core]
-    --max-connections N         most open connections; more get 503 [default: 10000]
-    --max-frame-size BYTES      largest frame accepted (1009 beyond) [default: 16MiB]
-    --max-message-size BYTES    largest message accepted (1009 beyond) [default: 64MiB]
-    --max-fragments N           most frames per message [default: 65536]
-    --handshake-timeout SECS    time to complete the opening handshake [default: 10]
-    --idle-timeout SECS         close connections quiet this long (1001) [default: off]
-    --ping-interval SECS        ping connections quiet this long; drop those that
-                                stay silent another interval (1011) [default: off]
-    --close-timeout SECS        wait this long for the peer's close frame [default: 5]
-    --send-timeout SECS         drop a connection whose output made no progress
-                                this long (a peer that stopped reading); 0 = off
-                                [default: 60]
-    --allow-origin ORIGIN       allow this Origin (repeatable); none means any (403 else)
-    --subprotocol NAME          subprotocol to offer, in preference order (repeatable)
-    --high-water BYTES          stop reading a connection with this much output
-                                queued [default: 1MiB]
-    --read-chunk BYTES          least room offered to each socket read, at most
-                                16MiB; a buffer is held only while a connection
-                                is busy [default: 16KiB]
-    --log LEVEL                 error, warn, info, debug, trace [default: info,
-                                or RUST_LOG]
-    -h, --help                  print this help
-
+const AFTER: &str = "\
 Sizes take suffixes: 64KiB, 16MiB, 1GiB (also KB, MB, GB for powers of ten).
 Durations are seconds, fractions allowed (0.5).
 
+Examples:
+    echo-server --tick 1                      # the time on topic \"clock\" every second
+    curl -d hello http://127.0.0.1:9001/publish/lobby
+    echo-server --listen 0.0.0.0:9001 --publish-token \"$(openssl rand -hex 16)\"
+
 For benchmarks, pin the server and the load generator to different cores:
     taskset -c 0 echo-server --threads 1 &
-    taskset -c 1 wsload ws://127.0.0.1:9001/ --conns 100 --size 20 --secs 5
-";
+    taskset -c 1 wsload ws://127.0.0.1:9001/ --conns 100 --size 20 --secs 5";
 
 /// Largest `--read-chunk`.
 const MAX_READ_CHUNK: u64 = 16 << 20;
 
+#[derive(Debug, Parser)]
+#[command(name = "echo-server", version, about = ABOUT, after_help = AFTER)]
+struct Flags {
+    /// Address to listen on, IPv4 or IPv6 (`[::1]:9001`).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9001")]
+    listen: SocketAddr,
+    /// Worker threads, one event loop each [default: one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+    /// Most open connections; more get 503.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Largest frame accepted (1009 beyond).
+    #[arg(long, value_name = "BYTES", default_value = "16MiB", value_parser = size)]
+    max_frame_size: u64,
+    /// Largest message accepted (1009 beyond).
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = size)]
+    max_message_size: u64,
+    /// Most frames per message.
+    #[arg(long, value_name = "N", default_value_t = 65_536)]
+    max_fragments: u32,
+    /// Time to complete the opening handshake (and a plain request's body).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = secs)]
+    handshake_timeout: Duration,
+    /// Close connections quiet this long (1001) [default: off].
+    #[arg(long, value_name = "SECS", value_parser = secs)]
+    idle_timeout: Option<Duration>,
+    /// Ping connections quiet this long; drop those that stay silent
+    /// another interval (1011) [default: off].
+    #[arg(long, value_name = "SECS", value_parser = secs)]
+    ping_interval: Option<Duration>,
+    /// Wait this long for the peer's close frame.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = secs)]
+    close_timeout: Duration,
+    /// Drop a connection whose output made no progress this long (a peer
+    /// that stopped reading); 0 = off.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = secs)]
+    send_timeout: Duration,
+    /// Allow this Origin (repeatable); none means any (403 else). Also
+    /// the origins whose pages may publish over HTTP, besides this
+    /// server's own.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
+    /// Subprotocol to offer, in preference order (repeatable).
+    #[arg(long = "subprotocol", value_name = "NAME")]
+    subprotocol: Vec<String>,
+    /// Stop reading a connection with this much output queued.
+    #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = size)]
+    high_water: u64,
+    /// Least room offered to each socket read, at most 16MiB; a buffer is
+    /// held only while a connection is busy.
+    #[arg(long, value_name = "BYTES", default_value = "16KiB", value_parser = read_chunk)]
+    read_chunk: u64,
+    /// Room members also get their own messages back.
+    #[arg(long)]
+    room_echo: bool,
+    /// Publish the time (RFC 3339) to topic "clock" at this interval
+    /// [default: off].
+    #[arg(long, value_name = "SECS", value_parser = secs)]
+    tick: Option<Duration>,
+    /// Require "Authorization: Bearer TOKEN" to publish over HTTP, from
+    /// every address. Without it only loopback may publish.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "RFC6455_PUBLISH_TOKEN",
+        hide_env_values = true
+    )]
+    publish_token: Option<String>,
+    /// What a subscriber that falls behind gets: its messages are dropped
+    /// (and counted), or it is closed with 1013.
+    #[arg(long, value_enum, value_name = "POLICY", default_value = "drop")]
+    slow_subscriber: Policy,
+    /// Queued output above which a subscriber is too slow.
+    #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = size)]
+    slow_subscriber_limit: u64,
+    /// Largest body of a plain HTTP request (413 beyond).
+    #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = size)]
+    max_body: u64,
+    /// Longest topic name, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 128)]
+    max_topic_len: usize,
+    /// Most topics one connection may subscribe to.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_subscriptions: usize,
+    /// Messages kept per topic for resume (?since=ID); 0 keeps none but
+    /// still gives ids.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    history: usize,
+    /// Messages older than this are not replayed; 0 = no age bound.
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = secs)]
+    history_age: Duration,
+    /// Most bytes of history over all topics (the oldest go first).
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = size)]
+    history_bytes: u64,
+    /// Keep no history: no ids, no resume (?ids and ?since get 400), and a
+    /// publish takes no per-topic lock.
+    #[arg(long, conflicts_with_all = ["history", "history_age", "history_bytes"])]
+    no_history: bool,
+    /// Answer this text message (an application heartbeat, e.g. "ping" or
+    /// "heartCheck") with --heartbeat-reply; it is never published or
+    /// echoed [default: off].
+    #[arg(long, value_name = "TEXT")]
+    heartbeat_text: Option<String>,
+    /// The reply to --heartbeat-text.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "pong",
+        requires = "heartbeat_text"
+    )]
+    heartbeat_reply: String,
+    /// Log level: error, warn, info, debug, trace [default: info, or RUST_LOG].
+    #[arg(long, value_name = "LEVEL", value_parser = level)]
+    log: Option<log::LevelFilter>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Policy {
+    /// Drop the message for that subscriber and count it.
+    Drop,
+    /// Close that subscriber with 1013 (try again later).
+    Close,
+}
+
+fn size(v: &str) -> Result<u64, String> {
+    parse_size("size", v)
+}
+
+fn secs(v: &str) -> Result<Duration, String> {
+    parse_secs("duration", v)
+}
+
+fn level(v: &str) -> Result<log::LevelFilter, String> {
+    v.parse()
+        .map_err(|_| "error, warn, info, debug or trace".to_owned())
+}
+
+fn read_chunk(v: &str) -> Result<u64, String> {
+    let n = size(v)?;
+    // Each busy connection holds a buffer this large, zero-filled.
+    if (1..=MAX_READ_CHUNK).contains(&n) {
+        Ok(n)
+    } else {
+        Err("1 byte to 16MiB".to_owned())
+    }
+}
+
 fn main() -> ExitCode {
-    let (config, level) = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(parsed)) => parsed,
-        Ok(None) => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("echo-server: {message}\nTry --help.");
-            return ExitCode::from(2);
-        }
-    };
+    let flags = Flags::parse();
+    let level = flags.log.unwrap_or_else(|| {
+        std::env::var("RUST_LOG")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(log::LevelFilter::Info)
+    });
+    let (config, app) = configure(flags);
     Logger::install(level);
     let server = match Server::bind(config.clone()) {
         Ok(server) => server,
@@ -97,7 +231,8 @@ fn main() -> ExitCode {
         config.threads,
         if config.threads == 1 { "" } else { "s" }
     );
-    match server.run(|| Echo) {
+    let app = Arc::new(app);
+    match server.run(move || App::new(Arc::clone(&app))) {
         Ok(()) => {
             log::info!("stopped");
             ExitCode::SUCCESS
@@ -109,82 +244,63 @@ fn main() -> ExitCode {
     }
 }
 
-/// Parses the flags; `Ok(None)` means help was asked for.
-fn parse_args(
-    args: impl Iterator<Item = String>,
-) -> Result<Option<(ServerConfig, log::LevelFilter)>, String> {
-    let mut config = ServerConfig::default();
-    let mut level = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(log::LevelFilter::Info);
-    let mut args = Args::new(args);
-    while let Some(flag) = args.next_flag() {
-        if flag == "-h" || flag == "--help" {
-            return Ok(None);
-        }
-        let mut value = || args.value(&flag);
-        let limits = &mut config.connection.limits;
-        match flag.as_str() {
-            "--listen" => {
-                let v = value()?;
-                config.listen = v
-                    .parse::<SocketAddr>()
-                    .map_err(|e| format!("--listen {v}: {e}"))?;
-            }
-            "--threads" => config.threads = parse_count(&flag, &value()?)?.max(1),
-            "--max-connections" => config.max_connections = parse_count(&flag, &value()?)?.max(1),
-            "--max-frame-size" => limits.max_frame_size = parse_size(&flag, &value()?)?,
-            "--max-message-size" => limits.max_message_size = parse_size(&flag, &value()?)?,
-            "--max-fragments" => {
-                limits.max_fragments =
-                    u32::try_from(parse_count(&flag, &value()?)?).unwrap_or(u32::MAX)
-            }
-            "--handshake-timeout" => config.handshake_timeout = parse_secs(&flag, &value()?)?,
-            "--idle-timeout" => config.idle_timeout = Some(parse_secs(&flag, &value()?)?),
-            "--ping-interval" => config.ping_interval = Some(parse_secs(&flag, &value()?)?),
-            "--close-timeout" => config.close_timeout = parse_secs(&flag, &value()?)?,
-            "--send-timeout" => {
-                let limit = parse_secs(&flag, &value()?)?;
-                config.send_timeout = (!limit.is_zero()).then_some(limit);
-            }
-            "--allow-origin" => config.allowed_origins.push(value()?),
-            "--subprotocol" => config.subprotocols.push(value()?),
-            "--high-water" => {
-                let v = usize::try_from(parse_size(&flag, &value()?)?).unwrap_or(usize::MAX);
-                config.high_water = v;
-                config.low_water = v / 4;
-            }
-            "--read-chunk" => {
-                let v = parse_size(&flag, &value()?)?;
-                // Each busy connection holds a buffer this large, zero-filled.
-                if !(1..=MAX_READ_CHUNK).contains(&v) {
-                    return Err(format!("{flag}: 1 byte to 16MiB"));
-                }
-                config.connection.read_chunk = v as usize;
-            }
-            "--log" => {
-                let v = value()?;
-                level = v.parse().map_err(|_| format!("--log {v}: not a level"))?;
-            }
-            _ => return Err(format!("unknown option {flag}")),
-        }
+/// The server's and the application's settings from the flags.
+fn configure(f: Flags) -> (ServerConfig, AppConfig) {
+    let mut config = ServerConfig {
+        listen: f.listen,
+        max_connections: usize::try_from(f.max_connections).unwrap_or(usize::MAX),
+        handshake_timeout: f.handshake_timeout,
+        idle_timeout: f.idle_timeout,
+        ping_interval: f.ping_interval,
+        close_timeout: f.close_timeout,
+        send_timeout: (!f.send_timeout.is_zero()).then_some(f.send_timeout),
+        allowed_origins: f.allow_origin,
+        subprotocols: f.subprotocol,
+        slow_subscriber: match f.slow_subscriber {
+            Policy::Drop => SlowSubscriber::Drop,
+            Policy::Close => SlowSubscriber::Close,
+        },
+        slow_subscriber_limit: usize::try_from(f.slow_subscriber_limit).unwrap_or(usize::MAX),
+        max_body: usize::try_from(f.max_body).unwrap_or(usize::MAX),
+        heartbeat: f.heartbeat_text.map(|text| Heartbeat {
+            text,
+            reply: f.heartbeat_reply,
+        }),
+        history: (!f.no_history).then(|| HistoryLimits {
+            max_messages: f.history,
+            max_age: (!f.history_age.is_zero()).then_some(f.history_age),
+            max_bytes: usize::try_from(f.history_bytes).unwrap_or(usize::MAX),
+        }),
+        ..ServerConfig::default()
+    };
+    if let Some(threads) = f.threads {
+        config.threads = threads as usize;
     }
+    config.topics.max_name_len = f.max_topic_len;
+    config.topics.max_per_connection = f.max_subscriptions;
+    let high_water = usize::try_from(f.high_water).unwrap_or(usize::MAX);
+    config.high_water = high_water;
+    config.low_water = high_water / 4;
+    config.connection.read_chunk = f.read_chunk as usize;
+    let limits = &mut config.connection.limits;
+    limits.max_frame_size = f.max_frame_size;
+    limits.max_message_size = f.max_message_size;
+    limits.max_fragments = f.max_fragments;
     // The echo of a whole message must fit the output queue on top of the
     // backlog that stops reading.
-    let limits = &mut config.connection.limits;
     let message = usize::try_from(limits.max_message_size).unwrap_or(usize::MAX);
     limits.max_output_buffer = limits.max_output_buffer.max(
         message
             .saturating_add(config.high_water)
             .saturating_add(config.read_budget),
     );
-    Ok(Some((config, level)))
-}
-
-fn parse_count(flag: &str, v: &str) -> Result<usize, String> {
-    v.parse()
-        .map_err(|_| format!("{flag} {v}: not a whole number"))
+    let app = AppConfig {
+        room_echo: f.room_echo,
+        tick: f.tick,
+        clock_topic: "clock".to_owned(),
+        publish_token: f.publish_token.filter(|t| !t.is_empty()),
+    };
+    (config, app)
 }
 
 /// Log lines to stderr: `LEVEL target: message`.
@@ -222,13 +338,14 @@ impl log::Log for Logger {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Option<(ServerConfig, log::LevelFilter)>, String> {
-        parse_args(args.iter().map(|s| s.to_string()))
+    fn parse(args: &[&str]) -> Result<(ServerConfig, AppConfig), clap::Error> {
+        let args = std::iter::once("echo-server").chain(args.iter().copied());
+        Flags::try_parse_from(args).map(configure)
     }
 
     #[test]
     fn flags_set_the_config() {
-        let (c, level) = parse(&[
+        let (c, app) = parse(&[
             "--listen",
             "[::1]:9100",
             "--threads=3",
@@ -246,31 +363,84 @@ mod tests {
             "64KiB",
             "--send-timeout",
             "0",
-            "--log",
-            "debug",
+            "--tick",
+            "1",
+            "--room-echo",
+            "--slow-subscriber",
+            "close",
+            "--publish-token",
+            "t0k",
+            "--max-body",
+            "4KiB",
+            "--max-topic-len",
+            "16",
+            "--heartbeat-text",
+            "heartCheck",
+            "--history",
+            "5",
+            "--history-age",
+            "0",
         ])
-        .unwrap()
         .unwrap();
         assert_eq!(c.listen, "[::1]:9100".parse().unwrap());
         assert_eq!(c.threads, 3);
         assert_eq!(c.connection.limits.max_message_size, 1 << 20);
         assert_eq!(c.allowed_origins, ["http://a", "http://b"]);
         assert_eq!(c.subprotocols, ["chat"]);
-        assert_eq!(c.ping_interval, Some(std::time::Duration::from_millis(500)));
+        assert_eq!(c.ping_interval, Some(Duration::from_millis(500)));
         assert_eq!(c.connection.read_chunk, 64 << 10);
         assert_eq!(c.send_timeout, None);
-        assert_eq!(level, log::LevelFilter::Debug);
+        assert_eq!(c.slow_subscriber, SlowSubscriber::Close);
+        assert_eq!(c.max_body, 4096);
+        assert_eq!(c.topics.max_name_len, 16);
         assert!(c.connection.limits.max_output_buffer >= (1 << 20) + c.high_water);
+        assert_eq!(app.tick, Some(Duration::from_secs(1)));
+        assert!(app.room_echo);
+        assert_eq!(app.publish_token.as_deref(), Some("t0k"));
+        let h = c.heartbeat.unwrap();
+        assert_eq!((h.text.as_str(), h.reply.as_str()), ("heartCheck", "pong"));
+        let limits = c.history.unwrap();
+        assert_eq!((limits.max_messages, limits.max_age), (5, None));
+        assert_eq!(parse(&["--no-history"]).unwrap().0.history, None);
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let (c, app) = parse(&[]).unwrap();
+        let d = ServerConfig::default();
+        assert_eq!(c.listen, d.listen);
+        assert_eq!(c.slow_subscriber, SlowSubscriber::Drop);
+        assert_eq!(c.send_timeout, d.send_timeout);
+        assert_eq!(c.max_body, d.max_body);
+        assert_eq!(c.topics, d.topics);
+        assert_eq!(app.tick, None);
+        assert_eq!(app.publish_token, None);
+        assert_eq!(c.heartbeat, None);
+        assert_eq!(c.history, Some(HistoryLimits::default()));
     }
 
     #[test]
     fn bad_flags_are_reported() {
-        assert!(parse(&["--bogus"]).is_err());
-        assert!(parse(&["--threads"]).is_err());
-        assert!(parse(&["--listen", "nowhere"]).is_err());
-        assert!(parse(&["--idle-timeout", "-1"]).is_err());
-        assert!(parse(&["--read-chunk", "0"]).is_err());
-        assert!(parse(&["--read-chunk", "100GiB"]).is_err());
-        assert_eq!(parse(&["--help"]), Ok(None));
+        for bad in [
+            &["--bogus"][..],
+            &["--threads"],
+            &["--threads", "0"],
+            &["--listen", "nowhere"],
+            &["--idle-timeout", "-1"],
+            &["--read-chunk", "0"],
+            &["--read-chunk", "100GiB"],
+            &["--slow-subscriber", "sometimes"],
+            &["--log", "loud"],
+            &["--no-history", "--history", "5"],
+            &["--heartbeat-reply", "pong"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_flag_definitions_are_consistent() {
+        use clap::CommandFactory;
+        Flags::command().debug_assert();
     }
 }

@@ -7,9 +7,10 @@ use std::prelude::rust_2021::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::history::{self, Replay, Since};
 use super::hub::{Hub, Stats};
 use super::timers::{HandlerTimers, TimerId};
-use super::topics::{self, Offer, TopicError, Topics};
+use super::topics::{self, check_topic_name, Mode, Offer, TopicError, Topics};
 use super::{ConnId, ServerConfig};
 use crate::close::{CloseCode, CloseReason};
 use crate::connection::{MessageKind, SendError, Sender, SharedFrame};
@@ -47,9 +48,25 @@ pub(crate) struct Services {
 
 impl Services {
     /// Sends `frame` to every other worker with subscribers of `topic` and
-    /// books it for this worker's; returns the subscribers reached.
-    fn publish(&mut self, topic: &str, frame: &SharedFrame, exclude: Option<usize>) -> usize {
+    /// books it for this worker's; returns the subscribers reached. With
+    /// history, every worker (this one too) gets it through its inbox, in
+    /// id order.
+    fn publish(
+        &mut self,
+        topic: &str,
+        frame: &SharedFrame,
+        exclude: Option<usize>,
+        now: Instant,
+    ) -> usize {
         self.counts.published += 1;
+        if let Some(history) = &self.hub.history {
+            let excluded = exclude.is_some_and(|slot| self.topics.is_subscribed(slot, topic));
+            let exclude = exclude.map(|slot| (self.worker, slot));
+            let reached = self
+                .hub
+                .publish_stamped(history, topic, frame, exclude, now);
+            return reached.saturating_sub(usize::from(excluded));
+        }
         let remote = self.hub.route(topic, frame, Some(self.worker));
         let members = self.topics.members(topic);
         let local = members.len()
@@ -76,6 +93,46 @@ impl Services {
             self.hub.count(&done.name, self.worker, 1);
         }
         Ok(done.added)
+    }
+
+    /// Subscribes in the tagged form, resuming after `since`; returns what
+    /// to send the connection first (`None` if it was already subscribed).
+    fn subscribe_tagged(
+        &mut self,
+        slot: usize,
+        topic: &str,
+        since: Option<Since<'_>>,
+        now: Instant,
+    ) -> Result<Option<Replay>, TopicError> {
+        let Some(history) = &self.hub.history else {
+            return Err(TopicError::NoHistory);
+        };
+        // Checked before the log is made, so a bad name leaves nothing.
+        check_topic_name(topic, self.config.topics.max_name_len)?;
+        let (topics, hub, worker, limits) = (
+            &mut self.topics,
+            &self.hub,
+            self.worker,
+            &self.config.topics,
+        );
+        let mut added = false;
+        let replay = history.subscribe(topic, since, now, |name, last| {
+            let mode = Mode::new(true, last);
+            let done = topics.subscribe_as(slot, name, limits, mode)?;
+            if done.added {
+                hub.count(&done.name, worker, 1);
+            }
+            added = done.added;
+            Ok(done.added)
+        });
+        match replay {
+            Ok(replay) => Ok(Some(replay).filter(|_| added)),
+            Err(e) => {
+                // A refused subscription may have made an empty log.
+                history.forget_if_unused(topic, || hub.subscribers(topic) > 0);
+                Err(e)
+            }
+        }
     }
 
     fn unsubscribe(&mut self, slot: usize, topic: &str) -> bool {
@@ -131,7 +188,7 @@ impl Context<'_> {
 
     /// Publishes a frame encoded beforehand (see [`publish`](Self::publish)).
     pub fn publish_frame(&mut self, topic: &str, frame: &SharedFrame) -> usize {
-        self.services.publish(topic, frame, None)
+        self.services.publish(topic, frame, None, self.now)
     }
 
     /// Subscribers of `topic` over all workers, a snapshot.
@@ -256,6 +313,42 @@ impl<'a> Peer<'a> {
         self.ctx.services.subscribe(self.id.slot, topic)
     }
 
+    /// Subscribes this connection to `topic` with message ids (needs
+    /// [`ServerConfig::history`]): it gets a notice first,
+    /// `{"type":"subscribed","topic":T,"epoch":E,"last":N}`, then each
+    /// message in the tagged form `{"topic":T,"id":N,"data":"..."}` (or
+    /// `"binary":"BASE64"`). With `since`, the notice also says
+    /// `"recovered":true|false` and is followed by the messages kept after
+    /// `since` (all of those kept when not recovered: the history no
+    /// longer reaches back to it, it is ahead of the newest id, or of
+    /// another epoch), then the live stream without gap or duplicate.
+    /// `Ok(false)` if it already was subscribed (nothing is sent then).
+    pub fn subscribe_with_ids(
+        &mut self,
+        topic: &str,
+        since: Option<Since<'_>>,
+    ) -> Result<bool, TopicError> {
+        let now = self.ctx.now;
+        let Some(replay) = self
+            .ctx
+            .services
+            .subscribe_tagged(self.id.slot, topic, since, now)?
+        else {
+            return Ok(false);
+        };
+        let notice = history::notice(topic, &replay);
+        let mut sent = self.tx.send_text(&notice);
+        for frame in &replay.frames {
+            sent = sent.and_then(|()| self.tx.send_shared(frame));
+        }
+        if sent.is_err() {
+            // The replay does not fit the output bound: better a close the
+            // client can act on (resume with a later id) than a gap.
+            let _ = self.close(CloseCode::TRY_AGAIN_LATER, "history replay too large");
+        }
+        Ok(true)
+    }
+
     /// Ends this connection's subscription to `topic`; false if it had
     /// none.
     pub fn unsubscribe(&mut self, topic: &str) -> bool {
@@ -267,23 +360,26 @@ impl<'a> Peer<'a> {
         self.ctx.services.topics.is_subscribed(self.id.slot, topic)
     }
 
-    /// The topics this connection is subscribed to.
-    pub fn subscriptions(&self) -> impl Iterator<Item = &str> + '_ {
-        self.ctx
-            .services
-            .topics
-            .subscriptions(self.id.slot)
-            .map(|name| &**name)
+    /// The topics this connection is subscribed to. The names are shared
+    /// with the worker's table: cloning one copies a pointer.
+    pub fn subscriptions(&self) -> impl Iterator<Item = &Arc<str>> + '_ {
+        self.ctx.services.topics.subscriptions(self.id.slot)
     }
 
     /// Publishes to every subscriber of `topic`, this connection included
     /// if it is one: its copy is queued at once, after what it was sent
-    /// before. Returns the subscribers reached (see [`Context::publish`]).
+    /// before (with history, when the callback returns, in id order with
+    /// the others). Returns the subscribers reached (see [`Context::publish`]).
     pub fn publish(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         let frame = SharedFrame::new(kind, payload);
+        let now = self.ctx.now;
+        if self.ctx.services.hub.history.is_some() {
+            // Its copy comes in id order with everyone else's.
+            return self.ctx.services.publish(topic, &frame, None, now);
+        }
         let mine = self.is_subscribed(topic);
         let slot = self.id.slot;
-        let others = self.ctx.services.publish(topic, &frame, Some(slot));
+        let others = self.ctx.services.publish(topic, &frame, Some(slot), now);
         if mine {
             let services = &mut *self.ctx.services;
             match topics::offer(self.tx, &frame, &services.config) {
@@ -300,6 +396,9 @@ impl<'a> Peer<'a> {
     /// message its sender already shows). Returns the subscribers reached.
     pub fn publish_to_others(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         let frame = SharedFrame::new(kind, payload);
-        self.ctx.services.publish(topic, &frame, Some(self.id.slot))
+        let now = self.ctx.now;
+        self.ctx
+            .services
+            .publish(topic, &frame, Some(self.id.slot), now)
     }
 }

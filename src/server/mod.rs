@@ -17,6 +17,30 @@
 //! until it drains below a low-water mark, so memory stays bounded whatever
 //! the peer does.
 //!
+//! Connections subscribe to topics ([`Peer::subscribe`]) and anything can
+//! publish to them: a handler ([`Peer::publish`], [`Context::publish`]),
+//! a timer ([`Context::set_interval`]), any other thread
+//! ([`ServerHandle::publish`]). A published message is framed once and
+//! every subscriber's queue holds a reference to it; each worker keeps its
+//! own subscription table, so fan-out takes no lock. A subscriber that
+//! falls behind loses messages or is closed ([`SlowSubscriber`]); the
+//! publisher never waits for it. With [`ServerConfig::history`] every
+//! message gets an id per topic and a client can resume after a reconnect
+//! ([`Peer::subscribe_with_ids`]).
+//!
+//! | module | concern |
+//! |---|---|
+//! | `worker` | the event loop: readiness, reads, writes, timers, deliveries |
+//! | `upgrade`, `http` | the opening request: upgrades, plain requests and their bodies, responses |
+//! | `topics` | one worker's subscriptions; the slow-subscriber policy |
+//! | `hub` | what workers share: inboxes, the topic directory, counters |
+//! | `history` | ids per topic, the bounded history, resume ([`HistoryLimits`], [`Since`]) |
+//! | `heartbeat` | the application heartbeat browsers send ([`Heartbeat`]) |
+//! | `json` | the little JSON the server writes |
+//! | `context` | what handlers reach: [`Context`], [`Peer`] |
+//! | `timers` | connection deadlines and handler timers |
+//! | [`app`] | the bundled application the binary runs |
+//!
 //! ```no_run
 //! use rfc6455::server::{Echo, Server, ServerConfig};
 //!
@@ -29,10 +53,14 @@
 //! ```
 
 use std::prelude::rust_2021::*;
+pub mod app;
 pub mod cli;
 mod context;
+mod heartbeat;
+mod history;
 mod http;
 mod hub;
+mod json;
 mod timers;
 mod topics;
 mod upgrade;
@@ -49,14 +77,12 @@ use crate::connection::{Config, MessageKind, SharedFrame};
 
 pub use crate::handshake::{Request, UpgradeRequest};
 pub use context::{Context, Peer};
+pub use heartbeat::Heartbeat;
+pub use history::{HistoryLimits, Since};
 pub use http::{HttpRequest, Response};
 pub use hub::Stats;
 pub use timers::TimerId;
 pub use topics::{check_topic_name, SlowSubscriber, TopicError, TopicLimits};
-
-/// The built-in page served for a plain `GET /`: a small JavaScript client
-/// to try the server from a browser.
-pub const ECHO_PAGE: &str = include_str!("page.html");
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +146,15 @@ pub struct ServerConfig {
     pub max_inbox_bytes: usize,
     /// Largest body of a plain HTTP request; 413 beyond. Default 1 MiB.
     pub max_body: usize,
+    /// Answer this application heartbeat (a text message browsers can
+    /// send, since they cannot ping) without passing it to the handler.
+    /// Default: none.
+    pub heartbeat: Option<Heartbeat>,
+    /// Keep a bounded history per topic and give every published message
+    /// an id, so that subscribers can resume after a reconnect
+    /// ([`Peer::subscribe_with_ids`]). Default: none (no ids, and a publish
+    /// takes no per-topic lock).
+    pub history: Option<HistoryLimits>,
 }
 
 impl Default for ServerConfig {
@@ -146,6 +181,8 @@ impl Default for ServerConfig {
             slow_subscriber: SlowSubscriber::Drop,
             max_inbox_bytes: 64 << 20,
             max_body: 1 << 20,
+            heartbeat: None,
+            history: None,
         }
     }
 }
@@ -176,8 +213,8 @@ pub enum Message<'a> {
 /// (made by the factory given to [`Server::run`]), so it needs no locks;
 /// what the workers share (topics, publishing) goes through [`Context`].
 ///
-/// Every callback but [`on_upgrade`](Handler::on_upgrade) can publish, and
-/// the ones given a [`Peer`] can send to, close and subscribe that
+/// Every callback can publish and set timers through its [`Context`]; the
+/// ones given a [`Peer`] can also send to, close and subscribe that
 /// connection.
 pub trait Handler {
     /// The worker starts: set timers here. Called once per worker, before
@@ -189,6 +226,7 @@ pub trait Handler {
     /// the [`ServerConfig`] have already been applied. Default: accept.
     fn on_upgrade(
         &mut self,
+        _ctx: &mut Context<'_>,
         _conn: ConnId,
         _peer_addr: SocketAddr,
         _request: &UpgradeRequest<'_>,
@@ -220,7 +258,8 @@ pub trait Handler {
 }
 
 /// The echo handler: every text and binary message goes back unchanged.
-/// Plain `GET /` gets [`ECHO_PAGE`].
+/// Plain `GET /` gets the built-in page ([`app::PAGE`]). The binary runs
+/// [`app::App`], which echoes too and adds rooms and publishing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Echo;
 
@@ -230,7 +269,8 @@ impl Handler for Echo {
             return Response::new(405, "only GET is served here\n").header("Allow", "GET");
         }
         match request.path() {
-            "/" | "/index.html" => Response::html(ECHO_PAGE),
+            "/" | "/index.html" => Response::html(app::PAGE),
+            "/rfc6455.js" => app::client_js(),
             "/favicon.ico" => Response::not_found(),
             _ => Response::upgrade_required(),
         }
@@ -287,12 +327,40 @@ impl ServerHandle {
 
     /// Publishes a frame encoded beforehand (see [`publish`](Self::publish)).
     pub fn publish_frame(&self, topic: &str, frame: &SharedFrame) -> usize {
-        self.hub.route(topic, frame, None)
+        match &self.hub.history {
+            Some(history) => {
+                let now = std::time::Instant::now();
+                self.hub.publish_stamped(history, topic, frame, None, now)
+            }
+            None => self.hub.route(topic, frame, None),
+        }
     }
 
     /// Subscribers of `topic` over all workers, a snapshot.
     pub fn subscribers(&self, topic: &str) -> usize {
         self.hub.subscribers(topic)
+    }
+
+    /// Publishes a message whose id was assigned elsewhere: what a broker
+    /// relaying between server instances calls for each message it
+    /// receives, when the ids come from a shared counter (e.g. `INCR` in
+    /// Redis) and the epoch from shared state. The message is kept in the
+    /// topic's history under that id and delivered as a local publish
+    /// would be. `None` if the server keeps no history or the id is not
+    /// newer than the topic's newest (a duplicate); else the subscribers
+    /// reached. See [`HistoryLimits`] for epochs and gaps.
+    pub fn publish_with_id(
+        &self,
+        topic: &str,
+        epoch: &str,
+        id: u64,
+        kind: MessageKind,
+        payload: &[u8],
+    ) -> Option<usize> {
+        let history = self.hub.history.as_ref()?;
+        let frame = SharedFrame::new(kind, payload);
+        let now = std::time::Instant::now();
+        self.hub.ingest(history, topic, epoch, id, &frame, now)
     }
 
     /// The server's counters, summed over the workers.
@@ -321,7 +389,11 @@ impl Server {
             // Same port (resolved if it was 0), so the kernel balances.
             listeners.push(worker::listen(local_addr)?);
         }
-        let hub = Arc::new(hub::Hub::new(config.threads, config.max_inbox_bytes));
+        let hub = Arc::new(hub::Hub::new(
+            config.threads,
+            config.max_inbox_bytes,
+            config.history,
+        ));
         Ok(Server {
             config,
             listeners,

@@ -11,7 +11,7 @@ use crate::handshake::{Accept, Opening, RequestParser, UpgradeRequest};
 use crate::limits::Limits;
 
 use super::http::{self, HttpRequest, Response};
-use super::{ConnId, Context, Handler, ServerConfig};
+use super::{ConnId, Context, Handler};
 
 /// Sent to connections refused because the server is full.
 pub(crate) const SERVICE_UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
@@ -20,6 +20,8 @@ too many connections\n";
 
 /// Bytes read per call while the request head arrives.
 const HANDSHAKE_READ: usize = 2048;
+/// Most bytes read per call while a plain request's body arrives.
+const BODY_READ: usize = 16 << 10;
 
 /// What a complete (or failed) request head leads to.
 pub(crate) enum Outcome {
@@ -53,8 +55,10 @@ impl HandshakeState {
     /// head, or what remains of the body (never beyond it).
     pub(crate) fn read_from(&mut self, socket: &mut impl Read) -> io::Result<usize> {
         let old = self.buf.len();
+        // A body is read in chunks too: memory follows the bytes that came,
+        // not the length a peer announced.
         let want = match self.body_end {
-            Some(end) => end.saturating_sub(old).max(1),
+            Some(end) => end.saturating_sub(old).clamp(1, BODY_READ),
             None => HANDSHAKE_READ,
         };
         self.buf.resize(old + want, 0);
@@ -87,7 +91,7 @@ impl HandshakeState {
         match self.parser.parse(&self.buf) {
             Ok(Status::Incomplete(_)) => Outcome::Incomplete,
             Ok(Status::Complete(Opening::WebSocket(request))) => {
-                answer_upgrade(&request, id, peer_addr, &config, handler, out)
+                answer_upgrade(&request, id, peer_addr, ctx, handler, out)
             }
             Ok(Status::Complete(Opening::Http(request))) => {
                 let len = match http::body_length(&request, config.max_body) {
@@ -136,10 +140,11 @@ fn answer_upgrade<H: Handler>(
     request: &UpgradeRequest<'_>,
     id: ConnId,
     peer_addr: SocketAddr,
-    config: &ServerConfig,
+    ctx: &mut Context<'_>,
     handler: &mut H,
     out: &mut Vec<u8>,
 ) -> Outcome {
+    let config = Arc::clone(&ctx.services.config);
     if !config.allowed_origins.is_empty() {
         let allowed: Vec<&str> = config.allowed_origins.iter().map(String::as_str).collect();
         if let Err(e) = request.check_origin(&allowed) {
@@ -153,7 +158,7 @@ fn answer_upgrade<H: Handler>(
             return Outcome::Respond;
         }
     }
-    if let Err(response) = handler.on_upgrade(id, peer_addr, request) {
+    if let Err(response) = handler.on_upgrade(ctx, id, peer_addr, request) {
         response.write(&config.server_name, out);
         return Outcome::Respond;
     }

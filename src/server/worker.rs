@@ -18,7 +18,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use super::context::{Counts, Services};
-use super::hub::{Envelope, Hub};
+use super::heartbeat;
+use super::hub::{Envelope, Hub, Stamp};
 use super::timers::{HandlerTimers, Timers};
 use super::topics::{self, Offer, Topics};
 use super::upgrade::{self, HandshakeState, Outcome};
@@ -402,7 +403,7 @@ impl Worker {
     fn deliver_outbox(&mut self) {
         let mut outbox = std::mem::take(&mut self.services.outbox);
         for out in outbox.drain(..) {
-            self.deliver(&out.topic, &out.frame, out.exclude);
+            self.deliver(&out.topic, &out.frame, None, out.exclude);
         }
         if self.services.outbox.is_empty() {
             self.services.outbox = outbox; // keep the capacity
@@ -414,14 +415,22 @@ impl Worker {
         let mut inbox = std::mem::take(&mut self.inbox);
         self.hub.take_inbox(self.index, &mut inbox);
         for envelope in inbox.drain(..) {
-            self.deliver(&envelope.topic, &envelope.frame, None);
+            let stamp = envelope.stamp.as_ref();
+            self.deliver(&envelope.topic, &envelope.frame, stamp, envelope.exclude);
         }
         self.inbox = inbox;
     }
 
     /// Queues `frame` to this worker's subscribers of `topic` (but
-    /// `exclude`); they are written in [`flush_dirty`](Self::flush_dirty).
-    fn deliver(&mut self, topic: &str, frame: &SharedFrame, exclude: Option<usize>) {
+    /// `exclude`), or its tagged form to those that asked for ids; they are
+    /// written in [`flush_dirty`](Self::flush_dirty).
+    fn deliver(
+        &mut self,
+        topic: &str,
+        frame: &SharedFrame,
+        stamp: Option<&Stamp>,
+        exclude: Option<usize>,
+    ) {
         let Services {
             topics,
             config,
@@ -433,6 +442,12 @@ impl Worker {
             if Some(slot) == exclude {
                 continue;
             }
+            let frame = match stamp {
+                // Replayed, or published before it subscribed.
+                Some(stamp) if stamp.id <= member.mode.floor() => continue,
+                Some(stamp) if member.mode.tagged() => &stamp.tagged,
+                _ => frame,
+            };
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
@@ -1009,6 +1024,7 @@ fn read_frames<H: Handler>(
             let buffered = c.buffered_input_len();
             let result = c.next_event_with(|event, tx| {
                 let message = match event {
+                    Event::Text(t) if heartbeat::answer(config.heartbeat.as_ref(), t, tx) => return,
                     Event::Text(t) => Message::Text(t),
                     Event::Binary(b) => Message::Binary(b),
                     Event::Ping(p) => Message::Ping(p),
@@ -1093,6 +1109,8 @@ fn flush(conn: &mut Conn) -> io::Result<()> {
             let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
             match c.output_vectored(&mut slices) {
                 0 => return Ok(()),
+                // One slice: write(2), which skips copying an iovec in.
+                1 => conn.socket.write(&slices[0]),
                 n => conn.socket.write_vectored(&slices[..n]),
             }
         };

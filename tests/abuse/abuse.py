@@ -1,4 +1,4 @@
-"""Hostile peers against a live echo server.
+"""Hostile peers against a live server (echo, rooms, HTTP publishing).
 
 usage: abuse.py SERVER_BINARY
 
@@ -28,6 +28,8 @@ FLAGS = [
     "--high-water", "256KiB",
     "--max-connections", "20000",
     "--close-timeout", "2",
+    "--slow-subscriber-limit", "256KiB",
+    "--max-body", "64KiB",
     "--log", "error",
 ]
 KEY_REQUEST = (
@@ -300,7 +302,183 @@ async def reset_mid_frame(server):
     return f"conns={n} fds_baseline={baseline} fds_peak={peak} fds_after={final} cleanup_ms={1000 * (time.monotonic() - start):.0f}"
 
 
-CASES = [slowloris, oversized_head, huge_frame, one_byte_fragments, no_read_flood, ping_flood, reset_mid_frame, idle_connections]
+def room_request(topic):
+    return KEY_REQUEST.replace(b"GET /echo ", b"GET /topic/" + topic.encode() + b" ")
+
+
+async def http(server, request, timeout=10):
+    """Sends a raw request; returns (status, body) once the server closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(request)
+    try:
+        await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    try:
+        response = await asyncio.wait_for(reader.read(), timeout)
+    except (ConnectionError, OSError):
+        response = b""
+    writer.close()
+    if not response:
+        return None, b""
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def stats(server):
+    import json
+    status, body = await http(server, b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 200, status
+    return json.loads(body)
+
+
+async def deaf_subscribers(server):
+    """200 subscribers that never read (small receive windows) and one that
+    does, while a room member publishes 32 MiB: the reader gets every
+    message in order, the deaf ones lose theirs, memory stays bounded."""
+    topic = "flood"
+    deaf = []
+    for _ in range(200):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", server.port))
+        s.sendall(room_request(topic))
+        deaf.append(s)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(room_request(topic))
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    preader, pwriter = await asyncio.open_connection("127.0.0.1", server.port)
+    pwriter.write(room_request(topic))
+    await asyncio.wait_for(preader.readuntil(b"\r\n\r\n"), 10)
+    deadline = time.monotonic() + 10
+    while (await stats(server))["subscriptions"] < 202:
+        assert time.monotonic() < deadline, "subscribers did not all join"
+        await asyncio.sleep(0.05)
+    n, size = 2000, 16 << 10
+    peak = 0
+
+    async def publish():
+        nonlocal peak
+        for i in range(n):
+            pwriter.write(frame(2, struct.pack(">I", i) + b"\x5a" * (size - 4)))
+            await asyncio.wait_for(pwriter.drain(), 30)
+            if i % 100 == 0:
+                peak = max(peak, server.rss_kib())
+
+    async def read_all():
+        for i in range(n):
+            opcode, payload = await asyncio.wait_for(read_frame(reader), 30)
+            assert opcode == 2 and struct.unpack(">I", payload[:4])[0] == i, (opcode, payload[:4], i)
+
+    start = time.monotonic()
+    await asyncio.gather(publish(), read_all())
+    elapsed = time.monotonic() - start
+    counts = await stats(server)
+    for s in deaf:
+        s.close()
+    writer.transport.abort()
+    pwriter.transport.abort()
+    assert counts["dropped_slow"] > 0, counts
+    return (f"deaf=200 published={n}x{size >> 10}KiB reader_got_all_in_order secs={elapsed:.1f} "
+            f"dropped_slow={counts['dropped_slow']} delivered={counts['delivered']} peak_rss_kib={peak}")
+
+
+async def hostile_publishers(server):
+    """HTTP publishing with lying lengths, chunked and oversized bodies, bad
+    topic names, and 500 bodies that trickle: each gets its status or is cut
+    off at the handshake timeout, and every descriptor comes back."""
+    cases = [
+        (b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 1099511627776\r\n\r\n", 413),
+        (b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n", 413),
+        (b"POST /publish/t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411),
+        (b"POST /publish/t HTTP/1.1\r\nHost: x\r\n\r\n", 411),
+        (b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc", 400),
+        (b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc", 400),
+        (b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", 400),
+        (b"POST /publish/" + b"n" * 300 + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", 400),
+        (b"POST /publish/%00 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", 400),
+        (b"POST /publish/%ff HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", 400),
+        (b"GET /push?topic=%00&data=x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"POST /publish/t HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nContent-Length: 1\r\n\r\nx", 403),
+        # A body followed by more bytes: the extra is never read as a request.
+        (b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nxGET /stats HTTP/1.1\r\n\r\n", 200),
+    ]
+    for request, want in cases:
+        status, body = await http(server, request)
+        assert status == want, f"{request[:60]!r}: {status} {body[:80]!r}, expected {want}"
+    baseline = open_fds(server.pid)
+    n = 500
+    conns = []
+    for _ in range(n):
+        r, w = await asyncio.open_connection("127.0.0.1", server.port)
+        w.write(b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n" + b"x" * 100)
+        conns.append((r, w))
+    start = time.monotonic()
+
+    async def trickle(r, w):
+        while time.monotonic() - start < HANDSHAKE_TIMEOUT + 5:
+            try:
+                w.write(b"x")
+                await w.drain()
+                data = await asyncio.wait_for(r.read(1), 0.5)
+                if data == b"":
+                    return time.monotonic() - start
+            except asyncio.TimeoutError:
+                continue
+            except (ConnectionError, OSError):
+                return time.monotonic() - start
+        return None
+
+    ends = await asyncio.gather(*(trickle(r, w) for r, w in conns))
+    for _, w in conns:
+        w.close()
+    assert all(e is not None for e in ends), "a trickling body outlived the handshake timeout"
+    deadline = time.monotonic() + 10
+    while open_fds(server.pid) > baseline and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert open_fds(server.pid) <= baseline
+    return f"statuses_ok={len(cases)} trickling_bodies={n} all_cut_by_s={max(ends):.2f} fds_back_to={open_fds(server.pid)}"
+
+
+async def hostile_resumes(server):
+    """Room URLs with bad ids, ages and epochs get 400; an id past every
+    other (2^64 - 1) is answered "not recovered"; 300 clients that resume
+    the flood topic's whole history and never read cost bounded memory and
+    every descriptor comes back."""
+    def room(query):
+        return KEY_REQUEST.replace(b"GET /echo ", b"GET /topic/flood?" + query + b" ")
+    for query in [b"since=-1", b"since=18446744073709551616", b"since=1e3", b"ids=2",
+                  b"since=1&epoch=" + b"e" * 65]:
+        status, body = await http(server, room(query))
+        assert status == 400, f"{query!r}: {status} {body[:80]!r}"
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(room(b"since=18446744073709551615"))
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    opcode, notice = await asyncio.wait_for(read_frame(reader), 10)
+    assert opcode == 1 and b'"recovered":false' in notice, notice[:120]
+    writer.transport.abort()
+    baseline = open_fds(server.pid)
+    deaf = []
+    for _ in range(300):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", server.port))
+        s.sendall(room(b"since=0"))
+        deaf.append(s)
+    await asyncio.sleep(1)
+    peak = server.rss_kib()
+    for s in deaf:
+        s.close()
+    deadline = time.monotonic() + 10
+    while open_fds(server.pid) > baseline and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert open_fds(server.pid) <= baseline
+    kept = (await stats(server))["history_messages"]
+    return f"bad_queries=5 deaf_resumes=300 history_messages={kept} peak_rss_kib={peak}"
+
+
+CASES = [slowloris, oversized_head, huge_frame, one_byte_fragments, no_read_flood, ping_flood, reset_mid_frame,
+         deaf_subscribers, hostile_resumes, hostile_publishers, idle_connections]
 RSS_BOUND_KIB = 128 << 10  # 128 MiB, with 10,000 connections open
 
 

@@ -1,0 +1,535 @@
+//! The bundled push application, what `echo-server` runs: echo on any
+//! path, chat rooms on `/topic/NAME`, publishing over plain HTTP, a clock
+//! on a timer, and the built-in page. The three apps of a typical
+//! Flask-SocketIO tutorial (echo, time push, broadcast from a `GET /push`
+//! route) in one handler.
+//!
+//! | request | what it does |
+//! |---|---|
+//! | WebSocket `/topic/NAME` | subscribes to NAME; each message it sends is published to NAME (to the others, or to all with [`AppConfig::room_echo`]) |
+//! | WebSocket, any other path | echo |
+//! | `POST /publish/NAME` + body | publishes the body (text if UTF-8, else binary); answers `{"topic":..,"subscribers":N}` |
+//! | `GET /push?topic=NAME&data=TEXT` | publishes TEXT, same answer |
+//! | WebSocket `/topic/NAME?ids=1` | the same, each message in the tagged form with its id (needs history, [`ServerConfig::history`](super::ServerConfig::history)) |
+//! | WebSocket `/topic/NAME?since=ID[&epoch=E]` | the same, first replaying the messages after ID (see [`Peer::subscribe_with_ids`]) |
+//! | `GET /stats` | the server's counters as JSON |
+//! | `GET /rfc6455.js` | the browser client module ([`CLIENT_JS`]) |
+//! | `GET /` | the page: echo and a room view |
+//!
+//! NAME is percent-decoded and checked by
+//! [`check_topic_name`] (400 if it fails).
+//! Publishing is refused (403) unless the request comes from loopback, or
+//! carries `Authorization: Bearer TOKEN` when a token is configured (then
+//! the token is required from every address, loopback included: behind a
+//! reverse proxy on the same host every request comes from loopback). A
+//! browser's cross-origin request is refused too (403): a page on another
+//! site must not publish through a visitor's browser.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+use std::prelude::rust_2021::*;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::{
+    check_topic_name, json, ConnId, Context, Handler, HttpRequest, Message, Peer, Response, Since,
+    UpgradeRequest,
+};
+use crate::close::CloseCode;
+use crate::connection::MessageKind;
+
+/// The built-in page served for a plain `GET /`: an echo tester and a room
+/// view, written against the server's own API.
+pub const PAGE: &str = include_str!("page.html");
+
+/// The browser client served at `GET /rfc6455.js`: heartbeat, reconnect
+/// with backoff and jitter, resume with ids, a send queue. A classic
+/// script without dependencies (it defines `RFC6455`), usable from pages
+/// served anywhere.
+pub const CLIENT_JS: &str = include_str!("rfc6455.js");
+
+/// Longest epoch accepted in a room URL's query.
+const MAX_EPOCH_LEN: usize = 64;
+
+/// Prefix of the WebSocket path that joins a room.
+pub const TOPIC_PATH: &str = "/topic/";
+/// Prefix of the HTTP path that publishes its body.
+pub const PUBLISH_PATH: &str = "/publish/";
+
+/// Timer token of the clock.
+const TICK: u64 = 1;
+
+/// What the bundled application does beyond the server's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AppConfig {
+    /// A room member also gets its own messages back. Default: no, like
+    /// Socket.IO's `broadcast` and Bun's `ws.publish`.
+    pub room_echo: bool,
+    /// Publish the time (RFC 3339, UTC, milliseconds) to
+    /// [`clock_topic`](Self::clock_topic) at this interval.
+    pub tick: Option<Duration>,
+    /// The topic of the clock (`clock` from the binary).
+    pub clock_topic: String,
+    /// Required as `Authorization: Bearer TOKEN` from every publisher when
+    /// set; when not, only loopback may publish.
+    pub publish_token: Option<String>,
+}
+
+/// The bundled application: see the module docs.
+#[derive(Debug, Clone)]
+pub struct App {
+    config: Arc<AppConfig>,
+}
+
+impl App {
+    /// The application with `config`; one per worker (they share it).
+    pub fn new(config: Arc<AppConfig>) -> App {
+        App { config }
+    }
+
+    /// Publishes `body` to the topic named in the request after `prefix`
+    /// or in its query, once the request may publish.
+    fn publish(
+        &self,
+        ctx: &mut Context<'_>,
+        request: &HttpRequest<'_>,
+        topic: &str,
+        kind: MessageKind,
+        body: &[u8],
+    ) -> Response {
+        let access = PublishRequest::of(request).check(
+            &ctx.config().allowed_origins,
+            self.config.publish_token.as_deref(),
+        );
+        if let Err(refusal) = access {
+            return refusal;
+        }
+        if let Err(e) = check_topic_name(topic, ctx.config().topics.max_name_len) {
+            return Response::new(400, format!("{e}\n"));
+        }
+        let reached = ctx.publish(topic, kind, body);
+        Response::json(
+            200,
+            format!(
+                "{{\"topic\":{},\"subscribers\":{reached}}}\n",
+                json::string(topic)
+            ),
+        )
+    }
+}
+
+impl Handler for App {
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        // One clock for the whole server, not one per worker.
+        if let (Some(every), 0) = (self.config.tick, ctx.worker()) {
+            ctx.set_interval(every, TICK);
+        }
+    }
+
+    fn on_upgrade(
+        &mut self,
+        ctx: &mut Context<'_>,
+        _conn: ConnId,
+        _peer_addr: SocketAddr,
+        request: &UpgradeRequest<'_>,
+    ) -> Result<(), Response> {
+        match room(request.path()) {
+            Some(Ok(topic)) => {
+                check_topic_name(&topic, ctx.config().topics.max_name_len)
+                    .map_err(|e| Response::new(400, format!("{e}\n")))?;
+                let query = RoomQuery::parse(request.query())?;
+                if query.ids && ctx.config().history.is_none() {
+                    return Err(Response::new(
+                        400,
+                        "this server keeps no topic history: ids and since need --history\n",
+                    ));
+                }
+                Ok(())
+            }
+            Some(Err(refusal)) => Err(refusal),
+            None => Ok(()),
+        }
+    }
+
+    fn on_open(&mut self, peer: &mut Peer<'_>, request: &UpgradeRequest<'_>) {
+        if let Some(Ok(topic)) = room(request.path()) {
+            // Checked in on_upgrade.
+            let query = RoomQuery::parse(request.query()).unwrap_or_default();
+            let subscribed = if query.ids {
+                let since = query.since.map(|id| Since {
+                    id,
+                    epoch: query.epoch.as_deref(),
+                });
+                peer.subscribe_with_ids(&topic, since)
+            } else {
+                peer.subscribe(&topic)
+            };
+            if let Err(e) = subscribed {
+                let _ = peer.close(CloseCode::POLICY_VIOLATION, &e.to_string());
+            }
+        }
+    }
+
+    fn on_message(&mut self, peer: &mut Peer<'_>, message: Message<'_>) {
+        let (kind, data) = match message {
+            Message::Text(text) => (MessageKind::Text, text.as_bytes()),
+            Message::Binary(data) => (MessageKind::Binary, data),
+            Message::Ping(_) | Message::Pong(_) => return,
+        };
+        // A room member: what it says goes to the room. Anyone else: echo.
+        let Some(topic) = peer.subscriptions().next().cloned() else {
+            if peer.send(kind, data).is_err() {
+                // Only reachable if the output bound is below the message size.
+                let _ = peer.close(CloseCode::TOO_BIG, "echo does not fit the output buffer");
+            }
+            return;
+        };
+        if self.config.room_echo {
+            peer.publish(&topic, kind, data);
+        } else {
+            peer.publish_to_others(&topic, kind, data);
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        if token == TICK {
+            let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+            ctx.publish(&self.config.clock_topic, MessageKind::Text, now.as_bytes());
+        }
+    }
+
+    fn on_http(&mut self, ctx: &mut Context<'_>, request: &HttpRequest<'_>) -> Response {
+        let path = request.path();
+        let method = request.method();
+        if let Some(encoded) = path.strip_prefix(PUBLISH_PATH) {
+            if method != "POST" {
+                return Response::new(405, "publish with POST\n").header("Allow", "POST");
+            }
+            let topic = match decode(encoded) {
+                Ok(topic) => topic,
+                Err(refusal) => return refusal,
+            };
+            let body = request.body();
+            let kind = match std::str::from_utf8(body) {
+                Ok(_) => MessageKind::Text,
+                Err(_) => MessageKind::Binary,
+            };
+            return self.publish(ctx, request, &topic, kind, body);
+        }
+        if method != "GET" && method != "HEAD" {
+            return Response::new(405, "only GET is served here\n").header("Allow", "GET");
+        }
+        match path {
+            "/" | "/index.html" => page(ctx.config()),
+            "/rfc6455.js" => client_js(),
+            "/push" => {
+                let (mut topic, mut data) = (None, Cow::Borrowed(""));
+                for (key, value) in form_urlencoded::parse(request.query().unwrap_or("").as_bytes())
+                {
+                    match &*key {
+                        "topic" => topic = Some(value),
+                        "data" => data = value,
+                        _ => {}
+                    }
+                }
+                match topic {
+                    Some(topic) => {
+                        self.publish(ctx, request, &topic, MessageKind::Text, data.as_bytes())
+                    }
+                    None => Response::new(400, "/push needs ?topic=NAME (and &data=TEXT)\n"),
+                }
+            }
+            "/stats" => {
+                let s = ctx.stats();
+                Response::json(
+                    200,
+                    format!(
+                        "{{\"connections\":{},\"subscriptions\":{},\"topics\":{},\"published\":{},\
+                         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"inbox_dropped\":{},\
+                         \"history_topics\":{},\"history_messages\":{},\"history_bytes\":{}}}\n",
+                        s.connections,
+                        s.subscriptions,
+                        s.topics,
+                        s.published,
+                        s.delivered,
+                        s.dropped_slow,
+                        s.closed_slow,
+                        s.inbox_dropped,
+                        s.history_topics,
+                        s.history_messages,
+                        s.history_bytes
+                    ),
+                )
+            }
+            "/favicon.ico" => Response::not_found(),
+            _ => Response::upgrade_required(),
+        }
+    }
+}
+
+/// The built-in page, told through its meta tags what the server does
+/// that its client needs to know: the heartbeat (if any) to send, and
+/// whether rooms keep history (then it resumes after a reconnect).
+pub fn page(config: &super::ServerConfig) -> Response {
+    let mut page = Cow::Borrowed(PAGE);
+    let mut set = |name: &str, value: &str| {
+        let empty = format!("<meta name=\"{name}\" content=\"\">");
+        let filled = format!("<meta name=\"{name}\" content=\"{}\">", attr(value));
+        page = Cow::Owned(page.replace(&empty, &filled));
+    };
+    if let Some(h) = &config.heartbeat {
+        set("rfc6455-heartbeat", &h.text);
+        set("rfc6455-heartbeat-reply", &h.reply);
+    }
+    if config.history.is_some() {
+        set("rfc6455-history", "on");
+    }
+    match page {
+        Cow::Borrowed(page) => Response::html(page),
+        Cow::Owned(page) => Response::new(200, page).content_type("text/html; charset=utf-8"),
+    }
+}
+
+/// `GET /rfc6455.js`: any site's pages may load it.
+pub fn client_js() -> Response {
+    Response::new(200, CLIENT_JS)
+        .content_type("text/javascript; charset=utf-8")
+        .header("Access-Control-Allow-Origin", "*")
+        .header("Cache-Control", "no-cache")
+}
+
+/// `s` escaped for an HTML attribute value in double quotes.
+fn attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What a room URL's query asks for.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct RoomQuery {
+    /// Messages in the tagged form (`ids=1`, implied by `since`).
+    ids: bool,
+    /// Resume after this id (`since=ID`).
+    since: Option<u64>,
+    /// The epoch of that id (`epoch=E`).
+    epoch: Option<String>,
+}
+
+impl RoomQuery {
+    fn parse(query: Option<&str>) -> Result<RoomQuery, Response> {
+        let mut q = RoomQuery::default();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match &*key {
+                "ids" => {
+                    q.ids = match &*value {
+                        "" | "1" | "true" => true,
+                        "0" | "false" => false,
+                        _ => return Err(Response::new(400, "ids takes 1 or 0\n")),
+                    }
+                }
+                "since" => match value.parse::<u64>() {
+                    Ok(id) => q.since = Some(id),
+                    Err(_) => {
+                        return Err(Response::new(400, "since takes a message id (0 or more)\n"))
+                    }
+                },
+                "epoch" if value.len() <= MAX_EPOCH_LEN => q.epoch = Some(value.into_owned()),
+                "epoch" => return Err(Response::new(400, "epoch is too long\n")),
+                _ => {}
+            }
+        }
+        q.ids |= q.since.is_some();
+        Ok(q)
+    }
+}
+
+/// The room a WebSocket path joins: `Some` for `/topic/...`, with the
+/// decoded name or the refusal.
+fn room(path: &str) -> Option<Result<String, Response>> {
+    path.strip_prefix(TOPIC_PATH).map(decode)
+}
+
+/// Percent-decodes a topic name from a path; 400 if it is not UTF-8.
+fn decode(encoded: &str) -> Result<String, Response> {
+    percent_encoding::percent_decode_str(encoded)
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .map_err(|_| Response::new(400, "the topic name is not UTF-8 once decoded\n"))
+}
+
+/// What decides whether a request may publish: see the module docs.
+struct PublishRequest<'a> {
+    origin: Option<&'a [u8]>,
+    host: Option<&'a [u8]>,
+    authorization: Option<&'a [u8]>,
+    from: IpAddr,
+}
+
+impl<'a> PublishRequest<'a> {
+    fn of(request: &HttpRequest<'a>) -> Self {
+        PublishRequest {
+            origin: request.header("Origin"),
+            host: request.header("Host"),
+            authorization: request.header("Authorization"),
+            from: request.peer_addr().ip(),
+        }
+    }
+
+    fn check(&self, allowed_origins: &[String], token: Option<&str>) -> Result<(), Response> {
+        if let Some(origin) = self.origin {
+            // A browser says where the page came from: its own host, or a
+            // listed origin, may publish; any other site may not.
+            let authority = origin
+                .iter()
+                .position(|&b| b == b'/')
+                .and_then(|i| origin[i..].strip_prefix(b"//"));
+            let same_site = authority
+                .zip(self.host)
+                .is_some_and(|(a, host)| a.eq_ignore_ascii_case(host));
+            let listed = allowed_origins
+                .iter()
+                .any(|a| a.as_bytes().eq_ignore_ascii_case(origin));
+            if !(same_site || listed) {
+                return Err(Response::new(403, "cross-origin publishing is refused\n"));
+            }
+        }
+        match token {
+            Some(token) => match self.authorization.and_then(|v| v.strip_prefix(b"Bearer ")) {
+                None => Err(Response::new(
+                    401,
+                    "publishing needs Authorization: Bearer TOKEN\n",
+                )
+                .header("WWW-Authenticate", "Bearer")),
+                Some(given) if constant_time_eq(given, token.as_bytes()) => Ok(()),
+                Some(_) => Err(Response::new(403, "wrong publish token\n")),
+            },
+            None if self.from.to_canonical().is_loopback() => Ok(()),
+            None => Err(Response::new(
+                403,
+                "publishing is allowed from loopback only (start the server with --publish-token)\n",
+            )),
+        }
+    }
+}
+
+/// Compares secrets without an early exit on the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cret", b"s3cre"));
+        assert!(!constant_time_eq(b"s3cret", b"s3creT"));
+    }
+
+    #[test]
+    fn who_may_publish() {
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let far: IpAddr = "192.0.2.7".parse().unwrap();
+        let plain = |from| PublishRequest {
+            origin: None,
+            host: Some(b"h:1"),
+            authorization: None,
+            from,
+        };
+        let status = |r: Result<(), Response>| r.err().map_or(200, |r| r.status());
+        // No token: loopback only.
+        assert_eq!(status(plain(lo).check(&[], None)), 200);
+        assert_eq!(status(plain(mapped).check(&[], None)), 200);
+        assert_eq!(status(plain(far).check(&[], None)), 403);
+        // A token: required from everyone, loopback too.
+        let with = |auth: &'static [u8], from| PublishRequest {
+            authorization: Some(auth),
+            ..plain(from)
+        };
+        assert_eq!(status(plain(lo).check(&[], Some("t0k"))), 401);
+        assert_eq!(
+            status(with(b"Bearer t0k", far).check(&[], Some("t0k"))),
+            200
+        );
+        assert_eq!(
+            status(with(b"Bearer t0K", far).check(&[], Some("t0k"))),
+            403
+        );
+        assert_eq!(status(with(b"Basic t0k", far).check(&[], Some("t0k"))), 401);
+        // Browsers: the server's own pages and listed origins only.
+        let from_page = |origin: &'static [u8]| PublishRequest {
+            origin: Some(origin),
+            ..plain(lo)
+        };
+        assert_eq!(status(from_page(b"http://h:1").check(&[], None)), 200);
+        assert_eq!(
+            status(from_page(b"https://evil.example").check(&[], None)),
+            403
+        );
+        assert_eq!(status(from_page(b"null").check(&[], None)), 403);
+        let listed = ["https://app.example".to_owned()];
+        assert_eq!(
+            status(from_page(b"https://app.example").check(&listed, None)),
+            200
+        );
+    }
+
+    #[test]
+    fn room_queries_are_read_strictly() {
+        let q = |s| RoomQuery::parse(Some(s)).map_err(|r| r.status());
+        assert_eq!(q(""), Ok(RoomQuery::default()));
+        assert!(q("ids=1").unwrap().ids);
+        assert!(!q("ids=0").unwrap().ids);
+        let r = q("since=12&epoch=ab12").unwrap();
+        assert_eq!(
+            (r.ids, r.since, r.epoch.as_deref()),
+            (true, Some(12), Some("ab12"))
+        );
+        assert_eq!(q("since=0").unwrap().since, Some(0));
+        assert_eq!(q("since=-1"), Err(400));
+        assert_eq!(q("since=99999999999999999999999"), Err(400));
+        assert_eq!(q("ids=maybe"), Err(400));
+        assert_eq!(q(&format!("since=1&epoch={}", "e".repeat(65))), Err(400));
+    }
+
+    #[test]
+    fn the_page_is_told_the_heartbeat() {
+        let config = crate::server::ServerConfig {
+            heartbeat: Some(crate::server::Heartbeat {
+                text: "heart\"Check".into(),
+                reply: "<ok>".into(),
+            }),
+            history: Some(crate::server::HistoryLimits::default()),
+            ..Default::default()
+        };
+        let page = page(&config);
+        let body = std::str::from_utf8(page.body()).unwrap();
+        assert!(body.contains("<meta name=\"rfc6455-heartbeat\" content=\"heart&quot;Check\">"));
+        assert!(body.contains("<meta name=\"rfc6455-heartbeat-reply\" content=\"&lt;ok&gt;\">"));
+        assert!(body.contains("<meta name=\"rfc6455-history\" content=\"on\">"));
+        let plain = super::page(&Default::default());
+        let body = std::str::from_utf8(plain.body()).unwrap();
+        assert!(body.contains("<meta name=\"rfc6455-heartbeat\" content=\"\">"));
+        assert!(body.contains("<meta name=\"rfc6455-history\" content=\"\">"));
+    }
+
+    #[test]
+    fn room_names_are_decoded() {
+        assert_eq!(room("/topic/a%20b").unwrap().unwrap(), "a b");
+        assert_eq!(room("/topic/%E8%81%8A").unwrap().unwrap(), "聊");
+        assert_eq!(room("/topic/%FF").unwrap().unwrap_err().status(), 400);
+        assert!(room("/echo").is_none());
+    }
+}

@@ -1,0 +1,344 @@
+//! The bundled application (what `echo-server` runs) over loopback: rooms,
+//! publishing with POST and GET /push, and everything a bad request gets:
+//! 400 for bad topic names and body lengths, 411, 413, 401/403 for
+//! publishers, and a body that trickles past the handshake timeout.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rfc6455::client::{Client, ClientConfig};
+use rfc6455::connection::Event;
+use rfc6455::server::app::{App, AppConfig};
+use rfc6455::server::{Server, ServerConfig, ServerHandle};
+
+struct Running {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread").expect("server result");
+        }
+    }
+}
+
+fn start(app: AppConfig, configure: impl FnOnce(&mut ServerConfig)) -> Running {
+    let mut config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        threads: 2,
+        close_timeout: Duration::from_secs(2),
+        ..ServerConfig::default()
+    };
+    configure(&mut config);
+    let server = Server::bind(config).expect("bind");
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let app = Arc::new(app);
+    let thread = std::thread::spawn(move || server.run(move || App::new(Arc::clone(&app))));
+    Running {
+        addr,
+        handle,
+        thread: Some(thread),
+    }
+}
+
+fn join(server: &Running, path: &str) -> Client {
+    let config = ClientConfig {
+        read_timeout: Some(Duration::from_secs(10)),
+        ..ClientConfig::default()
+    };
+    Client::connect_with(&format!("ws://{}{path}", server.addr), &config).expect("connect")
+}
+
+fn await_subscriptions(server: &Running, n: usize) {
+    for _ in 0..2000 {
+        if server.handle.stats().subscriptions == n {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("{:?}", server.handle.stats());
+}
+
+fn text(c: &mut Client) -> String {
+    match c.recv().expect("recv") {
+        Event::Text(t) => t.to_owned(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+/// Sends `request` raw and returns the whole response (the server closes).
+fn http(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn post(addr: SocketAddr, path: &str, headers: &str, body: &[u8]) -> String {
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n{headers}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    http(addr, &request)
+}
+
+fn status(response: &str) -> u16 {
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {response:?}"))
+}
+
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+#[test]
+fn a_room_hears_its_members_and_http_publishers() {
+    let server = start(AppConfig::default(), |_| {});
+    let mut a = join(&server, "/topic/lobby");
+    let mut b = join(&server, "/topic/lobby");
+    let mut echo = join(&server, "/echo");
+    await_subscriptions(&server, 2);
+
+    a.send_text("hi from a").unwrap();
+    assert_eq!(text(&mut b), "hi from a");
+    echo.send_text("ping").unwrap();
+    assert_eq!(text(&mut echo), "ping", "other paths still echo");
+
+    let r = post(server.addr, "/publish/lobby", "", b"hello");
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(body(&r), "{\"topic\":\"lobby\",\"subscribers\":2}\n");
+    assert!(r.contains("Content-Type: application/json"), "{r}");
+    assert_eq!(
+        text(&mut a),
+        "hello",
+        "a did not get its own message, then this"
+    );
+    assert_eq!(text(&mut b), "hello");
+
+    let r = post(server.addr, "/publish/lobby", "", &[0xff, 0, 1]);
+    assert_eq!(status(&r), 200);
+    match a.recv().unwrap() {
+        Event::Binary(b) => assert_eq!(b, [0xff, 0, 1], "not UTF-8: binary"),
+        other => panic!("{other:?}"),
+    }
+
+    let r = http(
+        server.addr,
+        b"GET /push?topic=lobby&data=time+is+%E2%8C%9A HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(body(&r), "{\"topic\":\"lobby\",\"subscribers\":2}\n", "{r}");
+    assert!(matches!(b.recv().unwrap(), Event::Binary(_)));
+    assert_eq!(text(&mut b), "time is \u{231a}");
+    assert_eq!(text(&mut a), "time is \u{231a}");
+
+    let r = post(server.addr, "/publish/nobody", "", b"x");
+    assert_eq!(body(&r), "{\"topic\":\"nobody\",\"subscribers\":0}\n");
+    let stats = body(&http(
+        server.addr,
+        b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n",
+    ))
+    .to_owned();
+    assert!(stats.contains("\"subscriptions\":2"), "{stats}");
+    assert!(stats.contains("\"published\":5"), "{stats}");
+}
+
+#[test]
+fn room_echo_sends_members_their_own_messages() {
+    let app = AppConfig {
+        room_echo: true,
+        ..AppConfig::default()
+    };
+    let server = start(app, |_| {});
+    let mut a = join(&server, "/topic/%E8%81%8A%20room");
+    let mut b = join(&server, "/topic/%E8%81%8A%20room");
+    await_subscriptions(&server, 2);
+    a.send_text("mine").unwrap();
+    assert_eq!(text(&mut a), "mine");
+    assert_eq!(text(&mut b), "mine");
+    let r = post(server.addr, "/publish/%E8%81%8A%20room", "", b"x");
+    assert_eq!(
+        body(&r),
+        "{\"topic\":\"\u{804a} room\",\"subscribers\":2}\n"
+    );
+}
+
+/// The status a WebSocket upgrade to `path` gets.
+fn upgrade_status(addr: SocketAddr, path: &str) -> u16 {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    status(&String::from_utf8_lossy(&head))
+}
+
+#[test]
+fn bad_topic_names_get_400() {
+    let server = start(AppConfig::default(), |c| c.topics.max_name_len = 8);
+    for (path, want) in [
+        ("/topic/ok", 101),
+        ("/topic/", 400),
+        ("/topic/%FF%FE", 400),
+        ("/topic/a%0Ab", 400),
+        ("/topic/123456789", 400),
+        ("/topic/%E8%81%8A%E8%81%8A", 101),
+        ("/topic/%E8%81%8A%E8%81%8A%E8%81%8A", 400),
+    ] {
+        assert_eq!(upgrade_status(server.addr, path), want, "{path}");
+    }
+    for (path, want) in [
+        ("/publish/ok", 200),
+        ("/publish/", 400),
+        ("/publish/%C0", 400),
+        ("/publish/a%7Fb", 400),
+        ("/publish/123456789", 400),
+    ] {
+        let r = post(server.addr, path, "", b"x");
+        assert_eq!(status(&r), want, "{path}: {r}");
+    }
+    let r = http(server.addr, b"GET /push?data=x HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status(&r), 400, "{r}");
+    let r = http(server.addr, b"GET /publish/ok HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status(&r), 405, "{r}");
+}
+
+#[test]
+fn bodies_are_bounded_and_framed_strictly() {
+    let server = start(AppConfig::default(), |c| c.max_body = 1000);
+    let r = post(server.addr, "/publish/t", "", &[b'x'; 1000]);
+    assert_eq!(status(&r), 200, "at the limit: {r}");
+    // Refused from the head alone, before any body byte is read.
+    let r = http(
+        server.addr,
+        b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n",
+    );
+    assert_eq!(status(&r), 413, "{r}");
+    let r = http(
+        server.addr,
+        b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+    );
+    assert_eq!(status(&r), 413, "{r}");
+    let r = http(
+        server.addr,
+        b"POST /publish/t HTTP/1.1\r\nHost: x\r\n\r\nabc",
+    );
+    assert_eq!(status(&r), 411, "no length: {r}");
+    let r = http(
+        server.addr,
+        b"POST /publish/t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    );
+    assert_eq!(status(&r), 411, "chunked: {r}");
+    for bad in [
+        "Content-Length: -1\r\n",
+        "Content-Length: 3, 3\r\n",
+        "Content-Length: 3\r\nContent-Length: 4\r\n",
+        "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n",
+    ] {
+        let request = format!("POST /publish/t HTTP/1.1\r\nHost: x\r\n{bad}\r\nabc");
+        let r = http(server.addr, request.as_bytes());
+        assert_eq!(status(&r), 400, "{bad:?}: {r}");
+    }
+    // A body sent in pieces is waited for.
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    s.write_all(b"def").unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    assert_eq!(status(&r), 200, "{r}");
+}
+
+#[test]
+fn a_body_slower_than_the_handshake_timeout_is_cut_off() {
+    let server = start(AppConfig::default(), |c| {
+        c.handshake_timeout = Duration::from_millis(300)
+    });
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        .unwrap();
+    // A byte now and then, never the whole body.
+    let mut out = Vec::new();
+    for _ in 0..20 {
+        if s.write_all(b"x").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let closed = s.read_to_end(&mut out);
+    assert!(closed.is_ok() || out.is_empty(), "{closed:?}");
+    assert!(
+        out.is_empty(),
+        "no response to a request never finished: {out:?}"
+    );
+    assert_eq!(server.handle.stats().published, 0);
+}
+
+#[test]
+fn publishers_need_the_token_when_one_is_set() {
+    let app = AppConfig {
+        publish_token: Some("s3cret".to_owned()),
+        ..AppConfig::default()
+    };
+    let server = start(app, |_| {});
+    let r = post(server.addr, "/publish/t", "", b"x");
+    assert_eq!(status(&r), 401, "loopback too: {r}");
+    assert!(r.contains("WWW-Authenticate: Bearer"), "{r}");
+    let r = post(
+        server.addr,
+        "/publish/t",
+        "Authorization: Bearer wrong\r\n",
+        b"x",
+    );
+    assert_eq!(status(&r), 403, "{r}");
+    let r = post(
+        server.addr,
+        "/publish/t",
+        "Authorization: Bearer s3cret\r\n",
+        b"x",
+    );
+    assert_eq!(status(&r), 200, "{r}");
+    let r = http(
+        server.addr,
+        b"GET /push?topic=t&data=x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n",
+    );
+    assert_eq!(status(&r), 200, "{r}");
+}
+
+#[test]
+fn pages_of_other_sites_cannot_publish_through_a_browser() {
+    let server = start(AppConfig::default(), |c| {
+        c.allowed_origins = vec!["https://app.example".to_owned()]
+    });
+    let own = format!("Origin: http://{}\r\n", server.addr);
+    for (origin, want) in [
+        ("Origin: https://evil.example\r\n", 403),
+        ("Origin: null\r\n", 403),
+        ("Origin: https://app.example\r\n", 200),
+        (own.as_str(), 200),
+        ("", 200),
+    ] {
+        let r = post(server.addr, "/publish/t", origin, b"x");
+        assert_eq!(status(&r), want, "{origin:?}: {r}");
+    }
+}
