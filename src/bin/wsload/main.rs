@@ -11,6 +11,7 @@ mod histogram;
 mod procstat;
 mod raw;
 mod rng;
+mod stream;
 
 use std::net::ToSocketAddrs;
 use std::process::ExitCode;
@@ -182,6 +183,32 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
         .map(|rest| format!("ws://{rest}"));
     let url = WsUrl::parse(raw.as_deref().unwrap_or(&options.url))
         .map_err(|e| format!("{}: {e}", options.url))?;
+    if raw.is_some() && options.churn {
+        return Err("--churn needs a ws:// or wss:// URL".into());
+    }
+    #[cfg(feature = "tls")]
+    let tls = if url.is_secure() {
+        let trust = match &options.cafile {
+            Some(path) => rfc6455::tls::ClientTls::from_ca_file(path).map_err(|e| e.to_string())?,
+            None => rfc6455::tls::ClientTls::default(),
+        };
+        let name = rfc6455::tls::rustls::pki_types::ServerName::try_from(url.host())
+            .map_err(|e| format!("{}: {e}", url.host()))?
+            .to_owned();
+        Some(stream::TlsTarget {
+            config: trust.config(),
+            name,
+        })
+    } else {
+        None
+    };
+    #[cfg(not(feature = "tls"))]
+    if url.is_secure() || options.cafile.is_some() {
+        return Err(format!(
+            "{}: wss:// needs the tls feature, which this build lacks",
+            options.url
+        ));
+    }
     let addr = (url.host(), url.port())
         .to_socket_addrs()
         .map_err(|e| format!("{}: {e}", url.host()))?
@@ -209,6 +236,9 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
         },
         idle: options.idle,
         raw: raw.is_some(),
+        churn: options.churn,
+        #[cfg(feature = "tls")]
+        tls,
         config: Config {
             limits,
             // Room for a read's worth of echoes; a larger frame still gets
@@ -250,11 +280,12 @@ fn summary(o: &Options, t: &Totals) -> String {
         o.size,
         o.pipeline,
         o.threads,
-        match (o.idle, o.text) {
-            (true, _) => "idle",
+        match (o.churn, o.idle, o.text) {
+            (true, _, _) => "handshakes",
+            (false, true, _) => "idle",
             _ if o.url.starts_with("tcp://") => "tcp",
-            (false, true) => "text",
-            (false, false) => "binary",
+            (false, false, true) => "text",
+            (false, false, false) => "binary",
         },
         t.msgs,
         us(hist.quantile(0.5)),
