@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REPS=${REPS:-3}
-SECS=${SECS:-4}
+SECS=${SECS:-3}
 WARMUP=${WARMUP:-1}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 IDLE_HOLD=${IDLE_HOLD:-5}

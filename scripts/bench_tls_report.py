@@ -38,10 +38,17 @@ def main(out):
     idle = list(csv.DictReader(open(idle_path), delimiter="\t")) if os.path.exists(idle_path) else []
     errors = sum(1 for r in runs if r["errors"] not in ("0",))
 
-    def med(server, kind, size, depth, key):
-        rows = [r for r in runs if r["server"] == server and r["kind"] == kind
+    def rows_of(server, kind, size, depth):
+        return [r for r in runs if r["server"] == server and r["kind"] == kind
                 and r["size"] == size and r["pipeline"] == depth]
+
+    def med(server, kind, size, depth, key):
+        rows = rows_of(server, kind, size, depth)
         return median(r[key] for r in rows), len(rows)
+
+    def spread(server, kind, size, depth, key):
+        values = [float(r[key]) for r in rows_of(server, kind, size, depth) if r[key] not in ("", "-")]
+        return f"{min(values):,.0f}-{max(values):,.0f}" if values else "-"
 
     points = []
     for r in runs:
@@ -102,8 +109,8 @@ def main(out):
     lines += ["## Ours against the best peer over TLS", "",
               "Ours' TLS CPU per message over the lowest of the peers' (the issue's bar: at most 1.0 "
               "with one message in flight, at most 0.8 with 16).", "",
-              "| size | in flight | ours ns/msg | best peer | its ns/msg | ratio | bar |",
-              "|---:|---:|---:|---|---:|---:|---:|"]
+              "| size | in flight | ours ns/msg | ours runs | best peer | its ns/msg | its runs | ratio | bar |",
+              "|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
     for size, depth in points:
         ours, _ = med("ours-tls", "echo", size, depth, "server_ns_per_msg")
         peers = [(med(s + "-tls", "echo", size, depth, "server_ns_per_msg")[0], s) for s in SERVERS[1:]]
@@ -113,7 +120,9 @@ def main(out):
         best, who = min(peers)
         bar = 1.0 if depth == "1" else 0.8
         verdict = "met" if ours / best <= bar else "missed"
-        lines.append(f"| {int(size) // 1024} KiB | {depth} | {fmt(ours)} | {who} | {fmt(best)} | "
+        lines.append(f"| {int(size) // 1024} KiB | {depth} | {fmt(ours)} | "
+                     f"{spread('ours-tls', 'echo', size, depth, 'server_ns_per_msg')} | {who} | {fmt(best)} | "
+                     f"{spread(who + '-tls', 'echo', size, depth, 'server_ns_per_msg')} | "
                      f"{ours / best:.2f} | {bar} ({verdict}) |")
     lines.append("")
 
@@ -147,6 +156,36 @@ def main(out):
                          f"{fmt(float(t['bytes_per_conn'])) if t else '-'} | "
                          f"{fmt(float(p['bytes_per_conn'])) if p else '-'} |")
         lines.append("")
+
+    secs, warmup = machine.get("secs", "3"), machine.get("warmup", "1")
+    lines += ["## Commands", "",
+              "The whole run, as recorded here (`--no-build` after the build step's own commands; "
+              "`/work/bin/bench-exclusive` is the shared machine's lock that keeps other work off "
+              "the cores while it runs):", "",
+              "```sh",
+              "cargo build --release --bin echo-server --bin wsload --example test-certs",
+              "(cd benches/peers && cargo build --release --bin fastwebsockets-echo --bin fastwebsockets-tls-echo)",
+              "(cd benches/peers/js && npm ci)",
+              "/work/bin/bench-exclusive bash scripts/bench-tls.sh --no-build",
+              "```", "",
+              "Each echo run is one fresh server and one wsload (PORT free at run time, the PKI from "
+              "`target/release/examples/test-certs DIR`):", "",
+              "```sh",
+              "taskset -c 0 target/release/echo-server --threads 1 --log warn --max-connections 20000 "
+              "[--tls-cert DIR/cert.pem --tls-key DIR/key.pem] --listen 127.0.0.1:PORT",
+              "taskset -c 0 benches/peers/js/node_modules/@oven/bun-linux-x64/bin/bun "
+              "benches/peers/js/bun-echo-tls.js --tls-cert DIR/cert.pem --tls-key DIR/key.pem --listen 127.0.0.1:PORT",
+              "taskset -c 0 benches/peers/js/node_modules/@oven/bun-linux-x64/bin/bun "
+              "benches/peers/js/bun-echo.js --listen 127.0.0.1:PORT",
+              "taskset -c 0 benches/peers/target/release/fastwebsockets-tls-echo "
+              "--tls-cert DIR/cert.pem --tls-key DIR/key.pem --listen 127.0.0.1:PORT",
+              "taskset -c 0 benches/peers/target/release/fastwebsockets-echo --listen 127.0.0.1:PORT",
+              f"taskset -c 1 target/release/wsload wss://localhost:PORT/ --cafile DIR/ca.pem --secs {secs} "
+              f"--warmup {warmup} --server-pid SERVER_PID --conns 100 --size 1024|16384 --pipeline 1|16",
+              f"taskset -c 1 target/release/wsload wss://localhost:PORT/ --cafile DIR/ca.pem --secs {secs} "
+              f"--warmup {warmup} --server-pid SERVER_PID --churn --conns 16",
+              "```", "",
+              "(`ws://127.0.0.1:PORT/` for the plain runs.)", ""]
 
     with open(os.path.join(out, "tls.md"), "w") as f:
         f.write("\n".join(lines))
