@@ -27,6 +27,13 @@ still missing at the end. Each error is described on stderr.
 USAGE:
     wsload ws://HOST:PORT/PATH [OPTIONS]
     wsload wss://HOST:PORT/PATH [--cafile CA.pem] [OPTIONS]
+    wsload tcp://HOST:PORT [OPTIONS]
+
+A tcp:// URL runs the same load over bare TCP against a server that
+writes back every byte it reads (the floor under a WebSocket echo): no
+handshake, no framing; each message is S bytes and its echo the next S
+bytes read, checked byte for byte (kind=tcp; --text does not apply). At
+the end each connection shuts down its side and waits for the server's.
 
 OPTIONS:
     --conns N           connections [default: 1]
@@ -53,8 +60,9 @@ OPTIONS:
                         window (to measure a server's memory per idle
                         connection); msgs=0 is then no error
     --server-pid PID    also measure this local process's CPU time over the
-                        window (the server's): adds server_cpu= and
-                        server_ns_per_msg= before errors=
+                        window (the server's): adds server_cpu=,
+                        server_ns_per_msg= and its user/kernel split
+                        before errors=
     -h, --help          print this help
 
 Sizes take suffixes: 1KiB, 16KiB, 1MiB (also KB, MB for powers of ten).
@@ -70,7 +78,9 @@ FIELDS:
     cpu         CPU time wsload used during the window, in cores
     server_cpu  with --server-pid: the server's CPU time in the window, in
                 cores; server_ns_per_msg is that time per echoed message,
-                a figure that does not depend on whether wsload saturates
+                a figure that does not depend on whether wsload saturates;
+                server_user_ns_per_msg and server_kernel_ns_per_msg split
+                it by the server's utime and stime (/proc/PID/stat)
     errors      connections that failed
 
 PINNING:
@@ -170,7 +180,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             _ => return Err(format!("unexpected argument {flag}")),
         }
     }
-    o.url = url.ok_or("a ws:// or wss:// URL is required")?;
+    o.url = url.ok_or("a ws://, wss:// or tcp:// URL is required")?;
     if o.churn && o.idle {
         return Err("--churn and --idle do not go together".into());
     }

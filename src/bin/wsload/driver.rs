@@ -33,9 +33,9 @@ use crate::stream::Stream;
 /// as a mismatch.
 pub const WINDOWS: usize = 251;
 /// Time allowed for connecting plus the opening handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// After the window: time for the echoes in flight and the close handshake.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Errors described on stderr per thread; the rest are only counted.
 const MAX_REPORTED: u64 = 10;
 
@@ -48,6 +48,8 @@ pub struct Plan {
     pub kind: MessageKind,
     /// Hold the connections without sending.
     pub idle: bool,
+    /// Bare TCP, no handshake and no framing (`tcp://` URLs): see `raw`.
+    pub raw: bool,
     /// Open, close and open again (handshakes per second) instead of
     /// echoing.
     pub churn: bool,
@@ -133,12 +135,12 @@ impl Conn {
 }
 
 /// Counts errors and describes the first few.
-struct Errors {
-    count: u64,
+pub struct Errors {
+    pub count: u64,
 }
 
 impl Errors {
-    fn record(&mut self, number: usize, message: &str) {
+    pub fn record(&mut self, number: usize, message: &str) {
         self.count += 1;
         if self.count <= MAX_REPORTED {
             eprintln!("wsload: connection {number}: {message}");
@@ -850,19 +852,19 @@ fn close_socket(conn: &mut Conn, load: &mut Load<'_>) {
 
 /// Where message `seq` of connection `number` starts in the payload bytes.
 #[inline]
-fn window(number: usize, seq: u64) -> usize {
+pub fn window(number: usize, seq: u64) -> usize {
     ((number as u64).wrapping_mul(7).wrapping_add(seq) % WINDOWS as u64) as usize
 }
 
 /// The calling thread's time on a CPU so far, from the scheduler's
 /// statistics; `None` where /proc does not have them.
-fn thread_cpu() -> Option<Duration> {
+pub fn thread_cpu() -> Option<Duration> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let ns = text.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(ns))
 }
 
-fn nanos_since(epoch: Instant, now: Instant) -> u64 {
+pub fn nanos_since(epoch: Instant, now: Instant) -> u64 {
     u64::try_from(now.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
 }
 

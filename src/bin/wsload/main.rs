@@ -8,6 +8,8 @@
 mod args;
 mod driver;
 mod histogram;
+mod procstat;
+mod raw;
 mod rng;
 mod stream;
 
@@ -74,16 +76,21 @@ fn main() -> ExitCode {
         let (plan, abort, ready) = (Arc::clone(&plan), Arc::clone(&abort), ready_tx.clone());
         let spawned = thread::Builder::new()
             .name(format!("wsload-{t}"))
-            .spawn(move || match Worker::new(plan, share) {
-                Ok(worker) => worker.run(&abort, ready, control_rx),
-                Err(e) => {
-                    eprintln!("wsload: cannot start a poll: {e}");
-                    let _ = ready.send(false);
-                    Report {
-                        msgs: 0,
-                        hist: Histogram::new(),
-                        errors: 1,
-                        cpu: None,
+            .spawn(move || {
+                if plan.raw {
+                    return raw::run(plan, share, &abort, ready, control_rx);
+                }
+                match Worker::new(plan, share) {
+                    Ok(worker) => worker.run(&abort, ready, control_rx),
+                    Err(e) => {
+                        eprintln!("wsload: cannot start a poll: {e}");
+                        let _ = ready.send(false);
+                        Report {
+                            msgs: 0,
+                            hist: Histogram::new(),
+                            errors: 1,
+                            cpu: None,
+                        }
                     }
                 }
             });
@@ -101,6 +108,7 @@ fn main() -> ExitCode {
     let connect_start = Instant::now();
     let all_up = (0..threads.len()).all(|_| ready_rx.recv().unwrap_or(false));
     let mut server_cpu = None;
+    let mut server_user_share = None;
     if all_up {
         eprintln!(
             "wsload: {} connection{} up in {:.2} s",
@@ -117,7 +125,7 @@ fn main() -> ExitCode {
             let _ = control.send(Control::Go(schedule));
         }
         if let Some(pid) = options.server_pid {
-            server_cpu = process_cpu(pid, schedule);
+            (server_cpu, server_user_share) = procstat::over_window(pid, schedule);
         }
     } else {
         for control in &controls {
@@ -155,6 +163,7 @@ fn main() -> ExitCode {
         hist,
         cpu,
         server_cpu,
+        server_user_share,
         errors,
     };
     println!("{}", summary(&options, &result));
@@ -167,7 +176,16 @@ fn main() -> ExitCode {
 
 /// Resolves the URL and sets the connection limits the run needs.
 fn make_plan(options: &Options) -> Result<Plan, String> {
-    let url = WsUrl::parse(&options.url).map_err(|e| format!("{}: {e}", options.url))?;
+    // tcp://HOST:PORT names the same address as ws://HOST:PORT.
+    let raw = options
+        .url
+        .strip_prefix("tcp://")
+        .map(|rest| format!("ws://{rest}"));
+    let url = WsUrl::parse(raw.as_deref().unwrap_or(&options.url))
+        .map_err(|e| format!("{}: {e}", options.url))?;
+    if raw.is_some() && options.churn {
+        return Err("--churn needs a ws:// or wss:// URL".into());
+    }
     #[cfg(feature = "tls")]
     let tls = if url.is_secure() {
         let trust = match &options.cafile {
@@ -217,6 +235,7 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
             MessageKind::Binary
         },
         idle: options.idle,
+        raw: raw.is_some(),
         churn: options.churn,
         #[cfg(feature = "tls")]
         tls,
@@ -233,44 +252,6 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
     })
 }
 
-/// CPU time (all threads) of process `pid` over the window, in seconds;
-/// `None` if /proc cannot tell. Sampled from this thread, which sleeps in
-/// between.
-fn process_cpu(pid: u32, schedule: Schedule) -> Option<f64> {
-    thread::sleep(
-        schedule
-            .measure_from
-            .saturating_duration_since(Instant::now()),
-    );
-    let (t0, ns0) = (Instant::now(), process_cpu_ns(pid));
-    thread::sleep(
-        schedule
-            .measure_to
-            .saturating_duration_since(Instant::now()),
-    );
-    let (t1, ns1) = (Instant::now(), process_cpu_ns(pid));
-    let used = ns1?.checked_sub(ns0?)? as f64 / 1e9;
-    // Scaled to the window in case this thread woke late.
-    let wall = t1.duration_since(t0).as_secs_f64();
-    let window = (schedule.measure_to - schedule.measure_from).as_secs_f64();
-    Some(used * window / wall.max(1e-9))
-}
-
-/// Nanoseconds the threads of `pid` have spent on a CPU: the first field
-/// of each /proc/PID/task/TID/schedstat.
-fn process_cpu_ns(pid: u32) -> Option<u64> {
-    let mut total = 0u64;
-    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let path = entry.ok()?.path().join("schedstat");
-        // A thread that just exited takes its time with it.
-        let Ok(text) = std::fs::read_to_string(path) else {
-            continue;
-        };
-        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(total)
-}
-
 struct Totals {
     msgs: u64,
     hist: Histogram,
@@ -278,6 +259,8 @@ struct Totals {
     cpu: Option<f64>,
     /// The server's CPU seconds over the window.
     server_cpu: Option<f64>,
+    /// The part of those in user space, from 0 to 1.
+    server_user_share: Option<f64>,
     errors: u64,
 }
 
@@ -300,6 +283,7 @@ fn summary(o: &Options, t: &Totals) -> String {
         match (o.churn, o.idle, o.text) {
             (true, _, _) => "handshakes",
             (false, true, _) => "idle",
+            _ if o.url.starts_with("tcp://") => "tcp",
             (false, false, true) => "text",
             (false, false, false) => "binary",
         },
@@ -318,8 +302,21 @@ fn summary(o: &Options, t: &Totals) -> String {
                     s * 1e9 / t.msgs as f64
                 };
                 line += &format!(" server_cpu={:.2} server_ns_per_msg={per_msg:.0}", s / secs);
+                match t.server_user_share {
+                    Some(u) => {
+                        line += &format!(
+                            " server_user_ns_per_msg={:.0} server_kernel_ns_per_msg={:.0}",
+                            per_msg * u,
+                            per_msg * (1.0 - u)
+                        )
+                    }
+                    None => line += " server_user_ns_per_msg=- server_kernel_ns_per_msg=-",
+                }
             }
-            None => line += " server_cpu=- server_ns_per_msg=-",
+            None => {
+                line += " server_cpu=- server_ns_per_msg=- server_user_ns_per_msg=- \
+                         server_kernel_ns_per_msg=-"
+            }
         }
     }
     line += &format!(" errors={}", t.errors);
@@ -344,6 +341,7 @@ mod tests {
             hist,
             cpu: Some(0.98),
             server_cpu: Some(0.005), // 1 ms per second over 5 s
+            server_user_share: Some(0.25),
             errors: 0,
         };
         let line = summary(&o, &totals);
@@ -365,7 +363,10 @@ mod tests {
         totals.errors = 3;
         let line = summary(&o, &totals);
         assert!(
-            line.ends_with(" cpu=0.98 server_cpu=0.00 server_ns_per_msg=10000 errors=3"),
+            line.ends_with(
+                " cpu=0.98 server_cpu=0.00 server_ns_per_msg=10000 \
+                 server_user_ns_per_msg=2500 server_kernel_ns_per_msg=7500 errors=3"
+            ),
             "{line}"
         );
     }
