@@ -126,6 +126,38 @@ struct Flags {
     /// Most topics one connection may subscribe to.
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_subscriptions: usize,
+    /// Share topics with other instances through Redis pub/sub, at
+    /// redis://HOST:PORT/DB (USER:PASSWORD@ may come before HOST). Every
+    /// publish goes through Redis; each instance delivers to its own
+    /// subscribers.
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RFC6455_REDIS_URL",
+        hide_env_values = true
+    )]
+    redis: Option<String>,
+    /// The Redis password, replacing the URL's (keep it off the command
+    /// line: set the variable).
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "RFC6455_REDIS_PASSWORD",
+        hide_env_values = true,
+        requires = "redis"
+    )]
+    redis_password: Option<String>,
+    /// Prefix of the Redis channels: topic NAME is PREFIX:topic:NAME.
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "PREFIX", default_value = "rfc6455")]
+    redis_prefix: String,
+    /// Most bytes of publishes waiting for Redis; beyond it publishes are
+    /// dropped and counted.
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "BYTES", default_value = "16MiB", value_parser = size)]
+    redis_queue: u64,
     /// Log level: error, warn, info, debug, trace [default: info, or RUST_LOG].
     #[arg(long, value_name = "LEVEL", value_parser = level)]
     log: Option<log::LevelFilter>,
@@ -255,6 +287,16 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
             .saturating_add(config.high_water)
             .saturating_add(config.read_budget),
     );
+    #[cfg(feature = "redis")]
+    if let Some(url) = f.redis {
+        config.redis = Some(rfc6455::server::RedisConfig {
+            url,
+            password: f.redis_password.filter(|p| !p.is_empty()),
+            prefix: f.redis_prefix,
+            max_queue_bytes: usize::try_from(f.redis_queue).unwrap_or(usize::MAX),
+            ..Default::default()
+        });
+    }
     let app = AppConfig {
         room_echo: f.room_echo,
         tick: f.tick,
@@ -365,6 +407,30 @@ mod tests {
         assert_eq!(c.topics, d.topics);
         assert_eq!(app.tick, None);
         assert_eq!(app.publish_token, None);
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn redis_flags_set_the_relay() {
+        let (c, _) = parse(&[]).unwrap();
+        assert_eq!(c.redis, None);
+        let (c, _) = parse(&[
+            "--redis",
+            "redis://127.0.0.1:7000/3",
+            "--redis-prefix",
+            "app1",
+            "--redis-queue",
+            "1MiB",
+            "--redis-password",
+            "pw",
+        ])
+        .unwrap();
+        let r = c.redis.unwrap();
+        assert_eq!(r.url, "redis://127.0.0.1:7000/3");
+        assert_eq!(r.prefix, "app1");
+        assert_eq!(r.max_queue_bytes, 1 << 20);
+        assert_eq!(r.password.as_deref(), Some("pw"));
+        assert!(parse(&["--redis-password", "pw"]).is_err(), "needs --redis");
     }
 
     #[test]

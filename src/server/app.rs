@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{
-    check_topic_name, ConnId, Context, Handler, HttpRequest, Message, Peer, Response,
+    check_topic_name, ConnId, Context, Handler, HttpRequest, Message, Peer, Response, Stats,
     UpgradeRequest,
 };
 use crate::close::CloseCode;
@@ -205,28 +205,44 @@ impl Handler for App {
                     None => Response::new(400, "/push needs ?topic=NAME (and &data=TEXT)\n"),
                 }
             }
-            "/stats" => {
-                let s = ctx.stats();
-                Response::json(
-                    200,
-                    format!(
-                        "{{\"connections\":{},\"subscriptions\":{},\"topics\":{},\"published\":{},\
-                         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"inbox_dropped\":{}}}\n",
-                        s.connections,
-                        s.subscriptions,
-                        s.topics,
-                        s.published,
-                        s.delivered,
-                        s.dropped_slow,
-                        s.closed_slow,
-                        s.inbox_dropped
-                    ),
-                )
-            }
+            "/stats" => Response::json(200, stats_json(&ctx.stats())),
             "/favicon.ico" => Response::not_found(),
             _ => Response::upgrade_required(),
         }
     }
+}
+
+/// The counters as `GET /stats` shows them; `redis` only with a relay.
+fn stats_json(s: &Stats) -> String {
+    let mut json = format!(
+        "{{\"connections\":{},\"subscriptions\":{},\"topics\":{},\"published\":{},\
+         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"inbox_dropped\":{}",
+        s.connections,
+        s.subscriptions,
+        s.topics,
+        s.published,
+        s.delivered,
+        s.dropped_slow,
+        s.closed_slow,
+        s.inbox_dropped
+    );
+    let b = &s.broker;
+    if b.enabled {
+        json.push_str(&format!(
+            ",\"redis\":{{\"connected\":{},\"sent\":{},\"received\":{},\"dropped\":{},\
+             \"local_only\":{},\"malformed\":{},\"reconnects\":{},\"channels\":{}}}",
+            b.connected,
+            b.sent,
+            b.received,
+            b.dropped,
+            b.local_only,
+            b.malformed,
+            b.reconnects,
+            b.channels
+        ));
+    }
+    json.push_str("}\n");
+    json
 }
 
 /// The room a WebSocket path joins: `Some` for `/topic/...`, with the

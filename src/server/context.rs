@@ -7,6 +7,7 @@ use std::prelude::rust_2021::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::broker::Skip;
 use super::hub::{Hub, Stats};
 use super::timers::{HandlerTimers, TimerId};
 use super::topics::{self, Offer, TopicError, Topics};
@@ -20,8 +21,8 @@ use crate::frame::ControlPayload;
 pub(crate) struct Outgoing {
     pub(crate) topic: Arc<str>,
     pub(crate) frame: SharedFrame,
-    /// The slot of a connection not to deliver to.
-    pub(crate) exclude: Option<usize>,
+    /// The slot and stamp of a connection not to deliver to.
+    pub(crate) exclude: Option<(usize, u64)>,
 }
 
 /// Counters a worker keeps while it runs; published to the hub once per
@@ -46,15 +47,33 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    /// Sends `frame` to every other worker with subscribers of `topic` and
-    /// books it for this worker's; returns the subscribers reached.
-    fn publish(&mut self, topic: &str, frame: &SharedFrame, exclude: Option<usize>) -> usize {
+    /// Hands `frame` to the relay to other instances if there is one (it
+    /// comes back to this instance's subscribers from there), else sends it
+    /// to every other worker with subscribers of `topic` and books it for
+    /// this worker's; returns the subscribers reached.
+    fn publish(
+        &mut self,
+        topic: &str,
+        frame: &SharedFrame,
+        exclude: Option<(usize, u64)>,
+    ) -> usize {
         self.counts.published += 1;
-        let remote = self.hub.route(topic, frame, Some(self.worker));
+        let skip = exclude.map(|(slot, stamp)| Skip {
+            worker: self.worker,
+            slot,
+            stamp,
+        });
+        if let Some(reached) = self
+            .hub
+            .relay_publish(topic, frame, self.topics.name(topic), skip)
+        {
+            return reached;
+        }
+        let remote = self.hub.route(topic, frame, Some(self.worker), None);
         let members = self.topics.members(topic);
         let local = members.len()
             - usize::from(
-                exclude.is_some_and(|slot| members.iter().any(|m| m.slot as usize == slot)),
+                exclude.is_some_and(|(slot, _)| members.iter().any(|m| m.slot as usize == slot)),
             );
         if local > 0 {
             let topic = self
@@ -175,6 +194,8 @@ impl Context<'_> {
 /// [`Context`].
 pub struct Peer<'a> {
     pub(crate) id: ConnId,
+    /// Tells this connection apart from later ones in the same slot.
+    pub(crate) stamp: u64,
     pub(crate) peer_addr: SocketAddr,
     pub(crate) tx: &'a mut Sender,
     pub(crate) socket: &'a mut mio::net::TcpStream,
@@ -279,8 +300,8 @@ impl<'a> Peer<'a> {
     pub fn publish(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         let frame = SharedFrame::new(kind, payload);
         let mine = self.is_subscribed(topic);
-        let slot = self.id.slot;
-        let others = self.ctx.services.publish(topic, &frame, Some(slot));
+        let me = (self.id.slot, self.stamp);
+        let others = self.ctx.services.publish(topic, &frame, Some(me));
         if mine {
             let services = &mut *self.ctx.services;
             match topics::offer(self.tx, &frame, &services.config) {
@@ -297,6 +318,7 @@ impl<'a> Peer<'a> {
     /// message its sender already shows). Returns the subscribers reached.
     pub fn publish_to_others(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         let frame = SharedFrame::new(kind, payload);
-        self.ctx.services.publish(topic, &frame, Some(self.id.slot))
+        let me = (self.id.slot, self.stamp);
+        self.ctx.services.publish(topic, &frame, Some(me))
     }
 }

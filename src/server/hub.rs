@@ -6,18 +6,25 @@
 //! each worker with subscribers once: never a lock per subscriber. A worker
 //! is woken only when its inbox goes from empty to not empty, so a burst of
 //! publishes costs it one wake-up.
+//!
+//! With a relay to other instances ([`broker`](super::broker)), publishes
+//! go to the relay instead, and what comes back enters the inboxes here;
+//! the directory tells the relay which topics the instance has.
 
 use std::collections::HashMap;
 use std::prelude::rust_2021::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
+use super::broker::{Accepted, BrokerStats, Outbound, Relay, Skip};
 use crate::connection::SharedFrame;
 
 /// A message on its way to another worker's subscribers.
 pub(crate) struct Envelope {
     pub(crate) topic: Arc<str>,
     pub(crate) frame: SharedFrame,
+    /// The slot and stamp of a connection not to deliver to.
+    pub(crate) skip: Option<(usize, u64)>,
 }
 
 /// Messages waiting for one worker.
@@ -75,6 +82,8 @@ pub struct Stats {
     pub subscriptions: usize,
     /// Topics with subscribers, counted once per worker that has some.
     pub topics: usize,
+    /// The relay to other instances (`--redis`), if any.
+    pub broker: BrokerStats,
 }
 
 pub(crate) struct Hub {
@@ -85,10 +94,15 @@ pub(crate) struct Hub {
     directory: RwLock<HashMap<Arc<str>, Box<[AtomicUsize]>>>,
     pub(crate) counters: Box<[WorkerCounters]>,
     pub(crate) shutdown: AtomicBool,
+    relay: Option<Arc<dyn Relay>>,
 }
 
 impl Hub {
-    pub(crate) fn new(threads: usize, max_inbox_bytes: usize) -> Hub {
+    pub(crate) fn new(
+        threads: usize,
+        max_inbox_bytes: usize,
+        relay: Option<Arc<dyn Relay>>,
+    ) -> Hub {
         Hub {
             threads,
             max_inbox_bytes,
@@ -96,7 +110,49 @@ impl Hub {
             directory: RwLock::new(HashMap::new()),
             counters: (0..threads).map(|_| WorkerCounters::default()).collect(),
             shutdown: AtomicBool::new(false),
+            relay,
         }
+    }
+
+    /// The relay to other instances, if any.
+    pub(crate) fn relay(&self) -> Option<&Arc<dyn Relay>> {
+        self.relay.as_ref()
+    }
+
+    /// Hands a publish to the relay. `None`: there is none, or it is not
+    /// connected, and the caller delivers it here. `Some(n)`: relayed (n:
+    /// this instance's subscribers, a snapshot) or dropped (0).
+    pub(crate) fn relay_publish(
+        &self,
+        topic: &str,
+        frame: &SharedFrame,
+        name: Option<&Arc<str>>,
+        skip: Option<Skip>,
+    ) -> Option<usize> {
+        let relay = self.relay.as_ref()?;
+        let message = Outbound {
+            topic: name.map_or_else(|| Arc::from(topic), Arc::clone),
+            frame: frame.clone(),
+            skip,
+        };
+        match relay.publish(message) {
+            Accepted::Relayed => Some(
+                self.subscribers(topic)
+                    .saturating_sub(usize::from(skip.is_some())),
+            ),
+            Accepted::Dropped => Some(0),
+            Accepted::Local => None,
+        }
+    }
+
+    /// The topics with subscribers in this instance, a snapshot.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn topic_names(&self) -> Vec<Arc<str>> {
+        let dir = self
+            .directory
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        dir.keys().cloned().collect()
     }
 
     /// Called once, when the workers exist.
@@ -140,21 +196,33 @@ impl Hub {
             .directory
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        match dir.get(topic) {
+        let changed = match dir.get(topic) {
             // Nobody left anywhere: forget the topic.
             Some(counts) if delta < 0 => {
-                if counts.iter().all(|c| c.load(Ordering::Relaxed) == 0) {
+                let gone = counts.iter().all(|c| c.load(Ordering::Relaxed) == 0);
+                if gone {
                     dir.remove(topic);
                 }
+                gone
             }
             // Someone added it between the two locks.
-            Some(counts) => add(&counts[worker], delta),
+            Some(counts) => {
+                add(&counts[worker], delta);
+                false
+            }
             None => {
                 let counts: Box<[AtomicUsize]> =
                     (0..self.threads).map(|_| AtomicUsize::new(0)).collect();
                 add(&counts[worker], delta);
                 dir.insert(Arc::clone(topic), counts);
+                true
             }
+        };
+        drop(dir);
+        // Outside the lock: the relay reads the directory when it acts, so
+        // notes that cross each other still end in the right state.
+        if let (true, Some(relay)) = (changed, &self.relay) {
+            relay.topic_changed(topic);
         }
     }
 
@@ -169,9 +237,15 @@ impl Hub {
     }
 
     /// Hands `frame` to every worker but `from` with subscribers of
-    /// `topic`; returns their subscriber count (those of workers whose
-    /// inbox was full not included).
-    pub(crate) fn route(&self, topic: &str, frame: &SharedFrame, from: Option<usize>) -> usize {
+    /// `topic`, but not to the connection `skip`; returns their subscriber
+    /// count (those of workers whose inbox was full not included).
+    pub(crate) fn route(
+        &self,
+        topic: &str,
+        frame: &SharedFrame,
+        from: Option<usize>,
+        skip: Option<Skip>,
+    ) -> usize {
         let Some(inboxes) = self.inboxes.get() else {
             return 0; // not running yet
         };
@@ -191,6 +265,9 @@ impl Hub {
             let envelope = Envelope {
                 topic: Arc::clone(name),
                 frame: frame.clone(),
+                skip: skip
+                    .filter(|s| s.worker == worker)
+                    .map(|s| (s.slot, s.stamp)),
             };
             if self.push(&inboxes[worker], worker, envelope) {
                 reached += count;
@@ -243,6 +320,9 @@ impl Hub {
             s.connections += c.connections.load(Ordering::Relaxed);
             s.subscriptions += c.subscriptions.load(Ordering::Relaxed);
             s.topics += c.topics.load(Ordering::Relaxed);
+        }
+        if let Some(relay) = &self.relay {
+            s.broker = relay.stats();
         }
         s
     }

@@ -30,6 +30,7 @@
 
 use std::prelude::rust_2021::*;
 pub mod app;
+pub mod broker;
 pub mod cli;
 mod context;
 mod http;
@@ -49,6 +50,9 @@ use crate::close::CloseCode;
 use crate::connection::{Config, MessageKind, SharedFrame};
 
 pub use crate::handshake::{Request, UpgradeRequest};
+#[cfg(feature = "redis")]
+pub use broker::redis::RedisConfig;
+pub use broker::BrokerStats;
 pub use context::{Context, Peer};
 pub use http::{HttpRequest, Response};
 pub use hub::Stats;
@@ -117,6 +121,10 @@ pub struct ServerConfig {
     pub max_inbox_bytes: usize,
     /// Largest body of a plain HTTP request; 413 beyond. Default 1 MiB.
     pub max_body: usize,
+    /// Share topics with other instances through Redis (feature `redis`):
+    /// see [`RedisConfig`]. Default: none.
+    #[cfg(feature = "redis")]
+    pub redis: Option<RedisConfig>,
 }
 
 impl Default for ServerConfig {
@@ -143,6 +151,8 @@ impl Default for ServerConfig {
             slow_subscriber: SlowSubscriber::Drop,
             max_inbox_bytes: 64 << 20,
             max_body: 1 << 20,
+            #[cfg(feature = "redis")]
+            redis: None,
         }
     }
 }
@@ -286,7 +296,10 @@ impl ServerHandle {
 
     /// Publishes a frame encoded beforehand (see [`publish`](Self::publish)).
     pub fn publish_frame(&self, topic: &str, frame: &SharedFrame) -> usize {
-        self.hub.route(topic, frame, None)
+        match self.hub.relay_publish(topic, frame, None, None) {
+            Some(reached) => reached,
+            None => self.hub.route(topic, frame, None, None),
+        }
     }
 
     /// Subscribers of `topic` over all workers, a snapshot.
@@ -320,7 +333,8 @@ impl Server {
             // Same port (resolved if it was 0), so the kernel balances.
             listeners.push(worker::listen(local_addr)?);
         }
-        let hub = Arc::new(hub::Hub::new(config.threads, config.max_inbox_bytes));
+        let relay = broker_for(&config)?;
+        let hub = Arc::new(hub::Hub::new(config.threads, config.max_inbox_bytes, relay));
         Ok(Server {
             config,
             listeners,
@@ -366,6 +380,10 @@ impl Server {
             )?);
         }
         hub.set_wakers(workers.iter().map(worker::Worker::waker).collect());
+        let relay_threads = match hub.relay() {
+            Some(relay) => Arc::clone(relay).start(Arc::clone(&hub))?,
+            None => Vec::new(),
+        };
         let mut threads = Vec::new();
         for mut w in workers {
             let make_handler = Arc::clone(&make_handler);
@@ -387,6 +405,25 @@ impl Server {
                 Err(_) => result = Err(io::Error::other("worker thread panicked")),
             }
         }
+        if let Some(relay) = hub.relay() {
+            relay.shutdown();
+        }
+        for t in relay_threads {
+            if t.join().is_err() {
+                result = Err(io::Error::other("relay thread panicked"));
+            }
+        }
         result
     }
+}
+
+/// The relay to other instances the configuration asks for.
+#[allow(clippy::unnecessary_wraps)]
+fn broker_for(_config: &ServerConfig) -> io::Result<Option<Arc<dyn broker::Relay>>> {
+    #[cfg(feature = "redis")]
+    if let Some(redis) = &_config.redis {
+        let relay = broker::redis::RedisRelay::new(redis.clone())?;
+        return Ok(Some(Arc::new(relay)));
+    }
+    Ok(None)
 }

@@ -414,14 +414,15 @@ impl Worker {
         let mut inbox = std::mem::take(&mut self.inbox);
         self.hub.take_inbox(self.index, &mut inbox);
         for envelope in inbox.drain(..) {
-            self.deliver(&envelope.topic, &envelope.frame, None);
+            self.deliver(&envelope.topic, &envelope.frame, envelope.skip);
         }
         self.inbox = inbox;
     }
 
-    /// Queues `frame` to this worker's subscribers of `topic` (but
-    /// `exclude`); they are written in [`flush_dirty`](Self::flush_dirty).
-    fn deliver(&mut self, topic: &str, frame: &SharedFrame, exclude: Option<usize>) {
+    /// Queues `frame` to this worker's subscribers of `topic` (but the
+    /// connection `exclude`, by slot and stamp); they are written in
+    /// [`flush_dirty`](Self::flush_dirty).
+    fn deliver(&mut self, topic: &str, frame: &SharedFrame, exclude: Option<(usize, u64)>) {
         let Services {
             topics,
             config,
@@ -430,12 +431,12 @@ impl Worker {
         } = &mut self.services;
         for member in topics.members(topic) {
             let slot = member.slot as usize;
-            if Some(slot) == exclude {
-                continue;
-            }
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
+            if Some((slot, conn.stamp)) == exclude {
+                continue;
+            }
             let Phase::Open(c) = &conn.phase else {
                 continue;
             };
@@ -886,6 +887,7 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>
                 phase: Phase::Open(c),
                 broken,
                 peer_addr,
+                stamp,
                 ..
             } = conn
             else {
@@ -894,6 +896,7 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>
             if let Some(request) = state.upgrade_request() {
                 let mut peer = Peer {
                     id,
+                    stamp: *stamp,
                     peer_addr: *peer_addr,
                     tx: c,
                     socket,
@@ -952,11 +955,13 @@ fn read_frames<H: Handler>(
         broken,
         read_paused,
         read_until_blocked,
+        stamp,
         ..
     } = conn
     else {
         return false;
     };
+    let stamp = *stamp;
     let Context { services, now } = ctx;
     let since_epoch = now.saturating_duration_since(epoch);
     let mut budget = config.read_budget;
@@ -1026,6 +1031,7 @@ fn read_frames<H: Handler>(
                 };
                 let mut peer = Peer {
                     id,
+                    stamp,
                     peer_addr: *peer_addr,
                     tx,
                     socket: &mut *socket,

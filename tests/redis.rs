@@ -1,0 +1,472 @@
+//! Several instances of the server sharing topics through a real Redis
+//! (feature `redis`): publishes over HTTP, from room members and from
+//! other programs (plain `PUBLISH`, envelopes) reach every subscriber of
+//! every instance exactly once and in order per publisher; Redis down at
+//! start, killed and restarted while publishing; malformed envelopes.
+//!
+//! Each test starts its own `redis-server` on a free loopback port
+//! (`REDIS_SERVER` names the binary; default `redis-server` from PATH) and
+//! stops it by its PID. Without a redis-server binary the tests fail: CI
+//! installs it (`.ci/run`).
+#![cfg(feature = "redis")]
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rfc6455::client::{Client, ClientConfig, Error};
+use rfc6455::connection::Event;
+use rfc6455::server::app::{App, AppConfig};
+use rfc6455::server::{RedisConfig, Server, ServerConfig, ServerHandle, Stats};
+
+/// A redis-server of this test, stopped (SIGKILL, by PID) when dropped.
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+    dir: std::path::PathBuf,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        Redis::start_on(free_port())
+    }
+
+    fn start_on(port: u16) -> Redis {
+        let dir = std::env::temp_dir().join(format!("rfc6455-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
+        let child = Command::new(&bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin} (install redis-server): {e}"));
+        let redis = Redis {
+            port,
+            child: Some(child),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while redis.query(&[b"PING"]).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Runs one command on a fresh connection (the test's own client).
+    fn query(&self, args: &[&[u8]]) -> redis::RedisResult<redis::Value> {
+        let client = redis::Client::open(self.url())?;
+        let mut con = client.get_connection_with_timeout(Duration::from_secs(2))?;
+        let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query(&mut con)
+    }
+
+    fn publish(&self, channel: &str, payload: &[u8]) {
+        self.query(&[b"PUBLISH", channel.as_bytes(), payload])
+            .expect("PUBLISH");
+    }
+
+    /// Instances subscribed to `topic`'s channel.
+    fn instances_on(&self, topic: &str) -> i64 {
+        let channel = format!("rfc6455:topic:{topic}");
+        match self.query(&[b"PUBSUB", b"NUMSUB", channel.as_bytes()]) {
+            Ok(redis::Value::Array(v)) => match v.get(1) {
+                Some(redis::Value::Int(n)) => *n,
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+
+    fn wait_instances_on(&self, topic: &str, n: i64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.instances_on(topic) != n {
+            assert!(Instant::now() < deadline, "{n} instances on {topic}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Instance {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread").expect("server result");
+        }
+    }
+}
+
+fn instance(redis_url: &str) -> Instance {
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        threads: 2,
+        close_timeout: Duration::from_secs(2),
+        redis: Some(RedisConfig {
+            url: redis_url.to_owned(),
+            heartbeat: Duration::from_millis(500),
+            timeout: Duration::from_secs(2),
+            reconnect_min: Duration::from_millis(50),
+            reconnect_max: Duration::from_millis(400),
+            ..RedisConfig::default()
+        }),
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(config).expect("bind");
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let app = Arc::new(AppConfig::default());
+    let thread = std::thread::spawn(move || server.run(move || App::new(Arc::clone(&app))));
+    Instance {
+        addr,
+        handle,
+        thread: Some(thread),
+    }
+}
+
+impl Instance {
+    fn stats(&self) -> Stats {
+        self.handle.stats()
+    }
+
+    fn wait_connected(&self) {
+        self.wait(|s| s.broker.connected, "connected to Redis");
+    }
+
+    fn wait(&self, mut ok: impl FnMut(&Stats) -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let s = self.stats();
+            if ok(&s) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what}: {s:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn join(&self, topic: &str) -> Client {
+        let config = ClientConfig {
+            read_timeout: Some(Duration::from_secs(10)),
+            ..ClientConfig::default()
+        };
+        Client::connect_with(&format!("ws://{}/topic/{topic}", self.addr), &config)
+            .expect("connect")
+    }
+
+    /// POST /publish/TOPIC; returns the status.
+    fn post(&self, topic: &str, body: &[u8]) -> u16 {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut request = format!(
+            "POST /publish/{topic} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        s.write_all(&request).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let response = String::from_utf8_lossy(&out);
+        response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// A received message: text, or binary shown as `bin:` and hex.
+fn next(c: &mut Client) -> Option<String> {
+    match c.recv() {
+        Ok(Event::Text(t)) => Some(t.to_owned()),
+        Ok(Event::Binary(b)) => Some(format!(
+            "bin:{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        )),
+        Ok(other) => panic!("unexpected {other:?}"),
+        Err(Error::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            None
+        }
+        Err(e) => panic!("recv: {e}"),
+    }
+}
+
+/// Reads until `last` arrives (or the read timeout), returning everything.
+fn collect_until(c: &mut Client, last: &str) -> Vec<String> {
+    let mut got = Vec::new();
+    while let Some(m) = next(c) {
+        let done = m == last;
+        got.push(m);
+        if done {
+            return got;
+        }
+    }
+    panic!("{last:?} never came; got {got:?}");
+}
+
+/// Checks that `got` holds each of `want` exactly once, in that order
+/// relative to each other (other messages may interleave).
+fn assert_once_in_order(got: &[String], want: &[String], who: &str) {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for m in got {
+        *counts.entry(m.as_str()).or_default() += 1;
+    }
+    for w in want {
+        assert_eq!(counts.get(w.as_str()), Some(&1), "{who}: {w:?} in {got:?}");
+    }
+    let positions: Vec<usize> = want
+        .iter()
+        .map(|w| got.iter().position(|m| m == w).unwrap())
+        .collect();
+    assert!(
+        positions.windows(2).all(|p| p[0] < p[1]),
+        "{who}: out of order: {got:?}"
+    );
+}
+
+#[test]
+fn three_instances_share_a_topic_exactly_once_in_order() {
+    let redis = Redis::start();
+    let instances: Vec<Instance> = (0..3).map(|_| instance(&redis.url())).collect();
+    for i in &instances {
+        i.wait_connected();
+    }
+    // Two subscribers on each instance; the second on B also speaks.
+    let mut subs: Vec<(String, Client)> = Vec::new();
+    for (n, i) in instances.iter().enumerate() {
+        for k in 0..2 {
+            subs.push((format!("instance {n} sub {k}"), i.join("news")));
+        }
+    }
+    redis.wait_instances_on("news", 3);
+    for i in &instances {
+        i.wait(|s| s.subscriptions == 2, "two subscriptions");
+    }
+    const N: usize = 30;
+    let http: Vec<String> = (0..N).map(|k| format!("http {k}")).collect();
+    let room: Vec<String> = (0..N).map(|k| format!("room {k}")).collect();
+    let cli: Vec<String> = (0..N).map(|k| format!("cli {k}")).collect();
+    // Three publishers at once: HTTP on instance 0, a room member on
+    // instance 1, another program straight into Redis.
+    std::thread::scope(|scope| {
+        let (a, http) = (&instances[0], &http);
+        scope.spawn(move || {
+            for m in http {
+                assert_eq!(a.post("news", m.as_bytes()), 200);
+            }
+        });
+        let speaker = &mut subs[3].1;
+        for m in &room {
+            speaker.send_text(m).unwrap();
+        }
+        for m in &cli {
+            redis.publish("rfc6455:topic:news", m.as_bytes());
+        }
+    });
+    // A binary plain payload and an envelope of another program mark the end.
+    redis.publish("rfc6455:topic:news", b"\xff\x00\x01");
+    redis.publish("rfc6455:topic:news", b"\0rfc6455 kind=text future=1\nend");
+    for (who, c) in &mut subs {
+        let got = collect_until(c, "end");
+        assert_once_in_order(&got, &http, who);
+        assert_once_in_order(&got, &cli, who);
+        if who == "instance 1 sub 1" {
+            assert!(
+                !got.iter().any(|m| m.starts_with("room")),
+                "{who}: own echo"
+            );
+        } else {
+            assert_once_in_order(&got, &room, who);
+        }
+        assert_once_in_order(&got, &["bin:ff0001".to_owned()], who);
+        assert_eq!(
+            got.len(),
+            3 * N + 2 - usize::from(who == "instance 1 sub 1") * N
+        );
+    }
+    for i in &instances {
+        let b = i.stats().broker;
+        assert_eq!((b.dropped, b.malformed, b.local_only), (0, 0, 0), "{b:?}");
+        assert_eq!(b.channels, 1, "{b:?}");
+    }
+    // The last subscriber gone: the instance leaves the channel.
+    let (_, c) = subs.remove(0);
+    drop(c);
+    let (_, c) = subs.remove(0);
+    drop(c);
+    redis.wait_instances_on("news", 2);
+}
+
+#[test]
+fn a_publish_after_a_local_subscribe_reaches_it() {
+    // The subscription to Redis must be confirmed before this instance's
+    // next publish to the topic is sent, or it would not come back here.
+    let redis = Redis::start();
+    let a = instance(&redis.url());
+    a.wait_connected();
+    for round in 0..20 {
+        let topic = format!("fresh{round}");
+        let mut c = a.join(&topic);
+        a.wait(|s| s.subscriptions == 1, "subscribed");
+        assert_eq!(a.post(&topic, b"first"), 200);
+        assert_eq!(next(&mut c).as_deref(), Some("first"), "round {round}");
+        drop(c);
+        a.wait(|s| s.subscriptions == 0, "unsubscribed");
+    }
+}
+
+#[test]
+fn malformed_envelopes_are_counted_and_not_delivered() {
+    let redis = Redis::start();
+    let a = instance(&redis.url());
+    a.wait_connected();
+    let mut c = a.join("t");
+    redis.wait_instances_on("t", 1);
+    for bad in [
+        &b"\0rfc6455 kind=ping\nx"[..],
+        b"\0rfc6455 kind=text\n\xff",
+        b"\0rfc6455 no end of line",
+        b"\0rfc6455 id=0\nx",
+    ] {
+        redis.publish("rfc6455:topic:t", bad);
+    }
+    redis.publish("rfc6455:topic:t", b"\0rfc6455 kind=binary id=7\nok");
+    assert_eq!(next(&mut c).as_deref(), Some("bin:6f6b"));
+    a.wait(|s| s.broker.malformed == 4, "four malformed");
+}
+
+#[test]
+fn redis_down_at_start_then_up() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let a = instance(&url);
+    let b = instance(&url);
+    // Down: the server runs, and publishes reach this instance's own.
+    let mut ca = a.join("t");
+    let mut cb = b.join("t");
+    a.wait(|s| s.subscriptions == 1, "subscribed");
+    assert_eq!(a.post("t", b"alone"), 200);
+    assert_eq!(next(&mut ca).as_deref(), Some("alone"));
+    assert!(!a.stats().broker.connected);
+    assert_eq!(a.stats().broker.local_only, 1);
+    // Up: both connect and subscribe.
+    let redis = Redis::start_on(port);
+    a.wait_connected();
+    b.wait_connected();
+    redis.wait_instances_on("t", 2);
+    assert_eq!(a.post("t", b"together"), 200);
+    assert_eq!(next(&mut ca).as_deref(), Some("together"));
+    assert_eq!(next(&mut cb).as_deref(), Some("together"));
+}
+
+#[test]
+fn redis_killed_and_restarted_while_publishing() {
+    let mut redis = Redis::start();
+    let port = redis.port;
+    let a = instance(&redis.url());
+    let b = instance(&redis.url());
+    a.wait_connected();
+    b.wait_connected();
+    let mut ca = a.join("t");
+    let mut cb = b.join("t");
+    redis.wait_instances_on("t", 2);
+    // Publish from another thread on A throughout; kill Redis midway,
+    // start it again, and go on until both are back and a marker passes.
+    const N: usize = 400;
+    let mut restarted = None;
+    for k in 0..N {
+        a.handle.publish(
+            "t",
+            rfc6455::connection::MessageKind::Text,
+            format!("m {k}").as_bytes(),
+        );
+        if k == 100 {
+            // Everything so far went through Redis (B has it), then Redis dies.
+            a.wait(|s| s.broker.sent == 101, "m 0..=100 sent");
+            redis.kill();
+            a.wait(|s| !s.broker.connected, "notices the loss");
+        }
+        if k == 200 {
+            restarted = Some(Redis::start_on(port));
+            a.wait_connected();
+            b.wait_connected();
+            restarted.as_ref().unwrap().wait_instances_on("t", 2);
+        }
+        if k % 50 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    a.handle
+        .publish("t", rfc6455::connection::MessageKind::Text, b"end");
+    let sent: Vec<String> = (0..N).map(|k| format!("m {k}")).collect();
+    // A's own subscriber: every message, once, in order, outage or not.
+    let got_a = collect_until(&mut ca, "end");
+    assert_once_in_order(&got_a, &sent, "instance A");
+    assert_eq!(got_a.len(), N + 1);
+    // B's: what Redis carried, once, in order; all of what came after the
+    // reconnect.
+    let got_b = collect_until(&mut cb, "end");
+    let mut seen = std::collections::HashSet::new();
+    assert!(got_b.iter().all(|m| seen.insert(m.clone())), "{got_b:?}");
+    let indexes: Vec<usize> = got_b
+        .iter()
+        .filter_map(|m| m.strip_prefix("m ").and_then(|k| k.parse().ok()))
+        .collect();
+    assert!(indexes.windows(2).all(|w| w[0] < w[1]), "{got_b:?}");
+    assert_eq!(indexes[..=100], (0..=100).collect::<Vec<_>>(), "{got_b:?}");
+    assert!(indexes.contains(&(N - 1)), "{got_b:?}");
+    assert!(got_b.len() < N + 1, "B cannot have heard the outage");
+    let s = a.stats().broker;
+    assert!(s.reconnects >= 1 && s.local_only >= 1, "{s:?}");
+    drop(restarted);
+}
