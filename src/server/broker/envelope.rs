@@ -375,3 +375,101 @@ mod tests {
         assert_eq!(parse(&padded), Err(NoEndOfHeader));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Hostile input: payloads come from anyone who can publish to Redis.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check_any(input: &[u8]) {
+        match parse(input) {
+            Ok(r) => {
+                assert!(
+                    input.ends_with(r.payload),
+                    "the payload is the input's tail"
+                );
+                if r.kind == MessageKind::Text {
+                    assert!(std::str::from_utf8(r.payload).is_ok());
+                }
+                if input.starts_with(MAGIC) {
+                    let header = input.len() - r.payload.len();
+                    assert!(header <= MAX_HEADER && input[header - 1] == b'\n');
+                } else {
+                    assert_eq!(r.payload, input);
+                    assert_eq!(r.header, Header::default());
+                }
+            }
+            Err(_) => assert!(input.starts_with(MAGIC), "plain payloads always pass"),
+        }
+    }
+
+    /// kind is binary, id, from, seq, skip (worker, slot, stamp).
+    type Fields = (
+        bool,
+        Option<u64>,
+        Option<String>,
+        Option<u64>,
+        Option<(u16, u32, u64)>,
+    );
+
+    fn header_fields() -> impl Strategy<Value = Fields> {
+        (
+            any::<bool>(),
+            proptest::option::of(1..=u64::MAX),
+            proptest::option::of("[0-9A-Za-z_-]{1,64}"),
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(any::<(u16, u32, u64)>()),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(input in proptest::collection::vec(any::<u8>(), 0..600)) {
+            check_any(&input);
+        }
+
+        #[test]
+        fn any_header_after_the_magic(rest in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut input = MAGIC.to_vec();
+            input.extend_from_slice(&rest);
+            check_any(&input);
+        }
+
+        #[test]
+        fn envelopes_round_trip_and_survive_mutation(
+            (binary, id, from, seq, skip) in header_fields(),
+            payload in proptest::collection::vec(any::<u8>(), 0..64),
+            flip in any::<(usize, u8)>(),
+        ) {
+            let kind = if binary || std::str::from_utf8(&payload).is_err() {
+                MessageKind::Binary
+            } else {
+                MessageKind::Text
+            };
+            let header = Header {
+                kind: Some(kind),
+                id,
+                from: from.as_deref(),
+                seq,
+                skip: skip.map(|(w, s, stamp)| Skip {
+                    worker: usize::from(w),
+                    slot: s as usize,
+                    stamp,
+                }),
+            };
+            let mut bytes = Vec::new();
+            write_header(&mut bytes, kind, &header);
+            prop_assert!(bytes.len() <= MAX_HEADER);
+            bytes.extend_from_slice(&payload);
+            let r = parse(&bytes).unwrap();
+            prop_assert_eq!(r.header, header);
+            prop_assert_eq!(r.kind, kind);
+            prop_assert_eq!(r.payload, &payload[..]);
+            // Any one byte changed: a clean answer either way.
+            let at = flip.0 % bytes.len();
+            bytes[at] ^= flip.1.max(1);
+            check_any(&bytes);
+        }
+    }
+}
