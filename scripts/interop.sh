@@ -8,9 +8,11 @@
 # 1 MiB bytes (payloads: tests/interop/payloads.*), a ping (not in the
 # browser: its API has none) and a clean close, checking every byte and the
 # close code. Each row prints PASS or FAIL with its name (and its log on
-# FAIL); the script exits 1 if any row failed.
+# FAIL); the script exits 1 if any row failed. Rows 8a and 8b put two
+# instances sharing a redis-server behind haproxy and nginx round-robin,
+# with a Chromium page on each.
 #
-# Installs what it needs: Debian's chromium, nginx and haproxy when missing
+# Installs what it needs: Debian's chromium, nginx, haproxy and redis-server when missing
 # (apt-get, as root or through sudo), a venv in tests/interop/.venv from
 # tests/interop/requirements.txt, and `npm ci` in tests/interop. Everything
 # listens on 127.0.0.1 on ephemeral ports; every process it starts runs
@@ -44,6 +46,7 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
@@ -62,7 +65,7 @@ export PATH=$PATH:/usr/sbin
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$dir/requirements.txt"
 (cd "$dir" && npm ci --silent --no-audit --no-fund)
 
-cargo build --release --quiet --bin echo-server --example interop-client
+cargo build --release --quiet --features redis --bin echo-server --example interop-client
 client=$root/target/release/examples/interop-client
 say "setup done after $(( $(date +%s) - started )) s"
 
@@ -134,12 +137,25 @@ start py-server "$venv/bin/python" "$dir/py_websockets_server.py"
 py_port=$port
 start node-server node "$dir/node_ws_server.js"
 node_port=$port
+# Two instances sharing topics through a redis-server of their own.
+redis_port=$(free_port)
+timeout 600 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$work" >"$work/redis.log" 2>&1 &
+pids+=($!)
+wait_port "$redis_port" || { say "FAIL redis-server did not start"; cat "$work/redis.log"; exit 1; }
+start instance-a "$root/target/release/echo-server" --listen 127.0.0.1:0 --threads 2 --log warn \
+  --redis "redis://127.0.0.1:$redis_port/0"
+inst_a=$port
+start instance-b "$root/target/release/echo-server" --listen 127.0.0.1:0 --threads 2 --log warn \
+  --redis "redis://127.0.0.1:$redis_port/0"
+inst_b=$port
 # Chromium's test page comes from loopback too: a page from elsewhere may not
 # open ws://127.0.0.1 (local network access checks).
 start page-server "$venv/bin/python" -u -m http.server --bind 127.0.0.1 --directory "$dir" 0
 page_port=$port
 
 nginx_port=$(free_port)
+nginx_multi_port=$(free_port)
 mkdir -p "$work/nginx"
 cat >"$work/nginx/nginx.conf" <<EOF
 worker_processes 1;
@@ -163,6 +179,19 @@ http {
       proxy_buffering off;
     }
   }
+  upstream instances { server 127.0.0.1:$inst_a; server 127.0.0.1:$inst_b; }
+  server {
+    listen 127.0.0.1:$nginx_multi_port;
+    location / {
+      proxy_pass http://instances;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade \$http_upgrade;
+      proxy_set_header Connection \$connection_upgrade;
+      proxy_set_header Host \$host;
+      proxy_read_timeout 60s;
+      proxy_buffering off;
+    }
+  }
 }
 EOF
 nginx -t -q -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
@@ -171,6 +200,7 @@ timeout 600 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/e
 pids+=($!)
 
 haproxy_port=$(free_port)
+haproxy_multi_port=$(free_port)
 cat >"$work/haproxy.cfg" <<EOF
 defaults
   mode http
@@ -183,6 +213,13 @@ frontend ws
   default_backend echo
 backend echo
   server ours 127.0.0.1:$ours
+frontend instances
+  bind 127.0.0.1:$haproxy_multi_port
+  default_backend instances
+backend instances
+  balance roundrobin
+  server a 127.0.0.1:$inst_a
+  server b 127.0.0.1:$inst_b
 EOF
 haproxy -q -c -f "$work/haproxy.cfg"
 timeout 600 haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
@@ -190,6 +227,8 @@ pids+=($!)
 
 wait_port "$nginx_port" || { say "FAIL nginx did not start"; cat "$work/nginx/error.log"; exit 1; }
 wait_port "$haproxy_port" || { say "FAIL haproxy did not start"; cat "$work/haproxy.log"; exit 1; }
+wait_port "$nginx_multi_port" || { say "FAIL nginx did not start"; cat "$work/nginx/error.log"; exit 1; }
+wait_port "$haproxy_multi_port" || { say "FAIL haproxy did not start"; cat "$work/haproxy.log"; exit 1; }
 
 # --- the matrix -----------------------------------------------------------
 say "echo-server on :$ours, python websockets server on :$py_port, node ws server on :$node_port," \
@@ -217,6 +256,12 @@ row "6b our client  -> nginx -> echo-server" \
   "$client" "ws://127.0.0.1:$nginx_port/interop"
 row "7  our client  -> haproxy (lowercase headers) -> echo-server" \
   "$client" "ws://127.0.0.1:$haproxy_port/interop"
+row "8a chromium, a room on two instances (redis) -> haproxy round-robin" \
+  node "$dir/browser.js" instances "http://127.0.0.1:$haproxy_multi_port" \
+  "http://127.0.0.1:$inst_a" "http://127.0.0.1:$inst_b"
+row "8b chromium, a room on two instances (redis) -> nginx round-robin" \
+  node "$dir/browser.js" instances "http://127.0.0.1:$nginx_multi_port" \
+  "http://127.0.0.1:$inst_a" "http://127.0.0.1:$inst_b"
 
 grep -q '"GET /interop HTTP/1.1" 101' "$work/nginx/access.log" ||
   { say "FAIL nginx's access log shows no 101 for /interop"; failed+=("nginx access log"); }
