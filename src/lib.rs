@@ -19,7 +19,7 @@
 //! | frames | [`frame`], [`close`] | header decode/encode with no state and no copies; close codes and payloads |
 //! | protocol | [`connection`] | the state machine: messages, fragmentation, control frames, the closing handshake, a bounded output queue |
 //! | handshake | [`handshake`] | the HTTP/1.1 upgrade: incremental request and response parsing, validation, accept key, responses |
-//! | I/O drivers | `server` (feature `server`), `client` (feature `std`) | a mio event loop generic over a handler; a blocking client |
+//! | I/O drivers | `server` (feature `server`), `client` (feature `std`) | a mio event loop generic over a handler, with topics and publishing; a blocking client |
 //!
 //! Everything above the drivers is `no_std` + `alloc`. A driver's loop is
 //! always the same (see [`connection`]): read into
@@ -83,7 +83,12 @@
 //!
 //! - `std` (default): `std::error::Error` impls, `IoSlice` helpers, runtime
 //!   SIMD detection for UTF-8. Without it the crate is `no_std` + `alloc`.
-//! - `server` (default): the mio event loop and the `echo-server` binary.
+//! - `server` (default): the mio event loop, with topics, timers and
+//!   publishing from any thread, and the bundled push application
+//!   (`server::app`).
+//! - `cli` (default): the command-line tools (`echo-server`, `wsload`);
+//!   library users of `server` can leave it out and skip their flag
+//!   parser.
 //!
 //! The codec has no `unsafe` code.
 

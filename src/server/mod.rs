@@ -17,6 +17,25 @@
 //! until it drains below a low-water mark, so memory stays bounded whatever
 //! the peer does.
 //!
+//! Connections subscribe to topics ([`Peer::subscribe`]) and anything can
+//! publish to them: a handler ([`Peer::publish`], [`Context::publish`]),
+//! a timer ([`Context::set_interval`]), any other thread
+//! ([`ServerHandle::publish`]). A published message is framed once and
+//! every subscriber's queue holds a reference to it; each worker keeps its
+//! own subscription table, so fan-out takes no lock. A subscriber that
+//! falls behind loses messages or is closed ([`SlowSubscriber`]); the
+//! publisher never waits for it.
+//!
+//! | module | concern |
+//! |---|---|
+//! | `worker` | the event loop: readiness, reads, writes, timers, deliveries |
+//! | `upgrade`, `http` | the opening request: upgrades, plain requests and their bodies, responses |
+//! | `topics` | one worker's subscriptions; the slow-subscriber policy |
+//! | `hub` | what workers share: inboxes, the topic directory, counters |
+//! | `context` | what handlers reach: [`Context`], [`Peer`] |
+//! | `timers` | connection deadlines and handler timers |
+//! | [`app`] | the bundled application the binary runs |
+//!
 //! ```no_run
 //! use rfc6455::server::{Echo, Server, ServerConfig};
 //!
