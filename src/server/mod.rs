@@ -34,6 +34,7 @@
 //! | `hub` | what workers share: inboxes, the topic directory, counters |
 //! | `context` | what handlers reach: [`Context`], [`Peer`] |
 //! | `timers` | connection deadlines and handler timers |
+//! | [`broker`] | relays to other instances: the envelope, and Redis pub/sub (feature `redis`, `ServerConfig::redis`) |
 //! | [`app`] | the bundled application the binary runs |
 //!
 //! ```no_run
