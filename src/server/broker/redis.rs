@@ -364,6 +364,9 @@ impl RedisRelay {
             self.work.notify_all();
             let started = Instant::now();
             let why = self.run_session(hub, sub, session, &mut down_since);
+            if self.lock().shutdown {
+                return; // the workers are gone: nothing left to deliver
+            }
             self.fail(hub, session, &why);
             if down_since.is_none() {
                 down_since = Some((Instant::now(), self.local_only()));
@@ -371,9 +374,6 @@ impl RedisRelay {
             self.counters.channels.store(0, Ordering::Relaxed);
             if started.elapsed() >= STABLE {
                 backoff = Backoff::new(&self.config);
-            }
-            if self.lock().shutdown {
-                return;
             }
             self.sleep(backoff.next());
         }
