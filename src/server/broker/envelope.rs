@@ -8,15 +8,15 @@
 //! A payload that starts with [`MAGIC`] carries a header line first:
 //!
 //! ```text
-//! \0rfc6455 kind=text id=42 from=3f9c0a17e2d4b851 seq=7 skip=0.12.345\n<payload>
+//! \0rfc6455 kind=text epoch=5d1c09a4e7b2f380 id=42 from=3f9c0a17e2d4b851 seq=7 skip=0.12.345\n<payload>
 //! ```
 //!
 //! - `kind=text` or `kind=binary`: the WebSocket message type. Without it,
 //!   text if the payload is UTF-8, else binary. `kind=text` with a payload
 //!   that is not UTF-8 is refused (a browser would fail the connection).
-//! - `id=N`: the message's id within its topic (1, 2, ...), the same on
-//!   every instance, for history and resume. Assigned in Redis when it
-//!   is used, see the README.
+//! - `epoch=E`, `id=N`: the message's id within its topic (1, 2, ...) and
+//!   the epoch that id counts in, the same on every instance, for history
+//!   and resume. Assigned in Redis when they are used, see the README.
 //! - `from=ID`, `seq=N`, `skip=W.S.STAMP`: the publishing instance, its
 //!   publish counter, and a connection of that instance not to deliver to
 //!   (the sender of a room message). Only the instance named in `from`
@@ -62,6 +62,8 @@ pub struct Skip {
 pub struct Header<'a> {
     /// `kind`; `None`: text if the payload is UTF-8, else binary.
     pub kind: Option<MessageKind>,
+    /// `epoch`: what `id` counts in (a topic's history restarts a new one).
+    pub epoch: Option<&'a str>,
     /// `id`: the message's id within its topic.
     pub id: Option<u64>,
     /// `from`: the publishing instance.
@@ -98,7 +100,8 @@ pub enum EnvelopeError {
     BadNumber,
     /// `id` is 0: ids start at 1.
     ZeroId,
-    /// `from` is empty, longer than [`MAX_ORIGIN`], or not `[0-9A-Za-z_-]`.
+    /// `from` or `epoch` is longer than [`MAX_ORIGIN`], or not
+    /// `[0-9A-Za-z_-]`.
     BadOrigin,
     /// `skip` is not `WORKER.SLOT.STAMP`.
     BadSkip,
@@ -117,7 +120,7 @@ impl fmt::Display for EnvelopeError {
             EnvelopeError::BadKind => "kind is neither text nor binary",
             EnvelopeError::BadNumber => "a number is not a plain decimal u64",
             EnvelopeError::ZeroId => "ids start at 1",
-            EnvelopeError::BadOrigin => "from is not 1 to 64 of [0-9A-Za-z_-]",
+            EnvelopeError::BadOrigin => "from or epoch is not 1 to 64 of [0-9A-Za-z_-]",
             EnvelopeError::BadSkip => "skip is not WORKER.SLOT.STAMP",
             EnvelopeError::Duplicate => "a header field appears twice",
             EnvelopeError::NotUtf8 => "kind=text but the payload is not UTF-8",
@@ -197,23 +200,26 @@ fn parse_fields(fields: &[u8]) -> Result<Header<'_>, EnvelopeError> {
                 id => set(&mut header.id, id)?,
             },
             b"seq" => set(&mut header.seq, number(value)?)?,
-            b"from" => {
-                let ok = value.len() <= MAX_ORIGIN
-                    && value
-                        .iter()
-                        .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                if !ok {
-                    return Err(EnvelopeError::BadOrigin);
-                }
-                // ASCII checked just above.
-                let from = std::str::from_utf8(value).map_err(|_| EnvelopeError::BadOrigin)?;
-                set(&mut header.from, from)?;
-            }
+            b"from" => set(&mut header.from, token(value)?)?,
+            b"epoch" => set(&mut header.epoch, token(value)?)?,
             b"skip" => set(&mut header.skip, skip(value)?)?,
             _ => {} // a field of a newer version
         }
     }
     Ok(header)
+}
+
+/// An instance id or an epoch: 1 to [`MAX_ORIGIN`] of `[0-9A-Za-z_-]`.
+fn token(value: &[u8]) -> Result<&str, EnvelopeError> {
+    let ok = value.len() <= MAX_ORIGIN
+        && value
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !ok {
+        return Err(EnvelopeError::BadOrigin);
+    }
+    // ASCII, checked just above.
+    std::str::from_utf8(value).map_err(|_| EnvelopeError::BadOrigin)
 }
 
 fn set<T>(slot: &mut Option<T>, value: T) -> Result<(), EnvelopeError> {
@@ -271,6 +277,9 @@ pub fn write_header(out: &mut Vec<u8>, kind: MessageKind, header: &Header<'_>) {
         MessageKind::Binary => b" kind=binary",
     });
     // Writing to a Vec cannot fail.
+    if let Some(epoch) = header.epoch {
+        let _ = write!(out, " epoch={epoch}");
+    }
     if let Some(id) = header.id {
         let _ = write!(out, " id={id}");
     }
@@ -312,6 +321,7 @@ mod tests {
     fn headers_round_trip() {
         let header = Header {
             kind: Some(MessageKind::Binary),
+            epoch: Some("5d1c09a4e7b2f380"),
             id: Some(42),
             from: Some("3f9c-a_1"),
             seq: Some(u64::MAX),
@@ -351,6 +361,8 @@ mod tests {
             (b"\0rfc6455 id=18446744073709551616\n", BadNumber),
             (b"\0rfc6455 seq=1 seq=2\n", Duplicate),
             (b"\0rfc6455 from=a/b\n", BadOrigin),
+            (b"\0rfc6455 epoch=a.b\n", BadOrigin),
+            (b"\0rfc6455 epoch=a epoch=a\n", Duplicate),
             (b"\0rfc6455 skip=1.2\n", BadSkip),
             (b"\0rfc6455 skip=1.2.3.4\n", BadSkip),
             (b"\0rfc6455 skip=1..3\n", BadSkip),
@@ -404,9 +416,10 @@ mod properties {
         }
     }
 
-    /// kind is binary, id, from, seq, skip (worker, slot, stamp).
+    /// kind is binary, epoch, id, from, seq, skip (worker, slot, stamp).
     type Fields = (
         bool,
+        Option<String>,
         Option<u64>,
         Option<String>,
         Option<u64>,
@@ -416,6 +429,7 @@ mod properties {
     fn header_fields() -> impl Strategy<Value = Fields> {
         (
             any::<bool>(),
+            proptest::option::of("[0-9a-f]{1,64}"),
             proptest::option::of(1..=u64::MAX),
             proptest::option::of("[0-9A-Za-z_-]{1,64}"),
             proptest::option::of(any::<u64>()),
@@ -438,7 +452,7 @@ mod properties {
 
         #[test]
         fn envelopes_round_trip_and_survive_mutation(
-            (binary, id, from, seq, skip) in header_fields(),
+            (binary, epoch, id, from, seq, skip) in header_fields(),
             payload in proptest::collection::vec(any::<u8>(), 0..64),
             flip in any::<(usize, u8)>(),
         ) {
@@ -449,6 +463,7 @@ mod properties {
             };
             let header = Header {
                 kind: Some(kind),
+                epoch: epoch.as_deref(),
                 id,
                 from: from.as_deref(),
                 seq,
