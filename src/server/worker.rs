@@ -1099,6 +1099,8 @@ fn flush(conn: &mut Conn) -> io::Result<()> {
             let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
             match c.output_vectored(&mut slices) {
                 0 => return Ok(()),
+                // One slice: write(2), which skips copying an iovec in.
+                1 => conn.socket.write(&slices[0]),
                 n => conn.socket.write_vectored(&slices[..n]),
             }
         };
