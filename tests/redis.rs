@@ -76,6 +76,15 @@ impl Redis {
         cmd.query(&mut con)
     }
 
+    /// `redis-cli PUBLISH`, as an operator would type it.
+    fn cli_publish(&self, channel: &str, payload: &str) {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "PUBLISH", channel, payload])
+            .output()
+            .expect("redis-cli (from redis-tools, which redis-server needs)");
+        assert!(out.status.success(), "{out:?}");
+    }
+
     fn publish(&self, channel: &str, payload: &[u8]) {
         self.query(&[b"PUBLISH", channel.as_bytes(), payload])
             .expect("PUBLISH");
@@ -310,7 +319,7 @@ fn three_instances_share_a_topic_exactly_once_in_order() {
             speaker.send_text(m).unwrap();
         }
         for m in &cli {
-            redis.publish("rfc6455:topic:news", m.as_bytes());
+            redis.cli_publish("rfc6455:topic:news", m);
         }
     });
     // A binary plain payload and an envelope of another program mark the end.
