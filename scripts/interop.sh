@@ -262,6 +262,9 @@ row "8a chromium, a room on two instances (redis) -> haproxy round-robin" \
 row "8b chromium, a room on two instances (redis) -> nginx round-robin" \
   node "$dir/browser.js" instances "http://127.0.0.1:$nginx_multi_port" \
   "http://127.0.0.1:$inst_a" "http://127.0.0.1:$inst_b"
+row "9  redis-py publish (a Flask app) -> redis -> two instances -> python websockets clients" \
+  "$venv/bin/python" "$dir/py_redis_publish.py" "redis://127.0.0.1:$redis_port/0" \
+  "ws://127.0.0.1:$inst_a" "ws://127.0.0.1:$inst_b"
 
 grep -q '"GET /interop HTTP/1.1" 101' "$work/nginx/access.log" ||
   { say "FAIL nginx's access log shows no 101 for /interop"; failed+=("nginx access log"); }
