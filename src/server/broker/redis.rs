@@ -594,8 +594,10 @@ impl RedisRelay {
                     if ready {
                         let mut bytes = 0;
                         while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+                            // At shutdown the subscriber may be gone: no
+                            // confirmation to wait for.
                             match st.queue.front() {
-                                Some(q) if !st.holds(&q.topic) => {}
+                                Some(q) if st.shutdown || !st.holds(&q.topic) => {}
                                 _ => break,
                             }
                             let Some(q) = st.queue.pop_front() else { break };
