@@ -157,6 +157,23 @@ page_port=$port
 nginx_port=$(free_port)
 nginx_multi_port=$(free_port)
 mkdir -p "$work/nginx"
+# ws_proxy PORT TARGET: an nginx server on PORT passing WebSockets to TARGET.
+ws_proxy() {
+  cat <<EOF
+  server {
+    listen 127.0.0.1:$1;
+    location / {
+      proxy_pass http://$2;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade \$http_upgrade;
+      proxy_set_header Connection \$connection_upgrade;
+      proxy_set_header Host \$host;
+      proxy_read_timeout 60s;
+      proxy_buffering off;
+    }
+  }
+EOF
+}
 cat >"$work/nginx/nginx.conf" <<EOF
 worker_processes 1;
 pid $work/nginx/nginx.pid;
@@ -167,31 +184,9 @@ http {
   client_body_temp_path $work/nginx/body; proxy_temp_path $work/nginx/proxy;
   fastcgi_temp_path $work/nginx/fcgi; uwsgi_temp_path $work/nginx/uwsgi; scgi_temp_path $work/nginx/scgi;
   map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location / {
-      proxy_pass http://127.0.0.1:$ours;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade \$http_upgrade;
-      proxy_set_header Connection \$connection_upgrade;
-      proxy_set_header Host \$host;
-      proxy_read_timeout 60s;
-      proxy_buffering off;
-    }
-  }
+$(ws_proxy "$nginx_port" "127.0.0.1:$ours")
   upstream instances { server 127.0.0.1:$inst_a; server 127.0.0.1:$inst_b; }
-  server {
-    listen 127.0.0.1:$nginx_multi_port;
-    location / {
-      proxy_pass http://instances;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade \$http_upgrade;
-      proxy_set_header Connection \$connection_upgrade;
-      proxy_set_header Host \$host;
-      proxy_read_timeout 60s;
-      proxy_buffering off;
-    }
-  }
+$(ws_proxy "$nginx_multi_port" instances)
 }
 EOF
 nginx -t -q -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
