@@ -144,6 +144,11 @@ impl Context<'_> {
     /// the order they were published. This worker's subscribers get the
     /// message when the current callback returns, in one write per
     /// subscriber for everything published to it in this turn.
+    ///
+    /// With a relay to other instances (`ServerConfig::redis`), the
+    /// message goes through Redis and every instance, this one included,
+    /// delivers it when it comes back; the count is then this instance's
+    /// subscribers. See the README, "Running several instances".
     pub fn publish(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         self.publish_frame(topic, &SharedFrame::new(kind, payload))
     }

@@ -309,7 +309,9 @@ impl ServerHandle {
     /// Messages published from one thread reach each subscriber in the
     /// order they were published. The caller is never blocked by slow
     /// subscribers; see [`ServerConfig::slow_subscriber`] and
-    /// [`ServerConfig::max_inbox_bytes`].
+    /// [`ServerConfig::max_inbox_bytes`]. With a relay to other instances,
+    /// it goes through Redis like any other publish (see
+    /// [`Context::publish`]).
     pub fn publish(&self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         self.publish_frame(topic, &SharedFrame::new(kind, payload))
     }
