@@ -188,9 +188,19 @@ fn a_handler_publishes_to_subscribers_on_every_worker_in_order() {
             assert_eq!(text(s), format!("m{i}"));
         }
     }
-    let stats = server.handle.stats();
+    // Each worker hands its counters over at the end of its loop turn,
+    // which may come a little after its writes: wait for that turn.
+    let want = 500 * subscribers.len() as u64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stats = loop {
+        let stats = server.handle.stats();
+        if (stats.published, stats.delivered) == (500, want) || Instant::now() > deadline {
+            break stats;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     assert_eq!(stats.published, 500);
-    assert_eq!(stats.delivered, 500 * subscribers.len() as u64);
+    assert_eq!(stats.delivered, want);
     assert_eq!(stats.dropped_slow, 0);
 }
 
