@@ -4,6 +4,8 @@
 #
 #   scripts/autobahn.sh            run, check, diff against the committed results
 #   scripts/autobahn.sh --update   run and rewrite tests/autobahn/server.json
+#   scripts/autobahn.sh --tokio    the same for the tokio driver's echo example
+#                                  (examples/tokio-echo.rs; tests/autobahn/tokio-server.json)
 #
 # Fails unless every case's behaviour is OK or INFORMATIONAL (NON-STRICT
 # fails) with a clean close, and unless the results equal the committed ones,
@@ -11,12 +13,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/kosoku-common.sh
-expected=$root/tests/autobahn/server.json
-cargo build --release --quiet --bin echo-server
+driver=mio mode=
+for arg in "$@"; do
+  case $arg in
+  --tokio) driver=tokio ;;
+  --update) mode=--update ;;
+  *) echo "autobahn.sh: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+case $driver in
+mio)
+  expected=$root/tests/autobahn/server.json
+  cargo build --release --quiet --bin echo-server
+  server=(./target/release/echo-server --threads 1 --log warn --listen)
+  ;;
+tokio)
+  expected=$root/tests/autobahn/tokio-server.json
+  cargo build --release --quiet --features tokio --example tokio-echo
+  server=(./target/release/examples/tokio-echo --listen)
+  ;;
+esac
 
 out=$(mktemp -d)
 port=$(free_port)
-./target/release/echo-server --listen "127.0.0.1:$port" --threads 1 --log warn >"$out/server.log" 2>&1 &
+"${server[@]}" "127.0.0.1:$port" >"$out/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$out"' EXIT
 wait_port "$port"
@@ -30,7 +50,7 @@ rc=$?
 set -e
 echo "kosoku exited $rc after $(( $(date +%s) - start )) s"
 tail -n 3 "$out/kosoku.log"
-kill -0 "$server" 2>/dev/null || { echo "echo-server died during the run"; cat "$out/server.log"; exit 1; }
+kill -0 "$server" 2>/dev/null || { echo "the server died during the run"; cat "$out/server.log"; exit 1; }
 
 agent=$("$venv/bin/python" -c 'import json,sys; print(next(iter(json.load(open(sys.argv[1])))))' "$out/reports/index.json")
-"$venv/bin/python" scripts/autobahn_check.py "$out/reports/index.json" "$expected" "$agent" "${1:-}"
+"$venv/bin/python" scripts/autobahn_check.py "$out/reports/index.json" "$expected" "$agent" $mode

@@ -32,6 +32,8 @@
 #   --points LIST  measure only these points, "conns size pipeline" each,
 #                 separated by commas: --points "100 20 1,500 16384 1"
 #   --no-idle     skip the idle-memory measurement
+#   --path P      the WebSocket path to load [default /]: /ws for the
+#                 hyper and axum upgrade examples
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +43,7 @@ WARMUP=${WARMUP:-1}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=${IDLE_HOLD:-5} # seconds held after the last handshake (ours sweeps every 2 s)
 OUT=${OUT:-benches/results}
+URL_PATH=/
 BUILD=1
 RT=${RT:-0}
 CUSTOM=()
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
     --server) CUSTOM+=("$2"); shift ;;
     --points) IFS=, read -r -a POINTS_ARG <<<"$2"; shift ;;
     --no-idle) IDLE_CONNS=0 ;;
+    --path) URL_PATH=$2; shift ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-echo: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -192,7 +196,7 @@ for point in "${POINTS[@]}"; do
             start_server "$name" "$LOGS/$name.log"
             pid=$SERVER_PID
             taskset -c 1 "${SCHED[@]}" timeout -k 5 "$(awk -v s="$SECS" -v w="$WARMUP" 'BEGIN { print int(s + w + 60) }')" \
-                "$WSLOAD" "ws://127.0.0.1:${PORT[$name]}/" --conns "$conns" --size "$size" \
+                "$WSLOAD" "ws://127.0.0.1:${PORT[$name]}$URL_PATH" --conns "$conns" --size "$size" \
                 --pipeline "$depth" --secs "$SECS" --warmup "$WARMUP" --server-pid "$pid" \
                 >"$LOGS/wsload.out" 2>"$LOGS/wsload.err" &
             wpid=$!
@@ -237,7 +241,7 @@ for name in "${SERVERS[@]}"; do
     before=$(status_kib "$pid" VmRSS)
     hold=$(awk -v h="$IDLE_HOLD" 'BEGIN { print h + 60 }')
     taskset -c 1 "${SCHED[@]}" timeout -k 5 "$(awk -v h="$hold" 'BEGIN { print int(h + 60) }')" \
-        "$WSLOAD" "ws://127.0.0.1:${PORT[$name]}/" --idle --conns "$IDLE_CONNS" --secs "$hold" \
+        "$WSLOAD" "ws://127.0.0.1:${PORT[$name]}$URL_PATH" --idle --conns "$IDLE_CONNS" --secs "$hold" \
         >"$LOGS/wsload.out" 2>"$LOGS/wsload.err" &
     wpid=$!
     LIVE[$wpid]=1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interoperability matrix: our echo server and our client against the
-# WebSocket implementations people really use, and through real proxies.
+# WebSocket implementations people really use, and through real proxies;
+# the tokio driver's echo example and its hyper and axum upgrade examples.
 #
 #   scripts/interop.sh
 #
@@ -8,9 +9,9 @@
 # 1 MiB bytes (payloads: tests/interop/payloads.*), a ping (not in the
 # browser: its API has none) and a clean close, checking every byte and the
 # close code. Each row prints PASS or FAIL with its name (and its log on
-# FAIL); the script exits 1 if any row failed. Rows 8a and 8b put two
+# FAIL); the script exits 1 if any row failed. Rows 9a and 9b put two
 # instances sharing a redis-server behind haproxy and nginx round-robin,
-# with a Chromium page on each.
+# with a Chromium page on each; 9c publishes to them with redis-py.
 #
 # Installs what it needs: Debian's chromium, nginx, haproxy and redis-server when missing
 # (apt-get, as root or through sudo), a venv in tests/interop/.venv from
@@ -66,6 +67,8 @@ export PATH=$PATH:/usr/sbin
 (cd "$dir" && npm ci --silent --no-audit --no-fund)
 
 cargo build --release --quiet --features redis --bin echo-server --example interop-client
+cargo build --release --quiet --features tokio --example tokio-echo --example hyper-upgrade \
+  --example axum-upgrade
 client=$root/target/release/examples/interop-client
 say "setup done after $(( $(date +%s) - started )) s"
 
@@ -133,6 +136,12 @@ row() {
 # --- servers --------------------------------------------------------------
 start echo-server "$root/target/release/echo-server" --listen 127.0.0.1:0 --threads 2 --log warn
 ours=$port
+start tokio-echo "$root/target/release/examples/tokio-echo" --listen 127.0.0.1:0
+tokio_port=$port
+start hyper-upgrade "$root/target/release/examples/hyper-upgrade" --listen 127.0.0.1:0
+hyper_port=$port
+start axum-upgrade "$root/target/release/examples/axum-upgrade" --listen 127.0.0.1:0
+axum_port=$port
 start py-server "$venv/bin/python" "$dir/py_websockets_server.py"
 py_port=$port
 start node-server node "$dir/node_ws_server.js"
@@ -251,13 +260,22 @@ row "6b our client  -> nginx -> echo-server" \
   "$client" "ws://127.0.0.1:$nginx_port/interop"
 row "7  our client  -> haproxy (lowercase headers) -> echo-server" \
   "$client" "ws://127.0.0.1:$haproxy_port/interop"
-row "8a chromium, a room on two instances (redis) -> haproxy round-robin" \
+
+row "8a python websockets client  -> tokio-echo (tokio driver)" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$tokio_port/interop"
+row "8b python websockets client  -> hyper 1 server, /ws upgraded to the tokio driver" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$hyper_port/ws"
+row "8c node ws client            -> axum router, /ws upgraded to the tokio driver" \
+  node "$dir/node_ws_client.js" "ws://127.0.0.1:$axum_port/ws"
+row "8d python websocket-client   -> axum router, /ws upgraded to the tokio driver" \
+  "$venv/bin/python" "$dir/py_websocket_client.py" "ws://127.0.0.1:$axum_port/ws"
+row "9a chromium, a room on two instances (redis) -> haproxy round-robin" \
   node "$dir/browser.js" instances "http://127.0.0.1:$haproxy_multi_port" \
   "http://127.0.0.1:$inst_a" "http://127.0.0.1:$inst_b"
-row "8b chromium, a room on two instances (redis) -> nginx round-robin" \
+row "9b chromium, a room on two instances (redis) -> nginx round-robin" \
   node "$dir/browser.js" instances "http://127.0.0.1:$nginx_multi_port" \
   "http://127.0.0.1:$inst_a" "http://127.0.0.1:$inst_b"
-row "9  redis-py publish (a Flask app) -> redis -> two instances -> python websockets clients" \
+row "9c redis-py publish (a Flask app) -> redis -> two instances -> python websockets clients" \
   "$venv/bin/python" "$dir/py_redis_publish.py" "redis://127.0.0.1:$redis_port/0" \
   "ws://127.0.0.1:$inst_a" "ws://127.0.0.1:$inst_b"
 

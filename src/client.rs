@@ -20,7 +20,6 @@
 //! # Ok::<(), rfc6455::client::Error>(())
 //! ```
 
-use std::boxed::Box;
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -34,6 +33,7 @@ use crate::connection::{Config, Connection, Event, SendError, State};
 use crate::error::ProtocolError;
 use crate::frame::{ControlPayload, Status};
 use crate::handshake::{ClientError, ClientRequest, UrlError, WsUrl};
+use crate::random::OsKeys;
 
 /// Settings for [`Client::connect_with`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,34 +136,6 @@ fn io_error(e: io::Error) -> Error {
     }
 }
 
-/// Masking keys from the OS random source, fetched 64 keys at a time.
-struct OsKeys {
-    pool: [u8; 256],
-    at: usize,
-}
-
-impl OsKeys {
-    fn source() -> crate::connection::MaskKeySource {
-        let mut keys = OsKeys {
-            pool: [0; 256],
-            at: 256,
-        };
-        Box::new(move || keys.next())
-    }
-
-    fn next(&mut self) -> [u8; 4] {
-        if self.at == self.pool.len() {
-            // The OS source does not fail on Linux after boot; if it ever
-            // did, the previous pool is reused rather than a zero key.
-            let _ = getrandom::fill(&mut self.pool);
-            self.at = 0;
-        }
-        let k = &self.pool[self.at..self.at + 4];
-        self.at += 4;
-        [k[0], k[1], k[2], k[3]]
-    }
-}
-
 /// A WebSocket client connection.
 pub struct Client {
     stream: TcpStream,
@@ -223,8 +195,8 @@ impl Client {
         config: &ClientConfig,
     ) -> Result<Client, Error> {
         let _ = stream.set_nodelay(true);
-        let mut key = [0u8; 16];
-        getrandom::fill(&mut key).map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
+        let key = crate::random::handshake_nonce()
+            .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
         let protocols: Vec<&str> = config.protocols.iter().map(String::as_str).collect();
         let headers: Vec<(&str, &str)> = config
             .headers

@@ -19,7 +19,7 @@
 //! | frames | [`frame`], [`close`] | header decode/encode with no state and no copies; close codes and payloads |
 //! | protocol | [`connection`] | the state machine: messages, fragmentation, control frames, the closing handshake, a bounded output queue |
 //! | handshake | [`handshake`] | the HTTP/1.1 upgrade: incremental request and response parsing, validation, accept key, responses |
-//! | I/O drivers | `server` (feature `server`), `client` (feature `std`) | a mio event loop generic over a handler, with topics and publishing; a blocking client |
+//! | I/O drivers | `server` (feature `server`), `client` (feature `std`), `tokio` (feature `tokio`) | a mio event loop generic over a handler, with topics and publishing; a blocking client; an async driver for tokio |
 //!
 //! Everything above the drivers is `no_std` + `alloc`. A driver's loop is
 //! always the same (see [`connection`]): read into
@@ -79,6 +79,89 @@
 //!
 //! [`handshake`] shows the whole loop, rejections and the client side.
 //!
+//! ## Embedding
+//!
+//! The same core runs under every driver; pick the one that fits the
+//! program around it.
+//!
+//! - **The mio event loop** (`server`, feature `server`): a complete
+//!   server with worker threads, backpressure, timers, topics and
+//!   publishing, and a handler for the application's messages; the
+//!   `echo-server` binary is a thin wrapper around it.
+//! - **The blocking client** ([`client`], feature `std`): one connection over
+//!   `std::net::TcpStream`, for tools and tests.
+//!
+//!   ```no_run
+//!   let mut client = rfc6455::client::Client::connect("ws://127.0.0.1:9001/")?;
+//!   client.send_text("hello")?;
+//!   # Ok::<(), rfc6455::client::Error>(())
+//!   ```
+//! - **tokio** (`tokio`, feature `tokio`): `WebSocket<S>` over any
+//!   `AsyncRead + AsyncWrite + Unpin`, with `accept`, `connect`, borrowed
+//!   events, backpressure and split halves; `futures` adds `Stream`/`Sink`.
+//!   `examples/tokio-echo.rs` is a complete server.
+//!
+//!   ```no_run
+//!   # #[cfg(feature = "tokio")]
+//!   # async fn run() -> Result<(), rfc6455::tokio::Error> {
+//!   use rfc6455::tokio::{connect, ClientConfig};
+//!   let mut ws = connect("ws://127.0.0.1:9001/", &ClientConfig::default()).await?;
+//!   ws.send_text("hello").await?;
+//!   println!("{:?}", ws.recv().await?);
+//!   # Ok(()) }
+//!   ```
+//! - **hyper and axum**: let the HTTP server route the request, answer the
+//!   upgrade with [`handshake`] (`UpgradeRequest::accept_key`), take the
+//!   upgraded stream from `hyper::upgrade::on`, and drive it with
+//!   `rfc6455::tokio::WebSocket::from_connection(TokioIo::new(upgraded),
+//!   Connection::server(config))`. `examples/hyper-upgrade.rs` and
+//!   `examples/axum-upgrade.rs` do it in full.
+//! - **Your own loop**, over any byte stream (here `Read + Write`; a
+//!   non-blocking socket, an embedded UART or a WASM host work the same):
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::time::Duration;
+//! use rfc6455::{Config, Connection, Event};
+//!
+//! /// Echoes text over `stream`, whose opening handshake is done.
+//! fn echo(stream: &mut (impl Read + Write)) -> std::io::Result<()> {
+//!     let mut conn = Connection::server(Config::default());
+//!     while !conn.should_close_transport() {
+//!         match stream.read(conn.read_buf())? {
+//!             0 => conn.receive_eof(),
+//!             n => conn.commit_read(n, Duration::ZERO),
+//!         }
+//!         // Ok(None): need more bytes; Err: the close frame is queued.
+//!         while let Ok(Some(())) = conn.next_event_with(|event, tx| {
+//!             if let Event::Text(text) = event {
+//!                 let _ = tx.send_text(text);
+//!             }
+//!         }) {}
+//!         while conn.has_output() {
+//!             let n = stream.write(conn.output())?;
+//!             conn.consume_output(n);
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! # // A stream that yields a masked "hi" and a close, and keeps what is written.
+//! # struct Pipe(std::collections::VecDeque<u8>, Vec<u8>);
+//! # impl Read for Pipe { fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> { self.0.read(b) } }
+//! # impl Write for Pipe {
+//! #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.1.write(b) }
+//! #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+//! # }
+//! # use rfc6455::frame::{Frame, OpCode};
+//! # let mut input = Vec::new();
+//! # Frame::new(OpCode::Text, b"hi").masked([1, 2, 3, 4]).encode_to_vec(&mut input);
+//! # Frame::new(OpCode::Close, &[3, 232]).masked([5, 6, 7, 8]).encode_to_vec(&mut input);
+//! # let mut pipe = Pipe(input.into(), Vec::new());
+//! # echo(&mut pipe)?;
+//! # assert_eq!(pipe.1, [0x81, 2, b'h', b'i', 0x88, 2, 3, 232]);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! ## Features
 //!
 //! - `std` (default): `std::error::Error` impls, `IoSlice` helpers, runtime
@@ -89,6 +172,8 @@
 //! - `cli` (default): the command-line tools (`echo-server`, `wsload`);
 //!   library users of `server` can leave it out and skip their flag
 //!   parser.
+//! - `tokio`: the async driver (`rfc6455::tokio`), over tokio's I/O traits.
+//! - `futures`: `Stream` and `Sink` of owned messages for the tokio driver.
 //!
 //! The codec has no `unsafe` code.
 
@@ -113,8 +198,12 @@ pub mod fuzzing;
 pub mod handshake;
 pub mod limits;
 pub mod mask;
+#[cfg(feature = "std")]
+mod random;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseReason};

@@ -1,0 +1,323 @@
+//! The poll loop shared by [`WebSocket`](super::WebSocket) and the split
+//! halves: it moves bytes between the transport and the [`Connection`] and
+//! nothing else, so whatever the connection does to them (a compressing
+//! connection, say) needs no change here.
+
+use std::io::{self, ErrorKind, IoSlice, Write};
+use std::pin::Pin;
+use std::string::String;
+use std::sync::OnceLock;
+use std::task::{ready, Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::Error;
+use crate::close::CloseCode;
+use crate::connection::{Connection, MessageKind, SendError, Sender, State};
+
+/// Default for [`set_high_water`](super::WebSocket::set_high_water).
+pub(crate) const DEFAULT_HIGH_WATER: usize = 1 << 20;
+
+/// Messages from this size on are written straight from the caller's
+/// buffer when nothing is queued; smaller ones are copied into the queue,
+/// which costs less than the vectored write's extra slices, and leave in
+/// one plain write.
+pub(crate) const DIRECT_MIN: usize = 4096;
+
+/// The connection, its transport, and the little state a driver adds.
+pub(crate) struct Driver<S: AsyncWrite + Unpin> {
+    pub(crate) io: S,
+    pub(crate) conn: Connection,
+    /// Above this many bytes of queued output, receiving pauses and
+    /// writes instead: a peer that sends without reading is slowed by TCP
+    /// rather than buffered for.
+    pub(crate) high_water: usize,
+    /// The transport's write side has been shut down.
+    shut_down: bool,
+    /// Bytes written so far: the split halves wake each other on progress.
+    pub(crate) written: u64,
+}
+
+/// The caller's clock for [`Connection::commit_read`]: time since the
+/// first read of any connection in this process.
+fn now() -> Duration {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed()
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    pub(crate) fn new(io: S, conn: Connection) -> Self {
+        Driver {
+            io,
+            conn,
+            high_water: DEFAULT_HIGH_WATER,
+            shut_down: false,
+            written: 0,
+        }
+    }
+
+    /// Writes all queued output, then flushes the transport (a TLS stream
+    /// holds bytes until then).
+    pub(crate) fn poll_write_all(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let out = self.conn.output();
+            if out.is_empty() {
+                break;
+            }
+            match Pin::new(&mut self.io).poll_write(cx, out) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.conn.consume_output(n);
+                    self.written += n as u64;
+                }
+                Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Writes what is owed and, once the connection is closed, shuts the
+    /// transport down when [`Connection::should_close_transport`] says so.
+    pub(crate) fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_write_all(cx))?;
+        if !self.shut_down && self.conn.should_close_transport() {
+            self.shut_down = true;
+            ready!(Pin::new(&mut self.io).poll_shutdown(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Drives the connection until an event is ready for
+    /// [`Connection::next_event`]. Output waiting (owed pongs and close
+    /// replies, queued sends) is written while it waits for input, so
+    /// nothing owed is held back by a read, and a read is not held back by
+    /// a write the peer is slow to take.
+    ///
+    /// Cancellation safe: every byte read is in the connection before this
+    /// returns `Pending`.
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            if self.conn.pending_output_len() > self.high_water {
+                ready!(self.poll_write_all(cx))?;
+            }
+            match self.conn.poll_event() {
+                Ok(true) => {
+                    if self.conn.peer_close().is_some() {
+                        // The peer's close: the reply (and, for a server,
+                        // the end of TCP) goes out before the app hears of
+                        // it. A transport already broken does not hide the
+                        // close from the app.
+                        let _ = ready!(self.poll_finish(cx));
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    // The close frame with the error's code is queued.
+                    let _ = ready!(self.poll_finish(cx));
+                    return Poll::Ready(Err(Error::Protocol(e)));
+                }
+            }
+            if self.conn.state() == State::Closed {
+                let _ = ready!(self.poll_finish(cx));
+                return Poll::Ready(Err(self.closed_error()));
+            }
+            if let Poll::Ready(Err(e)) = self.poll_write_all(cx) {
+                return Poll::Ready(Err(Error::Io(e)));
+            }
+            ready!(self.poll_read(cx))?;
+        }
+    }
+
+    /// One read into the connection's buffer.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut buf = ReadBuf::new(self.conn.read_buf());
+        match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => {
+                let n = buf.filled().len();
+                if n == 0 {
+                    self.conn.receive_eof();
+                } else {
+                    self.conn.commit_read(n, now());
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Reads and drops input until end of stream (a client waiting for the
+    /// server to close TCP after the closing handshake).
+    pub(crate) fn poll_until_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut sink = [0u8; 512];
+        loop {
+            let mut buf = ReadBuf::new(&mut sink);
+            match ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
+                Ok(()) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Queues a message, waiting (writing) while the output bound leaves
+    /// no room for it. With `direct`, a message that finds the queue empty
+    /// is written straight from `data` (header and payload in one vectored
+    /// write) and only what the transport did not take is copied.
+    ///
+    /// The message is queued whole or not at all when this returns, so a
+    /// caller that is cancelled never leaves half a frame behind.
+    pub(crate) fn poll_queue(
+        &mut self,
+        cx: &mut Context<'_>,
+        kind: MessageKind,
+        data: &[u8],
+        direct: bool,
+    ) -> Poll<Result<(), Error>> {
+        loop {
+            let sent = if direct && data.len() >= DIRECT_MIN && self.io.is_write_vectored() {
+                let mut writer = PollWriter {
+                    io: Pin::new(&mut self.io),
+                    cx,
+                    written: &mut self.written,
+                };
+                match self.conn.send_message_vectored(kind, data, &mut writer) {
+                    Ok(sent) => sent,
+                    Err(e) => return Poll::Ready(Err(Error::Io(e))),
+                }
+            } else {
+                self.conn.send_message(kind, data)
+            };
+            match sent {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(SendError::Full) if self.conn.has_output() => {
+                    ready!(self.poll_write_all(cx))?;
+                }
+                Err(e) => return Poll::Ready(Err(Error::Send(e))),
+            }
+        }
+    }
+
+    /// The error for a connection that delivers no more events.
+    pub(crate) fn closed_error(&self) -> Error {
+        match self.conn.peer_close() {
+            Some((code, reason)) => Error::Closed(code, String::from(reason)),
+            None => match self.conn.error() {
+                Some(e) => Error::Protocol(e),
+                None => Error::Closed(CloseCode::ABNORMAL, String::new()),
+            },
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Drop for Driver<S> {
+    /// Output still queued (a close frame owed after a protocol error the
+    /// app did not wait out, say) is offered to the transport once, without
+    /// waiting: a socket with room takes it, one without loses it.
+    fn drop(&mut self) {
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            let out = self.conn.output();
+            if out.is_empty() {
+                break;
+            }
+            match Pin::new(&mut self.io).poll_write(&mut cx, out) {
+                Poll::Ready(Ok(n)) if n > 0 => self.conn.consume_output(n),
+                _ => break,
+            }
+        }
+        let _ = Pin::new(&mut self.io).poll_flush(&mut cx);
+    }
+}
+
+/// The transport as a non-blocking `std::io::Write`, for the core's
+/// vectored send: `Pending` reads as `WouldBlock`, with the waker
+/// registered.
+pub(crate) struct PollWriter<'a, 'b, S> {
+    pub(crate) io: Pin<&'a mut S>,
+    pub(crate) cx: &'a mut Context<'b>,
+    pub(crate) written: &'a mut u64,
+}
+
+impl<S: AsyncWrite> PollWriter<'_, '_, S> {
+    fn counted(&mut self, r: Poll<io::Result<usize>>) -> io::Result<usize> {
+        match r {
+            Poll::Ready(Ok(n)) => {
+                *self.written += n as u64;
+                Ok(n)
+            }
+            Poll::Ready(Err(e)) => Err(e),
+            Poll::Pending => Err(ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl<S: AsyncWrite> Write for PollWriter<'_, '_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.io.as_mut().poll_write(self.cx, buf);
+        self.counted(r)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let r = self.io.as_mut().poll_write_vectored(self.cx, bufs);
+        self.counted(r)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.io.as_mut().poll_flush(self.cx) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+/// Sends from inside [`recv_with`](super::WebSocket::recv_with), while the
+/// event still borrows the connection's buffers: replies are queued and
+/// leave at the latest on the next `recv`, `recv_with` or `flush` (a
+/// server's reply of 4 KiB or more is written at once, from the read
+/// buffer, in one vectored write with what was queued).
+///
+/// Sends fail with [`SendError::Full`] when the output bound has no room;
+/// `recv_with` delivers no event while more than the high-water mark
+/// waits, so replies smaller than the bound minus that mark always fit.
+pub struct Reply<'a> {
+    pub(crate) tx: &'a mut Sender,
+    pub(crate) writer: Option<&'a mut dyn Write>,
+}
+
+impl Reply<'_> {
+    /// Sends a whole message as one frame.
+    pub fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+        if let Some(writer) = self.writer.as_mut().filter(|_| data.len() >= DIRECT_MIN) {
+            // A transport error is not this message's: it is queued, and
+            // the error comes back from the next write.
+            if let Ok(sent) = self.tx.send_message_vectored(kind, data, writer) {
+                return sent;
+            }
+            self.writer = None;
+        }
+        self.tx.send_message(kind, data)
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_message(MessageKind::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_message(MessageKind::Binary, data)
+    }
+
+    /// The connection's sending half, for everything else: pings, pongs,
+    /// fragments, close. What it queues goes out like the replies.
+    pub fn sender(&mut self) -> &mut Sender {
+        self.tx
+    }
+}

@@ -1,0 +1,539 @@
+//! The tokio driver over in-memory transports: `tokio::io::duplex`, and a
+//! hostile one that returns `Pending` and moves one or a few bytes at a
+//! time at random. Every test bounds itself: the transports are in memory
+//! and every wait ends when the other side is dropped.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use proptest::prelude::*;
+use rfc6455::connection::{Config, Event, MessageKind};
+use rfc6455::frame::{Frame, OpCode};
+use rfc6455::handshake::{ClientError, ClientRequest, Reject};
+use rfc6455::tokio::{accept, client, read_upgrade, Error, Message, ServerConfig, WebSocket};
+use rfc6455::{CloseCode, Limits, SendError, State};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn request() -> ClientRequest<'static> {
+    ClientRequest::new("ws://localhost/chat", *b"0123456789abcdef").unwrap()
+}
+
+/// A server and a client connected over `transport(a)` and `transport(b)`.
+async fn pair<T, F>(config: Config, capacity: usize, transport: F) -> (WebSocket<T>, WebSocket<T>)
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+    F: Fn(DuplexStream, u64) -> T,
+{
+    let (a, b) = tokio::io::duplex(capacity);
+    let server_config = ServerConfig {
+        connection: config,
+        ..ServerConfig::default()
+    };
+    let (server, client) = tokio::join!(
+        accept(transport(a, 1), &server_config),
+        client(transport(b, 2), request(), config)
+    );
+    (server.unwrap(), client.unwrap())
+}
+
+fn plain(s: DuplexStream, _seed: u64) -> DuplexStream {
+    s
+}
+
+/// Echoes every message until the connection ends; returns how it ended.
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocket<S>) -> Error {
+    loop {
+        let r = ws
+            .recv_with(|event, reply| match event {
+                Event::Text(t) => reply.send_text(t),
+                Event::Binary(b) => reply.send_binary(b),
+                _ => Ok(()),
+            })
+            .await;
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Error::Send(e),
+            Err(e) => return e,
+        }
+    }
+}
+
+#[test]
+fn duplex_round_trip_ping_and_close() {
+    runtime().block_on(async {
+        let (mut server, mut client) = pair(Config::default(), 64 << 10, plain).await;
+        assert_eq!(client.protocol(), None);
+        let server_task = tokio::spawn(async move { echo(&mut server).await });
+
+        client.send_text("hello é中😀").await.unwrap();
+        assert_eq!(client.recv().await.unwrap(), Event::Text("hello é中😀"));
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+        client.send_binary(&big).await.unwrap();
+        match client.recv().await.unwrap() {
+            Event::Binary(b) => assert_eq!(b, &big[..]),
+            other => panic!("{other:?}"),
+        }
+        client.ping(b"are you there").await.unwrap();
+        assert_eq!(client.recv().await.unwrap(), Event::Pong(b"are you there"));
+
+        let (code, reason) = client.close(CloseCode::NORMAL, "bye").await.unwrap();
+        assert_eq!((code, reason.as_str()), (CloseCode::NORMAL, ""));
+        assert_eq!(client.state(), State::Closed);
+        // The server saw the close and ended the stream.
+        match server_task.await.unwrap() {
+            Error::Closed(code, reason) => {
+                assert_eq!((code, reason.as_str()), (CloseCode::NORMAL, "bye"))
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn subprotocol_and_origin_policy() {
+    runtime().block_on(async {
+        let config = ServerConfig {
+            protocols: vec!["v2".into(), "v1".into()],
+            allowed_origins: Some(vec!["https://app.example".into()]),
+            ..ServerConfig::default()
+        };
+        let (a, b) = tokio::io::duplex(4096);
+        let req = request()
+            .protocols(&["v1", "v2"])
+            .origin("https://app.example");
+        let (server, ws) = tokio::join!(accept(a, &config), client(b, req, Config::default()));
+        assert_eq!(server.unwrap().protocol(), Some("v2"));
+        assert_eq!(ws.unwrap().protocol(), Some("v2"));
+
+        let (a, b) = tokio::io::duplex(4096);
+        let req = request().origin("https://evil.example");
+        let (server, ws) = tokio::join!(accept(a, &config), client(b, req, Config::default()));
+        assert!(
+            matches!(server, Err(Error::Handshake(e)) if e.status() == 403),
+            "{server:?}"
+        );
+        assert!(matches!(
+            ws,
+            Err(Error::ClientHandshake(ClientError::Rejected {
+                status: 403,
+                ..
+            }))
+        ));
+    });
+}
+
+#[test]
+fn app_rejects_after_reading_the_request() {
+    runtime().block_on(async {
+        let (a, b) = tokio::io::duplex(4096);
+        let server = async {
+            let mut upgrade = read_upgrade(a, &ServerConfig::default()).await.unwrap();
+            assert_eq!(upgrade.request().path(), "/chat");
+            upgrade
+                .reject(&Reject::new(404, "no such room"))
+                .await
+                .unwrap();
+        };
+        let (_, ws) = tokio::join!(server, client(b, request(), Config::default()));
+        assert!(matches!(
+            ws,
+            Err(Error::ClientHandshake(ClientError::Rejected {
+                status: 404,
+                ..
+            }))
+        ));
+    });
+}
+
+#[test]
+fn plain_http_and_broken_requests_are_answered() {
+    runtime().block_on(async {
+        for (head, status, want) in [
+            (
+                &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+                "426",
+                "NotUpgrade",
+            ),
+            (
+                &b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+                    [..],
+                "400",
+                "Handshake",
+            ),
+            (&b"GET / HTTP/1.1\nHost: x\r\n\r\n"[..], "400", "Handshake"),
+        ] {
+            let (a, mut b) = tokio::io::duplex(4096);
+            b.write_all(head).await.unwrap();
+            let err = accept(a, &ServerConfig::default()).await.unwrap_err();
+            let kind = format!("{err:?}");
+            assert!(kind.starts_with(want), "{kind}");
+            let mut answer = String::new();
+            b.read_to_string(&mut answer).await.unwrap();
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{answer}"
+            );
+        }
+    });
+}
+
+/// A single-frame text that is not UTF-8 fails the connection with 1007,
+/// and the close frame is on the wire when `recv_with` returns.
+#[test]
+fn invalid_utf8_is_answered_with_1007_before_the_error_returns() {
+    runtime().block_on(async {
+        let (a, mut b) = tokio::io::duplex(4096);
+        let mut head = Vec::new();
+        request().write(&mut head).unwrap();
+        b.write_all(&head).await.unwrap();
+        let mut frame = Vec::new();
+        Frame::new(OpCode::Text, b"ok \xff")
+            .masked([1, 2, 3, 4])
+            .encode_to_vec(&mut frame);
+        b.write_all(&frame).await.unwrap();
+        let mut ws = accept(a, &ServerConfig::default()).await.unwrap();
+        let r = ws.recv_with(|_, _| ()).await;
+        assert!(matches!(r, Err(Error::Protocol(_))), "{r:?}");
+        // Keep `ws` alive: the close must not depend on the drop.
+        let mut wire = Vec::new();
+        let mut chunk = [0u8; 1024];
+        let close = loop {
+            if let Some(end) = wire.windows(4).position(|w| w == b"\r\n\r\n") {
+                let frame = &wire[end + 4..];
+                if frame.len() >= 2 && frame.len() >= 2 + usize::from(frame[1]) {
+                    break frame.to_vec();
+                }
+            }
+            let n = b.read(&mut chunk).await.unwrap();
+            assert_ne!(n, 0, "stream ended without the close frame: {wire:?}");
+            wire.extend_from_slice(&chunk[..n]);
+        };
+        assert_eq!(close[0], 0x88, "{close:?}");
+        assert_eq!(&close[2..4], &[0x03, 0xef], "{close:?}"); // 1007
+        drop(ws);
+    });
+}
+
+/// `send` waits while the output bound is full instead of buffering more;
+/// pongs owed meanwhile are not lost, and everything arrives once the
+/// peer reads.
+#[test]
+fn send_waits_at_the_bound_and_owed_pongs_survive() {
+    runtime().block_on(async {
+        let config = Config {
+            limits: Limits {
+                max_output_buffer: 4096,
+                ..Limits::default()
+            },
+            ..Config::default()
+        };
+        // 256 bytes of transport buffer: the server's writes block soon.
+        let (mut server, mut client) = pair(config, 256, plain).await;
+        let msg = [7u8; 1000];
+        let mut sent = 0;
+        loop {
+            match server.send_binary(&msg).now_or_never() {
+                Some(Ok(())) => sent += 1,
+                Some(Err(e)) => panic!("{e}"),
+                None => break,
+            }
+            assert!(sent < 100, "send never waited");
+        }
+        // The pending send was dropped: its message was queued whole or
+        // not at all, and the queue is within the bound.
+        let queued = server.connection().pending_output_len();
+        assert!(queued <= 4096, "{queued} bytes queued");
+
+        // A ping from the client while the server's writes are blocked.
+        client.ping(b"hb").await.unwrap();
+        let server_task = tokio::spawn(async move {
+            let mut seen_ping = false;
+            loop {
+                match server.recv().await {
+                    Ok(Event::Ping(p)) => {
+                        assert_eq!(p, b"hb");
+                        seen_ping = true;
+                    }
+                    Ok(_) => {}
+                    Err(_) => return seen_ping,
+                }
+            }
+        });
+        let mut received = 0;
+        let mut pong = false;
+        while received < sent || !pong {
+            match client.recv().await.unwrap() {
+                Event::Binary(b) => {
+                    assert_eq!(b, &msg[..]);
+                    received += 1;
+                }
+                Event::Pong(p) => {
+                    assert_eq!(p, b"hb");
+                    pong = true;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // The dropped send's message, if it was queued, follows.
+        client.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(server_task.await.unwrap());
+    });
+}
+
+#[test]
+fn a_message_larger_than_the_bound_is_refused() {
+    runtime().block_on(async {
+        let config = Config {
+            limits: Limits {
+                max_output_buffer: 1024,
+                ..Limits::default()
+            },
+            ..Config::default()
+        };
+        let (mut server, _client) = pair(config, 64 << 10, plain).await;
+        let r = server.send_binary(&[0; 2000]).await;
+        assert!(matches!(r, Err(Error::Send(SendError::Full))), "{r:?}");
+    });
+}
+
+#[test]
+fn split_halves_in_two_tasks() {
+    runtime().block_on(async {
+        // A small transport buffer, so both halves' writes wait at times.
+        let (server, client) = pair(Config::default(), 512, plain).await;
+        let server_task = tokio::spawn(async move {
+            let mut server = server;
+            echo(&mut server).await
+        });
+        let (mut rx, mut tx) = client.split();
+        const N: usize = 300;
+        let writer = tokio::spawn(async move {
+            for i in 0..N {
+                tx.send_text(&format!("message {i} {}", "x".repeat(i)))
+                    .await
+                    .unwrap();
+                if i % 50 == 0 {
+                    tx.ping(b"p").await.unwrap();
+                }
+            }
+            tx
+        });
+        let mut got = 0;
+        while got < N {
+            match rx.recv().await.unwrap() {
+                Event::Text(t) => {
+                    assert_eq!(t, format!("message {got} {}", "x".repeat(got)));
+                    got += 1;
+                }
+                Event::Pong(p) => assert_eq!(p, b"p"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut tx = writer.await.unwrap();
+        tx.close(CloseCode::NORMAL, "done").await.unwrap();
+        match rx.recv().await.unwrap() {
+            Event::Close { code, .. } => assert_eq!(code, Some(CloseCode::NORMAL)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            server_task.await.unwrap(),
+            Error::Closed(CloseCode::NORMAL, _)
+        ));
+    });
+}
+
+#[test]
+fn stream_and_sink() {
+    runtime().block_on(async {
+        let (mut server, mut client) = pair(Config::default(), 64 << 10, plain).await;
+        let server_task = tokio::spawn(async move { echo(&mut server).await });
+        client.send(Message::from("one")).await.unwrap();
+        client.send(Message::Binary(vec![1, 2, 3])).await.unwrap();
+        assert_eq!(client.next().await.unwrap().unwrap(), Message::from("one"));
+        assert_eq!(
+            client.next().await.unwrap().unwrap(),
+            Message::Binary(vec![1, 2, 3])
+        );
+        client
+            .send(Message::Close(Some(CloseCode::GOING_AWAY), "later".into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            client.next().await.unwrap().unwrap(),
+            Message::Close(Some(CloseCode::GOING_AWAY), String::new())
+        );
+        assert!(client.next().await.is_none());
+        server_task.await.unwrap();
+    });
+}
+
+/// A transport that returns `Pending` at random (waking at once) and moves
+/// 1 to `max` bytes per call, vectored writes included.
+struct Chaos {
+    inner: DuplexStream,
+    state: u64,
+    max: usize,
+}
+
+impl Chaos {
+    fn next(&mut self) -> u64 {
+        // xorshift64
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state = x;
+        x
+    }
+
+    fn stall(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.next().is_multiple_of(3) {
+            cx.waker().wake_by_ref();
+            return true;
+        }
+        false
+    }
+
+    fn amount(&mut self) -> usize {
+        1 + (self.next() as usize) % self.max
+    }
+}
+
+impl AsyncRead for Chaos {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.stall(cx) {
+            return Poll::Pending;
+        }
+        let n = self.amount().min(buf.remaining()).min(64);
+        let mut tmp = [0u8; 64];
+        let mut small = ReadBuf::new(&mut tmp[..n]);
+        let r = Pin::new(&mut self.inner).poll_read(cx, &mut small);
+        if let Poll::Ready(Ok(())) = r {
+            buf.put_slice(small.filled());
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Chaos {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.stall(cx) {
+            return Poll::Pending;
+        }
+        let n = self.amount().min(data.len());
+        Pin::new(&mut self.inner).poll_write(cx, &data[..n])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let first = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &**b);
+        self.poll_write(cx, first)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.stall(cx) {
+            return Poll::Pending;
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+fn message(kind: bool, len: usize, seed: u8) -> (MessageKind, Vec<u8>) {
+    if kind {
+        let text: String = (0..len)
+            .map(|i| ['a', 'é', '中', '😀'][(i + seed as usize) % 4])
+            .collect();
+        (MessageKind::Text, text.into_bytes())
+    } else {
+        (
+            MessageKind::Binary,
+            (0..len).map(|i| (i as u8) ^ seed).collect(),
+        )
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Over a transport that stalls and moves 1..=max bytes at a time,
+    /// every message comes back whole and in order, pings are answered,
+    /// and the close completes; the client's `recv` futures are dropped
+    /// at random while they wait (mid-frame, given the transport), which
+    /// must lose nothing.
+    #[test]
+    fn chaotic_transport_loses_nothing(
+        seed in 1u64..u64::MAX,
+        max in prop_oneof![Just(1usize), 1usize..40],
+        messages in prop::collection::vec((any::<bool>(), 0usize..3000, any::<u8>()), 1..12),
+    ) {
+        runtime().block_on(async move {
+            let chaos = |s: DuplexStream, salt: u64| Chaos { inner: s, state: (seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1, max };
+            let (mut server, mut client) = pair(Config::default(), 128, chaos).await;
+            let server_task = tokio::spawn(async move { echo(&mut server).await });
+            let mut cancelled = 0u32;
+            // Pongs come back in the order of the pings, each when the
+            // server gets to it: before or after the echo it follows.
+            let mut pings = std::collections::VecDeque::new();
+            for (i, &(kind, len, s)) in messages.iter().enumerate() {
+                let (kind, data) = message(kind, len, s);
+                client.send_message(kind, &data).await.unwrap();
+                if i % 4 == 0 {
+                    client.ping(&[s; 5]).await.unwrap();
+                    pings.push_back(vec![s; 5]);
+                }
+                loop {
+                    // Give `recv` one poll at a time; drop it if pending.
+                    let event = tokio::select! {
+                        biased;
+                        e = client.recv() => e.unwrap().into(),
+                        () = tokio::task::yield_now() => { cancelled += 1; continue; }
+                    };
+                    match event {
+                        Message::Text(t) => { assert_eq!((kind, t.into_bytes()), (MessageKind::Text, data)); break; }
+                        Message::Binary(b) => { assert_eq!((kind, b), (MessageKind::Binary, data)); break; }
+                        Message::Pong(p) => assert_eq!(Some(p), pings.pop_front()),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+            while let Some(want) = pings.pop_front() {
+                assert_eq!(client.recv().await.unwrap(), Event::Pong(&want));
+            }
+            let (code, _) = client.close(CloseCode::NORMAL, "").await.unwrap();
+            assert_eq!(code, CloseCode::NORMAL);
+            assert!(matches!(server_task.await.unwrap(), Error::Closed(CloseCode::NORMAL, _)));
+            assert!(cancelled > 0, "no recv was ever dropped");
+        });
+    }
+}
