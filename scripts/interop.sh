@@ -250,6 +250,12 @@ row "4b chromium, built-in page   -> echo-server" \
   node "$dir/browser.js" builtin-page "http://127.0.0.1:$ours"
 row "4c chromium, two pages in a room + HTTP publish -> echo-server" \
   node "$dir/browser.js" room "http://127.0.0.1:$ours"
+row "4d chromium, /rfc6455.js: server killed and restarted on the same port -> reconnect, resume" \
+  node "$dir/browser.js" reconnect "$root/target/release/echo-server"
+row "4e chromium, /rfc6455.js: server stopped (SIGSTOP, half-open) -> heartbeat timeout" \
+  node "$dir/browser.js" half-open "$root/target/release/echo-server"
+row "4f node, /rfc6455.js logic with a fake socket (backoff, resume, queue, heartbeat)" \
+  node "$dir/rfc6455_module.js" "$root/src/server/rfc6455.js"
 row "5a our client  -> python websockets server" \
   "$client" "ws://127.0.0.1:$py_port/interop"
 row "5b our client  -> node ws server" \

@@ -53,6 +53,34 @@ pub struct ClientConfig {
     pub headers: Vec<(String, String)>,
     /// Protocol settings and limits.
     pub connection: Config,
+    /// Ping a quiet server and fail when it stays silent
+    /// ([`Error::KeepaliveTimeout`]). The pongs come out of
+    /// [`Client::recv`] like any other (with an empty payload); the
+    /// [reconnecting client](crate::reconnect) skips them. Default: none.
+    pub keepalive: Option<Keepalive>,
+}
+
+/// Client pings that keep a connection alive through NATs and proxies and
+/// notice a dead one: a half-open TCP connection (the server's machine
+/// gone, a cable pulled) never reports itself, so a client that only
+/// waits would wait forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Send a ping after this long without receiving anything.
+    pub interval: Duration,
+    /// Fail with [`Error::KeepaliveTimeout`] when nothing (a pong or any
+    /// other frame) arrives this long after the ping.
+    pub timeout: Duration,
+}
+
+impl Default for Keepalive {
+    /// 25 s between pings, 20 s to answer (Socket.IO's figures).
+    fn default() -> Self {
+        Keepalive {
+            interval: Duration::from_secs(25),
+            timeout: Duration::from_secs(20),
+        }
+    }
 }
 
 impl Default for ClientConfig {
@@ -65,6 +93,7 @@ impl Default for ClientConfig {
             origin: None,
             headers: Vec::new(),
             connection: Config::default(),
+            keepalive: None,
         }
     }
 }
@@ -92,6 +121,9 @@ pub enum Error {
     Closed(CloseCode, String),
     /// A send was refused (e.g. the output bound, or a close already sent).
     Send(SendError),
+    /// Nothing arrived within [`Keepalive::timeout`] of a keepalive ping:
+    /// the server or the path to it is gone. The connection is shut down.
+    KeepaliveTimeout,
 }
 
 impl fmt::Display for Error {
@@ -111,6 +143,7 @@ impl fmt::Display for Error {
             }
             Error::Closed(code, reason) => write!(f, "connection closed ({code}: {reason})"),
             Error::Send(e) => write!(f, "send refused: {e}"),
+            Error::KeepaliveTimeout => f.write_str("no answer to a keepalive ping in time"),
         }
     }
 }
@@ -129,6 +162,10 @@ impl From<SendError> for Error {
     }
 }
 
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
 fn io_error(e: io::Error) -> Error {
     match e.kind() {
         ErrorKind::WouldBlock | ErrorKind::TimedOut => Error::Timeout,
@@ -142,6 +179,13 @@ pub struct Client {
     conn: Connection,
     protocol: Option<String>,
     read_timeout: Option<Duration>,
+    keepalive: Option<Keepalive>,
+    /// When anything last arrived.
+    last_received: Instant,
+    /// When the unanswered keepalive ping went out.
+    ping_sent: Option<Instant>,
+    /// The socket's read timeout as last set.
+    socket_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for Client {
@@ -252,6 +296,10 @@ impl Client {
             conn,
             protocol,
             read_timeout: config.read_timeout,
+            keepalive: config.keepalive,
+            last_received: Instant::now(),
+            ping_sent: None,
+            socket_timeout: config.read_timeout,
         })
     }
 
@@ -268,7 +316,17 @@ impl Client {
     /// Sets the longest wait in [`recv`](Self::recv); `None` waits forever.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
         self.read_timeout = timeout;
-        self.stream.set_read_timeout(timeout).map_err(Error::Io)
+        self.set_socket_timeout(timeout)
+    }
+
+    fn set_socket_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        // Zero means "forever" to the socket: wait a millisecond instead.
+        let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
+        if timeout != self.socket_timeout {
+            self.stream.set_read_timeout(timeout).map_err(Error::Io)?;
+            self.socket_timeout = timeout;
+        }
+        Ok(())
     }
 
     /// Sends a text message.
@@ -329,6 +387,7 @@ impl Client {
 
     /// Reads until an event is ready, flushing owed replies.
     fn wait_event(&mut self) -> Result<(), Error> {
+        let started = Instant::now();
         loop {
             let ready = self.conn.poll_event();
             let flushed = self.flush();
@@ -345,11 +404,16 @@ impl Client {
             if self.conn.state() == State::Closed {
                 return Err(self.closed_error());
             }
-            self.read_some()?;
+            self.read_some(started)?;
         }
     }
 
-    fn read_some(&mut self) -> Result<(), Error> {
+    fn read_some(&mut self, started: Instant) -> Result<(), Error> {
+        let user_deadline = self.read_timeout.map(|t| started + t);
+        if self.keepalive.is_some() {
+            let wait = self.keep_alive(user_deadline)?;
+            self.set_socket_timeout(Some(wait))?;
+        }
         let buf = self.conn.read_buf();
         match self.stream.read(buf) {
             Ok(0) => {
@@ -358,11 +422,55 @@ impl Client {
             }
             Ok(n) => {
                 self.conn.commit_read(n, Duration::ZERO);
+                self.last_received = Instant::now();
                 Ok(())
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => Ok(()),
+            Err(e) if self.keepalive.is_some() && is_timeout(&e) => {
+                // A keepalive step is due, or the caller's wait is over.
+                match user_deadline {
+                    Some(t) if Instant::now() >= t => Err(Error::Timeout),
+                    _ => Ok(()),
+                }
+            }
             Err(e) => Err(io_error(e)),
         }
+    }
+
+    /// Sends the keepalive ping when due, fails when it went unanswered;
+    /// returns how long the next read may wait.
+    fn keep_alive(&mut self, user_deadline: Option<Instant>) -> Result<Duration, Error> {
+        let Some(keepalive) = self.keepalive else {
+            return Ok(Duration::MAX);
+        };
+        let now = Instant::now();
+        if self
+            .ping_sent
+            .is_some_and(|sent| self.last_received >= sent)
+        {
+            self.ping_sent = None; // something arrived: alive
+        }
+        let due = match self.ping_sent {
+            Some(sent) if now >= sent + keepalive.timeout => {
+                let _ = self.stream.shutdown(std::net::Shutdown::Both);
+                return Err(Error::KeepaliveTimeout);
+            }
+            Some(sent) => sent + keepalive.timeout,
+            None if now >= self.last_received + keepalive.interval => {
+                if self.conn.state() == State::Open {
+                    self.conn.ping(ControlPayload::EMPTY)?;
+                    self.flush()?;
+                }
+                self.ping_sent = Some(now);
+                now + keepalive.timeout
+            }
+            None => self.last_received + keepalive.interval,
+        };
+        let until = user_deadline.map_or(due, |t| t.min(due));
+        if until <= now {
+            return Err(Error::Timeout); // the caller's wait is over
+        }
+        Ok(until - now)
     }
 
     fn closed_error(&self) -> Error {
@@ -385,9 +493,7 @@ impl Client {
         }
         self.flush()?;
         if self.read_timeout.is_none() {
-            self.stream
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .map_err(Error::Io)?;
+            self.set_socket_timeout(Some(Duration::from_secs(5)))?;
         }
         while self.conn.peer_close().is_none() {
             match self.wait_event() {

@@ -19,7 +19,7 @@
 //! | frames | [`frame`], [`close`] | header decode/encode with no state and no copies; close codes and payloads |
 //! | protocol | [`connection`] | the state machine: messages, fragmentation, control frames, the closing handshake, a bounded output queue |
 //! | handshake | [`handshake`] | the HTTP/1.1 upgrade: incremental request and response parsing, validation, accept key, responses |
-//! | I/O drivers | `server` (feature `server`), `client` (feature `std`), `tokio` (feature `tokio`) | a mio event loop generic over a handler, with topics and publishing; a blocking client; an async driver for tokio |
+//! | I/O drivers | `server` (feature `server`), `client` and `reconnect` (feature `std`), `tokio` (feature `tokio`) | a mio event loop generic over a handler, with topics, publishing and topic history; a blocking client with keepalive, and a reconnecting one; an async driver for tokio |
 //!
 //! Everything above the drivers is `no_std` + `alloc`. A driver's loop is
 //! always the same (see [`connection`]): read into
@@ -200,6 +200,8 @@ pub mod limits;
 pub mod mask;
 #[cfg(feature = "std")]
 mod random;
+#[cfg(feature = "std")]
+pub mod reconnect;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "tokio")]

@@ -188,20 +188,25 @@ fn a_handler_publishes_to_subscribers_on_every_worker_in_order() {
             assert_eq!(text(s), format!("m{i}"));
         }
     }
-    // Each worker hands its counters over at the end of its loop turn,
-    // which may come a little after its writes: wait for that turn.
-    let want = 500 * subscribers.len() as u64;
+    // Workers hand their counters over once per loop turn.
+    let stats = settled_stats(&server, |s| s.published == 500);
+    assert_eq!(stats.delivered, 500 * subscribers.len() as u64);
+    assert_eq!(stats.dropped_slow, 0);
+}
+
+/// The server's counters once `done` holds for them (they lag a turn).
+fn settled_stats(
+    server: &Running,
+    done: impl Fn(&rfc6455::server::Stats) -> bool,
+) -> rfc6455::server::Stats {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let stats = loop {
+    loop {
         let stats = server.handle.stats();
-        if (stats.published, stats.delivered) == (500, want) || Instant::now() > deadline {
-            break stats;
+        if done(&stats) || Instant::now() > deadline {
+            return stats;
         }
         std::thread::sleep(Duration::from_millis(5));
-    };
-    assert_eq!(stats.published, 500);
-    assert_eq!(stats.delivered, want);
-    assert_eq!(stats.dropped_slow, 0);
+    }
 }
 
 #[test]
@@ -344,7 +349,16 @@ fn slow_subscriber_run(policy: SlowSubscriber) -> (rfc6455::server::Stats, Optio
             }
         }
     }
-    let stats = server.handle.stats();
+    // The reader has everything; the counters settle a turn later.
+    let mut stats = server.handle.stats();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = server.handle.stats();
+        if now == stats {
+            break;
+        }
+        stats = now;
+    }
     // The deaf one's memory on the server stayed bounded by the limit: the
     // socket buffers took some, the queue at most the limit.
     (stats, {

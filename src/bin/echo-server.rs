@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use rfc6455::server::app::{App, AppConfig};
 use rfc6455::server::cli::{parse_secs, parse_size};
-use rfc6455::server::{Server, ServerConfig, SlowSubscriber};
+use rfc6455::server::{Heartbeat, HistoryLimits, Server, ServerConfig, SlowSubscriber};
 
 const ABOUT: &str = "\
 A WebSocket (RFC 6455) server: echo, chat rooms, and push over HTTP.
@@ -18,7 +18,10 @@ A WebSocket (RFC 6455) server: echo, chat rooms, and push over HTTP.
   ws://HOST/<any other path>      echo: every message comes back unchanged
   POST /publish/NAME (a body)     publish the body to NAME's subscribers
   GET /push?topic=NAME&data=TEXT  publish TEXT to NAME's subscribers
+  ws://HOST/topic/NAME?since=ID   the same, each message with its id, after
+                                  replaying what was missed since ID
   GET /stats                      counters, as JSON
+  GET /rfc6455.js                 the browser client: heartbeat, reconnect, resume
   GET /                           a page to try it all from a browser
 
 Publishing answers {\"topic\":NAME,\"subscribers\":N}. It is allowed from
@@ -126,10 +129,37 @@ struct Flags {
     /// Most topics one connection may subscribe to.
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_subscriptions: usize,
+    /// Messages kept per topic for resume (?since=ID); 0 keeps none but
+    /// still gives ids.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    history: usize,
+    /// Messages older than this are not replayed; 0 = no age bound.
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = secs)]
+    history_age: Duration,
+    /// Most bytes of history over all topics (the oldest go first).
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = size)]
+    history_bytes: u64,
+    /// Keep no history: no ids, no resume (?ids and ?since get 400), and a
+    /// publish takes no per-topic lock.
+    #[arg(long, conflicts_with_all = ["history", "history_age", "history_bytes"])]
+    no_history: bool,
+    /// Answer this text message (an application heartbeat, e.g. "ping" or
+    /// "heartCheck") with --heartbeat-reply; it is never published or
+    /// echoed [default: off].
+    #[arg(long, value_name = "TEXT")]
+    heartbeat_text: Option<String>,
+    /// The reply to --heartbeat-text.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "pong",
+        requires = "heartbeat_text"
+    )]
+    heartbeat_reply: String,
     /// Share topics with other instances through Redis pub/sub, at
     /// redis://HOST:PORT/DB (USER:PASSWORD@ may come before HOST). Every
     /// publish goes through Redis; each instance delivers to its own
-    /// subscribers.
+    /// subscribers. Topic history (resume) is off with it, for now.
     #[cfg(feature = "redis")]
     #[arg(
         long,
@@ -264,6 +294,15 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
         },
         slow_subscriber_limit: usize::try_from(f.slow_subscriber_limit).unwrap_or(usize::MAX),
         max_body: usize::try_from(f.max_body).unwrap_or(usize::MAX),
+        heartbeat: f.heartbeat_text.map(|text| Heartbeat {
+            text,
+            reply: f.heartbeat_reply,
+        }),
+        history: (!f.no_history).then(|| HistoryLimits {
+            max_messages: f.history,
+            max_age: (!f.history_age.is_zero()).then_some(f.history_age),
+            max_bytes: usize::try_from(f.history_bytes).unwrap_or(usize::MAX),
+        }),
         ..ServerConfig::default()
     };
     if let Some(threads) = f.threads {
@@ -289,6 +328,9 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
     );
     #[cfg(feature = "redis")]
     if let Some(url) = f.redis {
+        // Topic ids must come from Redis to mean the same on every
+        // instance; until they do, --redis runs without history.
+        config.history = None;
         config.redis = Some(rfc6455::server::RedisConfig {
             url,
             password: f.redis_password.filter(|p| !p.is_empty()),
@@ -377,6 +419,12 @@ mod tests {
             "4KiB",
             "--max-topic-len",
             "16",
+            "--heartbeat-text",
+            "heartCheck",
+            "--history",
+            "5",
+            "--history-age",
+            "0",
         ])
         .unwrap();
         assert_eq!(c.listen, "[::1]:9100".parse().unwrap());
@@ -394,6 +442,11 @@ mod tests {
         assert_eq!(app.tick, Some(Duration::from_secs(1)));
         assert!(app.room_echo);
         assert_eq!(app.publish_token.as_deref(), Some("t0k"));
+        let h = c.heartbeat.unwrap();
+        assert_eq!((h.text.as_str(), h.reply.as_str()), ("heartCheck", "pong"));
+        let limits = c.history.unwrap();
+        assert_eq!((limits.max_messages, limits.max_age), (5, None));
+        assert_eq!(parse(&["--no-history"]).unwrap().0.history, None);
     }
 
     #[test]
@@ -407,6 +460,8 @@ mod tests {
         assert_eq!(c.topics, d.topics);
         assert_eq!(app.tick, None);
         assert_eq!(app.publish_token, None);
+        assert_eq!(c.heartbeat, None);
+        assert_eq!(c.history, Some(HistoryLimits::default()));
     }
 
     #[cfg(feature = "redis")]
@@ -425,6 +480,7 @@ mod tests {
             "pw",
         ])
         .unwrap();
+        assert_eq!(c.history, None, "no history with --redis, for now");
         let r = c.redis.unwrap();
         assert_eq!(r.url, "redis://127.0.0.1:7000/3");
         assert_eq!(r.prefix, "app1");
@@ -445,6 +501,8 @@ mod tests {
             &["--read-chunk", "100GiB"],
             &["--slow-subscriber", "sometimes"],
             &["--log", "loud"],
+            &["--no-history", "--history", "5"],
+            &["--heartbeat-reply", "pong"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

@@ -10,7 +10,10 @@
 //! | WebSocket, any other path | echo |
 //! | `POST /publish/NAME` + body | publishes the body (text if UTF-8, else binary); answers `{"topic":..,"subscribers":N}` |
 //! | `GET /push?topic=NAME&data=TEXT` | publishes TEXT, same answer |
+//! | WebSocket `/topic/NAME?ids=1` | the same, each message in the tagged form with its id (needs history, [`ServerConfig::history`](super::ServerConfig::history)) |
+//! | WebSocket `/topic/NAME?since=ID[&epoch=E]` | the same, first replaying the messages after ID (see [`Peer::subscribe_with_ids`]) |
 //! | `GET /stats` | the server's counters as JSON |
+//! | `GET /rfc6455.js` | the browser client module ([`CLIENT_JS`]) |
 //! | `GET /` | the page: echo and a room view |
 //!
 //! NAME is percent-decoded and checked by
@@ -29,8 +32,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{
-    check_topic_name, ConnId, Context, Handler, HttpRequest, Message, Peer, Response, Stats,
-    UpgradeRequest,
+    check_topic_name, json, ConnId, Context, Handler, HttpRequest, Message, Peer, Response, Since,
+    Stats, UpgradeRequest,
 };
 use crate::close::CloseCode;
 use crate::connection::MessageKind;
@@ -38,6 +41,15 @@ use crate::connection::MessageKind;
 /// The built-in page served for a plain `GET /`: an echo tester and a room
 /// view, written against the server's own API.
 pub const PAGE: &str = include_str!("page.html");
+
+/// The browser client served at `GET /rfc6455.js`: heartbeat, reconnect
+/// with backoff and jitter, resume with ids, a send queue. A classic
+/// script without dependencies (it defines `RFC6455`), usable from pages
+/// served anywhere.
+pub const CLIENT_JS: &str = include_str!("rfc6455.js");
+
+/// Longest epoch accepted in a room URL's query.
+const MAX_EPOCH_LEN: usize = 64;
 
 /// Prefix of the WebSocket path that joins a room.
 pub const TOPIC_PATH: &str = "/topic/";
@@ -100,7 +112,7 @@ impl App {
             200,
             format!(
                 "{{\"topic\":{},\"subscribers\":{reached}}}\n",
-                json_string(topic)
+                json::string(topic)
             ),
         )
     }
@@ -122,8 +134,18 @@ impl Handler for App {
         request: &UpgradeRequest<'_>,
     ) -> Result<(), Response> {
         match room(request.path()) {
-            Some(Ok(topic)) => check_topic_name(&topic, ctx.config().topics.max_name_len)
-                .map_err(|e| Response::new(400, format!("{e}\n"))),
+            Some(Ok(topic)) => {
+                check_topic_name(&topic, ctx.config().topics.max_name_len)
+                    .map_err(|e| Response::new(400, format!("{e}\n")))?;
+                let query = RoomQuery::parse(request.query())?;
+                if query.ids && ctx.config().history.is_none() {
+                    return Err(Response::new(
+                        400,
+                        "this server keeps no topic history: ids and since need --history\n",
+                    ));
+                }
+                Ok(())
+            }
             Some(Err(refusal)) => Err(refusal),
             None => Ok(()),
         }
@@ -131,7 +153,18 @@ impl Handler for App {
 
     fn on_open(&mut self, peer: &mut Peer<'_>, request: &UpgradeRequest<'_>) {
         if let Some(Ok(topic)) = room(request.path()) {
-            if let Err(e) = peer.subscribe(&topic) {
+            // Checked in on_upgrade.
+            let query = RoomQuery::parse(request.query()).unwrap_or_default();
+            let subscribed = if query.ids {
+                let since = query.since.map(|id| Since {
+                    id,
+                    epoch: query.epoch.as_deref(),
+                });
+                peer.subscribe_with_ids(&topic, since)
+            } else {
+                peer.subscribe(&topic)
+            };
+            if let Err(e) = subscribed {
                 let _ = peer.close(CloseCode::POLICY_VIOLATION, &e.to_string());
             }
         }
@@ -187,7 +220,8 @@ impl Handler for App {
             return Response::new(405, "only GET is served here\n").header("Allow", "GET");
         }
         match path {
-            "/" | "/index.html" => Response::html(PAGE),
+            "/" | "/index.html" => page(ctx.config()),
+            "/rfc6455.js" => client_js(),
             "/push" => {
                 let (mut topic, mut data) = (None, Cow::Borrowed(""));
                 for (key, value) in form_urlencoded::parse(request.query().unwrap_or("").as_bytes())
@@ -216,7 +250,8 @@ impl Handler for App {
 fn stats_json(s: &Stats) -> String {
     let mut json = format!(
         "{{\"connections\":{},\"subscriptions\":{},\"topics\":{},\"published\":{},\
-         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"inbox_dropped\":{}",
+         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"inbox_dropped\":{},\
+         \"history_topics\":{},\"history_messages\":{},\"history_bytes\":{}",
         s.connections,
         s.subscriptions,
         s.topics,
@@ -224,7 +259,10 @@ fn stats_json(s: &Stats) -> String {
         s.delivered,
         s.dropped_slow,
         s.closed_slow,
-        s.inbox_dropped
+        s.inbox_dropped,
+        s.history_topics,
+        s.history_messages,
+        s.history_bytes
     );
     let b = &s.broker;
     if b.enabled {
@@ -243,6 +281,91 @@ fn stats_json(s: &Stats) -> String {
     }
     json.push_str("}\n");
     json
+}
+
+/// The built-in page, told through its meta tags what the server does
+/// that its client needs to know: the heartbeat (if any) to send, and
+/// whether rooms keep history (then it resumes after a reconnect).
+pub fn page(config: &super::ServerConfig) -> Response {
+    let mut page = Cow::Borrowed(PAGE);
+    let mut set = |name: &str, value: &str| {
+        let empty = format!("<meta name=\"{name}\" content=\"\">");
+        let filled = format!("<meta name=\"{name}\" content=\"{}\">", attr(value));
+        page = Cow::Owned(page.replace(&empty, &filled));
+    };
+    if let Some(h) = &config.heartbeat {
+        set("rfc6455-heartbeat", &h.text);
+        set("rfc6455-heartbeat-reply", &h.reply);
+    }
+    if config.history.is_some() {
+        set("rfc6455-history", "on");
+    }
+    match page {
+        Cow::Borrowed(page) => Response::html(page),
+        Cow::Owned(page) => Response::new(200, page).content_type("text/html; charset=utf-8"),
+    }
+}
+
+/// `GET /rfc6455.js`: any site's pages may load it.
+pub fn client_js() -> Response {
+    Response::new(200, CLIENT_JS)
+        .content_type("text/javascript; charset=utf-8")
+        .header("Access-Control-Allow-Origin", "*")
+        .header("Cache-Control", "no-cache")
+}
+
+/// `s` escaped for an HTML attribute value in double quotes.
+fn attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What a room URL's query asks for.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct RoomQuery {
+    /// Messages in the tagged form (`ids=1`, implied by `since`).
+    ids: bool,
+    /// Resume after this id (`since=ID`).
+    since: Option<u64>,
+    /// The epoch of that id (`epoch=E`).
+    epoch: Option<String>,
+}
+
+impl RoomQuery {
+    fn parse(query: Option<&str>) -> Result<RoomQuery, Response> {
+        let mut q = RoomQuery::default();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match &*key {
+                "ids" => {
+                    q.ids = match &*value {
+                        "" | "1" | "true" => true,
+                        "0" | "false" => false,
+                        _ => return Err(Response::new(400, "ids takes 1 or 0\n")),
+                    }
+                }
+                "since" => match value.parse::<u64>() {
+                    Ok(id) => q.since = Some(id),
+                    Err(_) => {
+                        return Err(Response::new(400, "since takes a message id (0 or more)\n"))
+                    }
+                },
+                "epoch" if value.len() <= MAX_EPOCH_LEN => q.epoch = Some(value.into_owned()),
+                "epoch" => return Err(Response::new(400, "epoch is too long\n")),
+                _ => {}
+            }
+        }
+        q.ids |= q.since.is_some();
+        Ok(q)
+    }
 }
 
 /// The room a WebSocket path joins: `Some` for `/topic/...`, with the
@@ -319,30 +442,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `s` as a JSON string literal.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string("a\"b\\c\n聊"), "\"a\\\"b\\\\c\\u000a聊\"");
-    }
 
     #[test]
     fn secrets_compare_whole() {
@@ -398,6 +500,45 @@ mod tests {
             status(from_page(b"https://app.example").check(&listed, None)),
             200
         );
+    }
+
+    #[test]
+    fn room_queries_are_read_strictly() {
+        let q = |s| RoomQuery::parse(Some(s)).map_err(|r| r.status());
+        assert_eq!(q(""), Ok(RoomQuery::default()));
+        assert!(q("ids=1").unwrap().ids);
+        assert!(!q("ids=0").unwrap().ids);
+        let r = q("since=12&epoch=ab12").unwrap();
+        assert_eq!(
+            (r.ids, r.since, r.epoch.as_deref()),
+            (true, Some(12), Some("ab12"))
+        );
+        assert_eq!(q("since=0").unwrap().since, Some(0));
+        assert_eq!(q("since=-1"), Err(400));
+        assert_eq!(q("since=99999999999999999999999"), Err(400));
+        assert_eq!(q("ids=maybe"), Err(400));
+        assert_eq!(q(&format!("since=1&epoch={}", "e".repeat(65))), Err(400));
+    }
+
+    #[test]
+    fn the_page_is_told_the_heartbeat() {
+        let config = crate::server::ServerConfig {
+            heartbeat: Some(crate::server::Heartbeat {
+                text: "heart\"Check".into(),
+                reply: "<ok>".into(),
+            }),
+            history: Some(crate::server::HistoryLimits::default()),
+            ..Default::default()
+        };
+        let page = page(&config);
+        let body = std::str::from_utf8(page.body()).unwrap();
+        assert!(body.contains("<meta name=\"rfc6455-heartbeat\" content=\"heart&quot;Check\">"));
+        assert!(body.contains("<meta name=\"rfc6455-heartbeat-reply\" content=\"&lt;ok&gt;\">"));
+        assert!(body.contains("<meta name=\"rfc6455-history\" content=\"on\">"));
+        let plain = super::page(&Default::default());
+        let body = std::str::from_utf8(plain.body()).unwrap();
+        assert!(body.contains("<meta name=\"rfc6455-heartbeat\" content=\"\">"));
+        assert!(body.contains("<meta name=\"rfc6455-history\" content=\"\">"));
     }
 
     #[test]

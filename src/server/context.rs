@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::broker::Skip;
+use super::history::{self, Replay, Since};
 use super::hub::{Hub, Stats};
 use super::timers::{HandlerTimers, TimerId};
-use super::topics::{self, Offer, TopicError, Topics};
+use super::topics::{self, check_topic_name, Mode, Offer, TopicError, Topics};
 use super::{ConnId, ServerConfig};
 use crate::close::{CloseCode, CloseReason};
 use crate::connection::{MessageKind, SendError, Sender, SharedFrame};
@@ -48,14 +49,17 @@ pub(crate) struct Services {
 
 impl Services {
     /// Hands `frame` to the relay to other instances if there is one (it
-    /// comes back to this instance's subscribers from there), else sends it
+    /// comes back to this instance's subscribers from there); else sends it
     /// to every other worker with subscribers of `topic` and books it for
-    /// this worker's; returns the subscribers reached.
+    /// this worker's, or with history hands it to every worker (this one
+    /// too) through its inbox, in id order. Returns the subscribers
+    /// reached.
     fn publish(
         &mut self,
         topic: &str,
         frame: &SharedFrame,
         exclude: Option<(usize, u64)>,
+        now: Instant,
     ) -> usize {
         self.counts.published += 1;
         let skip = exclude.map(|(slot, stamp)| Skip {
@@ -68,6 +72,11 @@ impl Services {
             .relay_publish(topic, frame, self.topics.name(topic), skip)
         {
             return reached;
+        }
+        if let Some(history) = &self.hub.history {
+            let excluded = exclude.is_some_and(|(slot, _)| self.topics.is_subscribed(slot, topic));
+            let reached = self.hub.publish_stamped(history, topic, frame, skip, now);
+            return reached.saturating_sub(usize::from(excluded));
         }
         let remote = self.hub.route(topic, frame, Some(self.worker), None);
         let members = self.topics.members(topic);
@@ -95,6 +104,46 @@ impl Services {
             self.hub.count(&done.name, self.worker, 1);
         }
         Ok(done.added)
+    }
+
+    /// Subscribes in the tagged form, resuming after `since`; returns what
+    /// to send the connection first (`None` if it was already subscribed).
+    fn subscribe_tagged(
+        &mut self,
+        slot: usize,
+        topic: &str,
+        since: Option<Since<'_>>,
+        now: Instant,
+    ) -> Result<Option<Replay>, TopicError> {
+        let Some(history) = &self.hub.history else {
+            return Err(TopicError::NoHistory);
+        };
+        // Checked before the log is made, so a bad name leaves nothing.
+        check_topic_name(topic, self.config.topics.max_name_len)?;
+        let (topics, hub, worker, limits) = (
+            &mut self.topics,
+            &self.hub,
+            self.worker,
+            &self.config.topics,
+        );
+        let mut added = false;
+        let replay = history.subscribe(topic, since, now, |name, last| {
+            let mode = Mode::new(true, last);
+            let done = topics.subscribe_as(slot, name, limits, mode)?;
+            if done.added {
+                hub.count(&done.name, worker, 1);
+            }
+            added = done.added;
+            Ok(done.added)
+        });
+        match replay {
+            Ok(replay) => Ok(Some(replay).filter(|_| added)),
+            Err(e) => {
+                // A refused subscription may have made an empty log.
+                history.forget_if_unused(topic, || hub.subscribers(topic) > 0);
+                Err(e)
+            }
+        }
     }
 
     fn unsubscribe(&mut self, slot: usize, topic: &str) -> bool {
@@ -155,7 +204,7 @@ impl Context<'_> {
 
     /// Publishes a frame encoded beforehand (see [`publish`](Self::publish)).
     pub fn publish_frame(&mut self, topic: &str, frame: &SharedFrame) -> usize {
-        self.services.publish(topic, frame, None)
+        self.services.publish(topic, frame, None, self.now)
     }
 
     /// Subscribers of `topic` over all workers, a snapshot.
@@ -282,6 +331,42 @@ impl<'a> Peer<'a> {
         self.ctx.services.subscribe(self.id.slot, topic)
     }
 
+    /// Subscribes this connection to `topic` with message ids (needs
+    /// [`ServerConfig::history`]): it gets a notice first,
+    /// `{"type":"subscribed","topic":T,"epoch":E,"last":N}`, then each
+    /// message in the tagged form `{"topic":T,"id":N,"data":"..."}` (or
+    /// `"binary":"BASE64"`). With `since`, the notice also says
+    /// `"recovered":true|false` and is followed by the messages kept after
+    /// `since` (all of those kept when not recovered: the history no
+    /// longer reaches back to it, it is ahead of the newest id, or of
+    /// another epoch), then the live stream without gap or duplicate.
+    /// `Ok(false)` if it already was subscribed (nothing is sent then).
+    pub fn subscribe_with_ids(
+        &mut self,
+        topic: &str,
+        since: Option<Since<'_>>,
+    ) -> Result<bool, TopicError> {
+        let now = self.ctx.now;
+        let Some(replay) = self
+            .ctx
+            .services
+            .subscribe_tagged(self.id.slot, topic, since, now)?
+        else {
+            return Ok(false);
+        };
+        let notice = history::notice(topic, &replay);
+        let mut sent = self.tx.send_text(&notice);
+        for frame in &replay.frames {
+            sent = sent.and_then(|()| self.tx.send_shared(frame));
+        }
+        if sent.is_err() {
+            // The replay does not fit the output bound: better a close the
+            // client can act on (resume with a later id) than a gap.
+            let _ = self.close(CloseCode::TRY_AGAIN_LATER, "history replay too large");
+        }
+        Ok(true)
+    }
+
     /// Ends this connection's subscription to `topic`; false if it had
     /// none.
     pub fn unsubscribe(&mut self, topic: &str) -> bool {
@@ -301,12 +386,19 @@ impl<'a> Peer<'a> {
 
     /// Publishes to every subscriber of `topic`, this connection included
     /// if it is one: its copy is queued at once, after what it was sent
-    /// before. Returns the subscribers reached (see [`Context::publish`]).
+    /// before (with history, when the callback returns, in id order with
+    /// the others). Returns the subscribers reached (see [`Context::publish`]).
     pub fn publish(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         let frame = SharedFrame::new(kind, payload);
+        let now = self.ctx.now;
+        let hub = &self.ctx.services.hub;
+        if hub.history.is_some() && hub.relay().is_none() {
+            // Its copy comes in id order with everyone else's.
+            return self.ctx.services.publish(topic, &frame, None, now);
+        }
         let mine = self.is_subscribed(topic);
         let me = (self.id.slot, self.stamp);
-        let others = self.ctx.services.publish(topic, &frame, Some(me));
+        let others = self.ctx.services.publish(topic, &frame, Some(me), now);
         if mine {
             let services = &mut *self.ctx.services;
             match topics::offer(self.tx, &frame, &services.config) {
@@ -323,7 +415,8 @@ impl<'a> Peer<'a> {
     /// message its sender already shows). Returns the subscribers reached.
     pub fn publish_to_others(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         let frame = SharedFrame::new(kind, payload);
+        let now = self.ctx.now;
         let me = (self.id.slot, self.stamp);
-        self.ctx.services.publish(topic, &frame, Some(me))
+        self.ctx.services.publish(topic, &frame, Some(me), now)
     }
 }

@@ -16,15 +16,34 @@ use std::prelude::rust_2021::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
+use std::time::Instant;
+
 use super::broker::{Accepted, BrokerStats, Outbound, Relay, Skip};
+use super::history::{Histories, HistoryLimits, Stamped};
 use crate::connection::SharedFrame;
 
-/// A message on its way to another worker's subscribers.
+/// A message on its way to a worker's subscribers.
 pub(crate) struct Envelope {
     pub(crate) topic: Arc<str>,
+    /// The message as published.
     pub(crate) frame: SharedFrame,
-    /// The slot and stamp of a connection not to deliver to.
+    /// With history: its id and tagged form.
+    pub(crate) stamp: Option<Stamp>,
+    /// The slot and stamp of a connection of the receiving worker not to
+    /// deliver to.
     pub(crate) skip: Option<(usize, u64)>,
+}
+
+/// A message's id and its tagged form (the JSON envelope).
+pub(crate) struct Stamp {
+    pub(crate) id: u64,
+    pub(crate) tagged: SharedFrame,
+}
+
+impl Envelope {
+    fn wire_len(&self) -> usize {
+        self.frame.wire_len() + self.stamp.as_ref().map_or(0, |s| s.tagged.wire_len())
+    }
 }
 
 /// Messages waiting for one worker.
@@ -82,6 +101,12 @@ pub struct Stats {
     pub subscriptions: usize,
     /// Topics with subscribers, counted once per worker that has some.
     pub topics: usize,
+    /// Topics with a history ([`ServerConfig::history`](super::ServerConfig::history)).
+    pub history_topics: usize,
+    /// Messages kept in the history over all topics.
+    pub history_messages: usize,
+    /// Bytes the history holds, as counted against its bound.
+    pub history_bytes: usize,
     /// The relay to other instances (`--redis`), if any.
     pub broker: BrokerStats,
 }
@@ -94,6 +119,8 @@ pub(crate) struct Hub {
     directory: RwLock<HashMap<Arc<str>, Box<[AtomicUsize]>>>,
     pub(crate) counters: Box<[WorkerCounters]>,
     pub(crate) shutdown: AtomicBool,
+    /// Topic history and ids, when the server keeps them.
+    pub(crate) history: Option<Histories>,
     relay: Option<Arc<dyn Relay>>,
 }
 
@@ -101,11 +128,13 @@ impl Hub {
     pub(crate) fn new(
         threads: usize,
         max_inbox_bytes: usize,
+        history: Option<HistoryLimits>,
         relay: Option<Arc<dyn Relay>>,
     ) -> Hub {
         Hub {
             threads,
             max_inbox_bytes,
+            history: history.map(Histories::new),
             inboxes: OnceLock::new(),
             directory: RwLock::new(HashMap::new()),
             counters: (0..threads).map(|_| WorkerCounters::default()).collect(),
@@ -219,6 +248,11 @@ impl Hub {
             }
         };
         drop(dir);
+        if changed && delta < 0 {
+            if let Some(history) = &self.history {
+                history.forget_if_unused(topic, || self.subscribers(topic) > 0);
+            }
+        }
         // Outside the lock: the relay reads the directory when it acts, so
         // notes that cross each other still end in the right state.
         if let (true, Some(relay)) = (changed, &self.relay) {
@@ -265,6 +299,88 @@ impl Hub {
             let envelope = Envelope {
                 topic: Arc::clone(name),
                 frame: frame.clone(),
+                stamp: None,
+                skip: skip
+                    .filter(|s| s.worker == worker)
+                    .map(|s| (s.slot, s.stamp)),
+            };
+            if self.push(&inboxes[worker], worker, envelope) {
+                reached += count;
+            }
+        }
+        reached
+    }
+
+    /// Publishes with history: assigns the id, keeps the message and hands
+    /// it to every worker with subscribers, the publishing one included
+    /// (`skip` names a connection there not to deliver to), under the
+    /// topic's lock, so every worker sees the topic in id order. Returns
+    /// the subscribers reached, as [`route`](Self::route).
+    pub(crate) fn publish_stamped(
+        &self,
+        history: &Histories,
+        topic: &str,
+        frame: &SharedFrame,
+        skip: Option<Skip>,
+        now: Instant,
+    ) -> usize {
+        let (reached, emptied) = history.publish(topic, frame, now, |name, message| {
+            self.route_stamped(name, message, skip)
+        });
+        self.forget(history, emptied);
+        reached
+    }
+
+    /// Takes a message whose epoch and id were assigned elsewhere (a
+    /// broker): see [`Histories::ingest`]. `None` for a duplicate.
+    #[allow(dead_code)] // for the relay, once ids come from Redis
+    pub(crate) fn ingest(
+        &self,
+        history: &Histories,
+        topic: &str,
+        epoch: &str,
+        id: u64,
+        frame: &SharedFrame,
+        now: Instant,
+    ) -> Option<usize> {
+        let (reached, emptied) = history.ingest(topic, epoch, id, frame, now, |name, message| {
+            self.route_stamped(name, message, None)
+        });
+        self.forget(history, emptied);
+        reached
+    }
+
+    /// Forgets the logs the byte bound emptied, unless subscribed.
+    fn forget(&self, history: &Histories, emptied: Vec<Arc<str>>) {
+        for topic in emptied {
+            history.forget_if_unused(&topic, || self.subscribers(&topic) > 0);
+        }
+    }
+
+    fn route_stamped(&self, name: &Arc<str>, message: &Stamped, skip: Option<Skip>) -> usize {
+        let Some(inboxes) = self.inboxes.get() else {
+            return 0;
+        };
+        let dir = self
+            .directory
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(counts) = dir.get(&**name) else {
+            return 0;
+        };
+        let mut reached = 0;
+        for (worker, count) in counts.iter().enumerate() {
+            let count = count.load(Ordering::Relaxed);
+            if count == 0 {
+                continue;
+            }
+            let envelope = Envelope {
+                topic: Arc::clone(name),
+                frame: message.plain.clone(),
+                stamp: Some(Stamp {
+                    id: message.id,
+                    tagged: message.tagged.clone(),
+                }),
                 skip: skip
                     .filter(|s| s.worker == worker)
                     .map(|s| (s.slot, s.stamp)),
@@ -277,7 +393,7 @@ impl Hub {
     }
 
     fn push(&self, inbox: &Inbox, worker: usize, envelope: Envelope) -> bool {
-        let len = envelope.frame.wire_len();
+        let len = envelope.wire_len();
         {
             let mut queue = inbox.queue.lock().unwrap_or_else(PoisonError::into_inner);
             if queue.bytes + len > self.max_inbox_bytes && !queue.items.is_empty() {
@@ -320,6 +436,9 @@ impl Hub {
             s.connections += c.connections.load(Ordering::Relaxed);
             s.subscriptions += c.subscriptions.load(Ordering::Relaxed);
             s.topics += c.topics.load(Ordering::Relaxed);
+        }
+        if let Some(history) = &self.history {
+            (s.history_topics, s.history_messages, s.history_bytes) = history.usage();
         }
         if let Some(relay) = &self.relay {
             s.broker = relay.stats();

@@ -24,7 +24,9 @@
 //! every subscriber's queue holds a reference to it; each worker keeps its
 //! own subscription table, so fan-out takes no lock. A subscriber that
 //! falls behind loses messages or is closed ([`SlowSubscriber`]); the
-//! publisher never waits for it.
+//! publisher never waits for it. With [`ServerConfig::history`] every
+//! message gets an id per topic and a client can resume after a reconnect
+//! ([`Peer::subscribe_with_ids`]).
 //!
 //! | module | concern |
 //! |---|---|
@@ -32,6 +34,9 @@
 //! | `upgrade`, `http` | the opening request: upgrades, plain requests and their bodies, responses |
 //! | `topics` | one worker's subscriptions; the slow-subscriber policy |
 //! | `hub` | what workers share: inboxes, the topic directory, counters |
+//! | `history` | ids per topic, the bounded history, resume ([`HistoryLimits`], [`Since`]) |
+//! | `heartbeat` | the application heartbeat browsers send ([`Heartbeat`]) |
+//! | `json` | the little JSON the server writes |
 //! | `context` | what handlers reach: [`Context`], [`Peer`] |
 //! | `timers` | connection deadlines and handler timers |
 //! | [`broker`] | relays to other instances: the envelope, and Redis pub/sub (feature `redis`, `ServerConfig::redis`) |
@@ -53,8 +58,11 @@ pub mod app;
 pub mod broker;
 pub mod cli;
 mod context;
+mod heartbeat;
+mod history;
 mod http;
 mod hub;
+mod json;
 mod timers;
 mod topics;
 mod upgrade;
@@ -74,6 +82,8 @@ pub use crate::handshake::{Request, UpgradeRequest};
 pub use broker::redis::RedisConfig;
 pub use broker::BrokerStats;
 pub use context::{Context, Peer};
+pub use heartbeat::Heartbeat;
+pub use history::{HistoryLimits, Since};
 pub use http::{HttpRequest, Response};
 pub use hub::Stats;
 pub use timers::TimerId;
@@ -141,6 +151,17 @@ pub struct ServerConfig {
     pub max_inbox_bytes: usize,
     /// Largest body of a plain HTTP request; 413 beyond. Default 1 MiB.
     pub max_body: usize,
+    /// Answer this application heartbeat (a text message browsers can
+    /// send, since they cannot ping) without passing it to the handler.
+    /// Default: none.
+    pub heartbeat: Option<Heartbeat>,
+    /// Keep a bounded history per topic and give every published message
+    /// an id, so that subscribers can resume after a reconnect
+    /// ([`Peer::subscribe_with_ids`]). Default: none (no ids, and a publish
+    /// takes no per-topic lock). Not with `redis` yet: the ids must then
+    /// come from Redis, so that they are the same on every instance
+    /// ([`Server::bind`] refuses both).
+    pub history: Option<HistoryLimits>,
     /// Share topics with other instances through Redis (feature `redis`):
     /// see [`RedisConfig`]. Default: none.
     #[cfg(feature = "redis")]
@@ -171,6 +192,8 @@ impl Default for ServerConfig {
             slow_subscriber: SlowSubscriber::Drop,
             max_inbox_bytes: 64 << 20,
             max_body: 1 << 20,
+            heartbeat: None,
+            history: None,
             #[cfg(feature = "redis")]
             redis: None,
         }
@@ -260,6 +283,7 @@ impl Handler for Echo {
         }
         match request.path() {
             "/" | "/index.html" => Response::html(app::PAGE),
+            "/rfc6455.js" => app::client_js(),
             "/favicon.ico" => Response::not_found(),
             _ => Response::upgrade_required(),
         }
@@ -318,8 +342,14 @@ impl ServerHandle {
 
     /// Publishes a frame encoded beforehand (see [`publish`](Self::publish)).
     pub fn publish_frame(&self, topic: &str, frame: &SharedFrame) -> usize {
-        match self.hub.relay_publish(topic, frame, None, None) {
-            Some(reached) => reached,
+        if let Some(reached) = self.hub.relay_publish(topic, frame, None, None) {
+            return reached;
+        }
+        match &self.hub.history {
+            Some(history) => {
+                let now = std::time::Instant::now();
+                self.hub.publish_stamped(history, topic, frame, None, now)
+            }
             None => self.hub.route(topic, frame, None, None),
         }
     }
@@ -327,6 +357,28 @@ impl ServerHandle {
     /// Subscribers of `topic` over all workers, a snapshot.
     pub fn subscribers(&self, topic: &str) -> usize {
         self.hub.subscribers(topic)
+    }
+
+    /// Publishes a message whose id was assigned elsewhere: what a broker
+    /// relaying between server instances calls for each message it
+    /// receives, when the ids come from a shared counter (e.g. `INCR` in
+    /// Redis) and the epoch from shared state. The message is kept in the
+    /// topic's history under that id and delivered as a local publish
+    /// would be. `None` if the server keeps no history or the id is not
+    /// newer than the topic's newest (a duplicate); else the subscribers
+    /// reached. See [`HistoryLimits`] for epochs and gaps.
+    pub fn publish_with_id(
+        &self,
+        topic: &str,
+        epoch: &str,
+        id: u64,
+        kind: MessageKind,
+        payload: &[u8],
+    ) -> Option<usize> {
+        let history = self.hub.history.as_ref()?;
+        let frame = SharedFrame::new(kind, payload);
+        let now = std::time::Instant::now();
+        self.hub.ingest(history, topic, epoch, id, &frame, now)
     }
 
     /// The server's counters, summed over the workers.
@@ -356,7 +408,12 @@ impl Server {
             listeners.push(worker::listen(local_addr)?);
         }
         let relay = broker_for(&config)?;
-        let hub = Arc::new(hub::Hub::new(config.threads, config.max_inbox_bytes, relay));
+        let hub = Arc::new(hub::Hub::new(
+            config.threads,
+            config.max_inbox_bytes,
+            config.history,
+            relay,
+        ));
         Ok(Server {
             config,
             listeners,
@@ -444,6 +501,13 @@ impl Server {
 fn broker_for(_config: &ServerConfig) -> io::Result<Option<Arc<dyn broker::Relay>>> {
     #[cfg(feature = "redis")]
     if let Some(redis) = &_config.redis {
+        if _config.history.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "topic history with a Redis relay is not supported yet (its ids must come \
+                 from Redis to be the same on every instance): set history to None",
+            ));
+        }
         let relay = broker::redis::RedisRelay::new(redis.clone())?;
         return Ok(Some(Arc::new(relay)));
     }

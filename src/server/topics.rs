@@ -111,6 +111,9 @@ pub enum TopicError {
     /// The connection already has [`TopicLimits::max_per_connection`]
     /// subscriptions.
     TooManySubscriptions,
+    /// Ids and resume were asked for, and the server keeps no history
+    /// ([`ServerConfig::history`](super::ServerConfig::history)).
+    NoHistory,
 }
 
 impl fmt::Display for TopicError {
@@ -120,6 +123,7 @@ impl fmt::Display for TopicError {
             TopicError::TooLong => "topic name is too long",
             TopicError::ControlCharacter => "topic name holds a control character",
             TopicError::TooManySubscriptions => "too many subscriptions on this connection",
+            TopicError::NoHistory => "this server keeps no topic history (no ids, no resume)",
         })
     }
 }
@@ -148,6 +152,33 @@ pub(crate) struct Member {
     pub(crate) slot: u32,
     /// Where this subscription sits in the connection's list.
     sub: u32,
+    /// How it gets messages.
+    pub(crate) mode: Mode,
+}
+
+/// How a subscriber gets published messages: whether in the tagged form
+/// (a JSON envelope with topic and id) rather than as published, and the
+/// id at or below which messages are skipped (they were replayed, or
+/// published before it subscribed). Packed in one word, the flag in the top
+/// bit (ids stay far below 2^63), so that a member takes 16 bytes: fan-out
+/// walks these lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Mode(u64);
+
+impl Mode {
+    const TAGGED: u64 = 1 << 63;
+
+    pub(crate) fn new(tagged: bool, floor: u64) -> Mode {
+        Mode(floor.min(!Self::TAGGED) | if tagged { Self::TAGGED } else { 0 })
+    }
+
+    pub(crate) fn tagged(self) -> bool {
+        self.0 & Self::TAGGED != 0
+    }
+
+    pub(crate) fn floor(self) -> u64 {
+        self.0 & !Self::TAGGED
+    }
 }
 
 /// A topic in a connection's subscription list.
@@ -192,6 +223,18 @@ impl Topics {
         name: &str,
         limits: &TopicLimits,
     ) -> Result<Subscribed, TopicError> {
+        self.subscribe_as(slot, name, limits, Mode::default())
+    }
+
+    /// Subscribes as [`subscribe`](Self::subscribe), in `mode` (kept as it
+    /// was if the connection was already subscribed).
+    pub(crate) fn subscribe_as(
+        &mut self,
+        slot: usize,
+        name: &str,
+        limits: &TopicLimits,
+        mode: Mode,
+    ) -> Result<Subscribed, TopicError> {
         check_topic_name(name, limits.max_name_len)?;
         if let Some(&id) = self.by_name.get(name) {
             let topic = &self.topics[id as usize];
@@ -229,6 +272,7 @@ impl Topics {
         topic.members.push(Member {
             slot: slot as u32,
             sub: (subs.len() - 1) as u32,
+            mode,
         });
         self.count += 1;
         Ok(Subscribed {
@@ -356,6 +400,16 @@ mod tests {
         let mut v: Vec<u32> = t.members(name).iter().map(|m| m.slot).collect();
         v.sort_unstable();
         v
+    }
+
+    #[test]
+    fn members_stay_small() {
+        assert_eq!(std::mem::size_of::<Member>(), 16);
+        let m = Mode::new(true, 41);
+        assert!(m.tagged() && m.floor() == 41);
+        let m = Mode::new(false, u64::MAX);
+        assert!(!m.tagged() && m.floor() == (1 << 63) - 1);
+        assert_eq!(Mode::default(), Mode::new(false, 0));
     }
 
     #[test]

@@ -18,7 +18,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use super::context::{Counts, Services};
-use super::hub::{Envelope, Hub};
+use super::heartbeat;
+use super::hub::{Envelope, Hub, Stamp};
 use super::timers::{HandlerTimers, Timers};
 use super::topics::{self, Offer, Topics};
 use super::upgrade::{self, HandshakeState, Outcome};
@@ -402,7 +403,7 @@ impl Worker {
     fn deliver_outbox(&mut self) {
         let mut outbox = std::mem::take(&mut self.services.outbox);
         for out in outbox.drain(..) {
-            self.deliver(&out.topic, &out.frame, out.exclude);
+            self.deliver(&out.topic, &out.frame, None, out.exclude);
         }
         if self.services.outbox.is_empty() {
             self.services.outbox = outbox; // keep the capacity
@@ -414,15 +415,23 @@ impl Worker {
         let mut inbox = std::mem::take(&mut self.inbox);
         self.hub.take_inbox(self.index, &mut inbox);
         for envelope in inbox.drain(..) {
-            self.deliver(&envelope.topic, &envelope.frame, envelope.skip);
+            let stamp = envelope.stamp.as_ref();
+            self.deliver(&envelope.topic, &envelope.frame, stamp, envelope.skip);
         }
         self.inbox = inbox;
     }
 
     /// Queues `frame` to this worker's subscribers of `topic` (but the
-    /// connection `exclude`, by slot and stamp); they are written in
+    /// connection `exclude`, by slot and stamp), or its tagged form to those
+    /// that asked for ids; they are written in
     /// [`flush_dirty`](Self::flush_dirty).
-    fn deliver(&mut self, topic: &str, frame: &SharedFrame, exclude: Option<(usize, u64)>) {
+    fn deliver(
+        &mut self,
+        topic: &str,
+        frame: &SharedFrame,
+        stamp: Option<&Stamp>,
+        exclude: Option<(usize, u64)>,
+    ) {
         let Services {
             topics,
             config,
@@ -431,6 +440,12 @@ impl Worker {
         } = &mut self.services;
         for member in topics.members(topic) {
             let slot = member.slot as usize;
+            let frame = match stamp {
+                // Replayed, or published before it subscribed.
+                Some(stamp) if stamp.id <= member.mode.floor() => continue,
+                Some(stamp) if member.mode.tagged() => &stamp.tagged,
+                _ => frame,
+            };
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
@@ -1014,6 +1029,7 @@ fn read_frames<H: Handler>(
             let buffered = c.buffered_input_len();
             let result = c.next_event_with(|event, tx| {
                 let message = match event {
+                    Event::Text(t) if heartbeat::answer(config.heartbeat.as_ref(), t, tx) => return,
                     Event::Text(t) => Message::Text(t),
                     Event::Binary(b) => Message::Binary(b),
                     Event::Ping(p) => Message::Ping(p),

@@ -440,8 +440,45 @@ async def hostile_publishers(server):
     return f"statuses_ok={len(cases)} trickling_bodies={n} all_cut_by_s={max(ends):.2f} fds_back_to={open_fds(server.pid)}"
 
 
+async def hostile_resumes(server):
+    """Room URLs with bad ids, ages and epochs get 400; an id past every
+    other (2^64 - 1) is answered "not recovered"; 300 clients that resume
+    the flood topic's whole history and never read cost bounded memory and
+    every descriptor comes back."""
+    def room(query):
+        return KEY_REQUEST.replace(b"GET /echo ", b"GET /topic/flood?" + query + b" ")
+    for query in [b"since=-1", b"since=18446744073709551616", b"since=1e3", b"ids=2",
+                  b"since=1&epoch=" + b"e" * 65]:
+        status, body = await http(server, room(query))
+        assert status == 400, f"{query!r}: {status} {body[:80]!r}"
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(room(b"since=18446744073709551615"))
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    opcode, notice = await asyncio.wait_for(read_frame(reader), 10)
+    assert opcode == 1 and b'"recovered":false' in notice, notice[:120]
+    writer.transport.abort()
+    baseline = open_fds(server.pid)
+    deaf = []
+    for _ in range(300):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", server.port))
+        s.sendall(room(b"since=0"))
+        deaf.append(s)
+    await asyncio.sleep(1)
+    peak = server.rss_kib()
+    for s in deaf:
+        s.close()
+    deadline = time.monotonic() + 10
+    while open_fds(server.pid) > baseline and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert open_fds(server.pid) <= baseline
+    kept = (await stats(server))["history_messages"]
+    return f"bad_queries=5 deaf_resumes=300 history_messages={kept} peak_rss_kib={peak}"
+
+
 CASES = [slowloris, oversized_head, huge_frame, one_byte_fragments, no_read_flood, ping_flood, reset_mid_frame,
-         deaf_subscribers, hostile_publishers, idle_connections]
+         deaf_subscribers, hostile_resumes, hostile_publishers, idle_connections]
 RSS_BOUND_KIB = 128 << 10  # 128 MiB, with 10,000 connections open
 
 

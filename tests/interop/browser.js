@@ -4,6 +4,8 @@
 //     node browser.js test-page    'http://127.0.0.1:PAGE/browser_page.html?ws=ws://127.0.0.1:PORT/'
 //     node browser.js builtin-page http://127.0.0.1:PORT
 //     node browser.js room         http://127.0.0.1:PORT
+//     node browser.js reconnect    path/to/echo-server
+//     node browser.js half-open    path/to/echo-server
 //
 // test-page: opens browser_page.html from a static server on loopback
 // (scripts/interop.sh runs one on this directory), which exchanges the
@@ -23,7 +25,19 @@
 // member each), each page sees the other's message exactly once, and a
 // publish through Redis from another program (POST to one instance) and a
 // POST to the other reach both pages.
+// reconnect: starts its own echo-server (history on, heartbeat "ping"),
+// the page joins a room through /rfc6455.js; the server is killed
+// (SIGKILL) and restarted on the same port, messages are published to the
+// new server before the page is back (its backoff is fixed at 1.5 s here,
+// jitter off, so the order is certain); the page reconnects, is told the
+// old ids are of another epoch, and gets those messages once each, in
+// order, then the live stream.
+// half-open: the same page, heartbeat every 0.5 s with a 0.5 s timeout;
+// the server is stopped with SIGSTOP (its sockets stay open and silent):
+// the heartbeat timeout notices, the page reconnects once SIGCONT lets the
+// server answer again.
 'use strict';
+const { spawn } = require('child_process');
 const { chromium } = require('playwright-core');
 
 const [mode, target] = process.argv.slice(2);
@@ -150,10 +164,147 @@ async function instances(page) {
   return `PASS two pages in room ${JSON.stringify(ROOM)} on two instances through Redis`;
 }
 
+// Starts `target` (the echo-server binary) on `port` (0: any), resolves
+// to { child, port } once it listens.
+function startServer(port) {
+  const child = spawn(target, ['--listen', `127.0.0.1:${port}`, '--threads', '2', '--log', 'warn',
+                               '--heartbeat-text', 'ping'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  servers.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('the server did not start')), 10000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /ws:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`the server exited (${code})`)));
+  });
+}
+const servers = [];
+// Servers this script started never outlive it (the row's timeout sends
+// SIGTERM): a stopped one is continued and killed.
+function killServers() {
+  for (const child of servers) {
+    try {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+    } catch (e) {
+      // already gone
+    }
+  }
+}
+process.on('exit', killServers);
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    killServers();
+    process.exit(1);
+  });
+}
+
+function killed(child, signal) {
+  return new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill(signal);
+  });
+}
+
+async function publish(port, room, text) {
+  const response = await fetch(`http://127.0.0.1:${port}/publish/${encodeURIComponent(room)}`,
+                               { method: 'POST', body: text });
+  if (response.status !== 200) throw new Error(`publish answered ${response.status}`);
+  return response.json();
+}
+
+// The room's received lines, in order, without the time stamp.
+async function received(page) {
+  return page.$$eval('#roomLog .in', (els) => els.map((e) => e.textContent.replace(/^\S+\s+← /, '')));
+}
+
+async function joinRoom(page, port, room, query) {
+  await page.goto(`http://127.0.0.1:${port}/?${query}`);
+  const beat = await page.getAttribute('meta[name="rfc6455-heartbeat"]', 'content');
+  if (beat !== 'ping') throw new Error(`the page was not told the heartbeat: ${JSON.stringify(beat)}`);
+  await page.fill('#roomTopic', room);
+  await page.click('#join');
+  await page.waitForFunction(() => document.getElementById('roomState').textContent === 'open', null,
+                             { timeout: 10000 });
+}
+
+async function reconnect(page) {
+  const ROOM = 'resume room';
+  let server = await startServer(0);
+  const port = server.port;
+  await joinRoom(page, port, ROOM, 'initial=1500&max=1500&jitter=0');
+  console.log(`ok   joined ${JSON.stringify(ROOM)} through /rfc6455.js (server on :${port})`);
+  for (const m of ['before 1', 'before 2']) await publish(port, ROOM, m);
+  await page.locator('#roomLog .in', { hasText: 'before 2' }).first().waitFor({ timeout: 10000 });
+  console.log('ok   live messages arrive with their ids');
+  await killed(server.child, 'SIGKILL');
+  const lostAt = Date.now();
+  server = await startServer(port);
+  for (const m of ['while away 1', 'while away 2', 'while away 3']) {
+    const answer = await publish(port, ROOM, m);
+    if (answer.subscribers !== 0) return `FAIL the page was back before the publish: ${JSON.stringify(answer)}`;
+  }
+  console.log(`ok   server killed and restarted on :${port}; 3 messages published while the page was away`);
+  await page.waitForFunction(() => document.getElementById('roomState').textContent === 'open', null,
+                             { timeout: 10000 });
+  const back = Date.now() - lostAt;
+  console.log(`ok   the page reconnected ${back} ms after the kill (backoff 1500 ms)`);
+  await page.locator('#roomLog .in', { hasText: 'while away 3' }).first().waitFor({ timeout: 10000 });
+  await publish(port, ROOM, 'live again');
+  await page.locator('#roomLog .in', { hasText: 'live again' }).first().waitFor({ timeout: 10000 });
+  const lines = await received(page);
+  const want = ['before 1  #1', 'before 2  #2', 'while away 1  #1', 'while away 2  #2', 'while away 3  #3',
+                'live again  #4'];
+  if (JSON.stringify(lines) !== JSON.stringify(want)) {
+    return `FAIL the room got ${JSON.stringify(lines)}, want ${JSON.stringify(want)}`;
+  }
+  console.log('ok   missed messages arrived once each, in order, then the live stream');
+  const reset = await page.locator('#roomLog .err', { hasText: 'not recovered' }).count();
+  if (reset !== 1) return 'FAIL the page was not told that the new server\'s ids are a new epoch';
+  console.log('ok   the page was told the history was reset (new epoch)');
+  return `PASS kill and restart on :${port}: back after ${back} ms, 3 missed messages in order, no duplicates`;
+}
+
+async function halfOpen(page) {
+  const ROOM = 'half-open room';
+  const server = await startServer(0);
+  await joinRoom(page, server.port, ROOM, 'heartbeat=500&timeout=500&initial=200&max=1000');
+  console.log(`ok   joined ${JSON.stringify(ROOM)}, heartbeat 500 ms, timeout 500 ms`);
+  // Heartbeats flow and are answered (the page stays open past a few).
+  await page.waitForTimeout(1500);
+  if (await page.textContent('#roomState') !== 'open') return 'FAIL the page dropped a live connection';
+  if (await page.locator('#roomLog .in').count() !== 0) return 'FAIL a heartbeat reply reached the room';
+  console.log('ok   heartbeats answered for 1.5 s; replies not shown as messages');
+  server.child.kill('SIGSTOP');
+  const stoppedAt = Date.now();
+  try {
+    const lost = page.locator('#roomLog .err', { hasText: 'heartbeat timeout' }).first();
+    await lost.waitFor({ timeout: 10000 });
+    console.log(`ok   SIGSTOP: the heartbeat timeout noticed after ${Date.now() - stoppedAt} ms`);
+  } finally {
+    server.child.kill('SIGCONT');
+  }
+  await page.waitForFunction(() => document.getElementById('roomState').textContent === 'open', null,
+                             { timeout: 10000 });
+  console.log('ok   SIGCONT: the page reconnected');
+  await publish(server.port, ROOM, 'after the stall');
+  await page.locator('#roomLog .in', { hasText: 'after the stall' }).first().waitFor({ timeout: 10000 });
+  console.log('ok   and receives again');
+  return 'PASS a stopped server was detected by the heartbeat timeout, and the page came back';
+}
+
 (async () => {
-  const run = { 'test-page': testPage, 'builtin-page': builtinPage, room, instances }[mode];
+  const run = { 'test-page': testPage, 'builtin-page': builtinPage, room, instances, reconnect,
+                'half-open': halfOpen }[mode];
   if (!run || !target) {
-    console.error('usage: node browser.js test-page PAGE_URL | builtin-page URL | room URL | instances BALANCER_URL A_URL B_URL');
+    console.error('usage: node browser.js test-page PAGE_URL | builtin-page URL | room URL' +
+                  ' | instances BALANCER_URL A_URL B_URL | reconnect ECHO_SERVER | half-open ECHO_SERVER');
     process.exit(2);
   }
   const browser = await chromium.launch({
@@ -172,6 +323,12 @@ async function instances(page) {
     verdict = `FAIL ${e.message.split('\n')[0]}`;
   } finally {
     await browser.close();
+    for (const child of servers) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT');
+        await killed(child, 'SIGTERM');
+      }
+    }
   }
   console.log(verdict);
   process.exit(verdict.startsWith('PASS') ? 0 : 1);

@@ -1,0 +1,306 @@
+// rfc6455.js: a WebSocket client for browsers that stays connected.
+//
+// Served by the rfc6455 server at GET /rfc6455.js; a classic script with no
+// dependencies and no build step, so a page served anywhere can load it:
+//
+//   <script src="https://push.example/rfc6455.js"></script>
+//   <script>
+//     const room = RFC6455.connect("wss://push.example/topic/lobby", { resume: true });
+//     room.on("message", (data, meta) => show(data, meta && meta.id));
+//     room.on("reset", () => reloadState());  // the history could not fill the gap
+//     room.send("hello");                      // queued while disconnected
+//   </script>
+//
+// What it does:
+// - heartbeat: every `interval` ms of silence it sends `message` (a text the
+//   server answers: echo-server --heartbeat-text); if nothing at all arrives
+//   within `timeout` ms after that, the link is taken for dead (a half-open
+//   TCP connection never reports itself) and replaced. The reply is not
+//   passed on as a message.
+// - reconnect: exponential backoff with full jitter (a delay drawn uniformly
+//   from 0 to min(max, initial * factor^attempt)), so that a server restart
+//   does not bring every client back in the same instant.
+// - resume (`resume: true`): the server sends each message with its topic
+//   and id; after a reconnect the module asks for what it missed
+//   (?since=ID&epoch=E), so messages arrive once each, in order. If the
+//   server's history no longer reaches back, a "reset" event tells the
+//   application to resync.
+// - a bounded send queue while disconnected.
+//
+// Events (socket.on(name, fn)): "open" {reconnected, attempt},
+// "message" (data, meta: {topic, id} in resume mode, else null),
+// "subscribed" {topic, epoch, last, recovered}, "reset" {topic, epoch, since},
+// "close" {code, reason, wasClean, willReconnect},
+// "reconnecting" {attempt, delay}, "error" (an Error).
+(function (root) {
+  "use strict";
+
+  const DEFAULTS = {
+    protocols: undefined,
+    // Socket.IO's defaults: 25 s between heartbeats, 20 s to answer.
+    heartbeat: { message: "ping", reply: "pong", interval: 25000, timeout: 20000 },
+    // Full jitter unless `jitter: false` (then every delay is the ceiling).
+    // A 5 s ceiling like Socket.IO's reconnectionDelayMax: the reconnect
+    // storm benchmark (benches/results/storm.md) shows why not 30 s.
+    reconnect: { initial: 1000, max: 5000, factor: 2, jitter: true },
+    resume: false,
+    queue: 100,
+    binaryType: "arraybuffer",
+    // The WebSocket constructor (for runtimes without a global one).
+    WebSocket: undefined,
+  };
+
+  // Full jitter: uniform in [0, min(max, initial * factor^attempt)).
+  function backoff(attempt, policy, random) {
+    const cap = Math.min(policy.max, policy.initial * Math.pow(policy.factor, attempt));
+    if (policy.jitter === false) return cap;
+    return Math.floor((random || Math.random)() * cap);
+  }
+
+  function decodeBase64(text) {
+    const bin = atob(text);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+
+  class Socket {
+    constructor(url, options) {
+      const o = Object.assign({}, DEFAULTS, options || {});
+      o.heartbeat = o.heartbeat && Object.assign({}, DEFAULTS.heartbeat, o.heartbeat);
+      o.reconnect = o.reconnect && Object.assign({}, DEFAULTS.reconnect, o.reconnect);
+      this.url = url;
+      this.options = o;
+      this.state = "connecting";
+      this.topic = null;
+      this.epoch = null;
+      this.lastId = null;
+      this._listeners = {};
+      this._queue = [];
+      this._attempt = 0;
+      this._opened = false;
+      this._ws = null;
+      this._timers = {};
+      this._lastSeen = 0;
+      this._connect();
+    }
+
+    on(name, fn) {
+      (this._listeners[name] || (this._listeners[name] = [])).push(fn);
+      return this;
+    }
+
+    off(name, fn) {
+      const list = this._listeners[name];
+      if (list) this._listeners[name] = list.filter((f) => f !== fn);
+      return this;
+    }
+
+    // Sends now when open; else queues (up to `queue` messages). Returns
+    // false if the message was dropped (queue full, or closed for good).
+    send(data) {
+      if (this.state === "open" && this._ws && this._ws.readyState === 1) {
+        this._ws.send(data);
+        return true;
+      }
+      if (this.state === "closed" || this._queue.length >= this.options.queue) return false;
+      this._queue.push(data);
+      return true;
+    }
+
+    // Closes for good: no reconnect.
+    close(code, reason) {
+      this.state = "closed";
+      this._clearTimers();
+      this._queue = [];
+      const ws = this._ws;
+      this._ws = null;
+      if (ws && ws.readyState <= 1) ws.close(code || 1000, reason || "");
+      if (ws) this._emit("close", { code: code || 1000, reason: reason || "", wasClean: true, willReconnect: false });
+    }
+
+    // The URL of the next attempt: the resume parameters on top of the
+    // user's (which may have its own query).
+    connectUrl() {
+      if (!this.options.resume) return this.url;
+      const u = new URL(this.url);
+      for (const k of ["ids", "since", "epoch"]) u.searchParams.delete(k);
+      if (this.lastId !== null && this.epoch !== null) {
+        u.searchParams.set("since", String(this.lastId));
+        u.searchParams.set("epoch", this.epoch);
+      } else {
+        u.searchParams.set("ids", "1");
+      }
+      return u.toString();
+    }
+
+    _emit(name, ...args) {
+      for (const fn of this._listeners[name] || []) {
+        try {
+          fn.apply(this, args);
+        } catch (e) {
+          setTimeout(() => { throw e; });
+        }
+      }
+    }
+
+    _connect() {
+      const Impl = this.options.WebSocket || root.WebSocket;
+      let ws;
+      try {
+        ws = new Impl(this.connectUrl(), this.options.protocols);
+      } catch (e) {
+        this._emit("error", e);
+        this._lost(1006, String(e.message || e), false);
+        return;
+      }
+      ws.binaryType = this.options.binaryType;
+      this._ws = ws;
+      ws.onopen = () => {
+        if (this._ws !== ws) return;
+        const reconnected = this._opened;
+        const attempt = this._attempt;
+        this._opened = true;
+        this._attempt = 0;
+        this.state = "open";
+        this._lastSeen = Date.now();
+        this._armHeartbeat();
+        const queued = this._queue;
+        this._queue = [];
+        for (const data of queued) ws.send(data);
+        this._emit("open", { reconnected, attempt });
+      };
+      ws.onmessage = (ev) => {
+        if (this._ws !== ws) return;
+        this._lastSeen = Date.now();
+        this._onData(ev.data);
+      };
+      ws.onerror = () => {
+        if (this._ws === ws) this._emit("error", new Error("WebSocket error"));
+      };
+      ws.onclose = (ev) => {
+        if (this._ws !== ws) return;
+        this._lost(ev.code, ev.reason, ev.wasClean);
+      };
+    }
+
+    _onData(data) {
+      const hb = this.options.heartbeat;
+      if (hb && hb.reply !== undefined && data === hb.reply) return;
+      if (this.options.resume && typeof data === "string" && data.charCodeAt(0) === 123) {
+        let msg = null;
+        try {
+          msg = JSON.parse(data);
+        } catch (e) {
+          msg = null;
+        }
+        if (msg && msg.type === "subscribed" && typeof msg.epoch === "string") {
+          this._subscribed(msg);
+          return;
+        }
+        if (msg && typeof msg.id === "number" && typeof msg.topic === "string") {
+          // A duplicate cannot come from the server; guard anyway.
+          if (this.lastId !== null && msg.id <= this.lastId) return;
+          this.lastId = msg.id;
+          const body = typeof msg.binary === "string" ? decodeBase64(msg.binary) : msg.data;
+          this._emit("message", body, { topic: msg.topic, id: msg.id });
+          return;
+        }
+      }
+      this._emit("message", data, null);
+    }
+
+    _subscribed(msg) {
+      const since = this.lastId;
+      this.topic = msg.topic;
+      this.epoch = msg.epoch;
+      if (msg.recovered === undefined) {
+        this.lastId = msg.last; // a fresh subscription: live from here
+      } else if (!msg.recovered) {
+        this.lastId = 0; // what follows is all the server kept of this epoch
+      }
+      this._emit("subscribed", { topic: msg.topic, epoch: msg.epoch, last: msg.last, recovered: msg.recovered });
+      if (msg.recovered === false) this._emit("reset", { topic: msg.topic, epoch: msg.epoch, since });
+    }
+
+    _armHeartbeat() {
+      const hb = this.options.heartbeat;
+      if (!hb) return;
+      clearTimeout(this._timers.beat);
+      const quiet = Date.now() - this._lastSeen;
+      this._timers.beat = setTimeout(() => this._beat(), Math.max(0, hb.interval - quiet));
+    }
+
+    _beat() {
+      const hb = this.options.heartbeat;
+      const ws = this._ws;
+      if (!ws || this.state !== "open") return;
+      if (Date.now() - this._lastSeen < hb.interval) {
+        this._armHeartbeat(); // something arrived meanwhile
+        return;
+      }
+      const sentAt = Date.now();
+      try {
+        ws.send(hb.message);
+      } catch (e) {
+        // A closing socket: its close event follows.
+      }
+      this._timers.deadline = setTimeout(() => {
+        if (this._ws !== ws) return;
+        if (this._lastSeen >= sentAt) {
+          this._armHeartbeat();
+          return;
+        }
+        // Half-open: the close handshake would wait on a peer that does
+        // not answer, so the socket is abandoned here and now.
+        this._ws = null;
+        ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+        try {
+          ws.close(4000, "heartbeat timeout");
+        } catch (e) {
+          // Nothing to do: it is dropped either way.
+        }
+        this._lost(1006, "heartbeat timeout", false);
+      }, hb.timeout);
+    }
+
+    _clearTimers() {
+      for (const k of Object.keys(this._timers)) clearTimeout(this._timers[k]);
+      this._timers = {};
+    }
+
+    _lost(code, reason, wasClean) {
+      this._clearTimers();
+      this._ws = null;
+      if (this.state === "closed") return;
+      const policy = this.options.reconnect;
+      const willReconnect = !!policy;
+      this._emit("close", { code, reason, wasClean, willReconnect });
+      if (!willReconnect) {
+        this.state = "closed";
+        return;
+      }
+      const attempt = this._attempt++;
+      const delay = backoff(attempt, policy);
+      this.state = "reconnecting";
+      this._emit("reconnecting", { attempt: attempt + 1, delay });
+      this._timers.retry = setTimeout(() => {
+        if (this.state !== "reconnecting") return;
+        this.state = "connecting";
+        this._connect();
+      }, delay);
+    }
+  }
+
+  const api = {
+    Socket,
+    backoff,
+    DEFAULTS,
+    // A socket to `url`, connecting at once.
+    connect: (url, options) => new Socket(url, options),
+    // ws:// or wss:// URL of `path` on the server that served this page.
+    url: (path) => (root.location.protocol === "https:" ? "wss://" : "ws://") + root.location.host + path,
+  };
+  root.RFC6455 = api;
+  if (typeof module === "object" && module.exports) module.exports = api;
+})(typeof globalThis !== "undefined" ? globalThis : this);

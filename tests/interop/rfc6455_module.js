@@ -1,0 +1,96 @@
+// Unit checks of the browser module (src/server/rfc6455.js) under node,
+// with a fake WebSocket, so that its logic is pinned without a browser:
+// backoff ranges, the resume URL, ids (duplicates dropped, a reset
+// reported), the heartbeat reply kept out of the messages, the bounded
+// send queue, and the heartbeat timeout on a silent link.
+//
+//     node rfc6455_module.js path/to/rfc6455.js
+'use strict';
+const assert = require('assert');
+const RFC6455 = require(require('path').resolve(process.argv[2]));
+
+class FakeSocket {
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    FakeSocket.last = this;
+  }
+  send(data) { this.sent.push(data); }
+  close() { this.readyState = 3; }
+  open() { this.readyState = 1; this.onopen(); }
+  receive(data) { this.onmessage({ data }); }
+  drop(code) { this.readyState = 3; this.onclose({ code, reason: '', wasClean: false }); }
+}
+
+function ok(what) { console.log(`ok   ${what}`); }
+
+(async () => {
+  // Full jitter below the ceiling; the ceiling without jitter.
+  const policy = { initial: 1000, max: 5000, factor: 2 };
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const cap = Math.min(5000, 1000 * 2 ** attempt);
+    assert.strictEqual(RFC6455.backoff(attempt, policy, () => 0), 0);
+    assert.strictEqual(RFC6455.backoff(attempt, policy, () => 0.999999), cap - 1);
+    assert.strictEqual(RFC6455.backoff(attempt, { ...policy, jitter: false }), cap);
+  }
+  ok('backoff: uniform below min(max, initial * factor^n); the ceiling without jitter');
+
+  const events = [];
+  const s = RFC6455.connect('ws://h/topic/a?x=1', {
+    WebSocket: FakeSocket, resume: true, queue: 2,
+    heartbeat: { message: 'ping', reply: 'pong', interval: 50, timeout: 50 },
+    reconnect: { initial: 10, max: 10, factor: 2 },
+  });
+  for (const name of ['open', 'message', 'subscribed', 'reset', 'close', 'reconnecting']) {
+    s.on(name, (...args) => events.push([name, ...args]));
+  }
+  assert.strictEqual(FakeSocket.last.url, 'ws://h/topic/a?x=1&ids=1');
+  assert.strictEqual(s.send('q1'), true);
+  assert.strictEqual(s.send('q2'), true);
+  assert.strictEqual(s.send('q3'), false, 'the queue is bounded');
+  FakeSocket.last.open();
+  assert.deepStrictEqual(FakeSocket.last.sent, ['q1', 'q2']);
+  ok('resume asks for ids; the send queue is bounded and flushed on open');
+
+  const ws = FakeSocket.last;
+  ws.receive('{"type":"subscribed","topic":"a","epoch":"e1","last":4}');
+  ws.receive('{"topic":"a","id":5,"data":"five"}');
+  ws.receive('{"topic":"a","id":5,"data":"five again"}');
+  ws.receive('pong');
+  ws.receive('{"topic":"a","id":6,"binary":"AP8="}');
+  const messages = events.filter((e) => e[0] === 'message');
+  assert.strictEqual(messages.length, 2, 'a duplicate id and the heartbeat reply are not messages');
+  assert.deepStrictEqual([messages[0][1], messages[0][2]], ['five', { topic: 'a', id: 5 }]);
+  assert.deepStrictEqual(Array.from(new Uint8Array(messages[1][1])), [0, 255]);
+  assert.strictEqual(s.connectUrl(), 'ws://h/topic/a?x=1&since=6&epoch=e1');
+  ok('ids: duplicates dropped, binary decoded, the next URL resumes after 6');
+
+  ws.drop(1006);
+  const reconnecting = events.find((e) => e[0] === 'reconnecting');
+  assert.ok(reconnecting && reconnecting[1].delay < 10, JSON.stringify(reconnecting));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.notStrictEqual(FakeSocket.last, ws, 'a new socket after the delay');
+  assert.strictEqual(FakeSocket.last.url, 'ws://h/topic/a?x=1&since=6&epoch=e1');
+  FakeSocket.last.open();
+  FakeSocket.last.receive('{"type":"subscribed","topic":"a","epoch":"e2","last":1,"recovered":false}');
+  FakeSocket.last.receive('{"topic":"a","id":1,"data":"new epoch"}');
+  const reset = events.find((e) => e[0] === 'reset');
+  assert.deepStrictEqual(reset[1], { topic: 'a', epoch: 'e2', since: 6 });
+  assert.strictEqual(events.filter((e) => e[0] === 'message').pop()[1], 'new epoch');
+  ok('reconnect after the delay, with since and epoch; another epoch is a reset, its messages follow');
+
+  // Silence: the heartbeat goes out after 50 ms, nothing answers within
+  // 50 ms more, and the link is given up without waiting for a close.
+  const silent = FakeSocket.last;
+  await new Promise((r) => setTimeout(r, 180));
+  assert.ok(silent.sent.includes('ping'), 'a heartbeat was sent');
+  const closes = events.filter((e) => e[0] === 'close');
+  assert.strictEqual(closes.pop()[1].reason, 'heartbeat timeout');
+  ok('a silent link is given up by the heartbeat timeout');
+  s.close();
+  console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
+})().catch((e) => {
+  console.log(`FAIL ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,326 @@
+//! Clients that stay connected, over loopback: keepalive notices a server
+//! that went silent (and not one that is merely quiet), the reconnecting
+//! client comes back after the server restarts on the same port, resumes
+//! with the missed messages exactly once, and runs its resubscribe hook on
+//! every connection. Each test starts its own servers on ephemeral ports
+//! and stops them before returning.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rfc6455::client::{Client, ClientConfig, Error, Keepalive};
+use rfc6455::connection::MessageKind;
+use rfc6455::handshake::AcceptKey;
+use rfc6455::reconnect::{Backoff, Incoming, Payload, ReconnectConfig, Reconnecting};
+use rfc6455::server::app::{App, AppConfig};
+use rfc6455::server::{HistoryLimits, Server, ServerConfig, ServerHandle};
+
+struct Running {
+    handle: ServerHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    fn stop(mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread").expect("server result");
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn start(listen: SocketAddr) -> (SocketAddr, Running) {
+    let config = ServerConfig {
+        listen,
+        threads: 2,
+        close_timeout: Duration::from_secs(1),
+        history: Some(HistoryLimits::default()),
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(config).expect("bind");
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let app = Arc::new(AppConfig::default());
+    let thread = std::thread::spawn(move || server.run(move || App::new(Arc::clone(&app))));
+    let running = Running {
+        handle,
+        thread: Some(thread),
+    };
+    (addr, running)
+}
+
+fn await_subscriptions(server: &Running, n: usize) {
+    for _ in 0..2000 {
+        if server.handle.stats().subscriptions == n {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("{:?}", server.handle.stats());
+}
+
+fn quick() -> ReconnectConfig {
+    ReconnectConfig {
+        client: ClientConfig {
+            read_timeout: Some(Duration::from_secs(10)),
+            keepalive: Some(Keepalive {
+                interval: Duration::from_millis(500),
+                timeout: Duration::from_millis(500),
+            }),
+            ..ClientConfig::default()
+        },
+        backoff: Backoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(200),
+            ..Backoff::default()
+        },
+        resume: true,
+        max_attempts: Some(100),
+        ..ReconnectConfig::default()
+    }
+}
+
+/// The next tagged message: (id, text).
+fn tagged(c: &mut Reconnecting) -> (u64, String) {
+    match c.recv().expect("recv") {
+        Incoming::Tagged {
+            id,
+            payload: Payload::Text(t),
+            ..
+        } => (id, t),
+        other => panic!("expected a tagged message, got {other:?}"),
+    }
+}
+
+/// A server that completes the opening handshake and then never says
+/// anything again (nor reads): what a half-open link looks like.
+fn silent_server() -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let thread = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0);
+            head.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&head);
+        let key = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap()
+            .trim()
+            .to_owned();
+        let accept = AcceptKey::from_key(key.as_bytes());
+        write!(
+            s,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            accept.as_str()
+        )
+        .unwrap();
+        // Hold the socket open, silent, until the client gives up on it.
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    });
+    (addr, thread)
+}
+
+#[test]
+fn keepalive_detects_a_silent_server() {
+    let (addr, thread) = silent_server();
+    let config = ClientConfig {
+        keepalive: Some(Keepalive {
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(200),
+        }),
+        ..ClientConfig::default()
+    };
+    let mut c = Client::connect_with(&format!("ws://{addr}/"), &config).unwrap();
+    let t0 = Instant::now();
+    match c.recv() {
+        Err(Error::KeepaliveTimeout) => {}
+        other => panic!("expected a keepalive timeout, got {other:?}"),
+    }
+    // Not before the ping was due plus its timeout.
+    assert!(
+        t0.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t0.elapsed()
+    );
+    thread.join().unwrap();
+}
+
+#[test]
+fn keepalive_leaves_a_quiet_live_server_alone() {
+    let (addr, server) = start("127.0.0.1:0".parse().unwrap());
+    let config = ClientConfig {
+        read_timeout: Some(Duration::from_secs(5)),
+        keepalive: Some(Keepalive {
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(200),
+        }),
+        ..ClientConfig::default()
+    };
+    let mut c = Client::connect_with(&format!("ws://{addr}/echo"), &config).unwrap();
+    // Several keepalive rounds over 800 ms of silence, all answered, and
+    // the connection still echoes.
+    let mut pongs = 0;
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(800) {
+        match c.recv() {
+            Ok(rfc6455::Event::Pong(b"")) => pongs += 1,
+            other => panic!("expected keepalive pongs, got {other:?}"),
+        }
+    }
+    assert!(pongs >= 2, "{pongs} keepalive pongs");
+    c.send_text("still here").unwrap();
+    loop {
+        match c.recv().unwrap() {
+            rfc6455::Event::Text(t) => {
+                assert_eq!(t, "still here");
+                break;
+            }
+            rfc6455::Event::Pong(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    server.stop();
+}
+
+#[test]
+fn reconnects_after_a_restart_and_resumes_exactly_once() {
+    let (addr, server) = start("127.0.0.1:0".parse().unwrap());
+    let mut c = Reconnecting::new(&format!("ws://{addr}/topic/news"), quick());
+    assert!(matches!(
+        c.recv().unwrap(),
+        Incoming::Connected { reconnected: false }
+    ));
+    assert!(matches!(
+        c.recv().unwrap(),
+        Incoming::Subscribed {
+            last: 0,
+            recovered: None,
+            ..
+        }
+    ));
+    await_subscriptions(&server, 1);
+    for i in 1..=3 {
+        server
+            .handle
+            .publish("news", MessageKind::Text, format!("m{i}").as_bytes());
+    }
+    for i in 1..=3 {
+        assert_eq!(tagged(&mut c), (i, format!("m{i}")));
+    }
+
+    // A loss while the server goes on: what was published meanwhile comes
+    // once each, then the live stream.
+    c.reconnect_now();
+    await_subscriptions(&server, 0);
+    for i in 4..=6 {
+        server
+            .handle
+            .publish("news", MessageKind::Text, format!("m{i}").as_bytes());
+    }
+    assert!(matches!(
+        c.recv().unwrap(),
+        Incoming::Connected { reconnected: true }
+    ));
+    assert!(matches!(
+        c.recv().unwrap(),
+        Incoming::Subscribed {
+            last: 6,
+            recovered: Some(true),
+            ..
+        }
+    ));
+    for i in 4..=6 {
+        assert_eq!(tagged(&mut c), (i, format!("m{i}")));
+    }
+    await_subscriptions(&server, 1);
+    server.handle.publish("news", MessageKind::Text, b"m7");
+    assert_eq!(tagged(&mut c), (7, "m7".to_owned()));
+
+    // The server restarts on the same port: a new epoch, said as such, and
+    // what the new server published before the client was back arrives.
+    server.stop();
+    match c.recv().unwrap() {
+        Incoming::Disconnected { retry_in, .. } => assert!(retry_in <= Duration::from_millis(200)),
+        other => panic!("{other:?}"),
+    }
+    let (again, server) = start(addr);
+    assert_eq!(again, addr);
+    server.handle.publish("news", MessageKind::Text, b"after");
+    assert!(matches!(
+        c.recv().unwrap(),
+        Incoming::Connected { reconnected: true }
+    ));
+    assert!(matches!(
+        c.recv().unwrap(),
+        Incoming::Subscribed {
+            last: 1,
+            recovered: Some(false),
+            ..
+        }
+    ));
+    assert_eq!(tagged(&mut c), (1, "after".to_owned()));
+    server.stop();
+}
+
+#[test]
+fn the_hook_runs_on_every_connection_and_queued_lines_follow() {
+    let (addr, server) = start("127.0.0.1:0".parse().unwrap());
+    let config = ReconnectConfig {
+        resume: false,
+        ..quick()
+    };
+    let mut c = Reconnecting::new(&format!("ws://{addr}/echo"), config);
+    c.on_connect(|client| client.send_text("hello again"));
+    c.send_text("queued before connecting").unwrap();
+    assert!(matches!(
+        c.recv().unwrap(),
+        Incoming::Connected { reconnected: false }
+    ));
+    let mut texts = Vec::new();
+    for _ in 0..2 {
+        match c.recv().unwrap() {
+            Incoming::Text(t) => texts.push(t),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(texts, ["hello again", "queued before connecting"]);
+    c.reconnect_now();
+    assert!(matches!(
+        c.recv().unwrap(),
+        Incoming::Connected { reconnected: true }
+    ));
+    assert!(matches!(c.recv().unwrap(), Incoming::Text(t) if t == "hello again"));
+    c.close().unwrap();
+    server.stop();
+}
+
+#[test]
+fn a_refusal_that_retrying_cannot_change_is_returned() {
+    let (addr, server) = start("127.0.0.1:0".parse().unwrap());
+    let mut c = Reconnecting::new(&format!("ws://{addr}/topic/%FF"), quick());
+    match c.recv() {
+        Err(Error::Handshake(e)) => assert!(e.to_string().contains("400"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    server.stop();
+}

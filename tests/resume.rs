@@ -1,0 +1,302 @@
+//! Topic history over loopback, with the bundled application: ids per
+//! topic in increasing order on every worker whatever thread publishes,
+//! resume with `?since=ID` that replays exactly what was missed (no gap, no
+//! duplicate, even while publishers run), what a resume that cannot be
+//! honoured is told, and the application heartbeat. Each test starts its
+//! own server on an ephemeral port and stops it before returning.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rfc6455::client::{Client, ClientConfig, Error};
+use rfc6455::connection::{Event, MessageKind};
+use rfc6455::server::app::{App, AppConfig};
+use rfc6455::server::{Heartbeat, HistoryLimits, Server, ServerConfig, ServerHandle};
+use serde_json::Value;
+
+struct Running {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread").expect("server result");
+        }
+    }
+}
+
+fn start(configure: impl FnOnce(&mut ServerConfig)) -> Running {
+    let mut config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        threads: 2,
+        close_timeout: Duration::from_secs(2),
+        history: Some(HistoryLimits::default()),
+        ..ServerConfig::default()
+    };
+    configure(&mut config);
+    let server = Server::bind(config).expect("bind");
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let app = Arc::new(AppConfig::default());
+    let thread = std::thread::spawn(move || server.run(move || App::new(Arc::clone(&app))));
+    Running {
+        addr,
+        handle,
+        thread: Some(thread),
+    }
+}
+
+fn join(server: &Running, path: &str) -> Result<Client, Error> {
+    let config = ClientConfig {
+        read_timeout: Some(Duration::from_secs(10)),
+        ..ClientConfig::default()
+    };
+    Client::connect_with(&format!("ws://{}{path}", server.addr), &config)
+}
+
+fn await_subscriptions(server: &Running, n: usize) {
+    for _ in 0..2000 {
+        if server.handle.stats().subscriptions == n {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("{:?}", server.handle.stats());
+}
+
+fn json(c: &mut Client) -> Value {
+    match c.recv().expect("recv") {
+        Event::Text(t) => serde_json::from_str(t).unwrap_or_else(|e| panic!("{t}: {e}")),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+/// The next data message: (id, data).
+fn message(c: &mut Client) -> (u64, String) {
+    let v = json(c);
+    let id = v["id"].as_u64().unwrap_or_else(|| panic!("no id in {v}"));
+    (id, v["data"].as_str().unwrap().to_owned())
+}
+
+fn publish(server: &Running, topic: &str, text: &str) -> usize {
+    server
+        .handle
+        .publish(topic, MessageKind::Text, text.as_bytes())
+}
+
+#[test]
+fn resume_replays_exactly_what_was_missed() {
+    let server = start(|_| {});
+    let mut c = join(&server, "/topic/news?ids=1").unwrap();
+    let hello = json(&mut c);
+    assert_eq!(hello["type"], "subscribed");
+    assert_eq!(hello["topic"], "news");
+    assert_eq!(hello["last"], 0);
+    assert!(hello.get("recovered").is_none(), "{hello}");
+    let epoch = hello["epoch"].as_str().unwrap().to_owned();
+    await_subscriptions(&server, 1);
+    for i in 1..=3 {
+        publish(&server, "news", &format!("m{i}"));
+    }
+    for i in 1..=3 {
+        assert_eq!(message(&mut c), (i, format!("m{i}")));
+    }
+    drop(c);
+    await_subscriptions(&server, 0);
+    // Published while nobody listens: kept all the same.
+    for i in 4..=6 {
+        assert_eq!(publish(&server, "news", &format!("m{i}")), 0);
+    }
+    let mut c = join(&server, &format!("/topic/news?since=3&epoch={epoch}")).unwrap();
+    let hello = json(&mut c);
+    assert_eq!(
+        (&hello["recovered"], &hello["last"], &hello["epoch"]),
+        (
+            &Value::Bool(true),
+            &Value::from(6),
+            &Value::from(epoch.as_str())
+        )
+    );
+    for i in 4..=6 {
+        assert_eq!(message(&mut c), (i, format!("m{i}")));
+    }
+    await_subscriptions(&server, 1);
+    publish(&server, "news", "m7");
+    assert_eq!(
+        message(&mut c),
+        (7, "m7".to_owned()),
+        "live after the replay"
+    );
+    // A plain subscriber of the same topic gets payloads as published.
+    let mut plain = join(&server, "/topic/news").unwrap();
+    await_subscriptions(&server, 2);
+    publish(&server, "news", "m8");
+    assert!(matches!(plain.recv().unwrap(), Event::Text("m8")));
+    assert_eq!(message(&mut c), (8, "m8".to_owned()));
+    // Binary payloads travel as base64 in the tagged form.
+    server
+        .handle
+        .publish("news", MessageKind::Binary, &[0, 1, 255]);
+    let v = json(&mut c);
+    assert_eq!(
+        (v["id"].as_u64(), v["binary"].as_str()),
+        (Some(9), Some("AAH/"))
+    );
+    assert!(matches!(plain.recv().unwrap(), Event::Binary(&[0, 1, 255])));
+}
+
+#[test]
+fn what_cannot_be_resumed_is_said_and_the_rest_replayed() {
+    let server = start(|c| {
+        c.history = Some(HistoryLimits {
+            max_messages: 3,
+            ..HistoryLimits::default()
+        })
+    });
+    for i in 1..=5 {
+        publish(&server, "t", &format!("m{i}"));
+    }
+    let mut c = join(&server, "/topic/t?since=1").unwrap();
+    let hello = json(&mut c);
+    assert_eq!(
+        (&hello["recovered"], &hello["last"]),
+        (&Value::Bool(false), &Value::from(5))
+    );
+    for i in 3..=5 {
+        assert_eq!(message(&mut c).0, i);
+    }
+    // From 2 on, all that is missing is kept.
+    let mut c = join(&server, "/topic/t?since=2").unwrap();
+    assert_eq!(json(&mut c)["recovered"], true);
+    assert_eq!(message(&mut c).0, 3);
+    // Another epoch (a restarted server's ids), or an id ahead of the newest.
+    for query in ["since=4&epoch=0123456789abcdef", "since=9"] {
+        let mut c = join(&server, &format!("/topic/t?{query}")).unwrap();
+        assert_eq!(json(&mut c)["recovered"], false, "{query}");
+        assert_eq!(message(&mut c).0, 3, "{query}: the whole history follows");
+    }
+    // since=0: the whole history, recovered only while it starts at 1.
+    let mut c = join(&server, "/topic/fresh?since=0").unwrap();
+    assert_eq!(json(&mut c)["recovered"], true);
+    match join(&server, "/topic/t?since=x") {
+        Err(Error::Handshake(e)) => assert!(e.to_string().contains("400"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ids_need_history() {
+    let server = start(|c| c.history = None);
+    for path in ["/topic/t?ids=1", "/topic/t?since=3"] {
+        match join(&server, path) {
+            Err(Error::Handshake(e)) => assert!(e.to_string().contains("400"), "{e}"),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    assert!(join(&server, "/topic/t").is_ok(), "plain rooms still work");
+}
+
+/// Two threads publish to one topic while subscribers on both workers
+/// listen and others join mid-stream with `since`: every subscriber sees
+/// consecutive ids, and a resumed one continues right after its `since`.
+#[test]
+fn ids_are_in_order_everywhere_and_resume_races_publishers() {
+    const EACH: u64 = 400;
+    let server = start(|_| {});
+    let mut subs: Vec<Client> = (0..4)
+        .map(|_| join(&server, "/topic/race?ids=1").unwrap())
+        .collect();
+    let mut epoch = String::new();
+    for c in &mut subs {
+        epoch = json(c)["epoch"].as_str().unwrap().to_owned();
+    }
+    await_subscriptions(&server, 4);
+    let publishers: Vec<_> = (0..2)
+        .map(|p| {
+            let handle = server.handle.clone();
+            std::thread::spawn(move || {
+                for i in 0..EACH {
+                    handle.publish("race", MessageKind::Text, format!("p{p} {i}").as_bytes());
+                    if i % 50 == 0 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            })
+        })
+        .collect();
+    // Joiners that resume from what the first subscriber has seen so far.
+    let mut seen = 0;
+    let mut resumed = Vec::new();
+    for _ in 0..3 {
+        for _ in 0..60 {
+            let (id, _) = message(&mut subs[0]);
+            assert_eq!(id, seen + 1, "subscriber 0");
+            seen = id;
+        }
+        let mut c = join(&server, &format!("/topic/race?since={seen}&epoch={epoch}")).unwrap();
+        let hello = json(&mut c);
+        assert_eq!(hello["recovered"], true, "{hello}");
+        resumed.push((seen, c));
+    }
+    for p in publishers {
+        p.join().unwrap();
+    }
+    let total = 2 * EACH;
+    for (since, mut c) in resumed {
+        for want in since + 1..=total {
+            assert_eq!(message(&mut c).0, want, "resumed after {since}");
+        }
+    }
+    for (n, c) in subs.iter_mut().enumerate() {
+        let first = if n == 0 { seen + 1 } else { 1 };
+        for want in first..=total {
+            assert_eq!(message(c).0, want, "subscriber {n}");
+        }
+    }
+    let stats = server.handle.stats();
+    assert_eq!(stats.history_messages, total as usize, "{stats:?}");
+}
+
+#[test]
+fn the_heartbeat_is_answered_and_never_published() {
+    let server = start(|c| {
+        c.heartbeat = Some(Heartbeat {
+            text: "heartCheck".into(),
+            reply: "alive".into(),
+        })
+    });
+    let mut echo = join(&server, "/echo").unwrap();
+    echo.send_text("heartCheck").unwrap();
+    assert!(matches!(echo.recv().unwrap(), Event::Text("alive")));
+    echo.send_text("heartCheck!").unwrap();
+    assert!(
+        matches!(echo.recv().unwrap(), Event::Text("heartCheck!")),
+        "only the exact text"
+    );
+    let mut a = join(&server, "/topic/room").unwrap();
+    let mut b = join(&server, "/topic/room").unwrap();
+    await_subscriptions(&server, 2);
+    a.send_text("heartCheck").unwrap();
+    a.send_text("hi").unwrap();
+    assert!(matches!(a.recv().unwrap(), Event::Text("alive")));
+    assert!(
+        matches!(b.recv().unwrap(), Event::Text("hi")),
+        "the heartbeat was not published"
+    );
+    // The counters lag a loop turn behind.
+    let mut published = 0;
+    for _ in 0..200 {
+        published = server.handle.stats().published;
+        if published > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(published, 1);
+}
