@@ -546,3 +546,16 @@ fn a_stalled_redis_never_blocks_a_publisher() {
     let s = a.stats().broker;
     assert!(s.dropped > 0 && s.reconnects >= 1, "{s:?}");
 }
+
+#[test]
+fn history_with_a_relay_is_refused_until_ids_come_from_redis() {
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        history: Some(rfc6455::server::HistoryLimits::default()),
+        redis: Some(RedisConfig::default()),
+        ..ServerConfig::default()
+    };
+    let e = Server::bind(config).expect_err("refused");
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("history"), "{e}");
+}
