@@ -164,6 +164,20 @@ fn instance(redis_url: &str) -> Instance {
 }
 
 fn instance_with(redis_url: &str, configure: impl FnOnce(&mut RedisConfig)) -> Instance {
+    instance_of(redis_url, None, configure)
+}
+
+/// An instance that keeps topic history: ids come from Redis.
+fn instance_with_history(redis_url: &str) -> Instance {
+    let history = rfc6455::server::HistoryLimits::default();
+    instance_of(redis_url, Some(history), |_| {})
+}
+
+fn instance_of(
+    redis_url: &str,
+    history: Option<rfc6455::server::HistoryLimits>,
+    configure: impl FnOnce(&mut RedisConfig),
+) -> Instance {
     let mut redis = RedisConfig {
         url: redis_url.to_owned(),
         heartbeat: Duration::from_millis(500),
@@ -178,6 +192,7 @@ fn instance_with(redis_url: &str, configure: impl FnOnce(&mut RedisConfig)) -> I
         threads: 2,
         close_timeout: Duration::from_secs(2),
         redis: Some(redis),
+        history,
         ..ServerConfig::default()
     };
     let server = Server::bind(config).expect("bind");
@@ -214,11 +229,16 @@ impl Instance {
     }
 
     fn join(&self, topic: &str) -> Client {
+        self.join_with(topic, "")
+    }
+
+    /// Joins `topic` with a query (`?ids=1`, `?since=N&epoch=E`).
+    fn join_with(&self, topic: &str, query: &str) -> Client {
         let config = ClientConfig {
             read_timeout: Some(Duration::from_secs(10)),
             ..ClientConfig::default()
         };
-        Client::connect_with(&format!("ws://{}/topic/{topic}", self.addr), &config)
+        Client::connect_with(&format!("ws://{}/topic/{topic}{query}", self.addr), &config)
             .expect("connect")
     }
 
@@ -547,15 +567,214 @@ fn a_stalled_redis_never_blocks_a_publisher() {
     assert!(s.dropped > 0 && s.reconnects >= 1, "{s:?}");
 }
 
+/// A message in the tagged form, or a notice, as JSON.
+fn next_json(c: &mut Client) -> Option<serde_json::Value> {
+    next(c).map(|t| serde_json::from_str(&t).unwrap_or_else(|e| panic!("{t:?}: {e}")))
+}
+
+/// Reads tagged messages until id `last`: (id, data) pairs, notices
+/// skipped (but a `recovered:false` one is an error).
+fn tagged_until(c: &mut Client, last: u64) -> Vec<(u64, String)> {
+    let mut got = Vec::new();
+    while let Some(v) = next_json(c) {
+        if v["type"] == "subscribed" {
+            assert_ne!(v["recovered"], false, "{v}");
+            continue;
+        }
+        let id = v["id"].as_u64().unwrap_or_else(|| panic!("no id: {v}"));
+        got.push((id, v["data"].as_str().unwrap().to_owned()));
+        if id == last {
+            return got;
+        }
+    }
+    panic!("id {last} never came; got {got:?}");
+}
+
 #[test]
-fn history_with_a_relay_is_refused_until_ids_come_from_redis() {
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        history: Some(rfc6455::server::HistoryLimits::default()),
-        redis: Some(RedisConfig::default()),
-        ..ServerConfig::default()
-    };
-    let e = Server::bind(config).expect_err("refused");
-    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
-    assert!(e.to_string().contains("history"), "{e}");
+fn ids_come_from_redis_and_a_client_resumes_on_any_instance() {
+    let redis = Redis::start();
+    let a = instance_with_history(&redis.url());
+    let b = instance_with_history(&redis.url());
+    a.wait_connected();
+    b.wait_connected();
+    // Ids count in Redis: start the counter elsewhere than 1, as a topic
+    // published to before these instances started would.
+    redis
+        .query(&[
+            b"HSET",
+            b"rfc6455:ids:news",
+            b"epoch",
+            b"e0",
+            b"last",
+            b"40",
+        ])
+        .unwrap();
+    // A subscriber on B, before B has seen an id of the topic.
+    let mut on_b = b.join_with("news", "?ids=1");
+    let hello = next_json(&mut on_b).unwrap();
+    assert_eq!(
+        (hello["type"].as_str(), hello["last"].as_u64()),
+        (Some("subscribed"), Some(0))
+    );
+    // One on A too: the publishing instance delivers only what comes back.
+    let mut on_a = a.join_with("news", "?ids=1");
+    next_json(&mut on_a).unwrap();
+    b.wait(|s| s.subscriptions == 1, "subscribed on B");
+    a.wait(|s| s.subscriptions == 1, "subscribed on A");
+    assert_eq!(a.post("news", b"m41"), 200);
+    assert_eq!(a.post("news", b"m42"), 200);
+    // B learns the epoch from Redis before the first message.
+    let anchor = next_json(&mut on_b).unwrap();
+    assert_eq!(anchor["type"], "subscribed", "{anchor}");
+    assert_eq!(
+        (anchor["epoch"].as_str(), anchor["last"].as_u64()),
+        (Some("e0"), Some(40))
+    );
+    assert!(anchor.get("recovered").is_none(), "{anchor}");
+    let want: Vec<(u64, String)> = vec![(41, "m41".into()), (42, "m42".into())];
+    assert_eq!(tagged_until(&mut on_b, 42), want);
+    assert_eq!(
+        tagged_until(&mut on_a, 42),
+        want,
+        "once each on the publisher"
+    );
+    drop(on_b);
+    // Missed: three from A over HTTP, one from B, one straight through the
+    // script by another program (its header names only the kind).
+    for m in ["m43", "m44"] {
+        assert_eq!(a.post("news", m.as_bytes()), 200);
+    }
+    assert_eq!(b.post("news", b"m45"), 200);
+    assert_eq!(a.post("news", b"m46"), 200);
+    redis
+        .query(&[
+            b"EVAL",
+            rfc6455::server::PUBLISH_WITH_ID.as_bytes(),
+            b"1",
+            b"rfc6455:ids:news",
+            b"rfc6455:topic:news",
+            b"unused",
+            b"3600",
+            b" kind=text",
+            b"m47",
+        ])
+        .unwrap();
+    let mut all: Vec<(u64, String)> = (41..=47).map(|id| (id, format!("m{id}"))).collect();
+    assert_eq!(tagged_until(&mut on_a, 47), all[2..], "live on A");
+    for i in [&a, &b] {
+        i.wait(|s| s.history_messages == 7, "seven kept");
+    }
+    // Resume on either instance: exactly the missed ones, in order.
+    for (name, i) in [("A", &a), ("B", &b)] {
+        let last = all.last().unwrap().0;
+        let mut c = i.join_with("news", "?since=42&epoch=e0");
+        let hello = next_json(&mut c).unwrap();
+        assert_eq!(hello["recovered"], true, "{name}: {hello}");
+        assert_eq!(hello["last"], last, "{name}: {hello}");
+        assert_eq!(tagged_until(&mut c, last), all[2..], "{name}");
+        // Then live, no duplicate and no gap.
+        assert_eq!(b.post("news", name.as_bytes()), 200);
+        let v = next_json(&mut c).unwrap();
+        assert_eq!(v["data"].as_str(), Some(name), "{name}: {v}");
+        assert_eq!(v["id"].as_u64(), Some(last + 1), "{name}: {v}");
+        all.push((last + 1, name.to_owned()));
+        assert_eq!(tagged_until(&mut on_a, last + 1), all[all.len() - 1..]);
+    }
+    // Another epoch is refused as such.
+    let mut c = b.join_with("news", "?since=42&epoch=other");
+    assert_eq!(next_json(&mut c).unwrap()["recovered"], false);
+    for i in [&a, &b] {
+        let s = i.stats().broker;
+        assert_eq!((s.dropped, s.malformed, s.local_only), (0, 0, 0), "{s:?}");
+    }
+}
+
+#[test]
+fn plain_publishes_reach_tagged_subscribers_without_an_id() {
+    let redis = Redis::start();
+    let a = instance_with_history(&redis.url());
+    let b = instance_with_history(&redis.url());
+    a.wait_connected();
+    b.wait_connected();
+    let mut tagged = a.join_with("news", "?ids=1");
+    next_json(&mut tagged).unwrap();
+    let mut plain = b.join("news");
+    a.wait(|s| s.subscriptions == 1, "subscribed on A");
+    b.wait(|s| s.subscriptions == 1, "subscribed on B");
+    assert_eq!(b.post("news", b"one"), 200);
+    let anchor = next_json(&mut tagged).unwrap();
+    assert_eq!(anchor["type"], "subscribed");
+    let epoch = anchor["epoch"].as_str().unwrap().to_owned();
+    assert_eq!(tagged_until(&mut tagged, 1), [(1, "one".to_owned())]);
+    // redis-cli PUBLISH: no id, delivered everywhere, kept nowhere.
+    redis.cli_publish("rfc6455:topic:news", "from redis-cli");
+    let v = next_json(&mut tagged).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"topic": "news", "data": "from redis-cli"})
+    );
+    assert_eq!(next(&mut plain).as_deref(), Some("one"));
+    assert_eq!(next(&mut plain).as_deref(), Some("from redis-cli"));
+    assert_eq!(b.post("news", b"two"), 200);
+    assert_eq!(tagged_until(&mut tagged, 2), [(2, "two".to_owned())]);
+    for i in [&a, &b] {
+        i.wait(|s| s.history_messages == 2, "two kept");
+    }
+    // A resume from before the plain message cannot be exact: said so.
+    for (name, i) in [("A", &a), ("B", &b)] {
+        let mut c = i.join_with("news", &format!("?since=1&epoch={epoch}"));
+        let hello = next_json(&mut c).unwrap();
+        assert_eq!(hello["recovered"], false, "{name}: {hello}");
+        let mut c = i.join_with("news", &format!("?since=2&epoch={epoch}"));
+        let hello = next_json(&mut c).unwrap();
+        assert_eq!(hello["recovered"], true, "{name}: {hello}");
+    }
+}
+
+#[test]
+fn a_redis_that_lost_its_ids_starts_a_new_epoch_and_says_so() {
+    let mut redis = Redis::start();
+    let port = redis.port;
+    let a = instance_with_history(&redis.url());
+    a.wait_connected();
+    let mut tagged = a.join_with("news", "?ids=1");
+    next_json(&mut tagged).unwrap();
+    a.wait(|s| s.subscriptions == 1, "subscribed");
+    for m in ["m1", "m2", "m3"] {
+        assert_eq!(a.post("news", m.as_bytes()), 200);
+    }
+    let anchor = next_json(&mut tagged).unwrap();
+    let old = anchor["epoch"].as_str().unwrap().to_owned();
+    assert_eq!(tagged_until(&mut tagged, 3).len(), 3);
+    // Redis restarts without persistence: its counters are gone.
+    redis.kill();
+    a.wait(|s| !s.broker.connected, "lost");
+    // While it is away: delivered here only, without id, not kept.
+    assert_eq!(a.post("news", b"local"), 200);
+    let v = next_json(&mut tagged).unwrap();
+    assert_eq!(v, serde_json::json!({"topic": "news", "data": "local"}));
+    let _redis = Redis::start_on(port);
+    a.wait(|s| s.broker.connected, "reconnected");
+    // Ids restart at 1 in a new epoch: the tagged subscriber is closed
+    // (1012) so that it resumes, and its resume is not recovered.
+    assert_eq!(a.post("news", b"n1"), 200);
+    let mut closed = None;
+    while closed.is_none() {
+        match tagged.recv() {
+            Ok(Event::Close { code, .. }) => closed = Some(code),
+            Ok(Event::Text(t)) => panic!("after the break: {t}"),
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(
+        closed,
+        Some(Some(rfc6455::close::CloseCode::SERVICE_RESTART))
+    );
+    a.wait(|s| s.history_messages == 1, "the new epoch's message");
+    let mut c = a.join_with("news", &format!("?since=3&epoch={old}"));
+    let hello = next_json(&mut c).unwrap();
+    assert_eq!(hello["recovered"], false, "{hello}");
+    assert_ne!(hello["epoch"].as_str(), Some(old.as_str()));
+    assert_eq!(tagged_until(&mut c, 1), [(1, "n1".to_owned())]);
 }

@@ -159,7 +159,8 @@ struct Flags {
     /// Share topics with other instances through Redis pub/sub, at
     /// redis://HOST:PORT/DB (USER:PASSWORD@ may come before HOST). Every
     /// publish goes through Redis; each instance delivers to its own
-    /// subscribers. Topic history (resume) is off with it, for now.
+    /// subscribers. With history (the default), ids are assigned in Redis,
+    /// so a client resumes on any instance.
     #[cfg(feature = "redis")]
     #[arg(
         long,
@@ -188,6 +189,11 @@ struct Flags {
     #[cfg(feature = "redis")]
     #[arg(long, value_name = "BYTES", default_value = "16MiB", value_parser = size)]
     redis_queue: u64,
+    /// With history: how long a topic's id counter stays in Redis after its
+    /// last publish (then the topic starts a new epoch).
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "SECS", default_value = "86400", value_parser = secs)]
+    redis_ids_ttl: Duration,
     /// Log level: error, warn, info, debug, trace [default: info, or RUST_LOG].
     #[arg(long, value_name = "LEVEL", value_parser = level)]
     log: Option<log::LevelFilter>,
@@ -328,14 +334,12 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
     );
     #[cfg(feature = "redis")]
     if let Some(url) = f.redis {
-        // Topic ids must come from Redis to mean the same on every
-        // instance; until they do, --redis runs without history.
-        config.history = None;
         config.redis = Some(rfc6455::server::RedisConfig {
             url,
             password: f.redis_password.filter(|p| !p.is_empty()),
             prefix: f.redis_prefix,
             max_queue_bytes: usize::try_from(f.redis_queue).unwrap_or(usize::MAX),
+            ids_ttl: f.redis_ids_ttl,
             ..Default::default()
         });
     }
@@ -478,14 +482,17 @@ mod tests {
             "1MiB",
             "--redis-password",
             "pw",
+            "--redis-ids-ttl",
+            "3600",
         ])
         .unwrap();
-        assert_eq!(c.history, None, "no history with --redis, for now");
+        assert!(c.history.is_some(), "ids come from Redis");
         let r = c.redis.unwrap();
         assert_eq!(r.url, "redis://127.0.0.1:7000/3");
         assert_eq!(r.prefix, "app1");
         assert_eq!(r.max_queue_bytes, 1 << 20);
         assert_eq!(r.password.as_deref(), Some("pw"));
+        assert_eq!(r.ids_ttl, Duration::from_secs(3600));
         assert!(parse(&["--redis-password", "pw"]).is_err(), "needs --redis");
     }
 

@@ -73,6 +73,13 @@ impl Services {
         {
             return reached;
         }
+        if self.hub.relay().is_some() && self.hub.history.is_some() {
+            // The relay is away: ids come from Redis only, so this one has
+            // none (see Hub::route_unstamped).
+            let excluded = exclude.is_some_and(|(slot, _)| self.topics.is_subscribed(slot, topic));
+            let reached = self.hub.route_unstamped(topic, frame, skip);
+            return reached.saturating_sub(usize::from(excluded));
+        }
         if let Some(history) = &self.hub.history {
             let excluded = exclude.is_some_and(|(slot, _)| self.topics.is_subscribed(slot, topic));
             let reached = self.hub.publish_stamped(history, topic, frame, skip, now);
@@ -392,8 +399,9 @@ impl<'a> Peer<'a> {
         let frame = SharedFrame::new(kind, payload);
         let now = self.ctx.now;
         let hub = &self.ctx.services.hub;
-        if hub.history.is_some() && hub.relay().is_none() {
-            // Its copy comes in id order with everyone else's.
+        if hub.history.is_some() {
+            // Its copy comes in id order with everyone else's (through
+            // Redis, with a relay).
             return self.ctx.services.publish(topic, &frame, None, now);
         }
         let mine = self.is_subscribed(topic);

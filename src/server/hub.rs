@@ -19,30 +19,50 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use super::broker::{Accepted, BrokerStats, Outbound, Relay, Skip};
-use super::history::{Histories, HistoryLimits, Stamped};
-use crate::connection::SharedFrame;
+use super::history::{self, Histories, HistoryLimits, Shift, Stamped};
+use crate::connection::{MessageKind, SharedFrame};
 
 /// A message on its way to a worker's subscribers.
 pub(crate) struct Envelope {
     pub(crate) topic: Arc<str>,
-    /// The message as published.
+    /// The message as published (for [`Tag::Anchored`], the notice).
     pub(crate) frame: SharedFrame,
-    /// With history: its id and tagged form.
-    pub(crate) stamp: Option<Stamp>,
+    /// With history: its id and tagged form, or what changed in the
+    /// topic's run of ids.
+    pub(crate) tag: Tag,
     /// The slot and stamp of a connection of the receiving worker not to
     /// deliver to.
     pub(crate) skip: Option<(usize, u64)>,
 }
 
-/// A message's id and its tagged form (the JSON envelope).
-pub(crate) struct Stamp {
-    pub(crate) id: u64,
-    pub(crate) tagged: SharedFrame,
+/// What a message is, beyond its payload, for subscribers in the tagged
+/// form.
+pub(crate) enum Tag {
+    /// No history: every subscriber gets the frame as published.
+    Plain,
+    /// A message with its id and tagged form (the JSON envelope).
+    Id { id: u64, tagged: SharedFrame },
+    /// A message without id (relayed from a program that published it
+    /// plainly, or delivered here only while the relay was away): the
+    /// tagged form has no `"id"`, and no subscriber skips it.
+    NoId { tagged: SharedFrame },
+    /// Not a message: the topic's log took a broker's epoch; the frame is
+    /// a `subscribed` notice for the tagged subscribers that came before
+    /// (those with no id yet).
+    Anchored,
+    /// Not a message: the topic's run of ids broke (another epoch, or ids
+    /// this instance missed); tagged subscribers are closed with 1012 so
+    /// that they resume and learn what could not be recovered.
+    Broken,
 }
 
 impl Envelope {
     fn wire_len(&self) -> usize {
-        self.frame.wire_len() + self.stamp.as_ref().map_or(0, |s| s.tagged.wire_len())
+        self.frame.wire_len()
+            + match &self.tag {
+                Tag::Id { tagged, .. } | Tag::NoId { tagged } => tagged.wire_len(),
+                _ => 0,
+            }
     }
 }
 
@@ -299,7 +319,7 @@ impl Hub {
             let envelope = Envelope {
                 topic: Arc::clone(name),
                 frame: frame.clone(),
-                stamp: None,
+                tag: Tag::Plain,
                 skip: skip
                     .filter(|s| s.worker == worker)
                     .map(|s| (s.slot, s.stamp)),
@@ -309,6 +329,33 @@ impl Hub {
             }
         }
         reached
+    }
+
+    /// Delivers a message that has no id although the server keeps
+    /// history, because a relay is configured (ids come from the broker
+    /// only): to every worker with subscribers, the publishing one too,
+    /// tagged subscribers getting the tagged form without `"id"`. It is not
+    /// kept, and resumes from before it are not exact
+    /// ([`Histories::note_unstamped`]). Without history, as
+    /// [`route`](Self::route) to every worker.
+    pub(crate) fn route_unstamped(
+        &self,
+        topic: &str,
+        frame: &SharedFrame,
+        skip: Option<Skip>,
+    ) -> usize {
+        let Some(history) = &self.history else {
+            return self.route(topic, frame, None, skip);
+        };
+        history.note_unstamped(topic);
+        let text = history::envelope(topic, None, frame.kind(), frame.payload());
+        let tagged = SharedFrame::new(MessageKind::Text, text.as_bytes());
+        self.route_tagged(topic, skip, || {
+            let tag = Tag::NoId {
+                tagged: tagged.clone(),
+            };
+            (frame.clone(), tag)
+        })
     }
 
     /// Publishes with history: assigns the id, keeps the message and hands
@@ -332,8 +379,9 @@ impl Hub {
     }
 
     /// Takes a message whose epoch and id were assigned elsewhere (a
-    /// broker): see [`Histories::ingest`]. `None` for a duplicate.
-    #[allow(dead_code)] // for the relay, once ids come from Redis
+    /// broker): see [`Histories::ingest`]. `None` for a duplicate. `skip`
+    /// names a connection of this instance not to deliver to.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn ingest(
         &self,
         history: &Histories,
@@ -341,11 +389,16 @@ impl Hub {
         epoch: &str,
         id: u64,
         frame: &SharedFrame,
+        skip: Option<Skip>,
         now: Instant,
     ) -> Option<usize> {
-        let (reached, emptied) = history.ingest(topic, epoch, id, frame, now, |name, message| {
-            self.route_stamped(name, message, None)
-        });
+        let (reached, emptied) =
+            history.ingest(topic, epoch, id, frame, now, |name, message, shift| {
+                if let Some(shift) = &shift {
+                    self.route_shift(name, shift);
+                }
+                self.route_stamped(name, message, skip)
+            });
         self.forget(history, emptied);
         reached
     }
@@ -358,6 +411,23 @@ impl Hub {
     }
 
     fn route_stamped(&self, name: &Arc<str>, message: &Stamped, skip: Option<Skip>) -> usize {
+        self.route_tagged(name, skip, || {
+            let tag = Tag::Id {
+                id: message.id,
+                tagged: message.tagged.clone(),
+            };
+            (message.plain.clone(), tag)
+        })
+    }
+
+    /// Hands every worker with subscribers of `topic` what `make` makes;
+    /// returns the subscribers reached.
+    fn route_tagged(
+        &self,
+        topic: &str,
+        skip: Option<Skip>,
+        make: impl Fn() -> (SharedFrame, Tag),
+    ) -> usize {
         let Some(inboxes) = self.inboxes.get() else {
             return 0;
         };
@@ -365,7 +435,7 @@ impl Hub {
             .directory
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        let Some(counts) = dir.get(&**name) else {
+        let Some((name, counts)) = dir.get_key_value(topic) else {
             return 0;
         };
         let mut reached = 0;
@@ -374,13 +444,11 @@ impl Hub {
             if count == 0 {
                 continue;
             }
+            let (frame, tag) = make();
             let envelope = Envelope {
                 topic: Arc::clone(name),
-                frame: message.plain.clone(),
-                stamp: Some(Stamp {
-                    id: message.id,
-                    tagged: message.tagged.clone(),
-                }),
+                frame,
+                tag,
                 skip: skip
                     .filter(|s| s.worker == worker)
                     .map(|s| (s.slot, s.stamp)),
@@ -390,6 +458,20 @@ impl Hub {
             }
         }
         reached
+    }
+
+    /// Tells the workers how an ingested message changed its topic's run
+    /// of ids, ahead of the message.
+    fn route_shift(&self, name: &Arc<str>, shift: &Shift) {
+        let (text, anchored) = match shift {
+            Shift::Anchored { epoch, last } => (history::notice_of(name, epoch, *last, None), true),
+            Shift::Broken => (String::new(), false),
+        };
+        let frame = SharedFrame::new(MessageKind::Text, text.as_bytes());
+        self.route_tagged(name, None, || {
+            let tag = if anchored { Tag::Anchored } else { Tag::Broken };
+            (frame.clone(), tag)
+        });
     }
 
     fn push(&self, inbox: &Inbox, worker: usize, envelope: Envelope) -> bool {

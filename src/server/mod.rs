@@ -79,7 +79,7 @@ use crate::connection::{Config, MessageKind, SharedFrame};
 
 pub use crate::handshake::{Request, UpgradeRequest};
 #[cfg(feature = "redis")]
-pub use broker::redis::RedisConfig;
+pub use broker::redis::{RedisConfig, PUBLISH_WITH_ID};
 pub use broker::BrokerStats;
 pub use context::{Context, Peer};
 pub use heartbeat::Heartbeat;
@@ -345,6 +345,10 @@ impl ServerHandle {
         if let Some(reached) = self.hub.relay_publish(topic, frame, None, None) {
             return reached;
         }
+        if self.hub.relay().is_some() {
+            // The relay is away: ids come from Redis only.
+            return self.hub.route_unstamped(topic, frame, None);
+        }
         match &self.hub.history {
             Some(history) => {
                 let now = std::time::Instant::now();
@@ -378,7 +382,8 @@ impl ServerHandle {
         let history = self.hub.history.as_ref()?;
         let frame = SharedFrame::new(kind, payload);
         let now = std::time::Instant::now();
-        self.hub.ingest(history, topic, epoch, id, &frame, now)
+        self.hub
+            .ingest(history, topic, epoch, id, &frame, None, now)
     }
 
     /// The server's counters, summed over the workers.
@@ -501,14 +506,8 @@ impl Server {
 fn broker_for(_config: &ServerConfig) -> io::Result<Option<Arc<dyn broker::Relay>>> {
     #[cfg(feature = "redis")]
     if let Some(redis) = &_config.redis {
-        if _config.history.is_some() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "topic history with a Redis relay is not supported yet (its ids must come \
-                 from Redis to be the same on every instance): set history to None",
-            ));
-        }
-        let relay = broker::redis::RedisRelay::new(redis.clone())?;
+        let mut relay = broker::redis::RedisRelay::new(redis.clone())?;
+        relay.set_ids(_config.history.is_some(), _config.topics.max_name_len);
         return Ok(Some(Arc::new(relay)));
     }
     Ok(None)

@@ -19,7 +19,7 @@ use slab::Slab;
 
 use super::context::{Counts, Services};
 use super::heartbeat;
-use super::hub::{Envelope, Hub, Stamp};
+use super::hub::{Envelope, Hub, Tag};
 use super::timers::{HandlerTimers, Timers};
 use super::topics::{self, Offer, Topics};
 use super::upgrade::{self, HandshakeState, Outcome};
@@ -403,10 +403,32 @@ impl Worker {
     fn deliver_outbox(&mut self) {
         let mut outbox = std::mem::take(&mut self.services.outbox);
         for out in outbox.drain(..) {
-            self.deliver(&out.topic, &out.frame, None, out.exclude);
+            self.deliver(&out.topic, &out.frame, &Tag::Plain, out.exclude);
         }
         if self.services.outbox.is_empty() {
             self.services.outbox = outbox; // keep the capacity
+        }
+    }
+
+    /// Closes this worker's subscribers of `topic` in the tagged form with
+    /// 1012, so that they resume and learn what could not be recovered.
+    fn close_tagged(&mut self, topic: &str) {
+        for member in self.services.topics.members(topic) {
+            if !member.mode.tagged() {
+                continue;
+            }
+            let slot = member.slot as usize;
+            let Some(conn) = self.conns.get_mut(slot) else {
+                continue;
+            };
+            let Phase::Open(c) = &mut conn.phase else {
+                continue;
+            };
+            let reason = CloseReason::truncate("topic history broken: resume");
+            if c.close(CloseCode::SERVICE_RESTART, reason).is_ok() && !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(slot);
+            }
         }
     }
 
@@ -415,8 +437,12 @@ impl Worker {
         let mut inbox = std::mem::take(&mut self.inbox);
         self.hub.take_inbox(self.index, &mut inbox);
         for envelope in inbox.drain(..) {
-            let stamp = envelope.stamp.as_ref();
-            self.deliver(&envelope.topic, &envelope.frame, stamp, envelope.skip);
+            self.deliver(
+                &envelope.topic,
+                &envelope.frame,
+                &envelope.tag,
+                envelope.skip,
+            );
         }
         self.inbox = inbox;
     }
@@ -424,14 +450,20 @@ impl Worker {
     /// Queues `frame` to this worker's subscribers of `topic` (but the
     /// connection `exclude`, by slot and stamp), or its tagged form to those
     /// that asked for ids; they are written in
-    /// [`flush_dirty`](Self::flush_dirty).
+    /// [`flush_dirty`](Self::flush_dirty). A change in the topic's run of
+    /// ids ([`Tag::Anchored`], [`Tag::Broken`]) goes to tagged subscribers
+    /// only.
     fn deliver(
         &mut self,
         topic: &str,
         frame: &SharedFrame,
-        stamp: Option<&Stamp>,
+        tag: &Tag,
         exclude: Option<(usize, u64)>,
     ) {
+        if matches!(tag, Tag::Broken) {
+            self.close_tagged(topic);
+            return;
+        }
         let Services {
             topics,
             config,
@@ -440,10 +472,12 @@ impl Worker {
         } = &mut self.services;
         for member in topics.members(topic) {
             let slot = member.slot as usize;
-            let frame = match stamp {
+            let frame = match tag {
                 // Replayed, or published before it subscribed.
-                Some(stamp) if stamp.id <= member.mode.floor() => continue,
-                Some(stamp) if member.mode.tagged() => &stamp.tagged,
+                Tag::Id { id, .. } if *id <= member.mode.floor() => continue,
+                Tag::Id { tagged, .. } | Tag::NoId { tagged } if member.mode.tagged() => tagged,
+                // Those that came before the log had an id have floor 0.
+                Tag::Anchored if !member.mode.tagged() || member.mode.floor() > 0 => continue,
                 _ => frame,
             };
             let Some(conn) = self.conns.get_mut(slot) else {

@@ -14,9 +14,11 @@
 //! - `kind=text` or `kind=binary`: the WebSocket message type. Without it,
 //!   text if the payload is UTF-8, else binary. `kind=text` with a payload
 //!   that is not UTF-8 is refused (a browser would fail the connection).
-//! - `epoch=E`, `id=N`: the message's id within its topic (1, 2, ...) and
-//!   the epoch that id counts in, the same on every instance, for history
-//!   and resume. Assigned in Redis when they are used, see the README.
+//! - `epoch=E`, `id=N`: the message's id within its topic (1 to
+//!   [`MAX_ID`]) and the epoch that id counts in, the same on every
+//!   instance, for history and resume. Assigned in Redis by the script
+//!   [`PUBLISH_WITH_ID`](crate::server::PUBLISH_WITH_ID) when the servers
+//!   keep history; see the README.
 //! - `from=ID`, `seq=N`, `skip=W.S.STAMP`: the publishing instance, its
 //!   publish counter, and a connection of that instance not to deliver to
 //!   (the sender of a room message). Only the instance named in `from`
@@ -43,6 +45,9 @@ pub const MAX_HEADER: usize = 512;
 
 /// Longest instance id in `from`.
 pub const MAX_ORIGIN: usize = 64;
+
+/// Largest `id`: Redis' counters are signed 64-bit integers.
+pub const MAX_ID: u64 = i64::MAX as u64;
 
 /// A connection of the publishing instance that does not get the message:
 /// its worker, its slot in that worker, and the stamp that tells it apart
@@ -96,7 +101,8 @@ pub enum EnvelopeError {
     BadField,
     /// `kind` is neither `text` nor `binary`.
     BadKind,
-    /// A number is not a decimal `u64` (no sign, no leading zero).
+    /// A number is not a decimal `u64` (no sign, no leading zero), or an
+    /// `id` is above [`MAX_ID`].
     BadNumber,
     /// `id` is 0: ids start at 1.
     ZeroId,
@@ -118,7 +124,9 @@ impl fmt::Display for EnvelopeError {
             EnvelopeError::BadMagic => "the magic is not followed by a space or an end of line",
             EnvelopeError::BadField => "a header field is not key=value in printable ASCII",
             EnvelopeError::BadKind => "kind is neither text nor binary",
-            EnvelopeError::BadNumber => "a number is not a plain decimal u64",
+            EnvelopeError::BadNumber => {
+                "a number is not a plain decimal u64 (an id at most 2^63-1)"
+            }
             EnvelopeError::ZeroId => "ids start at 1",
             EnvelopeError::BadOrigin => "from or epoch is not 1 to 64 of [0-9A-Za-z_-]",
             EnvelopeError::BadSkip => "skip is not WORKER.SLOT.STAMP",
@@ -197,6 +205,7 @@ fn parse_fields(fields: &[u8]) -> Result<Header<'_>, EnvelopeError> {
             }
             b"id" => match number(value)? {
                 0 => return Err(EnvelopeError::ZeroId),
+                id if id > MAX_ID => return Err(EnvelopeError::BadNumber),
                 id => set(&mut header.id, id)?,
             },
             b"seq" => set(&mut header.seq, number(value)?)?,
@@ -359,6 +368,7 @@ mod tests {
             (b"\0rfc6455 id=01\n", BadNumber),
             (b"\0rfc6455 id=-1\n", BadNumber),
             (b"\0rfc6455 id=18446744073709551616\n", BadNumber),
+            (b"\0rfc6455 id=9223372036854775808\n", BadNumber),
             (b"\0rfc6455 seq=1 seq=2\n", Duplicate),
             (b"\0rfc6455 from=a/b\n", BadOrigin),
             (b"\0rfc6455 epoch=a.b\n", BadOrigin),
@@ -430,7 +440,7 @@ mod properties {
         (
             any::<bool>(),
             proptest::option::of("[0-9a-f]{1,64}"),
-            proptest::option::of(1..=u64::MAX),
+            proptest::option::of(1..=MAX_ID),
             proptest::option::of("[0-9A-Za-z_-]{1,64}"),
             proptest::option::of(any::<u64>()),
             proptest::option::of(any::<(u16, u32, u64)>()),

@@ -24,6 +24,19 @@
 //! this instance after a local subscribe comes back to it. The wait is
 //! one round trip, once per new topic.
 //!
+//! **Ids for history and resume.** With topic history on
+//! ([`ServerConfig::history`](crate::server::ServerConfig::history)), a
+//! message's id must be the same on every instance, so ids are assigned
+//! in Redis only: the publisher sends each message through a Lua script
+//! ([`PUBLISH_WITH_ID`]) that increments the topic's counter and publishes
+//! the envelope with `epoch=E id=N` in one atomic step. Every instance
+//! then receives every topic (one `PSUBSCRIBE PREFIX:topic:*`, not a
+//! channel per local topic), so that each keeps the history of all topics
+//! and a client resumes on any of them. A message without id (a plain
+//! `PUBLISH` from another program, or one delivered here only while Redis
+//! was away) is delivered but not kept; a resume from before it is
+//! reported as not recovered.
+//!
 //! **Faults.** The blocking read is the only way to learn of messages, so
 //! the publisher wakes the subscriber by publishing a marker to the
 //! instance's control channel (when topics change), and sends one every
@@ -64,6 +77,25 @@ const LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// A session that lasted this long resets the backoff.
 const STABLE: Duration = Duration::from_secs(10);
 
+/// The script that gives a message its id (documented in the README, for
+/// other programs that want ids too). `KEYS[1]` is the topic's counter,
+/// a hash `PREFIX:ids:NAME` of `epoch` and `last`; `ARGV` holds the
+/// channel, an epoch to start with if the counter has none (or lost it:
+/// Redis restarted without persistence, or the key expired), the key's
+/// time to live in seconds, the header's other fields (` kind=text ...`,
+/// each after a space) and the payload. It returns the id.
+pub const PUBLISH_WITH_ID: &str = r"local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'last', 0)
+end
+local id = redis.call('HINCRBY', KEYS[1], 'last', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[1],
+  '\0rfc6455 epoch=' .. epoch .. ' id=' .. string.format('%d', id) .. ARGV[4] .. '\n' .. ARGV[5])
+return id
+";
+
 /// How to reach Redis and how the relay behaves.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisConfig {
@@ -92,6 +124,11 @@ pub struct RedisConfig {
     /// Largest reconnect delay; each failure doubles it up to this.
     /// Default 5 s.
     pub reconnect_max: Duration,
+    /// With topic history: how long a topic's id counter
+    /// (`PREFIX:ids:NAME`) stays in Redis after its last publish. A topic
+    /// published to again after that starts a new epoch at id 1. Default
+    /// one day.
+    pub ids_ttl: Duration,
 }
 
 impl Default for RedisConfig {
@@ -105,6 +142,7 @@ impl Default for RedisConfig {
             timeout: Duration::from_secs(5),
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
+            ids_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -120,6 +158,7 @@ impl fmt::Debug for RedisConfig {
             .field("timeout", &self.timeout)
             .field("reconnect_min", &self.reconnect_min)
             .field("reconnect_max", &self.reconnect_max)
+            .field("ids_ttl", &self.ids_ttl)
             .finish()
     }
 }
@@ -224,6 +263,13 @@ pub(crate) struct RedisRelay {
     topic_prefix: String,
     /// `PREFIX:instance:ID`.
     control: String,
+    /// Ids from Redis (the server keeps topic history): every publish goes
+    /// through [`PUBLISH_WITH_ID`] and the instance receives every topic.
+    ids: bool,
+    /// `PREFIX:ids:`.
+    ids_prefix: String,
+    /// Longest topic name taken from a channel.
+    max_topic_len: usize,
     state: Mutex<State>,
     /// The publisher thread waits on it.
     work: Condvar,
@@ -250,12 +296,18 @@ impl RedisRelay {
         if config.heartbeat.is_zero() || config.timeout.is_zero() {
             return bad("the Redis heartbeat and timeout must be above zero");
         }
+        if config.ids_ttl.as_secs() == 0 {
+            return bad("the Redis ids' time to live must be at least one second");
+        }
         let mut id = [0u8; 8];
         getrandom::fill(&mut id).map_err(|e| io::Error::other(e.to_string()))?;
         let instance: String = id.iter().map(|b| format!("{b:02x}")).collect();
         Ok(RedisRelay {
             topic_prefix: format!("{}:topic:", config.prefix),
             control: format!("{}:instance:{instance}", config.prefix),
+            ids: false,
+            ids_prefix: format!("{}:ids:", config.prefix),
+            max_topic_len: crate::server::TopicLimits::default().max_name_len,
             instance,
             info,
             config,
@@ -267,6 +319,27 @@ impl RedisRelay {
             backoff: Condvar::new(),
             counters: Counters::default(),
         })
+    }
+
+    /// Ids from Redis, for a server that keeps topic history; topic names
+    /// from channels longer than `max_topic_len` are refused.
+    pub(crate) fn set_ids(&mut self, ids: bool, max_topic_len: usize) {
+        self.ids = ids;
+        self.max_topic_len = max_topic_len;
+    }
+
+    /// The pattern of every topic's channel, the prefix's glob characters
+    /// escaped.
+    fn all_topics(&self) -> String {
+        let mut pattern = String::with_capacity(self.topic_prefix.len() + 4);
+        for c in self.topic_prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('*');
+        pattern
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -297,7 +370,7 @@ impl RedisRelay {
         st.bytes = 0;
         for q in st.in_flight.drain(..).chain(st.queue.drain(..)) {
             unsure += 1;
-            hub.route(&q.topic, &q.frame, None, q.skip);
+            hub.route_unstamped(&q.topic, &q.frame, q.skip);
         }
         self.counters
             .local_only
@@ -357,8 +430,11 @@ impl RedisRelay {
                 st.handover = Some(publisher);
                 st.session_seq = st.next_seq;
                 // Resubscribe: every topic the instance has now; later
-                // changes come through `pending`.
-                st.pending = hub.topic_names().into_iter().collect();
+                // changes come through `pending`. With ids, one pattern
+                // covers every topic.
+                if !self.ids {
+                    st.pending = hub.topic_names().into_iter().collect();
+                }
                 st.session
             };
             self.work.notify_all();
@@ -411,7 +487,12 @@ impl RedisRelay {
             return e.to_string();
         }
         let mut subscribed: HashSet<Arc<str>> = HashSet::new();
-        if let Err(e) = self.apply_changes(hub, &mut pubsub, &mut subscribed) {
+        if self.ids {
+            if let Err(e) = pubsub.psubscribe(self.all_topics()) {
+                return e.to_string();
+            }
+            self.counters.channels.store(1, Ordering::Relaxed);
+        } else if let Err(e) = self.apply_changes(hub, &mut pubsub, &mut subscribed) {
             return e.to_string();
         }
         {
@@ -535,6 +616,11 @@ impl RedisRelay {
         let Some(topic) = channel.strip_prefix(&self.topic_prefix) else {
             return;
         };
+        if let Err(e) = crate::server::check_topic_name(topic, self.max_topic_len) {
+            self.counters.malformed.fetch_add(1, Ordering::Relaxed);
+            reader.bad_topic(channel, e);
+            return;
+        }
         let received = match envelope::parse(payload) {
             Ok(r) => r,
             Err(e) => {
@@ -546,7 +632,7 @@ impl RedisRelay {
         self.counters.received.fetch_add(1, Ordering::Relaxed);
         let frame = SharedFrame::new(received.kind, received.payload);
         if received.header.from != Some(self.instance.as_str()) {
-            hub.route(topic, &frame, None, None);
+            self.deliver(hub, topic, &frame, &received.header, None);
             return;
         }
         // Our own: delivered unless its session failed (then it was
@@ -557,7 +643,31 @@ impl RedisRelay {
             return;
         }
         st.passed(seq);
-        hub.route(topic, &frame, None, received.header.skip);
+        self.deliver(hub, topic, &frame, &received.header, received.header.skip);
+    }
+
+    /// Hands a message from Redis to the workers: with ids, kept in the
+    /// topic's history under its id (a duplicate is dropped there), or
+    /// delivered without one.
+    fn deliver(
+        &self,
+        hub: &Hub,
+        topic: &str,
+        frame: &SharedFrame,
+        header: &Header<'_>,
+        skip: Option<Skip>,
+    ) {
+        match (&hub.history, self.ids, header.epoch, header.id) {
+            (Some(history), true, Some(epoch), Some(id)) => {
+                hub.ingest(history, topic, epoch, id, frame, skip, Instant::now());
+            }
+            (Some(_), true, _, _) => {
+                hub.route_unstamped(topic, frame, skip);
+            }
+            _ => {
+                hub.route(topic, frame, None, skip);
+            }
+        }
     }
 
     /// The publisher thread: sends batches while a session is up.
@@ -567,6 +677,15 @@ impl RedisRelay {
         let mut pipe = redis::pipe();
         let mut scratch = Vec::new();
         let mut last_marker = Instant::now();
+        // The id script's SHA1, loaded once per session (a restarted Redis
+        // forgets it); distinct starting epochs from a random base.
+        let mut script: Option<(u64, String)> = None;
+        let mut epoch_base = {
+            let mut b = [0u8; 8];
+            let _ = getrandom::fill(&mut b);
+            u64::from_le_bytes(b)
+        };
+        let ttl = self.config.ids_ttl.as_secs().to_string();
         loop {
             let (session, marker) = {
                 let mut st = self.lock();
@@ -634,6 +753,21 @@ impl RedisRelay {
             let Some((_, c)) = conn.as_mut() else {
                 continue;
             };
+            if self.ids && script.as_ref().is_none_or(|(s, _)| *s != session) {
+                match redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(PUBLISH_WITH_ID)
+                    .query::<String>(c)
+                {
+                    Ok(sha) => script = Some((session, sha)),
+                    Err(e) => {
+                        batch.clear();
+                        conn = None;
+                        self.fail(hub, session, &format!("loading the id script: {e}"));
+                        continue;
+                    }
+                }
+            }
             pipe.clear();
             for q in &batch {
                 let header = Header {
@@ -643,11 +777,31 @@ impl RedisRelay {
                     ..Header::default()
                 };
                 envelope::write_header(&mut scratch, q.frame.kind(), &header);
-                scratch.extend_from_slice(q.frame.payload());
-                pipe.cmd("PUBLISH")
-                    .arg(self.channel(&q.topic))
-                    .arg(&scratch[..])
-                    .ignore();
+                match &script {
+                    Some((_, sha)) if self.ids => {
+                        // The fields after the magic, without the end of
+                        // line: the script puts epoch and id first.
+                        let fields = &scratch[envelope::MAGIC.len()..scratch.len() - 1];
+                        epoch_base = epoch_base.wrapping_add(1);
+                        pipe.cmd("EVALSHA")
+                            .arg(sha)
+                            .arg(1)
+                            .arg(format!("{}{}", self.ids_prefix, q.topic))
+                            .arg(self.channel(&q.topic))
+                            .arg(format!("{epoch_base:016x}"))
+                            .arg(&ttl)
+                            .arg(fields)
+                            .arg(q.frame.payload())
+                            .ignore();
+                    }
+                    _ => {
+                        scratch.extend_from_slice(q.frame.payload());
+                        pipe.cmd("PUBLISH")
+                            .arg(self.channel(&q.topic))
+                            .arg(&scratch[..])
+                            .ignore();
+                    }
+                }
             }
             pipe.cmd("PUBLISH")
                 .arg(&self.control)
@@ -712,6 +866,9 @@ impl Relay for RedisRelay {
     }
 
     fn topic_changed(&self, topic: &Arc<str>) {
+        if self.ids {
+            return; // subscribed to every topic
+        }
         let mut st = self.lock();
         if !st.live {
             return; // the next session resubscribes from the hub's topics
@@ -767,6 +924,14 @@ struct Reader {
 
 impl Reader {
     fn malformed(&mut self, channel: &str, e: envelope::EnvelopeError) {
+        self.log(channel, &e);
+    }
+
+    fn bad_topic(&mut self, channel: &str, e: crate::server::TopicError) {
+        self.log(channel, &e);
+    }
+
+    fn log(&mut self, channel: &str, e: &dyn fmt::Display) {
         self.since += 1;
         if self.logged.is_some_and(|t| t.elapsed() < LOG_INTERVAL) {
             return;
