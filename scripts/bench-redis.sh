@@ -2,7 +2,11 @@
 # Fan-out across two instances through Redis, against one instance alone,
 # in the same run:
 #
-#   scripts/bench-redis.sh [--subs "1000 10000"] [--secs 5] [--rates "100 max"] [--runs 2]
+#   scripts/bench-redis.sh [--subs "1000 10000"] [--secs 5] [--rates "100 max"] [--runs 2] [--ids]
+#
+# The redis rows run without topic history (--no-history: a PUBLISH per
+# message, a channel per topic); with --ids they keep history, so every
+# publish runs the id script and every instance receives every topic.
 #
 # For each subscriber count and publish rate, interleaved and repeated:
 #   single  one echo-server (--threads 1), no Redis
@@ -28,8 +32,10 @@ subs="1000 10000"
 secs=5
 rates="100 max"
 runs=2
+history=(--no-history)
 while [ $# -gt 0 ]; do
   case $1 in
+    --ids) history=(); shift ;;
     --subs) subs=$2; shift 2 ;;
     --secs) secs=$2; shift 2 ;;
     --rates) rates=$2; shift 2 ;;
@@ -101,7 +107,7 @@ run() {
     pids+=($!); servers+=("$(child_of $!)")
   else
     for _ in 1 2; do
-      timeout 600 "$server" --listen "127.0.0.1:$port" --threads 1 --redis "$url" "${big[@]}" \
+      timeout 600 "$server" --listen "127.0.0.1:$port" --threads 1 --redis "$url" "${history[@]}" "${big[@]}" \
         >>"$work/a.log" 2>&1 &
       pids+=($!); servers+=("$(child_of $!)")
     done
