@@ -158,9 +158,10 @@ pub struct ServerConfig {
     /// Keep a bounded history per topic and give every published message
     /// an id, so that subscribers can resume after a reconnect
     /// ([`Peer::subscribe_with_ids`]). Default: none (no ids, and a publish
-    /// takes no per-topic lock). Not with `redis` yet: the ids must then
-    /// come from Redis, so that they are the same on every instance
-    /// ([`Server::bind`] refuses both).
+    /// takes no per-topic lock). With `redis`, the ids come from Redis,
+    /// so that they are the same on every instance and a client resumes
+    /// on any of them (see `PUBLISH_WITH_ID`, feature `redis`, and the
+    /// README, "Resume on any instance").
     pub history: Option<HistoryLimits>,
     /// Share topics with other instances through Redis (feature `redis`):
     /// see [`RedisConfig`]. Default: none.

@@ -867,7 +867,11 @@ impl Relay for RedisRelay {
 
     fn topic_changed(&self, topic: &Arc<str>) {
         if self.ids {
-            return; // subscribed to every topic
+            // Subscribed to every topic. Returning before the lock also
+            // matters: with history this is called under a topic log's
+            // lock, while the subscriber thread takes the state's lock
+            // before a log's.
+            return;
         }
         let mut st = self.lock();
         if !st.live {
