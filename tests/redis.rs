@@ -778,3 +778,70 @@ fn a_redis_that_lost_its_ids_starts_a_new_epoch_and_says_so() {
     assert_ne!(hello["epoch"].as_str(), Some(old.as_str()));
     assert_eq!(tagged_until(&mut c, 1), [(1, "n1".to_owned())]);
 }
+
+#[test]
+fn a_counter_spoiled_in_redis_starts_a_new_epoch_and_publishing_goes_on() {
+    let redis = Redis::start();
+    let a = instance_with_history(&redis.url());
+    a.wait_connected();
+    let mut tagged = a.join_with("news", "?ids=1");
+    next_json(&mut tagged).unwrap();
+    a.wait(|s| s.subscriptions == 1, "subscribed");
+    let spoiled: [&[&[u8]]; 4] = [
+        &[b"SET", b"rfc6455:ids:news", b"a string"],
+        &[b"HSET", b"rfc6455:ids:news", b"epoch", b"e1", b"last", b"x"],
+        &[
+            b"HSET",
+            b"rfc6455:ids:news",
+            b"epoch",
+            b"has space",
+            b"last",
+            b"3",
+        ],
+        &[
+            b"HSET",
+            b"rfc6455:ids:news",
+            b"epoch",
+            b"e2",
+            b"last",
+            b"9007199254740993",
+        ],
+    ];
+    for (n, args) in spoiled.iter().enumerate() {
+        redis.query(&[b"DEL", b"rfc6455:ids:news"]).unwrap();
+        redis.query(args).unwrap();
+        let text = format!("after {n}");
+        assert_eq!(a.post("news", text.as_bytes()), 200);
+        // A new epoch at id 1: the subscriber is told (anchor or 1012).
+        let mut seen = None;
+        while seen.is_none() {
+            match tagged.recv() {
+                Ok(Event::Text(t)) => {
+                    let v: serde_json::Value = serde_json::from_str(t).unwrap();
+                    if v["data"] == text.as_str() {
+                        seen = Some(v["id"].as_u64().unwrap());
+                    }
+                }
+                Ok(Event::Close { .. }) => {
+                    tagged = a.join_with("news", "?ids=1");
+                    next_json(&mut tagged).unwrap();
+                    a.wait(|s| s.subscriptions == 1, "subscribed again");
+                    let text = format!("again {n}");
+                    assert_eq!(a.post("news", text.as_bytes()), 200);
+                    let v = next_json(&mut tagged).unwrap();
+                    assert_eq!(v["data"], text.as_str(), "{v}");
+                    seen = v["id"].as_u64();
+                }
+                Ok(_) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(seen.is_some_and(|id| id <= 2), "{n}: {seen:?}");
+    }
+    let s = a.stats().broker;
+    assert_eq!(
+        (s.malformed, s.local_only, s.reconnects),
+        (0, 0, 0),
+        "{s:?}"
+    );
+}

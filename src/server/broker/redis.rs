@@ -83,14 +83,26 @@ const STABLE: Duration = Duration::from_secs(10);
 /// channel, an epoch to start with if the counter has none (or lost it:
 /// Redis restarted without persistence, or the key expired), the key's
 /// time to live in seconds, the header's other fields (` kind=text ...`,
-/// each after a space) and the payload. It returns the id.
-pub const PUBLISH_WITH_ID: &str = r"local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[2]
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'last', 0)
+/// each after a space) and the payload. It returns the id. A counter that
+/// is not a hash of a valid epoch and a whole `last` below 2^53 (written
+/// by someone else) is replaced, starting a new epoch, so that bad data
+/// in Redis never stops publishing.
+pub const PUBLISH_WITH_ID: &str = r"local key = KEYS[1]
+local kind = redis.call('TYPE', key).ok
+local epoch, last = false, nil
+if kind == 'hash' then
+  epoch = redis.call('HGET', key, 'epoch')
+  last = tonumber(redis.call('HGET', key, 'last'))
 end
-local id = redis.call('HINCRBY', KEYS[1], 'last', 1)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+if not epoch or #epoch > 64 or not string.match(epoch, '^[%w_-]+$')
+    or not last or last < 0 or last ~= math.floor(last) or last >= 2^53 then
+  -- None yet, lost, or not ours to trust: a new epoch.
+  if kind ~= 'none' then redis.call('DEL', key) end
+  epoch = ARGV[2]
+  redis.call('HSET', key, 'epoch', epoch, 'last', 0)
+end
+local id = redis.call('HINCRBY', key, 'last', 1)
+redis.call('EXPIRE', key, ARGV[3])
 redis.call('PUBLISH', ARGV[1],
   '\0rfc6455 epoch=' .. epoch .. ' id=' .. string.format('%d', id) .. ARGV[4] .. '\n' .. ARGV[5])
 return id
