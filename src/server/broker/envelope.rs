@@ -17,7 +17,7 @@
 //! - `epoch=E`, `id=N`: the message's id within its topic (1 to
 //!   [`MAX_ID`]) and the epoch that id counts in, the same on every
 //!   instance, for history and resume. Assigned in Redis by the script
-//!   [`PUBLISH_WITH_ID`](crate::server::PUBLISH_WITH_ID) when the servers
+//!   `PUBLISH_WITH_ID` (feature `redis`) when the servers
 //!   keep history; see the README.
 //! - `from=ID`, `seq=N`, `skip=W.S.STAMP`: the publishing instance, its
 //!   publish counter, and a connection of that instance not to deliver to
