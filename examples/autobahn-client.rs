@@ -2,7 +2,9 @@
 //! (e.g. `kosoku -m fuzzingserver`): echo every message of every case, then
 //! ask for the reports. Used by scripts/autobahn-client.sh.
 //!
-//!     cargo run --release --example autobahn-client -- ws://127.0.0.1:9001 [AGENT]
+//!     cargo run --release --example autobahn-client -- ws://127.0.0.1:9001 [AGENT [CA.pem]]
+//!
+//! With a `wss://` base URL, CA.pem names the CA to trust (feature `tls`).
 
 use std::time::Duration;
 
@@ -16,10 +18,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .unwrap_or_else(|| "ws://127.0.0.1:9001".to_owned());
     let agent = args.next().unwrap_or_else(|| "rfc6455".to_owned());
-    let config = ClientConfig {
+    #[allow(unused_mut)]
+    let mut config = ClientConfig {
         read_timeout: Some(Duration::from_secs(60)),
         ..ClientConfig::default()
     };
+    if let Some(cafile) = args.next() {
+        #[cfg(feature = "tls")]
+        {
+            config.tls = rfc6455::tls::ClientTls::from_ca_file(cafile)?;
+        }
+        #[cfg(not(feature = "tls"))]
+        return Err(format!("CA file {cafile}: built without the tls feature").into());
+    }
 
     let mut counter = Client::connect_with(&format!("{base}/getCaseCount"), &config)?;
     let count: usize = match counter.recv()? {

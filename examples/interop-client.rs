@@ -3,6 +3,7 @@
 //! `websockets`, Node `ws`) and through reverse proxies.
 //!
 //!     cargo run --release --example interop-client -- ws://127.0.0.1:9001/
+//!     cargo run --release --example interop-client -- wss://localhost:9443/ --cafile ca.pem
 //!
 //! It sends text and binary messages of 0, 125, 126, 65 536 and 1 MiB bytes
 //! (one at a time, waiting for each echo), a ping with a 125-byte payload,
@@ -57,11 +58,20 @@ fn brief(event: &Event<'_>) -> String {
     }
 }
 
-fn run(url: &str) -> Result<(), String> {
-    let config = ClientConfig {
+fn run(url: &str, cafile: Option<&str>) -> Result<(), String> {
+    #[allow(unused_mut)]
+    let mut config = ClientConfig {
         read_timeout: Some(Duration::from_secs(10)),
         ..ClientConfig::default()
     };
+    if let Some(path) = cafile {
+        #[cfg(feature = "tls")]
+        {
+            config.tls = rfc6455::tls::ClientTls::from_ca_file(path).map_err(|e| e.to_string())?;
+        }
+        #[cfg(not(feature = "tls"))]
+        return Err(format!("--cafile {path}: built without the tls feature"));
+    }
     let mut client = Client::connect_with(url, &config).map_err(|e| format!("connect: {e}"))?;
     println!("connected to {url}");
 
@@ -123,12 +133,17 @@ fn run(url: &str) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: interop-client ws://HOST:PORT/PATH");
-        return ExitCode::from(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (url, cafile) = match args.as_slice() {
+        [url] => (url, None),
+        [url, flag, file] if flag == "--cafile" => (url, Some(file.as_str())),
+        _ => {
+            eprintln!("usage: interop-client ws[s]://HOST:PORT/PATH [--cafile CA.pem]");
+            return ExitCode::from(2);
+        }
     };
     let start = Instant::now();
-    match run(&url) {
+    match run(url, cafile) {
         Ok(()) => {
             println!("PASS in {:.2} s", start.elapsed().as_secs_f64());
             ExitCode::SUCCESS

@@ -9,11 +9,17 @@
 # 1 MiB bytes (payloads: tests/interop/payloads.*), a ping (not in the
 # browser: its API has none) and a clean close, checking every byte and the
 # close code. Each row prints PASS or FAIL with its name (and its log on
-# FAIL); the script exits 1 if any row failed. Rows 9a and 9b put two
+# FAIL); the script exits 1 if any row failed. Rows 11a and 11b put two
 # instances sharing a redis-server behind haproxy and nginx round-robin,
-# with a Chromium page on each; 9c publishes to them with redis-py.
+# with a Chromium page on each; 11c publishes to them with redis-py.
 #
-# Installs what it needs: Debian's chromium, nginx, haproxy and redis-server when missing
+# Rows 9 and 10 run over TLS (wss://, and https:// for the built-in page)
+# with a CA made for the run (examples/test-certs): every client verifies
+# it, Chromium through an NSS database of its own (certutil) that trusts
+# it, so no certificate error is ignored anywhere.
+#
+# Installs what it needs: Debian's chromium, nginx, haproxy, redis-server
+# and libnss3-tools (certutil) when missing
 # (apt-get, as root or through sudo), a venv in tests/interop/.venv from
 # tests/interop/requirements.txt, and `npm ci` in tests/interop. Everything
 # listens on 127.0.0.1 on ephemeral ports; every process it starts runs
@@ -48,6 +54,7 @@ missing=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v certutil >/dev/null || missing+=(libnss3-tools)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
@@ -66,7 +73,8 @@ export PATH=$PATH:/usr/sbin
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$dir/requirements.txt"
 (cd "$dir" && npm ci --silent --no-audit --no-fund)
 
-cargo build --release --quiet --features redis --bin echo-server --example interop-client
+cargo build --release --quiet --features redis --bin echo-server --example interop-client \
+  --example test-certs
 cargo build --release --quiet --features tokio --example tokio-echo --example hyper-upgrade \
   --example axum-upgrade
 client=$root/target/release/examples/interop-client
@@ -85,7 +93,7 @@ start() {
   pids+=($!)
   port=
   for _ in $(seq 100); do
-    port=$(sed -En 's#.*(ws|http)://127\.0\.0\.1:([0-9]+).*#\2#p' "$work/$name.log" | head -n 1)
+    port=$(sed -En 's#.*(wss|ws|https|http)://127\.0\.0\.1:([0-9]+).*#\2#p' "$work/$name.log" | head -n 1)
     [ -n "$port" ] && return 0
     kill -0 "${pids[-1]}" 2>/dev/null || break
     sleep 0.1
@@ -229,6 +237,22 @@ haproxy -q -c -f "$work/haproxy.cfg"
 timeout 600 haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 pids+=($!)
 
+# TLS: a CA and a certificate for localhost and 127.0.0.1, made for this
+# run; Chromium gets a home whose NSS database trusts the CA.
+pki=$work/pki
+"$root/target/release/examples/test-certs" "$pki" >/dev/null
+chromium_home=$work/chromium-home
+mkdir -p "$chromium_home/.pki/nssdb"
+certutil -N -d "sql:$chromium_home/.pki/nssdb" --empty-password
+certutil -A -d "sql:$chromium_home/.pki/nssdb" -n "rfc6455 interop test CA" -t "C,," -i "$pki/ca.pem"
+start echo-server-tls "$root/target/release/echo-server" --listen 127.0.0.1:0 --threads 2 --log warn \
+  --tls-cert "$pki/cert.pem" --tls-key "$pki/key.pem"
+ours_tls=$port
+start py-server-tls "$venv/bin/python" "$dir/py_websockets_server.py" --tls "$pki/cert.pem" "$pki/key.pem"
+py_tls_port=$port
+start node-server-tls node "$dir/node_ws_server.js" --tls "$pki/cert.pem" "$pki/key.pem"
+node_tls_port=$port
+
 wait_port "$nginx_port" || { say "FAIL nginx did not start"; cat "$work/nginx/error.log"; exit 1; }
 wait_port "$haproxy_port" || { say "FAIL haproxy did not start"; cat "$work/haproxy.log"; exit 1; }
 wait_port "$nginx_multi_port" || { say "FAIL nginx did not start"; cat "$work/nginx/error.log"; exit 1; }
@@ -275,13 +299,28 @@ row "8c node ws client            -> axum router, /ws upgraded to the tokio driv
   node "$dir/node_ws_client.js" "ws://127.0.0.1:$axum_port/ws"
 row "8d python websocket-client   -> axum router, /ws upgraded to the tokio driver" \
   "$venv/bin/python" "$dir/py_websocket_client.py" "ws://127.0.0.1:$axum_port/ws"
-row "9a chromium, a room on two instances (redis) -> haproxy round-robin" \
+say "over TLS: echo-server on :$ours_tls, python websockets on :$py_tls_port, node ws on :$node_tls_port"
+row "9a python websockets client  -> echo-server, wss" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "wss://localhost:$ours_tls/interop" "$pki/ca.pem"
+row "9b node ws client            -> echo-server, wss" \
+  node "$dir/node_ws_client.js" "wss://localhost:$ours_tls/interop" "$pki/ca.pem"
+row "9c chromium, test page       -> echo-server, wss" \
+  env INTEROP_HOME="$chromium_home" node "$dir/browser.js" test-page \
+  "http://127.0.0.1:$page_port/browser_page.html?ws=wss://localhost:$ours_tls/interop"
+row "9d chromium, built-in page   -> echo-server, https + wss" \
+  env INTEROP_HOME="$chromium_home" node "$dir/browser.js" builtin-page "https://localhost:$ours_tls"
+row "10a our client  -> python websockets server, wss" \
+  "$client" "wss://localhost:$py_tls_port/interop" --cafile "$pki/ca.pem"
+row "10b our client  -> node ws server, wss" \
+  "$client" "wss://localhost:$node_tls_port/interop" --cafile "$pki/ca.pem"
+
+row "11a chromium, a room on two instances (redis) -> haproxy round-robin" \
   node "$dir/browser.js" instances "http://127.0.0.1:$haproxy_multi_port" \
   "http://127.0.0.1:$inst_a" "http://127.0.0.1:$inst_b"
-row "9b chromium, a room on two instances (redis) -> nginx round-robin" \
+row "11b chromium, a room on two instances (redis) -> nginx round-robin" \
   node "$dir/browser.js" instances "http://127.0.0.1:$nginx_multi_port" \
   "http://127.0.0.1:$inst_a" "http://127.0.0.1:$inst_b"
-row "9c redis-py publish (a Flask app) -> redis -> two instances -> python websockets clients" \
+row "11c redis-py publish (a Flask app) -> redis -> two instances -> python websockets clients" \
   "$venv/bin/python" "$dir/py_redis_publish.py" "redis://127.0.0.1:$redis_port/0" \
   "ws://127.0.0.1:$inst_a" "ws://127.0.0.1:$inst_b"
 

@@ -1,9 +1,17 @@
-//! A blocking client over `std::net::TcpStream` (feature `std`).
+//! A blocking client over `std::net::TcpStream` (feature `std`), with
+//! `wss://` over rustls (feature `tls`).
 //!
 //! It is the sans-I/O core with the simplest possible driver: the opening
 //! handshake from [`handshake`](crate::handshake), frames from
 //! [`Connection`], reads and writes that block with timeouts, and masking
 //! keys from the operating system's random source.
+//!
+//! A `wss://` URL runs everything over TLS: the server's certificate is
+//! verified for the URL's host (also sent as SNI) against
+//! [`ClientConfig::tls`] (Mozilla's roots by default, see
+//! [`ClientTls`](crate::tls::ClientTls)). In a build without the `tls`
+//! feature, a `wss://` URL fails with [`UrlError::TlsUnsupported`]; it is
+//! never spoken as plain text.
 //!
 //! ```no_run
 //! use rfc6455::client::Client;
@@ -53,6 +61,9 @@ pub struct ClientConfig {
     pub headers: Vec<(String, String)>,
     /// Protocol settings and limits.
     pub connection: Config,
+    /// What a `wss://` connection trusts. Default: Mozilla's roots.
+    #[cfg(feature = "tls")]
+    pub tls: crate::tls::ClientTls,
     /// Ping a quiet server and fail when it stays silent
     /// ([`Error::KeepaliveTimeout`]). The pongs come out of
     /// [`Client::recv`] like any other (with an empty payload); the
@@ -93,6 +104,8 @@ impl Default for ClientConfig {
             origin: None,
             headers: Vec::new(),
             connection: Config::default(),
+            #[cfg(feature = "tls")]
+            tls: crate::tls::ClientTls::default(),
             keepalive: None,
         }
     }
@@ -101,7 +114,9 @@ impl Default for ClientConfig {
 /// What went wrong, in terms a caller can act on.
 #[derive(Debug)]
 pub enum Error {
-    /// The URL is not a `ws://` URL this client can use.
+    /// The URL is not a `ws://` or `wss://` URL this client can use
+    /// ([`UrlError::TlsUnsupported`] for `wss://` without the `tls`
+    /// feature).
     Url(UrlError),
     /// The TCP connection could not be opened (refused, unreachable, no
     /// address for the host).
@@ -109,6 +124,11 @@ pub enum Error {
     /// The server did not complete the opening handshake; for a refusal
     /// this carries its status code and reason.
     Handshake(ClientError),
+    /// The TLS handshake or a TLS record failed: the server's certificate
+    /// is not trusted or not valid for the host, no protocol version or
+    /// cipher suite in common, a corrupt record. With the `tls` feature
+    /// the source is a `rustls::Error`.
+    Tls(Box<dyn std::error::Error + Send + Sync>),
     /// A read or write failed.
     Io(io::Error),
     /// A timeout passed: connecting, the handshake, or waiting for data.
@@ -135,6 +155,7 @@ impl fmt::Display for Error {
                 write!(f, "handshake refused: status {status} {reason}")
             }
             Error::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Error::Tls(e) => write!(f, "TLS: {e}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Timeout => f.write_str("timed out"),
             Error::Protocol(e) => write!(f, "protocol error (close {}): {e}", e.close_code()),
@@ -148,7 +169,19 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Url(e) => Some(e),
+            Error::Connect(e) | Error::Io(e) => Some(e),
+            Error::Handshake(e) => Some(e),
+            Error::Tls(e) => Some(e.as_ref()),
+            Error::Protocol(e) => Some(e),
+            Error::Send(e) => Some(e),
+            Error::Timeout | Error::Closed(..) | Error::KeepaliveTimeout => None,
+        }
+    }
+}
 
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Self {
@@ -167,15 +200,114 @@ fn is_timeout(e: &io::Error) -> bool {
 }
 
 fn io_error(e: io::Error) -> Error {
+    #[cfg(feature = "tls")]
+    if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+        let inner = e.into_inner().expect("checked above");
+        return Error::Tls(inner);
+    }
     match e.kind() {
         ErrorKind::WouldBlock | ErrorKind::TimedOut => Error::Timeout,
         _ => Error::Io(e),
     }
 }
 
+/// The transport: plain TCP, or TLS over it for `wss://`.
+enum Stream {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    /// Wraps `tcp` in TLS when the URL asks for it.
+    fn open(tcp: TcpStream, url: &WsUrl<'_>, config: &ClientConfig) -> Result<Stream, Error> {
+        if !url.is_secure() {
+            return Ok(Stream::Plain(tcp));
+        }
+        #[cfg(feature = "tls")]
+        {
+            let name = rustls::pki_types::ServerName::try_from(url.host())
+                .map_err(|e| Error::Tls(Box::new(e)))?
+                .to_owned();
+            let tls = rustls::ClientConnection::new(config.tls.config(), name)
+                .map_err(|e| Error::Tls(Box::new(e)))?;
+            Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(tls, tcp))))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = (tcp, config);
+            Err(Error::Url(UrlError::TlsUnsupported))
+        }
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+
+    /// Ends the connection: a TLS `close_notify` first, then a TCP
+    /// shutdown of both directions.
+    fn shutdown(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(s) = self {
+            s.conn.send_close_notify();
+            while s.conn.wants_write() {
+                if s.conn.write_tls(&mut s.sock).is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = self.tcp().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => match s.read(buf) {
+                // The TCP stream ended without a close_notify. For
+                // WebSocket that is an end of stream like any other: the
+                // closing handshake (or its absence, 1006) decides whether
+                // the close was clean.
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => {
+                // rustls takes the bytes into its buffer; they must reach
+                // the socket before this write counts as done.
+                let n = s.write(buf)?;
+                s.flush()?;
+                Ok(n)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
 /// A WebSocket client connection.
 pub struct Client {
-    stream: TcpStream,
+    stream: Stream,
     conn: Connection,
     protocol: Option<String>,
     read_timeout: Option<Duration>,
@@ -191,7 +323,8 @@ pub struct Client {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("peer", &self.stream.peer_addr().ok())
+            .field("peer", &self.stream.tcp().peer_addr().ok())
+            .field("tls", &!matches!(self.stream, Stream::Plain(_)))
             .field("state", &self.conn.state())
             .field("protocol", &self.protocol)
             .finish()
@@ -199,8 +332,8 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// Connects to a `ws://host[:port]/path[?query]` URL with default
-    /// settings.
+    /// Connects to a `ws://host[:port]/path[?query]` (or `wss://`) URL
+    /// with default settings.
     pub fn connect(url: &str) -> Result<Client, Error> {
         Self::connect_with(url, &ClientConfig::default())
     }
@@ -208,6 +341,10 @@ impl Client {
     /// Connects with the given settings.
     pub fn connect_with(url: &str, config: &ClientConfig) -> Result<Client, Error> {
         let parsed = WsUrl::parse(url).map_err(Error::Url)?;
+        if parsed.is_secure() && cfg!(not(feature = "tls")) {
+            // Refused before connecting: never spoken as plain text.
+            return Err(Error::Url(UrlError::TlsUnsupported));
+        }
         let host = parsed.host().trim_start_matches('[').trim_end_matches(']');
         let addrs = (host, parsed.port())
             .to_socket_addrs()
@@ -232,13 +369,15 @@ impl Client {
         Self::handshake(stream, parsed, config)
     }
 
-    /// Runs the opening handshake over an already connected stream.
+    /// Runs the opening handshake over an already connected stream (in
+    /// TLS first for a `wss://` URL).
     pub fn handshake(
-        mut stream: TcpStream,
+        stream: TcpStream,
         url: WsUrl<'_>,
         config: &ClientConfig,
     ) -> Result<Client, Error> {
         let _ = stream.set_nodelay(true);
+        let mut stream = Stream::open(stream, &url, config)?;
         let key = crate::random::handshake_nonce()
             .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
         let protocols: Vec<&str> = config.protocols.iter().map(String::as_str).collect();
@@ -259,9 +398,16 @@ impl Client {
             .write(&mut out)
             .map_err(|e| Error::Io(io::Error::new(ErrorKind::InvalidInput, e.to_string())))?;
 
+        // The deadline covers the TLS handshake too: it runs inside the
+        // first write.
         let deadline = Instant::now() + config.handshake_timeout;
         stream
+            .tcp()
             .set_write_timeout(Some(config.handshake_timeout))
+            .map_err(Error::Io)?;
+        stream
+            .tcp()
+            .set_read_timeout(Some(config.handshake_timeout))
             .map_err(Error::Io)?;
         stream.write_all(&out).map_err(io_error)?;
         let mut buf = Vec::with_capacity(1024);
@@ -270,7 +416,10 @@ impl Client {
             if left.is_zero() {
                 return Err(Error::Timeout);
             }
-            stream.set_read_timeout(Some(left)).map_err(Error::Io)?;
+            stream
+                .tcp()
+                .set_read_timeout(Some(left))
+                .map_err(Error::Io)?;
             let old = buf.len();
             buf.resize(old + 1024, 0);
             let n = stream.read(&mut buf[old..]).map_err(io_error)?;
@@ -288,9 +437,10 @@ impl Client {
         let mut conn = Connection::client(config.connection, OsKeys::source());
         conn.receive(&buf[consumed..], Duration::ZERO);
         stream
+            .tcp()
             .set_read_timeout(config.read_timeout)
             .map_err(Error::Io)?;
-        stream.set_write_timeout(None).map_err(Error::Io)?;
+        stream.tcp().set_write_timeout(None).map_err(Error::Io)?;
         Ok(Client {
             stream,
             conn,
@@ -323,7 +473,10 @@ impl Client {
         // Zero means "forever" to the socket: wait a millisecond instead.
         let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
         if timeout != self.socket_timeout {
-            self.stream.set_read_timeout(timeout).map_err(Error::Io)?;
+            self.stream
+                .tcp()
+                .set_read_timeout(timeout)
+                .map_err(Error::Io)?;
             self.socket_timeout = timeout;
         }
         Ok(())
@@ -396,7 +549,7 @@ impl Client {
                 Ok(false) => {}
                 Err(e) => {
                     let _ = flushed;
-                    let _ = self.stream.shutdown(std::net::Shutdown::Both);
+                    self.stream.shutdown();
                     return Err(Error::Protocol(e));
                 }
             }
@@ -452,7 +605,7 @@ impl Client {
         }
         let due = match self.ping_sent {
             Some(sent) if now >= sent + keepalive.timeout => {
-                let _ = self.stream.shutdown(std::net::Shutdown::Both);
+                self.stream.shutdown();
                 return Err(Error::KeepaliveTimeout);
             }
             Some(sent) => sent + keepalive.timeout,
@@ -504,7 +657,8 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
-        // The server closes TCP first; wait for its FIN.
+        // The server closes TCP first (after its close_notify, over TLS);
+        // wait for its FIN.
         let mut sink = [0u8; 256];
         loop {
             match self.stream.read(&mut sink) {
@@ -514,10 +668,46 @@ impl Client {
                 Err(_) => break,
             }
         }
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        self.stream.shutdown();
         match self.conn.peer_close() {
             Some((code, reason)) => Ok((code, reason.to_string())),
             None => Err(self.closed_error()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without the `tls` feature a `wss://` URL is refused before any
+    /// byte is sent, never spoken as plain text.
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn wss_without_the_tls_feature_is_refused() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let err = Client::connect(&std::format!("wss://127.0.0.1:{port}/")).unwrap_err();
+        assert!(
+            matches!(err, Error::Url(UrlError::TlsUnsupported)),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("`tls` feature"), "{err}");
+        // Not even a TCP connection was opened.
+        let accepted = listener.accept();
+        assert!(
+            matches!(&accepted, Err(e) if e.kind() == ErrorKind::WouldBlock),
+            "{accepted:?}"
+        );
+    }
+
+    #[test]
+    fn ws_urls_never_use_tls() {
+        let url = WsUrl::parse("ws://localhost:1/").unwrap();
+        let tcp_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = TcpStream::connect(tcp_listener.local_addr().unwrap()).unwrap();
+        let stream = Stream::open(tcp, &url, &ClientConfig::default()).unwrap();
+        assert!(matches!(stream, Stream::Plain(_)));
     }
 }

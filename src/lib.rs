@@ -19,7 +19,7 @@
 //! | frames | [`frame`], [`close`] | header decode/encode with no state and no copies; close codes and payloads |
 //! | protocol | [`connection`] | the state machine: messages, fragmentation, control frames, the closing handshake, a bounded output queue |
 //! | handshake | [`handshake`] | the HTTP/1.1 upgrade: incremental request and response parsing, validation, accept key, responses |
-//! | I/O drivers | `server` (feature `server`), `client` and `reconnect` (feature `std`), `tokio` (feature `tokio`) | a mio event loop generic over a handler, with topics, publishing and topic history; a blocking client with keepalive, and a reconnecting one; an async driver for tokio |
+//! | I/O drivers | `server` (feature `server`), `client` and `reconnect` (feature `std`), `tls` (feature `tls`), `tokio` (feature `tokio`) | a mio event loop generic over a handler, with topics, publishing and topic history; a blocking client with keepalive, and a reconnecting one; TLS for the mio server and the blocking clients with rustls; an async driver for tokio |
 //!
 //! Everything above the drivers is `no_std` + `alloc`. A driver's loop is
 //! always the same (see [`connection`]): read into
@@ -172,6 +172,9 @@
 //! - `cli` (default): the command-line tools (`echo-server`, `wsload`);
 //!   library users of `server` can leave it out and skip their flag
 //!   parser.
+//! - `tls` (default): `wss://` for the client and the server, with rustls
+//!   (the `ring` provider) and Mozilla's roots. Without it the client
+//!   refuses `wss://` URLs with [`handshake::UrlError::TlsUnsupported`].
 //! - `tokio`: the async driver (`rfc6455::tokio`), over tokio's I/O traits.
 //! - `futures`: `Stream` and `Sink` of owned messages for the tokio driver.
 //!
@@ -204,6 +207,8 @@ mod random;
 pub mod reconnect;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 pub mod utf8;

@@ -469,11 +469,17 @@ impl Reconnecting {
     }
 }
 
-/// A refusal that retrying will not change: a bad URL, or a 4xx answer
-/// other than 408 (timeout) and 429 (too many requests).
+/// A refusal that retrying will not change: a bad URL, a server
+/// certificate that fails verification, or a 4xx answer other than 408
+/// (timeout) and 429 (too many requests).
 fn is_final(e: &Error) -> bool {
     match e {
         Error::Url(_) => true,
+        #[cfg(feature = "tls")]
+        Error::Tls(e) => matches!(
+            e.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_))
+        ),
         Error::Handshake(ClientError::Rejected { status, .. }) => {
             (400..500).contains(status) && *status != 408 && *status != 429
         }

@@ -430,6 +430,25 @@ fn parser_reuse() {
 }
 
 #[test]
+fn host_header_leaves_out_the_schemes_default_port() {
+    let host_of = |url: &str| {
+        let mut out = Vec::new();
+        ClientRequest::new(url, [7; 16])
+            .unwrap()
+            .write(&mut out)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let line = text.lines().find(|l| l.starts_with("Host: ")).unwrap();
+        line["Host: ".len()..].to_owned()
+    };
+    assert_eq!(host_of("ws://a/"), "a");
+    assert_eq!(host_of("ws://a:443/"), "a:443");
+    assert_eq!(host_of("wss://a/"), "a");
+    assert_eq!(host_of("wss://a:80/"), "a:80");
+    assert_eq!(host_of("wss://[::1]:9443/"), "[::1]:9443");
+}
+
+#[test]
 fn urls() {
     let ok: &[(&str, &str, u16, &str, Option<&str>)] = &[
         ("ws://example.com", "example.com", 80, "/", None),
@@ -447,6 +466,9 @@ fn urls() {
         ("ws://[::1]:9001/x", "::1", 9001, "/x", None),
         ("ws://[2001:db8::7]", "2001:db8::7", 80, "/", None),
         ("ws://a:65535/%20", "a", 65535, "/%20", None),
+        ("wss://example.com/", "example.com", 443, "/", None),
+        ("WSS://a:", "a", 443, "/", None),
+        ("wss://[::1]:9443/x?y", "::1", 9443, "/x", Some("y")),
     ];
     for &(url, host, port, path, query) in ok {
         let u = WsUrl::parse(url).unwrap_or_else(|e| panic!("{url}: {e:?}"));
@@ -455,9 +477,10 @@ fn urls() {
             (host, port, path, query),
             "{url}"
         );
+        assert_eq!(u.is_secure(), url.to_ascii_lowercase().starts_with("wss:"));
     }
     let bad: &[(&str, UrlError)] = &[
-        ("wss://example.com/", UrlError::TlsUnsupported),
+        ("https://example.com/", UrlError::NotWebSocket),
         ("http://example.com/", UrlError::NotWebSocket),
         ("example.com", UrlError::NotWebSocket),
         ("ws://", UrlError::InvalidHost),

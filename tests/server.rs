@@ -594,7 +594,7 @@ fn refused_connection_is_a_clear_error() {
         Err(Error::Connect(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused),
         other => panic!("{other:?}"),
     }
-    match Client::connect("wss://example.com/") {
+    match Client::connect("https://example.com/") {
         Err(Error::Url(_)) => {}
         other => panic!("{other:?}"),
     }

@@ -537,3 +537,23 @@ proptest! {
         });
     }
 }
+
+/// `connect` has no TLS: a `wss://` URL is refused before any TCP
+/// connection is made, never spoken as plain text (tokio-tungstenite #182).
+#[test]
+fn connect_refuses_wss_without_touching_the_network() {
+    runtime().block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("wss://127.0.0.1:{port}/");
+        let Err(err) = rfc6455::tokio::connect(&url, &Default::default()).await else {
+            panic!("wss:// must fail");
+        };
+        assert!(matches!(err, Error::WssNeedsTlsStream), "{err:?}");
+        assert!(err.to_string().contains("wss://"), "{err}");
+        // Nothing reached the listener.
+        let accepted =
+            tokio::time::timeout(std::time::Duration::from_millis(100), listener.accept()).await;
+        assert!(accepted.is_err(), "a TCP connection was opened for wss://");
+    });
+}

@@ -2,6 +2,7 @@
 //! application (`server::app`) out.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,8 @@ Durations are seconds, fractions allowed (0.5).
 
 Examples:
     echo-server --tick 1                      # the time on topic \"clock\" every second
+    echo-server --tls-cert fullchain.pem --tls-key privkey.pem   # wss:// and https://
+    kill -HUP $(pidof echo-server)            # read the certificate and key again
     curl -d hello http://127.0.0.1:9001/publish/lobby
     echo-server --listen 0.0.0.0:9001 --publish-token \"$(openssl rand -hex 16)\"
 
@@ -129,6 +132,13 @@ struct Flags {
     /// Most topics one connection may subscribe to.
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_subscriptions: usize,
+    /// Serve wss:// (and https://) with this certificate chain: PEM, the
+    /// server's certificate first. SIGHUP reads it and the key again.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key: PEM, PKCS#8, RSA or EC.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Messages kept per topic for resume (?since=ID); 0 keeps none but
     /// still gives ids.
     #[arg(long, value_name = "N", default_value_t = 1000)]
@@ -238,8 +248,15 @@ fn main() -> ExitCode {
             .and_then(|v| v.parse().ok())
             .unwrap_or(log::LevelFilter::Info)
     });
-    let (config, app) = configure(flags);
+    let tls_files = flags.tls_cert.clone().zip(flags.tls_key.clone());
+    let (mut config, app) = configure(flags);
     Logger::install(level);
+    if let Some((cert, key)) = tls_files {
+        if let Err(message) = load_tls(&mut config, &cert, &key) {
+            eprintln!("echo-server: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
     let server = match Server::bind(config.clone()) {
         Ok(server) => server,
         Err(e) => {
@@ -251,20 +268,28 @@ fn main() -> ExitCode {
     let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
     ]);
+    let reload = Reload::new(&config);
     match signals {
         Ok(mut signals) => {
             std::thread::spawn(move || {
-                if let Some(signal) = signals.forever().next() {
+                for signal in signals.forever() {
+                    if signal == signal_hook::consts::SIGHUP {
+                        reload.run();
+                        continue;
+                    }
                     log::info!("signal {signal}: shutting down");
                     handle.shutdown();
+                    break;
                 }
             });
         }
         Err(e) => log::warn!("cannot watch signals: {e}"),
     }
     println!(
-        "echo-server listening on ws://{} ({} thread{})",
+        "echo-server listening on {}://{} ({} thread{})",
+        if config.is_tls() { "wss" } else { "ws" },
         server.local_addr(),
         config.threads,
         if config.threads == 1 { "" } else { "s" }
@@ -279,6 +304,49 @@ fn main() -> ExitCode {
             eprintln!("echo-server: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Loads the certificate and key named by --tls-cert and --tls-key.
+#[cfg(feature = "tls")]
+fn load_tls(config: &mut ServerConfig, cert: &PathBuf, key: &PathBuf) -> Result<(), String> {
+    let tls = rfc6455::server::tls::ServerTls::from_pem_files(cert, key)
+        .map_err(|e| format!("TLS: {e}"))?;
+    config.tls = Some(tls);
+    Ok(())
+}
+
+#[cfg(not(feature = "tls"))]
+fn load_tls(_config: &mut ServerConfig, _cert: &PathBuf, _key: &PathBuf) -> Result<(), String> {
+    Err("--tls-cert/--tls-key: this build lacks the tls feature".to_owned())
+}
+
+/// What SIGHUP does: read the certificate and key files again. New
+/// handshakes get them; open connections keep theirs; bad files leave the
+/// old ones in place.
+struct Reload {
+    #[cfg(feature = "tls")]
+    tls: Option<rfc6455::server::tls::ServerTls>,
+}
+
+impl Reload {
+    fn new(_config: &ServerConfig) -> Reload {
+        Reload {
+            #[cfg(feature = "tls")]
+            tls: _config.tls.clone(),
+        }
+    }
+
+    fn run(&self) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            match tls.reload() {
+                Ok(()) => log::info!("SIGHUP: certificate and key reloaded"),
+                Err(e) => log::error!("SIGHUP: reload failed, keeping the old certificate: {e}"),
+            }
+            return;
+        }
+        log::info!("SIGHUP: nothing to reload");
     }
 }
 
@@ -513,6 +581,19 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn tls_files_go_together() {
+        let args = ["echo-server", "--tls-cert", "c.pem", "--tls-key=k.pem"];
+        let flags = Flags::try_parse_from(args).unwrap();
+        assert_eq!(flags.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(flags.tls_key, Some(PathBuf::from("k.pem")));
+        assert!(Flags::try_parse_from(["echo-server", "--tls-cert", "c.pem"]).is_err());
+        assert!(Flags::try_parse_from(["echo-server", "--tls-key", "k.pem"]).is_err());
+        let mut config = ServerConfig::default();
+        let missing = load_tls(&mut config, &"/nonexistent/c.pem".into(), &"k.pem".into());
+        assert!(missing.unwrap_err().contains("c.pem"));
     }
 
     #[test]

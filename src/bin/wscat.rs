@@ -16,8 +16,12 @@ wscat: send lines of standard input to a WebSocket server, print what comes back
 
 USAGE:
     wscat [OPTIONS] ws://HOST[:PORT][/PATH][?QUERY]
+    wscat [OPTIONS] wss://HOST[:PORT][/PATH][?QUERY]
 
 OPTIONS:
+    --cafile FILE       trust the CA certificates in this PEM file (for wss://)
+                        instead of Mozilla's roots; the server's name is
+                        always verified
     --protocol NAME     offer a subprotocol (repeatable)
     --origin ORIGIN     send an Origin header
     --header 'N: V'     send an extra header (repeatable)
@@ -61,7 +65,7 @@ fn main() -> ExitCode {
                 print!("{HELP}");
                 return ExitCode::SUCCESS;
             }
-            "--protocol" | "--origin" | "--header" => {
+            "--protocol" | "--origin" | "--header" | "--cafile" => {
                 let Some(value) = args.next() else {
                     eprintln!("wscat: {arg} needs a value");
                     return ExitCode::from(100);
@@ -69,6 +73,21 @@ fn main() -> ExitCode {
                 match arg.as_str() {
                     "--protocol" => config.protocols.push(value),
                     "--origin" => config.origin = Some(value),
+                    "--cafile" => {
+                        #[cfg(feature = "tls")]
+                        match rfc6455::tls::ClientTls::from_ca_file(&value) {
+                            Ok(tls) => config.tls = tls,
+                            Err(e) => {
+                                eprintln!("wscat: --cafile {e}");
+                                return ExitCode::from(100);
+                            }
+                        }
+                        #[cfg(not(feature = "tls"))]
+                        {
+                            eprintln!("wscat: --cafile: this build lacks the tls feature");
+                            return ExitCode::from(100);
+                        }
+                    }
                     _ => match value.split_once(':') {
                         Some((n, v)) => config
                             .headers

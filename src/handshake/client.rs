@@ -1,4 +1,4 @@
-//! The client side: build the opening request for a `ws://` URL, then parse
+//! The client side: build the opening request for a `ws://` or `wss://` URL, then parse
 //! and check the server's response (RFC 6455 section 4.1).
 
 use alloc::string::String;
@@ -14,17 +14,23 @@ use crate::handshake::http::{
 use crate::handshake::write::{check_headers, check_value, header, headers};
 use crate::Limits;
 
-/// A parsed `ws://` URL (RFC 6455 section 3), borrowed from its text.
+/// A parsed `ws://` or `wss://` URL (RFC 6455 section 3), borrowed from
+/// its text.
 ///
 /// ```
 /// use rfc6455::handshake::WsUrl;
 /// let url = WsUrl::parse("ws://[::1]:9001/chat?room=1")?;
 /// assert_eq!((url.host(), url.port()), ("::1", 9001));
 /// assert_eq!((url.path(), url.query()), ("/chat", Some("room=1")));
+/// let url = WsUrl::parse("wss://example.com/feed")?;
+/// assert!(url.is_secure());
+/// assert_eq!(url.port(), 443);
 /// # Ok::<(), rfc6455::handshake::UrlError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsUrl<'a> {
+    /// `wss://`: the handshake runs over TLS.
+    secure: bool,
     /// The host as written, with brackets around an IPv6 literal.
     host: &'a str,
     port: u16,
@@ -35,19 +41,26 @@ pub struct WsUrl<'a> {
 impl<'a> WsUrl<'a> {
     /// The default port of `ws://`.
     pub const DEFAULT_PORT: u16 = 80;
+    /// The default port of `wss://`.
+    pub const DEFAULT_TLS_PORT: u16 = 443;
 
-    /// Parses `ws://host[:port][/path][?query]`. The scheme is
-    /// case-insensitive; `wss://` fails with [`UrlError::TlsUnsupported`],
-    /// as this crate has no TLS. The path and query must be
+    /// Parses `ws://host[:port][/path][?query]` or the same with `wss://`.
+    /// The scheme is case-insensitive. The path and query must be
     /// percent-encoded already: they go into the request line as written.
+    ///
+    /// The codec itself does no TLS: for a `wss://` URL
+    /// ([`is_secure`](Self::is_secure)) the caller runs the handshake over
+    /// a TLS stream to [`host`](Self::host), as the blocking client does
+    /// with the `tls` feature.
     pub fn parse(url: &'a str) -> Result<Self, UrlError> {
         let (scheme, rest) = url.split_once("://").ok_or(UrlError::NotWebSocket)?;
-        if scheme.eq_ignore_ascii_case("wss") {
-            return Err(UrlError::TlsUnsupported);
-        }
-        if !scheme.eq_ignore_ascii_case("ws") {
+        let secure = if scheme.eq_ignore_ascii_case("wss") {
+            true
+        } else if scheme.eq_ignore_ascii_case("ws") {
+            false
+        } else {
             return Err(UrlError::NotWebSocket);
-        }
+        };
         if rest.contains('#') {
             return Err(UrlError::Fragment);
         }
@@ -56,7 +69,12 @@ impl<'a> WsUrl<'a> {
         if authority.contains('@') {
             return Err(UrlError::Userinfo);
         }
-        let (host, port) = split_host_port(authority)?;
+        let default_port = if secure {
+            Self::DEFAULT_TLS_PORT
+        } else {
+            Self::DEFAULT_PORT
+        };
+        let (host, port) = split_host_port(authority, default_port)?;
         let (path, query) = match resource.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (resource, None),
@@ -66,6 +84,7 @@ impl<'a> WsUrl<'a> {
             return Err(UrlError::InvalidPath);
         }
         Ok(WsUrl {
+            secure,
             host,
             port,
             path: if path.is_empty() { "/" } else { path },
@@ -82,9 +101,14 @@ impl<'a> WsUrl<'a> {
             .unwrap_or(self.host)
     }
 
-    /// The port: the URL's, or 80.
+    /// The port: the URL's, or 80 (`ws://`) or 443 (`wss://`).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Whether the URL is `wss://`: the connection must run over TLS.
+    pub fn is_secure(&self) -> bool {
+        self.secure
     }
 
     /// The path, `/` when the URL has none.
@@ -98,10 +122,16 @@ impl<'a> WsUrl<'a> {
     }
 
     /// Writes `host[:port]` for the `Host` header: the port only when it is
-    /// not 80 (section 4.1 item 4), an IPv6 literal in brackets.
+    /// not the scheme's default (section 4.1 item 4), an IPv6 literal in
+    /// brackets.
     fn write_host(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.host.as_bytes());
-        if self.port != Self::DEFAULT_PORT {
+        let default = if self.secure {
+            Self::DEFAULT_TLS_PORT
+        } else {
+            Self::DEFAULT_PORT
+        };
+        if self.port != default {
             out.push(b':');
             crate::handshake::write::decimal(out, usize::from(self.port));
         }
@@ -109,7 +139,7 @@ impl<'a> WsUrl<'a> {
 }
 
 /// Splits an authority into host and port, checking both.
-fn split_host_port(authority: &str) -> Result<(&str, u16), UrlError> {
+fn split_host_port(authority: &str, default_port: u16) -> Result<(&str, u16), UrlError> {
     let (host, port) = if authority.starts_with('[') {
         let close = authority.find(']').ok_or(UrlError::InvalidHost)?;
         let literal = &authority[1..close];
@@ -141,7 +171,7 @@ fn split_host_port(authority: &str) -> Result<(&str, u16), UrlError> {
     };
     let port = match port {
         // RFC 3986 section 3.2.3: an empty port is the default one.
-        None | Some("") => WsUrl::DEFAULT_PORT,
+        None | Some("") => default_port,
         Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => match p.parse::<u16>() {
             Ok(0) | Err(_) => return Err(UrlError::InvalidPort),
             Ok(n) => n,

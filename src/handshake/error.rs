@@ -398,9 +398,9 @@ impl fmt::Display for ClientError {
 pub enum UrlError {
     /// The scheme is neither `ws` nor `wss`.
     NotWebSocket,
-    /// A `wss://` URL: this crate has no TLS. Open the TLS stream yourself
-    /// and build the request from a `ws://` URL with the same host, port
-    /// and path.
+    /// A `wss://` URL given to the blocking client of a build without the
+    /// `tls` feature. It is refused rather than spoken as plain text.
+    /// (The codec parses `wss://` URLs; TLS is the driver's business.)
     TlsUnsupported,
     /// The host is empty, or holds a character a host cannot (RFC 3986
     /// section 3.2.2); IPv6 literals are written in brackets, `[::1]`.
@@ -422,7 +422,9 @@ impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             UrlError::NotWebSocket => "URL scheme is not ws",
-            UrlError::TlsUnsupported => "wss:// needs TLS, which this crate does not provide",
+            UrlError::TlsUnsupported => {
+                "wss:// needs TLS: this build of rfc6455 lacks its `tls` feature"
+            }
             UrlError::InvalidHost => "invalid host in URL",
             UrlError::InvalidPort => "invalid port in URL",
             UrlError::Userinfo => "user information in a WebSocket URL",

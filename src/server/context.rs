@@ -259,7 +259,7 @@ pub struct Peer<'a> {
     pub(crate) stamp: u64,
     pub(crate) peer_addr: SocketAddr,
     pub(crate) tx: &'a mut Sender,
-    pub(crate) socket: &'a mut mio::net::TcpStream,
+    pub(crate) socket: &'a mut super::transport::Transport,
     pub(crate) direct_write_min: usize,
     /// More input waits behind this message: a large reply is queued rather
     /// than written at once, so the replies to one read leave in one write.

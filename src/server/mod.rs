@@ -64,7 +64,10 @@ mod http;
 mod hub;
 mod json;
 mod timers;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod topics;
+mod transport;
 mod upgrade;
 mod worker;
 
@@ -151,6 +154,11 @@ pub struct ServerConfig {
     pub max_inbox_bytes: usize,
     /// Largest body of a plain HTTP request; 413 beyond. Default 1 MiB.
     pub max_body: usize,
+    /// Serve TLS (`wss://`, and `https://` for plain requests) with this
+    /// certificate: every connection starts with a TLS handshake, which
+    /// the handshake timeout covers. Default: none, plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<tls::ServerTls>,
     /// Answer this application heartbeat (a text message browsers can
     /// send, since they cannot ping) without passing it to the handler.
     /// Default: none.
@@ -193,11 +201,33 @@ impl Default for ServerConfig {
             slow_subscriber: SlowSubscriber::Drop,
             max_inbox_bytes: 64 << 20,
             max_body: 1 << 20,
+            #[cfg(feature = "tls")]
+            tls: None,
             heartbeat: None,
             history: None,
             #[cfg(feature = "redis")]
             redis: None,
         }
+    }
+}
+
+impl ServerConfig {
+    /// Whether connections start with a TLS handshake.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return true;
+        }
+        false
+    }
+
+    /// The transport for an accepted socket.
+    fn transport(&self, socket: mio::net::TcpStream) -> io::Result<transport::Transport> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return Ok(transport::Transport::Tls(Box::new(tls.accept(socket)?)));
+        }
+        Ok(transport::Transport::Plain(socket))
     }
 }
 

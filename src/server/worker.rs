@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
@@ -22,6 +22,7 @@ use super::heartbeat;
 use super::hub::{Envelope, Hub, Tag};
 use super::timers::{HandlerTimers, Timers};
 use super::topics::{self, Offer, Topics};
+use super::transport::Transport;
 use super::upgrade::{self, HandshakeState, Outcome};
 use super::{ConnId, Context, Handler, Message, Peer, ServerConfig};
 use crate::close::{CloseCode, CloseReason};
@@ -76,7 +77,7 @@ enum Phase {
 }
 
 struct Conn {
-    socket: TcpStream,
+    socket: Transport,
     peer_addr: SocketAddr,
     /// Unique for the worker's lifetime: tells live timer entries apart.
     stamp: u64,
@@ -105,13 +106,14 @@ struct Conn {
 }
 
 impl Conn {
-    /// Bytes queued for the socket: an HTTP response, then frames.
+    /// Bytes queued for the socket: TLS records, an HTTP response, then
+    /// frames.
     fn pending_output(&self) -> usize {
         let frames = match &self.phase {
             Phase::Open(c) => c.pending_output_len(),
             _ => 0,
         };
-        self.http_out.len() - self.http_at + frames
+        self.socket.pending() + self.http_out.len() - self.http_at + frames
     }
 }
 
@@ -312,7 +314,10 @@ impl Worker {
             self.accept_error_logged = false;
             if self.conns.len() >= self.max_conns {
                 log::debug!("worker {}: refusing {addr}: at max connections", self.index);
-                let _ = socket.write(upgrade::SERVICE_UNAVAILABLE);
+                // Over TLS no plain answer is possible before a handshake.
+                if !self.config.is_tls() {
+                    let _ = socket.write(upgrade::SERVICE_UNAVAILABLE);
+                }
                 let _ = socket.shutdown(Shutdown::Both);
                 continue;
             }
@@ -330,6 +335,13 @@ impl Worker {
                 log::warn!("worker {}: register: {e}", self.index);
                 continue;
             }
+            let socket = match self.config.transport(socket) {
+                Ok(socket) => socket,
+                Err(e) => {
+                    log::warn!("worker {}: {e}", self.index);
+                    continue;
+                }
+            };
             self.next_stamp += 1;
             let deadline = now + self.config.handshake_timeout;
             entry.insert(Conn {
@@ -607,6 +619,7 @@ impl Worker {
             }
             _ => (conn.http_out.len() - conn.http_at, false),
         };
+        let pending = pending + conn.socket.pending();
         if conn.read_paused && pending <= self.config.low_water {
             conn.read_paused = false;
             if !conn.queued_again {
@@ -624,7 +637,7 @@ impl Worker {
             if self
                 .poll
                 .registry()
-                .reregister(&mut conn.socket, Token(slot), interest)
+                .reregister(conn.socket.socket_mut(), Token(slot), interest)
                 .is_err()
             {
                 conn.broken = true;
@@ -661,8 +674,9 @@ impl Worker {
         };
         Self::end_open(slot, conn, &mut self.pool, &mut self.services, now, handler);
         // The server closes first after a clean close (RFC 6455 7.1.1): a
-        // FIN after everything written.
-        if conn.socket.shutdown(Shutdown::Write).is_err() {
+        // FIN after everything written (over TLS, after close_notify, and
+        // once the socket has taken what waits; `settle` keeps writing).
+        if conn.socket.shutdown_write().is_err() {
             self.remove(slot, handler);
             return;
         }
@@ -670,12 +684,18 @@ impl Worker {
         let deadline = now + self.config.close_timeout;
         conn.close_deadline = Some(deadline);
         reschedule(&mut self.timers, conn, slot, deadline);
-        if conn.writable {
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut conn.socket, Token(slot), READ);
-            conn.writable = false;
+        let want_write = conn.socket.pending() > 0;
+        if conn.writable != want_write {
+            let interest = if want_write {
+                READ | Interest::WRITABLE
+            } else {
+                READ
+            };
+            let _ =
+                self.poll
+                    .registry()
+                    .reregister(conn.socket.socket_mut(), Token(slot), interest);
+            conn.writable = want_write;
         }
         // Input may already be waiting: edge-triggered, so drain it now.
         drain_input(conn);
@@ -719,7 +739,7 @@ impl Worker {
             return;
         }
         let mut conn = self.conns.remove(slot);
-        let _ = self.poll.registry().deregister(&mut conn.socket);
+        let _ = self.poll.registry().deregister(conn.socket.socket_mut());
         let now = Instant::now();
         Self::end_open(
             slot,
@@ -822,6 +842,7 @@ impl Worker {
                     if let Some(buf) = c.release_idle_buffers() {
                         give_back(&mut self.pool, buf);
                     }
+                    conn.socket.release_idle_memory();
                 } else {
                     next = min_time(next, last + IDLE_SWEEP);
                 }
@@ -1117,9 +1138,11 @@ fn read_frames<H: Handler>(
     }
 }
 
-/// Writes the pending HTTP bytes, then the connection's output, until done
-/// or the socket would block.
+/// Writes what waits below the connection (TLS records), the pending HTTP
+/// bytes, then the connection's output, until done or the socket would
+/// block.
 fn flush(conn: &mut Conn) -> io::Result<()> {
+    conn.socket.flush_pending()?;
     while conn.http_at < conn.http_out.len() {
         match conn.socket.write(&conn.http_out[conn.http_at..]) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),

@@ -18,6 +18,11 @@ pub enum Error {
     Connect(io::Error),
     /// The URL is not a `ws://` URL.
     Url(UrlError),
+    /// A `wss://` URL given to [`connect`](super::connect), which opens
+    /// plain TCP only. It is refused rather than spoken as plain text: open
+    /// the TLS stream yourself (e.g. with `tokio-rustls`) and run
+    /// [`client`](super::client) over it.
+    WssNeedsTlsStream,
     /// The client's opening request broke a rule of RFC 6455 section 4.2.1,
     /// or the app's policy (origin): the rejection has been sent.
     Handshake(HandshakeError),
@@ -46,6 +51,10 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Connect(e) => write!(f, "cannot connect: {e}"),
             Error::Url(e) => write!(f, "bad URL: {e}"),
+            Error::WssNeedsTlsStream => f.write_str(
+                "wss:// is not spoken by tokio::connect (plain TCP only): \
+                 open a TLS stream and use tokio::client over it",
+            ),
             Error::Handshake(e) => write!(f, "handshake refused ({}): {e}", e.status()),
             Error::NotUpgrade => f.write_str("plain HTTP request, answered 426"),
             Error::ClientHandshake(ClientError::Rejected { status, reason }) => {

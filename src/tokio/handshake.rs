@@ -214,11 +214,17 @@ pub fn new_key() -> Result<[u8; 16], Error> {
 }
 
 /// Opens a TCP connection to a `ws://` URL and runs the opening handshake.
+/// A `wss://` URL fails with [`Error::WssNeedsTlsStream`] before any
+/// connection is made: this driver has no TLS of its own, and never speaks
+/// a `wss://` URL as plain text.
 ///
 /// Neither step has a timeout of its own: bound them with
 /// `tokio::time::timeout`.
 pub async fn connect(url: &str, config: &ClientConfig) -> Result<WebSocket<TcpStream>, Error> {
     let parsed = WsUrl::parse(url)?;
+    if parsed.is_secure() {
+        return Err(Error::WssNeedsTlsStream);
+    }
     let stream = TcpStream::connect((parsed.host(), parsed.port()))
         .await
         .map_err(Error::Connect)?;

@@ -12,6 +12,10 @@
 // matrix's messages with the ws:// URL given and reports PASS or FAIL in
 // #result. (A page Playwright fulfils itself has no loopback address, so
 // Chromium's local network access checks block its ws://127.0.0.1.)
+// With INTEROP_HOME=DIR in the environment, Chromium runs with DIR as its
+// home, whose NSS database (DIR/.pki/nssdb, made by scripts/interop.sh
+// with certutil) trusts the test CA, so https:// and wss:// to the test server verify as they
+// would for a real site: no certificate errors are ignored.
 // builtin-page: loads the echo server's own page at /, checks its title,
 // clicks Connect and Send text, and waits for the echo in its log, then
 // clicks Close and waits for close code 1000.
@@ -312,6 +316,7 @@ async function halfOpen(page) {
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    env: process.env.INTEROP_HOME ? { ...process.env, HOME: process.env.INTEROP_HOME } : process.env,
   });
   let verdict;
   try {

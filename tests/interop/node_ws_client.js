@@ -1,6 +1,7 @@
 // Matrix row: the Node `ws` client against URL.
 //
 //     node node_ws_client.js ws://127.0.0.1:9001/
+//     node node_ws_client.js wss://localhost:9443/ CA.pem
 //
 // Offers permessage-deflate (ws's default) and checks the server declined
 // it, sends all messages at once (ws queues them) and checks each echo, in
@@ -11,6 +12,7 @@ const WebSocket = require('ws');
 const { messages, firstDifference, PING } = require('./payloads.js');
 
 const url = process.argv[2];
+const cafile = process.argv[3];
 const start = Date.now();
 const fail = (why) => {
   console.log('FAIL ' + why);
@@ -22,7 +24,9 @@ const expected = messages();
 let next = 0;
 let pinged = false;
 let closing = false;
-const ws = new WebSocket(url, { maxPayload: 64 << 20 });
+const options = { maxPayload: 64 << 20 };
+if (cafile) options.ca = require('fs').readFileSync(cafile);
+const ws = new WebSocket(url, options);
 ws.on('open', () => {
   if (ws.extensions !== '') fail(`server accepted extensions: ${ws.extensions}`);
   console.log('connected; permessage-deflate offered and declined');

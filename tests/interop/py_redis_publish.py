@@ -1,4 +1,4 @@
-"""Row 9c of scripts/interop.sh: a Python program (a Flask app, say)
+"""Row 11c of scripts/interop.sh: a Python program (a Flask app, say)
 publishes with redis-py, and WebSocket clients on two instances that share
 that Redis each receive every message once, in order, text as text and
 binary as binary.

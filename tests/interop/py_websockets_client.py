@@ -1,6 +1,7 @@
 """Matrix row: the Python `websockets` client (sync API) against URL.
 
     python py_websockets_client.py ws://127.0.0.1:9001/
+    python py_websockets_client.py wss://localhost:9443/ CA.pem
 
 Offers permessage-deflate (its default) and checks the server declined it,
 sends each message and checks its echo byte for byte, pings with 125 bytes
@@ -8,6 +9,7 @@ and waits for the matching pong, closes with 1000 and checks the server
 answered 1000. Exit status 0 only if everything matched.
 """
 
+import ssl
 import sys
 import time
 
@@ -16,9 +18,10 @@ from websockets.sync.client import connect
 from payloads import PING, describe, messages
 
 
-def main(url: str) -> int:
+def main(url: str, cafile: str | None = None) -> int:
     start = time.monotonic()
-    with connect(url, max_size=None, open_timeout=10, close_timeout=10) as ws:
+    tls = ssl.create_default_context(cafile=cafile) if url.startswith("wss:") else None
+    with connect(url, max_size=None, open_timeout=10, close_timeout=10, ssl=tls) as ws:
         ext = ws.response.headers.get("Sec-WebSocket-Extensions")
         if ext is not None:
             print(f"FAIL server answered Sec-WebSocket-Extensions: {ext}")
@@ -47,4 +50,4 @@ def main(url: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(*sys.argv[1:3]))

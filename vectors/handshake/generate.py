@@ -612,7 +612,13 @@ def client_requests():
         ["GET /?x HTTP/1.1", "Host: [::1]:9001", "Upgrade: websocket", "Connection: Upgrade",
          "Sec-WebSocket-Key: " + base64.b64encode(k).decode(), "Sec-WebSocket-Version: 13",
          "User-Agent: rfc6455"], headers=[("User-Agent", "rfc6455")])
-    add("wss", "no TLS in this crate", "wss://example.com/", k, error="TlsUnsupported")
+    add("wss", "the same request over TLS; 443 is wss's default port, left out of Host",
+        "wss://example.com:443/feed", k,
+        ["GET /feed HTTP/1.1", "Host: example.com", "Upgrade: websocket", "Connection: Upgrade",
+         "Sec-WebSocket-Key: " + base64.b64encode(k).decode(), "Sec-WebSocket-Version: 13"])
+    add("wss-port-80", "port 80 is not wss's default: it goes in Host", "wss://example.com:80/", k,
+        ["GET / HTTP/1.1", "Host: example.com:80", "Upgrade: websocket", "Connection: Upgrade",
+         "Sec-WebSocket-Key: " + base64.b64encode(k).decode(), "Sec-WebSocket-Version: 13"])
     add("fragment", "section 3: no fragments", "ws://example.com/#x", k, error="Fragment")
     add("http-scheme", "not a WebSocket URL", "http://example.com/", k, error="NotWebSocket")
     add("reserved-header", "Sec-WebSocket-Key is the handshake's", "ws://a/", k,

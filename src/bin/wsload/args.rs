@@ -26,6 +26,7 @@ still missing at the end. Each error is described on stderr.
 
 USAGE:
     wsload ws://HOST:PORT/PATH [OPTIONS]
+    wsload wss://HOST:PORT/PATH [--cafile CA.pem] [OPTIONS]
 
 OPTIONS:
     --conns N           connections [default: 1]
@@ -38,6 +39,16 @@ OPTIONS:
     --warmup SECS       seconds of load before measuring starts [default: 0]
     --handshakes N      most opening handshakes in flight at once, over all
                         threads [default: 64]
+    --churn             measure opening handshakes instead of echoes: every
+                        connection connects (TCP, TLS for wss://, the
+                        upgrade), closes with a close handshake, and
+                        connects again; msgs= counts handshakes completed
+                        in the window, p50_us.. their time from connect to
+                        the 101, server_ns_per_msg the server's CPU per
+                        handshake (and its close)
+    --cafile FILE       for wss://: trust the CA certificates in this PEM
+                        file instead of Mozilla's roots (the server's name
+                        is always verified)
     --idle              hold the connections open without traffic for the
                         window (to measure a server's memory per idle
                         connection); msgs=0 is then no error
@@ -97,6 +108,8 @@ pub struct Options {
     pub handshakes: usize,
     pub server_pid: Option<u32>,
     pub idle: bool,
+    pub churn: bool,
+    pub cafile: Option<String>,
 }
 
 impl Default for Options {
@@ -113,6 +126,8 @@ impl Default for Options {
             handshakes: 64,
             server_pid: None,
             idle: false,
+            churn: false,
+            cafile: None,
         }
     }
 }
@@ -138,6 +153,8 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             "--pipeline" => o.pipeline = positive(&flag, &value()?)?,
             "--text" => o.text = true,
             "--idle" => o.idle = true,
+            "--churn" => o.churn = true,
+            "--cafile" => o.cafile = Some(value()?),
             "--threads" => o.threads = positive(&flag, &value()?)?,
             "--warmup" => o.warmup = parse_secs(&flag, &value()?)?,
             "--handshakes" => o.handshakes = positive(&flag, &value()?)?,
@@ -153,7 +170,10 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             _ => return Err(format!("unexpected argument {flag}")),
         }
     }
-    o.url = url.ok_or("a ws:// URL is required")?;
+    o.url = url.ok_or("a ws:// or wss:// URL is required")?;
+    if o.churn && o.idle {
+        return Err("--churn and --idle do not go together".into());
+    }
     if o.secs.is_zero() {
         return Err("--secs must be above 0".into());
     }
@@ -196,6 +216,8 @@ mod tests {
             "8",
             "--server-pid=4242",
             "--idle",
+            "--cafile",
+            "ca.pem",
         ])
         .unwrap()
         .unwrap();
@@ -207,6 +229,10 @@ mod tests {
         assert_eq!(o.handshakes, 8);
         assert_eq!(o.server_pid, Some(4242));
         assert!(o.idle);
+        assert_eq!(o.cafile.as_deref(), Some("ca.pem"));
+        assert!(!o.churn);
+        let o = parse_strs(&["wss://h/", "--churn"]).unwrap().unwrap();
+        assert!(o.churn);
     }
 
     #[test]
@@ -238,6 +264,8 @@ mod tests {
             &["ws://h/", "--bogus"],
             &["ws://h/", "--server-pid", "x"],
             &["ws://h/", "ws://other/"],
+            &["ws://h/", "--churn", "--idle"],
+            &["ws://h/", "--cafile"],
         ] {
             assert!(parse_strs(bad).is_err(), "{bad:?}");
         }

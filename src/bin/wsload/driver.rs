@@ -26,6 +26,7 @@ use rfc6455::{CloseCode, CloseReason};
 
 use crate::histogram::Histogram;
 use crate::rng::SplitMix64;
+use crate::stream::Stream;
 
 /// Distinct message windows into the payload bytes: consecutive messages
 /// of a connection differ, so a lost, repeated or reordered echo shows up
@@ -47,7 +48,13 @@ pub struct Plan {
     pub kind: MessageKind,
     /// Hold the connections without sending.
     pub idle: bool,
+    /// Open, close and open again (handshakes per second) instead of
+    /// echoing.
+    pub churn: bool,
     pub config: Config,
+    /// `wss://`: TLS with this configuration and server name.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::stream::TlsTarget>,
 }
 
 /// Common times for all threads.
@@ -104,7 +111,7 @@ struct Handshake {
 }
 
 struct Conn {
-    socket: Option<TcpStream>,
+    socket: Option<Stream>,
     phase: Phase,
     handshake: Option<Box<Handshake>>,
     ws: Option<Box<Connection>>,
@@ -212,6 +219,7 @@ impl Worker {
         // thread's failure; either way the control channel decides.
         let _ = ready.send(connected);
         match control.recv() {
+            Ok(Control::Go(schedule)) if connected && self.plan.churn => self.churn_loop(schedule),
             Ok(Control::Go(schedule)) if connected => self.echo_loop(schedule),
             _ => {}
         }
@@ -226,6 +234,9 @@ impl Worker {
     /// Opens the thread's connections; false (with the error described) if
     /// any fails or another thread aborted.
     fn connect_all(&mut self, abort: &AtomicBool) -> bool {
+        if self.plan.churn {
+            return true; // connections open and close inside the window
+        }
         let mut events = Events::with_capacity(256);
         let (mut opened, mut up, mut in_flight) = (0, 0, 0);
         // Handshake deadlines are checked every 100 ms.
@@ -287,6 +298,18 @@ impl Worker {
 
     /// Starts a non-blocking connect for connection `i` of this thread.
     fn open(&mut self, i: usize) -> io::Result<()> {
+        let conn = self.new_conn(i)?;
+        if i < self.conns.len() {
+            self.conns[i] = conn;
+        } else {
+            self.conns.push(conn);
+        }
+        self.live += 1;
+        Ok(())
+    }
+
+    /// A connection whose non-blocking connect has started.
+    fn new_conn(&mut self, i: usize) -> io::Result<Conn> {
         let mut socket = TcpStream::connect(self.plan.addr)?;
         socket.set_nodelay(true)?;
         self.poll.registry().register(
@@ -294,6 +317,7 @@ impl Worker {
             Token(i),
             Interest::READABLE | Interest::WRITABLE,
         )?;
+        let socket = Stream::new(socket, &self.plan)?;
         let mut key = [0u8; 16];
         self.rng.fill(&mut key);
         let mut request = Vec::new();
@@ -301,7 +325,7 @@ impl Worker {
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?
             .write(&mut request)
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-        self.conns.push(Conn {
+        Ok(Conn {
             socket: Some(socket),
             phase: Phase::Connecting,
             handshake: Some(Box::new(Handshake {
@@ -317,9 +341,7 @@ impl Worker {
             stamps: vec![0; self.plan.depth].into_boxed_slice(),
             write_interest: true,
             started: Instant::now(),
-        });
-        self.live += 1;
-        Ok(())
+        })
     }
 
     /// Advances connection `i`'s connect and handshake; true once open.
@@ -329,10 +351,11 @@ impl Worker {
             return Ok(false);
         };
         if conn.phase == Phase::Connecting {
-            if let Some(e) = socket.take_error().map_err(|e| format!("connect: {e}"))? {
+            let tcp = socket.tcp();
+            if let Some(e) = tcp.take_error().map_err(|e| format!("connect: {e}"))? {
                 return Err(format!("connect: {e}"));
             }
-            match socket.peer_addr() {
+            match tcp.peer_addr() {
                 Ok(_) => conn.phase = Phase::Handshaking,
                 Err(e) if e.kind() == ErrorKind::NotConnected => return Ok(false),
                 Err(e) => return Err(format!("connect: {e}")),
@@ -353,12 +376,23 @@ impl Worker {
                 Err(e) => return Err(format!("handshake: {e}")),
             }
         }
-        if conn.write_interest {
+        // Over TLS, records may wait for the socket (the ClientHello, the
+        // client's Finished): keep writable interest until they are out.
+        socket
+            .flush_pending()
+            .map_err(|e| format!("handshake: {e}"))?;
+        let want_write = socket.pending() > 0;
+        if conn.write_interest != want_write {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
             self.poll
                 .registry()
-                .reregister(socket, Token(i), Interest::READABLE)
+                .reregister(socket.tcp_mut(), Token(i), interest)
                 .map_err(|e| format!("reregister: {e}"))?;
-            conn.write_interest = false;
+            conn.write_interest = want_write;
         }
         let mut chunk = [0u8; 2048];
         loop {
@@ -384,6 +418,9 @@ impl Worker {
             // The read buffer is made now rather than at the first read,
             // inside the measured window.
             ws.read_buf();
+            if self.plan.idle {
+                socket.release_idle_memory();
+            }
             conn.ws = Some(Box::new(ws));
             conn.handshake = None;
             conn.phase = Phase::Open;
@@ -466,6 +503,139 @@ impl Worker {
         }
     }
 
+    /// Handshakes per second: every connection opens (TCP, TLS for
+    /// `wss://`, the upgrade), closes with a close handshake, and opens
+    /// again, until the window ends. The histogram holds the time from
+    /// connect to the 101 of each handshake that completed in the window.
+    fn churn_loop(&mut self, schedule: Schedule) {
+        let mut events = Events::with_capacity(1024);
+        for i in 0..self.share.count {
+            if let Err(e) = self.open(i) {
+                self.errors
+                    .record(self.share.first + i, &format!("connect: {e}"));
+                return;
+            }
+        }
+        let mut cpu_from = None;
+        loop {
+            let now = Instant::now();
+            if cpu_from.is_none() && now >= schedule.measure_from {
+                cpu_from = Some(thread_cpu());
+            }
+            if now >= schedule.measure_to {
+                if let Some(Some(from)) = cpu_from {
+                    self.cpu = thread_cpu().map(|to| to.saturating_sub(from));
+                }
+                break;
+            }
+            let wait = (schedule.measure_to - now).min(Duration::from_millis(100));
+            if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
+                if e.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                eprintln!("wsload: poll: {e}");
+                self.errors.count += 1;
+                break;
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                let i = event.token().0;
+                let step = match self.conns[i].phase {
+                    Phase::Connecting | Phase::Handshaking => match self.handshake_step(i) {
+                        Ok(true) => {
+                            let conn = &mut self.conns[i];
+                            if now >= schedule.measure_from && now < schedule.measure_to {
+                                self.hist.record(nanos_since(conn.started, now));
+                            }
+                            start_close(conn).and_then(|()| self.churn_interest(i))
+                        }
+                        Ok(false) => Ok(()),
+                        Err(message) => Err(message),
+                    },
+                    Phase::Closing => self.churn_close_step(i),
+                    Phase::Open | Phase::Done => Ok(()),
+                };
+                if let Err(message) = step {
+                    let conn = &mut self.conns[i];
+                    self.errors.record(conn.number, &message);
+                    conn.socket = None;
+                    conn.phase = Phase::Done;
+                }
+            }
+            // Done connections open again; stuck ones count as errors.
+            for i in 0..self.conns.len() {
+                let conn = &mut self.conns[i];
+                let stuck = conn.phase != Phase::Done
+                    && now >= conn.started + HANDSHAKE_TIMEOUT + DRAIN_TIMEOUT;
+                if stuck {
+                    self.errors
+                        .record(conn.number, "no handshake and close within 15 s");
+                    conn.phase = Phase::Done;
+                }
+                if self.conns[i].phase == Phase::Done && now < schedule.measure_to {
+                    self.live -= 1;
+                    if let Err(e) = self.open(i) {
+                        self.errors
+                            .record(self.share.first + i, &format!("connect: {e}"));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads toward the server's close frame and end of stream; done (the
+    /// socket dropped) once both came.
+    fn churn_close_step(&mut self, i: usize) -> Result<(), String> {
+        let conn = &mut self.conns[i];
+        flush(conn)?;
+        loop {
+            let (Some(socket), Some(ws)) = (conn.socket.as_mut(), conn.ws.as_mut()) else {
+                return Ok(());
+            };
+            let n = match socket.read(ws.read_buf()) {
+                Ok(0) => {
+                    ws.receive_eof();
+                    if ws.peer_close().is_none() {
+                        return Err("end of stream before the server's close frame".into());
+                    }
+                    conn.socket = None;
+                    conn.ws = None;
+                    conn.phase = Phase::Done;
+                    return Ok(());
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return self.churn_interest(i),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("read: {e}")),
+            };
+            ws.commit_read(n, Duration::ZERO);
+            while ws.next_event().map_err(|e| e.to_string())?.is_some() {}
+        }
+    }
+
+    fn churn_interest(&mut self, i: usize) -> Result<(), String> {
+        let conn = &mut self.conns[i];
+        let (Some(socket), Some(ws)) = (conn.socket.as_mut(), conn.ws.as_ref()) else {
+            return Ok(());
+        };
+        let want = ws.has_output() || socket.pending() > 0;
+        if want == conn.write_interest {
+            return Ok(());
+        }
+        let interest = if want {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        self.poll
+            .registry()
+            .reregister(socket.tcp_mut(), Token(i), interest)
+            .map_err(|e| format!("reregister: {e}"))?;
+        conn.write_interest = want;
+        Ok(())
+    }
+
     /// Splits the worker into the thread-wide load state and the
     /// connections, so that one connection can be driven while the rest is
     /// borrowed.
@@ -510,7 +680,7 @@ fn update_interest(conn: &mut Conn, i: usize, load: &mut Load<'_>) {
     let (Some(socket), Some(ws)) = (conn.socket.as_mut(), conn.ws.as_ref()) else {
         return;
     };
-    let want = ws.has_output();
+    let want = ws.has_output() || socket.pending() > 0;
     if want == conn.write_interest {
         return;
     }
@@ -519,7 +689,11 @@ fn update_interest(conn: &mut Conn, i: usize, load: &mut Load<'_>) {
     } else {
         Interest::READABLE
     };
-    match load.poll.registry().reregister(socket, Token(i), interest) {
+    match load
+        .poll
+        .registry()
+        .reregister(socket.tcp_mut(), Token(i), interest)
+    {
         Ok(()) => conn.write_interest = want,
         Err(e) => fail(conn, load, &format!("reregister: {e}")),
     }
@@ -638,6 +812,7 @@ fn flush(conn: &mut Conn) -> Result<(), String> {
     let (Some(socket), Some(ws)) = (conn.socket.as_mut(), conn.ws.as_mut()) else {
         return Ok(());
     };
+    socket.flush_pending().map_err(|e| format!("write: {e}"))?;
     loop {
         let out = ws.output();
         if out.is_empty() {

@@ -9,6 +9,7 @@ mod args;
 mod driver;
 mod histogram;
 mod rng;
+mod stream;
 
 use std::net::ToSocketAddrs;
 use std::process::ExitCode;
@@ -167,6 +168,29 @@ fn main() -> ExitCode {
 /// Resolves the URL and sets the connection limits the run needs.
 fn make_plan(options: &Options) -> Result<Plan, String> {
     let url = WsUrl::parse(&options.url).map_err(|e| format!("{}: {e}", options.url))?;
+    #[cfg(feature = "tls")]
+    let tls = if url.is_secure() {
+        let trust = match &options.cafile {
+            Some(path) => rfc6455::tls::ClientTls::from_ca_file(path).map_err(|e| e.to_string())?,
+            None => rfc6455::tls::ClientTls::default(),
+        };
+        let name = rfc6455::tls::rustls::pki_types::ServerName::try_from(url.host())
+            .map_err(|e| format!("{}: {e}", url.host()))?
+            .to_owned();
+        Some(stream::TlsTarget {
+            config: trust.config(),
+            name,
+        })
+    } else {
+        None
+    };
+    #[cfg(not(feature = "tls"))]
+    if url.is_secure() || options.cafile.is_some() {
+        return Err(format!(
+            "{}: wss:// needs the tls feature, which this build lacks",
+            options.url
+        ));
+    }
     let addr = (url.host(), url.port())
         .to_socket_addrs()
         .map_err(|e| format!("{}: {e}", url.host()))?
@@ -193,6 +217,9 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
             MessageKind::Binary
         },
         idle: options.idle,
+        churn: options.churn,
+        #[cfg(feature = "tls")]
+        tls,
         config: Config {
             limits,
             // Room for a read's worth of echoes; a larger frame still gets
@@ -270,10 +297,11 @@ fn summary(o: &Options, t: &Totals) -> String {
         o.size,
         o.pipeline,
         o.threads,
-        match (o.idle, o.text) {
-            (true, _) => "idle",
-            (false, true) => "text",
-            (false, false) => "binary",
+        match (o.churn, o.idle, o.text) {
+            (true, _, _) => "handshakes",
+            (false, true, _) => "idle",
+            (false, false, true) => "text",
+            (false, false, false) => "binary",
         },
         t.msgs,
         us(hist.quantile(0.5)),

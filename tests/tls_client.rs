@@ -1,0 +1,341 @@
+//! The blocking client over `wss://`, against a small rustls echo server
+//! run on a thread (blocking rustls stream, our handshake parser and
+//! connection for the WebSocket side). Certificates come from rcgen.
+
+#![cfg(feature = "tls")]
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::pki::{temp_dir, TestPki};
+use rfc6455::client::{Client, ClientConfig, Error};
+use rfc6455::connection::{Config, Connection, Event};
+use rfc6455::frame::Status;
+use rfc6455::handshake::{Accept, Opening, RequestParser};
+use rfc6455::tls::{rustls, ClientTls};
+use rfc6455::CloseCode;
+
+/// What the test server saw of one connection.
+#[derive(Debug)]
+struct Seen {
+    sni: Option<String>,
+    alpn: Option<Vec<u8>>,
+    version: Option<rustls::ProtocolVersion>,
+    /// The close code the client sent.
+    close: Option<CloseCode>,
+}
+
+fn server_config(pki: &TestPki) -> Arc<rustls::ServerConfig> {
+    let certs =
+        vec![rustls::pki_types::CertificateDer::from_pem_slice(pki.cert_pem.as_bytes()).unwrap()];
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.key_pem.as_bytes()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(rfc6455::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+use rustls::pki_types::pem::PemObject;
+
+/// A TLS echo server for one connection. Returns its port and what it saw.
+fn tls_echo_server(pki: &TestPki) -> (u16, mpsc::Receiver<Result<Seen, String>>) {
+    let config = server_config(pki);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let result = (|| -> Result<Seen, String> {
+            let (tcp, _) = listener.accept().map_err(|e| e.to_string())?;
+            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let tls = rustls::ServerConnection::new(config).map_err(|e| e.to_string())?;
+            let mut stream = rustls::StreamOwned::new(tls, tcp);
+            serve_echo(&mut stream)?;
+            let tls = &stream.conn;
+            let mut seen = Seen {
+                sni: tls.server_name().map(str::to_owned),
+                alpn: tls.alpn_protocol().map(<[u8]>::to_vec),
+                version: tls.protocol_version(),
+                close: None,
+            };
+            seen.close = LAST_CLOSE.with(|c| c.take());
+            // The server ends the connection first: close_notify, then FIN.
+            stream.conn.send_close_notify();
+            stream.flush().map_err(|e| e.to_string())?;
+            let _ = stream.sock.shutdown(std::net::Shutdown::Write);
+            let mut rest = Vec::new();
+            let _ = stream.sock.read_to_end(&mut rest);
+            Ok(seen)
+        })();
+        let _ = tx.send(result);
+    });
+    (port, rx)
+}
+
+thread_local! {
+    static LAST_CLOSE: std::cell::Cell<Option<CloseCode>> = const { std::cell::Cell::new(None) };
+}
+
+/// Reads the upgrade, answers 101, echoes until the closing handshake ends.
+fn serve_echo(stream: &mut impl ReadWrite) -> Result<(), String> {
+    let mut buf = Vec::new();
+    let mut parser = RequestParser::default();
+    let mut out = Vec::new();
+    let consumed = loop {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("end of stream before the request".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        match parser.parse(&buf) {
+            Ok(Status::Complete(Opening::WebSocket(request))) => {
+                request
+                    .accept(&Accept::new(), &mut out)
+                    .map_err(|e| e.to_string())?;
+                break request.consumed();
+            }
+            Ok(Status::Complete(Opening::Http(_))) => return Err("plain HTTP".into()),
+            Ok(Status::Incomplete(_)) => continue,
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    stream.write_all(&out).map_err(|e| e.to_string())?;
+    let mut conn = Connection::server(Config::default());
+    conn.receive(&buf[consumed..], Duration::ZERO);
+    loop {
+        while let Some(event) = conn.next_event().map_err(|e| e.to_string())? {
+            let echo = match event {
+                Event::Text(t) => Some((true, t.as_bytes().to_vec())),
+                Event::Binary(b) => Some((false, b.to_vec())),
+                Event::Close { code, .. } => {
+                    LAST_CLOSE.with(|c| c.set(code));
+                    None
+                }
+                _ => None,
+            };
+            match echo {
+                Some((true, data)) => conn
+                    .send_text(std::str::from_utf8(&data).unwrap())
+                    .map_err(|e| e.to_string())?,
+                Some((false, data)) => conn.send_binary(&data).map_err(|e| e.to_string())?,
+                None => {}
+            }
+        }
+        while conn.has_output() {
+            let n = stream.write(conn.output()).map_err(|e| e.to_string())?;
+            conn.consume_output(n);
+        }
+        stream.flush().map_err(|e| e.to_string())?;
+        if conn.should_close_transport() {
+            return Ok(());
+        }
+        let read = stream.read(conn.read_buf());
+        match read {
+            Ok(0) => conn.receive_eof(),
+            Ok(n) => conn.commit_read(n, Duration::ZERO),
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => conn.receive_eof(),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+fn config_trusting(pki: &TestPki) -> ClientConfig {
+    let dir = temp_dir("tls-client");
+    let files = pki.write(&dir);
+    ClientConfig {
+        tls: ClientTls::from_ca_file(&files.ca).unwrap(),
+        read_timeout: Some(Duration::from_secs(10)),
+        ..ClientConfig::default()
+    }
+}
+
+fn tls_error(e: &Error) -> &rustls::Error {
+    match e {
+        Error::Tls(inner) => inner
+            .downcast_ref::<rustls::Error>()
+            .unwrap_or_else(|| panic!("not a rustls error: {inner}")),
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+}
+
+#[test]
+fn echoes_over_wss_with_sni_and_alpn() {
+    let pki = TestPki::localhost();
+    let (port, seen) = tls_echo_server(&pki);
+    let config = config_trusting(&pki);
+    let mut client = Client::connect_with(&format!("wss://localhost:{port}/echo"), &config)
+        .expect("wss connect");
+    for n in [0usize, 1, 125, 126, 65_535, 65_536, 1 << 20] {
+        let text: String = "aé中😀".chars().cycle().take(n).collect();
+        client.send_text(&text).unwrap();
+        match client.recv().unwrap() {
+            Event::Text(t) => assert_eq!(t, text, "text of {n} chars"),
+            other => panic!("{other:?}"),
+        }
+        let data: Vec<u8> = (0..n).map(|i| (i * 7 + i / 256) as u8).collect();
+        client.send_binary(&data).unwrap();
+        match client.recv().unwrap() {
+            Event::Binary(b) => assert!(b == data, "binary of {n} bytes"),
+            other => panic!("{other:?}"),
+        }
+    }
+    let (code, _) = client.close(CloseCode::NORMAL, "done").unwrap();
+    assert_eq!(code, CloseCode::NORMAL);
+    let seen = seen.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert_eq!(seen.sni.as_deref(), Some("localhost"));
+    assert_eq!(seen.alpn.as_deref(), Some(&b"http/1.1"[..]));
+    assert_eq!(seen.version, Some(rustls::ProtocolVersion::TLSv1_3));
+    assert_eq!(seen.close, Some(CloseCode::NORMAL));
+}
+
+#[test]
+fn ip_address_hosts_are_verified_against_ip_names() {
+    let pki = TestPki::localhost();
+    let (port, seen) = tls_echo_server(&pki);
+    let config = config_trusting(&pki);
+    let mut client =
+        Client::connect_with(&format!("wss://127.0.0.1:{port}/"), &config).expect("connect");
+    client.send_text("over an IP address").unwrap();
+    assert!(matches!(
+        client.recv().unwrap(),
+        Event::Text("over an IP address")
+    ));
+    client.close(CloseCode::NORMAL, "").unwrap();
+    // No SNI for an IP address (RFC 6066 section 3).
+    let seen = seen.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert_eq!(seen.sni, None);
+}
+
+#[test]
+fn a_certificate_from_an_unknown_ca_is_refused() {
+    let pki = TestPki::localhost();
+    let (port, _seen) = tls_echo_server(&pki);
+    // Default trust: Mozilla's roots, which never signed the test CA.
+    let err = Client::connect(&format!("wss://localhost:{port}/")).unwrap_err();
+    assert!(
+        matches!(
+            tls_error(&err),
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+        ),
+        "{err}"
+    );
+    // Another private CA is no better.
+    let other = TestPki::localhost();
+    let (port, _seen) = tls_echo_server(&pki);
+    let err = Client::connect_with(
+        &format!("wss://localhost:{port}/"),
+        &config_trusting(&other),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        tls_error(&err),
+        rustls::Error::InvalidCertificate(_)
+    ));
+}
+
+#[test]
+fn a_certificate_for_another_name_is_refused() {
+    let pki = TestPki::new("rfc6455 test CA", &["other.example"]);
+    let (port, _seen) = tls_echo_server(&pki);
+    let err = Client::connect_with(&format!("wss://localhost:{port}/"), &config_trusting(&pki))
+        .unwrap_err();
+    assert!(
+        matches!(
+            tls_error(&err),
+            rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForNameContext { .. }
+            ) | rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_plain_server_behind_a_wss_url_is_a_tls_error_not_plaintext() {
+    // Something that answers TLS with plain HTTP.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        let mut sink = [0u8; 1024];
+        let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+        let got = tcp.read(&mut sink).unwrap_or(0);
+        // The client's first bytes were a TLS ClientHello, not a request.
+        (got, sink[0])
+    });
+    let err = Client::connect(&format!("wss://localhost:{port}/")).unwrap_err();
+    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+    let (got, first) = server.join().unwrap();
+    assert!(got > 0);
+    assert_eq!(first, 0x16, "a TLS handshake record");
+}
+
+#[test]
+fn the_handshake_timeout_covers_the_tls_handshake() {
+    // Accepts TCP, never says a word.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let server = thread::spawn(move || {
+        let (_tcp, _) = listener.accept().unwrap();
+        let _ = done_rx.recv_timeout(Duration::from_secs(20));
+    });
+    let pki = TestPki::localhost();
+    let config = ClientConfig {
+        handshake_timeout: Duration::from_millis(300),
+        ..config_trusting(&pki)
+    };
+    let start = Instant::now();
+    let err = Client::connect_with(&format!("wss://localhost:{port}/"), &config).unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    drop(done_tx);
+    server.join().unwrap();
+}
+
+#[test]
+fn ca_files_that_cannot_be_used_are_reported() {
+    let dir = temp_dir("tls-cafile");
+    let missing = ClientTls::from_ca_file(dir.join("missing.pem")).unwrap_err();
+    assert!(
+        matches!(missing, rfc6455::tls::TlsError::Io(..)),
+        "{missing}"
+    );
+    let empty = dir.join("empty.pem");
+    std::fs::write(&empty, "no PEM here\n").unwrap();
+    let err = ClientTls::from_ca_file(&empty).unwrap_err();
+    assert!(matches!(err, rfc6455::tls::TlsError::Pem(..)), "{err}");
+    assert!(err.to_string().contains("empty.pem"), "{err}");
+}
+
+#[test]
+fn the_tls_transport_is_used_for_the_connection_only_when_asked() {
+    // A ws:// URL to a TLS server: the client speaks plain HTTP, and the
+    // server's TLS fails on it. No silent upgrade, no silent downgrade.
+    let pki = TestPki::localhost();
+    let (port, seen) = tls_echo_server(&pki);
+    let err = Client::connect_with(
+        &format!("ws://localhost:{port}/"),
+        &ClientConfig {
+            handshake_timeout: Duration::from_secs(5),
+            ..config_trusting(&pki)
+        },
+    )
+    .unwrap_err();
+    assert!(!matches!(err, Error::Tls(_)), "{err:?}");
+    assert!(seen.recv_timeout(Duration::from_secs(10)).unwrap().is_err());
+    let _ = TcpStream::connect(("127.0.0.1", port));
+}

@@ -1,0 +1,662 @@
+//! The server's TLS layer (`rfc6455::server::tls::TlsStream`) on its own:
+//! a rustls server and client over an in-memory non-blocking socket whose
+//! reads can be cut to any size, with the WebSocket connection on top.
+
+#![cfg(all(feature = "server", feature = "tls"))]
+
+mod common;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind, Read, Write};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::pki::{temp_dir, TestPki};
+use rfc6455::connection::{Config, Connection, Event};
+use rfc6455::frame::{Frame, OpCode};
+use rfc6455::server::tls::{ServerTls, Socket, TlsStream, MAX_PLAINTEXT_PER_WRITE};
+use rfc6455::tls::rustls;
+use rfc6455::tls::rustls::pki_types::ServerName;
+use rfc6455::{CloseCode, CloseReason};
+
+/// One direction of an in-memory connection.
+#[derive(Default)]
+struct Pipe {
+    /// Written, not arrived yet.
+    network: VecDeque<u8>,
+    /// Arrived in the receiver's socket buffer.
+    data: VecDeque<u8>,
+    /// The writer shut down: reads end with `Ok(0)` once `data` is empty.
+    fin: bool,
+}
+
+/// One end of an in-memory non-blocking socket. Bytes written travel
+/// through `network` and arrive at most `max_read` of them before each
+/// read, like TCP segments: a read returns what has arrived, so a read
+/// shorter than asked means the socket buffer is empty, as on a real
+/// socket.
+struct End {
+    rx: Rc<RefCell<Pipe>>,
+    tx: Rc<RefCell<Pipe>>,
+    /// Most bytes that arrive between two reads.
+    max_read: Rc<RefCell<usize>>,
+    /// Bytes the socket still accepts before `WouldBlock`.
+    write_room: Rc<RefCell<usize>>,
+}
+
+impl Read for End {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut rx = self.rx.borrow_mut();
+        let arriving = rx.network.len().min(*self.max_read.borrow());
+        let arrived: Vec<u8> = rx.network.drain(..arriving).collect();
+        rx.data.extend(arrived);
+        if rx.data.is_empty() {
+            return if rx.fin {
+                Ok(0)
+            } else {
+                Err(ErrorKind::WouldBlock.into())
+            };
+        }
+        let n = buf.len().min(rx.data.len());
+        for (slot, byte) in buf.iter_mut().zip(rx.data.drain(..n)) {
+            *slot = byte;
+        }
+        Ok(n)
+    }
+}
+
+impl Write for End {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut tx = self.tx.borrow_mut();
+        assert!(!tx.fin, "write after shutdown");
+        let mut room = self.write_room.borrow_mut();
+        let n = buf.len().min(*room);
+        if n == 0 && !buf.is_empty() {
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        *room -= n;
+        tx.network.extend(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Socket for End {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.tx.borrow_mut().fin = true;
+        Ok(())
+    }
+}
+
+/// What a test sees of the wire between the two ends.
+struct Wire {
+    to_server: Rc<RefCell<Pipe>>,
+    to_client: Rc<RefCell<Pipe>>,
+    server_max_read: Rc<RefCell<usize>>,
+    server_write_room: Rc<RefCell<usize>>,
+}
+
+fn socket_pair() -> (End, End, Wire) {
+    let to_server = Rc::new(RefCell::new(Pipe::default()));
+    let to_client = Rc::new(RefCell::new(Pipe::default()));
+    let server_max_read = Rc::new(RefCell::new(usize::MAX));
+    let server_write_room = Rc::new(RefCell::new(usize::MAX));
+    let client = End {
+        rx: Rc::clone(&to_client),
+        tx: Rc::clone(&to_server),
+        max_read: Rc::new(RefCell::new(usize::MAX)),
+        write_room: Rc::new(RefCell::new(usize::MAX)),
+    };
+    let server = End {
+        rx: Rc::clone(&to_server),
+        tx: Rc::clone(&to_client),
+        max_read: Rc::clone(&server_max_read),
+        write_room: Rc::clone(&server_write_room),
+    };
+    let wire = Wire {
+        to_server,
+        to_client,
+        server_max_read,
+        server_write_room,
+    };
+    (client, server, wire)
+}
+
+fn client_config(
+    pki: &TestPki,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject;
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(rfc6455::tls::provider())
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+fn server_tls(pki: &TestPki) -> ServerTls {
+    let files = pki.write(&temp_dir("tls-layer"));
+    ServerTls::from_pem_files(&files.cert, &files.key).unwrap()
+}
+
+struct Pair {
+    client: TlsStream<End>,
+    server: TlsStream<End>,
+    wire: Wire,
+}
+
+fn connect_with(
+    pki: &TestPki,
+    tls: &ServerTls,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Pair {
+    let (client_end, server_end, wire) = socket_pair();
+    let conn = rustls::ClientConnection::new(
+        client_config(pki, versions),
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let mut pair = Pair {
+        client: TlsStream::new(conn.into(), client_end),
+        server: tls.accept(server_end).unwrap(),
+        wire,
+    };
+    pair.handshake();
+    pair
+}
+
+fn connect(pki: &TestPki) -> Pair {
+    connect_with(pki, &server_tls(pki), rustls::DEFAULT_VERSIONS)
+}
+
+/// Reads into `buf` expecting nothing yet.
+fn expect_nothing(stream: &mut TlsStream<End>) {
+    let mut b = [0u8; 64];
+    match stream.read(&mut b) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        other => panic!("expected WouldBlock, got {other:?}"),
+    }
+}
+
+impl Pair {
+    fn handshake(&mut self) {
+        for _ in 0..10_000 {
+            self.client.flush_pending().unwrap();
+            expect_nothing(&mut self.server);
+            self.server.flush_pending().unwrap();
+            expect_nothing(&mut self.client);
+            if !self.client.is_handshaking() && !self.server.is_handshaking() {
+                // The server's session tickets reach the client.
+                self.server.flush_pending().unwrap();
+                expect_nothing(&mut self.client);
+                return;
+            }
+        }
+        panic!("handshake did not finish");
+    }
+
+    /// Everything the server's TLS stream yields until it would block,
+    /// read `chunk` bytes at a time; checks the short-read rule on the way.
+    fn server_read_all(&mut self, chunk: usize, into: &mut Vec<u8>) -> bool {
+        let mut buf = vec![0u8; chunk];
+        loop {
+            match self.server.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(n) => {
+                    into.extend_from_slice(&buf[..n]);
+                    if n < chunk {
+                        assert!(
+                            self.wire.to_server.borrow().data.is_empty(),
+                            "a short read left bytes in the socket"
+                        );
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    let pipe = self.wire.to_server.borrow();
+                    assert!(pipe.data.is_empty() && pipe.network.is_empty());
+                    return false;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+}
+
+/// Masking keys for a client connection in a test: fixed, as the test
+/// has no intermediary to protect.
+fn keys() -> rfc6455::connection::MaskKeySource {
+    let mut n: u32 = 0x1234_5678;
+    Box::new(move || {
+        n = n.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        n.to_be_bytes()
+    })
+}
+
+/// Sends `messages` from a WebSocket client over the pair, echoes them on
+/// the server side through the TLS stream, and checks the echoes.
+fn echo_over(pair: &mut Pair, messages: &[(bool, Vec<u8>)], server_chunk: usize) {
+    let big = messages.iter().map(|m| m.1.len()).max().unwrap_or(0) as u64 + 1024;
+    let mut config = Config::default();
+    config.limits.max_frame_size = config.limits.max_frame_size.max(big);
+    config.limits.max_message_size = config.limits.max_message_size.max(big);
+    config.limits.max_output_buffer = config.limits.max_output_buffer.max(2 * big as usize);
+    let mut ws_client = Connection::client(config, keys());
+    let mut ws_server = Connection::server(config);
+    for (text, data) in messages {
+        if *text {
+            ws_client
+                .send_text(std::str::from_utf8(data).unwrap())
+                .unwrap();
+        } else {
+            ws_client.send_binary(data).unwrap();
+        }
+    }
+    let mut echoed = Vec::new();
+    let mut plain = Vec::new();
+    for _ in 0..1_000_000 {
+        // Client to the socket.
+        while ws_client.has_output() {
+            match pair.client.write(ws_client.output()) {
+                Ok(n) => ws_client.consume_output(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        pair.client.flush_pending().unwrap();
+        // Server: plaintext in, echoes out.
+        plain.clear();
+        pair.server_read_all(server_chunk, &mut plain);
+        ws_server.receive(&plain, Duration::ZERO);
+        while let Some(event) = ws_server.next_event().unwrap() {
+            let (text, data) = match event {
+                Event::Text(t) => (true, t.as_bytes().to_vec()),
+                Event::Binary(b) => (false, b.to_vec()),
+                other => panic!("{other:?}"),
+            };
+            let tx = ws_server.sender();
+            if text {
+                tx.send_text(std::str::from_utf8(&data).unwrap()).unwrap();
+            } else {
+                tx.send_binary(&data).unwrap();
+            }
+        }
+        while ws_server.has_output() {
+            match pair.server.write(ws_server.output()) {
+                Ok(n) => ws_server.consume_output(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        pair.server.flush_pending().unwrap();
+        // Client: echoes in.
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            match pair.client.read(&mut buf) {
+                Ok(0) => panic!("end of stream"),
+                Ok(n) => ws_client.receive(&buf[..n], Duration::ZERO),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        while let Some(event) = ws_client.next_event().unwrap() {
+            match event {
+                Event::Text(t) => echoed.push((true, t.as_bytes().to_vec())),
+                Event::Binary(b) => echoed.push((false, b.to_vec())),
+                other => panic!("{other:?}"),
+            }
+        }
+        if echoed.len() == messages.len() {
+            break;
+        }
+    }
+    assert_eq!(echoed.len(), messages.len(), "echoes missing");
+    for (i, (got, want)) in echoed.iter().zip(messages).enumerate() {
+        assert!(got == want, "echo {i} differs ({} bytes)", want.1.len());
+    }
+}
+
+fn payload(n: usize, seed: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 + seed + (i >> 8)) as u8).collect()
+}
+
+#[test]
+fn echoes_every_size_through_the_layer() {
+    let pki = TestPki::localhost();
+    let mut pair = connect(&pki);
+    assert_eq!(
+        pair.server.tls().alpn_protocol(),
+        Some(&b"http/1.1"[..]),
+        "ALPN"
+    );
+    for (i, n) in [0usize, 1, 125, 126, 127, 65_535, 65_536, 1 << 20]
+        .into_iter()
+        .enumerate()
+    {
+        echo_over(&mut pair, &[(false, payload(n, i))], 16 << 10);
+        let text: String = "aé中😀".chars().cycle().take(n).collect();
+        echo_over(&mut pair, &[(true, text.into_bytes())], 16 << 10);
+    }
+}
+
+#[test]
+fn pipelined_messages_come_back_in_order() {
+    let pki = TestPki::localhost();
+    let mut pair = connect(&pki);
+    let messages: Vec<(bool, Vec<u8>)> = (0..200)
+        .map(|i| {
+            (
+                i % 3 == 0,
+                payload(i * 37 % 3000, i).iter().map(|b| b & 0x7f).collect(),
+            )
+        })
+        .collect();
+    echo_over(&mut pair, &messages, 4096);
+}
+
+#[test]
+fn tls_records_split_at_every_byte_reach_the_connection_whole() {
+    // Every ciphertext byte arrives in a read of its own, and the client
+    // puts every plaintext byte of its frames into a TLS record of its
+    // own: frame headers (2, 4 and 10 bytes, masked) split at every byte,
+    // across records and across reads.
+    let pki = TestPki::localhost();
+    let mut pair = connect(&pki);
+    *pair.wire.server_max_read.borrow_mut() = 1;
+    let mut ws_server = Connection::server(Config::default());
+    let sizes = [0usize, 5, 125, 126, 300, 65_535, 65_536, 70_000];
+    // Each frame goes out as one record per byte for its header and the
+    // first 64 bytes of its payload, then one write for the rest.
+    let mut pieces: Vec<Vec<u8>> = Vec::new();
+    for (i, n) in sizes.iter().enumerate() {
+        let data = payload(*n, i);
+        let mut frame = Vec::new();
+        Frame::new(OpCode::Binary, &data)
+            .masked([9, 8, 7, i as u8])
+            .encode_to_vec(&mut frame);
+        let bytewise = (frame.len() - n + 64).min(frame.len());
+        pieces.extend(frame[..bytewise].iter().map(|b| vec![*b]));
+        if bytewise < frame.len() {
+            pieces.push(frame[bytewise..].to_vec());
+        }
+    }
+    let mut got = Vec::new();
+    let mut plain = Vec::new();
+    for (at, piece) in pieces.iter().enumerate() {
+        pair.client.write_all(piece).unwrap();
+        pair.client.flush_pending().unwrap();
+        if at % 64 == 63 || at + 1 == pieces.len() {
+            plain.clear();
+            pair.server_read_all(7, &mut plain);
+            ws_server.receive(&plain, Duration::ZERO);
+            while let Some(event) = ws_server.next_event().unwrap() {
+                match event {
+                    Event::Binary(b) => got.push(b.to_vec()),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+    }
+    assert_eq!(got.len(), sizes.len());
+    for (i, (data, n)) in got.iter().zip(sizes).enumerate() {
+        assert!(*data == payload(n, i), "message {i} of {n} bytes");
+    }
+}
+
+#[test]
+fn a_record_split_at_each_position_of_a_header_decodes() {
+    let pki = TestPki::localhost();
+    for (i, n) in [3usize, 126, 65_536].into_iter().enumerate() {
+        let data = payload(n, i);
+        let mut frame = Vec::new();
+        Frame::new(OpCode::Binary, &data)
+            .masked([1, 2, 3, 4])
+            .encode_to_vec(&mut frame);
+        let header = 2
+            + 4
+            + if n < 126 {
+                0
+            } else if n < 65_536 {
+                2
+            } else {
+                8
+            };
+        for cut in 1..=header {
+            let mut pair = connect(&pki);
+            *pair.wire.server_max_read.borrow_mut() = 3;
+            // Two records: the frame cut at `cut`.
+            pair.client.write_all(&frame[..cut]).unwrap();
+            pair.client.flush_pending().unwrap();
+            let mut plain = Vec::new();
+            pair.server_read_all(1, &mut plain);
+            assert_eq!(plain, &frame[..cut]);
+            let mut ws = Connection::server(Config::default());
+            ws.receive(&plain, Duration::ZERO);
+            assert!(ws.next_event().unwrap().is_none(), "cut {cut}");
+            let mut rest = &frame[cut..];
+            while !rest.is_empty() {
+                let k = pair.client.write(rest).unwrap();
+                rest = &rest[k..];
+                pair.client.flush_pending().unwrap();
+                plain.clear();
+                pair.server_read_all(4096, &mut plain);
+                ws.receive(&plain, Duration::ZERO);
+            }
+            plain.clear();
+            pair.server_read_all(4096, &mut plain);
+            ws.receive(&plain, Duration::ZERO);
+            match ws.next_event().unwrap() {
+                Some(Event::Binary(b)) => assert!(b == data, "n {n} cut {cut}"),
+                other => panic!("n {n} cut {cut}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn reads_of_any_size_keep_the_short_read_rule() {
+    // With reads cut to every size from 1 to 40 bytes and a caller buffer
+    // of 1 to 9 bytes, a read shorter than the buffer always means the
+    // socket is empty (checked inside server_read_all).
+    let pki = TestPki::localhost();
+    for max_read in [1usize, 2, 5, 13, 40, 1000] {
+        for chunk in [1usize, 2, 9, 100] {
+            let mut pair = connect(&pki);
+            *pair.wire.server_max_read.borrow_mut() = max_read;
+            let messages: Vec<(bool, Vec<u8>)> =
+                (0..5).map(|i| (false, payload(50 + i * 70, i))).collect();
+            echo_over(&mut pair, &messages, chunk);
+        }
+    }
+}
+
+#[test]
+fn writes_stop_while_records_wait_for_the_socket() {
+    let pki = TestPki::localhost();
+    let mut pair = connect(&pki);
+    *pair.wire.server_write_room.borrow_mut() = 1000;
+    let data = payload(1 << 20, 1);
+    let n = pair.server.write(&data).unwrap();
+    assert!(n > 0 && n <= MAX_PLAINTEXT_PER_WRITE, "took {n}");
+    let waiting = pair.server.pending();
+    assert!(waiting > 0, "records should wait");
+    // Nothing more is taken until they are out.
+    match pair.server.write(&data[n..]) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(pair.server.pending(), waiting);
+    assert!(pair.server.flush().is_err());
+    // The socket drains.
+    *pair.wire.server_write_room.borrow_mut() = usize::MAX;
+    assert_eq!(pair.server.flush_pending().unwrap(), 0);
+    pair.server.flush().unwrap();
+    let mut got = vec![0u8; n];
+    pair.client.read_exact(&mut got).unwrap();
+    assert!(got == data[..n]);
+    // And the idle buffers can go.
+    assert!(pair.server.buffer_bytes() > 0);
+    pair.server.release_idle_memory();
+    assert_eq!(pair.server.buffer_bytes(), 0);
+    // They come back when needed.
+    echo_over(&mut pair, &[(false, payload(3000, 2))], 512);
+}
+
+#[test]
+fn close_notify_then_fin_and_both_ends_see_a_clean_end() {
+    let pki = TestPki::localhost();
+    let mut pair = connect(&pki);
+    // The socket is full: close_notify and the FIN wait for it.
+    *pair.wire.server_write_room.borrow_mut() = 0;
+    assert!(!pair.server.shutdown_write().unwrap());
+    assert!(pair.server.pending() > 0);
+    assert!(!pair.wire.to_client.borrow().fin);
+    *pair.wire.server_write_room.borrow_mut() = usize::MAX;
+    assert_eq!(pair.server.flush_pending().unwrap(), 0);
+    assert!(pair.wire.to_client.borrow().fin, "FIN after close_notify");
+    // The client reads a clean end (close_notify), then answers.
+    let mut b = [0u8; 16];
+    assert_eq!(pair.client.read(&mut b).unwrap(), 0);
+    assert!(pair.client.shutdown_write().unwrap());
+    assert_eq!(pair.server.read(&mut b).unwrap(), 0);
+    assert!(pair.server.write(b"late").is_err());
+}
+
+#[test]
+fn an_end_of_stream_without_close_notify_is_an_end_of_stream() {
+    let pki = TestPki::localhost();
+    let mut pair = connect(&pki);
+    // A WebSocket close and the TCP FIN, but no close_notify.
+    let mut ws = Connection::client(Config::default(), keys());
+    ws.close(CloseCode::NORMAL, CloseReason::truncate("bye"))
+        .unwrap();
+    pair.client.write_all(ws.output()).unwrap();
+    pair.client.flush_pending().unwrap();
+    pair.client.socket().shutdown_write().unwrap();
+    let mut plain = Vec::new();
+    assert!(pair.server_read_all(64, &mut plain), "end of stream");
+    let mut server = Connection::server(Config::default());
+    server.receive(&plain, Duration::ZERO);
+    match server.next_event().unwrap() {
+        Some(Event::Close { code, .. }) => assert_eq!(code, Some(CloseCode::NORMAL)),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn accept_raw(pki: &TestPki, bytes: &[u8]) -> (io::Result<usize>, Vec<u8>) {
+    let (client_end, server_end, wire) = socket_pair();
+    let mut server = server_tls(pki).accept(server_end).unwrap();
+    wire.to_server.borrow_mut().network.extend(bytes);
+    let mut buf = [0u8; 256];
+    let result = server.read(&mut buf);
+    drop(client_end);
+    let sent = wire.to_client.borrow().network.iter().copied().collect();
+    (result, sent)
+}
+
+#[test]
+fn garbage_or_plain_http_gets_an_alert_and_an_error() {
+    let pki = TestPki::localhost();
+    for input in [
+        &b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+        // A handshake record holding an empty ClientHello.
+        &[0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00][..],
+        &[0xff; 64][..],
+    ] {
+        let (result, sent) = accept_raw(&pki, input);
+        let err = result.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
+        // A TLS alert record: content type 21.
+        assert_eq!(sent.first(), Some(&0x15), "{input:?} got {sent:?}");
+    }
+}
+
+#[test]
+fn tls_1_2_works_too() {
+    let pki = TestPki::localhost();
+    let mut pair = connect_with(&pki, &server_tls(&pki), &[&rustls::version::TLS12]);
+    assert_eq!(
+        pair.server.tls().protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+    echo_over(
+        &mut pair,
+        &[(false, payload(70_000, 3)), (true, b"hi".to_vec())],
+        8192,
+    );
+}
+
+#[test]
+fn reload_presents_the_new_certificate_and_keeps_the_old_on_error() {
+    let dir = temp_dir("tls-reload");
+    let first = TestPki::localhost();
+    let files = first.write(&dir);
+    let tls = ServerTls::from_pem_files(&files.cert, &files.key).unwrap();
+    let peer_cert = |pair: &Pair| pair.client.tls().peer_certificates().unwrap()[0].to_vec();
+    let before = connect_with(&first, &tls, rustls::DEFAULT_VERSIONS);
+    // A new CA and certificate in the same files, then a reload.
+    let second = TestPki::localhost();
+    second.write(&dir);
+    tls.reload().unwrap();
+    let after = connect_with(&second, &tls, rustls::DEFAULT_VERSIONS);
+    assert_ne!(peer_cert(&before), peer_cert(&after));
+    // A broken key file: the reload fails, the second certificate stays.
+    std::fs::write(
+        &files.key,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    assert!(tls.reload().is_err());
+    let still = connect_with(&second, &tls, rustls::DEFAULT_VERSIONS);
+    assert_eq!(peer_cert(&still), peer_cert(&after));
+    // The connection made before the reload goes on with its certificate.
+    let mut before = before;
+    echo_over(&mut before, &[(false, b"still here".to_vec())], 64);
+}
+
+#[test]
+fn keys_load_in_pkcs8_sec1_and_pkcs1_and_must_match_the_certificate() {
+    let dir = temp_dir("tls-keys");
+    let pki = TestPki::localhost();
+    let files = pki.write(&dir);
+    // SEC1 EC key.
+    let sec1 = dir.join("sec1.pem");
+    std::fs::write(&sec1, &pki.key_sec1_pem).unwrap();
+    let tls = ServerTls::from_pem_files(&files.cert, &sec1).unwrap();
+    echo_over(
+        &mut connect_with(&pki, &tls, rustls::DEFAULT_VERSIONS),
+        &[(true, b"sec1".to_vec())],
+        64,
+    );
+    // PKCS#1 RSA key (a committed test-only key), with a certificate for
+    // it signed by the test CA at run time.
+    let rsa = common::pki::TestPki::rsa_localhost();
+    let rsa_files = rsa.write(&dir.join("rsa"));
+    let pkcs1 = dir.join("rsa").join("pkcs1.pem");
+    std::fs::write(&pkcs1, common::pki::RSA_PKCS1_PEM).unwrap();
+    let tls = ServerTls::from_pem_files(&rsa_files.cert, &pkcs1).unwrap();
+    echo_over(
+        &mut connect_with(&rsa, &tls, rustls::DEFAULT_VERSIONS),
+        &[(true, b"rsa".to_vec())],
+        64,
+    );
+    // A key that is not the certificate's.
+    let other = TestPki::localhost();
+    let other_key = dir.join("other.pem");
+    std::fs::write(&other_key, &other.key_pem).unwrap();
+    let err = ServerTls::from_pem_files(&files.cert, &other_key).unwrap_err();
+    assert!(err.to_string().contains("other.pem"), "{err}");
+    // No key at all, no certificate at all.
+    assert!(ServerTls::from_pem_files(&files.cert, &files.cert).is_err());
+    assert!(ServerTls::from_pem_files(&files.key, &files.key).is_err());
+}
