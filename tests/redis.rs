@@ -645,6 +645,9 @@ fn ids_come_from_redis_and_a_client_resumes_on_any_instance() {
         assert_eq!(a.post("news", m.as_bytes()), 200);
     }
     assert_eq!(b.post("news", b"m45"), 200);
+    // A publish answers once queued for Redis: two instances' publishes
+    // get ids in the order Redis runs them, so let m45 arrive first.
+    a.wait(|s| s.history_messages == 5, "m45 kept on A");
     assert_eq!(a.post("news", b"m46"), 200);
     redis
         .query(&[
