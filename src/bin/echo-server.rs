@@ -187,6 +187,44 @@ struct Flags {
         requires = "heartbeat_text"
     )]
     heartbeat_reply: String,
+    /// Share topics with other instances through Redis pub/sub, at
+    /// redis://HOST:PORT/DB (USER:PASSWORD@ may come before HOST). Every
+    /// publish goes through Redis; each instance delivers to its own
+    /// subscribers. With history (the default), ids are assigned in Redis,
+    /// so a client resumes on any instance.
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RFC6455_REDIS_URL",
+        hide_env_values = true
+    )]
+    redis: Option<String>,
+    /// The Redis password, replacing the URL's (keep it off the command
+    /// line: set the variable).
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "RFC6455_REDIS_PASSWORD",
+        hide_env_values = true,
+        requires = "redis"
+    )]
+    redis_password: Option<String>,
+    /// Prefix of the Redis channels: topic NAME is PREFIX:topic:NAME.
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "PREFIX", default_value = "rfc6455")]
+    redis_prefix: String,
+    /// Most bytes of publishes waiting for Redis; beyond it publishes are
+    /// dropped and counted.
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "BYTES", default_value = "16MiB", value_parser = size)]
+    redis_queue: u64,
+    /// With history: how long a topic's id counter stays in Redis after its
+    /// last publish (then the topic starts a new epoch).
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "SECS", default_value = "86400", value_parser = secs)]
+    redis_ids_ttl: Duration,
     /// Log level: error, warn, info, debug, trace [default: info, or RUST_LOG].
     #[arg(long, value_name = "LEVEL", value_parser = level)]
     log: Option<log::LevelFilter>,
@@ -408,6 +446,17 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
             .saturating_add(config.high_water)
             .saturating_add(config.read_budget),
     );
+    #[cfg(feature = "redis")]
+    if let Some(url) = f.redis {
+        config.redis = Some(rfc6455::server::RedisConfig {
+            url,
+            password: f.redis_password.filter(|p| !p.is_empty()),
+            prefix: f.redis_prefix,
+            max_queue_bytes: usize::try_from(f.redis_queue).unwrap_or(usize::MAX),
+            ids_ttl: f.redis_ids_ttl,
+            ..Default::default()
+        });
+    }
     let app = AppConfig {
         room_echo: f.room_echo,
         tick: f.tick,
@@ -558,6 +607,34 @@ mod tests {
         assert_eq!(app.publish_token, None);
         assert_eq!(c.heartbeat, None);
         assert_eq!(c.history, Some(HistoryLimits::default()));
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn redis_flags_set_the_relay() {
+        let (c, _) = parse(&[]).unwrap();
+        assert_eq!(c.redis, None);
+        let (c, _) = parse(&[
+            "--redis",
+            "redis://127.0.0.1:7000/3",
+            "--redis-prefix",
+            "app1",
+            "--redis-queue",
+            "1MiB",
+            "--redis-password",
+            "pw",
+            "--redis-ids-ttl",
+            "3600",
+        ])
+        .unwrap();
+        assert!(c.history.is_some(), "ids come from Redis");
+        let r = c.redis.unwrap();
+        assert_eq!(r.url, "redis://127.0.0.1:7000/3");
+        assert_eq!(r.prefix, "app1");
+        assert_eq!(r.max_queue_bytes, 1 << 20);
+        assert_eq!(r.password.as_deref(), Some("pw"));
+        assert_eq!(r.ids_ttl, Duration::from_secs(3600));
+        assert!(parse(&["--redis-password", "pw"]).is_err(), "needs --redis");
     }
 
     #[test]

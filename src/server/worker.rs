@@ -19,7 +19,7 @@ use slab::Slab;
 
 use super::context::{Counts, Services};
 use super::heartbeat;
-use super::hub::{Envelope, Hub, Stamp};
+use super::hub::{Envelope, Hub, Tag};
 use super::publication::Publication;
 use super::timers::{HandlerTimers, Timers};
 use super::topics::{self, Offer, Topics};
@@ -416,10 +416,32 @@ impl Worker {
     fn deliver_outbox(&mut self) {
         let mut outbox = std::mem::take(&mut self.services.outbox);
         for out in outbox.drain(..) {
-            self.deliver(&out.topic, &out.frame, None, out.exclude);
+            self.deliver(&out.topic, &out.frame, &Tag::Plain, out.exclude);
         }
         if self.services.outbox.is_empty() {
             self.services.outbox = outbox; // keep the capacity
+        }
+    }
+
+    /// Closes this worker's subscribers of `topic` in the tagged form with
+    /// 1012, so that they resume and learn what could not be recovered.
+    fn close_tagged(&mut self, topic: &str) {
+        for member in self.services.topics.members(topic) {
+            if !member.mode.tagged() {
+                continue;
+            }
+            let slot = member.slot as usize;
+            let Some(conn) = self.conns.get_mut(slot) else {
+                continue;
+            };
+            let Phase::Open(c) = &mut conn.phase else {
+                continue;
+            };
+            let reason = CloseReason::truncate("topic history broken: resume");
+            if c.close(CloseCode::SERVICE_RESTART, reason).is_ok() && !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(slot);
+            }
         }
     }
 
@@ -428,22 +450,33 @@ impl Worker {
         let mut inbox = std::mem::take(&mut self.inbox);
         self.hub.take_inbox(self.index, &mut inbox);
         for envelope in inbox.drain(..) {
-            let stamp = envelope.stamp.as_ref();
-            self.deliver(&envelope.topic, &envelope.frame, stamp, envelope.exclude);
+            self.deliver(
+                &envelope.topic,
+                &envelope.frame,
+                &envelope.tag,
+                envelope.skip,
+            );
         }
         self.inbox = inbox;
     }
 
-    /// Queues `frame` to this worker's subscribers of `topic` (but
-    /// `exclude`), or its tagged form to those that asked for ids; they are
-    /// written in [`flush_dirty`](Self::flush_dirty).
+    /// Queues `frame` to this worker's subscribers of `topic` (but the
+    /// connection `exclude`, by slot and stamp), or its tagged form to those
+    /// that asked for ids; they are written in
+    /// [`flush_dirty`](Self::flush_dirty). A change in the topic's run of
+    /// ids ([`Tag::Anchored`], [`Tag::Broken`]) goes to tagged subscribers
+    /// only.
     fn deliver(
         &mut self,
         topic: &str,
         frame: &SharedFrame,
-        stamp: Option<&Stamp>,
-        exclude: Option<usize>,
+        tag: &Tag,
+        exclude: Option<(usize, u64)>,
     ) {
+        if matches!(tag, Tag::Broken) {
+            self.close_tagged(topic);
+            return;
+        }
         let Services {
             topics,
             config,
@@ -451,21 +484,28 @@ impl Worker {
             ..
         } = &mut self.services;
         let mut plain = Publication::new(frame);
-        let mut tagged = stamp.map(|s| Publication::new(&s.tagged));
+        let mut tagged = match tag {
+            Tag::Id { tagged, .. } | Tag::NoId { tagged } => Some(Publication::new(tagged)),
+            _ => None,
+        };
         for member in topics.members(topic) {
             let slot = member.slot as usize;
-            if Some(slot) == exclude {
-                continue;
-            }
-            let message = match (stamp, &mut tagged) {
+            let message = match (tag, &mut tagged) {
                 // Replayed, or published before it subscribed.
-                (Some(stamp), _) if stamp.id <= member.mode.floor() => continue,
-                (Some(_), Some(tagged)) if member.mode.tagged() => &mut *tagged,
+                (Tag::Id { id, .. }, _) if *id <= member.mode.floor() => continue,
+                (Tag::Id { .. } | Tag::NoId { .. }, Some(tagged)) if member.mode.tagged() => {
+                    &mut *tagged
+                }
+                // Those that came before the log had an id have floor 0.
+                (Tag::Anchored, _) if !member.mode.tagged() || member.mode.floor() > 0 => continue,
                 _ => &mut plain,
             };
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
+            if Some((slot, conn.stamp)) == exclude {
+                continue;
+            }
             let Phase::Open(c) = &conn.phase else {
                 continue;
             };
@@ -930,6 +970,7 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>
                 phase: Phase::Open(c),
                 broken,
                 peer_addr,
+                stamp,
                 ..
             } = conn
             else {
@@ -938,6 +979,7 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>
             if let Some(request) = state.upgrade_request() {
                 let mut peer = Peer {
                     id,
+                    stamp: *stamp,
                     peer_addr: *peer_addr,
                     tx: c,
                     socket,
@@ -996,11 +1038,13 @@ fn read_frames<H: Handler>(
         broken,
         read_paused,
         read_until_blocked,
+        stamp,
         ..
     } = conn
     else {
         return false;
     };
+    let stamp = *stamp;
     let Context { services, now } = ctx;
     let since_epoch = now.saturating_duration_since(epoch);
     let mut budget = config.read_budget;
@@ -1071,6 +1115,7 @@ fn read_frames<H: Handler>(
                 };
                 let mut peer = Peer {
                     id,
+                    stamp,
                     peer_addr: *peer_addr,
                     tx,
                     socket: &mut *socket,

@@ -16,6 +16,7 @@
 //!
 //! - [`setup`]: the `--listen` flag of the two servers, and the limits and
 //!   settings each peer library gets, in the servers and in the benchmark.
+//! - [`fastws`]: fastwebsockets' echo over any stream, plain or TLS.
 //! - [`mem`]: an in-memory duplex stream, blocking (`std::io`) and async
 //!   (`tokio::io`), that serves a fixed input in 64 KiB reads and collects
 //!   what is written.
@@ -23,6 +24,7 @@
 //!   an echo of them must produce.
 //! - [`paths`]: frame decode and server echo, one type per library.
 
+pub mod fastws;
 pub mod input;
 pub mod mem;
 pub mod paths;
