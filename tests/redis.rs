@@ -641,14 +641,17 @@ fn ids_come_from_redis_and_a_client_resumes_on_any_instance() {
     drop(on_b);
     // Missed: three from A over HTTP, one from B, one straight through the
     // script by another program (its header names only the kind).
+    // A publish answers once queued for Redis: two instances' publishes
+    // get ids in the order Redis runs them, so each instance's publishes
+    // wait until the other's have come back.
     for m in ["m43", "m44"] {
         assert_eq!(a.post("news", m.as_bytes()), 200);
     }
+    a.wait(|s| s.history_messages == 4, "m44 kept on A");
     assert_eq!(b.post("news", b"m45"), 200);
-    // A publish answers once queued for Redis: two instances' publishes
-    // get ids in the order Redis runs them, so let m45 arrive first.
     a.wait(|s| s.history_messages == 5, "m45 kept on A");
     assert_eq!(a.post("news", b"m46"), 200);
+    a.wait(|s| s.history_messages == 6, "m46 kept on A");
     redis
         .query(&[
             b"EVAL",

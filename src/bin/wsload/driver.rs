@@ -68,6 +68,20 @@ pub struct Schedule {
     pub measure_to: Instant,
 }
 
+impl Schedule {
+    /// When a load loop must next wake up by itself: the end of the drain
+    /// once it has begun (`None` when that has passed), else the next
+    /// boundary of the window.
+    pub fn wake_at(&self, now: Instant, drain_deadline: Option<Instant>) -> Option<Instant> {
+        match drain_deadline {
+            Some(deadline) if now >= deadline => None,
+            Some(deadline) => Some(deadline),
+            None if now < self.measure_from => Some(self.measure_from),
+            None => Some(self.measure_to),
+        }
+    }
+}
+
 pub enum Control {
     Go(Schedule),
     Abort,
@@ -470,11 +484,8 @@ impl Worker {
             if *load.live == 0 {
                 break; // every connection failed: nothing left to measure
             }
-            let until = match drain_deadline {
-                Some(deadline) if now >= deadline => break,
-                Some(deadline) => deadline,
-                None if now < schedule.measure_from => schedule.measure_from,
-                None => schedule.measure_to,
+            let Some(until) = schedule.wake_at(now, drain_deadline) else {
+                break;
             };
             if let Err(e) = load.poll.poll(&mut events, Some(until - now)) {
                 if e.kind() == ErrorKind::Interrupted {

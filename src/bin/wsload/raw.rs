@@ -264,11 +264,8 @@ impl Worker {
             if *load.live == 0 {
                 break;
             }
-            let until = match drain_deadline {
-                Some(deadline) if now >= deadline => break,
-                Some(deadline) => deadline,
-                None if now < schedule.measure_from => schedule.measure_from,
-                None => schedule.measure_to,
+            let Some(until) = schedule.wake_at(now, drain_deadline) else {
+                break;
             };
             if let Err(e) = load.poll.poll(&mut events, Some(until - now)) {
                 if e.kind() == ErrorKind::Interrupted {
