@@ -328,3 +328,41 @@ fn an_idle_connection_holds_only_its_windows() {
         );
     }
 }
+
+#[test]
+fn the_message_buffer_goes_back_to_the_driver_once_delivered() {
+    let (mut server, mut client) = pair(
+        DeflateConfig::default(),
+        "permessage-deflate; client_max_window_bits",
+        Config::default(),
+    );
+    let text = json(8000);
+    client.send_text(&text).unwrap();
+    let wire = client.output().to_vec();
+    client.consume_output(wire.len());
+    // Half a compressed frame: its inflated start is in the buffer.
+    let half = wire.len() / 2;
+    server.receive(&wire[..half], Duration::ZERO);
+    assert!(server.next_event().unwrap().is_none());
+    assert!(server.take_idle_message_buffer().is_none(), "mid-message");
+    server.receive(&wire[half..], Duration::ZERO);
+    match server.next_event().unwrap() {
+        Some(Event::Text(t)) => assert_eq!(t, text),
+        other => panic!("{other:?}"),
+    }
+    // Delivered and not polled past: the buffer holds nothing needed.
+    let buf = server
+        .take_idle_message_buffer()
+        .expect("the inflated message's buffer");
+    assert!(buf.is_empty() && buf.capacity() >= text.len());
+    assert!(!server.has_message_buffer());
+    assert!(server.next_event().unwrap().is_none());
+    // Lent back, the next message is put together in it.
+    let cap = buf.capacity();
+    server.provide_message_buffer(buf);
+    client.send_text(&text).unwrap();
+    pipe(&mut client, &mut server);
+    assert_eq!(events(&mut server).unwrap(), vec![Got::Text(text.clone())]);
+    let again = server.take_idle_message_buffer().unwrap();
+    assert!(again.capacity() >= cap);
+}

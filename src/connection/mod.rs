@@ -517,6 +517,31 @@ impl Connection {
         self.rx.take_idle_buffer()
     }
 
+    /// Takes back the message buffer, where fragmented and compressed
+    /// messages are put together, if it holds nothing still needed: for a
+    /// driver's pool, at the same moments as
+    /// [`take_idle_read_buffer`](Self::take_idle_read_buffer). An idle
+    /// connection that kept it would hold the size of its last such
+    /// message.
+    pub fn take_idle_message_buffer(&mut self) -> Option<Vec<u8>> {
+        self.rx.take_idle_assembly()
+    }
+
+    /// Whether the connection holds a message buffer.
+    pub fn has_message_buffer(&self) -> bool {
+        self.rx.assembly.capacity() != 0
+    }
+
+    /// Gives the connection a message buffer (see
+    /// [`take_idle_message_buffer`](Self::take_idle_message_buffer)) to
+    /// use instead of allocating one. Ignored if it already has one.
+    pub fn provide_message_buffer(&mut self, mut buf: Vec<u8>) {
+        if self.rx.assembly.capacity() == 0 {
+            buf.clear();
+            self.rx.assembly = buf;
+        }
+    }
+
     /// Whether the connection holds a read buffer.
     pub fn has_read_buffer(&self) -> bool {
         self.rx.buf.capacity() != 0
@@ -1108,13 +1133,35 @@ impl Receiver {
     }
 
     fn release_idle(&mut self) -> Option<Vec<u8>> {
-        // A compressed frame being received inflates into `assembly`.
-        let inflating = self.frame.is_some_and(|f| f.compressed);
-        if !self.assembly_delivered && self.message.is_none() && !inflating {
-            self.assembly = Vec::new();
+        if self.assembly_idle() {
+            drop(self.take_idle_assembly());
             self.text = String::new();
         }
         self.take_idle_buffer()
+    }
+
+    /// Whether the assembly buffers hold nothing still needed: no message
+    /// is being put together, or it was delivered, which is no longer
+    /// borrowed (this takes `&self` from a `&mut` caller) and would be
+    /// cleared by the next [`advance`](Self::advance) anyway.
+    fn assembly_idle(&self) -> bool {
+        // A compressed frame being received inflates into `assembly`.
+        let inflating = self.frame.is_some_and(|f| f.compressed);
+        !inflating && (self.assembly_delivered || self.message.is_none())
+    }
+
+    /// The assembly buffer, emptied, if it is idle.
+    fn take_idle_assembly(&mut self) -> Option<Vec<u8>> {
+        if !self.assembly_idle() {
+            return None;
+        }
+        self.assembly_delivered = false;
+        self.text.clear();
+        if self.assembly.capacity() == 0 {
+            return None;
+        }
+        self.assembly.clear();
+        Some(mem::take(&mut self.assembly))
     }
 
     fn take_idle_buffer(&mut self) -> Option<Vec<u8>> {

@@ -56,6 +56,7 @@
 use std::prelude::rust_2021::*;
 pub mod app;
 pub mod broker;
+mod buffers;
 pub mod cli;
 mod context;
 mod heartbeat;

@@ -17,6 +17,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
+use super::buffers::Buffers;
 use super::context::{Counts, Services};
 use super::heartbeat;
 use super::hub::{Envelope, Hub, Tag};
@@ -40,9 +41,6 @@ const READ: Interest = Interest::READABLE.add(Interest::PRIORITY);
 const IDLE_SWEEP: Duration = Duration::from_secs(2);
 /// How long accepting pauses after running out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// Most read buffers kept for reuse, and the largest one kept.
-const POOL_MAX: usize = 64;
-const POOL_BUFFER_MAX: usize = 256 << 10;
 /// Slices handed to one vectored write: a turn's published messages to a
 /// subscriber leave together up to this many.
 const WRITE_SLICES: usize = 64;
@@ -136,7 +134,7 @@ pub(crate) struct Worker {
     slow_logged: (Instant, u64, u64),
     conns: Slab<Conn>,
     timers: Timers,
-    pool: Vec<Vec<u8>>,
+    buffers: Buffers,
     epoch: Instant,
     next_stamp: u64,
     /// Connections to serve again without a new readiness event: their
@@ -183,7 +181,7 @@ impl Worker {
             slow_logged: (now, 0, 0),
             conns: Slab::new(),
             timers: Timers::default(),
-            pool: Vec::new(),
+            buffers: Buffers::default(),
             epoch: now,
             next_stamp: 0,
             again: Vec::new(),
@@ -395,7 +393,7 @@ impl Worker {
                         conn,
                         id,
                         &self.config,
-                        &mut self.pool,
+                        &mut self.buffers,
                         self.epoch,
                         ctx,
                         handler,
@@ -621,9 +619,7 @@ impl Worker {
         let (pending, closing) = match &mut conn.phase {
             Phase::Open(c) => {
                 if !c.has_output() && c.buffered_input_len() == 0 {
-                    if let Some(buf) = c.take_idle_read_buffer() {
-                        give_back(&mut self.pool, buf);
-                    }
+                    self.buffers.take_back(c);
                 }
                 (c.pending_output_len(), c.state() != State::Open)
             }
@@ -682,7 +678,14 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
-        Self::end_open(slot, conn, &mut self.pool, &mut self.services, now, handler);
+        Self::end_open(
+            slot,
+            conn,
+            &mut self.buffers,
+            &mut self.services,
+            now,
+            handler,
+        );
         // The server closes first after a clean close (RFC 6455 7.1.1): a
         // FIN after everything written (over TLS, after close_notify, and
         // once the socket has taken what waits; `settle` keeps writing).
@@ -719,7 +722,7 @@ impl Worker {
     fn end_open<H: Handler>(
         slot: usize,
         conn: &mut Conn,
-        pool: &mut Vec<Vec<u8>>,
+        buffers: &mut Buffers,
         services: &mut Services,
         now: Instant,
         handler: &mut H,
@@ -733,9 +736,7 @@ impl Worker {
             (None, Some(e)) => e.close_code(),
             (None, None) => CloseCode::ABNORMAL,
         };
-        if let Some(buf) = c.release_idle_buffers() {
-            give_back(pool, buf);
-        }
+        buffers.release_idle(c);
         let id = ConnId {
             worker: services.worker,
             slot,
@@ -754,7 +755,7 @@ impl Worker {
         Self::end_open(
             slot,
             &mut conn,
-            &mut self.pool,
+            &mut self.buffers,
             &mut self.services,
             now,
             handler,
@@ -849,9 +850,7 @@ impl Worker {
                     }
                 }
                 if now >= last + IDLE_SWEEP {
-                    if let Some(buf) = c.release_idle_buffers() {
-                        give_back(&mut self.pool, buf);
-                    }
+                    self.buffers.release_idle(c);
                     conn.socket.release_idle_memory();
                 } else {
                     next = min_time(next, last + IDLE_SWEEP);
@@ -892,14 +891,6 @@ impl Worker {
                 }
             }
         }
-    }
-}
-
-/// Keeps a read buffer for reuse unless the pool is full or the buffer grew
-/// for a large frame (those are freed, not handed to other connections).
-fn give_back(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
-    if pool.len() < POOL_MAX && buf.capacity() <= POOL_BUFFER_MAX {
-        pool.push(buf);
     }
 }
 
@@ -1026,7 +1017,7 @@ fn read_frames<H: Handler>(
     conn: &mut Conn,
     id: ConnId,
     config: &ServerConfig,
-    pool: &mut Vec<Vec<u8>>,
+    buffers: &mut Buffers,
     epoch: Instant,
     ctx: Context<'_>,
     handler: &mut H,
@@ -1065,11 +1056,7 @@ fn read_frames<H: Handler>(
             if budget == 0 {
                 return true;
             }
-            if !c.has_read_buffer() {
-                if let Some(buf) = pool.pop() {
-                    c.provide_read_buffer(buf);
-                }
-            }
+            buffers.lend(c);
             let buf = c.read_buf();
             let room = buf.len().min(budget);
             match socket.read(&mut buf[..room]) {
