@@ -261,16 +261,16 @@ wait_port "$haproxy_multi_port" || { say "FAIL haproxy did not start"; cat "$wor
 # --- the matrix -----------------------------------------------------------
 say "echo-server on :$ours, python websockets server on :$py_port, node ws server on :$node_port," \
   "page server on :$page_port, nginx on :$nginx_port, haproxy on :$haproxy_port"
-row "1  python websockets client  -> echo-server" \
-  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$ours/interop"
+row "1  python websockets client, permessage-deflate -> echo-server" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$ours/interop" deflate
 row "2  python websocket-client   -> echo-server" \
   "$venv/bin/python" "$dir/py_websocket_client.py" "ws://127.0.0.1:$ours/interop"
-row "3  node ws client            -> echo-server" \
-  node "$dir/node_ws_client.js" "ws://127.0.0.1:$ours/interop"
-row "4a chromium, test page       -> echo-server" \
+row "3  node ws client, permessage-deflate -> echo-server" \
+  node "$dir/node_ws_client.js" "ws://127.0.0.1:$ours/interop" deflate
+row "4a chromium, test page, permessage-deflate -> echo-server" \
   node "$dir/browser.js" test-page \
-  "http://127.0.0.1:$page_port/browser_page.html?ws=ws://127.0.0.1:$ours/interop"
-row "4b chromium, built-in page   -> echo-server" \
+  "http://127.0.0.1:$page_port/browser_page.html?ws=ws://127.0.0.1:$ours/interop&ext=permessage-deflate"
+row "4b chromium, built-in page, permessage-deflate -> echo-server" \
   node "$dir/browser.js" builtin-page "http://127.0.0.1:$ours"
 row "4c chromium, two pages in a room + HTTP publish -> echo-server" \
   node "$dir/browser.js" room "http://127.0.0.1:$ours"
@@ -280,19 +280,19 @@ row "4e chromium, /rfc6455.js: server stopped (SIGSTOP, half-open) -> heartbeat 
   node "$dir/browser.js" half-open "$root/target/release/echo-server"
 row "4f node, /rfc6455.js logic with a fake socket (backoff, resume, queue, heartbeat)" \
   node "$dir/rfc6455_module.js" "$root/src/server/rfc6455.js"
-row "5a our client  -> python websockets server" \
-  "$client" "ws://127.0.0.1:$py_port/interop"
-row "5b our client  -> node ws server" \
-  "$client" "ws://127.0.0.1:$node_port/interop"
-row "6a python websockets client  -> nginx -> echo-server" \
-  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$nginx_port/interop"
+row "5a our client, permessage-deflate -> python websockets server (compression on)" \
+  "$client" "ws://127.0.0.1:$py_port/interop" deflate
+row "5b our client, permessage-deflate -> node ws server (perMessageDeflate on)" \
+  "$client" "ws://127.0.0.1:$node_port/interop" deflate
+row "6a python websockets client, permessage-deflate -> nginx -> echo-server" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$nginx_port/interop" deflate
 row "6b our client  -> nginx -> echo-server" \
   "$client" "ws://127.0.0.1:$nginx_port/interop"
 row "7  our client  -> haproxy (lowercase headers) -> echo-server" \
   "$client" "ws://127.0.0.1:$haproxy_port/interop"
 
-row "8a python websockets client  -> tokio-echo (tokio driver)" \
-  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$tokio_port/interop"
+row "8a python websockets client, permessage-deflate -> tokio-echo (tokio driver)" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$tokio_port/interop" deflate
 row "8b python websockets client  -> hyper 1 server, /ws upgraded to the tokio driver" \
   "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$hyper_port/ws"
 row "8c node ws client            -> axum router, /ws upgraded to the tokio driver" \
@@ -300,14 +300,14 @@ row "8c node ws client            -> axum router, /ws upgraded to the tokio driv
 row "8d python websocket-client   -> axum router, /ws upgraded to the tokio driver" \
   "$venv/bin/python" "$dir/py_websocket_client.py" "ws://127.0.0.1:$axum_port/ws"
 say "over TLS: echo-server on :$ours_tls, python websockets on :$py_tls_port, node ws on :$node_tls_port"
-row "9a python websockets client  -> echo-server, wss" \
-  "$venv/bin/python" "$dir/py_websockets_client.py" "wss://localhost:$ours_tls/interop" "$pki/ca.pem"
-row "9b node ws client            -> echo-server, wss" \
-  node "$dir/node_ws_client.js" "wss://localhost:$ours_tls/interop" "$pki/ca.pem"
-row "9c chromium, test page       -> echo-server, wss" \
+row "9a python websockets client, permessage-deflate -> echo-server, wss" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "wss://localhost:$ours_tls/interop" "$pki/ca.pem" deflate
+row "9b node ws client, permessage-deflate -> echo-server, wss" \
+  node "$dir/node_ws_client.js" "wss://localhost:$ours_tls/interop" "$pki/ca.pem" deflate
+row "9c chromium, test page, permessage-deflate -> echo-server, wss" \
   env INTEROP_HOME="$chromium_home" node "$dir/browser.js" test-page \
-  "http://127.0.0.1:$page_port/browser_page.html?ws=wss://localhost:$ours_tls/interop"
-row "9d chromium, built-in page   -> echo-server, https + wss" \
+  "http://127.0.0.1:$page_port/browser_page.html?ws=wss://localhost:$ours_tls/interop&ext=permessage-deflate"
+row "9d chromium, built-in page, permessage-deflate -> echo-server, https + wss" \
   env INTEROP_HOME="$chromium_home" node "$dir/browser.js" builtin-page "https://localhost:$ours_tls"
 row "10a our client  -> python websockets server, wss" \
   "$client" "wss://localhost:$py_tls_port/interop" --cafile "$pki/ca.pem"

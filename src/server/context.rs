@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::broker::Skip;
 use super::history::{self, Replay, Since};
 use super::hub::{Hub, Stats};
+use super::publication::Publication;
 use super::timers::{HandlerTimers, TimerId};
 use super::topics::{self, check_topic_name, Mode, Offer, TopicError, Topics};
 use super::{ConnId, ServerConfig};
@@ -34,6 +35,7 @@ pub(crate) struct Counts {
     pub(crate) delivered: u64,
     pub(crate) dropped_slow: u64,
     pub(crate) closed_slow: u64,
+    pub(crate) compressed: u64,
 }
 
 /// A worker's state that handlers reach through [`Context`].
@@ -409,7 +411,10 @@ impl<'a> Peer<'a> {
         let others = self.ctx.services.publish(topic, &frame, Some(me), now);
         if mine {
             let services = &mut *self.ctx.services;
-            match topics::offer(self.tx, &frame, &services.config) {
+            let mut message = Publication::new(&frame);
+            let offered = topics::offer(self.tx, &mut message, &services.config);
+            services.counts.compressed += message.compressed();
+            match offered {
                 Offer::Queued => services.counts.delivered += 1,
                 Offer::Dropped => services.counts.dropped_slow += 1,
                 Offer::Closed => services.counts.closed_slow += 1,

@@ -89,6 +89,7 @@ pub(crate) struct WorkerCounters {
     pub(crate) delivered: AtomicU64,
     pub(crate) dropped_slow: AtomicU64,
     pub(crate) closed_slow: AtomicU64,
+    pub(crate) compressed: AtomicU64,
     pub(crate) inbox_dropped: AtomicU64,
     pub(crate) connections: AtomicUsize,
     pub(crate) subscriptions: AtomicUsize,
@@ -112,6 +113,10 @@ pub struct Stats {
     /// Subscribers closed for being too slow (policy
     /// [`SlowSubscriber::Close`](super::SlowSubscriber::Close)).
     pub closed_slow: u64,
+    /// permessage-deflate copies of published messages made: one per
+    /// message, worker and compression setting, however many subscribers
+    /// take it.
+    pub compressed: u64,
     /// Messages not handed to a worker because its inbox was over
     /// [`ServerConfig::max_inbox_bytes`](super::ServerConfig).
     pub inbox_dropped: u64,
@@ -514,6 +519,7 @@ impl Hub {
             s.delivered += c.delivered.load(Ordering::Relaxed);
             s.dropped_slow += c.dropped_slow.load(Ordering::Relaxed);
             s.closed_slow += c.closed_slow.load(Ordering::Relaxed);
+            s.compressed += c.compressed.load(Ordering::Relaxed);
             s.inbox_dropped += c.inbox_dropped.load(Ordering::Relaxed);
             s.connections += c.connections.load(Ordering::Relaxed);
             s.subscriptions += c.subscriptions.load(Ordering::Relaxed);

@@ -63,6 +63,7 @@ mod history;
 mod http;
 mod hub;
 mod json;
+mod publication;
 mod timers;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -154,6 +155,16 @@ pub struct ServerConfig {
     pub max_inbox_bytes: usize,
     /// Largest body of a plain HTTP request; 413 beyond. Default 1 MiB.
     pub max_body: usize,
+    /// permessage-deflate (RFC 7692): how offers are answered; `None`
+    /// declines them all. Default: on, without context takeover in either
+    /// direction, so that no connection holds compression state between
+    /// messages (each worker thread pools the DEFLATE state its messages
+    /// borrow). A published message ([`SharedFrame`]) is compressed once
+    /// per worker for all the subscribers that negotiated deflate, with or
+    /// without context takeover ([`Stats::compressed`] counts it); the
+    /// others get it as it is.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
     /// Serve TLS (`wss://`, and `https://` for plain requests) with this
     /// certificate: every connection starts with a TLS handshake, which
     /// the handshake timeout covers. Default: none, plain TCP.
@@ -201,6 +212,8 @@ impl Default for ServerConfig {
             slow_subscriber: SlowSubscriber::Drop,
             max_inbox_bytes: 64 << 20,
             max_body: 1 << 20,
+            #[cfg(feature = "deflate")]
+            deflate: Some(crate::deflate::DeflateConfig::default()),
             #[cfg(feature = "tls")]
             tls: None,
             heartbeat: None,

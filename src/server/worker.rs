@@ -20,6 +20,7 @@ use slab::Slab;
 use super::context::{Counts, Services};
 use super::heartbeat;
 use super::hub::{Envelope, Hub, Tag};
+use super::publication::Publication;
 use super::timers::{HandlerTimers, Timers};
 use super::topics::{self, Offer, Topics};
 use super::transport::Transport;
@@ -482,15 +483,22 @@ impl Worker {
             counts,
             ..
         } = &mut self.services;
+        let mut plain = Publication::new(frame);
+        let mut tagged = match tag {
+            Tag::Id { tagged, .. } | Tag::NoId { tagged } => Some(Publication::new(tagged)),
+            _ => None,
+        };
         for member in topics.members(topic) {
             let slot = member.slot as usize;
-            let frame = match tag {
+            let message = match (tag, &mut tagged) {
                 // Replayed, or published before it subscribed.
-                Tag::Id { id, .. } if *id <= member.mode.floor() => continue,
-                Tag::Id { tagged, .. } | Tag::NoId { tagged } if member.mode.tagged() => tagged,
+                (Tag::Id { id, .. }, _) if *id <= member.mode.floor() => continue,
+                (Tag::Id { .. } | Tag::NoId { .. }, Some(tagged)) if member.mode.tagged() => {
+                    &mut *tagged
+                }
                 // Those that came before the log had an id have floor 0.
-                Tag::Anchored if !member.mode.tagged() || member.mode.floor() > 0 => continue,
-                _ => frame,
+                (Tag::Anchored, _) if !member.mode.tagged() || member.mode.floor() > 0 => continue,
+                _ => &mut plain,
             };
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
@@ -509,7 +517,7 @@ impl Worker {
             let Phase::Open(c) = &mut conn.phase else {
                 continue;
             };
-            match topics::offer(c, frame, config) {
+            match topics::offer(c, message, config) {
                 Offer::Queued => counts.delivered += 1,
                 Offer::Dropped => {
                     counts.dropped_slow += 1;
@@ -523,6 +531,7 @@ impl Worker {
                 self.dirty.push(slot);
             }
         }
+        counts.compressed += plain.compressed() + tagged.map_or(0, |t| t.compressed());
     }
 
     /// Writes to every connection that got published messages this turn:
@@ -551,6 +560,7 @@ impl Worker {
         c.delivered.store(counts.delivered, Ordering::Relaxed);
         c.dropped_slow.store(counts.dropped_slow, Ordering::Relaxed);
         c.closed_slow.store(counts.closed_slow, Ordering::Relaxed);
+        c.compressed.store(counts.compressed, Ordering::Relaxed);
         c.connections.store(self.conns.len(), Ordering::Relaxed);
         let topics = &self.services.topics;
         c.subscriptions
@@ -939,15 +949,18 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>
     match outcome {
         Outcome::Incomplete => {}
         Outcome::Respond => conn.phase = Phase::Http,
-        Outcome::Upgrade { consumed } => {
+        Outcome::Upgrade { consumed, deflate } => {
             let Phase::Handshake(mut state) = std::mem::replace(&mut conn.phase, Phase::Http)
             else {
                 return;
             };
-            let mut c = Connection::server(crate::connection::Config {
-                delivery: Delivery::Messages,
-                ..ctx.services.config.connection
-            });
+            let mut c = upgrade::open_connection(
+                crate::connection::Config {
+                    delivery: Delivery::Messages,
+                    ..ctx.services.config.connection
+                },
+                &deflate,
+            );
             // A first frame may have come in the same packet as the head.
             c.receive(&state.buf[consumed..], Duration::ZERO);
             conn.phase = Phase::Open(Box::new(c));
