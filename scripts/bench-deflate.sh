@@ -31,8 +31,12 @@
 # python-websockets use), so each peer has an equal-settings match. The machine's busy time in the same span (/proc/stat) less the
 # server and wsload is recorded, as bench-echo.sh does.
 #
+# Also defined, for a level sweep with --servers: ours-l2 to ours-l5
+# (--deflate-level 2 to 5).
+#
 # usage: scripts/bench-deflate.sh [--quick] [--reps N] [--secs S]
-#          [--points "conns size depth,..."] [--out DIR] [--no-build]
+#          [--points "conns size depth,..."] [--servers "a b ..."]
+#          [--out DIR] [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +45,7 @@ SECS=3
 WARMUP=1
 OUT=benches/results
 BUILD=1
+PICK=()
 POINTS=("100 1024 1" "100 16384 1" "100 1024 16" "100 16384 16")
 while [ $# -gt 0 ]; do
     case $1 in
@@ -50,6 +55,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift ;;
     --no-build) BUILD=0 ;;
     --points) IFS=, read -r -a POINTS <<<"$2"; shift ;;
+    --servers) read -r -a PICK <<<"$2"; shift ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-deflate: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -66,7 +72,16 @@ declare -A CMD=(
     [node-ws]="node $JS/node-ws-echo-deflate.js --listen"
     [py-websockets]="$VENV/bin/python $JS/py-websockets-echo.py --listen"
 )
+for level in 2 3 4 5; do
+    CMD[ours-l$level]="target/release/echo-server --threads 1 --log warn --max-connections 20000 --deflate-level $level --listen"
+done
 SERVERS=(ours ours-l6 bun node-ws py-websockets)
+if [ ${#PICK[@]} -gt 0 ]; then
+    for name in "${PICK[@]}"; do
+        [ -n "${CMD[$name]:-}" ] || { echo "bench-deflate: no server $name" >&2; exit 2; }
+    done
+    SERVERS=("${PICK[@]}")
+fi
 
 if [ "$BUILD" = 1 ]; then
     echo "== building, npm ci, venv" >&2
