@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use rfc6455::server::cli::{parse_secs, parse_size, Args};
 
+use crate::payload::Payload;
+
 pub const HELP: &str = "\
 wsload: a load generator for WebSocket (RFC 6455) echo servers
 
@@ -41,6 +43,11 @@ OPTIONS:
     --secs T            seconds measured, fractions allowed [default: 5]
     --pipeline D        messages in flight per connection [default: 1]
     --text              send text (printable ASCII) instead of binary
+    --payload KIND      random (default) or json: text messages cut from
+                        JSON-like records, the same bytes in every run
+                        (compressible like real traffic); implies --text
+    --deflate           offer permessage-deflate (RFC 7692) without context
+                        takeover, and fail if the server declines it
     --threads N         event loops, the connections split between them
                         [default: 1]
     --warmup SECS       seconds of load before measuring starts [default: 0]
@@ -81,6 +88,10 @@ FIELDS:
                 a figure that does not depend on whether wsload saturates;
                 server_user_ns_per_msg and server_kernel_ns_per_msg split
                 it by the server's utime and stime (/proc/PID/stat)
+    wire_in_per_msg  with --deflate: bytes read from the sockets in the
+                window per echo, the server's frames as they came (headers
+                included, TCP/IP headers not): over --size, the server's
+                compression ratio
     errors      connections that failed
 
 PINNING:
@@ -113,6 +124,8 @@ pub struct Options {
     pub secs: Duration,
     pub pipeline: usize,
     pub text: bool,
+    pub payload: Payload,
+    pub deflate: bool,
     pub threads: usize,
     pub warmup: Duration,
     pub handshakes: usize,
@@ -131,6 +144,8 @@ impl Default for Options {
             secs: Duration::from_secs(5),
             pipeline: 1,
             text: false,
+            payload: Payload::Random,
+            deflate: false,
             threads: 1,
             warmup: Duration::ZERO,
             handshakes: 64,
@@ -162,6 +177,9 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             "--secs" => o.secs = parse_secs(&flag, &value()?)?,
             "--pipeline" => o.pipeline = positive(&flag, &value()?)?,
             "--text" => o.text = true,
+            "--payload" => o.payload = Payload::parse(&flag, &value()?)?,
+            "--deflate" if cfg!(feature = "deflate") => o.deflate = true,
+            "--deflate" => return Err("--deflate needs the deflate feature".into()),
             "--idle" => o.idle = true,
             "--churn" => o.churn = true,
             "--cafile" => o.cafile = Some(value()?),
@@ -181,6 +199,9 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
         }
     }
     o.url = url.ok_or("a ws://, wss:// or tcp:// URL is required")?;
+    if o.payload == Payload::Json {
+        o.text = true;
+    }
     if o.churn && o.idle {
         return Err("--churn and --idle do not go together".into());
     }

@@ -25,6 +25,7 @@ use rfc6455::handshake::{ClientHandshake, ClientRequest};
 use rfc6455::{CloseCode, CloseReason};
 
 use crate::histogram::Histogram;
+use crate::payload::{json_records, Payload};
 use crate::rng::SplitMix64;
 use crate::stream::Stream;
 
@@ -46,6 +47,9 @@ pub struct Plan {
     pub size: usize,
     pub depth: usize,
     pub kind: MessageKind,
+    pub payload: Payload,
+    /// Offer permessage-deflate; a server that declines fails the run.
+    pub deflate: bool,
     /// Hold the connections without sending.
     pub idle: bool,
     /// Bare TCP, no handshake and no framing (`tcp://` URLs): see `raw`.
@@ -94,6 +98,9 @@ pub struct Report {
     pub errors: u64,
     /// CPU time the thread used in the window, where /proc tells.
     pub cpu: Option<Duration>,
+    /// Bytes read from the sockets in the window: the server's frames as
+    /// sent (compressed with --deflate), without TCP/IP headers.
+    pub wire_in: u64,
 }
 
 /// The thread's share: connections `first..first + count` of the run.
@@ -177,6 +184,7 @@ struct Load<'a> {
     /// Connections not yet done.
     live: &'a mut usize,
     cpu: &'a mut Option<Duration>,
+    wire_in: &'a mut u64,
 }
 
 pub struct Worker {
@@ -192,6 +200,7 @@ pub struct Worker {
     /// Connections not yet done.
     live: usize,
     cpu: Option<Duration>,
+    wire_in: u64,
 }
 
 impl Worker {
@@ -199,7 +208,9 @@ impl Worker {
         let mut rng = SplitMix64::new(share.seed);
         let mut payload = vec![0u8; plan.size + WINDOWS];
         rng.fill(&mut payload);
-        if plan.kind == MessageKind::Text {
+        if plan.payload == Payload::Json {
+            payload = json_records(plan.size + WINDOWS);
+        } else if plan.kind == MessageKind::Text {
             // Printable ASCII: valid UTF-8 wherever a window starts or ends.
             for b in &mut payload {
                 *b = b' ' + *b % 95;
@@ -216,6 +227,7 @@ impl Worker {
             errors: Errors { count: 0 },
             live: 0,
             cpu: None,
+            wire_in: 0,
             share,
         })
     }
@@ -244,6 +256,7 @@ impl Worker {
             hist: self.hist,
             errors: self.errors.count,
             cpu: self.cpu,
+            wire_in: self.wire_in,
         }
     }
 
@@ -337,8 +350,15 @@ impl Worker {
         let mut key = [0u8; 16];
         self.rng.fill(&mut key);
         let mut request = Vec::new();
-        let state = ClientRequest::new(&self.plan.url, key)
-            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?
+        let request_head = ClientRequest::new(&self.plan.url, key)
+            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+        #[cfg(feature = "deflate")]
+        let request_head = request_head.deflate(
+            self.plan
+                .deflate
+                .then(rfc6455::deflate::DeflateConfig::default),
+        );
+        let state = request_head
             .write(&mut request)
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
         Ok(Conn {
@@ -422,13 +442,25 @@ impl Worker {
                 Err(e) => return Err(format!("handshake: {e}")),
             };
             hs.response.extend_from_slice(&chunk[..n]);
-            let consumed = match hs.state.parse(&hs.response) {
+            let (consumed, deflate) = match hs.state.parse(&hs.response) {
                 Ok(Status::Incomplete(_)) => continue,
-                Ok(Status::Complete(accepted)) => accepted.consumed(),
+                #[cfg(feature = "deflate")]
+                Ok(Status::Complete(accepted)) => {
+                    (accepted.consumed(), accepted.deflate().copied())
+                }
+                #[cfg(not(feature = "deflate"))]
+                Ok(Status::Complete(accepted)) => (accepted.consumed(), None::<()>),
                 Err(e) => return Err(format!("handshake: {e}")),
             };
+            if self.plan.deflate && deflate.is_none() {
+                return Err("handshake: the server declined permessage-deflate".into());
+            }
             let mut key_rng = SplitMix64::new(self.rng.next_u64());
             let mut ws = Connection::client(self.plan.config, Box::new(move || key_rng.mask_key()));
+            #[cfg(feature = "deflate")]
+            if let Some(negotiated) = &deflate {
+                ws = ws.with_deflate(negotiated);
+            }
             // Frames the server sent right behind its response.
             ws.receive(&hs.response[consumed..], Duration::ZERO);
             // The read buffer is made now rather than at the first read,
@@ -664,6 +696,7 @@ impl Worker {
                 errors: &mut self.errors,
                 live: &mut self.live,
                 cpu: &mut self.cpu,
+                wire_in: &mut self.wire_in,
             },
             &mut self.conns,
         )
@@ -733,6 +766,9 @@ fn read_and_answer(conn: &mut Conn, load: &mut Load<'_>, now: Instant) -> Result
             Err(e) => return Err(format!("read: {e}")),
         };
         ws.commit_read(n, since_epoch);
+        if now >= load.schedule.measure_from && now < load.schedule.measure_to {
+            *load.wire_in += n as u64;
+        }
         answer(conn, load, now)?;
         if conn.phase == Phase::Done {
             return Ok(());

@@ -8,6 +8,7 @@
 mod args;
 mod driver;
 mod histogram;
+mod payload;
 mod procstat;
 mod raw;
 mod rng;
@@ -90,6 +91,7 @@ fn main() -> ExitCode {
                             hist: Histogram::new(),
                             errors: 1,
                             cpu: None,
+                            wire_in: 0,
                         }
                     }
                 }
@@ -134,6 +136,7 @@ fn main() -> ExitCode {
     }
 
     let mut msgs = 0;
+    let mut wire_in = 0;
     let mut errors = 0;
     let mut hist = Histogram::new();
     // CPU seconds of all threads in the window, if every thread could say.
@@ -142,6 +145,7 @@ fn main() -> ExitCode {
         match handle.join() {
             Ok(report) => {
                 msgs += report.msgs;
+                wire_in += report.wire_in;
                 errors += report.errors;
                 hist.merge(&report.hist);
                 cpu = cpu.zip(report.cpu).map(|(a, b)| a + b.as_secs_f64());
@@ -164,6 +168,7 @@ fn main() -> ExitCode {
         cpu,
         server_cpu,
         server_user_share,
+        wire_in,
         errors,
     };
     println!("{}", summary(&options, &result));
@@ -234,6 +239,8 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
         } else {
             MessageKind::Binary
         },
+        payload: options.payload,
+        deflate: options.deflate,
         idle: options.idle,
         raw: raw.is_some(),
         churn: options.churn,
@@ -261,6 +268,8 @@ struct Totals {
     server_cpu: Option<f64>,
     /// The part of those in user space, from 0 to 1.
     server_user_share: Option<f64>,
+    /// Bytes read from the sockets in the window.
+    wire_in: u64,
     errors: u64,
 }
 
@@ -319,6 +328,15 @@ fn summary(o: &Options, t: &Totals) -> String {
             }
         }
     }
+    if o.deflate {
+        // What compression saved: the server's frames per echo as read.
+        let per_msg = if t.msgs == 0 {
+            0.0
+        } else {
+            t.wire_in as f64 / t.msgs as f64
+        };
+        line += &format!(" deflate=on wire_in_per_msg={per_msg:.0}");
+    }
     line += &format!(" errors={}", t.errors);
     line
 }
@@ -342,6 +360,7 @@ mod tests {
             cpu: Some(0.98),
             server_cpu: Some(0.005), // 1 ms per second over 5 s
             server_user_share: Some(0.25),
+            wire_in: 12_000,
             errors: 0,
         };
         let line = summary(&o, &totals);
@@ -367,6 +386,13 @@ mod tests {
                 " cpu=0.98 server_cpu=0.00 server_ns_per_msg=10000 \
                  server_user_ns_per_msg=2500 server_kernel_ns_per_msg=7500 errors=3"
             ),
+            "{line}"
+        );
+
+        let o = Options { deflate: true, ..o };
+        let line = summary(&o, &totals);
+        assert!(
+            line.ends_with(" deflate=on wire_in_per_msg=24 errors=3"),
             "{line}"
         );
     }

@@ -88,6 +88,7 @@ pub fn run(
                 hist: Histogram::new(),
                 errors: 1,
                 cpu: None,
+                wire_in: 0,
             };
         }
     };
@@ -105,6 +106,7 @@ pub fn run(
         hist: worker.hist,
         errors: worker.errors.count,
         cpu: worker.cpu,
+        wire_in: 0,
     }
 }
 
