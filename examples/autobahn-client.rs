@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use rfc6455::client::{Client, ClientConfig, Error};
 use rfc6455::connection::Event;
+#[cfg(feature = "deflate")]
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::CloseCode;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,6 +23,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     #[allow(unused_mut)]
     let mut config = ClientConfig {
         read_timeout: Some(Duration::from_secs(60)),
+        // Groups 12 and 13: offer permessage-deflate, let the server keep
+        // its context (so ours is tested to follow it), and promise
+        // `client_no_context_takeover`, which the suite's server needs to
+        // see before it will ask for it (13.2, 13.5-13.7).
+        #[cfg(feature = "deflate")]
+        deflate: Some(DeflateConfig {
+            peer_context_takeover: true,
+            ..DeflateConfig::default()
+        }),
         ..ClientConfig::default()
     };
     if let Some(cafile) = args.next() {

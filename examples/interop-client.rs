@@ -2,8 +2,11 @@
 //! scripts/interop.sh against other people's echo servers (Python
 //! `websockets`, Node `ws`) and through reverse proxies.
 //!
-//!     cargo run --release --example interop-client -- ws://127.0.0.1:9001/
-//!     cargo run --release --example interop-client -- wss://localhost:9443/ --cafile ca.pem
+//!     cargo run --release --example interop-client -- ws://127.0.0.1:9001/ [deflate]
+//!     cargo run --release --example interop-client -- wss://localhost:9443/ --cafile ca.pem [deflate]
+//!
+//! With `deflate` it offers permessage-deflate (no context takeover) and
+//! fails unless the server accepts it.
 //!
 //! It sends text and binary messages of 0, 125, 126, 65 536 and 1 MiB bytes
 //! (one at a time, waiting for each echo), a ping with a 125-byte payload,
@@ -58,10 +61,12 @@ fn brief(event: &Event<'_>) -> String {
     }
 }
 
-fn run(url: &str, cafile: Option<&str>) -> Result<(), String> {
+fn run(url: &str, cafile: Option<&str>, deflate: bool) -> Result<(), String> {
     #[allow(unused_mut)]
     let mut config = ClientConfig {
         read_timeout: Some(Duration::from_secs(10)),
+        #[cfg(feature = "deflate")]
+        deflate: deflate.then(rfc6455::deflate::DeflateConfig::default),
         ..ClientConfig::default()
     };
     if let Some(path) = cafile {
@@ -73,7 +78,18 @@ fn run(url: &str, cafile: Option<&str>) -> Result<(), String> {
         return Err(format!("--cafile {path}: built without the tls feature"));
     }
     let mut client = Client::connect_with(url, &config).map_err(|e| format!("connect: {e}"))?;
-    println!("connected to {url}");
+    #[cfg(feature = "deflate")]
+    match (deflate, client.deflate()) {
+        (true, None) => return Err("the server declined permessage-deflate".into()),
+        (true, Some(n)) => println!("connected to {url}; permessage-deflate: {}", n.response()),
+        (false, _) => println!("connected to {url}"),
+    }
+    #[cfg(not(feature = "deflate"))]
+    if deflate {
+        return Err("built without the deflate feature".into());
+    } else {
+        println!("connected to {url}");
+    }
 
     for n in SIZES {
         let want = text(n);
@@ -133,17 +149,21 @@ fn run(url: &str, cafile: Option<&str>) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let deflate = args.last().is_some_and(|a| a == "deflate");
+    if deflate {
+        args.pop();
+    }
     let (url, cafile) = match args.as_slice() {
         [url] => (url, None),
         [url, flag, file] if flag == "--cafile" => (url, Some(file.as_str())),
         _ => {
-            eprintln!("usage: interop-client ws[s]://HOST:PORT/PATH [--cafile CA.pem]");
+            eprintln!("usage: interop-client ws[s]://HOST:PORT/PATH [--cafile CA.pem] [deflate]");
             return ExitCode::from(2);
         }
     };
     let start = Instant::now();
-    match run(url, cafile) {
+    match run(url, cafile, deflate) {
         Ok(()) => {
             println!("PASS in {:.2} s", start.elapsed().as_secs_f64());
             ExitCode::SUCCESS

@@ -18,7 +18,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .unwrap_or_else(|| "ws://127.0.0.1:9001".to_owned());
     let agent = args.next().unwrap_or_else(|| "rfc6455-tokio".to_owned());
-    let config = ClientConfig::default();
+    let config = ClientConfig {
+        // Groups 12 and 13, as examples/autobahn-client.rs: offer
+        // permessage-deflate, let the server keep its context, promise
+        // client_no_context_takeover.
+        #[cfg(feature = "deflate")]
+        deflate: Some(rfc6455::deflate::DeflateConfig {
+            peer_context_takeover: true,
+            ..rfc6455::deflate::DeflateConfig::default()
+        }),
+        ..ClientConfig::default()
+    };
     let limit = Duration::from_secs(60);
 
     let mut counter = connect(&format!("{base}/getCaseCount"), &config).await?;

@@ -2,6 +2,10 @@
 DIR/idle-memory.tsv and DIR/machine.tsv, writes DIR/echo.md (tables, the
 issue's bars checked) and DIR/echo.svg (bar chart). Standard library only.
 
+Servers are compared only on runs taken in the same core-to-core state:
+for each point the report picks the state (near or far) in which every
+server has the most runs, and takes every median from runs in that state.
+
 usage: bench_report.py DIR
 """
 import csv
@@ -10,10 +14,29 @@ import statistics
 import sys
 from pathlib import Path
 
-SERVERS = ["ours", "fastwebsockets", "tokio-tungstenite"]
-SHORT = {"ours": "ours", "fastwebsockets": "fws", "tokio-tungstenite": "tt"}
-COLOURS = {"ours": "#d9480f", "fastwebsockets": "#1971c2", "tokio-tungstenite": "#868e96"}
+SERVERS = ["ours", "fastwebsockets", "tokio-tungstenite", "bun", "uws-js", "tcp-floor"]
+PEERS = ["fastwebsockets", "tokio-tungstenite", "bun", "uws-js"]
+FLOOR = "tcp-floor"
+NAMES = {
+    "ours": "ours",
+    "fastwebsockets": "fastwebsockets",
+    "tokio-tungstenite": "tokio-tungstenite",
+    "bun": "Bun",
+    "uws-js": "uWebSockets.js",
+    "tcp-floor": "TCP floor",
+}
+COLOURS = {
+    "ours": "#d9480f",
+    "fastwebsockets": "#1971c2",
+    "tokio-tungstenite": "#868e96",
+    "bun": "#f08c00",
+    "uws-js": "#2f9e44",
+    "tcp-floor": "#343a40",
+}
+STATES = ["near", "far"]
 SATURATED = 0.95  # wsload cpu= at or above this: its core is the limit
+FIELDS = ("rate", "p50_us", "p99_us", "cpu", "server_ns_per_msg", "user_ns_per_msg",
+          "kernel_ns_per_msg", "hwm_kib", "rtt_before_ns", "rtt_after_ns")
 
 
 def read_tsv(path):
@@ -42,25 +65,32 @@ def point_label(p):
 
 
 class Stat:
-    """Median and spread of one figure over the repetitions."""
+    """Median and spread of one figure over runs."""
 
     def __init__(self, values):
         self.values = [v for v in values if v is not None]
         self.median = statistics.median(self.values) if self.values else None
         self.lo = min(self.values) if self.values else None
         self.hi = max(self.values) if self.values else None
+        self.n = len(self.values)
 
-    def fmt(self, digits=0, scale=1.0):
+    def fmt(self, digits=0, spread=False, count=False):
         if self.median is None:
             return "–"
-        f = lambda v: f"{v / scale:,.{digits}f}"
-        if len(self.values) == 1:
-            return f(self.median)
-        return f"{f(self.median)} ({f(self.lo)}–{f(self.hi)})"
+        f = lambda v: f"{v:,.{digits}f}"
+        text = f(self.median)
+        if spread and self.n > 1:
+            text += f" ({f(self.lo)}–{f(self.hi)})"
+        if count:
+            text += f" [{self.n}]"
+        return text
+
+
+EMPTY = Stat([])
 
 
 def ratio(a, b):
-    if a.median is None or b.median is None or b.median == 0:
+    if a is None or b is None or a.median is None or b.median is None or b.median == 0:
         return None
     return a.median / b.median
 
@@ -69,142 +99,269 @@ def fmt_ratio(r):
     return "–" if r is None else f"{r:.2f}×"
 
 
-def collect(runs):
-    points, data = [], {}
-    for r in runs:
-        p = (r["conns"], r["size"], r["pipeline"])
-        if p not in points:
-            points.append(p)
-        data.setdefault((p, r["server"]), []).append(r)
-    stats = {}
-    for key, rs in data.items():
-        ok = [r for r in rs if r["errors"] == "0"]
-        stats[key] = {
-            field: Stat(num(r[field]) for r in ok)
-            for field in ("rate", "p50_us", "p99_us", "cpu", "server_ns_per_msg", "rss_kib", "hwm_kib")
-        }
-        stats[key]["failed"] = len(rs) - len(ok)
-        stats[key]["runs"] = len(rs)
-    return points, stats
+class Results:
+    """The runs of one benchmark, grouped by point, server and state."""
+
+    def __init__(self, runs, reps):
+        self.reps = reps
+        self.points, self.servers = [], []
+        self.by_state = {}  # (point, server, state) -> [run]
+        self.probes = {}  # (point, server) -> [run]
+        self.failed = {}  # (point, server) -> count
+        self.mixed = {}  # point -> count of runs in no one state
+        self.busy = {}  # point -> count of runs disturbed by other work
+        for r in runs:
+            p = (r["conns"], r["size"], r["pipeline"])
+            if p not in self.points:
+                self.points.append(p)
+            if r["server"] not in self.servers:
+                self.servers.append(r["server"])
+            if r["errors"] != "0":
+                self.failed[(p, r["server"])] = self.failed.get((p, r["server"]), 0) + 1
+                continue
+            if r["kind"] == "probe":
+                self.probes.setdefault((p, r["server"]), []).append(r)
+            elif r["state"] in STATES:
+                self.by_state.setdefault((p, r["server"], r["state"]), []).append(r)
+            elif r["state"] == "busy":
+                self.busy[p] = self.busy.get(p, 0) + 1
+            else:
+                self.mixed[p] = self.mixed.get(p, 0) + 1
+        self.state = {p: self.choose_state(p) for p in self.points}
+
+    def count(self, p, s, state):
+        return len(self.by_state.get((p, s, state), []))
+
+    def choose_state(self, p):
+        """The state in which the server with the fewest runs has the most
+        (near on a tie); None if no state has a run of every server."""
+        best = max(STATES, key=lambda st: (min(self.count(p, s, st) for s in self.servers), st == "near"))
+        return best if min(self.count(p, s, best) for s in self.servers) > 0 else None
+
+    def stat(self, p, s, field, state=None):
+        state = state or self.state.get(p)
+        runs = self.by_state.get((p, s, state), [])
+        return Stat(num(r[field]) for r in runs)
+
+    def syscalls(self, p, s):
+        probes = self.probes.get((p, s), [])
+        calm = [r for r in probes if r["state"] != "busy"]
+        return Stat(num(r["syscalls_per_msg"]) for r in calm or probes)
+
+    def short_of_reps(self, p):
+        st = self.state[p]
+        return st is None or any(self.count(p, s, st) < self.reps for s in self.servers)
 
 
-def markdown(out, machine, points, stats, idle):
-    get = lambda p, s, f: stats.get((p, s), {}).get(f, Stat([]))
-    lines = ["# End-to-end echo benchmark", ""]
+def other_load(run):
+    """Cores used during a run by anything but the server and wsload."""
+    busy, ours, load = num(run.get("machine_busy")), num(run.get("server_cpu")), num(run.get("cpu"))
+    if busy is None or ours is None or load is None:
+        return None
+    return max(0.0, busy - ours - load)
+
+
+def best_peer(res, p, field="server_ns_per_msg", state=None):
+    """The peer with the lowest median of `field` at p, and its Stat."""
+    cands = [(res.stat(p, s, field, state), s) for s in PEERS if s in res.servers]
+    cands = [(st, s) for st, s in cands if st.median is not None]
+    if not cands:
+        return None, EMPTY
+    st, s = min(cands, key=lambda c: c[0].median)
+    return s, st
+
+
+def header(machine, res, title):
+    lines = [f"# {title}", ""]
     lines += [
         "Generated by `scripts/bench-echo.sh` (report: `scripts/bench_report.py`); "
         "raw runs in `echo-runs.tsv` and `idle-memory.tsv`.",
         "",
         f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
-        f"{machine.get('kernel', '?')}; {machine.get('rustc', '?')}; measured {machine.get('date', '?')}.",
-        f"Each server pinned to core 0 with one thread, `wsload` pinned to core 1, over 127.0.0.1; "
-        f"{machine.get('secs', '?')} s per run after {machine.get('warmup', '?')} s of warm-up, "
-        f"{machine.get('reps', '?')} runs per point with the servers interleaved, each run a fresh "
-        f"server process. Figures are medians, (min–max) over the runs.",
+        f"{machine.get('kernel', '?')}; {machine.get('rustc', '?')}; Node {machine.get('node', '?')}, "
+        f"Bun {machine.get('bun', '?')}; measured {machine.get('date', '?')}"
+        + (f" to {machine['appended']}" if "appended" in machine else "") + ".",
+        f"Each server pinned to core 0 (one event-loop thread), `wsload` pinned to core 1, over "
+        f"127.0.0.1; {machine.get('secs', '?')} s measured per run after {machine.get('warmup', '?')} s "
+        f"of warm-up, each run a fresh server process, the servers interleaved in rounds.",
+        "",
+        "**Same-state comparison.** The two vCPUs of this VM are sometimes near each other on the host "
+        "and sometimes far, and the CPU per message moves with it. `core-rtt` measures the core-to-core "
+        f"round trip before and after every run: a run is *near* if both are at or under "
+        f"{machine.get('rtt_split', '?')} ns, *far* if both are above, *mixed* otherwise; a run during "
+        f"which other processes used more than {machine.get('other_max', '?')} cores is *busy*. Mixed "
+        "and busy runs are not used. "
+        f"Rounds go on until every server has {machine.get('reps', '?')} runs in one state (at most "
+        f"{machine.get('max_rounds', '?')} rounds); every figure of a point comes from runs in the state "
+        "named in its row, and **[n]** is the number of runs its median rests on.",
         "",
     ]
     if "sched" in machine:
         lines += [f"Scheduling: {machine['sched']}.", ""]
     if "note" in machine:
         lines += [f"**Note: {machine['note']}.**", ""]
+    return lines
 
-    lines += [
-        "## Messages per second (higher is better)",
-        "",
-        "| point | ours | fastwebsockets | tokio-tungstenite | ours/fws | ours/tt | wsload cpu (ours, fws, tt) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for p in points:
-        rates = [get(p, s, "rate") for s in SERVERS]
-        cpus = ", ".join(
-            "–" if get(p, s, "cpu").median is None else f"{get(p, s, 'cpu').median:.2f}" for s in SERVERS
-        )
-        lines.append(
-            f"| {point_label(p)} | "
-            + " | ".join(r.fmt() for r in rates)
-            + f" | {fmt_ratio(ratio(rates[0], rates[1]))} | {fmt_ratio(ratio(rates[0], rates[2]))} | {cpus} |"
-        )
-    lines += [
-        "",
-        f"wsload cpu is its own CPU time over the window in cores; at {SATURATED:.2f} or more it "
-        "saturates its core and the rate is partly its limit, which the server CPU per message below "
-        "does not depend on.",
-        "",
-        "## Server CPU per echoed message, ns (lower is better)",
-        "",
-        "| point | ours | fastwebsockets | tokio-tungstenite | ours/fws | ours/tt |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for p in points:
-        ns = [get(p, s, "server_ns_per_msg") for s in SERVERS]
-        lines.append(
-            f"| {point_label(p)} | "
-            + " | ".join(n.fmt() for n in ns)
-            + f" | {fmt_ratio(ratio(ns[0], ns[1]))} | {fmt_ratio(ratio(ns[0], ns[2]))} |"
-        )
-    lines += [
-        "",
-        "## Latency p50 / p99 (µs) and server peak memory (VmHWM, MiB)",
-        "",
-        "| point | ours | fastwebsockets | tokio-tungstenite | VmHWM ours / fws / tt |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for p in points:
+
+def state_cell(res, p):
+    st = res.state[p]
+    if st is None:
+        return "–"
+    return st + (" (short)" if res.short_of_reps(p) else "")
+
+
+def runs_table(res, servers):
+    """How many runs each state got at each point, and how calm they were."""
+    lines = ["", "## Runs and states", "",
+             "Runs per state at each point (measured runs without errors, all servers), the state used, the "
+             "median core-to-core round trip of the runs used, and the most CPU that anything other than the "
+             "server and `wsload` used during one of them (the machine's busy time from /proc/stat over the "
+             "window, less the two), in cores.", "",
+             "| point | near | far | mixed | busy | used | round trip (ns) | other load, max |",
+             "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for p in res.points:
+        near = sum(res.count(p, s, "near") for s in servers)
+        far = sum(res.count(p, s, "far") for s in servers)
+        st = res.state[p]
+        used = [r for s in servers for r in res.by_state.get((p, s, st), [])]
+        rtt = Stat(num(r[k]) for r in used for k in ("rtt_before_ns", "rtt_after_ns")).fmt()
+        other = [other_load(r) for r in used]
+        other = [o for o in other if o is not None]
+        other = f"{max(other):.2f}" if other else "–"
+        lines.append(f"| {point_label(p)} | {near} | {far} | {res.mixed.get(p, 0)} | {res.busy.get(p, 0)} "
+                     f"| {state_cell(res, p)} | {rtt} | {other} |")
+    return lines
+
+
+def markdown(out, machine, res, idle):
+    servers = [s for s in SERVERS if s in res.servers]
+    names = " | ".join(NAMES[s] for s in servers)
+    align = "---:|" * len(servers)
+    lines = header(machine, res, "End-to-end echo benchmark")
+
+    lines += ["## Server CPU per echoed message, ns (lower is better)", "",
+              f"| point | state | {names} | best peer | ours / best peer |", f"|---|---|{align}---|---:|"]
+    for p in res.points:
+        cells = [res.stat(p, s, "server_ns_per_msg").fmt(count=True) for s in servers]
+        peer, pst = best_peer(res, p)
+        r = ratio(res.stat(p, "ours", "server_ns_per_msg"), pst)
+        lines.append(f"| {point_label(p)} | {state_cell(res, p)} | " + " | ".join(cells)
+                     + f" | {NAMES.get(peer, '–')} | {fmt_ratio(r)} |")
+    lines += ["", "Medians [runs]. *short*: fewer than the asked runs in the best state after the last "
+              "round; the figures still come from that one state.", ""]
+
+    lines += ["## Messages per second (higher is better)", "",
+              f"| point | state | {names} | wsload cpu (same order) |", f"|---|---|{align}---:|"]
+    for p in res.points:
+        cells = [res.stat(p, s, "rate").fmt() for s in servers]
+        cpus = ", ".join("–" if res.stat(p, s, "cpu").median is None else f"{res.stat(p, s, 'cpu').median:.2f}"
+                         for s in servers)
+        lines.append(f"| {point_label(p)} | {state_cell(res, p)} | " + " | ".join(cells) + f" | {cpus} |")
+    lines += ["", f"wsload cpu is its own CPU time over the window in cores; at {SATURATED:.2f} or more it "
+              "saturates its core and the rate is partly its limit, which the server CPU per message does "
+              "not depend on.", ""]
+
+    lines += ["## Where each server's CPU goes", "",
+              "User-space ns per message and its share of the server's CPU per message (from the "
+              "server's utime and stime over the window), then system calls per message (`perf stat -e "
+              "raw_syscalls:sys_enter` over a separate probe run of each server at each point, since "
+              "enabling the tracepoint slows every system call). The rest of each server's CPU is kernel "
+              "time: the system calls, the loopback TCP work and the wake-ups.", "",
+              f"| point | {names} |", f"|---|{align}"]
+    for p in res.points:
+        cells = []
+        for s in servers:
+            u, t = res.stat(p, s, "user_ns_per_msg"), res.stat(p, s, "server_ns_per_msg")
+            if u.median is None or not t.median:
+                cells.append("–")
+            else:
+                cells.append(f"{u.median:,.0f} ({100 * u.median / t.median:.0f}%)")
+        lines.append(f"| {point_label(p)} | " + " | ".join(cells) + " |")
+    lines += ["", "System calls per message:", "", f"| point | {names} |", f"|---|{align}"]
+    for p in res.points:
+        lines.append(f"| {point_label(p)} | " + " | ".join(res.syscalls(p, s).fmt(2) for s in servers) + " |")
+
+    if FLOOR in servers:
+        lines += ["", "## Above the TCP floor", "",
+                  "The floor is `tcp-echo` (benches/peers): our server's read and write pattern on mio with "
+                  "no WebSocket work, driven by `wsload tcp://` with the same sizes and pacing. Each cell is "
+                  "the server's CPU per message above the floor's, in ns, and that part's share of the "
+                  "server's CPU per message.", "",
+                  "| point | " + " | ".join(NAMES[s] for s in servers if s != FLOOR) + " |",
+                  "|---|" + "---:|" * (len(servers) - 1)]
+        for p in res.points:
+            floor = res.stat(p, FLOOR, "server_ns_per_msg").median
+            cells = []
+            for s in servers:
+                if s == FLOOR:
+                    continue
+                v = res.stat(p, s, "server_ns_per_msg").median
+                if v is None or floor is None:
+                    cells.append("–")
+                else:
+                    cells.append(f"{v - floor:,.0f} ({100 * (v - floor) / v:.0f}%)")
+            lines.append(f"| {point_label(p)} | " + " | ".join(cells) + " |")
+
+    lines += ["", "## Latency p50 / p99 (µs) and server peak memory (VmHWM, MiB)", "",
+              f"| point | {names} | VmHWM (same order) |", f"|---|{align}---:|"]
+    for p in res.points:
         lat = []
-        for s in SERVERS:
-            a, b = get(p, s, "p50_us").median, get(p, s, "p99_us").median
+        for s in servers:
+            a, b = res.stat(p, s, "p50_us").median, res.stat(p, s, "p99_us").median
             lat.append("–" if a is None else f"{a:,.0f} / {b:,.0f}")
-        hwm = " / ".join(
-            "–" if get(p, s, "hwm_kib").median is None else f"{get(p, s, 'hwm_kib').median / 1024:.1f}"
-            for s in SERVERS
-        )
+        hwm = " / ".join("–" if res.stat(p, s, "hwm_kib").median is None
+                         else f"{res.stat(p, s, 'hwm_kib').median / 1024:.1f}" for s in servers)
         lines.append(f"| {point_label(p)} | " + " | ".join(lat) + f" | {hwm} |")
 
-    failed = [(p, s) for (p, s), st in stats.items() if st["failed"]]
+    lines += runs_table(res, servers)
+    other = []
+    for p in res.points:
+        st = res.state[p]
+        alt = "far" if st == "near" else "near"
+        if st and all(res.count(p, s, alt) > 0 for s in servers):
+            peer, pst = best_peer(res, p, state=alt)
+            r = ratio(res.stat(p, "ours", "server_ns_per_msg", alt), pst)
+            n = min(res.count(p, s, alt) for s in servers)
+            other.append(f"| {point_label(p)} | {alt} | {NAMES.get(peer, '–')} | {fmt_ratio(r)} | {n} |")
+    if other:
+        lines += ["", "Where every server also has runs in the other state, ours over the best peer there "
+                  "(fewest runs of any server in the last column):", "",
+                  "| point | state | best peer | ours / best peer | runs |", "|---|---|---|---:|---:|"] + other
+
+    failed = [(p, s) for (p, s) in res.failed]
     if failed:
         lines += ["", "Runs that failed (left out of the figures): " + ", ".join(
-            f"{s} at {point_label(p)} ({stats[(p, s)]['failed']} of {stats[(p, s)]['runs']})" for p, s in failed
-        ) + "."]
+            f"{NAMES.get(s, s)} at {point_label(p)} ({res.failed[(p, s)]})" for p, s in failed) + "."]
 
     per_conn = {r["server"]: r for r in idle}
     lines += ["", "## Memory per idle connection", "",
               "| server | connections | RSS before (KiB) | RSS held (KiB) | bytes per connection |",
               "|---|---:|---:|---:|---:|"]
-    for s in SERVERS:
+    for s in servers:
         r = per_conn.get(s)
         if r:
             note = "" if r["errors"] == "0" else f" ({r['errors']} connections missing)"
-            lines.append(
-                f"| {s} | {int(r['conns']):,} | {int(r['rss_before_kib']):,} | {int(r['rss_after_kib']):,} "
-                f"| {int(r['bytes_per_conn']):,}{note} |"
-            )
-    lines += ["", "Growth of the server's VmRSS from before the first connection to a few seconds "
-              "after the last handshake (past our server's 2 s idle sweep), over the connection count.", ""]
+            lines.append(f"| {NAMES[s]} | {int(r['conns']):,} | {int(r['rss_before_kib']):,} | "
+                         f"{int(r['rss_after_kib']):,} | {int(r['bytes_per_conn']):,}{note} |")
+    lines += ["", "Growth of the server's VmRSS from before the first connection to a few seconds after the "
+              "last handshake (past our server's 2 s idle sweep), over the connection count.", ""]
 
-    lines += ["## The bar (issue 8)", "", "| check | point | value | bar | met |", "|---|---|---:|---:|:-:|"]
-    checks = []
-    for p in points:
-        ours, fws, tt = (stats.get((p, s), {}) for s in SERVERS)
-        if not ours or not fws or not tt:
+    lines += ["## The bar (issue 19)", "", "| check | point | value | bar | met |", "|---|---|---:|---:|:-:|"]
+    for p in res.points:
+        peer, pst = best_peer(res, p)
+        r = ratio(res.stat(p, "ours", "server_ns_per_msg"), pst)
+        bar = 1.0 if p[2] == "1" else 0.8
+        lines.append(f"| CPU/msg, ours over the best peer ({NAMES.get(peer, '–')}) | {point_label(p)} | "
+                     f"{fmt_ratio(r)} | ≤ {bar:.2f}× | {'yes' if r is not None and r <= bar else '**no**'} |")
+    for p in res.points:
+        if p[2] != "1" or p[0] != "100" or p[1] not in ("20", "1024"):
             continue
-        r = ratio(ours["server_ns_per_msg"], fws["server_ns_per_msg"])
-        checks.append(("CPU/msg vs fastwebsockets", p, r, "≤ 0.80×", r is not None and r <= 0.8))
-        r = ratio(ours["rate"], fws["rate"])
-        if p[2] == "1":
-            checks.append(("msgs/s vs fastwebsockets", p, r, "≥ 1.00×", r is not None and r >= 1.0))
-        else:
-            checks.append(("msgs/s vs fastwebsockets", p, r, "≥ 1.20×", r is not None and r >= 1.2))
-        r = ratio(ours["rate"], tt["rate"])
-        checks.append(("msgs/s vs tokio-tungstenite", p, r, "≥ 2.50×", r is not None and r >= 2.5))
-        r = ratio(tt["server_ns_per_msg"], ours["server_ns_per_msg"])
-        checks.append(("CPU/msg, tokio-tungstenite over ours", p, r, "≥ 2.50×", r is not None and r >= 2.5))
-    for c, p, r, bar, ok in checks:
-        lines.append(f"| {c} | {point_label(p)} | {fmt_ratio(r)} | {bar} | {'yes' if ok else '**no**'} |")
-    ours_idle = per_conn.get("ours")
-    if ours_idle:
-        b = int(ours_idle["bytes_per_conn"])
-        lines.append(f"| memory per idle connection | {int(ours_idle['conns']):,} conns | {b:,} B | ≤ 4,096 B | "
-                     f"{'yes' if b <= 4096 else '**no**'} |")
+        u, t = res.stat(p, "ours", "user_ns_per_msg"), res.stat(p, "ours", "server_ns_per_msg")
+        if u.median is None or not t.median:
+            continue
+        share = u.median / t.median
+        lines.append(f"| our user-space share of CPU/msg | {point_label(p)} | {100 * share:.1f}% | ≤ 10% | "
+                     f"{'yes' if share <= 0.10 else '**no**'} |")
     lines += ["", "![bar chart](echo.svg)", ""]
     (out / "echo.md").write_text("\n".join(lines))
 
@@ -228,12 +385,12 @@ def tick_label(v):
     return f"{v:g}"
 
 
-def panel(points, stats, field, title, y0, width, height):
+def panel(res, servers, field, title, y0, width, height):
     """One grouped bar panel on a log scale, whiskers at min and max."""
     left, right = 70, 20
     plot_w, plot_h = width - left - right, height - 70
     top = y0 + 30
-    values = [v for st in stats.values() for v in st[field].values if v]
+    values = [v for p in res.points for s in servers for v in res.stat(p, s, field).values if v]
     if not values:
         return []
     lo, hi, ticks = log_axis(min(values), max(values))
@@ -242,94 +399,98 @@ def panel(points, stats, field, title, y0, width, height):
     for t in ticks:
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#dee2e6"/>')
         out.append(f'<text x="{left - 6}" y="{y(t) + 4:.1f}" font-size="10" text-anchor="end">{tick_label(t)}</text>')
-    group = plot_w / len(points)
-    bar = group * 0.8 / len(SERVERS)
-    for i, p in enumerate(points):
-        gx = left + i * group + group * 0.1
-        for j, s in enumerate(SERVERS):
-            st = stats.get((p, s), {}).get(field)
-            if st is None or not st.median:
+    group = plot_w / len(res.points)
+    bar = group * 0.84 / len(servers)
+    for i, p in enumerate(res.points):
+        gx = left + i * group + group * 0.08
+        for j, s in enumerate(servers):
+            st = res.stat(p, s, field)
+            if not st.median:
                 continue
             x = gx + j * bar
+            w = max(bar - 1, 1)
             out.append(
-                f'<rect x="{x:.1f}" y="{y(st.median):.1f}" width="{bar - 2:.1f}" '
-                f'height="{top + plot_h - y(st.median):.1f}" fill="{COLOURS[s]}">'
-                f"<title>{s}, {point_label(p)}: {st.median:,.0f}</title></rect>"
+                f'<rect x="{x:.1f}" y="{y(st.median):.1f}" width="{w:.1f}" '
+                f'height="{top + plot_h - y(st.median):.1f}" fill="{COLOURS.get(s, "#adb5bd")}">'
+                f"<title>{NAMES.get(s, s)}, {point_label(p)} ({res.state[p]}, {st.n} runs): "
+                f"{st.median:,.0f}</title></rect>"
             )
-            cx = x + (bar - 2) / 2
+            cx = x + w / 2
             if st.hi > st.lo:
                 out.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(st.hi):.1f}" y2="{y(st.lo):.1f}" stroke="#212529"/>')
-            out.append(
-                f'<text x="{cx:.1f}" y="{y(st.hi) - 3:.1f}" font-size="8" text-anchor="middle">'
-                f"{tick_label(round(st.median, -1) if st.median >= 1000 else round(st.median))}</text>"
-            )
         conns, size, depth = p
         label = f"{conns}×{size_label(size)}" + (f" d{depth}" if depth != "1" else "")
         label_size = 11 if group >= 100 else 9  # px per group: keep labels apart
-        out.append(
-            f'<text x="{left + (i + 0.5) * group:.1f}" y="{top + plot_h + 16}" font-size="{label_size}" '
-            f'text-anchor="middle">{label}</text>'
-        )
+        out.append(f'<text x="{left + (i + 0.5) * group:.1f}" y="{top + plot_h + 16}" font-size="{label_size}" '
+                   f'text-anchor="middle">{label}</text>')
+        out.append(f'<text x="{left + (i + 0.5) * group:.1f}" y="{top + plot_h + 28}" font-size="8" '
+                   f'text-anchor="middle" fill="#868e96">{res.state[p] or "–"}</text>')
     out.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="#495057"/>')
     return out
 
 
-def chart(out, points, stats, idle):
-    width, ph = 960, 320
-    height = 2 * ph + 150
+def chart(out, res, idle):
+    servers = [s for s in SERVERS if s in res.servers]
+    width, ph = 1000, 330
+    height = 2 * ph + 40 + 22 * len(servers) + 20
     svg = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
     ]
-    svg += panel(points, stats, "rate", "Messages per second (log scale; higher is better)", 0, width, ph)
-    svg += panel(points, stats, "server_ns_per_msg", "Server CPU per echoed message, ns (log scale; lower is better)",
-                 ph, width, ph)
-    # Idle memory, a small horizontal bar group.
+    svg += panel(res, servers, "rate", "Messages per second (log scale; higher is better)", 0, width, ph)
+    svg += panel(res, servers, "server_ns_per_msg",
+                 "Server CPU per echoed message, ns (log scale; lower is better)", ph, width, ph)
     y0 = 2 * ph + 10
     per = {r["server"]: int(r["bytes_per_conn"]) for r in idle}
     if per:
         top = max(per.values()) or 1
         svg.append(f'<text x="70" y="{y0 + 8}" font-size="14" font-weight="bold">'
                    f'Memory per idle connection, bytes (lower is better)</text>')
-        for k, s in enumerate(SERVERS):
+        k = 0
+        for s in servers:
             if s not in per:
                 continue
             yy = y0 + 20 + k * 22
+            k += 1
             w = max(1, per[s] / top * 600)
-            svg.append(f'<text x="205" y="{yy + 13}" font-size="11" text-anchor="end">{s}</text>')
+            svg.append(f'<text x="205" y="{yy + 13}" font-size="11" text-anchor="end">{NAMES[s]}</text>')
             svg.append(f'<rect x="210" y="{yy}" width="{w:.1f}" height="16" fill="{COLOURS[s]}"/>')
             svg.append(f'<text x="{214 + w:.1f}" y="{yy + 13}" font-size="11">{per[s]:,}</text>')
-    # Legend.
-    for k, s in enumerate(SERVERS):
-        x = width - 420 + k * 140
+    for k, s in enumerate(servers):
+        x = width - 6 * 118 + k * 118
         svg.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{COLOURS[s]}"/>')
-        svg.append(f'<text x="{x + 16}" y="16" font-size="12">{s}</text>')
+        svg.append(f'<text x="{x + 16}" y="16" font-size="11">{NAMES[s]}</text>')
     svg.append("</svg>")
     (out / "echo.svg").write_text("\n".join(svg) + "\n")
 
 
-def comparison(out, machine, runs, points, stats):
-    """Any set of servers (bench-echo.sh --server): medians side by side,
-    each over the first server. Printed, and written to DIR/echo.md."""
-    servers = []
-    for r in runs:
-        if r["server"] not in servers:
-            servers.append(r["server"])
-    get = lambda p, s, f: stats.get((p, s), {}).get(f, Stat([]))
+def comparison(out, machine, res):
+    """Any set of servers (bench-echo.sh --server/--tcp-server): medians in
+    one state side by side, each over the first server. Printed, and
+    written to DIR/echo.md."""
+    servers = res.servers
     first = servers[0]
-    lines = ["# Echo benchmark comparison", "",
-             f"{machine.get('reps', '?')} runs of {machine.get('secs', '?')} s per point and server, "
-             f"interleaved; medians (min–max). Ratios are over `{first}`.", ""]
-    for field, title in (("rate", "messages per second"), ("server_ns_per_msg", "server CPU ns per message")):
-        lines += [f"## {title}", "", "| point | " + " | ".join(servers) + " | "
+    lines = header(machine, res, "Echo benchmark comparison")
+    lines += [f"Ratios are over `{first}`.", ""]
+    for field, title in (("server_ns_per_msg", "server CPU ns per message"), ("rate", "messages per second"),
+                         ("user_ns_per_msg", "user-space ns per message")):
+        lines += [f"## {title}", "", "| point | state | " + " | ".join(servers) + " | "
                   + " | ".join(f"{s}/{first}" for s in servers[1:]) + " |",
-                  "|---|" + "---:|" * (2 * len(servers) - 1)]
-        for p in points:
-            vals = [get(p, s, field) for s in servers]
-            lines.append(f"| {point_label(p)} | " + " | ".join(v.fmt() for v in vals) + " | "
+                  "|---|---|" + "---:|" * (2 * len(servers) - 1)]
+        for p in res.points:
+            vals = [res.stat(p, s, field) for s in servers]
+            lines.append(f"| {point_label(p)} | {state_cell(res, p)} | "
+                         + " | ".join(v.fmt(spread=True, count=True) for v in vals) + " | "
                          + " | ".join(fmt_ratio(ratio(v, vals[0])) for v in vals[1:]) + " |")
         lines.append("")
+    if res.probes:
+        lines += ["## system calls per message", "", "| point | " + " | ".join(servers) + " |",
+                  "|---|" + "---:|" * len(servers)]
+        for p in res.points:
+            lines.append(f"| {point_label(p)} | " + " | ".join(res.syscalls(p, s).fmt(2) for s in servers) + " |")
+        lines.append("")
+    lines += runs_table(res, servers) + [""]
     text = "\n".join(lines)
     (out / "echo.md").write_text(text)
     print(text)
@@ -337,15 +498,18 @@ def comparison(out, machine, runs, points, stats):
 
 def main():
     out = Path(sys.argv[1])
-    machine = {r[0]: r[1] for r in csv.reader(open(out / "machine.tsv"), delimiter="\t") if len(r) == 2}
+    machine = {}
+    for r in csv.reader(open(out / "machine.tsv"), delimiter="\t"):
+        if len(r) == 2:
+            machine[r[0]] = r[1]
     runs = read_tsv(out / "echo-runs.tsv")
     idle = read_tsv(out / "idle-memory.tsv") if (out / "idle-memory.tsv").exists() else []
-    points, stats = collect(runs)
-    if sorted({r["server"] for r in runs}) != sorted(SERVERS):
-        comparison(out, machine, runs, points, stats)
+    res = Results(runs, int(machine.get("reps", "3")))
+    if sorted(res.servers) != sorted(SERVERS):
+        comparison(out, machine, res)
         return
-    markdown(out, machine, points, stats, idle)
-    chart(out, points, stats, idle)
+    markdown(out, machine, res, idle)
+    chart(out, res, idle)
 
 
 if __name__ == "__main__":

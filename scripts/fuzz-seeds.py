@@ -4,7 +4,8 @@
     scripts/fuzz-seeds.py [VECTORS_DIR] [CORPUS_DIR]
 
 Defaults: vectors/ and fuzz/corpus/ (gitignored). Reads vectors/frames/*.json,
-vectors/protocol/*.json and vectors/handshake/*.json (whichever exist; see
+vectors/protocol/*.json, vectors/handshake/*.json and vectors/deflate/*.json
+(whichever exist; see
 their READMEs for the formats) and writes one file per seed into CORPUS_DIR/<target>/, named by the
 SHA-1 of its content as libFuzzer does, so rerunning adds nothing twice.
 
@@ -225,6 +226,42 @@ def protocol_seeds(corpus, protocol_dir):
             corpus.add("connection_" + v["role"], head + wire)
 
 
+def deflate_seeds(corpus, deflate_dir):
+    """Negotiation values under a few policies, and compressed payloads
+    (src/fuzzing/deflate.rs gives both formats)."""
+    for name, key in (("negotiation-server.json", "offer"), ("negotiation-client.json", "response")):
+        path = deflate_dir / name
+        if not path.exists():
+            continue
+        for v in load(path):
+            value = (v.get(key) or "").encode("latin-1")
+            for policy in (0x00, 0x03, 0x3F, 0xE5):
+                corpus.add("deflate_negotiation", bytes([policy]) + value)
+    path = deflate_dir / "payloads.json"
+    if path.exists():
+        for v in load(path):
+            messages = []
+            for m in v["messages"]:
+                data = bytearray()
+                for part in m["payload"]:
+                    if isinstance(part, str):
+                        data += bytes.fromhex(part)
+                    else:
+                        data += bytes.fromhex(part["repeat_hex"]) * part["len"]
+                messages.append(bytes(data))
+            stream = b"\xfe\xfe".join(messages)
+            flags = 1 if v["takeover"] else 0
+            bits = v["window_bits"] - 8
+            for limit, piece in ((0xFFFF, 0xFF), (0x0100, 7)):
+                head = bytes([flags, bits]) + struct.pack("<H", limit) + bytes([piece])
+                corpus.add("deflate_inflate", head + stream)
+            # Round trip mode: the inflated texts as plaintext.
+            texts = [m["inflated"].encode("utf-8") for m in v["messages"] if "inflated" in m]
+            if texts:
+                head = bytes([flags | 0x62, bits, 0xFF, 0xFF, 0x10])
+                corpus.add("deflate_inflate", head + b"\xfe\xfe".join(t * 20 for t in texts))
+
+
 def main():
     vectors = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "vectors")
     corpus = Corpus(pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "fuzz/corpus"))
@@ -234,6 +271,8 @@ def main():
         protocol_seeds(corpus, vectors / "protocol")
     if (vectors / "handshake").is_dir():
         handshake_seeds(corpus, vectors / "handshake")
+    if (vectors / "deflate").is_dir():
+        deflate_seeds(corpus, vectors / "deflate")
     for target, n in sorted(corpus.counts.items()):
         print(f"fuzz-seeds: {target}: {n} new seeds")
 

@@ -9,15 +9,17 @@
 # 1 MiB bytes (payloads: tests/interop/payloads.*), a ping (not in the
 # browser: its API has none) and a clean close, checking every byte and the
 # close code. Each row prints PASS or FAIL with its name (and its log on
-# FAIL); the script exits 1 if any row failed.
+# FAIL); the script exits 1 if any row failed. Rows 11a and 11b put two
+# instances sharing a redis-server behind haproxy and nginx round-robin,
+# with a Chromium page on each; 11c publishes to them with redis-py.
 #
 # Rows 9 and 10 run over TLS (wss://, and https:// for the built-in page)
 # with a CA made for the run (examples/test-certs): every client verifies
 # it, Chromium through an NSS database of its own (certutil) that trusts
 # it, so no certificate error is ignored anywhere.
 #
-# Installs what it needs: Debian's chromium, nginx, haproxy and
-# libnss3-tools (certutil) when missing
+# Installs what it needs: Debian's chromium, nginx, haproxy, redis-server
+# and libnss3-tools (certutil) when missing
 # (apt-get, as root or through sudo), a venv in tests/interop/.venv from
 # tests/interop/requirements.txt, and `npm ci` in tests/interop. Everything
 # listens on 127.0.0.1 on ephemeral ports; every process it starts runs
@@ -51,6 +53,7 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v redis-server >/dev/null || missing+=(redis-server)
 command -v certutil >/dev/null || missing+=(libnss3-tools)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
@@ -70,7 +73,8 @@ export PATH=$PATH:/usr/sbin
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$dir/requirements.txt"
 (cd "$dir" && npm ci --silent --no-audit --no-fund)
 
-cargo build --release --quiet --bin echo-server --example interop-client --example test-certs
+cargo build --release --quiet --features redis --bin echo-server --example interop-client \
+  --example test-certs
 cargo build --release --quiet --features tokio --example tokio-echo --example hyper-upgrade \
   --example axum-upgrade
 client=$root/target/release/examples/interop-client
@@ -150,13 +154,43 @@ start py-server "$venv/bin/python" "$dir/py_websockets_server.py"
 py_port=$port
 start node-server node "$dir/node_ws_server.js"
 node_port=$port
+# Two instances sharing topics through a redis-server of their own.
+redis_port=$(free_port)
+timeout 600 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$work" >"$work/redis.log" 2>&1 &
+pids+=($!)
+wait_port "$redis_port" || { say "FAIL redis-server did not start"; cat "$work/redis.log"; exit 1; }
+start instance-a "$root/target/release/echo-server" --listen 127.0.0.1:0 --threads 2 --log warn \
+  --redis "redis://127.0.0.1:$redis_port/0"
+inst_a=$port
+start instance-b "$root/target/release/echo-server" --listen 127.0.0.1:0 --threads 2 --log warn \
+  --redis "redis://127.0.0.1:$redis_port/0"
+inst_b=$port
 # Chromium's test page comes from loopback too: a page from elsewhere may not
 # open ws://127.0.0.1 (local network access checks).
 start page-server "$venv/bin/python" -u -m http.server --bind 127.0.0.1 --directory "$dir" 0
 page_port=$port
 
 nginx_port=$(free_port)
+nginx_multi_port=$(free_port)
 mkdir -p "$work/nginx"
+# ws_proxy PORT TARGET: an nginx server on PORT passing WebSockets to TARGET.
+ws_proxy() {
+  cat <<EOF
+  server {
+    listen 127.0.0.1:$1;
+    location / {
+      proxy_pass http://$2;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade \$http_upgrade;
+      proxy_set_header Connection \$connection_upgrade;
+      proxy_set_header Host \$host;
+      proxy_read_timeout 60s;
+      proxy_buffering off;
+    }
+  }
+EOF
+}
 cat >"$work/nginx/nginx.conf" <<EOF
 worker_processes 1;
 pid $work/nginx/nginx.pid;
@@ -167,18 +201,9 @@ http {
   client_body_temp_path $work/nginx/body; proxy_temp_path $work/nginx/proxy;
   fastcgi_temp_path $work/nginx/fcgi; uwsgi_temp_path $work/nginx/uwsgi; scgi_temp_path $work/nginx/scgi;
   map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location / {
-      proxy_pass http://127.0.0.1:$ours;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade \$http_upgrade;
-      proxy_set_header Connection \$connection_upgrade;
-      proxy_set_header Host \$host;
-      proxy_read_timeout 60s;
-      proxy_buffering off;
-    }
-  }
+$(ws_proxy "$nginx_port" "127.0.0.1:$ours")
+  upstream instances { server 127.0.0.1:$inst_a; server 127.0.0.1:$inst_b; }
+$(ws_proxy "$nginx_multi_port" instances)
 }
 EOF
 nginx -t -q -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
@@ -187,6 +212,7 @@ timeout 600 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/e
 pids+=($!)
 
 haproxy_port=$(free_port)
+haproxy_multi_port=$(free_port)
 cat >"$work/haproxy.cfg" <<EOF
 defaults
   mode http
@@ -199,6 +225,13 @@ frontend ws
   default_backend echo
 backend echo
   server ours 127.0.0.1:$ours
+frontend instances
+  bind 127.0.0.1:$haproxy_multi_port
+  default_backend instances
+backend instances
+  balance roundrobin
+  server a 127.0.0.1:$inst_a
+  server b 127.0.0.1:$inst_b
 EOF
 haproxy -q -c -f "$work/haproxy.cfg"
 timeout 600 haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
@@ -222,20 +255,22 @@ node_tls_port=$port
 
 wait_port "$nginx_port" || { say "FAIL nginx did not start"; cat "$work/nginx/error.log"; exit 1; }
 wait_port "$haproxy_port" || { say "FAIL haproxy did not start"; cat "$work/haproxy.log"; exit 1; }
+wait_port "$nginx_multi_port" || { say "FAIL nginx did not start"; cat "$work/nginx/error.log"; exit 1; }
+wait_port "$haproxy_multi_port" || { say "FAIL haproxy did not start"; cat "$work/haproxy.log"; exit 1; }
 
 # --- the matrix -----------------------------------------------------------
 say "echo-server on :$ours, python websockets server on :$py_port, node ws server on :$node_port," \
   "page server on :$page_port, nginx on :$nginx_port, haproxy on :$haproxy_port"
-row "1  python websockets client  -> echo-server" \
-  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$ours/interop"
+row "1  python websockets client, permessage-deflate -> echo-server" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$ours/interop" deflate
 row "2  python websocket-client   -> echo-server" \
   "$venv/bin/python" "$dir/py_websocket_client.py" "ws://127.0.0.1:$ours/interop"
-row "3  node ws client            -> echo-server" \
-  node "$dir/node_ws_client.js" "ws://127.0.0.1:$ours/interop"
-row "4a chromium, test page       -> echo-server" \
+row "3  node ws client, permessage-deflate -> echo-server" \
+  node "$dir/node_ws_client.js" "ws://127.0.0.1:$ours/interop" deflate
+row "4a chromium, test page, permessage-deflate -> echo-server" \
   node "$dir/browser.js" test-page \
-  "http://127.0.0.1:$page_port/browser_page.html?ws=ws://127.0.0.1:$ours/interop"
-row "4b chromium, built-in page   -> echo-server" \
+  "http://127.0.0.1:$page_port/browser_page.html?ws=ws://127.0.0.1:$ours/interop&ext=permessage-deflate"
+row "4b chromium, built-in page, permessage-deflate -> echo-server" \
   node "$dir/browser.js" builtin-page "http://127.0.0.1:$ours"
 row "4c chromium, two pages in a room + HTTP publish -> echo-server" \
   node "$dir/browser.js" room "http://127.0.0.1:$ours"
@@ -245,40 +280,49 @@ row "4e chromium, /rfc6455.js: server stopped (SIGSTOP, half-open) -> heartbeat 
   node "$dir/browser.js" half-open "$root/target/release/echo-server"
 row "4f node, /rfc6455.js logic with a fake socket (backoff, resume, queue, heartbeat)" \
   node "$dir/rfc6455_module.js" "$root/src/server/rfc6455.js"
-row "5a our client  -> python websockets server" \
-  "$client" "ws://127.0.0.1:$py_port/interop"
-row "5b our client  -> node ws server" \
-  "$client" "ws://127.0.0.1:$node_port/interop"
-row "6a python websockets client  -> nginx -> echo-server" \
-  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$nginx_port/interop"
+row "5a our client, permessage-deflate -> python websockets server (compression on)" \
+  "$client" "ws://127.0.0.1:$py_port/interop" deflate
+row "5b our client, permessage-deflate -> node ws server (perMessageDeflate on)" \
+  "$client" "ws://127.0.0.1:$node_port/interop" deflate
+row "6a python websockets client, permessage-deflate -> nginx -> echo-server" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$nginx_port/interop" deflate
 row "6b our client  -> nginx -> echo-server" \
   "$client" "ws://127.0.0.1:$nginx_port/interop"
 row "7  our client  -> haproxy (lowercase headers) -> echo-server" \
   "$client" "ws://127.0.0.1:$haproxy_port/interop"
 
-row "8a python websockets client  -> tokio-echo (tokio driver)" \
-  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$tokio_port/interop"
+row "8a python websockets client, permessage-deflate -> tokio-echo (tokio driver)" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$tokio_port/interop" deflate
 row "8b python websockets client  -> hyper 1 server, /ws upgraded to the tokio driver" \
   "$venv/bin/python" "$dir/py_websockets_client.py" "ws://127.0.0.1:$hyper_port/ws"
 row "8c node ws client            -> axum router, /ws upgraded to the tokio driver" \
   node "$dir/node_ws_client.js" "ws://127.0.0.1:$axum_port/ws"
 row "8d python websocket-client   -> axum router, /ws upgraded to the tokio driver" \
   "$venv/bin/python" "$dir/py_websocket_client.py" "ws://127.0.0.1:$axum_port/ws"
-
 say "over TLS: echo-server on :$ours_tls, python websockets on :$py_tls_port, node ws on :$node_tls_port"
-row "9a python websockets client  -> echo-server, wss" \
-  "$venv/bin/python" "$dir/py_websockets_client.py" "wss://localhost:$ours_tls/interop" "$pki/ca.pem"
-row "9b node ws client            -> echo-server, wss" \
-  node "$dir/node_ws_client.js" "wss://localhost:$ours_tls/interop" "$pki/ca.pem"
-row "9c chromium, test page       -> echo-server, wss" \
+row "9a python websockets client, permessage-deflate -> echo-server, wss" \
+  "$venv/bin/python" "$dir/py_websockets_client.py" "wss://localhost:$ours_tls/interop" "$pki/ca.pem" deflate
+row "9b node ws client, permessage-deflate -> echo-server, wss" \
+  node "$dir/node_ws_client.js" "wss://localhost:$ours_tls/interop" "$pki/ca.pem" deflate
+row "9c chromium, test page, permessage-deflate -> echo-server, wss" \
   env INTEROP_HOME="$chromium_home" node "$dir/browser.js" test-page \
-  "http://127.0.0.1:$page_port/browser_page.html?ws=wss://localhost:$ours_tls/interop"
-row "9d chromium, built-in page   -> echo-server, https + wss" \
+  "http://127.0.0.1:$page_port/browser_page.html?ws=wss://localhost:$ours_tls/interop&ext=permessage-deflate"
+row "9d chromium, built-in page, permessage-deflate -> echo-server, https + wss" \
   env INTEROP_HOME="$chromium_home" node "$dir/browser.js" builtin-page "https://localhost:$ours_tls"
 row "10a our client  -> python websockets server, wss" \
   "$client" "wss://localhost:$py_tls_port/interop" --cafile "$pki/ca.pem"
 row "10b our client  -> node ws server, wss" \
   "$client" "wss://localhost:$node_tls_port/interop" --cafile "$pki/ca.pem"
+
+row "11a chromium, a room on two instances (redis) -> haproxy round-robin" \
+  node "$dir/browser.js" instances "http://127.0.0.1:$haproxy_multi_port" \
+  "http://127.0.0.1:$inst_a" "http://127.0.0.1:$inst_b"
+row "11b chromium, a room on two instances (redis) -> nginx round-robin" \
+  node "$dir/browser.js" instances "http://127.0.0.1:$nginx_multi_port" \
+  "http://127.0.0.1:$inst_a" "http://127.0.0.1:$inst_b"
+row "11c redis-py publish (a Flask app) -> redis -> two instances -> python websockets clients" \
+  "$venv/bin/python" "$dir/py_redis_publish.py" "redis://127.0.0.1:$redis_port/0" \
+  "ws://127.0.0.1:$inst_a" "ws://127.0.0.1:$inst_b"
 
 grep -q '"GET /interop HTTP/1.1" 101' "$work/nginx/access.log" ||
   { say "FAIL nginx's access log shows no 101 for /interop"; failed+=("nginx access log"); }

@@ -38,6 +38,8 @@ use std::vec::Vec;
 
 use crate::close::{CloseCode, CloseReason};
 use crate::connection::{Config, Connection, Event, SendError, State};
+#[cfg(feature = "deflate")]
+use crate::deflate::{DeflateConfig, Negotiated};
 use crate::error::ProtocolError;
 use crate::frame::{ControlPayload, Status};
 use crate::handshake::{ClientError, ClientRequest, UrlError, WsUrl};
@@ -61,6 +63,11 @@ pub struct ClientConfig {
     pub headers: Vec<(String, String)>,
     /// Protocol settings and limits.
     pub connection: Config,
+    /// Offer permessage-deflate (RFC 7692) with these settings. Default
+    /// `None`: no offer. `Some(DeflateConfig::default())` offers it without
+    /// context takeover, which keeps no compression state between messages.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateConfig>,
     /// What a `wss://` connection trusts. Default: Mozilla's roots.
     #[cfg(feature = "tls")]
     pub tls: crate::tls::ClientTls,
@@ -104,6 +111,8 @@ impl Default for ClientConfig {
             origin: None,
             headers: Vec::new(),
             connection: Config::default(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
             #[cfg(feature = "tls")]
             tls: crate::tls::ClientTls::default(),
             keepalive: None,
@@ -311,6 +320,8 @@ pub struct Client {
     conn: Connection,
     protocol: Option<String>,
     read_timeout: Option<Duration>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<Negotiated>,
     keepalive: Option<Keepalive>,
     /// When anything last arrived.
     last_received: Instant,
@@ -327,6 +338,7 @@ impl fmt::Debug for Client {
             .field("tls", &!matches!(self.stream, Stream::Plain(_)))
             .field("state", &self.conn.state())
             .field("protocol", &self.protocol)
+            .field("deflate", &self.conn.deflate_enabled())
             .finish()
     }
 }
@@ -393,6 +405,10 @@ impl Client {
         if let Some(origin) = &config.origin {
             request = request.origin(origin);
         }
+        #[cfg(feature = "deflate")]
+        {
+            request = request.deflate(config.deflate);
+        }
         let mut out = Vec::new();
         let mut handshake = request
             .write(&mut out)
@@ -411,7 +427,7 @@ impl Client {
             .map_err(Error::Io)?;
         stream.write_all(&out).map_err(io_error)?;
         let mut buf = Vec::with_capacity(1024);
-        let (protocol, consumed) = loop {
+        let (protocol, consumed, deflate) = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Error::Timeout);
@@ -430,11 +446,25 @@ impl Client {
             match handshake.parse(&buf).map_err(Error::Handshake)? {
                 Status::Incomplete(_) => continue,
                 Status::Complete(accepted) => {
-                    break (accepted.protocol().map(str::to_string), accepted.consumed());
+                    #[cfg(feature = "deflate")]
+                    let deflate = accepted.deflate().copied();
+                    #[cfg(not(feature = "deflate"))]
+                    let deflate = ();
+                    break (
+                        accepted.protocol().map(str::to_string),
+                        accepted.consumed(),
+                        deflate,
+                    );
                 }
             }
         };
         let mut conn = Connection::client(config.connection, OsKeys::source());
+        #[cfg(feature = "deflate")]
+        if let Some(n) = &deflate {
+            conn = conn.with_deflate(n);
+        }
+        #[cfg(not(feature = "deflate"))]
+        let () = deflate;
         conn.receive(&buf[consumed..], Duration::ZERO);
         stream
             .tcp()
@@ -446,11 +476,20 @@ impl Client {
             conn,
             protocol,
             read_timeout: config.read_timeout,
+            #[cfg(feature = "deflate")]
+            deflate,
             keepalive: config.keepalive,
             last_received: Instant::now(),
             ping_sent: None,
             socket_timeout: config.read_timeout,
         })
+    }
+
+    /// The permessage-deflate settings in force, if the server accepted
+    /// the offer.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<&Negotiated> {
+        self.deflate.as_ref()
     }
 
     /// The subprotocol the server selected.

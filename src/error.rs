@@ -159,6 +159,12 @@ pub enum ProtocolError {
     /// A message was split into more than
     /// [`Limits::max_fragments`](crate::Limits) frames. Close 1009.
     TooManyFragments,
+    /// A message sent with RSV1 is not valid DEFLATE data, or refers
+    /// further back than the negotiated window (RFC 7692 section 7.2.2).
+    /// Close 1007: the payload does not fit the message's type.
+    InvalidCompressedData,
+    /// The decompressor itself failed (no memory). Close 1011.
+    DecompressionFailed,
 }
 
 impl ProtocolError {
@@ -172,6 +178,8 @@ impl ProtocolError {
                 CloseCode::PROTOCOL_ERROR
             }
             ProtocolError::MessageTooLarge | ProtocolError::TooManyFragments => CloseCode::TOO_BIG,
+            ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::DecompressionFailed => CloseCode::INTERNAL_ERROR,
         }
     }
 
@@ -191,6 +199,8 @@ impl ProtocolError {
             }
             ProtocolError::MessageTooLarge => "message larger than the configured maximum",
             ProtocolError::TooManyFragments => "message split into too many fragments",
+            ProtocolError::InvalidCompressedData => "invalid compressed data",
+            ProtocolError::DecompressionFailed => "decompressor failed",
         }
     }
 }
@@ -229,6 +239,8 @@ impl fmt::Display for ProtocolError {
                 f.write_str("message larger than the configured maximum")
             }
             ProtocolError::TooManyFragments => f.write_str("message split into too many fragments"),
+            ProtocolError::InvalidCompressedData => f.write_str("invalid compressed data"),
+            ProtocolError::DecompressionFailed => f.write_str("decompressor failed"),
         }
     }
 }

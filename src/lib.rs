@@ -172,6 +172,9 @@
 //! - `cli` (default): the command-line tools (`echo-server`, `wsload`);
 //!   library users of `server` can leave it out and skip their flag
 //!   parser.
+//! - `deflate` (default): permessage-deflate (RFC 7692). Negotiation and
+//!   the message transformation need only `alloc`; with `std` the zlib-rs
+//!   engine comes with it.
 //! - `tls` (default): `wss://` for the client and the server, with rustls
 //!   (the `ring` provider) and Mozilla's roots. Without it the client
 //!   refuses `wss://` URLs with [`handshake::UrlError::TlsUnsupported`].
@@ -193,6 +196,8 @@ extern crate std;
 pub mod client;
 pub mod close;
 pub mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod error;
 pub mod frame;
 #[cfg(feature = "fuzzing")]

@@ -153,7 +153,9 @@ pub enum Incoming {
     Tagged {
         /// The topic.
         topic: String,
-        /// Its id in the topic.
+        /// Its id in the topic; 0 for a message without id (published
+        /// plainly through Redis to servers that share topics: not kept,
+        /// so a resume does not bring it back).
         id: u64,
         /// The message.
         payload: Payload,
@@ -439,7 +441,10 @@ impl Reconnecting {
                     recovered,
                 }
             }
-            (None, Some(topic), Some(id), None) => {
+            // No id: a message published plainly through Redis, not kept
+            // by the server (id 0, the resume point stays).
+            (None, Some(topic), id, None) => {
+                let id = id.unwrap_or(0);
                 let payload = match (v.get("data"), v.get("binary")) {
                     (Some(serde_json::Value::String(s)), _) => Payload::Text(s.clone()),
                     (_, Some(serde_json::Value::String(b))) => {
@@ -450,7 +455,9 @@ impl Reconnecting {
                     }
                     _ => return Incoming::Text(text),
                 };
-                self.last_id = Some(id);
+                if id > 0 {
+                    self.last_id = Some(id);
+                }
                 Incoming::Tagged {
                     topic: topic.to_owned(),
                     id,
@@ -536,6 +543,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(r.position(), Some((6, "e1")));
+        match r.read_text(r#"{"topic":"a","data":"plain via redis"}"#.into()) {
+            Incoming::Tagged { id: 0, payload, .. } => {
+                assert_eq!(payload, Payload::Text("plain via redis".into()))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(r.position(), Some((6, "e1")), "no id: the point stays");
         assert!(matches!(r.read_text("{not json".into()), Incoming::Text(_)));
         assert!(matches!(r.read_text("plain".into()), Incoming::Text(_)));
         let lost = r#"{"type":"subscribed","topic":"a","epoch":"e2","last":2,"recovered":false}"#;

@@ -151,7 +151,7 @@ fn a_room_hears_its_members_and_http_publishers() {
     // A worker hands its counters to the others at the end of its loop
     // turn, after it wrote the response: /stats, perhaps served by the
     // other worker, may see the last publish a moment later.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
     let stats = loop {
         let stats = body(&http(
             server.addr,

@@ -61,6 +61,8 @@ replay_tests!(
     connection_frames,
     utf8_incremental,
     mask,
+    deflate_negotiation,
+    deflate_inflate,
 );
 
 #[test]
@@ -74,6 +76,8 @@ fn every_target_has_a_replay_test_and_a_fuzz_target() {
         "connection_frames",
         "utf8_incremental",
         "mask",
+        "deflate_negotiation",
+        "deflate_inflate",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, listed);

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rfc6455::connection::{Config, Connection, Delivery, Event, Initiator, MessageKind, State};
-use rfc6455::frame::{decode_frame, DecodeRules, Role, Status};
+use rfc6455::frame::{decode_frame, DecodeRules, Role, Status, RSV1};
 use rfc6455::{CloseError, FrameError, Limits, ProtocolError};
 use serde_json::{Map, Value};
 
@@ -33,6 +33,8 @@ struct Vector {
     name: String,
     role: Role,
     config: Config,
+    /// permessage-deflate: the agreed parameters and the send threshold.
+    deflate: Option<(String, usize)>,
     echo: bool,
     echo_fragment_size: Option<NonZeroUsize>,
     /// Each step's wire bytes and its chop sizes (empty: one piece).
@@ -92,6 +94,8 @@ enum Got {
 struct SentSpec {
     opcode: u8,
     fin: bool,
+    /// Compressed: `payload` is what the frame inflates to.
+    rsv1: bool,
     /// Data and ping/pong frames: the exact payload.
     payload: Option<Bytes>,
     /// Close frames: the code (`None`: empty payload).
@@ -105,12 +109,14 @@ struct SentSpec {
 struct SentFrame {
     opcode: u8,
     fin: bool,
+    rsv1: bool,
+    /// Inflated when `rsv1` is set.
     payload: Bytes,
 }
 
 impl SentSpec {
     fn matches(&self, frame: &SentFrame) -> bool {
-        if self.opcode != frame.opcode || self.fin != frame.fin {
+        if self.opcode != frame.opcode || self.fin != frame.fin || self.rsv1 != frame.rsv1 {
             return false;
         }
         if let Some(code) = self.code {
@@ -396,9 +402,14 @@ fn event(v: &Value, what: &str) -> Res<Got> {
 
 fn sent_spec(v: &Value, what: &str) -> Res<SentSpec> {
     let m = obj(v, what)?;
-    only_keys(m, &["opcode", "fin", "payload", "code", "reason"], what)?;
+    only_keys(
+        m,
+        &["opcode", "fin", "rsv1", "payload", "code", "reason"],
+        what,
+    )?;
     let op = opcode(m.get("opcode").unwrap_or(&Value::Null), what)?;
     let fin = boolean(m, "fin", true)?;
+    let rsv1 = boolean(m, "rsv1", false)?;
     if op == 0x8 {
         let code = match m.get("code") {
             None => return Err(format!("{what}: a sent close states its code")),
@@ -412,6 +423,7 @@ fn sent_spec(v: &Value, what: &str) -> Res<SentSpec> {
         return Ok(SentSpec {
             opcode: op,
             fin,
+            rsv1,
             payload: None,
             code: Some(code),
             reason,
@@ -424,6 +436,7 @@ fn sent_spec(v: &Value, what: &str) -> Res<SentSpec> {
     Ok(SentSpec {
         opcode: op,
         fin,
+        rsv1,
         payload: Some(Bytes(data)),
         code: None,
         reason: None,
@@ -454,11 +467,13 @@ fn outcome(v: &Value, what: &str) -> Res<Outcome> {
     }
 }
 
-fn config(v: Option<&Value>, what: &str) -> Res<(Config, bool, Option<NonZeroUsize>)> {
+type Settings = (Config, bool, Option<NonZeroUsize>, Option<(String, usize)>);
+
+fn config(v: Option<&Value>, what: &str) -> Res<Settings> {
     let mut config = Config::default();
-    let (mut echo, mut frag) = (true, None);
+    let (mut echo, mut frag, mut deflate) = (true, None, None);
     let Some(v) = v else {
-        return Ok((config, echo, frag));
+        return Ok((config, echo, frag, deflate));
     };
     let m = obj(v, what)?;
     for (key, value) in m {
@@ -482,10 +497,17 @@ fn config(v: Option<&Value>, what: &str) -> Res<(Config, bool, Option<NonZeroUsi
             "echo_fragment_size" => {
                 frag = Some(NonZeroUsize::new(uint(value, &what)?).ok_or(what.clone())?)
             }
+            "deflate" => {
+                let d = obj(value, &what)?;
+                only_keys(d, &["agreed", "threshold"], &what)?;
+                let agreed = string(d.get("agreed").unwrap_or(&Value::Null), &what)?;
+                let threshold = uint(d.get("threshold").unwrap_or(&Value::Null), &what)?;
+                deflate = Some((agreed.to_owned(), threshold));
+            }
             _ => return Err(format!("{what}: unknown setting")),
         }
     }
-    Ok((config, echo, frag))
+    Ok((config, echo, frag, deflate))
 }
 
 fn parse_vector(file: &str, v: &Value) -> Res<Vector> {
@@ -503,7 +525,7 @@ fn parse_vector(file: &str, v: &Value) -> Res<Vector> {
         "client" => Role::Client,
         other => return Err(format!("{what}: unknown role {other:?}")),
     };
-    let (config, echo, echo_fragment_size) = config(m.get("config"), &what)?;
+    let (config, echo, echo_fragment_size, deflate) = config(m.get("config"), &what)?;
     let mut input = Vec::new();
     steps(
         m.get("input").unwrap_or(&Value::Null),
@@ -518,6 +540,7 @@ fn parse_vector(file: &str, v: &Value) -> Res<Vector> {
         name,
         role,
         config,
+        deflate,
         echo,
         echo_fragment_size,
         steps: input,
@@ -559,6 +582,9 @@ fn load_vectors() -> Vec<Vector> {
             vectors.push(parse_vector(&file, v).unwrap_or_else(|e| panic!("{file}: {e}")));
         }
     }
+    // Vectors that negotiate permessage-deflate need the feature.
+    #[cfg(not(feature = "deflate"))]
+    vectors.retain(|v| v.deflate.is_none());
     vectors
 }
 
@@ -600,24 +626,58 @@ fn drain_output(conn: &mut Connection, wire: &mut Vec<u8>) {
     }
 }
 
-fn decode_output(role: Role, mut wire: Vec<u8>) -> Result<Vec<SentFrame>, String> {
-    let peer = match role {
+/// The vector's permessage-deflate settings, seen from `role`: sends
+/// from the threshold up are compressed, context taken over where the
+/// agreed parameters allow.
+#[cfg(feature = "deflate")]
+fn negotiated(v: &Vector, role: Role) -> Option<rfc6455::deflate::Negotiated> {
+    use rfc6455::deflate::{DeflateConfig, Params};
+    let (agreed, threshold) = v.deflate.as_ref()?;
+    let ext = rfc6455::handshake::parse_extensions(agreed.as_bytes())?.next()?;
+    let params = Params::parse_response(&ext).ok()?;
+    let config = DeflateConfig {
+        context_takeover: true,
+        threshold: *threshold,
+        ..DeflateConfig::default()
+    };
+    config.agreed(params, role)
+}
+
+fn decode_output(v: &Vector, mut wire: Vec<u8>) -> Result<Vec<SentFrame>, String> {
+    let peer = match v.role {
         Role::Server => Role::Client,
         Role::Client => Role::Server,
     };
     let rules = DecodeRules {
         max_frame_size: u64::MAX,
+        allowed_rsv: if v.deflate.is_some() { RSV1 } else { 0 },
         ..DecodeRules::new(peer)
     };
+    // The peer's decompressor, for compressed frames.
+    #[cfg(feature = "deflate")]
+    let mut inflate = negotiated(v, peer).map(|n| rfc6455::deflate::Decompressor::new(&n));
     let mut frames = Vec::new();
     let mut at = 0;
     while at < wire.len() {
         match decode_frame(&mut wire[at..], &rules) {
             Ok(Status::Complete((f, used))) => {
+                let mut payload = f.payload.to_vec();
+                #[cfg(feature = "deflate")]
+                if f.header.rsv1 {
+                    // Single-frame messages only, in these vectors.
+                    let d = inflate.as_mut().ok_or("RSV1 without deflate")?;
+                    let mut out = Vec::new();
+                    d.begin();
+                    d.inflate(&payload, &mut out, usize::MAX)
+                        .and_then(|()| d.finish(&mut out, usize::MAX))
+                        .map_err(|e| format!("sent frame does not inflate: {e}"))?;
+                    payload = out;
+                }
                 frames.push(SentFrame {
                     opcode: f.header.opcode.as_u8(),
                     fin: f.header.fin,
-                    payload: Bytes(f.payload.to_vec()),
+                    rsv1: f.header.rsv1,
+                    payload: Bytes(payload),
                 });
                 at += used;
             }
@@ -644,6 +704,10 @@ fn run(v: &Vector, pieces: &[&[u8]]) -> (Run, Option<usize>) {
             )
         }
     };
+    #[cfg(feature = "deflate")]
+    if let Some(n) = negotiated(v, v.role) {
+        conn = conn.with_deflate(&n);
+    }
     let (echo, frag) = (v.echo, v.echo_fragment_size);
     let mut events = Vec::new();
     let mut wire = Vec::new();
@@ -698,7 +762,7 @@ fn run(v: &Vector, pieces: &[&[u8]]) -> (Run, Option<usize>) {
         }
         drain_output(&mut conn, &mut wire);
     }
-    let sent = decode_output(v.role, wire).unwrap_or_else(|e| {
+    let sent = decode_output(v, wire).unwrap_or_else(|e| {
         violations.push(e);
         Vec::new()
     });
@@ -744,6 +808,8 @@ fn error_name(e: ProtocolError) -> &'static str {
         ProtocolError::ExpectedContinuation => "expected_continuation",
         ProtocolError::MessageTooLarge => "message_too_large",
         ProtocolError::TooManyFragments => "too_many_fragments",
+        ProtocolError::InvalidCompressedData => "invalid_compressed_data",
+        ProtocolError::DecompressionFailed => "decompression_failed",
     }
 }
 
@@ -916,6 +982,18 @@ fn vector_names_are_unique_per_role_and_cover_the_autobahn_groups() {
             .filter(|v| v.name.split('.').next() == Some(group))
             .count();
         assert!(n > 0, "no vector for Autobahn group {group}");
+    }
+    // permessage-deflate: the RSV1 rules and the RFC 7692 frames.
+    #[cfg(feature = "deflate")]
+    {
+        let deflate = vectors.iter().filter(|v| v.deflate.is_some()).count();
+        assert!(deflate >= 30, "only {deflate} permessage-deflate vectors");
+        for section in [
+            "7.2.3.1", "7.2.3.2", "7.2.3.3", "7.2.3.4", "7.2.3.5", "7.2.3.6",
+        ] {
+            let name = format!("rfc7692-{section}");
+            assert!(vectors.iter().any(|v| v.name == name), "no vector {name}");
+        }
     }
     // The defaults the vectors rely on when they set no config.
     assert_eq!(Config::default().limits, Limits::DEFAULT);

@@ -538,6 +538,36 @@ proptest! {
     }
 }
 
+#[cfg(feature = "deflate")]
+#[test]
+fn permessage_deflate_is_negotiated_by_accept_and_client() {
+    use rfc6455::deflate::DeflateConfig;
+    runtime().block_on(async {
+        let text: String = (0..300)
+            .map(|i| format!("{{\"id\":{i},\"name\":\"user{i}\",\"online\":true}},"))
+            .collect();
+        for (server_deflate, accepted) in [(Some(DeflateConfig::default()), true), (None, false)] {
+            let config = ServerConfig {
+                deflate: server_deflate,
+                ..ServerConfig::default()
+            };
+            let (a, b) = tokio::io::duplex(64 << 10);
+            let req = request().deflate(Some(DeflateConfig::default()));
+            let (server, ws) = tokio::join!(accept(a, &config), client(b, req, Config::default()));
+            let (mut server, mut ws) = (server.unwrap(), ws.unwrap());
+            assert_eq!(server.connection().deflate_enabled(), accepted);
+            assert_eq!(ws.connection().deflate_enabled(), accepted);
+            let server_task = tokio::spawn(async move { echo(&mut server).await });
+            for _ in 0..3 {
+                ws.send_text(&text).await.unwrap();
+                assert_eq!(ws.recv().await.unwrap(), Event::Text(text.as_str()));
+            }
+            ws.close(CloseCode::NORMAL, "").await.unwrap();
+            let _ = server_task.await.unwrap();
+        }
+    });
+}
+
 /// `connect` has no TLS: a `wss://` URL is refused before any TCP
 /// connection is made, never spoken as plain text (tokio-tungstenite #182).
 #[test]

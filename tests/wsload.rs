@@ -247,6 +247,50 @@ fn echo_server_pipelined_text_on_two_threads() {
     assert_eq!(run.get("threads"), "2");
 }
 
+#[cfg(feature = "deflate")]
+#[test]
+fn deflate_with_json_payload_compresses_the_echoes() {
+    // Our server answers permessage-deflate offers by default.
+    let server = EchoServer::start();
+    let url = format!("ws://{}/", server.addr);
+    let run = wsload(&[
+        &url,
+        "--conns",
+        "4",
+        "--size",
+        "16KiB",
+        "--secs",
+        "1",
+        "--pipeline",
+        "2",
+        "--deflate",
+        "--payload",
+        "json",
+    ]);
+    assert_clean(&run);
+    assert_eq!(run.get("kind"), "text");
+    assert_eq!(run.get("deflate"), "on");
+    // JSON-like records compress to well under half; a frame header per
+    // echo at least.
+    let wire = run.number("wire_in_per_msg");
+    assert!(wire > 8.0 && wire < 8192.0, "{wire} bytes per 16 KiB echo");
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn deflate_declined_by_the_server_fails_the_run() {
+    // The broken server's handshake ignores the extension offer.
+    let server = BrokenServer::start(Misbehaviour::DropAfter(1_000_000));
+    let url = format!("ws://{}/", server.addr);
+    let run = wsload(&[&url, "--conns", "2", "--secs", "1", "--deflate"]);
+    assert!(!run.success, "a declined offer must fail the run");
+    assert!(
+        run.stderr.contains("declined permessage-deflate"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn idle_connections_are_held_and_closed_cleanly() {
     let server = EchoServer::start();

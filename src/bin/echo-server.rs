@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::server::app::{App, AppConfig};
 use rfc6455::server::cli::{parse_secs, parse_size};
 use rfc6455::server::{Heartbeat, HistoryLimits, Server, ServerConfig, SlowSubscriber};
@@ -132,6 +133,26 @@ struct Flags {
     /// Most topics one connection may subscribe to.
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_subscriptions: usize,
+    /// permessage-deflate (RFC 7692): answer clients' offers (every
+    /// browser makes one), or decline them all.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
+    deflate: bool,
+    /// Keep the compression window across messages, both ways: a better
+    /// ratio on similar messages, for 2 x 2^bits bytes per connection.
+    /// Without it no connection holds compression state between messages.
+    #[arg(long)]
+    deflate_context_takeover: bool,
+    /// Window of 2^BITS bytes for what this server compresses, and what it
+    /// asks of clients that keep their context [default: 15, or 12 with
+    /// --deflate-context-takeover].
+    #[arg(long, value_name = "BITS", value_parser = clap::value_parser!(u8).range(9..=15))]
+    deflate_window_bits: Option<u8>,
+    /// Messages shorter than this are sent uncompressed.
+    #[arg(long, value_name = "BYTES", default_value = "128", value_parser = size)]
+    deflate_threshold: u64,
+    /// Compression level, 0 (stored) to 9 (smallest).
+    #[arg(long, value_name = "LEVEL", default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=9))]
+    deflate_level: u8,
     /// Serve wss:// (and https://) with this certificate chain: PEM, the
     /// server's certificate first. SIGHUP reads it and the key again.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -166,6 +187,44 @@ struct Flags {
         requires = "heartbeat_text"
     )]
     heartbeat_reply: String,
+    /// Share topics with other instances through Redis pub/sub, at
+    /// redis://HOST:PORT/DB (USER:PASSWORD@ may come before HOST). Every
+    /// publish goes through Redis; each instance delivers to its own
+    /// subscribers. With history (the default), ids are assigned in Redis,
+    /// so a client resumes on any instance.
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RFC6455_REDIS_URL",
+        hide_env_values = true
+    )]
+    redis: Option<String>,
+    /// The Redis password, replacing the URL's (keep it off the command
+    /// line: set the variable).
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "RFC6455_REDIS_PASSWORD",
+        hide_env_values = true,
+        requires = "redis"
+    )]
+    redis_password: Option<String>,
+    /// Prefix of the Redis channels: topic NAME is PREFIX:topic:NAME.
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "PREFIX", default_value = "rfc6455")]
+    redis_prefix: String,
+    /// Most bytes of publishes waiting for Redis; beyond it publishes are
+    /// dropped and counted.
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "BYTES", default_value = "16MiB", value_parser = size)]
+    redis_queue: u64,
+    /// With history: how long a topic's id counter stays in Redis after its
+    /// last publish (then the topic starts a new epoch).
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "SECS", default_value = "86400", value_parser = secs)]
+    redis_ids_ttl: Duration,
     /// Log level: error, warn, info, debug, trace [default: info, or RUST_LOG].
     #[arg(long, value_name = "LEVEL", value_parser = level)]
     log: Option<log::LevelFilter>,
@@ -190,6 +249,14 @@ fn secs(v: &str) -> Result<Duration, String> {
 fn level(v: &str) -> Result<log::LevelFilter, String> {
     v.parse()
         .map_err(|_| "error, warn, info, debug or trace".to_owned())
+}
+
+fn on_off(v: &str) -> Result<bool, String> {
+    match v {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err("on or off".to_owned()),
+    }
 }
 
 fn read_chunk(v: &str) -> Result<u64, String> {
@@ -344,6 +411,23 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
     if let Some(threads) = f.threads {
         config.threads = threads as usize;
     }
+    config.deflate = f.deflate.then(|| {
+        let base = DeflateConfig {
+            level: f.deflate_level,
+            threshold: usize::try_from(f.deflate_threshold).unwrap_or(usize::MAX),
+            ..DeflateConfig::default()
+        };
+        match (f.deflate_context_takeover, f.deflate_window_bits) {
+            (true, bits) => {
+                base.context_takeover(bits.unwrap_or(DeflateConfig::TAKEOVER_WINDOW_BITS))
+            }
+            (false, Some(bits)) => DeflateConfig {
+                max_window_bits: bits,
+                ..base
+            },
+            (false, None) => base,
+        }
+    });
     config.topics.max_name_len = f.max_topic_len;
     config.topics.max_per_connection = f.max_subscriptions;
     let high_water = usize::try_from(f.high_water).unwrap_or(usize::MAX);
@@ -362,6 +446,17 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
             .saturating_add(config.high_water)
             .saturating_add(config.read_budget),
     );
+    #[cfg(feature = "redis")]
+    if let Some(url) = f.redis {
+        config.redis = Some(rfc6455::server::RedisConfig {
+            url,
+            password: f.redis_password.filter(|p| !p.is_empty()),
+            prefix: f.redis_prefix,
+            max_queue_bytes: usize::try_from(f.redis_queue).unwrap_or(usize::MAX),
+            ids_ttl: f.redis_ids_ttl,
+            ..Default::default()
+        });
+    }
     let app = AppConfig {
         room_echo: f.room_echo,
         tick: f.tick,
@@ -473,6 +568,33 @@ mod tests {
     }
 
     #[test]
+    fn deflate_flags_set_the_policy() {
+        let (c, _) = parse(&[]).unwrap();
+        assert_eq!(c.deflate, Some(DeflateConfig::default()));
+        let (c, _) = parse(&["--deflate", "off"]).unwrap();
+        assert_eq!(c.deflate, None);
+        let (c, _) = parse(&["--deflate-context-takeover"]).unwrap();
+        let d = c.deflate.unwrap();
+        assert!(d.context_takeover && d.peer_context_takeover);
+        assert_eq!((d.max_window_bits, d.peer_max_window_bits), (12, Some(12)));
+        let (c, _) = parse(&[
+            "--deflate-window-bits",
+            "10",
+            "--deflate-threshold",
+            "1KiB",
+            "--deflate-level",
+            "6",
+        ])
+        .unwrap();
+        let d = c.deflate.unwrap();
+        assert_eq!((d.max_window_bits, d.threshold, d.level), (10, 1024, 6));
+        assert!(!d.context_takeover);
+        assert!(parse(&["--deflate", "maybe"]).is_err());
+        assert!(parse(&["--deflate-window-bits", "8"]).is_err());
+        assert!(parse(&["--deflate-level", "10"]).is_err());
+    }
+
+    #[test]
     fn defaults_are_the_documented_ones() {
         let (c, app) = parse(&[]).unwrap();
         let d = ServerConfig::default();
@@ -485,6 +607,34 @@ mod tests {
         assert_eq!(app.publish_token, None);
         assert_eq!(c.heartbeat, None);
         assert_eq!(c.history, Some(HistoryLimits::default()));
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn redis_flags_set_the_relay() {
+        let (c, _) = parse(&[]).unwrap();
+        assert_eq!(c.redis, None);
+        let (c, _) = parse(&[
+            "--redis",
+            "redis://127.0.0.1:7000/3",
+            "--redis-prefix",
+            "app1",
+            "--redis-queue",
+            "1MiB",
+            "--redis-password",
+            "pw",
+            "--redis-ids-ttl",
+            "3600",
+        ])
+        .unwrap();
+        assert!(c.history.is_some(), "ids come from Redis");
+        let r = c.redis.unwrap();
+        assert_eq!(r.url, "redis://127.0.0.1:7000/3");
+        assert_eq!(r.prefix, "app1");
+        assert_eq!(r.max_queue_bytes, 1 << 20);
+        assert_eq!(r.password.as_deref(), Some("pw"));
+        assert_eq!(r.ids_ttl, Duration::from_secs(3600));
+        assert!(parse(&["--redis-password", "pw"]).is_err(), "needs --redis");
     }
 
     #[test]

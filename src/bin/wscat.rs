@@ -26,6 +26,7 @@ OPTIONS:
     --origin ORIGIN     send an Origin header
     --header 'N: V'     send an extra header (repeatable)
     --ping              send a ping after connecting and print the pong
+    --deflate           offer permessage-deflate (RFC 7692) without context takeover
     --keepalive SECS    ping after SECS of silence; give up on the connection
                         when nothing comes SECS after the ping
     --reconnect         when the connection is lost, connect again with
@@ -100,6 +101,8 @@ fn main() -> ExitCode {
                 }
             }
             "--ping" => ping = true,
+            #[cfg(feature = "deflate")]
+            "--deflate" => config.deflate = Some(rfc6455::deflate::DeflateConfig::default()),
             "--reconnect" => reconnect = true,
             "--resume" => resume = true,
             "--keepalive" | "--backoff-initial" | "--backoff-max" => {
@@ -157,8 +160,15 @@ fn main() -> ExitCode {
             return ExitCode::from(100);
         }
     };
+    #[cfg(feature = "deflate")]
+    let deflate = client
+        .deflate()
+        .map(|n| format!(" ({})", n.response()))
+        .unwrap_or_default();
+    #[cfg(not(feature = "deflate"))]
+    let deflate = String::new();
     eprintln!(
-        "connected to {url}{}",
+        "connected to {url}{}{deflate}",
         client
             .protocol()
             .map(|p| format!(" (protocol {p})"))

@@ -57,8 +57,11 @@
 //! An error from `next_event` is final: the close frame with its code has
 //! been queued; write it out and close the transport.
 
+mod inflate;
 mod send;
 
+#[cfg(feature = "deflate")]
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::mem;
@@ -71,9 +74,11 @@ pub use send::{
 };
 
 use crate::close::{CloseCode, ClosePayload, CloseReason};
+#[cfg(feature = "deflate")]
+use crate::deflate::{Compressor, Decompressor, Negotiated};
 use crate::error::ProtocolError;
 use crate::frame::{
-    ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status, MAX_HEADER_LEN,
+    ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status, MAX_HEADER_LEN, RSV1,
 };
 use crate::limits::Limits;
 use crate::mask::apply_mask;
@@ -181,6 +186,8 @@ struct PartialFrame {
     processed: usize,
     /// The payload length as `usize` (checked against the limits).
     len: usize,
+    /// Part of a message sent with RSV1 (permessage-deflate).
+    compressed: bool,
 }
 
 /// A message whose frames are still arriving.
@@ -189,6 +196,7 @@ struct OpenMessage {
     kind: MessageKind,
     len: u64,
     fragments: u32,
+    compressed: bool,
 }
 
 /// The incoming half: read buffer, frame decoding, message assembly.
@@ -213,6 +221,13 @@ struct Receiver {
     text: String,
     /// The assembly buffers hold a delivered message; clear them first.
     assembly_delivered: bool,
+    /// Inflates messages that arrive with RSV1, once permessage-deflate is
+    /// negotiated. Boxed: a connection without it pays one pointer.
+    #[cfg(feature = "deflate")]
+    inflate: Option<Box<Decompressor>>,
+    /// Bytes of the compressed message being received already delivered as
+    /// fragments (streaming delivery), counted against the message limit.
+    inflated_before: usize,
     last_received: Option<Duration>,
     /// The event found by the last `advance`, waiting to be borrowed.
     ready: Option<Ready>,
@@ -290,6 +305,9 @@ impl Connection {
                 assembly: Vec::new(),
                 text: String::new(),
                 assembly_delivered: false,
+                #[cfg(feature = "deflate")]
+                inflate: None,
+                inflated_before: 0,
                 last_received: None,
                 ready: None,
             },
@@ -299,6 +317,24 @@ impl Connection {
             close_received: None,
             eof: false,
         }
+    }
+
+    /// Turns on permessage-deflate with the settings negotiated in the
+    /// opening handshake (see [`deflate`](crate::deflate)): messages that
+    /// arrive with RSV1 are inflated under the message size limit, and
+    /// messages sent from the threshold up are compressed. Call it before
+    /// any frame is received or sent.
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(mut self, negotiated: &Negotiated) -> Self {
+        self.rx.inflate = Some(Box::new(Decompressor::new(negotiated)));
+        self.rx.rules.allowed_rsv = RSV1;
+        self.tx.set_compressor(Compressor::new(negotiated));
+        self
+    }
+
+    /// Whether permessage-deflate is on.
+    pub fn deflate_enabled(&self) -> bool {
+        self.rx.rules.allowed_rsv & RSV1 != 0
     }
 
     /// This endpoint's role.
@@ -481,6 +517,31 @@ impl Connection {
         self.rx.take_idle_buffer()
     }
 
+    /// Takes back the message buffer, where fragmented and compressed
+    /// messages are put together, if it holds nothing still needed: for a
+    /// driver's pool, at the same moments as
+    /// [`take_idle_read_buffer`](Self::take_idle_read_buffer). An idle
+    /// connection that kept it would hold the size of its last such
+    /// message.
+    pub fn take_idle_message_buffer(&mut self) -> Option<Vec<u8>> {
+        self.rx.take_idle_assembly()
+    }
+
+    /// Whether the connection holds a message buffer.
+    pub fn has_message_buffer(&self) -> bool {
+        self.rx.assembly.capacity() != 0
+    }
+
+    /// Gives the connection a message buffer (see
+    /// [`take_idle_message_buffer`](Self::take_idle_message_buffer)) to
+    /// use instead of allocating one. Ignored if it already has one.
+    pub fn provide_message_buffer(&mut self, mut buf: Vec<u8>) {
+        if self.rx.assembly.capacity() == 0 {
+            buf.clear();
+            self.rx.assembly = buf;
+        }
+    }
+
     /// Whether the connection holds a read buffer.
     pub fn has_read_buffer(&self) -> bool {
         self.rx.buf.capacity() != 0
@@ -504,10 +565,19 @@ impl Connection {
 
     /// Heap bytes this connection holds (buffers' capacities).
     pub fn heap_bytes(&self) -> usize {
+        #[cfg(feature = "deflate")]
+        let deflate = self
+            .rx
+            .inflate
+            .as_ref()
+            .map_or(0, |d| core::mem::size_of::<Decompressor>() + d.heap_bytes());
+        #[cfg(not(feature = "deflate"))]
+        let deflate = 0;
         self.rx.buf.capacity()
             + self.rx.assembly.capacity()
             + self.rx.text.capacity()
             + self.tx.heap_bytes()
+            + deflate
     }
 
     /// Bytes received but not yet turned into events.
@@ -598,6 +668,18 @@ enum Ready {
         code: Option<CloseCode>,
         reason: (usize, usize),
     },
+    /// A whole inflated message in `assembly`.
+    #[cfg(feature = "deflate")]
+    Inflated {
+        kind: MessageKind,
+    },
+    /// One frame's worth of an inflated message in `assembly` (streaming
+    /// delivery).
+    #[cfg(feature = "deflate")]
+    InflatedFragment {
+        kind: MessageKind,
+        fin: bool,
+    },
 }
 
 impl Receiver {
@@ -641,6 +723,14 @@ impl Receiver {
             };
         let len =
             usize::try_from(header.payload_len).map_err(|_| crate::FrameError::FrameTooLarge)?;
+        // RSV1 passes the decoder only with permessage-deflate, and then
+        // only on a message's first frame (RFC 7692 section 6).
+        let compressed = match header.opcode {
+            OpCode::Text | OpCode::Binary => header.rsv1,
+            _ if header.rsv1 => return Err(crate::FrameError::ReservedBits(RSV1).into()),
+            OpCode::Continuation => self.message.is_some_and(|m| m.compressed),
+            _ => false,
+        };
         let limits = &self.config.limits;
         match (header.opcode, &mut self.message) {
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
@@ -661,17 +751,24 @@ impl Receiver {
                 if header.payload_len > limits.max_message_size {
                     return Err(ProtocolError::MessageTooLarge);
                 }
-                if !header.fin {
-                    let kind = if header.opcode == OpCode::Text {
-                        MessageKind::Text
-                    } else {
-                        MessageKind::Binary
-                    };
+                let kind = if header.opcode == OpCode::Text {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
+                if compressed {
+                    // Inflated bytes go to the binary buffer, text too.
+                    self.prepare_assembly(MessageKind::Binary);
+                    self.begin_inflate();
+                } else if !header.fin {
                     self.prepare_assembly(kind);
+                }
+                if !header.fin {
                     self.message = Some(OpenMessage {
                         kind,
                         len: header.payload_len,
                         fragments: 1,
+                        compressed,
                     });
                 }
             }
@@ -682,6 +779,7 @@ impl Receiver {
             start: self.pos + header_len,
             processed: 0,
             len,
+            compressed,
         };
         self.frame = Some(frame);
         Ok(Some(frame))
@@ -705,6 +803,26 @@ impl Receiver {
         discard_data: bool,
     ) -> Result<Option<PartialFrame>, ProtocolError> {
         let available = (self.end - frame.start).min(frame.len);
+        if frame.compressed {
+            // Unmasked and inflated as it arrives: the size limit and UTF-8
+            // are checked after every read, whatever the frame's size.
+            if available > frame.processed {
+                let (from, to) = (frame.start + frame.processed, frame.start + available);
+                if let Some(key) = frame.header.mask {
+                    apply_mask(&mut self.buf[from..to], key, frame.processed);
+                }
+                if !discard_data {
+                    let kind = self.data_kind(&frame.header);
+                    self.inflate_piece(from, to, kind)?;
+                }
+                frame.processed = available;
+            }
+            if frame.processed < frame.len {
+                self.frame = Some(frame);
+                return Ok(None);
+            }
+            return Ok(Some(frame));
+        }
         if available == frame.len && frame.processed == 0 {
             // The common case: the whole payload is here. Unmask it in one
             // pass; text is validated once, when the frame completes.
@@ -771,6 +889,12 @@ impl Receiver {
                     return Err(ProtocolError::UnexpectedContinuation);
                 };
                 let single = header.fin && header.opcode != OpCode::Continuation;
+                if frame.compressed {
+                    if header.fin {
+                        self.message = None;
+                    }
+                    return self.complete_inflated(kind, header.fin, single, discard_data);
+                }
                 if kind == MessageKind::Text {
                     // A whole single-frame text is validated once, where it
                     // is borrowed as `&str` (`take_ready`); the rest was
@@ -863,6 +987,29 @@ impl Receiver {
             Ready::Close { code, reason } => Event::Close {
                 code,
                 reason: self.close_reason_text(reason),
+            },
+            #[cfg(feature = "deflate")]
+            Ready::Inflated {
+                kind: MessageKind::Text,
+            } => match utf8::validate(&self.assembly) {
+                Ok(text) => Event::Text(text),
+                // Checked piece by piece as it was inflated already.
+                Err(e) => {
+                    self.frame = None;
+                    self.message = None;
+                    self.pos = self.end;
+                    return Err(e.into());
+                }
+            },
+            #[cfg(feature = "deflate")]
+            Ready::Inflated {
+                kind: MessageKind::Binary,
+            } => Event::Binary(&self.assembly),
+            #[cfg(feature = "deflate")]
+            Ready::InflatedFragment { kind, fin } => Event::Fragment {
+                kind,
+                data: &self.assembly,
+                fin,
             },
         }))
     }
@@ -979,14 +1126,42 @@ impl Receiver {
         self.frame = None;
         self.message = None;
         self.pos = self.end;
+        #[cfg(feature = "deflate")]
+        if let Some(d) = &mut self.inflate {
+            d.end_message();
+        }
     }
 
     fn release_idle(&mut self) -> Option<Vec<u8>> {
-        if !self.assembly_delivered && self.message.is_none() {
-            self.assembly = Vec::new();
+        if self.assembly_idle() {
+            drop(self.take_idle_assembly());
             self.text = String::new();
         }
         self.take_idle_buffer()
+    }
+
+    /// Whether the assembly buffers hold nothing still needed: no message
+    /// is being put together, or it was delivered, which is no longer
+    /// borrowed (this takes `&self` from a `&mut` caller) and would be
+    /// cleared by the next [`advance`](Self::advance) anyway.
+    fn assembly_idle(&self) -> bool {
+        // A compressed frame being received inflates into `assembly`.
+        let inflating = self.frame.is_some_and(|f| f.compressed);
+        !inflating && (self.assembly_delivered || self.message.is_none())
+    }
+
+    /// The assembly buffer, emptied, if it is idle.
+    fn take_idle_assembly(&mut self) -> Option<Vec<u8>> {
+        if !self.assembly_idle() {
+            return None;
+        }
+        self.assembly_delivered = false;
+        self.text.clear();
+        if self.assembly.capacity() == 0 {
+            return None;
+        }
+        self.assembly.clear();
+        Some(mem::take(&mut self.assembly))
     }
 
     fn take_idle_buffer(&mut self) -> Option<Vec<u8>> {

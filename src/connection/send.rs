@@ -37,6 +37,8 @@ use core::fmt;
 use core::num::NonZeroUsize;
 
 use crate::close::{encode_close_payload, CloseCode, CloseReason};
+#[cfg(feature = "deflate")]
+use crate::deflate::{Compressor, SharedKey};
 use crate::frame::{ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status};
 use crate::mask::apply_mask;
 
@@ -80,6 +82,10 @@ pub enum SendError {
     FragmentOpen,
     /// A continuation was sent with no fragmented message open.
     NoFragmentOpen,
+    /// The compressor failed in the middle of a message streamed with
+    /// [`Sender::send_fragment`]; the message cannot be finished. Close the
+    /// connection (1011).
+    Compression,
 }
 
 impl fmt::Display for SendError {
@@ -90,6 +96,7 @@ impl fmt::Display for SendError {
             SendError::InvalidCloseCode => "close code may not be sent",
             SendError::FragmentOpen => "a fragmented message is still open",
             SendError::NoFragmentOpen => "no fragmented message is open",
+            SendError::Compression => "the compressor failed mid-message",
         })
     }
 }
@@ -124,6 +131,27 @@ impl SharedFrame {
             bytes,
             header_len: header.len() as u8,
         }
+    }
+
+    /// Encodes a permessage-deflate payload (tail stripped) as one final
+    /// frame of `kind` with RSV1 set.
+    #[cfg(feature = "deflate")]
+    fn compressed(kind: MessageKind, payload: &[u8]) -> SharedFrame {
+        let mut header = FrameHeader::new(kind.opcode(), payload.len() as u64);
+        header.rsv1 = true;
+        let header = header.to_bytes();
+        let bytes: Arc<[u8]> = header.iter().chain(payload).copied().collect();
+        SharedFrame {
+            bytes,
+            header_len: header.len() as u8,
+        }
+    }
+
+    /// Whether the payload is compressed (RSV1, permessage-deflate): such a
+    /// frame comes from [`Sender::compress_shared`] and goes out with
+    /// [`Sender::send_shared_compressed`] only.
+    pub fn is_compressed(&self) -> bool {
+        self.bytes[0] & 0x40 != 0
     }
 
     /// The frame as it goes on the wire: header, then payload.
@@ -222,6 +250,12 @@ pub struct Sender {
     /// The close frame has been handed out completely.
     close_written: bool,
     sending_fragmented: Option<MessageKind>,
+    /// Compresses messages once permessage-deflate is negotiated. Boxed: a
+    /// connection without it pays one pointer.
+    #[cfg(feature = "deflate")]
+    compressor: Option<Box<Compressor>>,
+    /// The message being streamed with `send_fragment` is compressed.
+    sending_compressed: bool,
 }
 
 impl Sender {
@@ -242,6 +276,26 @@ impl Sender {
             close_queued: false,
             close_written: false,
             sending_fragmented: None,
+            #[cfg(feature = "deflate")]
+            compressor: None,
+            sending_compressed: false,
+        }
+    }
+
+    #[cfg(feature = "deflate")]
+    pub(crate) fn set_compressor(&mut self, compressor: Compressor) {
+        self.compressor = Some(Box::new(compressor));
+    }
+
+    /// Whether a message of `len` bytes goes out compressed (permessage-
+    /// deflate is on and `len` reaches the threshold).
+    fn compresses(&self, len: usize) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.compressor.as_ref().is_some_and(|c| c.wants(len));
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = len;
+            false
         }
     }
 
@@ -256,12 +310,18 @@ impl Sender {
     }
 
     /// Sends a whole message of either kind as one frame.
+    ///
+    /// With permessage-deflate, a message from the threshold up goes out
+    /// compressed (RSV1 set), unless compressing does not make it smaller.
     pub fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
         if self.sending_fragmented.is_some() {
             return Err(SendError::FragmentOpen);
         }
+        // A compressed payload is smaller than `data`, or not sent.
         self.check_room(frame_size(data.len(), self.role))?;
-        self.queue_frame(true, kind.opcode(), data);
+        if !(self.compresses(data.len()) && self.queue_compressed_message(kind, data)) {
+            self.queue_frame(true, kind.opcode(), data);
+        }
         Ok(())
     }
 
@@ -288,6 +348,9 @@ impl Sender {
         let frame_bytes = frame_size(data.len(), self.role);
         if let Err(e) = self.check_room(frame_bytes) {
             return Ok(Err(e));
+        }
+        if self.compresses(data.len()) {
+            return Ok(self.send_message(kind, data));
         }
         // Straight out only when nothing must go between: no owed control
         // frame, no shared frame queued (it would have to be in the write).
@@ -346,13 +409,31 @@ impl Sender {
         if self.sending_fragmented.is_some() {
             return Err(SendError::FragmentOpen);
         }
+        #[cfg(feature = "deflate")]
+        if self.compresses(data.len()) {
+            if let Some(compressed) = self.compress_whole(data) {
+                return self.queue_fragments(kind, &compressed, max_payload, true);
+            }
+        }
+        self.queue_fragments(kind, data, max_payload, false)
+    }
+
+    /// Queues `data` as one message in frames of at most `max_payload`
+    /// bytes, RSV1 on the first if `compressed`; all or nothing.
+    fn queue_fragments(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        max_payload: NonZeroUsize,
+        compressed: bool,
+    ) -> Result<(), SendError> {
         let size = max_payload.get();
         let frames = data.len().div_ceil(size).max(1);
         let last_len = data.len() - (frames - 1) * size;
         let total = (frames - 1) * frame_size(size, self.role) + frame_size(last_len, self.role);
         self.check_room(total)?;
         if data.is_empty() {
-            self.queue_frame(true, kind.opcode(), data);
+            self.queue_frame_rsv1(true, kind.opcode(), data, compressed);
         }
         for (i, chunk) in data.chunks(size).enumerate() {
             let opcode = if i == 0 {
@@ -360,7 +441,7 @@ impl Sender {
             } else {
                 OpCode::Continuation
             };
-            self.queue_frame(i + 1 == frames, opcode, chunk);
+            self.queue_frame_rsv1(i + 1 == frames, opcode, chunk, compressed && i == 0);
         }
         Ok(())
     }
@@ -379,8 +460,26 @@ impl Sender {
             Some(open) if open == kind => OpCode::Continuation,
             Some(_) => return Err(SendError::FragmentOpen),
         };
-        self.check_room(frame_size(data.len(), self.role))?;
-        self.queue_frame(fin, opcode, data);
+        let first = self.sending_fragmented.is_none();
+        if first {
+            // The first fragment decides for the message.
+            self.sending_compressed = self.compresses(data.len());
+        }
+        if self.sending_compressed {
+            // Deflate may grow a fragment a little (block headers, the flush).
+            let bound = data.len() + data.len() / 8 + 64;
+            self.check_room(frame_size(bound, self.role))?;
+            if !self.queue_compressed_fragment(opcode, data, fin, first) {
+                if !first {
+                    return Err(SendError::Compression);
+                }
+                self.sending_compressed = false;
+                self.queue_frame(fin, opcode, data);
+            }
+        } else {
+            self.check_room(frame_size(data.len(), self.role))?;
+            self.queue_frame(fin, opcode, data);
+        }
         self.sending_fragmented = if fin { None } else { Some(kind) };
         Ok(())
     }
@@ -390,13 +489,25 @@ impl Sender {
     /// sends. Counts [`SharedFrame::wire_len`] plus
     /// [`SHARED_FRAME_OVERHEAD`] against the output bound. A client
     /// connection must mask, so it queues a masked copy instead.
+    ///
+    /// A compressed frame ([`SharedFrame::is_compressed`]) is refused with
+    /// [`SendError::Compression`]: it needs
+    /// [`send_shared_compressed`](Self::send_shared_compressed).
     pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), SendError> {
+        if frame.is_compressed() {
+            return Err(SendError::Compression);
+        }
         if self.sending_fragmented.is_some() {
             return Err(SendError::FragmentOpen);
         }
         if self.role == Role::Client {
             return self.send_message(frame.kind(), frame.payload());
         }
+        self.splice(frame)
+    }
+
+    /// Queues a shared frame (checked by the caller) as a splice.
+    fn splice(&mut self, frame: &SharedFrame) -> Result<(), SendError> {
         self.check_room(frame.wire_len() + SHARED_FRAME_OVERHEAD)?;
         self.splices.push_back(Splice {
             at: self.data_base + self.data.len() as u64,
@@ -404,6 +515,60 @@ impl Sender {
             written: 0,
         });
         self.splice_bytes += frame.wire_len();
+        Ok(())
+    }
+
+    /// The key under which a published message of `len` bytes is
+    /// compressed for this connection, or `None` when it goes out as it is
+    /// (no permessage-deflate, under the threshold, or a client, which
+    /// masks every frame and so cannot share one). Connections of one
+    /// [`DeflateConfig`](crate::deflate::DeflateConfig) with the same key
+    /// can share one [`compress_shared`](Self::compress_shared) result.
+    #[cfg(feature = "deflate")]
+    pub fn shared_compression(&self, len: usize) -> Option<SharedKey> {
+        let c = self.compressor.as_ref()?;
+        (self.role == Role::Server && c.wants(len)).then(|| c.shared_key())
+    }
+
+    /// Compresses a shared frame for this connection's
+    /// [`shared_compression`](Self::shared_compression) key, without its
+    /// window's history: `None` when that key is `None` or compression
+    /// would not make the message smaller (send `plain` then). The result
+    /// serves every connection with the same key.
+    #[cfg(feature = "deflate")]
+    pub fn compress_shared(&self, plain: &SharedFrame) -> Option<SharedFrame> {
+        self.shared_compression(plain.payload().len())?;
+        let c = self.compressor.as_ref()?;
+        let mut out = Vec::new();
+        c.compress_detached(plain.payload(), &mut out)
+            .then(|| SharedFrame::compressed(plain.kind(), &out))
+    }
+
+    /// Sends `compressed`, made by [`compress_shared`](Self::compress_shared)
+    /// from `plain` on a connection with this one's key, without copying
+    /// it. With context takeover the peer's window takes in the message,
+    /// so this connection's history records `plain`'s text (a copy of at
+    /// most the window). A connection that did not negotiate
+    /// permessage-deflate, or a client, sends `plain` instead.
+    #[cfg(feature = "deflate")]
+    pub fn send_shared_compressed(
+        &mut self,
+        plain: &SharedFrame,
+        compressed: &SharedFrame,
+    ) -> Result<(), SendError> {
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::FragmentOpen);
+        }
+        let usable = compressed.is_compressed()
+            && compressed.kind() == plain.kind()
+            && self.shared_compression(plain.payload().len()).is_some();
+        if !usable {
+            return self.send_shared(plain);
+        }
+        self.splice(compressed)?;
+        if let Some(c) = self.compressor.as_mut() {
+            c.remember(plain.payload());
+        }
         Ok(())
     }
 
@@ -640,9 +805,17 @@ impl Sender {
     /// Heap bytes held by the output queues (shared frames not counted:
     /// they are not this connection's).
     pub(crate) fn heap_bytes(&self) -> usize {
+        #[cfg(feature = "deflate")]
+        let deflate = self
+            .compressor
+            .as_ref()
+            .map_or(0, |c| core::mem::size_of::<Compressor>() + c.heap_bytes());
+        #[cfg(not(feature = "deflate"))]
+        let deflate = 0;
         self.data.capacity()
             + self.control.capacity()
             + self.splices.capacity() * core::mem::size_of::<Splice>()
+            + deflate
     }
 
     fn check_room(&self, frame_bytes: usize) -> Result<(), SendError> {
@@ -668,18 +841,15 @@ impl Sender {
     }
 
     fn queue_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        self.queue_frame_rsv1(fin, opcode, payload, false);
+    }
+
+    fn queue_frame_rsv1(&mut self, fin: bool, opcode: OpCode, payload: &[u8], rsv1: bool) {
         let mut header = FrameHeader::new(opcode, payload.len() as u64);
         header.fin = fin;
+        header.rsv1 = rsv1;
         header.mask = self.next_mask();
-        if self.head == self.data.len() {
-            self.reset_data();
-        } else if self.head > self.data.len() / 2 && self.head >= 4096 {
-            // Reclaim the written front so the queue does not creep.
-            self.data.drain(..self.head);
-            self.data_base += self.head as u64;
-            self.frame_end -= self.head;
-            self.head = 0;
-        }
+        self.prepare_queue();
         self.data.extend_from_slice(&header.to_bytes());
         let start = self.data.len();
         self.data.extend_from_slice(payload);
@@ -770,6 +940,110 @@ impl Sender {
             self.control.drain(..end);
             self.control_head = 0;
         }
+    }
+
+    /// Makes the data queue ready for a new frame at its end: empties it
+    /// when everything was written, or reclaims a large written front so
+    /// the queue does not creep.
+    fn prepare_queue(&mut self) {
+        if self.head == self.data.len() {
+            self.reset_data();
+        } else if self.head > self.data.len() / 2 && self.head >= 4096 {
+            self.data.drain(..self.head);
+            self.data_base += self.head as u64;
+            self.frame_end -= self.head;
+            self.head = 0;
+        }
+    }
+
+    /// Compresses a whole message straight into the queue, as one frame
+    /// with RSV1. False, with nothing queued, when the message is better
+    /// sent as it is.
+    fn queue_compressed_message(&mut self, kind: MessageKind, data: &[u8]) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.queue_compressed(kind.opcode(), true, true, |c, out| {
+            c.compress_message(data, out)
+        });
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = (kind, data);
+            false
+        }
+    }
+
+    /// Compresses one fragment of a streamed message into the queue.
+    fn queue_compressed_fragment(
+        &mut self,
+        opcode: OpCode,
+        data: &[u8],
+        fin: bool,
+        first: bool,
+    ) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.queue_compressed(opcode, fin, first, |c, out| {
+            c.compress_fragment(data, fin, out).is_ok()
+        });
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = (opcode, data, fin, first);
+            false
+        }
+    }
+
+    /// A whole message compressed into a buffer of its own, for
+    /// [`send_message_fragmented`](Self::send_message_fragmented), or
+    /// `None` to send it as it is.
+    #[cfg(feature = "deflate")]
+    fn compress_whole(&mut self, data: &[u8]) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.compressor
+            .as_mut()?
+            .compress_message(data, &mut out)
+            .then_some(out)
+    }
+
+    /// Queues one frame whose payload `compress` appends to the queue: the
+    /// header goes in front once the payload's length is known (room for
+    /// the largest header is kept, and the payload moved back over what a
+    /// shorter one leaves). Masks the payload in the client role.
+    #[cfg(feature = "deflate")]
+    fn queue_compressed(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv1: bool,
+        compress: impl FnOnce(&mut Compressor, &mut Vec<u8>) -> bool,
+    ) -> bool {
+        use crate::frame::MAX_HEADER_LEN;
+        if self.compressor.is_none() {
+            return false;
+        }
+        self.prepare_queue();
+        let at = self.data.len();
+        self.data.resize(at + MAX_HEADER_LEN, 0);
+        let payload_at = at + MAX_HEADER_LEN;
+        let Sender {
+            compressor, data, ..
+        } = self;
+        let done = compressor.as_mut().is_some_and(|c| compress(c, data));
+        if !done {
+            self.data.truncate(at);
+            return false;
+        }
+        let len = self.data.len() - payload_at;
+        let mut header = FrameHeader::new(opcode, len as u64);
+        header.fin = fin;
+        header.rsv1 = rsv1;
+        header.mask = self.next_mask();
+        let bytes = header.to_bytes();
+        let header_len = bytes.len();
+        self.data.copy_within(payload_at.., at + header_len);
+        self.data.truncate(at + header_len + len);
+        self.data[at..at + header_len].copy_from_slice(&bytes);
+        if let Some(key) = header.mask {
+            apply_mask(&mut self.data[at + header_len..], key, 0);
+        }
+        true
     }
 
     /// Moves `frame_end` past frames written completely; returns whether

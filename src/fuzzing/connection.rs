@@ -13,6 +13,8 @@ use crate::close::{CloseCode, ClosePayload, CloseReason};
 use crate::connection::{
     Config, Connection, Delivery, Event, MessageKind, SendError, Sender, State, MAX_CONTROL_QUEUE,
 };
+#[cfg(all(feature = "deflate", feature = "std"))]
+use crate::deflate::{Decompressor, DeflateConfig, Negotiated, Params};
 use crate::frame::{decode_frame, ControlPayload, DecodeRules, OpCode, Role, Status};
 use crate::frame::{MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::{Limits, ProtocolError};
@@ -53,6 +55,9 @@ pub(crate) struct Script<'a> {
     scale: usize,
     /// The read after which the application starts closing.
     close_at: Option<usize>,
+    /// permessage-deflate: context takeover, window bits and the send
+    /// threshold, as the agreed parameters of both sides.
+    deflate: Option<(bool, u8, usize)>,
 }
 
 /// Small limits, so that every limit is reached by short inputs.
@@ -75,7 +80,8 @@ fn preset(n: u8) -> (Limits, usize) {
 }
 
 impl<'a> Script<'a> {
-    /// Input: flags (1), ops count and scale (1), close point (1), ops.
+    /// Input: flags (1), ops count, scale and permessage-deflate (1), close
+    /// point (1), ops.
     pub(crate) fn parse(input: &mut Input<'a>) -> Self {
         let flags = input.u8();
         let shape = input.u8();
@@ -100,6 +106,15 @@ impl<'a> Script<'a> {
             ops: if ops.is_empty() { &[0x3f] } else { ops },
             scale: if shape & 0x80 != 0 { 16 } else { 1 },
             close_at: (close_at != 0xff).then_some(usize::from(close_at)),
+            // 0x08: on; 0x10: context takeover; 0x60: window and threshold.
+            deflate: (shape & 0x08 != 0).then(|| {
+                let choice = usize::from(shape >> 5) & 3;
+                (
+                    shape & 0x10 != 0,
+                    [15, 8, 9, 12][choice],
+                    [0, 16, 128, 1][choice],
+                )
+            }),
         }
     }
 
@@ -107,6 +122,13 @@ impl<'a> Script<'a> {
     /// depend on the bytes alone).
     pub(crate) fn without_close(mut self) -> Self {
         self.close_at = None;
+        self
+    }
+
+    /// The same script without permessage-deflate (for the frame model,
+    /// which knows RSV bits only as errors).
+    pub(crate) fn without_deflate(mut self) -> Self {
+        self.deflate = None;
         self
     }
 
@@ -157,6 +179,11 @@ enum ExpectedClose {
 struct Run {
     role: Role,
     config: Config,
+    /// permessage-deflate is on: frames may carry RSV1.
+    deflate: bool,
+    /// The peer's side of it, to inflate what we send.
+    #[cfg(all(feature = "deflate", feature = "std"))]
+    peer: Option<Negotiated>,
     /// Every byte handed to the transport, in order.
     wire: Vec<u8>,
     events: Vec<Owned>,
@@ -227,6 +254,7 @@ fn opposite(role: Role) -> Role {
 ///   are reported consistently.
 pub(crate) fn run(role: Role, script: &Script<'_>, stream: &[u8]) -> Outcome {
     let config = script.config;
+    #[allow(unused_mut)]
     let mut conn = match role {
         Role::Server => Connection::server(config),
         Role::Client => {
@@ -240,9 +268,16 @@ pub(crate) fn run(role: Role, script: &Script<'_>, stream: &[u8]) -> Outcome {
             )
         }
     };
+    #[cfg(all(feature = "deflate", feature = "std"))]
+    if let Some(n) = negotiated(script, role) {
+        conn = conn.with_deflate(&n);
+    }
     let mut run = Run {
         role,
         config,
+        deflate: script.deflate.is_some(),
+        #[cfg(all(feature = "deflate", feature = "std"))]
+        peer: negotiated(script, opposite(role)),
         wire: Vec::new(),
         events: Vec::new(),
         end: None,
@@ -355,6 +390,25 @@ pub(crate) fn run(role: Role, script: &Script<'_>, stream: &[u8]) -> Outcome {
     }
 }
 
+/// The script's permessage-deflate, seen from `role`: both directions
+/// agreed alike.
+#[cfg(all(feature = "deflate", feature = "std"))]
+fn negotiated(script: &Script<'_>, role: Role) -> Option<Negotiated> {
+    let (takeover, bits, threshold) = script.deflate?;
+    let params = Params {
+        server_no_context_takeover: !takeover,
+        client_no_context_takeover: !takeover,
+        server_max_window_bits: Some(bits),
+        client_max_window_bits: Some(Some(bits)),
+    };
+    let config = DeflateConfig {
+        context_takeover: takeover,
+        threshold,
+        ..DeflateConfig::default()
+    };
+    config.agreed(params, role)
+}
+
 /// Pulls events until none is ready, answering them as the script says.
 fn pull_events(conn: &mut Connection, run: &mut Run, script: &Script<'_>, op: u8) {
     loop {
@@ -394,7 +448,13 @@ fn on_event(run: &mut Run, script: &Script<'_>, op: u8, event: Event<'_>, tx: &m
         }
         Event::Fragment { kind, data, fin } => {
             assert!(frames, "fragment event with whole-message delivery");
-            assert!(data.len() as u64 <= limits.max_frame_size);
+            // An inflated frame is bounded by the message limit alone.
+            let bound = if run.deflate {
+                limits.max_message_size
+            } else {
+                limits.max_frame_size
+            };
+            assert!(data.len() as u64 <= bound);
             let (open_kind, bytes, count) = run.incoming.get_or_insert((kind, Vec::new(), 0));
             assert_eq!(*open_kind, kind, "fragment kind changed");
             *count += 1;
@@ -589,7 +649,14 @@ fn check_bounds(conn: &Connection, run: &Run) {
     // front lazily (past 4 KiB or half its length).
     let rx = frame_wire + run.config.read_chunk.max(run.max_read);
     let out = (2 * max_output).max(8192) + max_output + MAX_CLOSE_FRAME;
-    let bound = 2 * (rx + max_message + out + MAX_CONTROL_QUEUE);
+    // permessage-deflate: both windows' text, and a compressed frame's
+    // inflated bytes (within the message limit).
+    let deflate = if run.deflate {
+        2 * (1 << 15) + 2 * max_message + 1024
+    } else {
+        0
+    };
+    let bound = 2 * (rx + max_message + out + MAX_CONTROL_QUEUE) + deflate;
     let heap = conn.heap_bytes();
     assert!(heap <= bound, "{heap} heap bytes, bound {bound}");
 }
@@ -599,12 +666,16 @@ fn check_bounds(conn: &Connection, run: &Run) {
 fn check_wire(run: &Run) {
     let rules = DecodeRules {
         role: opposite(run.role),
-        allowed_rsv: 0,
+        allowed_rsv: if run.deflate { crate::frame::RSV1 } else { 0 },
         max_frame_size: u64::MAX,
     };
+    #[cfg(all(feature = "deflate", feature = "std"))]
+    let mut inflate = run.peer.as_ref().map(Decompressor::new);
     let mut wire = run.wire.clone();
     let mut rest = &mut wire[..];
-    let mut open: Option<(OpCode, Vec<u8>)> = None;
+    // The message being sent in fragments: its opcode, its bytes, and
+    // whether they are compressed.
+    let mut open: Option<(OpCode, Vec<u8>, bool)> = None;
     let mut closes = 0;
     let mut pongs = Vec::new();
     let mut pings = Vec::new();
@@ -615,27 +686,19 @@ fn check_wire(run: &Run) {
             other => panic!("output does not decode: {other:?}"),
         };
         let h = frame.header;
+        assert!(
+            !h.rsv1 || matches!(h.opcode, OpCode::Text | OpCode::Binary),
+            "RSV1 on {:?}",
+            h.opcode
+        );
         match h.opcode {
             OpCode::Text | OpCode::Binary => {
                 assert!(open.is_none(), "new message inside a fragmented one");
-                if !h.fin {
-                    open = Some((h.opcode, frame.payload.to_vec()));
-                } else if h.opcode == OpCode::Text {
-                    assert!(
-                        core::str::from_utf8(frame.payload).is_ok(),
-                        "text not UTF-8"
-                    );
-                }
+                open = Some((h.opcode, frame.payload.to_vec(), h.rsv1));
             }
             OpCode::Continuation => {
-                let (kind, bytes) = open.as_mut().expect("continuation with no message");
+                let (_, bytes, _) = open.as_mut().expect("continuation with no message");
                 bytes.extend_from_slice(frame.payload);
-                if h.fin {
-                    if *kind == OpCode::Text {
-                        assert!(core::str::from_utf8(bytes).is_ok(), "text not UTF-8");
-                    }
-                    open = None;
-                }
             }
             OpCode::Ping => pings.push(frame.payload.to_vec()),
             OpCode::Pong => pongs.push(frame.payload.to_vec()),
@@ -653,6 +716,26 @@ fn check_wire(run: &Run) {
                         assert_eq!(payload.reason, e.reason());
                     }
                 }
+            }
+        }
+        if h.fin && !h.opcode.is_control() {
+            let (kind, bytes, compressed) = open.take().expect("a message ends");
+            #[cfg(all(feature = "deflate", feature = "std"))]
+            let bytes = if compressed {
+                let d = inflate.as_mut().expect("RSV1 without permessage-deflate");
+                let mut out = Vec::new();
+                d.begin();
+                d.inflate(&bytes, &mut out, usize::MAX)
+                    .and_then(|()| d.finish(&mut out, usize::MAX))
+                    .expect("a compressed message inflates");
+                out
+            } else {
+                bytes
+            };
+            #[cfg(not(all(feature = "deflate", feature = "std")))]
+            assert!(!compressed);
+            if kind == OpCode::Text {
+                assert!(core::str::from_utf8(&bytes).is_ok(), "text not UTF-8");
             }
         }
         rest = &mut rest[used..];

@@ -21,6 +21,8 @@
 
 mod bytes;
 mod connection;
+#[cfg(all(feature = "deflate", feature = "std"))]
+mod deflate;
 mod frame;
 mod frames;
 mod handshake;
@@ -28,6 +30,8 @@ mod slow;
 
 pub use bytes::{fuzz_mask, fuzz_utf8_incremental};
 pub use connection::{fuzz_connection_client, fuzz_connection_server};
+#[cfg(all(feature = "deflate", feature = "std"))]
+pub use deflate::{fuzz_deflate_inflate, fuzz_deflate_negotiation};
 pub use frame::fuzz_frame_decode;
 pub use frames::fuzz_connection_frames;
 pub use handshake::{fuzz_handshake_request, fuzz_handshake_response};
@@ -46,6 +50,10 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("connection_frames", fuzz_connection_frames),
     ("utf8_incremental", fuzz_utf8_incremental),
     ("mask", fuzz_mask),
+    #[cfg(all(feature = "deflate", feature = "std"))]
+    ("deflate_negotiation", fuzz_deflate_negotiation),
+    #[cfg(all(feature = "deflate", feature = "std"))]
+    ("deflate_inflate", fuzz_deflate_inflate),
 ];
 
 /// A reader over the fuzzer's bytes. Reads past the end give zeros (and

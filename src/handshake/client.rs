@@ -4,6 +4,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+#[cfg(feature = "deflate")]
+use crate::deflate::{DeflateConfig, Negotiated, ResponseError};
 use crate::frame::Status;
 use crate::handshake::accept::{encode_key, AcceptKey};
 use crate::handshake::error::{BuildError, ClientError, ReasonPhrase, UrlError};
@@ -221,6 +223,8 @@ pub struct ClientRequest<'a> {
     origin: Option<&'a str>,
     headers: &'a [(&'a str, &'a str)],
     limits: Limits,
+    #[cfg(feature = "deflate")]
+    deflate: Option<DeflateConfig>,
 }
 
 impl<'a> ClientRequest<'a> {
@@ -238,7 +242,17 @@ impl<'a> ClientRequest<'a> {
             origin: None,
             headers: &[],
             limits: Limits::DEFAULT,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
+    }
+
+    /// Offers permessage-deflate with these settings
+    /// ([`DeflateConfig::offer`]); the server may decline.
+    #[cfg(feature = "deflate")]
+    pub const fn deflate(mut self, config: Option<DeflateConfig>) -> Self {
+        self.deflate = config;
+        self
     }
 
     /// Subprotocols to offer, most preferred first.
@@ -312,12 +326,20 @@ impl<'a> ClientRequest<'a> {
         if let Some(o) = self.origin {
             header(out, "Origin", o.as_bytes());
         }
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &self.deflate {
+            let mut offer = String::new();
+            deflate.offer().write(&mut offer);
+            header(out, "Sec-WebSocket-Extensions", offer.as_bytes());
+        }
         headers(out, self.headers);
         out.extend_from_slice(b"\r\n");
         Ok(ClientHandshake {
             head: Head::new(Kind::Response, &self.limits),
             accept: AcceptKey::from_key(&key),
             offered,
+            #[cfg(feature = "deflate")]
+            deflate: self.deflate,
         })
     }
 }
@@ -335,6 +357,9 @@ pub struct ClientHandshake {
     accept: AcceptKey,
     /// The offered subprotocols, as sent: `chat, superchat`.
     offered: String,
+    /// The permessage-deflate settings offered, if any.
+    #[cfg(feature = "deflate")]
+    deflate: Option<DeflateConfig>,
 }
 
 impl ClientHandshake {
@@ -417,8 +442,21 @@ impl ClientHandshake {
         if !extensions_valid {
             return Err(ClientError::InvalidExtensions);
         }
-        // No extension is ever offered, so any is unoffered.
-        if response.extensions().next().is_some() {
+        #[cfg(feature = "deflate")]
+        let deflate = match &self.deflate {
+            Some(config) => match config.accept_extensions(response.extensions()) {
+                Ok(n) => n,
+                Err(ResponseError::Unoffered) => return Err(ClientError::UnofferedExtension),
+                Err(e) => return Err(ClientError::Deflate(e)),
+            },
+            None => None,
+        };
+        // permessage-deflate is the only extension ever offered.
+        #[cfg(feature = "deflate")]
+        let offered_deflate = self.deflate.is_some();
+        #[cfg(not(feature = "deflate"))]
+        let offered_deflate = false;
+        if !offered_deflate && response.extensions().next().is_some() {
             return Err(ClientError::UnofferedExtension);
         }
         let mut protocols = ListItems::new(response.headers(), "Sec-WebSocket-Protocol");
@@ -435,6 +473,8 @@ impl ClientHandshake {
         Ok(Accepted {
             protocol: protocol.map(utf8_prefix),
             response,
+            #[cfg(feature = "deflate")]
+            deflate,
         })
     }
 }
@@ -492,12 +532,22 @@ impl<'a> Response<'a> {
 pub struct Accepted<'a> {
     response: Response<'a>,
     protocol: Option<&'a str>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<Negotiated>,
 }
 
 impl<'a> Accepted<'a> {
     /// The subprotocol the server selected, one the client offered.
     pub fn protocol(&self) -> Option<&'a str> {
         self.protocol
+    }
+
+    /// The permessage-deflate settings the server accepted, for
+    /// [`Connection::with_deflate`](crate::Connection::with_deflate);
+    /// `None` if it declined or none was offered.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<&Negotiated> {
+        self.deflate.as_ref()
     }
 
     /// The whole 101 response.

@@ -361,6 +361,10 @@ pub enum ClientError {
     /// The server selected a protocol the client did not offer (section 4.1,
     /// response check 6).
     UnofferedProtocol,
+    /// The server's permessage-deflate response breaks RFC 7692 section 7
+    /// or leaves the offer's bounds.
+    #[cfg(feature = "deflate")]
+    Deflate(crate::deflate::ResponseError),
 }
 
 impl From<HttpError> for ClientError {
@@ -389,6 +393,8 @@ impl fmt::Display for ClientError {
             ClientError::UnofferedExtension => f.write_str("server chose an extension not offered"),
             ClientError::InvalidProtocol => f.write_str("invalid Sec-WebSocket-Protocol header"),
             ClientError::UnofferedProtocol => f.write_str("server chose a protocol not offered"),
+            #[cfg(feature = "deflate")]
+            ClientError::Deflate(e) => write!(f, "permessage-deflate response: {e}"),
         }
     }
 }

@@ -105,12 +105,32 @@ impl<'a> Iterator for Extensions<'a> {
     type Item = Extension<'a>;
 
     fn next(&mut self) -> Option<Extension<'a>> {
-        let e = self.items.next()?;
-        let semi = e.iter().position(|&b| b == b';').unwrap_or(e.len());
-        Some(Extension {
-            name: utf8_prefix(trim_ows(&e[..semi])),
-            params: e.get(semi + 1..).unwrap_or_default(),
-        })
+        self.items.next().map(extension)
+    }
+}
+
+/// The extensions of one `Sec-WebSocket-Extensions` value, as a header
+/// carries them, or `None` if the value breaks the grammar of section 9.1.
+///
+/// ```
+/// use rfc6455::handshake::parse_extensions;
+/// let mut list = parse_extensions(b"permessage-deflate; client_max_window_bits, x-foo").unwrap();
+/// let deflate = list.next().unwrap();
+/// assert_eq!(deflate.name, "permessage-deflate");
+/// assert_eq!(deflate.params().next().unwrap().name, "client_max_window_bits");
+/// assert_eq!(list.next().unwrap().name, "x-foo");
+/// assert!(parse_extensions(b"a;;b").is_none());
+/// ```
+pub fn parse_extensions(value: &[u8]) -> Option<impl Iterator<Item = Extension<'_>> + Clone> {
+    is_valid(value).then(|| crate::handshake::http::list(value).map(extension))
+}
+
+/// `name *( ";" param )`, split at the first `;`.
+fn extension(e: &[u8]) -> Extension<'_> {
+    let semi = e.iter().position(|&b| b == b';').unwrap_or(e.len());
+    Extension {
+        name: utf8_prefix(trim_ows(&e[..semi])),
+        params: e.get(semi + 1..).unwrap_or_default(),
     }
 }
 

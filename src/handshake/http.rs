@@ -161,7 +161,7 @@ fn is_comma(b: &u8) -> bool {
 
 /// The elements of a comma-separated list (RFC 9110 section 5.6.1),
 /// whitespace trimmed, empty elements skipped.
-pub(crate) fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> + Clone {
     value
         .split(is_comma)
         .map(trim_ows)

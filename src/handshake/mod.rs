@@ -129,7 +129,7 @@ pub use client::{Accepted, ClientHandshake, ClientRequest, Response, WsUrl};
 pub use error::{
     BodyError, BuildError, ClientError, HandshakeError, HttpError, ReasonPhrase, UrlError,
 };
-pub use extensions::{Extension, ExtensionParam, ExtensionParams, Extensions};
+pub use extensions::{parse_extensions, Extension, ExtensionParam, ExtensionParams, Extensions};
 pub use http::{Header, Headers};
 pub use server::{BodyFraming, Opening, Protocols, Request, RequestParser, UpgradeRequest};
 pub use write::{Accept, Reject};

@@ -454,8 +454,9 @@ impl<'a> UpgradeRequest<'a> {
     }
 
     /// The extensions the client offers, with their parameters, such as
-    /// `permessage-deflate; client_max_window_bits`. This crate answers
-    /// none of them.
+    /// `permessage-deflate; client_max_window_bits`: hand them to
+    /// [`DeflateConfig::negotiate`](crate::deflate::DeflateConfig::negotiate)
+    /// (feature `deflate`); no other extension is answered.
     pub fn extensions(&self) -> Extensions<'a> {
         Extensions::new(self.request.headers())
     }

@@ -8,6 +8,8 @@
 
 use alloc::vec::Vec;
 
+#[cfg(feature = "deflate")]
+use crate::deflate::Negotiated;
 use crate::handshake::error::BuildError;
 use crate::handshake::http::{is_field_value, is_token};
 
@@ -125,9 +127,12 @@ const REJECT_RESERVED: &[&str] = &[
 /// into the `101 Switching Protocols` response beyond the required headers.
 /// Written by [`UpgradeRequest::accept`](crate::handshake::UpgradeRequest::accept).
 ///
-/// No extension is ever accepted: the offer is parsed
-/// ([`UpgradeRequest::extensions`](crate::handshake::UpgradeRequest::extensions))
-/// and answered with none, which every client must handle.
+/// The only extension it can answer is permessage-deflate, with the
+/// settings [`DeflateConfig::negotiate`](crate::deflate::DeflateConfig::negotiate)
+/// chose from the request's offers
+/// ([`UpgradeRequest::extensions`](crate::handshake::UpgradeRequest::extensions));
+/// without it the response names no extension, which every client must
+/// handle.
 ///
 /// ```
 /// use rfc6455::handshake::Accept;
@@ -139,6 +144,8 @@ pub struct Accept<'h> {
     pub(crate) protocol: Option<&'h str>,
     pub(crate) server: Option<&'h str>,
     pub(crate) headers: &'h [(&'h str, &'h str)],
+    #[cfg(feature = "deflate")]
+    pub(crate) deflate: Option<&'h Negotiated>,
 }
 
 impl<'h> Accept<'h> {
@@ -148,7 +155,19 @@ impl<'h> Accept<'h> {
             protocol: None,
             server: None,
             headers: &[],
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
+    }
+
+    /// Accepts permessage-deflate with these settings, negotiated from
+    /// this request's offers: the 101 carries their
+    /// `Sec-WebSocket-Extensions`. Give the same settings to
+    /// [`Connection::with_deflate`](crate::Connection::with_deflate).
+    #[cfg(feature = "deflate")]
+    pub const fn deflate(mut self, negotiated: Option<&'h Negotiated>) -> Self {
+        self.deflate = negotiated;
+        self
     }
 
     /// The subprotocol to answer with; it must be one the client offered.
@@ -196,6 +215,10 @@ impl<'h> Accept<'h> {
         header(out, "Sec-WebSocket-Accept", accept_key);
         if let Some(p) = self.protocol {
             header(out, "Sec-WebSocket-Protocol", p.as_bytes());
+        }
+        #[cfg(feature = "deflate")]
+        if let Some(n) = self.deflate {
+            header(out, "Sec-WebSocket-Extensions", n.response().as_bytes());
         }
         if let Some(s) = self.server {
             header(out, "Server", s.as_bytes());

@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{
     check_topic_name, json, ConnId, Context, Handler, HttpRequest, Message, Peer, Response, Since,
-    UpgradeRequest,
+    Stats, UpgradeRequest,
 };
 use crate::close::CloseCode;
 use crate::connection::MessageKind;
@@ -239,32 +239,48 @@ impl Handler for App {
                     None => Response::new(400, "/push needs ?topic=NAME (and &data=TEXT)\n"),
                 }
             }
-            "/stats" => {
-                let s = ctx.stats();
-                Response::json(
-                    200,
-                    format!(
-                        "{{\"connections\":{},\"subscriptions\":{},\"topics\":{},\"published\":{},\
-                         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"inbox_dropped\":{},\
-                         \"history_topics\":{},\"history_messages\":{},\"history_bytes\":{}}}\n",
-                        s.connections,
-                        s.subscriptions,
-                        s.topics,
-                        s.published,
-                        s.delivered,
-                        s.dropped_slow,
-                        s.closed_slow,
-                        s.inbox_dropped,
-                        s.history_topics,
-                        s.history_messages,
-                        s.history_bytes
-                    ),
-                )
-            }
+            "/stats" => Response::json(200, stats_json(&ctx.stats())),
             "/favicon.ico" => Response::not_found(),
             _ => Response::upgrade_required(),
         }
     }
+}
+
+/// The counters as `GET /stats` shows them; `redis` only with a relay.
+fn stats_json(s: &Stats) -> String {
+    let mut json = format!(
+        "{{\"connections\":{},\"subscriptions\":{},\"topics\":{},\"published\":{},\
+         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"inbox_dropped\":{},\
+         \"history_topics\":{},\"history_messages\":{},\"history_bytes\":{}",
+        s.connections,
+        s.subscriptions,
+        s.topics,
+        s.published,
+        s.delivered,
+        s.dropped_slow,
+        s.closed_slow,
+        s.inbox_dropped,
+        s.history_topics,
+        s.history_messages,
+        s.history_bytes
+    );
+    let b = &s.broker;
+    if b.enabled {
+        json.push_str(&format!(
+            ",\"redis\":{{\"connected\":{},\"sent\":{},\"received\":{},\"dropped\":{},\
+             \"local_only\":{},\"malformed\":{},\"reconnects\":{},\"channels\":{}}}",
+            b.connected,
+            b.sent,
+            b.received,
+            b.dropped,
+            b.local_only,
+            b.malformed,
+            b.reconnects,
+            b.channels
+        ));
+    }
+    json.push_str("}\n");
+    json
 }
 
 /// The built-in page, told through its meta tags what the server does

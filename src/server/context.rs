@@ -7,8 +7,10 @@ use std::prelude::rust_2021::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::broker::Skip;
 use super::history::{self, Replay, Since};
 use super::hub::{Hub, Stats};
+use super::publication::Publication;
 use super::timers::{HandlerTimers, TimerId};
 use super::topics::{self, check_topic_name, Mode, Offer, TopicError, Topics};
 use super::{ConnId, ServerConfig};
@@ -21,8 +23,8 @@ use crate::frame::ControlPayload;
 pub(crate) struct Outgoing {
     pub(crate) topic: Arc<str>,
     pub(crate) frame: SharedFrame,
-    /// The slot of a connection not to deliver to.
-    pub(crate) exclude: Option<usize>,
+    /// The slot and stamp of a connection not to deliver to.
+    pub(crate) exclude: Option<(usize, u64)>,
 }
 
 /// Counters a worker keeps while it runs; published to the hub once per
@@ -33,6 +35,7 @@ pub(crate) struct Counts {
     pub(crate) delivered: u64,
     pub(crate) dropped_slow: u64,
     pub(crate) closed_slow: u64,
+    pub(crate) compressed: u64,
 }
 
 /// A worker's state that handlers reach through [`Context`].
@@ -47,31 +50,48 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    /// Sends `frame` to every other worker with subscribers of `topic` and
-    /// books it for this worker's; returns the subscribers reached. With
-    /// history, every worker (this one too) gets it through its inbox, in
-    /// id order.
+    /// Hands `frame` to the relay to other instances if there is one (it
+    /// comes back to this instance's subscribers from there); else sends it
+    /// to every other worker with subscribers of `topic` and books it for
+    /// this worker's, or with history hands it to every worker (this one
+    /// too) through its inbox, in id order. Returns the subscribers
+    /// reached.
     fn publish(
         &mut self,
         topic: &str,
         frame: &SharedFrame,
-        exclude: Option<usize>,
+        exclude: Option<(usize, u64)>,
         now: Instant,
     ) -> usize {
         self.counts.published += 1;
-        if let Some(history) = &self.hub.history {
-            let excluded = exclude.is_some_and(|slot| self.topics.is_subscribed(slot, topic));
-            let exclude = exclude.map(|slot| (self.worker, slot));
-            let reached = self
-                .hub
-                .publish_stamped(history, topic, frame, exclude, now);
+        let skip = exclude.map(|(slot, stamp)| Skip {
+            worker: self.worker,
+            slot,
+            stamp,
+        });
+        if let Some(reached) = self
+            .hub
+            .relay_publish(topic, frame, self.topics.name(topic), skip)
+        {
+            return reached;
+        }
+        if self.hub.relay().is_some() && self.hub.history.is_some() {
+            // The relay is away: ids come from Redis only, so this one has
+            // none (see Hub::route_unstamped).
+            let excluded = exclude.is_some_and(|(slot, _)| self.topics.is_subscribed(slot, topic));
+            let reached = self.hub.route_unstamped(topic, frame, skip);
             return reached.saturating_sub(usize::from(excluded));
         }
-        let remote = self.hub.route(topic, frame, Some(self.worker));
+        if let Some(history) = &self.hub.history {
+            let excluded = exclude.is_some_and(|(slot, _)| self.topics.is_subscribed(slot, topic));
+            let reached = self.hub.publish_stamped(history, topic, frame, skip, now);
+            return reached.saturating_sub(usize::from(excluded));
+        }
+        let remote = self.hub.route(topic, frame, Some(self.worker), None);
         let members = self.topics.members(topic);
         let local = members.len()
             - usize::from(
-                exclude.is_some_and(|slot| members.iter().any(|m| m.slot as usize == slot)),
+                exclude.is_some_and(|(slot, _)| members.iter().any(|m| m.slot as usize == slot)),
             );
         if local > 0 {
             let topic = self
@@ -182,6 +202,11 @@ impl Context<'_> {
     /// the order they were published. This worker's subscribers get the
     /// message when the current callback returns, in one write per
     /// subscriber for everything published to it in this turn.
+    ///
+    /// With a relay to other instances (`ServerConfig::redis`), the
+    /// message goes through Redis and every instance, this one included,
+    /// delivers it when it comes back; the count is then this instance's
+    /// subscribers. See the README, "Running several instances".
     pub fn publish(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         self.publish_frame(topic, &SharedFrame::new(kind, payload))
     }
@@ -232,6 +257,8 @@ impl Context<'_> {
 /// [`Context`].
 pub struct Peer<'a> {
     pub(crate) id: ConnId,
+    /// Tells this connection apart from later ones in the same slot.
+    pub(crate) stamp: u64,
     pub(crate) peer_addr: SocketAddr,
     pub(crate) tx: &'a mut Sender,
     pub(crate) socket: &'a mut super::transport::Transport,
@@ -373,16 +400,21 @@ impl<'a> Peer<'a> {
     pub fn publish(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         let frame = SharedFrame::new(kind, payload);
         let now = self.ctx.now;
-        if self.ctx.services.hub.history.is_some() {
-            // Its copy comes in id order with everyone else's.
+        let hub = &self.ctx.services.hub;
+        if hub.history.is_some() {
+            // Its copy comes in id order with everyone else's (through
+            // Redis, with a relay).
             return self.ctx.services.publish(topic, &frame, None, now);
         }
         let mine = self.is_subscribed(topic);
-        let slot = self.id.slot;
-        let others = self.ctx.services.publish(topic, &frame, Some(slot), now);
+        let me = (self.id.slot, self.stamp);
+        let others = self.ctx.services.publish(topic, &frame, Some(me), now);
         if mine {
             let services = &mut *self.ctx.services;
-            match topics::offer(self.tx, &frame, &services.config) {
+            let mut message = Publication::new(&frame);
+            let offered = topics::offer(self.tx, &mut message, &services.config);
+            services.counts.compressed += message.compressed();
+            match offered {
                 Offer::Queued => services.counts.delivered += 1,
                 Offer::Dropped => services.counts.dropped_slow += 1,
                 Offer::Closed => services.counts.closed_slow += 1,
@@ -397,8 +429,7 @@ impl<'a> Peer<'a> {
     pub fn publish_to_others(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         let frame = SharedFrame::new(kind, payload);
         let now = self.ctx.now;
-        self.ctx
-            .services
-            .publish(topic, &frame, Some(self.id.slot), now)
+        let me = (self.id.slot, self.stamp);
+        self.ctx.services.publish(topic, &frame, Some(me), now)
     }
 }

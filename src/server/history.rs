@@ -27,7 +27,17 @@
 //!
 //! For a broker relaying between instances (ids assigned elsewhere, e.g.
 //! atomically in Redis), [`Histories::ingest`] takes a message whose epoch
-//! and id are already known, instead of [`Histories::publish`].
+//! and id are already known, instead of [`Histories::publish`]. A log
+//! made here before any such message came has a provisional epoch (last
+//! id 0): the first ingested message *anchors* it to the broker's epoch,
+//! and the subscribers already there are told the epoch then. A later
+//! change of epoch, or a gap in the ids, *breaks* the run: the log starts
+//! over and the subscribers in the tagged form are asked to reconnect, so
+//! that their resume says what could not be recovered. A message without
+//! an id (another program's plain publish, or one delivered here only
+//! while the broker was away) is delivered but not kept, and resumes from
+//! before it are reported as not recovered
+//! ([`Histories::note_unstamped`]).
 
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::prelude::rust_2021::*;
@@ -39,6 +49,10 @@ use base64::Engine as _;
 
 use super::json;
 use crate::connection::{MessageKind, SharedFrame};
+
+/// The largest id a broker may give (Redis' counters are signed 64-bit),
+/// so that arithmetic on ids never overflows.
+pub(crate) const MAX_ID: u64 = i64::MAX as u64;
 
 /// Bookkeeping counted per kept message on top of its frames' bytes.
 const ENTRY_OVERHEAD: usize = 96;
@@ -120,6 +134,9 @@ struct Log {
     last: u64,
     entries: VecDeque<Entry>,
     bytes: usize,
+    /// A resume from an id below this is not exact: a message without id
+    /// was delivered after `cut - 1` (0: none).
+    cut: u64,
     /// Removed from the map: a thread that looked it up before must look
     /// again.
     forgotten: bool,
@@ -129,8 +146,23 @@ impl Log {
     /// The first id a replay could start from: the oldest kept, or the
     /// next one when none is kept.
     fn first(&self) -> u64 {
-        self.entries.front().map_or(self.last + 1, |e| e.message.id)
+        self.entries
+            .front()
+            .map_or(self.last.saturating_add(1), |e| e.message.id)
     }
+}
+
+/// How an ingested message changed its topic's run of ids, told to the
+/// subscribers before the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Shift {
+    /// The log had no id yet: it now counts in `epoch`, and its message
+    /// `last + 1` comes next. Subscribers in the tagged form that came
+    /// before are told (a `subscribed` notice without `recovered`).
+    Anchored { epoch: Arc<str>, last: u64 },
+    /// Another epoch, or ids skipped: the subscribers in the tagged form
+    /// are closed (1012) so that they resume and are told what is missing.
+    Broken,
 }
 
 /// What a subscribe found in the log, decided under the topic's lock.
@@ -190,17 +222,13 @@ impl Histories {
     }
 
     /// Takes a message whose epoch and id were assigned elsewhere (a
-    /// broker). A message of another epoch than the topic's starts that
-    /// epoch (the log is emptied); one at or below the newest id is a
-    /// duplicate and ignored (`None`). Otherwise it is kept and routed as
-    /// in [`publish`](Self::publish). Ids may skip (a message another
-    /// instance lost); a resume across the gap is reported as not
+    /// broker). One at or below the newest id of the same epoch is a
+    /// duplicate and ignored (`None`). Otherwise it is kept and routed as in
+    /// [`publish`](Self::publish), `route` learning first how the run of
+    /// ids changed ([`Shift`]): a log without ids yet takes the epoch;
+    /// another epoch, or ids that skip (a message this instance missed),
+    /// empties the log, so a resume across the break is reported as not
     /// recovered.
-    ///
-    /// A subscriber already on the topic when its epoch changes skips the
-    /// new epoch's messages up to the id it had reached: a broker that
-    /// restarts an epoch should close those subscribers (1012), so that
-    /// they resume and are told.
     pub(crate) fn ingest<R>(
         &self,
         topic: &str,
@@ -208,27 +236,72 @@ impl Histories {
         id: u64,
         plain: &SharedFrame,
         now: Instant,
-        route: impl FnOnce(&Arc<str>, &Stamped) -> R,
+        route: impl FnOnce(&Arc<str>, &Stamped, Option<Shift>) -> R,
     ) -> (Option<R>, Vec<Arc<str>>) {
+        let mut empty = false;
+        if id == 0 || id > MAX_ID {
+            return (None, Vec::new()); // ids start at 1; see MAX_ID
+        }
         let result = self.with_log(topic, |name, log| {
+            let mut shift = None;
             if &*log.epoch != epoch {
                 self.clear(log);
-                log.last = 0;
+                shift = Some(if log.last == 0 {
+                    // Unstamped messages came before: resumes from before
+                    // this message are not exact.
+                    log.cut = if log.cut > 0 { id } else { 0 };
+                    Shift::Anchored {
+                        epoch: Arc::from(epoch),
+                        last: id - 1,
+                    }
+                } else {
+                    log.cut = 0;
+                    Shift::Broken
+                });
                 log.epoch = Arc::from(epoch);
-            }
-            if id <= log.last {
+                log.last = id - 1;
+            } else if id <= log.last {
                 return None;
-            }
-            if id > log.last + 1 {
+            } else if id > log.last.saturating_add(1) {
                 // What came before cannot be replayed as one run with it.
                 self.clear(log);
+                shift = Some(if log.last == 0 {
+                    Shift::Anchored {
+                        epoch: Arc::clone(&log.epoch),
+                        last: id - 1,
+                    }
+                } else {
+                    Shift::Broken
+                });
                 log.last = id - 1;
             }
             let message = stamp(name, id, plain);
             self.append(log, now, &message);
-            Some(route(name, &message))
+            empty = log.entries.is_empty();
+            Some(route(name, &message, shift))
         });
-        (result, self.trim_to_bytes())
+        let mut emptied = self.trim_to_bytes();
+        if empty {
+            // Nothing kept (max_messages 0): forgotten unless subscribed,
+            // so that topics from the network cannot pile up.
+            emptied.push(Arc::from(topic));
+        }
+        (result, emptied)
+    }
+
+    /// Notes that a message without id was delivered on `topic` (not kept):
+    /// a resume from an id before it is reported as not recovered, since
+    /// the subscriber may have missed it.
+    pub(crate) fn note_unstamped(&self, topic: &str) {
+        let log = {
+            let logs = self.logs.read().unwrap_or_else(PoisonError::into_inner);
+            match logs.get(topic) {
+                Some(log) => Arc::clone(log),
+                None => return, // no log: no resume here can be exact anyway
+            }
+        };
+        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.cut = log.last.saturating_add(1);
     }
 
     /// Subscribes: under the topic's lock, reads what to replay after
@@ -254,8 +327,10 @@ impl Histories {
             };
             if let (Some(since), true) = (since, added) {
                 let same_epoch = since.epoch.is_none_or(|e| e == &*log.epoch);
-                let recovered =
-                    same_epoch && since.id <= log.last && since.id.saturating_add(1) >= log.first();
+                let recovered = same_epoch
+                    && since.id <= log.last
+                    && since.id.saturating_add(1) >= log.first()
+                    && since.id >= log.cut;
                 let after = if recovered { since.id } else { 0 };
                 replay.recovered = Some(recovered);
                 replay.frames = log
@@ -330,6 +405,7 @@ impl Histories {
             last: 0,
             entries: VecDeque::new(),
             bytes: 0,
+            cut: 0,
             forgotten: false,
         }));
         logs.insert(Arc::clone(&name), Arc::clone(&log));
@@ -456,7 +532,7 @@ fn new_epoch() -> Arc<str> {
 
 /// A message with id `id` of `topic`: the tagged form encoded once.
 fn stamp(topic: &str, id: u64, plain: &SharedFrame) -> Stamped {
-    let tagged = envelope(topic, id, plain.kind(), plain.payload());
+    let tagged = envelope(topic, Some(id), plain.kind(), plain.payload());
     Stamped {
         id,
         plain: plain.clone(),
@@ -466,13 +542,16 @@ fn stamp(topic: &str, id: u64, plain: &SharedFrame) -> Stamped {
 
 /// The tagged form of a message (documented in the README): a text
 /// payload as `{"topic":T,"id":N,"data":"..."}`, a binary one as
-/// `{"topic":T,"id":N,"binary":"BASE64"}`.
-pub(crate) fn envelope(topic: &str, id: u64, kind: MessageKind, payload: &[u8]) -> String {
+/// `{"topic":T,"id":N,"binary":"BASE64"}`; without `"id"` for a message
+/// that has none (relayed from a program that published it plainly).
+pub(crate) fn envelope(topic: &str, id: Option<u64>, kind: MessageKind, payload: &[u8]) -> String {
     let mut out = String::with_capacity(payload.len() + topic.len() + 40);
     out.push_str("{\"topic\":");
     json::push_string(&mut out, topic);
-    out.push_str(",\"id\":");
-    out.push_str(&id.to_string());
+    if let Some(id) = id {
+        out.push_str(",\"id\":");
+        out.push_str(&id.to_string());
+    }
     match (kind, std::str::from_utf8(payload)) {
         (MessageKind::Text, Ok(text)) => {
             out.push_str(",\"data\":");
@@ -492,14 +571,20 @@ pub(crate) fn envelope(topic: &str, id: u64, kind: MessageKind, payload: &[u8]) 
 /// `{"type":"subscribed","topic":T,"epoch":E,"last":N}`, plus
 /// `"recovered":true|false` when it asked to resume.
 pub(crate) fn notice(topic: &str, replay: &Replay) -> String {
+    notice_of(topic, &replay.epoch, replay.last, replay.recovered)
+}
+
+/// The `subscribed` notice; also sent mid-stream when a topic's log is
+/// anchored to a broker's epoch ([`Shift::Anchored`]).
+pub(crate) fn notice_of(topic: &str, epoch: &str, last: u64, recovered: Option<bool>) -> String {
     let mut out = String::with_capacity(topic.len() + 80);
     out.push_str("{\"type\":\"subscribed\",\"topic\":");
     json::push_string(&mut out, topic);
     out.push_str(",\"epoch\":");
-    json::push_string(&mut out, &replay.epoch);
+    json::push_string(&mut out, epoch);
     out.push_str(",\"last\":");
-    out.push_str(&replay.last.to_string());
-    if let Some(recovered) = replay.recovered {
+    out.push_str(&last.to_string());
+    if let Some(recovered) = recovered {
         out.push_str(if recovered {
             ",\"recovered\":true"
         } else {
@@ -618,7 +703,8 @@ mod tests {
         let t = Instant::now();
         let ingest = |id: u64, epoch: &str| {
             let frame = SharedFrame::new(MessageKind::Text, id.to_string().as_bytes());
-            h.ingest("a", epoch, id, &frame, t, |_, m: &Stamped| m.id).0
+            h.ingest("a", epoch, id, &frame, t, |_, m: &Stamped, _| m.id)
+                .0
         };
         assert_eq!(ingest(1, "e1"), Some(1));
         assert_eq!(ingest(2, "e1"), Some(2));
@@ -637,15 +723,74 @@ mod tests {
     }
 
     #[test]
+    fn ingest_anchors_breaks_and_cuts() {
+        let h = Histories::new(HistoryLimits::default());
+        let t = Instant::now();
+        let ingest = |id: u64, epoch: &str| {
+            let frame = SharedFrame::new(MessageKind::Text, id.to_string().as_bytes());
+            h.ingest("a", epoch, id, &frame, t, |_, _, shift| shift).0
+        };
+        // A subscriber before any id: provisional epoch, last 0.
+        let first = resume(&h, "a", 0, None, t);
+        assert_eq!(first.last, 0);
+        // Redis' counter is at 56 already: the log takes its epoch.
+        let anchored = Shift::Anchored {
+            epoch: Arc::from("X"),
+            last: 56,
+        };
+        assert_eq!(ingest(57, "X"), Some(Some(anchored)));
+        assert_eq!(ingest(58, "X"), Some(None));
+        assert_eq!(ingest(58, "X"), None, "duplicate");
+        let r = resume(&h, "a", 57, Some("X"), t);
+        assert_eq!((r.recovered, ids(&r)), (Some(true), vec![58]));
+        // A message without id: a resume from before it is not exact.
+        h.note_unstamped("a");
+        let r = resume(&h, "a", 58, Some("X"), t);
+        assert_eq!((r.recovered, ids(&r)), (Some(false), vec![57, 58]));
+        assert_eq!(ingest(59, "X"), Some(None));
+        assert_eq!(resume(&h, "a", 59, Some("X"), t).recovered, Some(true));
+        assert_eq!(resume(&h, "a", 58, Some("X"), t).recovered, Some(false));
+        // A gap, then another epoch: both break the run.
+        assert_eq!(ingest(61, "X"), Some(Some(Shift::Broken)));
+        assert_eq!(resume(&h, "a", 59, Some("X"), t).recovered, Some(false));
+        assert_eq!(resume(&h, "a", 60, Some("X"), t).recovered, Some(true));
+        assert_eq!(ingest(1, "Y"), Some(Some(Shift::Broken)));
+        let r = resume(&h, "a", 0, Some("Y"), t);
+        assert_eq!((r.recovered, ids(&r)), (Some(true), vec![1]));
+        // Id 0 is no id.
+        assert_eq!(ingest(0, "Y"), None);
+        // Nothing kept: the log is handed back to be forgotten.
+        let none = Histories::new(HistoryLimits {
+            max_messages: 0,
+            ..HistoryLimits::default()
+        });
+        let frame = SharedFrame::new(MessageKind::Text, b"x");
+        let (_, emptied) = none.ingest("b", "X", 3, &frame, t, |_, _, _| ());
+        assert_eq!(emptied, vec![Arc::<str>::from("b")]);
+        none.forget_if_unused("b", || false);
+        assert_eq!(none.usage(), (0, 0, 0));
+    }
+
+    #[test]
     fn envelopes_and_notices_are_json() {
         let v: serde_json::Value =
-            serde_json::from_str(&envelope("聊 \"x\"", 7, MessageKind::Text, b"hi\n")).unwrap();
+            serde_json::from_str(&envelope("聊 \"x\"", Some(7), MessageKind::Text, b"hi\n"))
+                .unwrap();
         assert_eq!(
             v,
             serde_json::json!({"topic": "聊 \"x\"", "id": 7, "data": "hi\n"})
         );
         let v: serde_json::Value =
-            serde_json::from_str(&envelope("b", 1, MessageKind::Binary, &[0, 255])).unwrap();
+            serde_json::from_str(&envelope("b", Some(1), MessageKind::Binary, &[0, 255])).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"topic": "b", "id": 1, "binary": "AP8="})
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&envelope("b", None, MessageKind::Text, b"plain")).unwrap();
+        assert_eq!(v, serde_json::json!({"topic": "b", "data": "plain"}));
+        let v: serde_json::Value =
+            serde_json::from_str(&envelope("b", Some(1), MessageKind::Binary, &[0, 255])).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"topic": "b", "id": 1, "binary": "AP8="})
@@ -661,5 +806,106 @@ mod tests {
             v,
             serde_json::json!({"type": "subscribed", "topic": "t", "epoch": "e", "last": 3, "recovered": false})
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    //! Hostile broker input: ids and epochs come from anyone who can
+    //! publish to Redis.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// A message with an epoch (of three) and an id, any u64.
+        Ingest(u8, u64, u16),
+        /// A message without id.
+        Unstamped,
+        /// A resume after an id, with an epoch of the three or none.
+        Resume(u64, Option<u8>),
+        /// Time passes.
+        Wait(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let id = prop_oneof![0..40u64, any::<u64>(), Just(u64::MAX), Just(MAX_ID)];
+        prop_oneof![
+            6 => (0..3u8, id, 0..300u16).prop_map(|(e, i, n)| Op::Ingest(e, i, n)),
+            1 => Just(Op::Unstamped),
+            2 => (0..45u64, proptest::option::of(0..3u8)).prop_map(|(i, e)| Op::Resume(i, e)),
+            1 => (0..20u8).prop_map(Op::Wait),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn hostile_ids_never_panic_overflow_or_break_a_resume(
+            ops in proptest::collection::vec(op(), 1..200),
+            topics in 1..4usize,
+        ) {
+            let limits = HistoryLimits {
+                max_messages: 16,
+                max_age: Some(Duration::from_secs(30)),
+                max_bytes: 8 * 1024,
+            };
+            let h = Histories::new(limits);
+            let epochs = ["e0", "e1", "e2"];
+            let mut now = Instant::now();
+            // Per topic: (epoch, last id) when a message without id came.
+            let mut marks: Vec<(String, u64)> = Vec::new();
+            for (n, op) in ops.into_iter().enumerate() {
+                let topic = format!("t{}", n % topics);
+                match op {
+                    Op::Ingest(e, id, len) => {
+                        // Real epochs are never reused; these three are: a
+                        // new run forgets the marks of the topic's old ones.
+                        let before = h.logs.read().unwrap().get(topic.as_str()).map(|l| l.lock().unwrap().epoch.clone());
+                        if before.as_deref() != Some(epochs[usize::from(e)]) {
+                            marks.retain(|(k, _)| !k.starts_with(&format!("{topic}/")));
+                        }
+                        let frame = SharedFrame::new(MessageKind::Binary, &vec![7; usize::from(len)]);
+                        let (_, emptied) = h.ingest(&topic, epochs[usize::from(e)], id, &frame, now, |_, m, _| {
+                            assert_eq!(m.id, id);
+                        });
+                        for t in emptied {
+                            h.forget_if_unused(&t, || false);
+                        }
+                    }
+                    Op::Unstamped => {
+                        if let Some(log) = h.logs.read().unwrap().get(topic.as_str()) {
+                            let log = log.lock().unwrap();
+                            marks.push((format!("{}/{}", topic, log.epoch), log.last));
+                        }
+                        h.note_unstamped(&topic);
+                    }
+                    Op::Resume(since, e) => {
+                        let since = Since { id: since, epoch: e.map(|e| epochs[usize::from(e)]) };
+                        let r = h.subscribe(&topic, Some(since), now, |_, _| Ok::<bool, ()>(true)).unwrap();
+                        let got: Vec<u64> = r.frames.iter().map(|f| {
+                            let v: serde_json::Value = serde_json::from_slice(f.payload()).unwrap();
+                            v["id"].as_u64().unwrap()
+                        }).collect();
+                        prop_assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+                        if r.recovered == Some(true) {
+                            // Exactly what follows `since`, no gap.
+                            let want: Vec<u64> = (since.id + 1..=r.last).collect();
+                            prop_assert_eq!(&got, &want);
+                            let key = format!("{}/{}", topic, r.epoch);
+                            prop_assert!(
+                                !marks.iter().any(|(k, last)| *k == key && *last >= since.id),
+                                "a message without id after {} went unreported", since.id
+                            );
+                        }
+                        h.forget_if_unused(&topic, || false);
+                    }
+                    Op::Wait(s) => now += Duration::from_secs(u64::from(s)),
+                }
+                let (logs, messages, bytes) = h.usage();
+                prop_assert!(logs <= topics);
+                prop_assert!(messages <= topics * limits.max_messages);
+                prop_assert!(bytes <= limits.max_bytes + 400 + ENTRY_OVERHEAD, "{bytes}");
+            }
+        }
     }
 }

@@ -6,6 +6,10 @@
 //! each worker with subscribers once: never a lock per subscriber. A worker
 //! is woken only when its inbox goes from empty to not empty, so a burst of
 //! publishes costs it one wake-up.
+//!
+//! With a relay to other instances ([`broker`](super::broker)), publishes
+//! go to the relay instead, and what comes back enters the inboxes here;
+//! the directory tells the relay which topics the instance has.
 
 use std::collections::HashMap;
 use std::prelude::rust_2021::*;
@@ -14,29 +18,51 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use std::time::Instant;
 
-use super::history::{Histories, HistoryLimits, Stamped};
-use crate::connection::SharedFrame;
+use super::broker::{Accepted, BrokerStats, Outbound, Relay, Skip};
+use super::history::{self, Histories, HistoryLimits, Shift, Stamped};
+use crate::connection::{MessageKind, SharedFrame};
 
 /// A message on its way to a worker's subscribers.
 pub(crate) struct Envelope {
     pub(crate) topic: Arc<str>,
-    /// The message as published.
+    /// The message as published (for [`Tag::Anchored`], the notice).
     pub(crate) frame: SharedFrame,
-    /// With history: its id and tagged form.
-    pub(crate) stamp: Option<Stamp>,
-    /// A connection (slot) of the receiving worker not to deliver to.
-    pub(crate) exclude: Option<usize>,
+    /// With history: its id and tagged form, or what changed in the
+    /// topic's run of ids.
+    pub(crate) tag: Tag,
+    /// The slot and stamp of a connection of the receiving worker not to
+    /// deliver to.
+    pub(crate) skip: Option<(usize, u64)>,
 }
 
-/// A message's id and its tagged form (the JSON envelope).
-pub(crate) struct Stamp {
-    pub(crate) id: u64,
-    pub(crate) tagged: SharedFrame,
+/// What a message is, beyond its payload, for subscribers in the tagged
+/// form.
+pub(crate) enum Tag {
+    /// No history: every subscriber gets the frame as published.
+    Plain,
+    /// A message with its id and tagged form (the JSON envelope).
+    Id { id: u64, tagged: SharedFrame },
+    /// A message without id (relayed from a program that published it
+    /// plainly, or delivered here only while the relay was away): the
+    /// tagged form has no `"id"`, and no subscriber skips it.
+    NoId { tagged: SharedFrame },
+    /// Not a message: the topic's log took a broker's epoch; the frame is
+    /// a `subscribed` notice for the tagged subscribers that came before
+    /// (those with no id yet).
+    Anchored,
+    /// Not a message: the topic's run of ids broke (another epoch, or ids
+    /// this instance missed); tagged subscribers are closed with 1012 so
+    /// that they resume and learn what could not be recovered.
+    Broken,
 }
 
 impl Envelope {
     fn wire_len(&self) -> usize {
-        self.frame.wire_len() + self.stamp.as_ref().map_or(0, |s| s.tagged.wire_len())
+        self.frame.wire_len()
+            + match &self.tag {
+                Tag::Id { tagged, .. } | Tag::NoId { tagged } => tagged.wire_len(),
+                _ => 0,
+            }
     }
 }
 
@@ -63,6 +89,7 @@ pub(crate) struct WorkerCounters {
     pub(crate) delivered: AtomicU64,
     pub(crate) dropped_slow: AtomicU64,
     pub(crate) closed_slow: AtomicU64,
+    pub(crate) compressed: AtomicU64,
     pub(crate) inbox_dropped: AtomicU64,
     pub(crate) connections: AtomicUsize,
     pub(crate) subscriptions: AtomicUsize,
@@ -86,6 +113,10 @@ pub struct Stats {
     /// Subscribers closed for being too slow (policy
     /// [`SlowSubscriber::Close`](super::SlowSubscriber::Close)).
     pub closed_slow: u64,
+    /// permessage-deflate copies of published messages made: one per
+    /// message, worker and compression setting, however many subscribers
+    /// take it.
+    pub compressed: u64,
     /// Messages not handed to a worker because its inbox was over
     /// [`ServerConfig::max_inbox_bytes`](super::ServerConfig).
     pub inbox_dropped: u64,
@@ -101,6 +132,8 @@ pub struct Stats {
     pub history_messages: usize,
     /// Bytes the history holds, as counted against its bound.
     pub history_bytes: usize,
+    /// The relay to other instances (`--redis`), if any.
+    pub broker: BrokerStats,
 }
 
 pub(crate) struct Hub {
@@ -113,6 +146,7 @@ pub(crate) struct Hub {
     pub(crate) shutdown: AtomicBool,
     /// Topic history and ids, when the server keeps them.
     pub(crate) history: Option<Histories>,
+    relay: Option<Arc<dyn Relay>>,
 }
 
 impl Hub {
@@ -120,6 +154,7 @@ impl Hub {
         threads: usize,
         max_inbox_bytes: usize,
         history: Option<HistoryLimits>,
+        relay: Option<Arc<dyn Relay>>,
     ) -> Hub {
         Hub {
             threads,
@@ -129,7 +164,49 @@ impl Hub {
             directory: RwLock::new(HashMap::new()),
             counters: (0..threads).map(|_| WorkerCounters::default()).collect(),
             shutdown: AtomicBool::new(false),
+            relay,
         }
+    }
+
+    /// The relay to other instances, if any.
+    pub(crate) fn relay(&self) -> Option<&Arc<dyn Relay>> {
+        self.relay.as_ref()
+    }
+
+    /// Hands a publish to the relay. `None`: there is none, or it is not
+    /// connected, and the caller delivers it here. `Some(n)`: relayed (n:
+    /// this instance's subscribers, a snapshot) or dropped (0).
+    pub(crate) fn relay_publish(
+        &self,
+        topic: &str,
+        frame: &SharedFrame,
+        name: Option<&Arc<str>>,
+        skip: Option<Skip>,
+    ) -> Option<usize> {
+        let relay = self.relay.as_ref()?;
+        let message = Outbound {
+            topic: name.map_or_else(|| Arc::from(topic), Arc::clone),
+            frame: frame.clone(),
+            skip,
+        };
+        match relay.publish(message) {
+            Accepted::Relayed => Some(
+                self.subscribers(topic)
+                    .saturating_sub(usize::from(skip.is_some())),
+            ),
+            Accepted::Dropped => Some(0),
+            Accepted::Local => None,
+        }
+    }
+
+    /// The topics with subscribers in this instance, a snapshot.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn topic_names(&self) -> Vec<Arc<str>> {
+        let dir = self
+            .directory
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        dir.keys().cloned().collect()
     }
 
     /// Called once, when the workers exist.
@@ -173,25 +250,38 @@ impl Hub {
             .directory
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        match dir.get(topic) {
+        let changed = match dir.get(topic) {
             // Nobody left anywhere: forget the topic.
             Some(counts) if delta < 0 => {
-                if counts.iter().all(|c| c.load(Ordering::Relaxed) == 0) {
+                let gone = counts.iter().all(|c| c.load(Ordering::Relaxed) == 0);
+                if gone {
                     dir.remove(topic);
-                    drop(dir);
-                    if let Some(history) = &self.history {
-                        history.forget_if_unused(topic, || self.subscribers(topic) > 0);
-                    }
                 }
+                gone
             }
             // Someone added it between the two locks.
-            Some(counts) => add(&counts[worker], delta),
+            Some(counts) => {
+                add(&counts[worker], delta);
+                false
+            }
             None => {
                 let counts: Box<[AtomicUsize]> =
                     (0..self.threads).map(|_| AtomicUsize::new(0)).collect();
                 add(&counts[worker], delta);
                 dir.insert(Arc::clone(topic), counts);
+                true
             }
+        };
+        drop(dir);
+        if changed && delta < 0 {
+            if let Some(history) = &self.history {
+                history.forget_if_unused(topic, || self.subscribers(topic) > 0);
+            }
+        }
+        // Outside the lock: the relay reads the directory when it acts, so
+        // notes that cross each other still end in the right state.
+        if let (true, Some(relay)) = (changed, &self.relay) {
+            relay.topic_changed(topic);
         }
     }
 
@@ -206,9 +296,15 @@ impl Hub {
     }
 
     /// Hands `frame` to every worker but `from` with subscribers of
-    /// `topic`; returns their subscriber count (those of workers whose
-    /// inbox was full not included).
-    pub(crate) fn route(&self, topic: &str, frame: &SharedFrame, from: Option<usize>) -> usize {
+    /// `topic`, but not to the connection `skip`; returns their subscriber
+    /// count (those of workers whose inbox was full not included).
+    pub(crate) fn route(
+        &self,
+        topic: &str,
+        frame: &SharedFrame,
+        from: Option<usize>,
+        skip: Option<Skip>,
+    ) -> usize {
         let Some(inboxes) = self.inboxes.get() else {
             return 0; // not running yet
         };
@@ -228,8 +324,10 @@ impl Hub {
             let envelope = Envelope {
                 topic: Arc::clone(name),
                 frame: frame.clone(),
-                stamp: None,
-                exclude: None,
+                tag: Tag::Plain,
+                skip: skip
+                    .filter(|s| s.worker == worker)
+                    .map(|s| (s.slot, s.stamp)),
             };
             if self.push(&inboxes[worker], worker, envelope) {
                 reached += count;
@@ -238,9 +336,36 @@ impl Hub {
         reached
     }
 
+    /// Delivers a message that has no id although the server keeps
+    /// history, because a relay is configured (ids come from the broker
+    /// only): to every worker with subscribers, the publishing one too,
+    /// tagged subscribers getting the tagged form without `"id"`. It is not
+    /// kept, and resumes from before it are not exact
+    /// ([`Histories::note_unstamped`]). Without history, as
+    /// [`route`](Self::route) to every worker.
+    pub(crate) fn route_unstamped(
+        &self,
+        topic: &str,
+        frame: &SharedFrame,
+        skip: Option<Skip>,
+    ) -> usize {
+        let Some(history) = &self.history else {
+            return self.route(topic, frame, None, skip);
+        };
+        history.note_unstamped(topic);
+        let text = history::envelope(topic, None, frame.kind(), frame.payload());
+        let tagged = SharedFrame::new(MessageKind::Text, text.as_bytes());
+        self.route_tagged(topic, skip, || {
+            let tag = Tag::NoId {
+                tagged: tagged.clone(),
+            };
+            (frame.clone(), tag)
+        })
+    }
+
     /// Publishes with history: assigns the id, keeps the message and hands
     /// it to every worker with subscribers, the publishing one included
-    /// (`exclude` names a connection there not to deliver to), under the
+    /// (`skip` names a connection there not to deliver to), under the
     /// topic's lock, so every worker sees the topic in id order. Returns
     /// the subscribers reached, as [`route`](Self::route).
     pub(crate) fn publish_stamped(
@@ -248,18 +373,20 @@ impl Hub {
         history: &Histories,
         topic: &str,
         frame: &SharedFrame,
-        exclude: Option<(usize, usize)>,
+        skip: Option<Skip>,
         now: Instant,
     ) -> usize {
         let (reached, emptied) = history.publish(topic, frame, now, |name, message| {
-            self.route_stamped(name, message, exclude)
+            self.route_stamped(name, message, skip)
         });
         self.forget(history, emptied);
         reached
     }
 
     /// Takes a message whose epoch and id were assigned elsewhere (a
-    /// broker): see [`Histories::ingest`]. `None` for a duplicate.
+    /// broker): see [`Histories::ingest`]. `None` for a duplicate. `skip`
+    /// names a connection of this instance not to deliver to.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn ingest(
         &self,
         history: &Histories,
@@ -267,11 +394,16 @@ impl Hub {
         epoch: &str,
         id: u64,
         frame: &SharedFrame,
+        skip: Option<Skip>,
         now: Instant,
     ) -> Option<usize> {
-        let (reached, emptied) = history.ingest(topic, epoch, id, frame, now, |name, message| {
-            self.route_stamped(name, message, None)
-        });
+        let (reached, emptied) =
+            history.ingest(topic, epoch, id, frame, now, |name, message, shift| {
+                if let Some(shift) = &shift {
+                    self.route_shift(name, shift);
+                }
+                self.route_stamped(name, message, skip)
+            });
         self.forget(history, emptied);
         reached
     }
@@ -283,11 +415,23 @@ impl Hub {
         }
     }
 
-    fn route_stamped(
+    fn route_stamped(&self, name: &Arc<str>, message: &Stamped, skip: Option<Skip>) -> usize {
+        self.route_tagged(name, skip, || {
+            let tag = Tag::Id {
+                id: message.id,
+                tagged: message.tagged.clone(),
+            };
+            (message.plain.clone(), tag)
+        })
+    }
+
+    /// Hands every worker with subscribers of `topic` what `make` makes;
+    /// returns the subscribers reached.
+    fn route_tagged(
         &self,
-        name: &Arc<str>,
-        message: &Stamped,
-        exclude: Option<(usize, usize)>,
+        topic: &str,
+        skip: Option<Skip>,
+        make: impl Fn() -> (SharedFrame, Tag),
     ) -> usize {
         let Some(inboxes) = self.inboxes.get() else {
             return 0;
@@ -296,7 +440,7 @@ impl Hub {
             .directory
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        let Some(counts) = dir.get(&**name) else {
+        let Some((name, counts)) = dir.get_key_value(topic) else {
             return 0;
         };
         let mut reached = 0;
@@ -305,20 +449,34 @@ impl Hub {
             if count == 0 {
                 continue;
             }
+            let (frame, tag) = make();
             let envelope = Envelope {
                 topic: Arc::clone(name),
-                frame: message.plain.clone(),
-                stamp: Some(Stamp {
-                    id: message.id,
-                    tagged: message.tagged.clone(),
-                }),
-                exclude: exclude.filter(|&(w, _)| w == worker).map(|(_, slot)| slot),
+                frame,
+                tag,
+                skip: skip
+                    .filter(|s| s.worker == worker)
+                    .map(|s| (s.slot, s.stamp)),
             };
             if self.push(&inboxes[worker], worker, envelope) {
                 reached += count;
             }
         }
         reached
+    }
+
+    /// Tells the workers how an ingested message changed its topic's run
+    /// of ids, ahead of the message.
+    fn route_shift(&self, name: &Arc<str>, shift: &Shift) {
+        let (text, anchored) = match shift {
+            Shift::Anchored { epoch, last } => (history::notice_of(name, epoch, *last, None), true),
+            Shift::Broken => (String::new(), false),
+        };
+        let frame = SharedFrame::new(MessageKind::Text, text.as_bytes());
+        self.route_tagged(name, None, || {
+            let tag = if anchored { Tag::Anchored } else { Tag::Broken };
+            (frame.clone(), tag)
+        });
     }
 
     fn push(&self, inbox: &Inbox, worker: usize, envelope: Envelope) -> bool {
@@ -361,6 +519,7 @@ impl Hub {
             s.delivered += c.delivered.load(Ordering::Relaxed);
             s.dropped_slow += c.dropped_slow.load(Ordering::Relaxed);
             s.closed_slow += c.closed_slow.load(Ordering::Relaxed);
+            s.compressed += c.compressed.load(Ordering::Relaxed);
             s.inbox_dropped += c.inbox_dropped.load(Ordering::Relaxed);
             s.connections += c.connections.load(Ordering::Relaxed);
             s.subscriptions += c.subscriptions.load(Ordering::Relaxed);
@@ -368,6 +527,9 @@ impl Hub {
         }
         if let Some(history) = &self.history {
             (s.history_topics, s.history_messages, s.history_bytes) = history.usage();
+        }
+        if let Some(relay) = &self.relay {
+            s.broker = relay.stats();
         }
         s
     }

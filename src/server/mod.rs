@@ -39,6 +39,7 @@
 //! | `json` | the little JSON the server writes |
 //! | `context` | what handlers reach: [`Context`], [`Peer`] |
 //! | `timers` | connection deadlines and handler timers |
+//! | [`broker`] | relays to other instances: the envelope, and Redis pub/sub (feature `redis`, `ServerConfig::redis`) |
 //! | [`app`] | the bundled application the binary runs |
 //!
 //! ```no_run
@@ -54,6 +55,8 @@
 
 use std::prelude::rust_2021::*;
 pub mod app;
+pub mod broker;
+mod buffers;
 pub mod cli;
 mod context;
 mod heartbeat;
@@ -61,6 +64,7 @@ mod history;
 mod http;
 mod hub;
 mod json;
+mod publication;
 mod timers;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -79,6 +83,9 @@ use crate::close::CloseCode;
 use crate::connection::{Config, MessageKind, SharedFrame};
 
 pub use crate::handshake::{Request, UpgradeRequest};
+#[cfg(feature = "redis")]
+pub use broker::redis::{RedisConfig, PUBLISH_WITH_ID};
+pub use broker::BrokerStats;
 pub use context::{Context, Peer};
 pub use heartbeat::Heartbeat;
 pub use history::{HistoryLimits, Since};
@@ -149,6 +156,16 @@ pub struct ServerConfig {
     pub max_inbox_bytes: usize,
     /// Largest body of a plain HTTP request; 413 beyond. Default 1 MiB.
     pub max_body: usize,
+    /// permessage-deflate (RFC 7692): how offers are answered; `None`
+    /// declines them all. Default: on, without context takeover in either
+    /// direction, so that no connection holds compression state between
+    /// messages (each worker thread pools the DEFLATE state its messages
+    /// borrow). A published message ([`SharedFrame`]) is compressed once
+    /// per worker for all the subscribers that negotiated deflate, with or
+    /// without context takeover ([`Stats::compressed`] counts it); the
+    /// others get it as it is.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
     /// Serve TLS (`wss://`, and `https://` for plain requests) with this
     /// certificate: every connection starts with a TLS handshake, which
     /// the handshake timeout covers. Default: none, plain TCP.
@@ -161,8 +178,15 @@ pub struct ServerConfig {
     /// Keep a bounded history per topic and give every published message
     /// an id, so that subscribers can resume after a reconnect
     /// ([`Peer::subscribe_with_ids`]). Default: none (no ids, and a publish
-    /// takes no per-topic lock).
+    /// takes no per-topic lock). With `redis`, the ids come from Redis,
+    /// so that they are the same on every instance and a client resumes
+    /// on any of them (see `PUBLISH_WITH_ID`, feature `redis`, and the
+    /// README, "Resume on any instance").
     pub history: Option<HistoryLimits>,
+    /// Share topics with other instances through Redis (feature `redis`):
+    /// see [`RedisConfig`]. Default: none.
+    #[cfg(feature = "redis")]
+    pub redis: Option<RedisConfig>,
 }
 
 impl Default for ServerConfig {
@@ -189,10 +213,14 @@ impl Default for ServerConfig {
             slow_subscriber: SlowSubscriber::Drop,
             max_inbox_bytes: 64 << 20,
             max_body: 1 << 20,
+            #[cfg(feature = "deflate")]
+            deflate: Some(crate::deflate::DeflateConfig::default()),
             #[cfg(feature = "tls")]
             tls: None,
             heartbeat: None,
             history: None,
+            #[cfg(feature = "redis")]
+            redis: None,
         }
     }
 }
@@ -350,19 +378,28 @@ impl ServerHandle {
     /// Messages published from one thread reach each subscriber in the
     /// order they were published. The caller is never blocked by slow
     /// subscribers; see [`ServerConfig::slow_subscriber`] and
-    /// [`ServerConfig::max_inbox_bytes`].
+    /// [`ServerConfig::max_inbox_bytes`]. With a relay to other instances,
+    /// it goes through Redis like any other publish (see
+    /// [`Context::publish`]).
     pub fn publish(&self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         self.publish_frame(topic, &SharedFrame::new(kind, payload))
     }
 
     /// Publishes a frame encoded beforehand (see [`publish`](Self::publish)).
     pub fn publish_frame(&self, topic: &str, frame: &SharedFrame) -> usize {
+        if let Some(reached) = self.hub.relay_publish(topic, frame, None, None) {
+            return reached;
+        }
+        if self.hub.relay().is_some() {
+            // The relay is away: ids come from Redis only.
+            return self.hub.route_unstamped(topic, frame, None);
+        }
         match &self.hub.history {
             Some(history) => {
                 let now = std::time::Instant::now();
                 self.hub.publish_stamped(history, topic, frame, None, now)
             }
-            None => self.hub.route(topic, frame, None),
+            None => self.hub.route(topic, frame, None, None),
         }
     }
 
@@ -390,7 +427,8 @@ impl ServerHandle {
         let history = self.hub.history.as_ref()?;
         let frame = SharedFrame::new(kind, payload);
         let now = std::time::Instant::now();
-        self.hub.ingest(history, topic, epoch, id, &frame, now)
+        self.hub
+            .ingest(history, topic, epoch, id, &frame, None, now)
     }
 
     /// The server's counters, summed over the workers.
@@ -419,10 +457,12 @@ impl Server {
             // Same port (resolved if it was 0), so the kernel balances.
             listeners.push(worker::listen(local_addr)?);
         }
+        let relay = broker_for(&config)?;
         let hub = Arc::new(hub::Hub::new(
             config.threads,
             config.max_inbox_bytes,
             config.history,
+            relay,
         ));
         Ok(Server {
             config,
@@ -469,6 +509,10 @@ impl Server {
             )?);
         }
         hub.set_wakers(workers.iter().map(worker::Worker::waker).collect());
+        let relay_threads = match hub.relay() {
+            Some(relay) => Arc::clone(relay).start(Arc::clone(&hub))?,
+            None => Vec::new(),
+        };
         let mut threads = Vec::new();
         for mut w in workers {
             let make_handler = Arc::clone(&make_handler);
@@ -490,6 +534,26 @@ impl Server {
                 Err(_) => result = Err(io::Error::other("worker thread panicked")),
             }
         }
+        if let Some(relay) = hub.relay() {
+            relay.shutdown();
+        }
+        for t in relay_threads {
+            if t.join().is_err() {
+                result = Err(io::Error::other("relay thread panicked"));
+            }
+        }
         result
     }
+}
+
+/// The relay to other instances the configuration asks for.
+#[allow(clippy::unnecessary_wraps)]
+fn broker_for(_config: &ServerConfig) -> io::Result<Option<Arc<dyn broker::Relay>>> {
+    #[cfg(feature = "redis")]
+    if let Some(redis) = &_config.redis {
+        let mut relay = broker::redis::RedisRelay::new(redis.clone())?;
+        relay.set_ids(_config.history.is_some(), _config.topics.max_name_len);
+        return Ok(Some(Arc::new(relay)));
+    }
+    Ok(None)
 }

@@ -206,6 +206,14 @@
           this._emit("message", body, { topic: msg.topic, id: msg.id });
           return;
         }
+        if (msg && msg.id === undefined && msg.type === undefined && typeof msg.topic === "string" &&
+            (typeof msg.data === "string" || typeof msg.binary === "string")) {
+          // A message without id (published plainly through Redis): not
+          // kept by the server, so it does not move the resume point.
+          const body = typeof msg.binary === "string" ? decodeBase64(msg.binary) : msg.data;
+          this._emit("message", body, { topic: msg.topic, id: null });
+          return;
+        }
       }
       this._emit("message", data, null);
     }

@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 use slab::Slab;
 
+use super::publication::Publication;
 use super::ServerConfig;
 use crate::close::{CloseCode, CloseReason};
-use crate::connection::{Sender, SharedFrame, SHARED_FRAME_OVERHEAD};
+use crate::connection::{Sender, SHARED_FRAME_OVERHEAD};
 
 /// What happens to a published message for a subscriber whose queued
 /// output is over
@@ -62,7 +63,11 @@ pub(crate) fn is_behind(tx: &Sender, config: &ServerConfig) -> bool {
 /// policy. A driver that can write should try to before calling this on a
 /// subscriber that [`is_behind`]: a burst published in one turn is not the
 /// subscriber's fault.
-pub(crate) fn offer(tx: &mut Sender, frame: &SharedFrame, config: &ServerConfig) -> Offer {
+pub(crate) fn offer(
+    tx: &mut Sender,
+    message: &mut Publication<'_>,
+    config: &ServerConfig,
+) -> Offer {
     if is_behind(tx, config) {
         return match config.slow_subscriber {
             SlowSubscriber::Drop => Offer::Dropped,
@@ -75,7 +80,7 @@ pub(crate) fn offer(tx: &mut Sender, frame: &SharedFrame, config: &ServerConfig)
             },
         };
     }
-    match tx.send_shared(frame) {
+    match message.send(tx) {
         Ok(()) => Offer::Queued,
         Err(_) => Offer::Refused,
     }

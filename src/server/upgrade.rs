@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::prelude::rust_2021::*;
 use std::sync::Arc;
 
+use crate::connection::{Config, Connection};
+#[cfg(feature = "deflate")]
+use crate::deflate::Negotiated;
 use crate::frame::Status;
 use crate::handshake::{Accept, Opening, RequestParser, UpgradeRequest};
 use crate::limits::Limits;
@@ -30,7 +33,33 @@ pub(crate) enum Outcome {
     /// The response is in the output buffer; close once it is written.
     Respond,
     /// The 101 is in the output buffer; frames start at `consumed`.
-    Upgrade { consumed: usize },
+    Upgrade {
+        consumed: usize,
+        /// permessage-deflate, if it was negotiated.
+        deflate: Deflate,
+    },
+}
+
+/// What the opening handshake settled about permessage-deflate.
+#[cfg(feature = "deflate")]
+pub(crate) type Deflate = Option<Negotiated>;
+/// What the opening handshake settled about permessage-deflate: nothing,
+/// without the feature.
+#[cfg(not(feature = "deflate"))]
+pub(crate) type Deflate = ();
+
+/// The connection an accepted upgrade opens, with the permessage-deflate
+/// it negotiated. The compressors themselves are per worker thread (the
+/// engine's pools), not per connection: see [`crate::deflate`].
+pub(crate) fn open_connection(config: Config, deflate: &Deflate) -> Connection {
+    let conn = Connection::server(config);
+    #[cfg(feature = "deflate")]
+    if let Some(n) = deflate {
+        return conn.with_deflate(n);
+    }
+    #[cfg(not(feature = "deflate"))]
+    let () = deflate;
+    conn
 }
 
 /// A connection's request (head, then a plain request's body) while it
@@ -165,6 +194,15 @@ fn answer_upgrade<H: Handler>(
     let preference: Vec<&str> = config.subprotocols.iter().map(String::as_str).collect();
     let protocol = request.select_protocol(&preference);
     let accept = Accept::new().protocol(protocol).server(&config.server_name);
+    #[cfg(feature = "deflate")]
+    let deflate = config
+        .deflate
+        .as_ref()
+        .and_then(|d| d.negotiate(request.extensions()));
+    #[cfg(feature = "deflate")]
+    let accept = accept.deflate(deflate.as_ref());
+    #[cfg(not(feature = "deflate"))]
+    let deflate = ();
     if let Err(e) = request.accept(&accept, out) {
         log::warn!("worker {}: {}: cannot write 101: {e}", id.worker, id.slot);
         Response::new(500, "cannot build the handshake response\n").write(&config.server_name, out);
@@ -172,5 +210,6 @@ fn answer_upgrade<H: Handler>(
     }
     Outcome::Upgrade {
         consumed: request.consumed(),
+        deflate,
     }
 }

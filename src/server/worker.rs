@@ -17,9 +17,11 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
+use super::buffers::Buffers;
 use super::context::{Counts, Services};
 use super::heartbeat;
-use super::hub::{Envelope, Hub, Stamp};
+use super::hub::{Envelope, Hub, Tag};
+use super::publication::Publication;
 use super::timers::{HandlerTimers, Timers};
 use super::topics::{self, Offer, Topics};
 use super::transport::Transport;
@@ -39,9 +41,6 @@ const READ: Interest = Interest::READABLE.add(Interest::PRIORITY);
 const IDLE_SWEEP: Duration = Duration::from_secs(2);
 /// How long accepting pauses after running out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// Most read buffers kept for reuse, and the largest one kept.
-const POOL_MAX: usize = 64;
-const POOL_BUFFER_MAX: usize = 256 << 10;
 /// Slices handed to one vectored write: a turn's published messages to a
 /// subscriber leave together up to this many.
 const WRITE_SLICES: usize = 64;
@@ -141,7 +140,7 @@ pub(crate) struct Worker {
     slow_logged: (Instant, u64, u64),
     conns: Slab<Conn>,
     timers: Timers,
-    pool: Vec<Vec<u8>>,
+    buffers: Buffers,
     epoch: Instant,
     next_stamp: u64,
     /// Connections to serve again without a new readiness event: their
@@ -189,7 +188,7 @@ impl Worker {
             slow_logged: (now, 0, 0),
             conns: Slab::new(),
             timers: Timers::default(),
-            pool: Vec::new(),
+            buffers: Buffers::default(),
             epoch: now,
             next_stamp: 0,
             again: Vec::new(),
@@ -401,7 +400,7 @@ impl Worker {
                         conn,
                         id,
                         &self.config,
-                        &mut self.pool,
+                        &mut self.buffers,
                         self.epoch,
                         ctx,
                         handler,
@@ -422,10 +421,32 @@ impl Worker {
     fn deliver_outbox(&mut self) {
         let mut outbox = std::mem::take(&mut self.services.outbox);
         for out in outbox.drain(..) {
-            self.deliver(&out.topic, &out.frame, None, out.exclude);
+            self.deliver(&out.topic, &out.frame, &Tag::Plain, out.exclude);
         }
         if self.services.outbox.is_empty() {
             self.services.outbox = outbox; // keep the capacity
+        }
+    }
+
+    /// Closes this worker's subscribers of `topic` in the tagged form with
+    /// 1012, so that they resume and learn what could not be recovered.
+    fn close_tagged(&mut self, topic: &str) {
+        for member in self.services.topics.members(topic) {
+            if !member.mode.tagged() {
+                continue;
+            }
+            let slot = member.slot as usize;
+            let Some(conn) = self.conns.get_mut(slot) else {
+                continue;
+            };
+            let Phase::Open(c) = &mut conn.phase else {
+                continue;
+            };
+            let reason = CloseReason::truncate("topic history broken: resume");
+            if c.close(CloseCode::SERVICE_RESTART, reason).is_ok() && !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(slot);
+            }
         }
     }
 
@@ -434,42 +455,62 @@ impl Worker {
         let mut inbox = std::mem::take(&mut self.inbox);
         self.hub.take_inbox(self.index, &mut inbox);
         for envelope in inbox.drain(..) {
-            let stamp = envelope.stamp.as_ref();
-            self.deliver(&envelope.topic, &envelope.frame, stamp, envelope.exclude);
+            self.deliver(
+                &envelope.topic,
+                &envelope.frame,
+                &envelope.tag,
+                envelope.skip,
+            );
         }
         self.inbox = inbox;
     }
 
-    /// Queues `frame` to this worker's subscribers of `topic` (but
-    /// `exclude`), or its tagged form to those that asked for ids; they are
-    /// written in [`flush_dirty`](Self::flush_dirty).
+    /// Queues `frame` to this worker's subscribers of `topic` (but the
+    /// connection `exclude`, by slot and stamp), or its tagged form to those
+    /// that asked for ids; they are written in
+    /// [`flush_dirty`](Self::flush_dirty). A change in the topic's run of
+    /// ids ([`Tag::Anchored`], [`Tag::Broken`]) goes to tagged subscribers
+    /// only.
     fn deliver(
         &mut self,
         topic: &str,
         frame: &SharedFrame,
-        stamp: Option<&Stamp>,
-        exclude: Option<usize>,
+        tag: &Tag,
+        exclude: Option<(usize, u64)>,
     ) {
+        if matches!(tag, Tag::Broken) {
+            self.close_tagged(topic);
+            return;
+        }
         let Services {
             topics,
             config,
             counts,
             ..
         } = &mut self.services;
+        let mut plain = Publication::new(frame);
+        let mut tagged = match tag {
+            Tag::Id { tagged, .. } | Tag::NoId { tagged } => Some(Publication::new(tagged)),
+            _ => None,
+        };
         for member in topics.members(topic) {
             let slot = member.slot as usize;
-            if Some(slot) == exclude {
-                continue;
-            }
-            let frame = match stamp {
+            let message = match (tag, &mut tagged) {
                 // Replayed, or published before it subscribed.
-                Some(stamp) if stamp.id <= member.mode.floor() => continue,
-                Some(stamp) if member.mode.tagged() => &stamp.tagged,
-                _ => frame,
+                (Tag::Id { id, .. }, _) if *id <= member.mode.floor() => continue,
+                (Tag::Id { .. } | Tag::NoId { .. }, Some(tagged)) if member.mode.tagged() => {
+                    &mut *tagged
+                }
+                // Those that came before the log had an id have floor 0.
+                (Tag::Anchored, _) if !member.mode.tagged() || member.mode.floor() > 0 => continue,
+                _ => &mut plain,
             };
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
+            if Some((slot, conn.stamp)) == exclude {
+                continue;
+            }
             let Phase::Open(c) = &conn.phase else {
                 continue;
             };
@@ -484,7 +525,7 @@ impl Worker {
             let Phase::Open(c) = &mut conn.phase else {
                 continue;
             };
-            match topics::offer(c, frame, config) {
+            match topics::offer(c, message, config) {
                 Offer::Queued => counts.delivered += 1,
                 Offer::Dropped => {
                     counts.dropped_slow += 1;
@@ -498,6 +539,7 @@ impl Worker {
                 self.dirty.push(slot);
             }
         }
+        counts.compressed += plain.compressed() + tagged.map_or(0, |t| t.compressed());
     }
 
     /// Writes to every connection that got published messages this turn:
@@ -526,6 +568,7 @@ impl Worker {
         c.delivered.store(counts.delivered, Ordering::Relaxed);
         c.dropped_slow.store(counts.dropped_slow, Ordering::Relaxed);
         c.closed_slow.store(counts.closed_slow, Ordering::Relaxed);
+        c.compressed.store(counts.compressed, Ordering::Relaxed);
         c.connections.store(self.conns.len(), Ordering::Relaxed);
         let topics = &self.services.topics;
         c.subscriptions
@@ -586,9 +629,7 @@ impl Worker {
         let (pending, closing) = match &mut conn.phase {
             Phase::Open(c) => {
                 if !c.has_output() && c.buffered_input_len() == 0 {
-                    if let Some(buf) = c.take_idle_read_buffer() {
-                        give_back(&mut self.pool, buf);
-                    }
+                    self.buffers.take_back(c);
                 }
                 (c.pending_output_len(), c.state() != State::Open)
             }
@@ -647,7 +688,14 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
-        Self::end_open(slot, conn, &mut self.pool, &mut self.services, now, handler);
+        Self::end_open(
+            slot,
+            conn,
+            &mut self.buffers,
+            &mut self.services,
+            now,
+            handler,
+        );
         // The server closes first after a clean close (RFC 6455 7.1.1): a
         // FIN after everything written (over TLS, after close_notify, and
         // once the socket has taken what waits; `settle` keeps writing).
@@ -684,7 +732,7 @@ impl Worker {
     fn end_open<H: Handler>(
         slot: usize,
         conn: &mut Conn,
-        pool: &mut Vec<Vec<u8>>,
+        buffers: &mut Buffers,
         services: &mut Services,
         now: Instant,
         handler: &mut H,
@@ -698,9 +746,7 @@ impl Worker {
             (None, Some(e)) => e.close_code(),
             (None, None) => CloseCode::ABNORMAL,
         };
-        if let Some(buf) = c.release_idle_buffers() {
-            give_back(pool, buf);
-        }
+        buffers.release_idle(c);
         let id = ConnId {
             worker: services.worker,
             slot,
@@ -719,7 +765,7 @@ impl Worker {
         Self::end_open(
             slot,
             &mut conn,
-            &mut self.pool,
+            &mut self.buffers,
             &mut self.services,
             now,
             handler,
@@ -814,9 +860,7 @@ impl Worker {
                     }
                 }
                 if now >= last + IDLE_SWEEP {
-                    if let Some(buf) = c.release_idle_buffers() {
-                        give_back(&mut self.pool, buf);
-                    }
+                    self.buffers.release_idle(c);
                     conn.socket.release_idle_memory();
                 } else {
                     next = min_time(next, last + IDLE_SWEEP);
@@ -857,14 +901,6 @@ impl Worker {
                 }
             }
         }
-    }
-}
-
-/// Keeps a read buffer for reuse unless the pool is full or the buffer grew
-/// for a large frame (those are freed, not handed to other connections).
-fn give_back(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
-    if pool.len() < POOL_MAX && buf.capacity() <= POOL_BUFFER_MAX {
-        pool.push(buf);
     }
 }
 
@@ -914,15 +950,18 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>
     match outcome {
         Outcome::Incomplete => {}
         Outcome::Respond => conn.phase = Phase::Http,
-        Outcome::Upgrade { consumed } => {
+        Outcome::Upgrade { consumed, deflate } => {
             let Phase::Handshake(mut state) = std::mem::replace(&mut conn.phase, Phase::Http)
             else {
                 return;
             };
-            let mut c = Connection::server(crate::connection::Config {
-                delivery: Delivery::Messages,
-                ..ctx.services.config.connection
-            });
+            let mut c = upgrade::open_connection(
+                crate::connection::Config {
+                    delivery: Delivery::Messages,
+                    ..ctx.services.config.connection
+                },
+                &deflate,
+            );
             // A first frame may have come in the same packet as the head.
             c.receive(&state.buf[consumed..], Duration::ZERO);
             conn.phase = Phase::Open(Box::new(c));
@@ -932,6 +971,7 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>
                 phase: Phase::Open(c),
                 broken,
                 peer_addr,
+                stamp,
                 ..
             } = conn
             else {
@@ -940,6 +980,7 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>
             if let Some(request) = state.upgrade_request() {
                 let mut peer = Peer {
                     id,
+                    stamp: *stamp,
                     peer_addr: *peer_addr,
                     tx: c,
                     socket,
@@ -986,7 +1027,7 @@ fn read_frames<H: Handler>(
     conn: &mut Conn,
     id: ConnId,
     config: &ServerConfig,
-    pool: &mut Vec<Vec<u8>>,
+    buffers: &mut Buffers,
     epoch: Instant,
     ctx: Context<'_>,
     handler: &mut H,
@@ -998,11 +1039,13 @@ fn read_frames<H: Handler>(
         broken,
         read_paused,
         read_until_blocked,
+        stamp,
         ..
     } = conn
     else {
         return false;
     };
+    let stamp = *stamp;
     let Context { services, now } = ctx;
     let since_epoch = now.saturating_duration_since(epoch);
     let mut budget = config.read_budget;
@@ -1023,11 +1066,7 @@ fn read_frames<H: Handler>(
             if budget == 0 {
                 return true;
             }
-            if !c.has_read_buffer() {
-                if let Some(buf) = pool.pop() {
-                    c.provide_read_buffer(buf);
-                }
-            }
+            buffers.lend(c);
             let buf = c.read_buf();
             let room = buf.len().min(budget);
             match socket.read(&mut buf[..room]) {
@@ -1073,6 +1112,7 @@ fn read_frames<H: Handler>(
                 };
                 let mut peer = Peer {
                     id,
+                    stamp,
                     peer_addr: *peer_addr,
                     tx,
                     socket: &mut *socket,

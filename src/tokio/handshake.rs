@@ -14,6 +14,8 @@ use ::tokio::net::TcpStream;
 use super::driver::DEFAULT_HIGH_WATER;
 use super::{Error, WebSocket};
 use crate::connection::{Config, Connection};
+#[cfg(feature = "deflate")]
+use crate::deflate::DeflateConfig;
 use crate::frame::Status;
 use crate::handshake::{
     Accept, ClientRequest, Opening, Reject, RequestParser, UpgradeRequest, WsUrl,
@@ -37,6 +39,11 @@ pub struct ServerConfig {
     pub server_name: Option<String>,
     /// See [`WebSocket::set_high_water`]. Default 1 MiB.
     pub high_water: usize,
+    /// permessage-deflate (RFC 7692): how [`accept`] answers offers;
+    /// `None` declines them. Default: on, without context takeover either
+    /// way, as the mio server (no compression state while idle).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +54,8 @@ impl Default for ServerConfig {
             allowed_origins: None,
             server_name: None,
             high_water: DEFAULT_HIGH_WATER,
+            #[cfg(feature = "deflate")]
+            deflate: Some(DeflateConfig::default()),
         }
     }
 }
@@ -64,6 +73,10 @@ pub struct ClientConfig {
     pub headers: Vec<(String, String)>,
     /// See [`WebSocket::set_high_water`]. Default 1 MiB.
     pub high_water: usize,
+    /// Offer permessage-deflate (RFC 7692) with these settings. Default
+    /// `None`, as the blocking client.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for ClientConfig {
@@ -74,6 +87,8 @@ impl Default for ClientConfig {
             origin: None,
             headers: Vec::new(),
             high_water: DEFAULT_HIGH_WATER,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -111,6 +126,13 @@ where
     if let Some(name) = &config.server_name {
         accept = accept.server(name);
     }
+    #[cfg(feature = "deflate")]
+    let deflate = config
+        .deflate
+        .as_ref()
+        .and_then(|d| d.negotiate(request.extensions()));
+    #[cfg(feature = "deflate")]
+    let accept = accept.deflate(deflate.as_ref());
     upgrade.accept(&accept).await
 }
 
@@ -189,6 +211,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Upgrade<S> {
         };
         write_all(&mut self.io, &out).await?;
         let mut conn = Connection::server(self.connection);
+        #[cfg(feature = "deflate")]
+        if let Some(n) = accept.deflate {
+            conn = conn.with_deflate(n);
+        }
         conn.receive(&self.buf[consumed..], std::time::Duration::ZERO);
         let mut ws = WebSocket::from_connection(self.io, conn)
             .with_protocol(accept.protocol.map(ToString::to_string));
@@ -241,6 +267,10 @@ pub async fn connect(url: &str, config: &ClientConfig) -> Result<WebSocket<TcpSt
     if let Some(origin) = &config.origin {
         request = request.origin(origin);
     }
+    #[cfg(feature = "deflate")]
+    {
+        request = request.deflate(config.deflate);
+    }
     let mut ws = client(stream, request, config.connection).await?;
     ws.set_high_water(config.high_water);
     Ok(ws)
@@ -263,18 +293,32 @@ where
     let mut handshake = request.limits(config.limits).write(&mut out)?;
     write_all(&mut stream, &out).await?;
     let mut buf = Vec::with_capacity(1024);
-    let (protocol, consumed) = loop {
+    let (protocol, consumed, deflate) = loop {
         if read_more(&mut stream, &mut buf).await? == 0 {
             return Err(Error::Io(ErrorKind::UnexpectedEof.into()));
         }
         match handshake.parse(&buf).map_err(Error::ClientHandshake)? {
             Status::Incomplete(_) => {}
             Status::Complete(accepted) => {
-                break (accepted.protocol().map(String::from), accepted.consumed());
+                #[cfg(feature = "deflate")]
+                let deflate = accepted.deflate().copied();
+                #[cfg(not(feature = "deflate"))]
+                let deflate = ();
+                break (
+                    accepted.protocol().map(String::from),
+                    accepted.consumed(),
+                    deflate,
+                );
             }
         }
     };
     let mut conn = Connection::client(config, OsKeys::source());
+    #[cfg(feature = "deflate")]
+    if let Some(n) = &deflate {
+        conn = conn.with_deflate(n);
+    }
+    #[cfg(not(feature = "deflate"))]
+    let () = deflate;
     conn.receive(&buf[consumed..], std::time::Duration::ZERO);
     Ok(WebSocket::from_connection(stream, conn).with_protocol(protocol))
 }

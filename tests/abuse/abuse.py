@@ -16,6 +16,7 @@ Everything talks to 127.0.0.1 only, is bounded in time, and the server is
 stopped by PID at the end.
 """
 import asyncio
+import json
 import os
 import resource
 import socket
@@ -24,6 +25,7 @@ import struct
 import subprocess
 import sys
 import time
+import zlib
 
 HANDSHAKE_TIMEOUT = 2
 FLAGS = [
@@ -44,12 +46,14 @@ KEY_REQUEST = (
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 ).encode()
 MASK = b"\x11\x22\x33\x44"
+DEFLATE_REQUEST = KEY_REQUEST[:-2] + b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
-def frame(opcode, payload, fin=True, length=None):
+def frame(opcode, payload, fin=True, length=None, rsv1=False):
     """A masked client frame; `length` overrides the announced length."""
     n = len(payload) if length is None else length
-    head = bytes([(0x80 if fin else 0) | opcode])
+    head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode])
     if n < 126:
         head += bytes([0x80 | n])
     elif n < 65536:
@@ -74,9 +78,18 @@ def open_fds(pid):
 
 class Server:
     def __init__(self, binary, extra=()):
+        self.binary = binary
+        # A flag in `extra` replaces its value in FLAGS (the server refuses
+        # a flag given twice).
+        flags = []
+        for name, value in zip(FLAGS[::2], FLAGS[1::2]):
+            if name not in extra:
+                flags += [name, value]
         self.proc = subprocess.Popen(
-            [binary, "--listen", "127.0.0.1:0", *FLAGS, *extra], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True
+            [binary, "--listen", "127.0.0.1:0", *flags, *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         line = self.proc.stdout.readline()
         self.port = int(line.split("://127.0.0.1:")[1].split()[0])
@@ -93,11 +106,12 @@ class Server:
         self.proc.wait()
 
 
-async def handshake(port):
+async def handshake(port, deflate=False):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(KEY_REQUEST)
+    writer.write(DEFLATE_REQUEST if deflate else KEY_REQUEST)
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
     assert head.startswith(b"HTTP/1.1 101"), head[:60]
+    assert (b"permessage-deflate" in head) == deflate, head
     return reader, writer
 
 
@@ -364,19 +378,30 @@ async def deaf_subscribers(server):
         await asyncio.sleep(0.05)
     n, size = 2000, 16 << 10
     peak = 0
+    # The publisher stays at most `ahead` messages (128 KiB) ahead of the
+    # reader, under the 256 KiB slow-subscriber limit: then a message the
+    # reader misses is the server's fault, never a scheduling hiccup of
+    # this process.
+    ahead, received, progress = 8, 0, asyncio.Event()
 
     async def publish():
         nonlocal peak
         for i in range(n):
+            while i - received >= ahead:
+                progress.clear()
+                await asyncio.wait_for(progress.wait(), 30)
             pwriter.write(frame(2, struct.pack(">I", i) + b"\x5a" * (size - 4)))
             await asyncio.wait_for(pwriter.drain(), 30)
             if i % 100 == 0:
                 peak = max(peak, server.rss_kib())
 
     async def read_all():
+        nonlocal received
         for i in range(n):
             opcode, payload = await asyncio.wait_for(read_frame(reader), 30)
             assert opcode == 2 and struct.unpack(">I", payload[:4])[0] == i, (opcode, payload[:4], i)
+            received = i + 1
+            progress.set()
 
     start = time.monotonic()
     await asyncio.gather(publish(), read_all())
@@ -685,8 +710,141 @@ async def hostile_resumes(server):
     return f"bad_queries=5 deaf_resumes=300 history_messages={kept} peak_rss_kib={peak}"
 
 
+def vector_payload(name):
+    """A compressed payload of vectors/deflate/payloads.json (see its README)."""
+    with open(os.path.join(ROOT, "vectors", "deflate", "payloads.json")) as f:
+        doc = json.load(f)
+    (v,) = [v for v in doc["vectors"] if v["name"] == name]
+    out = bytearray()
+    for part in v["messages"][0]["payload"]:
+        if isinstance(part, str):
+            out += bytes.fromhex(part)
+        else:
+            out += bytes.fromhex(part["repeat_hex"]) * part["len"]
+    return bytes(out)
+
+
+def compressed_frames(payload, pieces):
+    """A binary message of compressed `payload` in `pieces` frames (RSV1 on the first)."""
+    size = -(-len(payload) // pieces)
+    chunks = [payload[i : i + size] for i in range(0, len(payload), size)]
+    return b"".join(
+        frame(2 if i == 0 else 0, c, fin=i + 1 == len(chunks), rsv1=i == 0) for i, c in enumerate(chunks)
+    )
+
+
+async def bomb_to_1009(server, message):
+    """Sends `message` (may be cut short by the close) and returns the seconds to the 1009."""
+    reader, writer = await handshake(server.port, deflate=True)
+    start = time.monotonic()
+    writer.write(message)
+    try:
+        await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    await expect_close(reader, 1009)
+    writer.transport.abort()
+    return time.monotonic() - start
+
+
+async def compression_bombs(server):
+    """Deflate bombs (about 1030:1): 4 KiB that inflate to 4 MiB and 1 MiB that
+    inflate to 1 GiB, in one frame and in fragments, against the 1 MiB message
+    limit; the 1 GiB one in one frame also against a server taking 2 MiB frames
+    and 64 MiB messages. Each ends in 1009 with the server's memory within the
+    limit, 20 of them at once too."""
+    small, big = vector_payload("bomb-4mib/limit-1mib"), vector_payload("bomb-1gib/limit-64mib")
+    assert len(small) < 4096 and len(big) < 1100 << 10, (len(small), len(big))
+    figures = []
+    for name, payload, pieces in [("4KiB", small, 1), ("4KiB/64", small, 64), ("1GiB/64", big, 64)]:
+        secs = await bomb_to_1009(server, compressed_frames(payload, pieces))
+        figures.append(f"{name}={secs * 1000:.0f}ms")
+    # The 1 GiB bomb in one frame passes the 256 KiB frame limit here: the
+    # header alone gets 1009. A server that takes the frame inflates it.
+    await bomb_to_1009(server, compressed_frames(big, 1))
+    secs = await asyncio.gather(*(bomb_to_1009(server, compressed_frames(big, 64)) for _ in range(20)))
+    figures.append(f"20x1GiB/64_worst={max(secs) * 1000:.0f}ms")
+    roomy = Server(server.binary, ["--max-frame-size", "2MiB", "--max-message-size", "64MiB"])
+    try:
+        base = roomy.rss_kib()
+        for name, pieces in [("1GiB", 1), ("1GiB/16", 16)]:
+            secs = await bomb_to_1009(roomy, compressed_frames(big, pieces))
+            figures.append(f"limit64MiB:{name}={secs * 1000:.0f}ms")
+        await healthy(roomy)
+        hwm = proc_status(roomy.pid, "VmHWM")
+    finally:
+        roomy.stop()
+    # The message is held up to the limit, never past it: 64 MiB plus the
+    # frame being read (2 MiB) and the server's own baseline.
+    assert hwm - base < (64 + 2 + 16) << 10, f"peak {hwm} KiB from {base} KiB"
+    figures.append(f"limit64MiB_peak_rss_kib={hwm} (base {base})")
+    return " ".join(figures)
+
+
+JSON_RECORD = json.dumps(
+    [{"id": i, "user": f"user{i}", "text": "the quick brown fox jumps over the lazy dog", "likes": i * 7}
+     for i in range(12)]
+).encode()
+
+
+async def deflate_echo(server, count):
+    """`count` connections that negotiated permessage-deflate, each having
+    sent a compressed JSON message and read the compressed echo; returns
+    them open."""
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    payload = c.compress(JSON_RECORD) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert payload.endswith(b"\x00\x00\xff\xff")
+    message = frame(1, payload[:-4], rsv1=True)
+    sem = asyncio.Semaphore(200)
+
+    async def one():
+        async with sem:
+            reader, writer = await handshake(server.port, deflate=True)
+            writer.write(message)
+            b0, b1 = await asyncio.wait_for(reader.readexactly(2), 10)
+            n = b1 & 0x7F
+            if n == 126:
+                (n,) = struct.unpack(">H", await reader.readexactly(2))
+            echo = await reader.readexactly(n)
+            assert b0 == 0xC1, f"echo header {b0:#x}: not compressed text"
+            assert zlib.decompressobj(-15).decompress(echo + b"\x00\x00\xff\xff") == JSON_RECORD
+            return reader, writer
+
+    return await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def idle_deflate_connections(server):
+    """Memory per idle connection with permessage-deflate negotiated and used
+    once (a compressed message each way): 10,000 with the default settings
+    (no context takeover), 2,000 on a server with --deflate-context-takeover
+    (12-bit windows both ways)."""
+    figures = []
+    for label, srv, n, bound in [("default", server, 10000, 4096), ("takeover12", None, 2000, 16384)]:
+        own = srv is None
+        if own:
+            srv = Server(server.binary, ["--deflate-context-takeover"])
+        try:
+            await asyncio.sleep(0.5)
+            before = srv.rss_kib()
+            conns = await deflate_echo(srv, n)
+            await asyncio.sleep(3)  # past the server's idle sweep (2 s)
+            after = srv.rss_kib()
+            per = (after - before) * 1024 / n
+            for _, w in conns:
+                w.transport.abort()
+            assert per < bound, f"{label}: {per:.0f} bytes per idle deflate connection"
+            figures.append(f"{label}: conns={n} bytes_per_idle_conn={per:.0f}")
+            if own:
+                await healthy(srv)
+        finally:
+            if own:
+                srv.stop()
+    return " | ".join(figures)
+
+
 CASES = [slowloris, oversized_head, huge_frame, one_byte_fragments, no_read_flood, ping_flood, reset_mid_frame,
-         deaf_subscribers, hostile_resumes, hostile_publishers, idle_connections]
+         deaf_subscribers, hostile_resumes, hostile_publishers, compression_bombs, idle_connections,
+         idle_deflate_connections]
 RSS_BOUND_KIB = 128 << 10  # 128 MiB, with 10,000 connections open
 
 
@@ -713,19 +871,23 @@ async def main(binary, tls_dir=None):
     global TLS_CONTEXT
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    total = len(CASES)
+    # ABUSE_CASES=name,name runs only those cases (of both lists).
+    only = set(filter(None, os.environ.get("ABUSE_CASES", "").split(",")))
+    cases = [c for c in CASES if not only or c.__name__ in only]
+    tls_cases = [c for c in TLS_CASES if not only or c.__name__ in only]
+    total = len(cases)
     server = Server(binary)
     try:
-        failures = await run_cases(server, CASES, healthy)
+        failures = await run_cases(server, cases, healthy)
     finally:
         server.stop()
-    if tls_dir:
+    if tls_dir and tls_cases:
         TLS_CONTEXT = ssl.create_default_context(cafile=os.path.join(tls_dir, "ca.pem"))
-        total += len(TLS_CASES)
+        total += len(tls_cases)
         server = Server(binary, ["--tls-cert", os.path.join(tls_dir, "cert.pem"),
                                  "--tls-key", os.path.join(tls_dir, "key.pem")])
         try:
-            failures += await run_cases(server, TLS_CASES, tls_healthy)
+            failures += await run_cases(server, tls_cases, tls_healthy)
         finally:
             server.stop()
     print(f"{total - failures} passed, {failures} failed")

@@ -22,6 +22,13 @@
 // room: two pages of the built-in page join the same room; a message sent
 // from one appears in the other (not in its sender's), and a message
 // published with an HTTP POST to /publish/ROOM appears in both.
+// instances: the same through a round-robin balancer in front of two
+// instances sharing Redis (node browser.js instances BALANCER_URL A_URL
+// B_URL): the two pages' sockets must land on different instances (the
+// second page leaves and joins again until /stats of A and B show one
+// member each), each page sees the other's message exactly once, and a
+// publish through Redis from another program (POST to one instance) and a
+// POST to the other reach both pages.
 // reconnect: starts its own echo-server (history on, heartbeat "ping"),
 // the page joins a room through /rfc6455.js; the server is killed
 // (SIGKILL) and restarted on the same port, messages are published to the
@@ -62,14 +69,16 @@ async function builtinPage(page) {
   await echo.first().waitFor({ timeout: 10000 });
   console.log(`ok   Send text: echo in the log: ${(await echo.first().textContent()).trim()}`);
   const opened = await page.locator('#log .info', { hasText: 'open, protocol=' }).first().textContent();
-  if (!opened.includes('extensions=[]')) return `FAIL the page reports extensions: ${opened}`;
+  // The echo server accepts Chromium's permessage-deflate offer.
+  if (!opened.includes('extensions=[permessage-deflate')) return `FAIL the page reports extensions: ${opened}`;
+  const extensions = opened.slice(opened.indexOf('extensions=')).trim();
   await page.click('#close');
   const closed = page.locator('#log div', { hasText: 'closed: code' }).first();
   await closed.waitFor({ timeout: 10000 });
   const closeLine = await closed.textContent();
   if (!/closed: code 1000\b/.test(closeLine) || /not clean/.test(closeLine)) return `FAIL ${closeLine}`;
   console.log(`ok   Close: ${closeLine.trim()}`);
-  return `PASS page "${title}" echoed ${JSON.stringify(sent)}, extensions=[], close 1000`;
+  return `PASS page "${title}" echoed ${JSON.stringify(sent)}, ${extensions}, close 1000`;
 }
 
 async function room(page) {
@@ -103,6 +112,62 @@ async function room(page) {
   if (echoed !== 0) return 'FAIL the sender got its own room message back';
   console.log('ok   the sender did not get its own message back');
   return `PASS two pages in room ${JSON.stringify(ROOM)} and an HTTP publish`;
+}
+
+async function instances(page) {
+  const direct = process.argv.slice(4);
+  const ROOM = `across instances ${Date.now()}`;
+  const second = await page.context().browser().newPage();
+  const pages = [page, second];
+  const members = () => Promise.all(direct.map(async (u) => (await (await fetch(`${u}/stats`)).json()).subscriptions));
+  const join = async (p) => {
+    await p.click('#join');
+    await p.waitForFunction(() => document.getElementById('roomState').textContent === 'open', null,
+                            { timeout: 10000 });
+  };
+  for (const p of pages) {
+    await p.goto(`${target}/`);
+    await p.fill('#roomTopic', ROOM);
+    await join(p);
+  }
+  for (let tries = 0; ; tries++) {
+    // A member counts once its instance handled the upgrade: wait for 2.
+    let counts;
+    for (let i = 0; i < 100; i++) {
+      counts = await members();
+      if (counts.reduce((a, b) => a + b, 0) === 2) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (counts.every((c) => c === 1)) {
+      console.log(`ok   the balancer put the pages on different instances (members ${counts})`);
+      break;
+    }
+    if (tries === 8) return `FAIL the balancer never spread the two pages (members ${counts})`;
+    await second.click('#leave');
+    await second.waitForFunction(() => document.getElementById('roomState').textContent === 'closed');
+    await join(second);
+  }
+  const sends = [[page, second, 'hello from instance one'], [second, page, 'hello from instance two']];
+  for (const [from, to, text] of sends) {
+    await from.fill('#roomText', text);
+    await from.click('#roomSend');
+    await to.locator('#roomLog .in', { hasText: text }).first().waitFor({ timeout: 10000 });
+    console.log(`ok   "${text}" reached the other page`);
+  }
+  for (const [i, u] of direct.entries()) {
+    const text = `posted to instance ${i + 1}`;
+    const response = await fetch(`${u}/publish/${encodeURIComponent(ROOM)}`, { method: 'POST', body: text });
+    if (response.status !== 200) return `FAIL POST to instance ${i + 1} answered ${response.status}`;
+    for (const p of pages) await p.locator('#roomLog .in', { hasText: text }).first().waitFor({ timeout: 10000 });
+    console.log(`ok   "${text}" reached both pages`);
+  }
+  for (const [i, p] of pages.entries()) {
+    const texts = await p.locator('#roomLog .in').allTextContents();
+    const seen = texts.filter((t) => /hello from|posted to/.test(t));
+    if (seen.length !== 3) return `FAIL page ${i + 1} saw ${JSON.stringify(seen)}, want 3 messages once each`;
+  }
+  console.log('ok   each page saw the other\'s message and both posts, once each, never its own');
+  return `PASS two pages in room ${JSON.stringify(ROOM)} on two instances through Redis`;
 }
 
 // Starts `target` (the echo-server binary) on `port` (0: any), resolves
@@ -241,11 +306,11 @@ async function halfOpen(page) {
 }
 
 (async () => {
-  const run = { 'test-page': testPage, 'builtin-page': builtinPage, room, reconnect,
+  const run = { 'test-page': testPage, 'builtin-page': builtinPage, room, instances, reconnect,
                 'half-open': halfOpen }[mode];
   if (!run || !target) {
     console.error('usage: node browser.js test-page PAGE_URL | builtin-page URL | room URL' +
-                  ' | reconnect ECHO_SERVER | half-open ECHO_SERVER');
+                  ' | instances BALANCER_URL A_URL B_URL | reconnect ECHO_SERVER | half-open ECHO_SERVER');
     process.exit(2);
   }
   const browser = await chromium.launch({

@@ -1,10 +1,11 @@
 // Matrix row: the Node `ws` client against URL.
 //
-//     node node_ws_client.js ws://127.0.0.1:9001/
-//     node node_ws_client.js wss://localhost:9443/ CA.pem
+//     node node_ws_client.js ws://127.0.0.1:9001/ [deflate]
+//     node node_ws_client.js wss://localhost:9443/ CA.pem [deflate]
 //
-// Offers permessage-deflate (ws's default) and checks the server declined
-// it, sends all messages at once (ws queues them) and checks each echo, in
+// Offers permessage-deflate (ws's default, with compression of every
+// message from 0 bytes up) and checks the server accepted it (with
+// `deflate`) or declined it, sends all messages at once (ws queues them) and checks each echo, in
 // order, byte for byte and by type; pings with 125 bytes and checks the
 // pong; closes with 1000 and checks the server answered 1000.
 'use strict';
@@ -12,7 +13,9 @@ const WebSocket = require('ws');
 const { messages, firstDifference, PING } = require('./payloads.js');
 
 const url = process.argv[2];
-const cafile = process.argv[3];
+const extra = process.argv.slice(3);
+const wantDeflate = extra.includes('deflate');
+const cafile = extra.find((a) => a !== 'deflate');
 const start = Date.now();
 const fail = (why) => {
   console.log('FAIL ' + why);
@@ -24,12 +27,13 @@ const expected = messages();
 let next = 0;
 let pinged = false;
 let closing = false;
-const options = { maxPayload: 64 << 20 };
+const options = { maxPayload: 64 << 20, perMessageDeflate: { threshold: 0 } };
 if (cafile) options.ca = require('fs').readFileSync(cafile);
 const ws = new WebSocket(url, options);
 ws.on('open', () => {
-  if (ws.extensions !== '') fail(`server accepted extensions: ${ws.extensions}`);
-  console.log('connected; permessage-deflate offered and declined');
+  const accepted = ws.extensions.startsWith('permessage-deflate');
+  if (accepted !== wantDeflate || (!accepted && ws.extensions !== '')) fail(`server answered extensions: [${ws.extensions}]`);
+  console.log(`connected; permessage-deflate offered and ${accepted ? `accepted: ${ws.extensions}` : 'declined'}`);
   for (const [kind, , payload] of expected) ws.send(payload, { binary: kind === 'binary' });
 });
 ws.on('message', (data, isBinary) => {

@@ -3,13 +3,14 @@
 //     node node_ws_server.js      # prints "listening on ws://127.0.0.1:PORT"
 //     node node_ws_server.js --tls CERT.pem KEY.pem   # wss:// instead
 //
-// Binds an ephemeral loopback port and echoes text and binary messages with
+// Binds an ephemeral loopback port, accepts permessage-deflate (every
+// message compressed, threshold 0) and echoes text and binary messages with
 // their type; ws answers pings and completes the close handshake itself.
 // Runs until killed.
 'use strict';
 const { WebSocketServer } = require('ws');
 
-const options = { perMessageDeflate: false, maxPayload: 64 << 20 };
+const options = { perMessageDeflate: { threshold: 0 }, maxPayload: 64 << 20 };
 let scheme = 'ws';
 if (process.argv[2] === '--tls') {
   const fs = require('fs');

@@ -1,9 +1,10 @@
 """Matrix row: the Python `websockets` client (sync API) against URL.
 
-    python py_websockets_client.py ws://127.0.0.1:9001/
-    python py_websockets_client.py wss://localhost:9443/ CA.pem
+    python py_websockets_client.py ws://127.0.0.1:9001/ [deflate]
+    python py_websockets_client.py wss://localhost:9443/ CA.pem [deflate]
 
-Offers permessage-deflate (its default) and checks the server declined it,
+Offers permessage-deflate (its default) and checks the server accepted it
+(with `deflate`) or declined it,
 sends each message and checks its echo byte for byte, pings with 125 bytes
 and waits for the matching pong, closes with 1000 and checks the server
 answered 1000. Exit status 0 only if everything matched.
@@ -18,15 +19,16 @@ from websockets.sync.client import connect
 from payloads import PING, describe, messages
 
 
-def main(url: str, cafile: str | None = None) -> int:
+def main(url: str, cafile: str | None = None, want_deflate: bool = False) -> int:
     start = time.monotonic()
     tls = ssl.create_default_context(cafile=cafile) if url.startswith("wss:") else None
     with connect(url, max_size=None, open_timeout=10, close_timeout=10, ssl=tls) as ws:
         ext = ws.response.headers.get("Sec-WebSocket-Extensions")
-        if ext is not None:
+        accepted = ext is not None and ext.startswith("permessage-deflate")
+        if accepted != want_deflate or (ext is not None and not accepted):
             print(f"FAIL server answered Sec-WebSocket-Extensions: {ext}")
             return 1
-        print("connected; permessage-deflate offered and declined")
+        print(f"connected; permessage-deflate offered and {'accepted: ' + ext if accepted else 'declined'}")
         for kind, n, want in messages():
             ws.send(want)
             got = ws.recv(timeout=10)
@@ -50,4 +52,5 @@ def main(url: str, cafile: str | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    extra = sys.argv[2:]
+    sys.exit(main(sys.argv[1], next((a for a in extra if a != "deflate"), None), "deflate" in extra))

@@ -3,8 +3,8 @@
     python py_websockets_server.py      # prints "listening on ws://127.0.0.1:PORT"
     python py_websockets_server.py --tls CERT.pem KEY.pem   # wss:// instead
 
-Binds an ephemeral loopback port, echoes text and binary messages with
-their type, answers pings and completes the close handshake (the library
+Binds an ephemeral loopback port, accepts permessage-deflate (the
+library's default), echoes text and binary messages with their type, answers pings and completes the close handshake (the library
 does both). Runs until killed.
 """
 
@@ -25,7 +25,7 @@ async def main():
     if sys.argv[1:2] == ["--tls"]:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(sys.argv[2], sys.argv[3])
-    async with serve(echo, "127.0.0.1", 0, max_size=None, compression=None, ssl=tls) as server:
+    async with serve(echo, "127.0.0.1", 0, max_size=None, ssl=tls) as server:
         port = server.sockets[0].getsockname()[1]
         scheme = "wss" if tls else "ws"
         print(f"listening on {scheme}://127.0.0.1:{port}", flush=True)

@@ -1006,6 +1006,240 @@ v.peer_closes(1001)
 g.append(v)
 
 
+# 40: permessage-deflate (RFC 7692) ------------------------------------------------
+
+g = group("40-deflate.json", "permessage-deflate (RFC 7692): RSV1 rules, compressed messages, "
+          "limits on the inflated size, context takeover")
+
+import zlib
+
+NO_TAKEOVER = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+TAKEOVER = "permessage-deflate"
+QUIET = 1 << 30  # a threshold no echo reaches: echoes go uncompressed
+
+
+def deflate_cfg(agreed=NO_TAKEOVER, threshold=QUIET, **more):
+    return dict(deflate={"agreed": agreed, "threshold": threshold}, **more)
+
+
+def compress(data, flush_tail=True):
+    """Raw DEFLATE with a sync flush; the tail stripped as a sender does."""
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4] if flush_tail else out
+
+
+def sent_compressed(opcode, payload):
+    s = sent(opcode, payload)
+    s["rsv1"] = True
+    return s
+
+
+HELLO_Z = hexp(bytes.fromhex("f248cdc9c90700"))
+JSON = ('{"type":"trade","symbol":"BTC-USD","price":"64123.50","size":"0.0123","side":"buy"},' * 6)
+
+v = Vector("x.40.1", "a compressed text message (RFC 7692 7.2.3.1 payload): delivered inflated",
+           **deflate_cfg())
+v.b.frame("text", HELLO_Z, rsv=4)
+v.echo("text", text("Hello"))
+v.peer_closes()
+g.append(v)
+
+v = Vector("x.40.2", "a compressed binary message", **deflate_cfg())
+data = bytes(range(64)) * 8
+v.b.frame("binary", hexp(compress(data)), rsv=4)
+v.echo("binary", hexp(data))
+v.peer_closes()
+g.append(v)
+
+v = Vector("x.40.3", "compression is per message: compressed, plain, compressed", **deflate_cfg())
+v.b.frame("text", HELLO_Z, rsv=4)
+v.b.frame("text", text("plain"))
+v.b.frame("text", HELLO_Z, rsv=4)
+for t in ("Hello", "plain", "Hello"):
+    v.echo("text", text(t))
+v.peer_closes()
+g.append(v)
+
+v = Vector("x.40.4", "a compressed message in two frames (RFC 7692 7.2.3.1 split): RSV1 on the first only",
+           **deflate_cfg())
+v.b.frame("text", hexp(bytes.fromhex("f248cd")), fin=False, rsv=4)
+v.b.frame("continuation", hexp(bytes.fromhex("c9c90700")))
+v.echo("text", text("Hello"))
+v.peer_closes()
+g.append(v)
+
+v = Vector("x.40.5", "a compressed message in two frames with a ping between them", **deflate_cfg())
+v.b.frame("text", hexp(bytes.fromhex("f248cd")), fin=False, rsv=4)
+v.b.frame("ping", text("p"))
+v.b.frame("continuation", hexp(bytes.fromhex("c9c90700")))
+v.events.append(ev("ping", text("p")))
+v.sent.append(sent("pong", text("p")))
+v.echo("text", text("Hello"))
+v.peer_closes()
+g.append(v)
+
+v = Vector("x.40.6", "RSV1 on a continuation of a plain message: 1002 once its header is in", **deflate_cfg())
+v.b.frame("text", text("Hel"), fin=False)
+f = v.b.frame("continuation", text("lo"), rsv=4)
+v.fail(1002, "reserved_bits", f.header_end)
+g.append(v)
+
+v = Vector("x.40.7", "RSV1 on the second frame of a compressed message: 1002", **deflate_cfg())
+v.b.frame("text", hexp(bytes.fromhex("f248cd")), fin=False, rsv=4)
+f = v.b.frame("continuation", hexp(bytes.fromhex("c9c90700")), rsv=4)
+v.fail(1002, "reserved_bits", f.header_end)
+g.append(v)
+
+for op, payload in (("ping", text("p")), ("pong", text("p")), ("close", close_payload(1000))):
+    v = Vector(f"x.40.8/{op}", f"RSV1 on a {op}: control frames are never compressed, 1002",
+               **deflate_cfg())
+    f = v.b.frame(op, payload, rsv=4)
+    v.fail(1002, "reserved_bits", f.header_end)
+    g.append(v)
+
+for rsv, name in ((2, "rsv2"), (1, "rsv3"), (6, "rsv1+rsv2")):
+    v = Vector(f"x.40.9/{name}", f"{name.upper()} on a text message: permessage-deflate defines RSV1 only",
+               **deflate_cfg())
+    f = v.b.frame("text", HELLO_Z, rsv=rsv)
+    v.fail(1002, "reserved_bits", f.byte(1))
+    g.append(v)
+
+v = Vector("x.40.10", "compressed text that inflates to invalid UTF-8: 1007", **deflate_cfg())
+f = v.b.frame("text", hexp(compress(b"Hello \xce\xba\xff world")), rsv=4)
+v.fail(1007, "invalid_utf8", f.end)
+g.append(v)
+
+v = Vector("x.40.11", "compressed text in two frames, invalid UTF-8 in the first: fails before the second",
+           **deflate_cfg())
+z = zlib.compressobj(6, zlib.DEFLATED, -15)
+first = z.compress(b"caf\xc3\xa9 \xff and more") + z.flush(zlib.Z_SYNC_FLUSH)
+last = z.compress(b" text") + z.flush(zlib.Z_SYNC_FLUSH)
+f = v.b.frame("text", hexp(first), fin=False, rsv=4)
+v.b.frame("continuation", hexp(last[:-4]))
+v.fail(1007, "invalid_utf8", f.end)
+g.append(v)
+
+v = Vector("x.40.12", "compressed text that ends inside a character: 1007 at the message's end",
+           **deflate_cfg())
+f = v.b.frame("text", hexp(compress(b"caf\xc3")), rsv=4)
+v.fail(1007, "invalid_utf8", f.end)
+g.append(v)
+
+v = Vector("x.40.13", "RSV1 on data that is not DEFLATE (block type 3): 1007", **deflate_cfg())
+f = v.b.frame("binary", hexp(b"\xff\xff\xff"), rsv=4)
+v.fail(1007, "invalid_compressed_data", f.end)
+g.append(v)
+
+v = Vector("x.40.14", "without context takeover a message may not refer to the previous one "
+           "(the RFC's second 'Hello'): 1007", **deflate_cfg())
+v.b.frame("text", HELLO_Z, rsv=4)
+f = v.b.frame("text", hexp(bytes.fromhex("f200110000")), rsv=4)
+v.echo("text", text("Hello"))
+v.fail(1007, "invalid_compressed_data", f.end)
+g.append(v)
+
+v = Vector("x.40.15", "with context takeover it may (RFC 7692 7.2.3.2)", **deflate_cfg(TAKEOVER))
+v.b.frame("text", HELLO_Z, rsv=4)
+v.b.frame("text", hexp(bytes.fromhex("f200110000")), rsv=4)
+v.echo("text", text("Hello"))
+v.echo("text", text("Hello"))
+v.peer_closes()
+g.append(v)
+
+v = Vector("x.40.16", "an empty compressed message: a lone 00 (RFC 7692 7.2.3.6)", **deflate_cfg())
+v.b.frame("text", hexp(b"\x00"), rsv=4)
+v.echo("text", EMPTY)
+v.peer_closes()
+g.append(v)
+
+# The compression bomb of vectors/deflate/payloads.json: 4081 bytes, 4 MiB.
+bomb_raw = zlib.compressobj(9, zlib.DEFLATED, -15)
+BOMB = bomb_raw.compress(b"\0" * (4 << 20)) + bomb_raw.flush(zlib.Z_SYNC_FLUSH)
+BOMB = BOMB[:-4]
+v = Vector("x.40.17", f"a {len(BOMB)}-byte message that inflates to 4 MiB, 64 KiB limit: 1009 "
+           "without holding more than the limit", max_message_size=65536, **deflate_cfg())
+f = v.b.frame("binary", hexp(BOMB), rsv=4, chop=[997])
+v.fail(1009, "message_too_large", f.end)
+g.append(v)
+
+v = Vector("x.40.18", "the same bomb in four frames: 1009 within the first", max_message_size=65536,
+           **deflate_cfg())
+quarter = len(BOMB) // 4
+parts = [BOMB[:quarter], BOMB[quarter:2 * quarter], BOMB[2 * quarter:3 * quarter], BOMB[3 * quarter:]]
+f = v.b.frame("binary", hexp(parts[0]), fin=False, rsv=4)
+for i, part in enumerate(parts[1:]):
+    v.b.frame("continuation", hexp(part), fin=i == 2)
+v.fail(1009, "message_too_large", f.end)
+g.append(v)
+
+v = Vector("x.40.19", "the bomb within a 4 MiB limit: delivered whole", max_message_size=4 << 20,
+           **deflate_cfg())
+v.b.frame("binary", hexp(BOMB), rsv=4)
+v.echo("binary", rep_hex(b"\x00", 4 << 20))
+v.peer_closes()
+g.append(v)
+
+v = Vector("x.40.20", "a compressed message in frames, streaming delivery: each frame's inflated bytes "
+           "are a fragment", delivery="frames", **deflate_cfg())
+z = zlib.compressobj(6, zlib.DEFLATED, -15)
+a = z.compress(b"first half, ") + z.flush(zlib.Z_SYNC_FLUSH)
+b = z.compress(b"second half") + z.flush(zlib.Z_SYNC_FLUSH)
+v.b.frame("text", hexp(a), fin=False, rsv=4)
+v.b.frame("continuation", hexp(b[:-4]))
+for t, fin in (("first half, ", False), ("second half", True)):
+    v.events.append(ev("fragment", text(t), msg="text", fin=fin))
+    v.sent.append(sent("text" if not fin else "continuation", text(t), fin=fin))
+v.peer_closes()
+g.append(v)
+
+v = Vector("x.40.21", "echoes from the threshold up go out compressed: RSV1 on the frame, the payload "
+           "inflates to the message", **deflate_cfg(threshold=128))
+v.b.frame("text", hexp(compress(JSON.encode())), rsv=4)
+v.b.frame("text", HELLO_Z, rsv=4)
+v.events.append(ev("text", text(JSON)))
+v.sent.append(sent_compressed("text", text(JSON)))
+v.echo("text", text("Hello"))
+v.peer_closes()
+g.append(v)
+
+v = Vector("x.40.22", "the client side: compressed echoes are masked after compressing", role="client",
+           **deflate_cfg(threshold=16))
+v.b.frame("text", hexp(compress(JSON.encode())), rsv=4)
+v.events.append(ev("text", text(JSON)))
+v.sent.append(sent_compressed("text", text(JSON)))
+v.peer_closes()
+g.append(v)
+
+v = Vector("x.40.23", "with context takeover the echoes share one window too", **deflate_cfg(TAKEOVER, 16))
+for _ in range(3):
+    v.b.frame("text", hexp(compress(JSON.encode())), rsv=4)
+    v.events.append(ev("text", text(JSON)))
+    v.sent.append(sent_compressed("text", text(JSON)))
+v.peer_closes()
+g.append(v)
+
+# The RFC's section 7.2.3 frames, byte for byte, as a client receives them.
+RFC_FRAMES = [
+    ("7.2.3.1", "c107f248cdc9c90700", ["Hello"], NO_TAKEOVER),
+    ("7.2.3.1/fragments", "4103f248cd" + "8004c9c90700", ["Hello"], NO_TAKEOVER),
+    ("7.2.3.2", "c107f248cdc9c90700" + "c105f200110000", ["Hello", "Hello"], TAKEOVER),
+    ("7.2.3.3", "c10b000500faff48656c6c6f00", ["Hello"], NO_TAKEOVER),
+    ("7.2.3.4", "c108f348cdc9c907000" + "0", ["Hello"], NO_TAKEOVER),
+    ("7.2.3.5", "c10df248050000" + "00ffff" + "cac9c90700", ["Hello"], NO_TAKEOVER),
+    ("7.2.3.6", "c10100", [""], NO_TAKEOVER),
+]
+for name, wire, messages, agreed in RFC_FRAMES:
+    v = Vector(f"rfc7692-{name}", f"RFC 7692 section {name.split('/')[0]}: its frames byte for byte",
+               role="client", **deflate_cfg(agreed))
+    v.b.raw(bytes.fromhex(wire), chop=[1])
+    for m in messages:
+        v.echo("text", text(m))
+    v.peer_closes()
+    g.append(v)
+
+
 # --- output ----------------------------------------------------------------------
 
 def dump(obj, indent=0, width=100):

@@ -30,28 +30,35 @@ pub fn fastwebsockets_setup<S>(ws: &mut fastwebsockets::WebSocket<S>) {
     ws.set_max_message_size(MAX_MESSAGE + 1);
 }
 
+/// What the WebSocket echo servers say they do in their usage text.
+const WS_ECHO: &str = "An echo server for benchmarks: every text and binary message is sent back\n\
+                       unchanged, pings are answered, fragments are collected, messages up to 64 MiB.";
+
 /// Parses `--listen ADDR` (or `--listen=ADDR`) and `-h`/`--help` from the
 /// command line. Prints usage and exits on `--help` (status 0) or on a bad
 /// argument (status 2).
 pub fn listen_addr(program: &str) -> SocketAddr {
+    listen_addr_for(program, WS_ECHO)
+}
+
+/// [`listen_addr`] for a server that `about` describes in its usage text.
+pub fn listen_addr_for(program: &str, about: &str) -> SocketAddr {
     match parse(std::env::args().skip(1)) {
         Ok(Some(addr)) => addr,
         Ok(None) => {
-            println!("{}", usage(program));
+            println!("{}", usage(program, about));
             std::process::exit(0);
         }
         Err(message) => {
-            eprintln!("{program}: {message}\n{}", usage(program));
+            eprintln!("{program}: {message}\n{}", usage(program, about));
             std::process::exit(2);
         }
     }
 }
 
-fn usage(program: &str) -> String {
+fn usage(program: &str, about: &str) -> String {
     format!(
-        "Usage: {program} [--listen ADDR]\n\n\
-         An echo server for benchmarks: every text and binary message is sent back\n\
-         unchanged, pings are answered, fragments are collected, messages up to 64 MiB.\n\n\
+        "Usage: {program} [--listen ADDR]\n\n{about}\n\n\
          Options:\n    \
          --listen ADDR    address to listen on [default: {DEFAULT_LISTEN}]\n    \
          -h, --help       print this help"

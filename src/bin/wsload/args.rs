@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use rfc6455::server::cli::{parse_secs, parse_size, Args};
 
+use crate::payload::Payload;
+
 pub const HELP: &str = "\
 wsload: a load generator for WebSocket (RFC 6455) echo and pub/sub servers
 
@@ -27,7 +29,14 @@ still missing at the end. Each error is described on stderr.
 USAGE:
     wsload ws://HOST:PORT/PATH [OPTIONS]
     wsload wss://HOST:PORT/PATH [--cafile CA.pem] [OPTIONS]
+    wsload tcp://HOST:PORT [OPTIONS]
     wsload ws[s]://HOST:PORT/topic/NAME --subscribers N [FAN-OUT OPTIONS]
+
+A tcp:// URL runs the same load over bare TCP against a server that
+writes back every byte it reads (the floor under a WebSocket echo): no
+handshake, no framing; each message is S bytes and its echo the next S
+bytes read, checked byte for byte (kind=tcp; --text does not apply). At
+the end each connection shuts down its side and waits for the server's.
 
 OPTIONS:
     --conns N           connections [default: 1]
@@ -35,6 +44,11 @@ OPTIONS:
     --secs T            seconds measured, fractions allowed [default: 5]
     --pipeline D        messages in flight per connection [default: 1]
     --text              send text (printable ASCII) instead of binary
+    --payload KIND      random (default) or json: text messages cut from
+                        JSON-like records, the same bytes in every run
+                        (compressible like real traffic); implies --text
+    --deflate           offer permessage-deflate (RFC 7692) without context
+                        takeover, and fail if the server declines it
     --threads N         event loops, the connections split between them
                         [default: 1]
     --warmup SECS       seconds of load before measuring starts [default: 0]
@@ -54,8 +68,9 @@ OPTIONS:
                         window (to measure a server's memory per idle
                         connection); msgs=0 is then no error
     --server-pid PID    also measure this local process's CPU time over the
-                        window (the server's): adds server_cpu= and
-                        server_ns_per_msg= before errors=
+                        window (the server's): adds server_cpu=,
+                        server_ns_per_msg=, server_user_ns_per_msg= and
+                        server_kernel_ns_per_msg= before errors=
     -h, --help          print this help
 
 FAN-OUT OPTIONS (see FAN-OUT MODE below; --threads, --size, --secs,
@@ -80,7 +95,13 @@ FIELDS:
     cpu         CPU time wsload used during the window, in cores
     server_cpu  with --server-pid: the server's CPU time in the window, in
                 cores; server_ns_per_msg is that time per echoed message,
-                a figure that does not depend on whether wsload saturates
+                a figure that does not depend on whether wsload saturates;
+                server_user_ns_per_msg and server_kernel_ns_per_msg split
+                it by the server's utime and stime (/proc/PID/stat)
+    wire_in_per_msg  with --deflate: bytes read from the sockets in the
+                window per echo, the server's frames as they came (headers
+                included, TCP/IP headers not): over --size, the server's
+                compression ratio
     errors      connections that failed
 
 FAN-OUT MODE:
@@ -131,7 +152,7 @@ FAN-OUT MODE:
                 and cores
     server_*    with --server-pid, as in echo mode per delivered message,
                 and server_user= and server_sys=, the server's CPU in
-                cores split by the tick-sampled user and kernel shares
+                cores split by its user and kernel shares
 
 PINNING:
     Give the server and wsload a core each, the server with one worker
@@ -163,6 +184,8 @@ pub struct Options {
     pub secs: Duration,
     pub pipeline: usize,
     pub text: bool,
+    pub payload: Payload,
+    pub deflate: bool,
     pub threads: usize,
     pub warmup: Duration,
     pub handshakes: usize,
@@ -190,6 +213,8 @@ impl Default for Options {
             secs: Duration::from_secs(5),
             pipeline: 1,
             text: false,
+            payload: Payload::Random,
+            deflate: false,
             threads: 1,
             warmup: Duration::ZERO,
             handshakes: 64,
@@ -219,7 +244,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
         }
         if matches!(
             flag.as_str(),
-            "--conns" | "--pipeline" | "--text" | "--idle" | "--churn"
+            "--conns" | "--pipeline" | "--text" | "--payload" | "--deflate" | "--idle" | "--churn"
         ) {
             echo_only = Some(flag.clone());
         }
@@ -236,6 +261,9 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             "--secs" => o.secs = parse_secs(&flag, &value()?)?,
             "--pipeline" => o.pipeline = positive(&flag, &value()?)?,
             "--text" => o.text = true,
+            "--payload" => o.payload = Payload::parse(&flag, &value()?)?,
+            "--deflate" if cfg!(feature = "deflate") => o.deflate = true,
+            "--deflate" => return Err("--deflate needs the deflate feature".into()),
             "--idle" => o.idle = true,
             "--churn" => o.churn = true,
             "--cafile" => o.cafile = Some(value()?),
@@ -266,9 +294,23 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             _ => return Err(format!("unexpected argument {flag}")),
         }
     }
-    o.url = url.ok_or("a ws:// or wss:// URL is required")?;
+    o.url = url.ok_or("a ws://, wss:// or tcp:// URL is required")?;
+    if o.payload == Payload::Json {
+        o.text = true;
+    }
     if o.churn && o.idle {
         return Err("--churn and --idle do not go together".into());
+    }
+    if o.is_raw() {
+        if o.churn {
+            return Err("--churn needs a ws:// or wss:// URL".into());
+        }
+        if o.deflate {
+            return Err("--deflate needs a ws:// or wss:// URL".into());
+        }
+        if o.subscribers.is_some() {
+            return Err("fan-out mode (--subscribers) needs a ws:// or wss:// URL".into());
+        }
     }
     if o.secs.is_zero() {
         return Err("--secs must be above 0".into());
@@ -298,6 +340,13 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
     // More threads than connections would leave some idle.
     o.threads = o.threads.min(o.conns);
     Ok(Some(o))
+}
+
+impl Options {
+    /// A `tcp://` URL: the echo over bare TCP (`raw.rs`).
+    pub fn is_raw(&self) -> bool {
+        self.url.starts_with("tcp://")
+    }
 }
 
 fn positive(flag: &str, v: &str) -> Result<usize, String> {
@@ -360,6 +409,44 @@ mod tests {
         assert!(!o.text);
         assert_eq!(parse_strs(&["--help"]), Ok(None));
         assert_eq!(parse_strs(&["ws://h/", "-h"]), Ok(None));
+    }
+
+    #[test]
+    fn payload_deflate_and_tcp_urls() {
+        let o = parse_strs(&["ws://h/", "--payload", "json"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.payload, Payload::Json);
+        assert!(o.text, "json payloads are text");
+        assert!(!o.deflate);
+        assert!(parse_strs(&["ws://h/", "--payload", "xml"]).is_err());
+        let deflate = parse_strs(&["ws://h/", "--deflate"]);
+        if cfg!(feature = "deflate") {
+            assert!(deflate.unwrap().unwrap().deflate);
+        } else {
+            assert!(deflate.unwrap_err().contains("deflate feature"));
+        }
+        let o = parse_strs(&["tcp://127.0.0.1:9001", "--conns", "3"])
+            .unwrap()
+            .unwrap();
+        assert!(o.is_raw());
+        assert!(!parse_strs(&["ws://h/"]).unwrap().unwrap().is_raw());
+        for (bad, says) in [
+            (&["tcp://h:1", "--churn"][..], "ws:// or wss://"),
+            (&["tcp://h:1", "--subscribers", "3"], "ws:// or wss://"),
+            (
+                &["ws://h/", "--subscribers", "3", "--payload", "json"],
+                "not a fan-out",
+            ),
+            (&["ws://h/", "--subscribers", "3", "--deflate"], "fan-out"),
+        ] {
+            let err = parse_strs(bad).unwrap_err();
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
+        if cfg!(feature = "deflate") {
+            let err = parse_strs(&["tcp://h:1", "--deflate"]).unwrap_err();
+            assert!(err.contains("ws:// or wss://"), "{err}");
+        }
     }
 
     #[test]

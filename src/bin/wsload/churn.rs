@@ -145,6 +145,7 @@ impl LoadThread for Worker {
             hist: self.hist,
             errors: self.pool.errors.count,
             cpu: self.cpu,
+            wire_in: 0,
         }
     }
 }

@@ -1,7 +1,9 @@
-//! The connection driver both modes share: a mio `Poll` over one thread's
-//! share of the connections, the connect and opening handshake (a bounded
-//! number at a time), and the transport steps of an open connection (read,
-//! flush, writable interest, close, failure).
+//! The connection driver the WebSocket modes share: a mio `Poll` over one
+//! thread's share of the connections, the connect and opening handshake (a
+//! bounded number at a time, offering permessage-deflate with
+//! `--deflate`), and the transport steps of an open connection (read,
+//! flush, writable interest, close, failure). The raw TCP mode (`raw.rs`)
+//! has its own connections but shares the schedule, shares and errors.
 //!
 //! The loop follows mio's model: edge-triggered readiness, read until
 //! `WouldBlock`, writable interest only while output is queued. What a mode
@@ -34,6 +36,9 @@ pub struct Target {
     pub addr: SocketAddr,
     pub url: String,
     pub config: Config,
+    /// Offer permessage-deflate; a server that declines fails the
+    /// connection.
+    pub deflate: bool,
     /// `wss://`: TLS with this configuration and server name.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::stream::TlsTarget>,
@@ -46,6 +51,20 @@ pub struct Schedule {
     pub measure_from: Instant,
     /// Nothing is sent from here on; results count up to here.
     pub measure_to: Instant,
+}
+
+impl Schedule {
+    /// When a load loop must next wake up by itself: the end of the drain
+    /// once it has begun (`None` when that has passed), else the next
+    /// boundary of the window.
+    pub fn wake_at(&self, now: Instant, drain_deadline: Option<Instant>) -> Option<Instant> {
+        match drain_deadline {
+            Some(deadline) if now >= deadline => None,
+            Some(deadline) => Some(deadline),
+            None if now < self.measure_from => Some(self.measure_from),
+            None => Some(self.measure_to),
+        }
+    }
 }
 
 pub enum Control {
@@ -241,8 +260,15 @@ impl<S> Pool<S> {
         let mut key = [0u8; 16];
         self.rng.fill(&mut key);
         let mut request = Vec::new();
-        let handshake = ClientRequest::new(&target.url, key)
-            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?
+        let request_head = ClientRequest::new(&target.url, key)
+            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+        #[cfg(feature = "deflate")]
+        let request_head = request_head.deflate(
+            target
+                .deflate
+                .then(rfc6455::deflate::DeflateConfig::default),
+        );
+        let handshake = request_head
             .write(&mut request)
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
         let conn = Conn {
@@ -328,13 +354,25 @@ impl<S> Pool<S> {
                 Err(e) => return Err(format!("handshake: {e}")),
             };
             hs.response.extend_from_slice(&chunk[..n]);
-            let consumed = match hs.state.parse(&hs.response) {
+            let (consumed, deflate) = match hs.state.parse(&hs.response) {
                 Ok(Status::Incomplete(_)) => continue,
-                Ok(Status::Complete(accepted)) => accepted.consumed(),
+                #[cfg(feature = "deflate")]
+                Ok(Status::Complete(accepted)) => {
+                    (accepted.consumed(), accepted.deflate().copied())
+                }
+                #[cfg(not(feature = "deflate"))]
+                Ok(Status::Complete(accepted)) => (accepted.consumed(), None::<()>),
                 Err(e) => return Err(format!("handshake: {e}")),
             };
+            if target.deflate && deflate.is_none() {
+                return Err("handshake: the server declined permessage-deflate".into());
+            }
             let mut key_rng = SplitMix64::new(self.rng.next_u64());
             let mut ws = Connection::client(target.config, Box::new(move || key_rng.mask_key()));
+            #[cfg(feature = "deflate")]
+            if let Some(negotiated) = &deflate {
+                ws = ws.with_deflate(negotiated);
+            }
             // Frames the server sent right behind its response.
             ws.receive(&hs.response[consumed..], Duration::ZERO);
             // The read buffer is made now rather than at the first read,
@@ -379,10 +417,21 @@ pub fn update_interest<S>(conn: &mut Conn<S>, i: usize, net: &mut Net<'_>) {
 pub enum Got {
     /// The socket would block (or the connection is gone).
     Nothing,
-    /// Fewer bytes than there was room for: the socket is drained for now.
-    Short,
-    /// The room is full: more may wait.
-    Full,
+    /// Fewer bytes (this many) than there was room for: the socket is
+    /// drained for now.
+    Short(usize),
+    /// The room is full (this many bytes): more may wait.
+    Full(usize),
+}
+
+impl Got {
+    /// Bytes the read brought.
+    pub fn bytes(self) -> usize {
+        match self {
+            Got::Nothing => 0,
+            Got::Short(n) | Got::Full(n) => n,
+        }
+    }
 }
 
 /// One read into the connection's buffer, stamped `now`.
@@ -401,7 +450,7 @@ pub fn read_some<S>(conn: &mut Conn<S>, now: Duration) -> Result<Got, String> {
             }
             Ok(n) if n < room.len() => {
                 ws.commit_read(n, now);
-                return Ok(Got::Short);
+                return Ok(Got::Short(n));
             }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(Got::Nothing),
@@ -409,7 +458,7 @@ pub fn read_some<S>(conn: &mut Conn<S>, now: Duration) -> Result<Got, String> {
             Err(e) => return Err(format!("read: {e}")),
         };
         ws.commit_read(n, now);
-        return Ok(Got::Full);
+        return Ok(Got::Full(n));
     }
 }
 

@@ -23,13 +23,14 @@ use crate::driver::{
 };
 use crate::histogram::Histogram;
 use crate::launch::LoadThread;
+use crate::payload::{json_records, Payload};
 
 /// Distinct message windows into the payload bytes: consecutive messages
 /// of a connection differ, so a lost, repeated or reordered echo shows up
 /// as a mismatch.
 pub const WINDOWS: usize = 251;
 /// After the window: time for the echoes in flight and the close handshake.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What every thread is asked to do.
 pub struct Plan {
@@ -37,8 +38,11 @@ pub struct Plan {
     pub size: usize,
     pub depth: usize,
     pub kind: MessageKind,
+    pub payload: Payload,
     /// Hold the connections without sending.
     pub idle: bool,
+    /// Bare TCP, no handshake and no framing (`tcp://` URLs): see `raw`.
+    pub raw: bool,
 }
 
 /// A thread's results.
@@ -48,6 +52,9 @@ pub struct Report {
     pub errors: u64,
     /// CPU time the thread used in the window, where /proc tells.
     pub cpu: Option<Duration>,
+    /// Bytes read from the sockets in the window: the server's frames as
+    /// sent (compressed with --deflate), without TCP/IP headers.
+    pub wire_in: u64,
 }
 
 /// What the echo mode keeps per connection.
@@ -75,6 +82,7 @@ struct Load<'a> {
     net: Net<'a>,
     hist: &'a mut Histogram,
     cpu: &'a mut Option<Duration>,
+    wire_in: &'a mut u64,
 }
 
 pub struct Worker {
@@ -84,6 +92,7 @@ pub struct Worker {
     epoch: Instant,
     hist: Histogram,
     cpu: Option<Duration>,
+    wire_in: u64,
 }
 
 impl Worker {
@@ -91,7 +100,9 @@ impl Worker {
         let mut pool = Pool::new(share)?;
         let mut payload = vec![0u8; plan.size + WINDOWS];
         pool.rng.fill(&mut payload);
-        if plan.kind == MessageKind::Text {
+        if plan.payload == Payload::Json {
+            payload = json_records(plan.size + WINDOWS);
+        } else if plan.kind == MessageKind::Text {
             // Printable ASCII: valid UTF-8 wherever a window starts or ends.
             for b in &mut payload {
                 *b = b' ' + *b % 95;
@@ -104,6 +115,7 @@ impl Worker {
             epoch: Instant::now(),
             hist: Histogram::new(),
             cpu: None,
+            wire_in: 0,
         })
     }
 
@@ -121,6 +133,7 @@ impl Worker {
                 net,
                 hist: &mut self.hist,
                 cpu: &mut self.cpu,
+                wire_in: &mut self.wire_in,
             },
             conns,
         )
@@ -181,11 +194,8 @@ impl LoadThread for Worker {
             if *load.net.live == 0 {
                 break; // every connection failed: nothing left to measure
             }
-            let until = match drain_deadline {
-                Some(deadline) if now >= deadline => break,
-                Some(deadline) => deadline,
-                None if now < schedule.measure_from => schedule.measure_from,
-                None => schedule.measure_to,
+            let Some(until) = schedule.wake_at(now, drain_deadline) else {
+                break;
             };
             if let Err(e) = load.net.poll.poll(&mut events, Some(until - now)) {
                 if e.kind() == ErrorKind::Interrupted {
@@ -222,6 +232,7 @@ impl LoadThread for Worker {
             hist: self.hist,
             errors: self.pool.errors.count,
             cpu: self.cpu,
+            wire_in: self.wire_in,
         }
     }
 }
@@ -248,13 +259,20 @@ fn drive(conn: &mut EchoConn, i: usize, load: &mut Load<'_>, readable: bool) {
 /// next message for it.
 fn read_and_answer(conn: &mut EchoConn, load: &mut Load<'_>, now: Instant) -> Result<(), String> {
     let since_epoch = now.saturating_duration_since(load.epoch);
-    while read_some(conn, since_epoch)? != Got::Nothing {
+    let in_window = now >= load.schedule.measure_from && now < load.schedule.measure_to;
+    loop {
+        let got = read_some(conn, since_epoch)?;
+        if got == Got::Nothing {
+            return Ok(());
+        }
+        if in_window {
+            *load.wire_in += got.bytes() as u64;
+        }
         answer(conn, load, now)?;
         if conn.phase == Phase::Done {
             return Ok(());
         }
     }
-    Ok(())
 }
 
 /// Handles the events of the bytes read so far.
@@ -331,7 +349,7 @@ fn send_next(conn: &mut EchoConn, load: &mut Load<'_>, now: Instant) -> Result<(
 
 /// Where message `seq` of connection `number` starts in the payload bytes.
 #[inline]
-fn window(number: usize, seq: u64) -> usize {
+pub fn window(number: usize, seq: u64) -> usize {
     ((number as u64).wrapping_mul(7).wrapping_add(seq) % WINDOWS as u64) as usize
 }
 

@@ -29,7 +29,7 @@ use rfc6455::connection::{Config, Event, MessageKind};
 use rfc6455::Limits;
 
 use crate::args::Options;
-use crate::cpu::WindowCpu;
+use crate::cpu::{server_fields, ProcessCpu, WindowCpu};
 use crate::driver::{
     close_socket, fail, flush, nanos_since, read_some, start_close, update_interest, Conn, Got,
     Net, Phase, Pool, Schedule, Target,
@@ -478,7 +478,7 @@ fn read_and_check(conn: &mut MemberConn, ctx: &mut Ctx<'_>) -> Result<(), String
             return Ok(());
         }
         check_events(conn, ctx, t, in_window)?;
-        if got == Got::Short || conn.phase == Phase::Done {
+        if matches!(got, Got::Short(_)) || conn.phase == Phase::Done {
             return Ok(());
         }
     }
@@ -700,7 +700,7 @@ pub fn run(options: &Options, seeds: &mut SplitMix64) -> ExitCode {
         let max = all.iter().cloned().fold(0.0, f64::max) / secs;
         (total, max)
     });
-    totals.server_cpu = outcome.server_cpu.map(|c| (c.secs, c.user_sys()));
+    totals.server_cpu = outcome.server_cpu;
     if let Some((total, max)) = totals.cpu {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if max >= SATURATED || total >= SATURATED * options.threads.min(cores) as f64 {
@@ -788,8 +788,8 @@ struct Totals {
     lossy_subs: u64,
     /// wsload's CPU over the window in cores: all threads, the busiest.
     cpu: Option<(f64, f64)>,
-    /// The server's CPU seconds over the window, and its user/kernel split.
-    server_cpu: Option<(f64, Option<(f64, f64)>)>,
+    /// The server's CPU over the window.
+    server_cpu: Option<ProcessCpu>,
     errors: u64,
 }
 
@@ -826,8 +826,8 @@ fn summary(o: &Options, t: &Totals) -> String {
         t.lossy_subs,
     );
     if o.server_pid.is_some() {
-        line += &crate::server_fields(t.server_cpu.map(|(s, _)| s), msgs, secs);
-        match t.server_cpu.and_then(|(_, split)| split) {
+        line += &server_fields(t.server_cpu, msgs, secs);
+        match t.server_cpu.and_then(|c| c.user_sys()) {
             Some((user, sys)) => {
                 line += &format!(
                     " server_user={:.2} server_sys={:.2}",
@@ -894,7 +894,10 @@ mod tests {
             hist,
             published: 5,
             cpu: Some((0.5, 0.5)),
-            server_cpu: Some((2.5, Some((1.0, 1.5)))),
+            server_cpu: Some(ProcessCpu {
+                secs: 2.5,
+                user_share: Some(0.4),
+            }),
             ..Totals::default()
         };
         let line = summary(&o, &t);
@@ -909,7 +912,8 @@ mod tests {
         assert!(
             line.ends_with(
                 " lost=0 reordered=0 lossy_subs=0 cpu=0.50 cpu_max=0.50 server_cpu=0.50 \
-                 server_ns_per_msg=500000 server_user=0.20 server_sys=0.30 errors=0"
+                 server_ns_per_msg=500000 server_user_ns_per_msg=200000 \
+                 server_kernel_ns_per_msg=300000 server_user=0.20 server_sys=0.30 errors=0"
             ),
             "{line}"
         );

@@ -1,14 +1,16 @@
 //! wsload: a load generator for WebSocket echo and pub/sub servers, on
 //! mio.
 //!
-//! The main thread parses the flags and picks the mode: echo (`echo.rs`),
-//! handshakes (`churn.rs`, with `--churn`) or fan-out (`fanout.rs`, with
-//! `--subscribers`). All run on the same connection driver (`driver.rs`,
-//! over `ws://` or `wss://`, `stream.rs`) and thread launcher
-//! (`launch.rs`): the load threads connect their share of the connections,
-//! the main thread waits until every connection is up, hands all threads
-//! the same measurement window, merges the threads' results and prints one
-//! line.
+//! The main thread parses the flags and picks the mode: echo (`echo.rs`,
+//! its messages from `payload.rs`), handshakes (`churn.rs`, with
+//! `--churn`), fan-out (`fanout.rs`, with `--subscribers`) or the echo
+//! over bare TCP (`raw.rs`, with a `tcp://` URL). The WebSocket modes run
+//! on the same connection driver (`driver.rs`, over `ws://` or `wss://`,
+//! `stream.rs`); every mode runs on the same thread launcher (`launch.rs`)
+//! and CPU accounting (`cpu.rs`): the load threads connect their share of
+//! the connections, the main thread waits until every connection is up,
+//! hands all threads the same measurement window, merges the threads'
+//! results and prints one line.
 
 mod args;
 mod churn;
@@ -18,6 +20,8 @@ mod echo;
 mod fanout;
 mod histogram;
 mod launch;
+mod payload;
+mod raw;
 mod rng;
 mod stream;
 
@@ -31,6 +35,7 @@ use rfc6455::handshake::WsUrl;
 use rfc6455::Limits;
 
 use args::Options;
+use cpu::ProcessCpu;
 use driver::{Share, Target};
 use echo::Plan;
 use histogram::Histogram;
@@ -73,6 +78,11 @@ fn main() -> ExitCode {
         start(shares, &options, |share| {
             churn::Worker::new(Arc::clone(&target), share)
         })
+    } else if plan.raw {
+        let plan = Arc::new(plan);
+        start(shares, &options, |share| {
+            raw::Worker::new(Arc::clone(&plan), share)
+        })
     } else {
         let plan = Arc::new(plan);
         start(shares, &options, |share| {
@@ -84,6 +94,7 @@ fn main() -> ExitCode {
     };
 
     let mut msgs = 0;
+    let mut wire_in = 0;
     let mut errors = 0;
     let mut hist = Histogram::new();
     // CPU seconds of all threads in the window, if every thread could say.
@@ -92,6 +103,7 @@ fn main() -> ExitCode {
         match report {
             Some(report) => {
                 msgs += report.msgs;
+                wire_in += report.wire_in;
                 errors += report.errors;
                 hist.merge(&report.hist);
                 cpu = cpu.zip(report.cpu).map(|(a, b)| a + b.as_secs_f64());
@@ -109,7 +121,8 @@ fn main() -> ExitCode {
         msgs,
         hist,
         cpu,
-        server_cpu: outcome.server_cpu.map(|c| c.secs),
+        server_cpu: outcome.server_cpu,
+        wire_in,
         errors,
     };
     println!("{}", summary(&options, &result));
@@ -159,7 +172,13 @@ fn shares(options: &Options, seeds: &mut SplitMix64) -> Vec<Share> {
 /// resolved, and for `wss://` the TLS configuration (`--cafile`'s CAs or
 /// Mozilla's roots) and the name the certificate must carry.
 fn target(options: &Options, config: Config) -> Result<Target, String> {
-    let url = WsUrl::parse(&options.url).map_err(|e| format!("{}: {e}", options.url))?;
+    // tcp://HOST:PORT names the same address as ws://HOST:PORT.
+    let raw = options
+        .url
+        .strip_prefix("tcp://")
+        .map(|rest| format!("ws://{rest}"));
+    let url_text = raw.as_deref().unwrap_or(&options.url);
+    let url = WsUrl::parse(url_text).map_err(|e| format!("{}: {e}", options.url))?;
     #[cfg(feature = "tls")]
     let tls = if url.is_secure() {
         let trust = match &options.cafile {
@@ -190,8 +209,9 @@ fn target(options: &Options, config: Config) -> Result<Target, String> {
         .ok_or_else(|| format!("{}: no address", url.host()))?;
     Ok(Target {
         addr,
-        url: options.url.clone(),
+        url: url_text.to_owned(),
         config,
+        deflate: options.deflate,
         #[cfg(feature = "tls")]
         tls,
     })
@@ -228,23 +248,10 @@ fn make_plan(options: &Options) -> Result<Plan, String> {
         } else {
             MessageKind::Binary
         },
+        payload: options.payload,
         idle: options.idle,
+        raw: options.is_raw(),
     })
-}
-
-/// ` server_cpu=… server_ns_per_msg=…` for `msgs` messages over `secs`.
-fn server_fields(server_cpu: Option<f64>, msgs: u64, secs: f64) -> String {
-    match server_cpu {
-        Some(s) => {
-            let per_msg = if msgs == 0 {
-                0.0
-            } else {
-                s * 1e9 / msgs as f64
-            };
-            format!(" server_cpu={:.2} server_ns_per_msg={per_msg:.0}", s / secs)
-        }
-        None => " server_cpu=- server_ns_per_msg=-".to_owned(),
-    }
 }
 
 struct Totals {
@@ -252,8 +259,10 @@ struct Totals {
     hist: Histogram,
     /// wsload's CPU time over the window, in cores.
     cpu: Option<f64>,
-    /// The server's CPU seconds over the window.
-    server_cpu: Option<f64>,
+    /// The server's CPU over the window.
+    server_cpu: Option<ProcessCpu>,
+    /// Bytes read from the sockets in the window.
+    wire_in: u64,
     errors: u64,
 }
 
@@ -276,6 +285,7 @@ fn summary(o: &Options, t: &Totals) -> String {
         match (o.churn, o.idle, o.text) {
             (true, _, _) => "handshakes",
             (false, true, _) => "idle",
+            _ if o.is_raw() => "tcp",
             (false, false, true) => "text",
             (false, false, false) => "binary",
         },
@@ -286,7 +296,16 @@ fn summary(o: &Options, t: &Totals) -> String {
         us(hist.max()),
     );
     if o.server_pid.is_some() {
-        line += &server_fields(t.server_cpu, t.msgs, secs);
+        line += &cpu::server_fields(t.server_cpu, t.msgs, secs);
+    }
+    if o.deflate {
+        // What compression saved: the server's frames per echo as read.
+        let per_msg = if t.msgs == 0 {
+            0.0
+        } else {
+            t.wire_in as f64 / t.msgs as f64
+        };
+        line += &format!(" deflate=on wire_in_per_msg={per_msg:.0}");
     }
     line += &format!(" errors={}", t.errors);
     line
@@ -309,7 +328,12 @@ mod tests {
             msgs: 500,
             hist,
             cpu: Some(0.98),
-            server_cpu: Some(0.005), // 1 ms per second over 5 s
+            // 1 ms per second over 5 s, a quarter of it in user space
+            server_cpu: Some(ProcessCpu {
+                secs: 0.005,
+                user_share: Some(0.25),
+            }),
+            wire_in: 12_000,
             errors: 0,
         };
         let line = summary(&o, &totals);
@@ -331,8 +355,25 @@ mod tests {
         totals.errors = 3;
         let line = summary(&o, &totals);
         assert!(
-            line.ends_with(" cpu=0.98 server_cpu=0.00 server_ns_per_msg=10000 errors=3"),
+            line.ends_with(
+                " cpu=0.98 server_cpu=0.00 server_ns_per_msg=10000 \
+                 server_user_ns_per_msg=2500 server_kernel_ns_per_msg=7500 errors=3"
+            ),
             "{line}"
         );
+
+        let o = Options { deflate: true, ..o };
+        let line = summary(&o, &totals);
+        assert!(
+            line.ends_with(" deflate=on wire_in_per_msg=24 errors=3"),
+            "{line}"
+        );
+
+        let o = Options {
+            url: "tcp://127.0.0.1:9001".into(),
+            deflate: false,
+            ..o
+        };
+        assert!(summary(&o, &totals).contains(" kind=tcp "));
     }
 }
