@@ -120,9 +120,20 @@ impl Compressor {
     /// the message uncompressed then (RSV1 clear), which the peer's
     /// window never sees.
     pub fn compress_message(&mut self, data: &[u8], out: &mut Vec<u8>) -> bool {
+        if !self.compress_whole(&self.history.bytes, data, out) {
+            return false;
+        }
+        self.history.remember(data);
+        true
+    }
+
+    /// Compresses `data` as one message with `dictionary` preset, on a
+    /// pooled deflater; `false`, with `out` as it was, if that did not
+    /// make it smaller or the engine failed.
+    fn compress_whole(&self, dictionary: &[u8], data: &[u8], out: &mut Vec<u8>) -> bool {
         let start = out.len();
         let mut deflater = self.engine.deflater(self.window_bits, self.level);
-        deflater.reset(&self.history.bytes);
+        deflater.reset(dictionary);
         let result = deflater.compress(data, out);
         self.engine
             .recycle_deflater(self.window_bits, self.level, deflater);
@@ -130,7 +141,6 @@ impl Compressor {
             out.truncate(start);
             return false;
         }
-        self.history.remember(data);
         true
     }
 
@@ -195,17 +205,7 @@ impl Compressor {
     /// the message: call [`remember`](Self::remember) with its text on each
     /// compressor it is sent through.
     pub fn compress_detached(&self, data: &[u8], out: &mut Vec<u8>) -> bool {
-        let start = out.len();
-        let mut deflater = self.engine.deflater(self.window_bits, self.level);
-        deflater.reset(&[]);
-        let result = deflater.compress(data, out);
-        self.engine
-            .recycle_deflater(self.window_bits, self.level, deflater);
-        if result.is_err() || !finish_payload(out, start) || out.len() - start >= data.len() {
-            out.truncate(start);
-            return false;
-        }
-        true
+        self.compress_whole(&[], data, out)
     }
 
     /// Records a message sent compressed by another compressor (see
