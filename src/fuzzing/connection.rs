@@ -415,7 +415,20 @@ fn pull_events(conn: &mut Connection, run: &mut Run, script: &Script<'_>, op: u8
         let was_done = run.end.is_some();
         match conn.next_event_with(|event, tx| on_event(run, script, op, event, tx)) {
             Ok(None) => break,
-            Ok(Some(())) => assert!(!was_done, "event after the end"),
+            Ok(Some(())) => {
+                assert!(!was_done, "event after the end");
+                // A driver may take the message buffer back right after an
+                // event, before polling past it, and lend it (or another)
+                // later: what comes next must be the same.
+                if script.release_idle && op & 2 != 0 {
+                    let taken = conn.take_idle_message_buffer();
+                    if op & 4 != 0 {
+                        conn.provide_message_buffer(
+                            taken.unwrap_or_else(|| Vec::with_capacity(64)),
+                        );
+                    }
+                }
+            }
             Err(e) => {
                 assert!(!was_done, "error after the end: {e:?}");
                 run.end = Some(End::Failed(e));
