@@ -1147,25 +1147,37 @@ impl Receiver {
     fn assembly_idle(&self) -> bool {
         // A compressed frame being received inflates into `assembly`.
         let inflating = self.frame.is_some_and(|f| f.compressed);
-        !inflating && (self.assembly_delivered || self.message.is_none())
+        // A message found by `poll_event` and not yet taken is in there.
+        self.ready.is_none() && !inflating && (self.assembly_delivered || self.message.is_none())
     }
 
-    /// The assembly buffer, emptied, if it is idle.
+    /// The assembly buffer, emptied, if it is idle; or the text buffer's
+    /// allocation, where a lent buffer goes when a fragmented text message
+    /// is put together.
     fn take_idle_assembly(&mut self) -> Option<Vec<u8>> {
         if !self.assembly_idle() {
             return None;
         }
         self.assembly_delivered = false;
-        self.text.clear();
-        if self.assembly.capacity() == 0 {
+        let mut buf = if self.assembly.capacity() != 0 {
+            mem::take(&mut self.assembly)
+        } else if self.text.capacity() != 0 {
+            mem::take(&mut self.text).into_bytes()
+        } else {
             return None;
-        }
-        self.assembly.clear();
-        Some(mem::take(&mut self.assembly))
+        };
+        self.text.clear();
+        buf.clear();
+        Some(buf)
     }
 
     fn take_idle_buffer(&mut self) -> Option<Vec<u8>> {
-        if self.pos == self.end && self.frame.is_none() && self.buf.capacity() != 0 {
+        // A ready message may still point into the buffer (`poll_event`).
+        if self.ready.is_none()
+            && self.pos == self.end
+            && self.frame.is_none()
+            && self.buf.capacity() != 0
+        {
             self.pos = 0;
             self.end = 0;
             return Some(mem::take(&mut self.buf));

@@ -873,6 +873,10 @@ async def main(binary, tls_dir=None):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     # ABUSE_CASES=name,name runs only those cases (of both lists).
     only = set(filter(None, os.environ.get("ABUSE_CASES", "").split(",")))
+    unknown = only - {c.__name__ for c in CASES + TLS_CASES}
+    if unknown:
+        print(f"ABUSE_CASES: no such case: {', '.join(sorted(unknown))}")
+        return 2
     cases = [c for c in CASES if not only or c.__name__ in only]
     tls_cases = [c for c in TLS_CASES if not only or c.__name__ in only]
     total = len(cases)
