@@ -5,55 +5,17 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+mod common;
+
+use common::deflate::{drain, pair};
 use rfc6455::connection::{Config, Connection, Delivery, Event, MessageKind};
-use rfc6455::deflate::{DeflateConfig, Negotiated, Params};
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::frame::{decode_frame, DecodeRules, Role, Status, RSV1};
-use rfc6455::handshake::parse_extensions;
 use rfc6455::{Limits, ProtocolError};
-
-/// Both ends of one negotiation: `config` on both sides, `offer` from the
-/// client.
-fn negotiate(config: DeflateConfig, offer: &str) -> (Negotiated, Negotiated) {
-    let offers = parse_extensions(offer.as_bytes()).unwrap();
-    let server = config.negotiate(offers).expect("accepted");
-    let response = server.response();
-    let ext = parse_extensions(response.as_bytes())
-        .unwrap()
-        .next()
-        .unwrap();
-    let client = config
-        .agreed(Params::parse_response(&ext).unwrap(), Role::Client)
-        .unwrap();
-    (server, client)
-}
-
-fn pair(config: DeflateConfig, offer: &str, conn: Config) -> (Connection, Connection) {
-    let (s, c) = negotiate(config, offer);
-    let server = Connection::server(conn).with_deflate(&s);
-    let mut k = 0u8;
-    let client = Connection::client(
-        conn,
-        Box::new(move || {
-            k = k.wrapping_add(7);
-            [k, 1, 2, 3]
-        }),
-    )
-    .with_deflate(&c);
-    (server, client)
-}
 
 /// Moves everything `from` has queued into `to`, returning the bytes.
 fn pipe(from: &mut Connection, to: &mut Connection) -> Vec<u8> {
-    let mut wire = Vec::new();
-    loop {
-        let out = from.output();
-        if out.is_empty() {
-            break;
-        }
-        let n = out.len();
-        wire.extend_from_slice(out);
-        from.consume_output(n);
-    }
+    let wire = drain(from);
     to.receive(&wire, Duration::ZERO);
     wire
 }

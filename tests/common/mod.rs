@@ -1,3 +1,5 @@
 //! Helpers shared by integration tests.
 
+#[cfg(all(feature = "deflate", feature = "std"))]
+pub mod deflate;
 pub mod pki;
