@@ -599,3 +599,67 @@ fn refused_connection_is_a_clear_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn echoes_written_from_the_read_buffer_keep_order_when_the_socket_fills() {
+    // Large echoes leave straight from the server's read buffers once the
+    // messages of a read are handled; what the socket does not take is
+    // queued ahead of what came after them (small echoes, pongs, the close).
+    // This client sends everything before it reads anything, so the
+    // server's socket fills and its writes come back short.
+    let server = start(|_| {});
+    let mut raw = raw_ws(server.addr);
+    let sizes = [70_000usize, 16_384, 5, 300_000, 4096, 9000, 200, 65_536];
+    let mut sent = Vec::new();
+    let mut wire = Vec::new();
+    let mut pings = 0;
+    // About 11 MB of echoes: more than the socket buffers hold.
+    for i in 0..240 {
+        let size = sizes[i % sizes.len()];
+        let (opcode, payload): (OpCode, Vec<u8>) = if i % 3 == 0 {
+            let text = (0..size).map(|j| b'a' + ((i + j) % 26) as u8).collect();
+            (OpCode::Text, text)
+        } else {
+            (
+                OpCode::Binary,
+                (0..size).map(|j| (i * 7 + j) as u8).collect(),
+            )
+        };
+        Frame::new(opcode, &payload)
+            .masked([i as u8, 2, 3, 4])
+            .encode_to_vec(&mut wire);
+        sent.push((opcode, payload));
+        if i % 5 == 2 {
+            Frame::new(OpCode::Ping, b"p")
+                .masked([9, 8, 7, 6])
+                .encode_to_vec(&mut wire);
+            pings += 1;
+        }
+    }
+    Frame::new(OpCode::Close, &1000u16.to_be_bytes())
+        .masked([1, 1, 1, 1])
+        .encode_to_vec(&mut wire);
+    let mut writer = raw.stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || writer.write_all(&wire).unwrap());
+    std::thread::sleep(Duration::from_millis(300));
+    let frames = raw.frames_until_eof();
+    sending.join().unwrap();
+    let echoes: Vec<_> = frames
+        .iter()
+        .filter(|(op, _)| matches!(op, OpCode::Text | OpCode::Binary))
+        .cloned()
+        .collect();
+    assert_eq!(echoes.len(), sent.len());
+    for (i, (got, want)) in echoes.iter().zip(&sent).enumerate() {
+        assert!(
+            got == want,
+            "echo {i}: {} bytes of {:?}",
+            got.1.len(),
+            got.0
+        );
+    }
+    let pongs = frames.iter().filter(|(op, _)| *op == OpCode::Pong).count();
+    assert_eq!(pongs, pings);
+    assert_eq!(frames.last().map(|f| f.0), Some(OpCode::Close));
+    assert_eq!(close_code(&frames), Some(1000));
+}

@@ -585,6 +585,42 @@ impl Connection {
         self.rx.end - self.rx.pos
     }
 
+    /// The whole read buffer (received payloads are unmasked in place) and
+    /// the [`Sender`]: a server writes echoes straight from the buffer. Its
+    /// bytes stay where they are until the next [`read_buf`](Self::read_buf),
+    /// [`receive`](Self::receive) or buffer hand-over.
+    #[cfg(feature = "server")]
+    pub(crate) fn input_and_sender(&mut self) -> (&[u8], &mut Sender) {
+        (&self.rx.buf, &mut self.tx)
+    }
+
+    /// Moves the bytes not yet decoded into `spare` and makes it the read
+    /// buffer; returns the old one with every byte where it was (a server
+    /// still writing replies from it). Instead of compacting in place.
+    #[cfg(feature = "server")]
+    pub(crate) fn replace_read_buffer(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        let rx = &mut self.rx;
+        let keep = rx.end - rx.pos;
+        if spare.len() < rx.buf.len() {
+            // Pooled buffers keep their length: zero-filled once.
+            spare.resize(rx.buf.len(), 0);
+        }
+        spare[..keep].copy_from_slice(&rx.buf[rx.pos..rx.end]);
+        if let Some(frame) = &mut rx.frame {
+            frame.start -= rx.pos;
+        }
+        rx.end = keep;
+        rx.pos = 0;
+        mem::replace(&mut rx.buf, spare)
+    }
+
+    /// Whether the next [`read_buf`](Self::read_buf) leaves the bytes read
+    /// so far where they are (it appends rather than compacts or grows).
+    #[cfg(feature = "server")]
+    pub(crate) fn read_keeps_input(&self) -> bool {
+        self.rx.room_keeps_bytes()
+    }
+
     /// Runs the state machine until an event is ready, more bytes are
     /// needed, or the connection fails.
     fn step(&mut self) -> Result<(), ProtocolError> {
@@ -1025,13 +1061,10 @@ impl Receiver {
             self.pos = 0;
             self.end = 0;
         }
-        let frame_rest = self
-            .frame
-            .map_or(0, |f| (f.start + f.len).saturating_sub(self.end));
-        let want = frame_rest.max(self.config.read_chunk).max(1);
-        if self.buf.len() - self.end >= want {
+        if self.buf.len() - self.end >= self.room_wanted() {
             return;
         }
+        let want = self.room_wanted();
         if self.pos > 0 {
             self.buf.copy_within(self.pos..self.end, 0);
             if let Some(frame) = &mut self.frame {
@@ -1051,6 +1084,22 @@ impl Receiver {
             // Zero-filled: safe Rust cannot lend uninitialised memory.
             self.buf.resize(target, 0);
         }
+    }
+
+    /// Room the next read should have: a read's worth, or what the frame
+    /// being received still needs if more.
+    fn room_wanted(&self) -> usize {
+        let frame_rest = self
+            .frame
+            .map_or(0, |f| (f.start + f.len).saturating_sub(self.end));
+        frame_rest.max(self.config.read_chunk).max(1)
+    }
+
+    /// Whether `make_room` would leave every buffered byte where it is.
+    #[cfg(feature = "server")]
+    fn room_keeps_bytes(&self) -> bool {
+        !(self.pos == self.end && self.frame.is_none())
+            && self.buf.len() - self.end >= self.room_wanted()
     }
 
     /// The most the read buffer needs while events are pulled after every

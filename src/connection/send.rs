@@ -397,6 +397,75 @@ impl Sender {
         Ok(Ok(()))
     }
 
+    /// Whether the caller may write a whole, uncompressed message frame of
+    /// `len` payload bytes to the transport itself, ahead of everything
+    /// queued here, instead of queuing a copy (a server echoing from its
+    /// read buffer). True only when nothing of the stream waits (a control
+    /// frame under way would be cut), and with `pending` set when frames
+    /// written around the queue are already waiting for their write, in
+    /// which case owed control frames may wait behind them too. The caller
+    /// writes its frames before this sender's output, and hands back what
+    /// the transport did not take with
+    /// [`queue_unwritten_front`](Self::queue_unwritten_front).
+    #[cfg(any(feature = "server", feature = "fuzzing"))]
+    pub(crate) fn may_write_around(&self, len: usize, pending: bool) -> bool {
+        self.role == Role::Server
+            && self.sending_fragmented.is_none()
+            && !self.close_queued
+            && !self.compresses(len)
+            && self.head == self.data.len()
+            && self.splices.is_empty()
+            && (pending || self.control_head == 0)
+            && frame_size(len, self.role) <= self.max_output
+    }
+
+    /// Queues, ahead of everything else, what the transport did not take
+    /// of the frames written around the queue (see
+    /// [`may_write_around`](Self::may_write_around)): `frames` are their
+    /// (header, payload) pairs in order, of which the first `written`
+    /// bytes went out. Frames queued here since come after them.
+    #[cfg(any(feature = "server", feature = "fuzzing"))]
+    pub(crate) fn queue_unwritten_front<'b>(
+        &mut self,
+        frames: impl IntoIterator<Item = (&'b [u8], &'b [u8])>,
+        mut written: usize,
+    ) {
+        let mut front = Vec::new();
+        // Where the first unsent frame ends, when it is partly sent.
+        let mut partial_end = 0;
+        for (header, payload) in frames {
+            let len = header.len() + payload.len();
+            if written >= len {
+                written -= len;
+                continue;
+            }
+            if written < header.len() {
+                front.extend_from_slice(&header[written..]);
+                front.extend_from_slice(payload);
+            } else {
+                front.extend_from_slice(&payload[written - header.len()..]);
+            }
+            if written > 0 {
+                partial_end = front.len();
+            }
+            written = 0;
+        }
+        if front.is_empty() {
+            return;
+        }
+        // Shared frames keep their places in the stream after `front`.
+        let dropped = self.head as u64;
+        let added = front.len() as u64;
+        for s in &mut self.splices {
+            s.at = s.at - dropped + added;
+        }
+        front.extend_from_slice(&self.data[self.head..]);
+        self.data = front;
+        self.head = 0;
+        self.frame_end = partial_end;
+        self.plan = Plan::default();
+    }
+
     /// Sends a message split into frames of at most `max_payload` payload
     /// bytes (an empty message is one empty frame). The whole message is
     /// queued or none of it is.
@@ -1129,5 +1198,122 @@ fn frame_len_at(bytes: &[u8], role: Role) -> usize {
         // Unreachable for frames this module encoded; treat the rest as one
         // frame so output still drains.
         _ => bytes.len(),
+    }
+}
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    use super::*;
+    use crate::frame::{decode_frame, Status};
+    use std::vec::Vec;
+
+    /// Everything the sender hands out, written whole.
+    fn drain(tx: &mut Sender) -> Vec<u8> {
+        let mut wire = Vec::new();
+        loop {
+            let out = tx.output().to_vec();
+            if out.is_empty() {
+                return wire;
+            }
+            tx.consume_output(out.len());
+            wire.extend_from_slice(&out);
+        }
+    }
+
+    /// The frames a client decodes from `wire`; every byte must belong to one.
+    fn frames(mut wire: Vec<u8>) -> Vec<(OpCode, Vec<u8>)> {
+        let rules = DecodeRules {
+            max_frame_size: u64::MAX,
+            ..DecodeRules::new(Role::Client)
+        };
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < wire.len() {
+            match decode_frame(&mut wire[at..], &rules) {
+                Ok(Status::Complete((f, used))) => {
+                    out.push((f.header.opcode, f.payload.to_vec()));
+                    at += used;
+                }
+                other => panic!("bad frame at {at}: {other:?}"),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn frames_written_around_the_queue_keep_their_place_whatever_was_written() {
+        let a: Vec<u8> = (0..300).map(|i| i as u8).collect();
+        let b: Vec<u8> = (0..70_000).map(|i| (i % 26) as u8 + b'a').collect();
+        let around = [
+            (
+                FrameHeader::new(OpCode::Binary, a.len() as u64).to_bytes(),
+                &a,
+            ),
+            (
+                FrameHeader::new(OpCode::Text, b.len() as u64).to_bytes(),
+                &b,
+            ),
+        ];
+        let pieces = || around.iter().map(|(h, p)| (h.as_bytes(), &p[..]));
+        let lane: Vec<u8> = pieces()
+            .flat_map(|(h, p)| h.iter().chain(p))
+            .copied()
+            .collect();
+        let shared = SharedFrame::new(MessageKind::Binary, b"shared");
+        for written in [0, 1, 2, 5, 304, 305, 306, 400, lane.len() - 1, lane.len()] {
+            let mut tx = Sender::new(Role::Server, 1 << 20, None);
+            assert!(tx.may_write_around(a.len(), false));
+            assert!(tx.may_write_around(b.len(), true));
+            // Queued after the frames written around the queue.
+            tx.owe_pong(ControlPayload::new(b"p").unwrap());
+            assert!(tx.may_write_around(10, true), "a pong may wait behind them");
+            tx.send_binary(b"small").unwrap();
+            assert!(!tx.may_write_around(10, true), "queued data goes first");
+            tx.send_shared(&shared).unwrap();
+            tx.close(CloseCode::NORMAL, CloseReason::truncate(""))
+                .unwrap();
+
+            let mut wire = lane[..written].to_vec();
+            tx.queue_unwritten_front(pieces(), written);
+            wire.extend(drain(&mut tx));
+            let got = frames(wire);
+            let data: Vec<_> = got.iter().filter(|f| f.0 != OpCode::Pong).collect();
+            let want = [
+                (OpCode::Binary, a.clone()),
+                (OpCode::Text, b.clone()),
+                (OpCode::Binary, b"small".to_vec()),
+                (OpCode::Binary, b"shared".to_vec()),
+                (OpCode::Close, 1000u16.to_be_bytes().to_vec()),
+            ];
+            assert_eq!(data.len(), want.len(), "written {written}");
+            for (g, w) in data.iter().zip(&want) {
+                assert!(**g == *w, "written {written}: {:?} differs", w.0);
+            }
+            let pongs = got.iter().filter(|f| f.0 == OpCode::Pong).count();
+            assert_eq!(pongs, 1, "written {written}");
+            assert!(tx.is_close_written());
+        }
+    }
+
+    #[test]
+    fn nothing_is_written_around_a_queue_that_is_not_empty() {
+        let mut tx = Sender::new(Role::Server, 1 << 20, None);
+        tx.send_binary(b"queued").unwrap();
+        assert!(!tx.may_write_around(10, false));
+        let mut client = Sender::new(Role::Client, 1 << 20, None);
+        assert!(!client.may_write_around(10, false), "a client masks");
+        client
+            .close(CloseCode::NORMAL, CloseReason::truncate(""))
+            .unwrap();
+        let mut tx = Sender::new(Role::Server, 100, None);
+        assert!(!tx.may_write_around(200, false), "over the output bound");
+        // A pong half written: nothing may go before it ends.
+        tx.owe_pong(ControlPayload::new(b"ping").unwrap());
+        let out = tx.output().len();
+        tx.consume_output(out - 1);
+        assert!(!tx.may_write_around(10, false));
+        tx.close(CloseCode::NORMAL, CloseReason::truncate(""))
+            .unwrap();
+        assert!(!tx.may_write_around(10, true), "nothing after the close");
     }
 }

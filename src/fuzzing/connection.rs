@@ -15,7 +15,7 @@ use crate::connection::{
 };
 #[cfg(all(feature = "deflate", feature = "std"))]
 use crate::deflate::{Decompressor, DeflateConfig, Negotiated, Params};
-use crate::frame::{decode_frame, ControlPayload, DecodeRules, OpCode, Role, Status};
+use crate::frame::{decode_frame, ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status};
 use crate::frame::{MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::{Limits, ProtocolError};
 
@@ -209,6 +209,9 @@ struct Run {
     incoming: Option<(MessageKind, Vec<u8>, u32)>,
     /// The largest read so far.
     max_read: usize,
+    /// Echoes written around the sender's queue, as a server writes them
+    /// from its read buffer, waiting for `flush_lane`.
+    lane: Vec<(crate::frame::EncodedHeader, Vec<u8>)>,
 }
 
 /// `connection_server`: an arbitrary byte stream into a server connection.
@@ -289,6 +292,7 @@ pub(crate) fn run(role: Role, script: &Script<'_>, stream: &[u8]) -> Outcome {
         our_pings: Vec::new(),
         incoming: None,
         max_read: 0,
+        lane: Vec::new(),
     };
 
     let mut rest = stream;
@@ -318,6 +322,7 @@ pub(crate) fn run(role: Role, script: &Script<'_>, stream: &[u8]) -> Outcome {
         assert_eq!(conn.last_received(), Some(now));
 
         pull_events(&mut conn, &mut run, script, op);
+        flush_lane(&mut conn, &mut run, usize::from(op) * 7);
 
         if script.close_at == Some(reads - 1) {
             let queued = conn.is_close_queued();
@@ -364,6 +369,7 @@ pub(crate) fn run(role: Role, script: &Script<'_>, stream: &[u8]) -> Outcome {
         check_bounds(&conn, &run);
     }
 
+    flush_lane(&mut conn, &mut run, 0);
     drain(&mut conn, &mut run, usize::MAX);
     assert!(!conn.has_output(), "output left after a full drain");
     check_wire(&run);
@@ -548,6 +554,19 @@ fn on_event(run: &mut Run, script: &Script<'_>, op: u8, event: Event<'_>, tx: &m
                 let size = NonZeroUsize::new(usize::from(op % 16) + 1).unwrap_or(NonZeroUsize::MIN);
                 tx.send_message_fragmented(kind, data, size)
             }
+            // Written around the queue later, as the server's worker does
+            // with echoes from its read buffer.
+            Echo::Vectored if op & 0x80 != 0 => {
+                if tx.may_write_around(data.len(), !run.lane.is_empty()) {
+                    let header = FrameHeader::new(kind.opcode(), data.len() as u64);
+                    run.lane.push((header.to_bytes(), data.to_vec()));
+                    Ok(())
+                } else {
+                    tx.send_message(kind, data)
+                }
+            }
+            // Nothing may overtake the frames waiting to go around.
+            Echo::Vectored if !run.lane.is_empty() => tx.send_message(kind, data),
             #[cfg(feature = "std")]
             Echo::Vectored => {
                 let mut transport = Transport {
@@ -619,6 +638,27 @@ impl std::io::Write for Transport<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Writes the frames noted around the queue, as far as `allowance` goes,
+/// and hands the rest back to the sender, ahead of its queue.
+fn flush_lane(conn: &mut Connection, run: &mut Run, allowance: usize) {
+    if run.lane.is_empty() {
+        return;
+    }
+    let total: usize = run.lane.iter().map(|(h, p)| h.len() + p.len()).sum();
+    let written = allowance.min(total);
+    let mut left = written;
+    for (header, payload) in &run.lane {
+        for part in [header.as_bytes(), &payload[..]] {
+            let n = part.len().min(left);
+            run.wire.extend_from_slice(&part[..n]);
+            left -= n;
+        }
+    }
+    let frames = run.lane.iter().map(|(h, p)| (h.as_bytes(), &p[..]));
+    conn.sender().queue_unwritten_front(frames, written);
+    run.lane.clear();
 }
 
 /// Writes up to `budget` bytes of output to the wire.

@@ -5,6 +5,7 @@
 
 use std::prelude::rust_2021::*;
 
+use super::lane::ReplyLane;
 use crate::connection::Connection;
 
 /// Most read buffers kept, and the largest one kept.
@@ -53,6 +54,19 @@ impl Buffers {
             self.give_message(buf);
         }
         if let Some(buf) = c.release_idle_buffers() {
+            self.give_read(buf);
+        }
+    }
+
+    /// A read buffer for a connection that keeps its own for a while
+    /// (see `ReplyLane`): pooled, or new and empty.
+    pub(crate) fn spare_read(&mut self) -> Vec<u8> {
+        self.read.pop().unwrap_or_default()
+    }
+
+    /// Takes back the read buffers a flushed lane held.
+    pub(crate) fn give_read_from(&mut self, lane: &mut ReplyLane) {
+        while let Some(buf) = lane.take_held() {
             self.give_read(buf);
         }
     }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::broker::Skip;
 use super::history::{self, Replay, Since};
 use super::hub::{Hub, Stats};
+use super::lane::ReplyLane;
 use super::publication::Publication;
 use super::timers::{HandlerTimers, TimerId};
 use super::topics::{self, check_topic_name, Mode, Offer, TopicError, Topics};
@@ -268,6 +269,10 @@ pub struct Peer<'a> {
     pub(crate) more_input: bool,
     /// Set when a direct write hit a transport error.
     pub(crate) broken: &'a mut bool,
+    /// Where large replies from the read buffer are noted, to be written
+    /// without a copy once the read's messages are handled (`None` outside
+    /// message handling).
+    pub(crate) lane: Option<&'a mut ReplyLane>,
     pub(crate) ctx: Context<'a>,
 }
 
@@ -287,11 +292,24 @@ impl<'a> Peer<'a> {
         &mut self.ctx
     }
 
-    /// Sends a whole message. A large payload goes straight to the socket
-    /// without a copy, together with what is queued ahead of it, unless
-    /// more received messages wait to be handled.
+    /// Sends a whole message. A large payload goes to the socket without a
+    /// copy when it can: an echo straight from the read buffer once the
+    /// read's messages are handled, or another payload at once, together
+    /// with what is queued ahead of it, unless more received messages wait.
     pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
-        if data.len() < self.direct_write_min || self.more_input || *self.broken {
+        if data.len() < self.direct_write_min || *self.broken {
+            return self.tx.send_message(kind, data);
+        }
+        if let Some(lane) = self.lane.as_deref_mut() {
+            if lane.note(self.tx, kind, data) {
+                return Ok(());
+            }
+            // Noted frames go first: nothing may overtake them.
+            if !lane.is_empty() {
+                return self.tx.send_message(kind, data);
+            }
+        }
+        if self.more_input {
             return self.tx.send_message(kind, data);
         }
         match self.tx.send_message_vectored(kind, data, self.socket) {

@@ -64,6 +64,7 @@ mod history;
 mod http;
 mod hub;
 mod json;
+mod lane;
 mod publication;
 mod timers;
 #[cfg(feature = "tls")]

@@ -21,6 +21,7 @@ use super::buffers::Buffers;
 use super::context::{Counts, Services};
 use super::heartbeat;
 use super::hub::{Envelope, Hub, Tag};
+use super::lane::ReplyLane;
 use super::publication::Publication;
 use super::timers::{HandlerTimers, Timers};
 use super::topics::{self, Offer, Topics};
@@ -141,6 +142,8 @@ pub(crate) struct Worker {
     conns: Slab<Conn>,
     timers: Timers,
     buffers: Buffers,
+    /// Large replies written from the read buffer (see `lane`).
+    lane: ReplyLane,
     epoch: Instant,
     next_stamp: u64,
     /// Connections to serve again without a new readiness event: their
@@ -189,6 +192,7 @@ impl Worker {
             conns: Slab::new(),
             timers: Timers::default(),
             buffers: Buffers::default(),
+            lane: ReplyLane::new(),
             epoch: now,
             next_stamp: 0,
             again: Vec::new(),
@@ -401,6 +405,7 @@ impl Worker {
                         id,
                         &self.config,
                         &mut self.buffers,
+                        &mut self.lane,
                         self.epoch,
                         ctx,
                         handler,
@@ -987,6 +992,7 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>
                     direct_write_min: usize::MAX, // the 101 is not written yet
                     more_input: true,
                     broken,
+                    lane: None,
                     ctx: Context {
                         services: &mut *ctx.services,
                         now: ctx.now,
@@ -1022,12 +1028,48 @@ fn drain_input(conn: &mut Conn) {
 
 /// Reads frames until the socket would block, the budget is spent or
 /// backpressure stops reading. Returns whether to come back without a new
-/// readiness event.
+/// readiness event. The replies noted in `lane` are written before it
+/// returns.
+#[allow(clippy::too_many_arguments)]
 fn read_frames<H: Handler>(
     conn: &mut Conn,
     id: ConnId,
     config: &ServerConfig,
     buffers: &mut Buffers,
+    lane: &mut ReplyLane,
+    epoch: Instant,
+    ctx: Context<'_>,
+    handler: &mut H,
+) -> bool {
+    let more = read_frames_noting(conn, id, config, buffers, lane, epoch, ctx, handler);
+    if let Conn {
+        socket,
+        phase: Phase::Open(c),
+        broken,
+        ..
+    } = conn
+    {
+        let (input, tx) = c.input_and_sender();
+        let flushed = lane.flush(input, tx, socket);
+        buffers.give_read_from(lane);
+        if flushed.is_err() {
+            *broken = true;
+            return false;
+        }
+    }
+    more
+}
+
+/// [`read_frames`], leaving the large replies from the read buffer noted
+/// in `lane`: they are written when the buffer is about to move and at the
+/// end, so one write carries the replies to several reads.
+#[allow(clippy::too_many_arguments)]
+fn read_frames_noting<H: Handler>(
+    conn: &mut Conn,
+    id: ConnId,
+    config: &ServerConfig,
+    buffers: &mut Buffers,
+    lane: &mut ReplyLane,
     epoch: Instant,
     ctx: Context<'_>,
     handler: &mut H,
@@ -1066,6 +1108,22 @@ fn read_frames<H: Handler>(
             if budget == 0 {
                 return true;
             }
+            if !lane.is_empty() && !c.read_keeps_input() {
+                // The read would move noted payloads: read on into a spare
+                // buffer, or write what is noted first.
+                if lane.can_hold() {
+                    let old = c.replace_read_buffer(buffers.spare_read());
+                    lane.hold(old);
+                } else {
+                    let (input, tx) = c.input_and_sender();
+                    let flushed = lane.flush(input, tx, socket);
+                    buffers.give_read_from(lane);
+                    if flushed.is_err() {
+                        *broken = true;
+                        return false;
+                    }
+                }
+            }
             buffers.lend(c);
             let buf = c.read_buf();
             let room = buf.len().min(budget);
@@ -1090,6 +1148,7 @@ fn read_frames<H: Handler>(
                 }
             }
         }
+        lane.open(c.input_and_sender().0);
         loop {
             let buffered = c.buffered_input_len();
             let result = c.next_event_with(|event, tx| {
@@ -1119,6 +1178,7 @@ fn read_frames<H: Handler>(
                     direct_write_min: config.direct_write_min,
                     more_input: buffered > size + MAX_HEADER_LEN,
                     broken: &mut *broken,
+                    lane: Some(&mut *lane),
                     ctx: Context {
                         services: &mut *services,
                         now,

@@ -1,0 +1,201 @@
+//! Replies written straight from the read buffer.
+//!
+//! An echo's payload already sits in the connection's read buffer,
+//! unmasked in place. Queuing it would copy it once more before the kernel
+//! copies it again, and with many large messages per read that copy is a
+//! fifth of the server's CPU. So while one read's messages are handled, a
+//! large reply whose payload lies in the read buffer is only noted here
+//! (its header and the payload's place), and when the read's messages are
+//! done, the noted frames and the connection's queued output leave in one
+//! vectored write. What the socket does not take is copied into the queue
+//! then. When the read buffer would have to be compacted before the next
+//! read, the lane keeps it and the connection reads on into a spare one,
+//! so the replies to several reads still leave in one write (on loopback
+//! the sender pays for the receiver's wake-ups: fewer, larger writes).
+//!
+//! Order: a frame is noted only while the connection's stream queue is
+//! empty, and the noted frames are written ahead of that queue, so they
+//! keep their place before anything queued after them (a small reply, a
+//! shared frame, the close). Pings and pongs may go at any frame boundary.
+
+use std::io::{self, ErrorKind, IoSlice, Write};
+use std::prelude::rust_2021::*;
+
+use crate::connection::{MessageKind, Sender};
+use crate::frame::{EncodedHeader, FrameHeader};
+
+use super::transport::Transport;
+
+/// Frames noted per read at most: two slices each, with the queue's own
+/// slices after them, well within IOV_MAX. Beyond it replies are queued.
+const LANE_FRAMES: usize = 64;
+/// Slices the queued output may add to the write.
+const QUEUE_SLICES: usize = 16;
+/// Up to this many noted frames, the write's slices fit a small array.
+const FEW: usize = 2;
+/// Earlier read buffers kept at most; then the lane is written instead.
+const HELD_MAX: usize = 16;
+/// `Noted::buffer` of a payload in the connection's current read buffer.
+const CURRENT: usize = usize::MAX;
+
+#[derive(Clone, Copy)]
+struct Noted {
+    header: EncodedHeader,
+    /// Which buffer holds the payload: an index into `held`, or `CURRENT`.
+    buffer: usize,
+    /// The payload's place in that buffer.
+    start: usize,
+    len: usize,
+}
+
+/// The frames noted during one connection's reads (a worker has one
+/// lane, reused for every connection).
+pub(crate) struct ReplyLane {
+    noted: Vec<Noted>,
+    /// Earlier read buffers of the connection that noted payloads lie in.
+    held: Vec<Vec<u8>>,
+    /// Address and length of the connection's current read buffer.
+    base: usize,
+    len: usize,
+}
+
+impl ReplyLane {
+    pub(crate) fn new() -> ReplyLane {
+        ReplyLane {
+            noted: Vec::with_capacity(LANE_FRAMES),
+            held: Vec::with_capacity(HELD_MAX),
+            base: 0,
+            len: 0,
+        }
+    }
+
+    /// Payloads inside `input`, the connection's read buffer, can be
+    /// noted. Call it again whenever the buffer was replaced.
+    pub(crate) fn open(&mut self, input: &[u8]) {
+        self.base = input.as_ptr() as usize;
+        self.len = input.len();
+    }
+
+    /// Whether [`hold`](Self::hold) can take one more buffer.
+    pub(crate) fn can_hold(&self) -> bool {
+        self.held.len() < HELD_MAX
+    }
+
+    /// Keeps `old`, the read buffer the connection just replaced, for the
+    /// payloads noted in it.
+    pub(crate) fn hold(&mut self, old: Vec<u8>) {
+        let index = self.held.len();
+        for n in &mut self.noted {
+            if n.buffer == CURRENT {
+                n.buffer = index;
+            }
+        }
+        self.held.push(old);
+    }
+
+    /// A buffer no longer needed after [`flush`](Self::flush), for the pool.
+    pub(crate) fn take_held(&mut self) -> Option<Vec<u8>> {
+        if self.noted.is_empty() {
+            self.held.pop()
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.noted.is_empty()
+    }
+
+    /// Notes a message frame carrying `data` if `data` lies in the read
+    /// buffer, `tx` allows writing around its queue, and there is room;
+    /// false if the reply must be queued instead.
+    pub(crate) fn note(&mut self, tx: &Sender, kind: MessageKind, data: &[u8]) -> bool {
+        let at = data.as_ptr() as usize;
+        let inside = at >= self.base && at - self.base + data.len() <= self.len;
+        if !inside
+            || self.noted.len() == LANE_FRAMES
+            || !tx.may_write_around(data.len(), !self.noted.is_empty())
+        {
+            return false;
+        }
+        self.noted.push(Noted {
+            header: FrameHeader::new(kind.opcode(), data.len() as u64).to_bytes(),
+            buffer: CURRENT,
+            start: at - self.base,
+            len: data.len(),
+        });
+        true
+    }
+
+    /// Writes the noted frames, then `tx`'s output, in one call; queues in
+    /// `tx`, ahead of the rest, what the socket did not take. `input` is
+    /// the read buffer last given to [`open`](Self::open), its bytes
+    /// unmoved since.
+    pub(crate) fn flush(
+        &mut self,
+        input: &[u8],
+        tx: &mut Sender,
+        socket: &mut Transport,
+    ) -> io::Result<()> {
+        if self.noted.is_empty() {
+            return Ok(());
+        }
+        debug_assert_eq!(input.as_ptr() as usize, self.base);
+        let (noted, held) = (&self.noted, &self.held);
+        let frames = || {
+            noted.iter().map(|n| {
+                let buffer = match n.buffer {
+                    CURRENT => input,
+                    i => &held[i][..],
+                };
+                (n.header.as_bytes(), &buffer[n.start..n.start + n.len])
+            })
+        };
+        let lane_bytes: usize = frames().map(|(h, p)| h.len() + p.len()).sum();
+        // A lone echo (one message in flight) needs few slices: spare it
+        // setting up the large array.
+        let result = if noted.len() <= FEW {
+            write::<{ 2 * FEW + QUEUE_SLICES }>(frames(), tx, socket)
+        } else {
+            write::<{ 2 * LANE_FRAMES + QUEUE_SLICES }>(frames(), tx, socket)
+        };
+        let outcome = match result {
+            Ok(written) if written >= lane_bytes => {
+                tx.consume_output(written - lane_bytes);
+                Ok(())
+            }
+            Ok(written) => {
+                tx.queue_unwritten_front(frames(), written);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        self.noted.clear();
+        outcome
+    }
+}
+
+/// Writes `frames`, then what `tx` has queued, in one vectored write of at
+/// most `N` slices (`N` at least twice the frames). `WouldBlock` is a
+/// write of nothing.
+fn write<'a, const N: usize>(
+    frames: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    tx: &mut Sender,
+    socket: &mut Transport,
+) -> io::Result<usize> {
+    let mut slices = [IoSlice::new(&[]); N];
+    let mut n = 0;
+    for (header, payload) in frames {
+        slices[n] = IoSlice::new(header);
+        slices[n + 1] = IoSlice::new(payload);
+        n += 2;
+    }
+    n += tx.output_vectored(&mut slices[n..]);
+    loop {
+        match socket.write_vectored(&slices[..n]) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(0),
+            other => return other,
+        }
+    }
+}
