@@ -8,7 +8,7 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -659,4 +659,35 @@ fn keys_load_in_pkcs8_sec1_and_pkcs1_and_must_match_the_certificate() {
     // No key at all, no certificate at all.
     assert!(ServerTls::from_pem_files(&files.cert, &files.cert).is_err());
     assert!(ServerTls::from_pem_files(&files.key, &files.key).is_err());
+}
+
+#[test]
+fn a_large_vectored_write_goes_on_while_the_socket_takes_the_records() {
+    // rustls takes MAX_PLAINTEXT_PER_WRITE at a time; a vectored write of
+    // many frames (a server's replies to several reads) goes on past it as
+    // long as the socket takes every record, resuming inside a slice where
+    // rustls stopped, and stops once records wait.
+    let pki = TestPki::localhost();
+    for room in [usize::MAX, 150_000] {
+        let mut pair = connect(&pki);
+        *pair.wire.server_write_room.borrow_mut() = room;
+        let pieces: Vec<Vec<u8>> = (0..60)
+            .map(|i| payload(if i % 2 == 0 { 4 } else { 10_007 }, i))
+            .collect();
+        let slices: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p)).collect();
+        let all: Vec<u8> = pieces.concat();
+        let n = pair.server.write_vectored(&slices).unwrap();
+        if room == usize::MAX {
+            assert_eq!(n, all.len(), "an open socket takes it all");
+            assert_eq!(pair.server.pending(), 0);
+        } else {
+            assert!(n > MAX_PLAINTEXT_PER_WRITE && n < all.len(), "took {n}");
+            assert!(pair.server.pending() > 0, "records wait");
+            *pair.wire.server_write_room.borrow_mut() = usize::MAX;
+            assert_eq!(pair.server.flush_pending().unwrap(), 0);
+        }
+        let mut got = vec![0u8; n];
+        pair.client.read_exact(&mut got).unwrap();
+        assert!(got == all[..n], "room {room}: the bytes differ");
+    }
 }

@@ -391,6 +391,22 @@ impl<S: Socket> TlsStream<S> {
         Ok(())
     }
 
+    /// Hands rustls the plaintext of `bufs` from byte `skip` on, as far as
+    /// its buffer limit allows; returns the bytes taken.
+    fn write_plaintext(&mut self, bufs: &[IoSlice<'_>], mut skip: usize) -> io::Result<usize> {
+        let mut i = 0;
+        while i < bufs.len() && skip >= bufs[i].len() {
+            skip -= bufs[i].len();
+            i += 1;
+        }
+        match bufs.get(i) {
+            None => Ok(0),
+            // The rest of a slice rustls took in part: a record of its own.
+            Some(first) if skip > 0 => self.tls.writer().write(&first[skip..]),
+            Some(_) => self.tls.writer().write_vectored(&bufs[i..]),
+        }
+    }
+
     /// Reads the socket once into the ciphertext buffer.
     fn read_socket(&mut self) -> io::Result<usize> {
         // Start small: a ClientHello and an upgrade request fit in 4 KiB.
@@ -492,12 +508,23 @@ impl<S: Socket> Write for TlsStream<S> {
                 "write after close_notify",
             ));
         }
-        let n = self.tls.writer().write_vectored(bufs)?;
-        self.send_records()?;
-        if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
+        // rustls takes at most MAX_PLAINTEXT_PER_WRITE at a time; go on
+        // while the socket takes every record, so a large vectored write
+        // (the replies to several reads) is not cut short and queued.
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let mut done = 0;
+        while done < total {
+            let n = self.write_plaintext(bufs, done)?;
+            done += n;
+            self.send_records()?;
+            if n == 0 || self.pending() > 0 {
+                break;
+            }
+        }
+        if done == 0 && total > 0 {
             return Err(ErrorKind::WouldBlock.into());
         }
-        Ok(n)
+        Ok(done)
     }
 
     /// Writes what waits; `WouldBlock` if the socket does not take it all.
