@@ -221,39 +221,32 @@ fn poll_event_then_take_idle_message_buffer_keeps_the_ready_message() {
     assert_eq!(e, Some(Got::Text("hello world".into())));
 }
 
+/// Neither hand-back takes a buffer that a message found by `poll_event`
+/// was inflated into.
 #[test]
-fn poll_event_then_take_idle_message_buffer_keeps_an_inflated_message() {
-    let (mut server, mut client) = pair(
-        DeflateConfig::default(),
-        "permessage-deflate",
-        Config::default(),
-    );
-    let text = json(2000);
-    client.send_text(&text).unwrap();
-    let wire = drain(&mut client);
-    server.receive(&wire, Duration::ZERO);
-    assert!(server.poll_event().unwrap());
-    let _ = server.take_idle_message_buffer();
-    let e = server.next_event().unwrap().map(got);
-    assert_eq!(e, Some(Got::Text(text)));
-}
-
-/// `release_idle_buffers` keeps a message that `poll_event` found.
-#[test]
-fn poll_event_then_release_idle_buffers_keeps_an_inflated_message() {
-    let (mut server, mut client) = pair(
-        DeflateConfig::default(),
-        "permessage-deflate",
-        Config::default(),
-    );
-    let text = json(2000);
-    client.send_text(&text).unwrap();
-    let wire = drain(&mut client);
-    server.receive(&wire, Duration::ZERO);
-    assert!(server.poll_event().unwrap());
-    let _ = server.release_idle_buffers();
-    let e = server.next_event().unwrap().map(got);
-    assert_eq!(e, Some(Got::Text(text)));
+fn poll_event_then_giving_buffers_back_keeps_an_inflated_message() {
+    type HandBack = (&'static str, fn(&mut Connection));
+    let hand_backs: [HandBack; 2] = [
+        ("take_idle_message_buffer", |c| {
+            drop(c.take_idle_message_buffer())
+        }),
+        ("release_idle_buffers", |c| drop(c.release_idle_buffers())),
+    ];
+    for (name, hand_back) in hand_backs {
+        let (mut server, mut client) = pair(
+            DeflateConfig::default(),
+            "permessage-deflate",
+            Config::default(),
+        );
+        let text = json(2000);
+        client.send_text(&text).unwrap();
+        let wire = drain(&mut client);
+        server.receive(&wire, Duration::ZERO);
+        assert!(server.poll_event().unwrap());
+        hand_back(&mut server);
+        let e = server.next_event().unwrap().map(got);
+        assert_eq!(e, Some(Got::Text(text)), "{name}");
+    }
 }
 
 /// The read buffer stays while a single-frame message found by

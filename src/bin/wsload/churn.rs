@@ -58,6 +58,7 @@ impl Worker {
 
 impl LoadThread for Worker {
     type Report = Report;
+    const OPENS_UP_FRONT: bool = false;
 
     /// Nothing to open ahead: connections open and close inside the window.
     fn connect(&mut self, _abort: &AtomicBool) -> bool {

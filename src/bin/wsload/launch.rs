@@ -15,6 +15,9 @@ use crate::driver::{Control, Schedule};
 /// One load thread of a mode.
 pub trait LoadThread: Send + 'static {
     type Report: Send + 'static;
+    /// Whether `connect` opens the connections the load runs on (churn
+    /// opens its connections during the load instead).
+    const OPENS_UP_FRONT: bool = true;
     /// Opens the thread's connections; false (the error described) if one
     /// failed or `abort` was raised.
     fn connect(&mut self, abort: &AtomicBool) -> bool;
@@ -83,13 +86,15 @@ pub fn launch<W: LoadThread>(workers: Vec<W>, options: &Options) -> Option<Outco
     let connect_start = Instant::now();
     let all_up = (0..threads.len()).all(|_| ready_rx.recv().unwrap_or(false));
     let mut server_cpu = None;
-    if all_up {
+    if all_up && W::OPENS_UP_FRONT {
         eprintln!(
             "wsload: {} connection{} up in {:.2} s",
             conns,
             if conns == 1 { "" } else { "s" },
             connect_start.elapsed().as_secs_f64()
         );
+    }
+    if all_up {
         let start = Instant::now();
         let schedule = Schedule {
             measure_from: start + warmup,
