@@ -204,6 +204,8 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handshake;
+#[cfg(any(feature = "server", feature = "tokio"))]
+mod lane;
 pub mod limits;
 pub mod mask;
 #[cfg(feature = "std")]

@@ -538,6 +538,53 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Large echoes leave from the server's read buffer once its input
+    /// runs out, the buffer kept aside while more is read; over a
+    /// transport that stalls and takes a few bytes at a time, what it
+    /// refuses is queued in order. The client sends everything before it
+    /// reads: every echo comes back whole and in order, the ping's pong
+    /// somewhere between them.
+    #[test]
+    fn pipelined_large_echoes_come_back_whole_and_in_order(
+        seed in 1u64..u64::MAX,
+        max in 1usize..4000,
+        messages in prop::collection::vec((any::<bool>(), 0usize..12_000, any::<u8>()), 1..8),
+    ) {
+        runtime().block_on(async move { tokio::time::timeout(std::time::Duration::from_secs(60), async move {
+            let chaos = |s: DuplexStream, salt: u64| Chaos { inner: s, state: (seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1, max };
+            let (mut server, mut client) = pair(Config::default(), 1 << 16, chaos).await;
+            let server_task = tokio::spawn(async move { echo(&mut server).await });
+            let sent: Vec<_> = messages.iter().map(|&(kind, len, s)| message(kind, len, s)).collect();
+            for (i, (kind, data)) in sent.iter().enumerate() {
+                client.send_message(*kind, data).await.unwrap();
+                if i == 0 {
+                    client.ping(b"p").await.unwrap();
+                }
+            }
+            let mut pongs = 0;
+            for (i, (kind, data)) in sent.iter().enumerate() {
+                loop {
+                    match client.recv().await.unwrap().into() {
+                        Message::Text(t) => { assert!((*kind, t.as_bytes()) == (MessageKind::Text, &data[..]), "echo {i}"); break; }
+                        Message::Binary(b) => { assert!((*kind, &b[..]) == (MessageKind::Binary, &data[..]), "echo {i}"); break; }
+                        Message::Pong(p) => { assert_eq!(p, b"p"); pongs += 1; }
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+            if pongs == 0 {
+                assert_eq!(client.recv().await.unwrap(), Event::Pong(b"p"));
+            }
+            let (code, _) = client.close(CloseCode::NORMAL, "").await.unwrap();
+            assert_eq!(code, CloseCode::NORMAL);
+            assert!(matches!(server_task.await.unwrap(), Error::Closed(CloseCode::NORMAL, _)));
+        }).await.expect("the echoes stalled") });
+    }
+}
+
 #[cfg(feature = "deflate")]
 #[test]
 fn permessage_deflate_is_negotiated_by_accept_and_client() {

@@ -589,7 +589,7 @@ impl Connection {
     /// the [`Sender`]: a server writes echoes straight from the buffer. Its
     /// bytes stay where they are until the next [`read_buf`](Self::read_buf),
     /// [`receive`](Self::receive) or buffer hand-over.
-    #[cfg(feature = "server")]
+    #[cfg(any(feature = "server", feature = "tokio"))]
     pub(crate) fn input_and_sender(&mut self) -> (&[u8], &mut Sender) {
         (&self.rx.buf, &mut self.tx)
     }
@@ -597,7 +597,7 @@ impl Connection {
     /// Moves the bytes not yet decoded into `spare` and makes it the read
     /// buffer; returns the old one with every byte where it was (a server
     /// still writing replies from it). Instead of compacting in place.
-    #[cfg(feature = "server")]
+    #[cfg(any(feature = "server", feature = "tokio"))]
     pub(crate) fn replace_read_buffer(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
         let rx = &mut self.rx;
         let keep = rx.end - rx.pos;
@@ -616,7 +616,7 @@ impl Connection {
 
     /// Whether the next [`read_buf`](Self::read_buf) leaves the bytes read
     /// so far where they are (it appends rather than compacts or grows).
-    #[cfg(feature = "server")]
+    #[cfg(any(feature = "server", feature = "tokio"))]
     pub(crate) fn read_keeps_input(&self) -> bool {
         self.rx.room_keeps_bytes()
     }
@@ -1096,7 +1096,7 @@ impl Receiver {
     }
 
     /// Whether `make_room` would leave every buffered byte where it is.
-    #[cfg(feature = "server")]
+    #[cfg(any(feature = "server", feature = "tokio"))]
     fn room_keeps_bytes(&self) -> bool {
         !(self.pos == self.end && self.frame.is_none())
             && self.buf.len() - self.end >= self.room_wanted()

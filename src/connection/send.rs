@@ -407,7 +407,7 @@ impl Sender {
     /// writes its frames before this sender's output, and hands back what
     /// the transport did not take with
     /// [`queue_unwritten_front`](Self::queue_unwritten_front).
-    #[cfg(any(feature = "server", feature = "fuzzing"))]
+    #[cfg(any(feature = "server", feature = "tokio", feature = "fuzzing"))]
     pub(crate) fn may_write_around(&self, len: usize, pending: bool) -> bool {
         self.role == Role::Server
             && self.sending_fragmented.is_none()
@@ -424,7 +424,7 @@ impl Sender {
     /// [`may_write_around`](Self::may_write_around)): `frames` are their
     /// (header, payload) pairs in order, of which the first `written`
     /// bytes went out. Frames queued here since come after them.
-    #[cfg(any(feature = "server", feature = "fuzzing"))]
+    #[cfg(any(feature = "server", feature = "tokio", feature = "fuzzing"))]
     pub(crate) fn queue_unwritten_front<'b>(
         &mut self,
         frames: impl IntoIterator<Item = (&'b [u8], &'b [u8])>,

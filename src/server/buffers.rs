@@ -5,8 +5,8 @@
 
 use std::prelude::rust_2021::*;
 
-use super::lane::ReplyLane;
 use crate::connection::Connection;
+use crate::lane::ReplyLane;
 
 /// Most read buffers kept, and the largest one kept.
 const READ_MAX: usize = 64;

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use super::broker::Skip;
 use super::history::{self, Replay, Since};
 use super::hub::{Hub, Stats};
-use super::lane::ReplyLane;
 use super::publication::Publication;
 use super::timers::{HandlerTimers, TimerId};
 use super::topics::{self, check_topic_name, Mode, Offer, TopicError, Topics};
@@ -18,6 +17,7 @@ use super::{ConnId, ServerConfig};
 use crate::close::{CloseCode, CloseReason};
 use crate::connection::{MessageKind, SendError, Sender, SharedFrame};
 use crate::frame::ControlPayload;
+use crate::lane::ReplyLane;
 
 /// A publish to this worker's subscribers, owed once the current callback
 /// returns.

@@ -64,7 +64,6 @@ mod history;
 mod http;
 mod hub;
 mod json;
-mod lane;
 mod publication;
 mod timers;
 #[cfg(feature = "tls")]

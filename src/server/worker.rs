@@ -21,7 +21,6 @@ use super::buffers::Buffers;
 use super::context::{Counts, Services};
 use super::heartbeat;
 use super::hub::{Envelope, Hub, Tag};
-use super::lane::ReplyLane;
 use super::publication::Publication;
 use super::timers::{HandlerTimers, Timers};
 use super::topics::{self, Offer, Topics};
@@ -31,6 +30,7 @@ use super::{ConnId, Context, Handler, Message, Peer, ServerConfig};
 use crate::close::{CloseCode, CloseReason};
 use crate::connection::{Connection, Delivery, Event, SharedFrame, State};
 use crate::frame::{ControlPayload, MAX_HEADER_LEN};
+use crate::lane::ReplyLane;
 
 const WAKER: Token = Token(usize::MAX);
 const LISTENER: Token = Token(usize::MAX - 1);

@@ -3,18 +3,22 @@
 //! nothing else, so whatever the connection does to them (a compressing
 //! connection, say) needs no change here.
 
+use std::cell::RefCell;
 use std::io::{self, ErrorKind, IoSlice, Write};
 use std::pin::Pin;
 use std::string::String;
 use std::sync::OnceLock;
 use std::task::{ready, Context, Poll, Waker};
+use std::thread_local;
 use std::time::{Duration, Instant};
+use std::vec::Vec;
 
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::Error;
 use crate::close::CloseCode;
 use crate::connection::{Connection, MessageKind, SendError, Sender, State};
+use crate::lane::ReplyLane;
 
 /// Default for [`set_high_water`](super::WebSocket::set_high_water).
 pub(crate) const DEFAULT_HIGH_WATER: usize = 1 << 20;
@@ -37,6 +41,41 @@ pub(crate) struct Driver<S: AsyncWrite + Unpin> {
     shut_down: bool,
     /// Bytes written so far: the split halves wake each other on progress.
     pub(crate) written: u64,
+    /// Large replies from `recv_with`, written from the read buffer when
+    /// the input runs out (see `crate::lane`).
+    pub(crate) lane: ReplyLane,
+    /// The last read filled less than it offered: the transport had no
+    /// more then, so the noted replies should leave before waiting.
+    short_read: bool,
+}
+
+/// Most spare read buffers a thread keeps, and the largest kept.
+const SPARES_MAX: usize = 64;
+const SPARE_MAX_BYTES: usize = 256 << 10;
+
+thread_local! {
+    /// Read buffers for connections whose lane holds their own: the
+    /// buffers a lane held come back here once it is written.
+    static SPARE_READ: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn spare_read() -> Vec<u8> {
+    SPARE_READ
+        .with(|s| s.borrow_mut().pop())
+        .unwrap_or_default()
+}
+
+fn give_back_held(lane: &mut ReplyLane) {
+    while let Some(buf) = lane.take_held() {
+        if buf.capacity() <= SPARE_MAX_BYTES {
+            SPARE_READ.with(|s| {
+                let mut spares = s.borrow_mut();
+                if spares.len() < SPARES_MAX {
+                    spares.push(buf);
+                }
+            });
+        }
+    }
 }
 
 /// The caller's clock for [`Connection::commit_read`]: time since the
@@ -54,12 +93,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             high_water: DEFAULT_HIGH_WATER,
             shut_down: false,
             written: 0,
+            lane: ReplyLane::new(),
+            short_read: false,
         }
     }
 
     /// Writes all queued output, then flushes the transport (a TLS stream
     /// holds bytes until then).
     pub(crate) fn poll_write_all(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.lane.is_empty() {
+            if let Err(e) = self.flush_lane(cx) {
+                return Poll::Ready(Err(e));
+            }
+        }
         loop {
             let out = self.conn.output();
             if out.is_empty() {
@@ -125,19 +171,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 let _ = ready!(self.poll_finish(cx));
                 return Poll::Ready(Err(self.closed_error()));
             }
-            if let Poll::Ready(Err(e)) = self.poll_write_all(cx) {
-                return Poll::Ready(Err(Error::Io(e)));
+            // Replies noted from the read buffer wait while input keeps
+            // coming, the buffer kept aside when the next read would move
+            // it; they leave with the queued output once it runs out.
+            let hold = !self.lane.is_empty() && !self.lane.is_full() && !self.short_read;
+            if hold && !self.conn.read_keeps_input() && self.lane.can_hold() {
+                let old = self.conn.replace_read_buffer(spare_read());
+                self.lane.hold(old);
+            } else if !hold || !self.conn.read_keeps_input() {
+                if let Poll::Ready(Err(e)) = self.poll_write_all(cx) {
+                    return Poll::Ready(Err(Error::Io(e)));
+                }
             }
-            ready!(self.poll_read(cx))?;
+            match self.poll_read(cx) {
+                Poll::Ready(read) => read?,
+                Poll::Pending => {
+                    if !self.lane.is_empty() {
+                        if let Poll::Ready(Err(e)) = self.poll_write_all(cx) {
+                            return Poll::Ready(Err(Error::Io(e)));
+                        }
+                    }
+                    return Poll::Pending;
+                }
+            }
         }
     }
 
     /// One read into the connection's buffer.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut buf = ReadBuf::new(self.conn.read_buf());
+        let room = buf.remaining();
         match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let n = buf.filled().len();
+                self.short_read = n < room;
                 if n == 0 {
                     self.conn.receive_eof();
                 } else {
@@ -181,7 +248,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         direct: bool,
     ) -> Poll<Result<(), Error>> {
         loop {
-            let sent = if direct && data.len() >= DIRECT_MIN && self.io.is_write_vectored() {
+            let sent = if direct
+                && data.len() >= DIRECT_MIN
+                && self.lane.is_empty()
+                && self.io.is_write_vectored()
+            {
                 let mut writer = PollWriter {
                     io: Pin::new(&mut self.io),
                     cx,
@@ -216,12 +287,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 }
 
+impl<S: AsyncWrite + Unpin> Driver<S> {
+    /// Writes the noted replies and the queued output in one write; what
+    /// the transport does not take is queued, in order.
+    fn flush_lane(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let mut writer = PollWriter {
+            io: Pin::new(&mut self.io),
+            cx,
+            written: &mut self.written,
+        };
+        let (input, tx) = self.conn.input_and_sender();
+        let flushed = self.lane.flush(input, tx, &mut writer);
+        give_back_held(&mut self.lane);
+        flushed
+    }
+}
+
 impl<S: AsyncWrite + Unpin> Drop for Driver<S> {
     /// Output still queued (a close frame owed after a protocol error the
     /// app did not wait out, say) is offered to the transport once, without
     /// waiting: a socket with room takes it, one without loses it.
     fn drop(&mut self) {
         let mut cx = Context::from_waker(Waker::noop());
+        if !self.lane.is_empty() {
+            let _ = self.flush_lane(&mut cx);
+        }
         loop {
             let out = self.conn.output();
             if out.is_empty() {
@@ -280,27 +370,26 @@ impl<S: AsyncWrite> Write for PollWriter<'_, '_, S> {
 /// Sends from inside [`recv_with`](super::WebSocket::recv_with), while the
 /// event still borrows the connection's buffers: replies are queued and
 /// leave at the latest on the next `recv`, `recv_with` or `flush` (a
-/// server's reply of 4 KiB or more is written at once, from the read
-/// buffer, in one vectored write with what was queued).
+/// server's reply of 4 KiB or more is written from the read buffer,
+/// without a copy, with the replies to the other messages already read).
 ///
 /// Sends fail with [`SendError::Full`] when the output bound has no room;
 /// `recv_with` delivers no event while more than the high-water mark
 /// waits, so replies smaller than the bound minus that mark always fit.
 pub struct Reply<'a> {
     pub(crate) tx: &'a mut Sender,
-    pub(crate) writer: Option<&'a mut dyn Write>,
+    pub(crate) lane: Option<&'a mut ReplyLane>,
 }
 
 impl Reply<'_> {
     /// Sends a whole message as one frame.
     pub fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
-        if let Some(writer) = self.writer.as_mut().filter(|_| data.len() >= DIRECT_MIN) {
-            // A transport error is not this message's: it is queued, and
-            // the error comes back from the next write.
-            if let Ok(sent) = self.tx.send_message_vectored(kind, data, writer) {
-                return sent;
+        if data.len() >= DIRECT_MIN {
+            if let Some(lane) = self.lane.as_deref_mut() {
+                if lane.note(self.tx, kind, data) {
+                    return Ok(());
+                }
             }
-            self.writer = None;
         }
         self.tx.send_message(kind, data)
     }

@@ -2,14 +2,12 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::Write;
-use std::pin::Pin;
 use std::string::String;
 use std::task::{ready, Poll};
 
 use ::tokio::io::{AsyncRead, AsyncWrite};
 
-use super::driver::{Driver, PollWriter, Reply};
+use super::driver::{Driver, Reply};
 use super::split::{self, RecvHalf, SendHalf};
 use super::Error;
 use crate::close::{CloseCode, CloseReason};
@@ -136,9 +134,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// [`Reply`], so that an answer can be sent while the event still
     /// borrows the read buffer: an echo copies nothing it does not have
     /// to. What `f` sends goes out no later than the next `recv`,
-    /// `recv_with` or `flush`, the small replies to one read in one write;
-    /// a reply of 4 KiB or more leaves at once, straight from the read
-    /// buffer, in one vectored write with the replies queued before it.
+    /// `recv_with` or `flush`, the replies to what was read in one write,
+    /// and at once when nothing more read waits. A reply of 4 KiB or more
+    /// is written straight from the read buffer, without a copy.
     ///
     /// Cancellation safe: `f` runs only in the call that returns its result.
     pub async fn recv_with<R>(
@@ -157,23 +155,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             let Some(f) = f.take() else {
                 return Poll::Ready(Err(Error::Closed(CloseCode::ABNORMAL, String::new())));
             };
-            // Large replies leave at once, from the read buffer: copying
-            // them into the queue to batch them costs more than the write.
+            // Large replies are noted and leave from the read buffer, with
+            // the replies to what else was read: no copy, one write.
             let direct = driver.conn.role() == Role::Server && driver.io.is_write_vectored();
-            let mut writer = PollWriter {
-                io: Pin::new(&mut driver.io),
-                cx,
-                written: &mut driver.written,
-            };
-            let result = driver.conn.next_event_with(|event, tx| {
+            if direct {
+                driver.lane.open(driver.conn.input_and_sender().0);
+            }
+            let Driver { conn, lane, .. } = &mut *driver;
+            let result = conn.next_event_with(|event, tx| {
                 let mut reply = Reply {
                     tx,
-                    writer: direct.then_some(&mut writer as &mut dyn Write),
+                    lane: direct.then_some(lane),
                 };
                 f(event, &mut reply)
             });
-            if direct {
-                let _ = writer.flush();
+            // Nothing more read waits: the replies leave now.
+            if !driver.lane.is_empty() && driver.conn.buffered_input_len() == 0 {
+                let _ = driver.poll_write_all(cx);
             }
             match result {
                 Ok(Some(r)) => Poll::Ready(Ok(r)),

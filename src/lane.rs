@@ -1,17 +1,18 @@
-//! Replies written straight from the read buffer.
+//! Replies written straight from the read buffer, for the drivers (the
+//! mio server's worker and the tokio driver).
 //!
 //! An echo's payload already sits in the connection's read buffer,
 //! unmasked in place. Queuing it would copy it once more before the kernel
 //! copies it again, and with many large messages per read that copy is a
-//! fifth of the server's CPU. So while one read's messages are handled, a
+//! fifth of the server's CPU. So while a connection's input is handled, a
 //! large reply whose payload lies in the read buffer is only noted here
-//! (its header and the payload's place), and when the read's messages are
-//! done, the noted frames and the connection's queued output leave in one
-//! vectored write. What the socket does not take is copied into the queue
-//! then. When the read buffer would have to be compacted before the next
-//! read, the lane keeps it and the connection reads on into a spare one,
-//! so the replies to several reads still leave in one write (on loopback
-//! the sender pays for the receiver's wake-ups: fewer, larger writes).
+//! (its header and the payload's place), and when the input runs out, the
+//! noted frames and the connection's queued output leave in one vectored
+//! write. What the transport does not take is copied into the queue then.
+//! When the read buffer would have to be compacted before the next read,
+//! the lane keeps it and the connection reads on into a spare one, so the
+//! replies to several reads still leave in one write (on loopback the
+//! sender pays for the receiver's wake-ups: fewer, larger writes).
 //!
 //! Order: a frame is noted only while the connection's stream queue is
 //! empty, and the noted frames are written ahead of that queue, so they
@@ -23,8 +24,6 @@ use std::prelude::rust_2021::*;
 
 use crate::connection::{MessageKind, Sender};
 use crate::frame::{EncodedHeader, FrameHeader};
-
-use super::transport::Transport;
 
 /// Frames noted per read at most: two slices each, with the queue's own
 /// slices after them, well within IOV_MAX. Beyond it replies are queued.
@@ -48,8 +47,8 @@ struct Noted {
     len: usize,
 }
 
-/// The frames noted during one connection's reads (a worker has one
-/// lane, reused for every connection).
+/// The frames noted during one connection's reads (the mio worker has one
+/// lane, reused for every connection; a tokio connection has its own).
 pub(crate) struct ReplyLane {
     noted: Vec<Noted>,
     /// Earlier read buffers of the connection that noted payloads lie in.
@@ -61,9 +60,11 @@ pub(crate) struct ReplyLane {
 
 impl ReplyLane {
     pub(crate) fn new() -> ReplyLane {
+        // Allocated on first use: a connection that never sends a large
+        // reply pays nothing.
         ReplyLane {
-            noted: Vec::with_capacity(LANE_FRAMES),
-            held: Vec::with_capacity(HELD_MAX),
+            noted: Vec::new(),
+            held: Vec::new(),
             base: 0,
             len: 0,
         }
@@ -106,6 +107,12 @@ impl ReplyLane {
         self.noted.is_empty()
     }
 
+    /// No more frames can be noted until it is flushed.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn is_full(&self) -> bool {
+        self.noted.len() == LANE_FRAMES
+    }
+
     /// Notes a message frame carrying `data` if `data` lies in the read
     /// buffer, `tx` allows writing around its queue, and there is room;
     /// false if the reply must be queued instead.
@@ -131,11 +138,11 @@ impl ReplyLane {
     /// `tx`, ahead of the rest, what the socket did not take. `input` is
     /// the read buffer last given to [`open`](Self::open), its bytes
     /// unmoved since.
-    pub(crate) fn flush(
+    pub(crate) fn flush<W: Write>(
         &mut self,
         input: &[u8],
         tx: &mut Sender,
-        socket: &mut Transport,
+        socket: &mut W,
     ) -> io::Result<()> {
         if self.noted.is_empty() {
             return Ok(());
@@ -155,9 +162,9 @@ impl ReplyLane {
         // A lone echo (one message in flight) needs few slices: spare it
         // setting up the large array.
         let result = if noted.len() <= FEW {
-            write::<{ 2 * FEW + QUEUE_SLICES }>(frames(), tx, socket)
+            write::<{ 2 * FEW + QUEUE_SLICES }, W>(frames(), tx, socket)
         } else {
-            write::<{ 2 * LANE_FRAMES + QUEUE_SLICES }>(frames(), tx, socket)
+            write::<{ 2 * LANE_FRAMES + QUEUE_SLICES }, W>(frames(), tx, socket)
         };
         let outcome = match result {
             Ok(written) if written >= lane_bytes => {
@@ -178,10 +185,10 @@ impl ReplyLane {
 /// Writes `frames`, then what `tx` has queued, in one vectored write of at
 /// most `N` slices (`N` at least twice the frames). `WouldBlock` is a
 /// write of nothing.
-fn write<'a, const N: usize>(
+fn write<'a, const N: usize, W: Write>(
     frames: impl Iterator<Item = (&'a [u8], &'a [u8])>,
     tx: &mut Sender,
-    socket: &mut Transport,
+    socket: &mut W,
 ) -> io::Result<usize> {
     let mut slices = [IoSlice::new(&[]); N];
     let mut n = 0;
