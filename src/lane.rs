@@ -32,8 +32,11 @@ const LANE_FRAMES: usize = 64;
 const QUEUE_SLICES: usize = 16;
 /// Up to this many noted frames, the write's slices fit a small array.
 const FEW: usize = 2;
-/// Earlier read buffers kept at most; then the lane is written instead.
+/// Earlier read buffers kept at most, and the largest kept; beyond either
+/// the lane is written instead (a spare as large as a buffer grown for a
+/// huge frame would cost more than the compaction it saves).
 const HELD_MAX: usize = 16;
+const HELD_BUFFER_MAX: usize = 256 << 10;
 /// `Noted::buffer` of a payload in the connection's current read buffer.
 const CURRENT: usize = usize::MAX;
 
@@ -51,6 +54,8 @@ struct Noted {
 /// lane, reused for every connection; a tokio connection has its own).
 pub(crate) struct ReplyLane {
     noted: Vec<Noted>,
+    /// Wire bytes of the noted frames.
+    noted_bytes: usize,
     /// Earlier read buffers of the connection that noted payloads lie in.
     held: Vec<Vec<u8>>,
     /// Address and length of the connection's current read buffer.
@@ -64,6 +69,7 @@ impl ReplyLane {
         // reply pays nothing.
         ReplyLane {
             noted: Vec::new(),
+            noted_bytes: 0,
             held: Vec::new(),
             base: 0,
             len: 0,
@@ -77,9 +83,10 @@ impl ReplyLane {
         self.len = input.len();
     }
 
-    /// Whether [`hold`](Self::hold) can take one more buffer.
-    pub(crate) fn can_hold(&self) -> bool {
-        self.held.len() < HELD_MAX
+    /// Whether [`hold`](Self::hold) can take one more buffer, `input`,
+    /// the connection's read buffer.
+    pub(crate) fn can_hold(&self, input: &[u8]) -> bool {
+        self.held.len() < HELD_MAX && input.len() <= HELD_BUFFER_MAX
     }
 
     /// Keeps `old`, the read buffer the connection just replaced, for the
@@ -121,12 +128,14 @@ impl ReplyLane {
         let inside = at >= self.base && at - self.base + data.len() <= self.len;
         if !inside
             || self.noted.len() == LANE_FRAMES
-            || !tx.may_write_around(data.len(), !self.noted.is_empty())
+            || !tx.may_write_around(data.len(), self.noted_bytes)
         {
             return false;
         }
+        let header = FrameHeader::new(kind.opcode(), data.len() as u64).to_bytes();
+        self.noted_bytes += header.len() + data.len();
         self.noted.push(Noted {
-            header: FrameHeader::new(kind.opcode(), data.len() as u64).to_bytes(),
+            header,
             buffer: CURRENT,
             start: at - self.base,
             len: data.len(),
@@ -158,7 +167,7 @@ impl ReplyLane {
                 (n.header.as_bytes(), &buffer[n.start..n.start + n.len])
             })
         };
-        let lane_bytes: usize = frames().map(|(h, p)| h.len() + p.len()).sum();
+        let lane_bytes = self.noted_bytes;
         // A lone echo (one message in flight) needs few slices: spare it
         // setting up the large array.
         let result = if noted.len() <= FEW {
@@ -178,6 +187,7 @@ impl ReplyLane {
             Err(e) => Err(e),
         };
         self.noted.clear();
+        self.noted_bytes = 0;
         outcome
     }
 }

@@ -400,30 +400,26 @@ impl Sender {
     /// Whether the caller may write a whole, uncompressed message frame of
     /// `len` payload bytes to the transport itself, ahead of everything
     /// queued here, instead of queuing a copy (a server echoing from its
-    /// read buffer). True only when nothing of the stream waits (a control
-    /// frame under way would be cut), and with `pending` set when frames
-    /// written around the queue are already waiting for their write, in
-    /// which case owed control frames may wait behind them too. The caller
-    /// writes its frames before this sender's output, and hands back what
-    /// the transport did not take with
+    /// read buffer). `noted` is the wire size of the frames the caller
+    /// already holds for that write: they count against the output bound
+    /// as if queued, since what the transport refuses of them is queued.
+    /// True only when nothing of the stream waits (a control frame under
+    /// way would be cut); while frames are noted, owed control frames may
+    /// wait behind them. The caller writes its frames before this sender's
+    /// output, and hands back what the transport did not take with
     /// [`queue_unwritten_front`](Self::queue_unwritten_front).
     #[cfg(any(feature = "server", feature = "tokio", feature = "fuzzing"))]
-    pub(crate) fn may_write_around(&self, len: usize, pending: bool) -> bool {
+    pub(crate) fn may_write_around(&self, len: usize, noted: usize) -> bool {
         self.role == Role::Server
             && self.sending_fragmented.is_none()
             && !self.close_queued
             && !self.compresses(len)
             && self.head == self.data.len()
             && self.splices.is_empty()
-            && (pending || self.control_head == 0)
-            && frame_size(len, self.role) <= self.max_output
+            && (noted > 0 || self.control_head == 0)
+            && frame_size(len, self.role).saturating_add(noted) <= self.max_output
     }
 
-    /// Queues, ahead of everything else, what the transport did not take
-    /// of the frames written around the queue (see
-    /// [`may_write_around`](Self::may_write_around)): `frames` are their
-    /// (header, payload) pairs in order, of which the first `written`
-    /// bytes went out. Frames queued here since come after them.
     #[cfg(any(feature = "server", feature = "tokio", feature = "fuzzing"))]
     pub(crate) fn queue_unwritten_front<'b>(
         &mut self,
@@ -1262,13 +1258,13 @@ mod tests {
         let shared = SharedFrame::new(MessageKind::Binary, b"shared");
         for written in [0, 1, 2, 5, 304, 305, 306, 400, lane.len() - 1, lane.len()] {
             let mut tx = Sender::new(Role::Server, 1 << 20, None);
-            assert!(tx.may_write_around(a.len(), false));
-            assert!(tx.may_write_around(b.len(), true));
+            assert!(tx.may_write_around(a.len(), 0));
+            assert!(tx.may_write_around(b.len(), 304));
             // Queued after the frames written around the queue.
             tx.owe_pong(ControlPayload::new(b"p").unwrap());
-            assert!(tx.may_write_around(10, true), "a pong may wait behind them");
+            assert!(tx.may_write_around(10, 304), "a pong may wait behind them");
             tx.send_binary(b"small").unwrap();
-            assert!(!tx.may_write_around(10, true), "queued data goes first");
+            assert!(!tx.may_write_around(10, 304), "queued data goes first");
             tx.send_shared(&shared).unwrap();
             tx.close(CloseCode::NORMAL, CloseReason::truncate(""))
                 .unwrap();
@@ -1299,21 +1295,26 @@ mod tests {
     fn nothing_is_written_around_a_queue_that_is_not_empty() {
         let mut tx = Sender::new(Role::Server, 1 << 20, None);
         tx.send_binary(b"queued").unwrap();
-        assert!(!tx.may_write_around(10, false));
+        assert!(!tx.may_write_around(10, 0));
         let mut client = Sender::new(Role::Client, 1 << 20, None);
-        assert!(!client.may_write_around(10, false), "a client masks");
+        assert!(!client.may_write_around(10, 0), "a client masks");
         client
             .close(CloseCode::NORMAL, CloseReason::truncate(""))
             .unwrap();
         let mut tx = Sender::new(Role::Server, 100, None);
-        assert!(!tx.may_write_around(200, false), "over the output bound");
+        assert!(!tx.may_write_around(200, 0), "over the output bound");
+        assert!(tx.may_write_around(50, 0));
+        assert!(
+            !tx.may_write_around(50, 60),
+            "noted frames count against the bound"
+        );
         // A pong half written: nothing may go before it ends.
         tx.owe_pong(ControlPayload::new(b"ping").unwrap());
         let out = tx.output().len();
         tx.consume_output(out - 1);
-        assert!(!tx.may_write_around(10, false));
+        assert!(!tx.may_write_around(10, 0));
         tx.close(CloseCode::NORMAL, CloseReason::truncate(""))
             .unwrap();
-        assert!(!tx.may_write_around(10, true), "nothing after the close");
+        assert!(!tx.may_write_around(10, 12), "nothing after the close");
     }
 }

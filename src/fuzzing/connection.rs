@@ -557,7 +557,8 @@ fn on_event(run: &mut Run, script: &Script<'_>, op: u8, event: Event<'_>, tx: &m
             // Written around the queue later, as the server's worker does
             // with echoes from its read buffer.
             Echo::Vectored if op & 0x80 != 0 => {
-                if tx.may_write_around(data.len(), !run.lane.is_empty()) {
+                let noted = run.lane.iter().map(|(h, p)| h.len() + p.len()).sum();
+                if tx.may_write_around(data.len(), noted) {
                     let header = FrameHeader::new(kind.opcode(), data.len() as u64);
                     run.lane.push((header.to_bytes(), data.to_vec()));
                     Ok(())

@@ -1111,7 +1111,7 @@ fn read_frames_noting<H: Handler>(
             if !lane.is_empty() && !c.read_keeps_input() {
                 // The read would move noted payloads: read on into a spare
                 // buffer, or write what is noted first.
-                if lane.can_hold() {
+                if lane.can_hold(c.input_and_sender().0) {
                     let old = c.replace_read_buffer(buffers.spare_read());
                     lane.hold(old);
                 } else {

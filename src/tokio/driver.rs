@@ -175,10 +175,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             // coming, the buffer kept aside when the next read would move
             // it; they leave with the queued output once it runs out.
             let hold = !self.lane.is_empty() && !self.lane.is_full() && !self.short_read;
-            if hold && !self.conn.read_keeps_input() && self.lane.can_hold() {
+            let keeps = self.conn.read_keeps_input();
+            if hold && !keeps && self.lane.can_hold(self.conn.input_and_sender().0) {
                 let old = self.conn.replace_read_buffer(spare_read());
                 self.lane.hold(old);
-            } else if !hold || !self.conn.read_keeps_input() {
+            } else if !hold || !keeps {
                 if let Poll::Ready(Err(e)) = self.poll_write_all(cx) {
                     return Poll::Ready(Err(Error::Io(e)));
                 }
