@@ -32,11 +32,13 @@ const LANE_FRAMES: usize = 64;
 const QUEUE_SLICES: usize = 16;
 /// Up to this many noted frames, the write's slices fit a small array.
 const FEW: usize = 2;
-/// Earlier read buffers kept at most, and the largest kept; beyond either
-/// the lane is written instead (a spare as large as a buffer grown for a
-/// huge frame would cost more than the compaction it saves).
+/// Earlier read buffers kept at most, the largest kept, and the most bytes
+/// of them; beyond any, the lane is written instead (a spare as large as a
+/// buffer grown for a huge frame would cost more than the compaction it
+/// saves).
 const HELD_MAX: usize = 16;
 const HELD_BUFFER_MAX: usize = 256 << 10;
+const HELD_BYTES_MAX: usize = 1 << 20;
 /// `Noted::buffer` of a payload in the connection's current read buffer.
 const CURRENT: usize = usize::MAX;
 
@@ -86,7 +88,10 @@ impl ReplyLane {
     /// Whether [`hold`](Self::hold) can take one more buffer, `input`,
     /// the connection's read buffer.
     pub(crate) fn can_hold(&self, input: &[u8]) -> bool {
-        self.held.len() < HELD_MAX && input.len() <= HELD_BUFFER_MAX
+        let held: usize = self.held.iter().map(Vec::len).sum();
+        self.held.len() < HELD_MAX
+            && input.len() <= HELD_BUFFER_MAX
+            && held + input.len() <= HELD_BYTES_MAX
     }
 
     /// Keeps `old`, the read buffer the connection just replaced, for the
@@ -99,6 +104,10 @@ impl ReplyLane {
             }
         }
         self.held.push(old);
+        // Nothing noted lies in the current buffer now; `open` names the
+        // next one.
+        self.base = 0;
+        self.len = 0;
     }
 
     /// A buffer no longer needed after [`flush`](Self::flush), for the pool.
@@ -123,13 +132,10 @@ impl ReplyLane {
     /// Notes a message frame carrying `data` if `data` lies in the read
     /// buffer, `tx` allows writing around its queue, and there is room;
     /// false if the reply must be queued instead.
-    pub(crate) fn note(&mut self, tx: &Sender, kind: MessageKind, data: &[u8]) -> bool {
+    pub(crate) fn note(&mut self, tx: &mut Sender, kind: MessageKind, data: &[u8]) -> bool {
         let at = data.as_ptr() as usize;
-        let inside = at >= self.base && at - self.base + data.len() <= self.len;
-        if !inside
-            || self.noted.len() == LANE_FRAMES
-            || !tx.may_write_around(data.len(), self.noted_bytes)
-        {
+        let inside = self.len > 0 && at >= self.base && at - self.base + data.len() <= self.len;
+        if !inside || self.noted.len() == LANE_FRAMES || !tx.write_around(data.len()) {
             return false;
         }
         let header = FrameHeader::new(kind.opcode(), data.len() as u64).to_bytes();
@@ -156,7 +162,10 @@ impl ReplyLane {
         if self.noted.is_empty() {
             return Ok(());
         }
-        debug_assert_eq!(input.as_ptr() as usize, self.base);
+        debug_assert!(
+            self.noted.iter().all(|n| n.buffer != CURRENT) || input.as_ptr() as usize == self.base,
+            "the read buffer changed under noted frames"
+        );
         let (noted, held) = (&self.noted, &self.held);
         let frames = || {
             noted.iter().map(|n| {
@@ -177,6 +186,7 @@ impl ReplyLane {
         };
         let outcome = match result {
             Ok(written) if written >= lane_bytes => {
+                tx.queue_unwritten_front(frames(), lane_bytes);
                 tx.consume_output(written - lane_bytes);
                 Ok(())
             }
@@ -184,11 +194,34 @@ impl ReplyLane {
                 tx.queue_unwritten_front(frames(), written);
                 Ok(())
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                // The connection is broken: nothing more goes out.
+                tx.queue_unwritten_front(frames(), lane_bytes);
+                Err(e)
+            }
         };
         self.noted.clear();
         self.noted_bytes = 0;
         outcome
+    }
+}
+
+#[cfg(feature = "server")]
+impl ReplyLane {
+    /// Drops what was noted, unwritten (the connection is broken), and
+    /// hands back the held buffers through `take_held`.
+    pub(crate) fn discard(&mut self, input: &[u8], tx: &mut Sender) {
+        let (noted, held) = (&self.noted, &self.held);
+        let frames = noted.iter().map(|n| {
+            let buffer = match n.buffer {
+                CURRENT => input,
+                i => &held[i][..],
+            };
+            (n.header.as_bytes(), &buffer[n.start..n.start + n.len])
+        });
+        tx.queue_unwritten_front(frames, self.noted_bytes);
+        self.noted.clear();
+        self.noted_bytes = 0;
     }
 }
 

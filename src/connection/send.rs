@@ -256,6 +256,9 @@ pub struct Sender {
     compressor: Option<Box<Compressor>>,
     /// The message being streamed with `send_fragment` is compressed.
     sending_compressed: bool,
+    /// Wire bytes of frames the caller holds to write around the queue
+    /// (`write_around`): counted as queued until it hands back the rest.
+    around: usize,
 }
 
 impl Sender {
@@ -279,6 +282,7 @@ impl Sender {
             #[cfg(feature = "deflate")]
             compressor: None,
             sending_compressed: false,
+            around: 0,
         }
     }
 
@@ -400,32 +404,42 @@ impl Sender {
     /// Whether the caller may write a whole, uncompressed message frame of
     /// `len` payload bytes to the transport itself, ahead of everything
     /// queued here, instead of queuing a copy (a server echoing from its
-    /// read buffer). `noted` is the wire size of the frames the caller
-    /// already holds for that write: they count against the output bound
-    /// as if queued, since what the transport refuses of them is queued.
-    /// True only when nothing of the stream waits (a control frame under
-    /// way would be cut); while frames are noted, owed control frames may
+    /// read buffer); if so, the frame's wire size counts as queued (in the
+    /// output bound and [`pending_output_len`](Self::pending_output_len))
+    /// until [`queue_unwritten_front`](Self::queue_unwritten_front). True
+    /// only when nothing of the stream waits (a control frame under way
+    /// would be cut); while such frames are held, owed control frames may
     /// wait behind them. The caller writes its frames before this sender's
-    /// output, and hands back what the transport did not take with
-    /// [`queue_unwritten_front`](Self::queue_unwritten_front).
+    /// output.
     #[cfg(any(feature = "server", feature = "tokio", feature = "fuzzing"))]
-    pub(crate) fn may_write_around(&self, len: usize, noted: usize) -> bool {
-        self.role == Role::Server
+    pub(crate) fn write_around(&mut self, len: usize) -> bool {
+        let frame = frame_size(len, self.role);
+        let allowed = self.role == Role::Server
             && self.sending_fragmented.is_none()
-            && !self.close_queued
             && !self.compresses(len)
             && self.head == self.data.len()
             && self.splices.is_empty()
-            && (noted > 0 || self.control_head == 0)
-            && frame_size(len, self.role).saturating_add(noted) <= self.max_output
+            && (self.around > 0 || self.control_head == 0)
+            && self.check_room(frame).is_ok();
+        if allowed {
+            self.around += frame;
+        }
+        allowed
     }
 
+    /// Queues, ahead of everything else, what the transport did not take
+    /// of the frames written around the queue (see
+    /// [`write_around`](Self::write_around)): `frames` are their (header,
+    /// payload) pairs in order, of which the first `written` bytes went
+    /// out. Frames queued here since come after them. Call it after every
+    /// write of those frames, even a complete one: it ends their count.
     #[cfg(any(feature = "server", feature = "tokio", feature = "fuzzing"))]
     pub(crate) fn queue_unwritten_front<'b>(
         &mut self,
         frames: impl IntoIterator<Item = (&'b [u8], &'b [u8])>,
         mut written: usize,
     ) {
+        self.around = 0;
         let mut front = Vec::new();
         // Where the first unsent frame ends, when it is partly sent.
         let mut partial_end = 0;
@@ -680,7 +694,10 @@ impl Sender {
     /// Bytes waiting to be written, owed replies and shared frames
     /// included.
     pub fn pending_output_len(&self) -> usize {
-        (self.control.len() - self.control_head) + (self.data.len() - self.head) + self.splice_bytes
+        (self.control.len() - self.control_head)
+            + (self.data.len() - self.head)
+            + self.splice_bytes
+            + self.around
     }
 
     /// Shared frames queued and not yet completely written.
@@ -888,8 +905,9 @@ impl Sender {
             return Err(SendError::Closed);
         }
         let queued = self.data.len() - self.head
+            + self.splices.len() * SHARED_FRAME_OVERHEAD
             + self.splice_bytes
-            + self.splices.len() * SHARED_FRAME_OVERHEAD;
+            + self.around;
         match queued.checked_add(frame_bytes) {
             Some(total) if total <= self.max_output => Ok(()),
             _ => Err(SendError::Full),
@@ -1258,13 +1276,13 @@ mod tests {
         let shared = SharedFrame::new(MessageKind::Binary, b"shared");
         for written in [0, 1, 2, 5, 304, 305, 306, 400, lane.len() - 1, lane.len()] {
             let mut tx = Sender::new(Role::Server, 1 << 20, None);
-            assert!(tx.may_write_around(a.len(), 0));
-            assert!(tx.may_write_around(b.len(), 304));
+            assert!(tx.write_around(a.len()));
+            assert!(tx.write_around(b.len()));
+            assert_eq!(tx.pending_output_len(), lane.len(), "held frames count");
             // Queued after the frames written around the queue.
             tx.owe_pong(ControlPayload::new(b"p").unwrap());
-            assert!(tx.may_write_around(10, 304), "a pong may wait behind them");
             tx.send_binary(b"small").unwrap();
-            assert!(!tx.may_write_around(10, 304), "queued data goes first");
+            assert!(!tx.write_around(10), "queued data goes first");
             tx.send_shared(&shared).unwrap();
             tx.close(CloseCode::NORMAL, CloseReason::truncate(""))
                 .unwrap();
@@ -1288,33 +1306,40 @@ mod tests {
             let pongs = got.iter().filter(|f| f.0 == OpCode::Pong).count();
             assert_eq!(pongs, 1, "written {written}");
             assert!(tx.is_close_written());
+            assert_eq!(tx.pending_output_len(), 0);
         }
     }
 
     #[test]
-    fn nothing_is_written_around_a_queue_that_is_not_empty() {
+    fn what_may_be_written_around_the_queue() {
+        let mut tx = Sender::new(Role::Server, 1 << 20, None);
+        assert!(tx.write_around(10));
+        tx.owe_pong(ControlPayload::new(b"p").unwrap());
+        assert!(tx.write_around(10), "a pong may wait behind held frames");
         let mut tx = Sender::new(Role::Server, 1 << 20, None);
         tx.send_binary(b"queued").unwrap();
-        assert!(!tx.may_write_around(10, 0));
+        assert!(!tx.write_around(10), "queued data goes first");
         let mut client = Sender::new(Role::Client, 1 << 20, None);
-        assert!(!client.may_write_around(10, 0), "a client masks");
-        client
-            .close(CloseCode::NORMAL, CloseReason::truncate(""))
-            .unwrap();
+        assert!(!client.write_around(10), "a client masks");
         let mut tx = Sender::new(Role::Server, 100, None);
-        assert!(!tx.may_write_around(200, 0), "over the output bound");
-        assert!(tx.may_write_around(50, 0));
-        assert!(
-            !tx.may_write_around(50, 60),
-            "noted frames count against the bound"
+        assert!(!tx.write_around(200), "over the output bound");
+        assert!(tx.write_around(50));
+        assert!(!tx.write_around(50), "held frames count against the bound");
+        assert_eq!(
+            tx.send_binary(&[0; 50]),
+            Err(SendError::Full),
+            "for sends too"
         );
+        tx.queue_unwritten_front([(&[0x82, 50][..], &[0u8; 50][..])], 52);
+        assert_eq!(tx.pending_output_len(), 0, "written whole: nothing held");
         // A pong half written: nothing may go before it ends.
         tx.owe_pong(ControlPayload::new(b"ping").unwrap());
         let out = tx.output().len();
         tx.consume_output(out - 1);
-        assert!(!tx.may_write_around(10, 0));
+        assert!(!tx.write_around(10));
+        tx.consume_output(1);
         tx.close(CloseCode::NORMAL, CloseReason::truncate(""))
             .unwrap();
-        assert!(!tx.may_write_around(10, 12), "nothing after the close");
+        assert!(!tx.write_around(10), "nothing after the close");
     }
 }

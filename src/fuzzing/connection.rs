@@ -557,8 +557,7 @@ fn on_event(run: &mut Run, script: &Script<'_>, op: u8, event: Event<'_>, tx: &m
             // Written around the queue later, as the server's worker does
             // with echoes from its read buffer.
             Echo::Vectored if op & 0x80 != 0 => {
-                let noted = run.lane.iter().map(|(h, p)| h.len() + p.len()).sum();
-                if tx.may_write_around(data.len(), noted) {
+                if tx.write_around(data.len()) {
                     let header = FrameHeader::new(kind.opcode(), data.len() as u64);
                     run.lane.push((header.to_bytes(), data.to_vec()));
                     Ok(())

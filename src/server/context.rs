@@ -301,7 +301,7 @@ impl<'a> Peer<'a> {
             return self.tx.send_message(kind, data);
         }
         if let Some(lane) = self.lane.as_deref_mut() {
-            if lane.note(self.tx, kind, data) {
+            if lane.note(&mut *self.tx, kind, data) {
                 return Ok(());
             }
             // Noted frames go first: nothing may overtake them.

@@ -1050,6 +1050,11 @@ fn read_frames<H: Handler>(
     } = conn
     {
         let (input, tx) = c.input_and_sender();
+        if *broken {
+            lane.discard(input, tx);
+            buffers.give_read_from(lane);
+            return false;
+        }
         let flushed = lane.flush(input, tx, socket);
         buffers.give_read_from(lane);
         if flushed.is_err() {
@@ -1082,12 +1087,18 @@ fn read_frames_noting<H: Handler>(
         read_paused,
         read_until_blocked,
         stamp,
+        http_out,
+        http_at,
         ..
     } = conn
     else {
         return false;
     };
     let stamp = *stamp;
+    // Frames that came with the upgrade request are handled before the 101
+    // is written (`settle` writes it): nothing may go to the socket ahead
+    // of it, so replies are queued until then.
+    let write_early = *http_at >= http_out.len();
     let Context { services, now } = ctx;
     let since_epoch = now.saturating_duration_since(epoch);
     let mut budget = config.read_budget;
@@ -1175,10 +1186,14 @@ fn read_frames_noting<H: Handler>(
                     peer_addr: *peer_addr,
                     tx,
                     socket: &mut *socket,
-                    direct_write_min: config.direct_write_min,
+                    direct_write_min: if write_early {
+                        config.direct_write_min
+                    } else {
+                        usize::MAX
+                    },
                     more_input: buffered > size + MAX_HEADER_LEN,
                     broken: &mut *broken,
-                    lane: Some(&mut *lane),
+                    lane: write_early.then_some(&mut *lane),
                     ctx: Context {
                         services: &mut *services,
                         now,

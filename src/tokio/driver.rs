@@ -50,7 +50,7 @@ pub(crate) struct Driver<S: AsyncWrite + Unpin> {
 }
 
 /// Most spare read buffers a thread keeps, and the largest kept.
-const SPARES_MAX: usize = 64;
+const SPARES_MAX: usize = 16;
 const SPARE_MAX_BYTES: usize = 256 << 10;
 
 thread_local! {
@@ -387,7 +387,7 @@ impl Reply<'_> {
     pub fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
         if data.len() >= DIRECT_MIN {
             if let Some(lane) = self.lane.as_deref_mut() {
-                if lane.note(self.tx, kind, data) {
+                if lane.note(&mut *self.tx, kind, data) {
                     return Ok(());
                 }
             }

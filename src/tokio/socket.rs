@@ -135,8 +135,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// borrows the read buffer: an echo copies nothing it does not have
     /// to. What `f` sends goes out no later than the next `recv`,
     /// `recv_with` or `flush`, the replies to what was read in one write,
-    /// and at once when nothing more read waits. A reply of 4 KiB or more
-    /// is written straight from the read buffer, without a copy.
+    /// and before this returns unless another whole message was read
+    /// already. A reply of 4 KiB or more is written straight from the read
+    /// buffer, without a copy.
     ///
     /// Cancellation safe: `f` runs only in the call that returns its result.
     pub async fn recv_with<R>(
@@ -169,8 +170,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 };
                 f(event, &mut reply)
             });
-            // Nothing more read waits: the replies leave now.
-            if !driver.lane.is_empty() && driver.conn.buffered_input_len() == 0 {
+            // Unless another whole message is already read (the next
+            // `recv_with` takes it without waiting), the replies leave now:
+            // an app that does something else before its next `recv` does
+            // not hold them back.
+            if !driver.lane.is_empty() && !matches!(driver.conn.poll_event(), Ok(true)) {
                 let _ = driver.poll_write_all(cx);
             }
             match result {
