@@ -186,7 +186,7 @@ impl ReplyLane {
         };
         let outcome = match result {
             Ok(written) if written >= lane_bytes => {
-                tx.queue_unwritten_front(frames(), lane_bytes);
+                tx.end_write_around();
                 tx.consume_output(written - lane_bytes);
                 Ok(())
             }
@@ -196,7 +196,7 @@ impl ReplyLane {
             }
             Err(e) => {
                 // The connection is broken: nothing more goes out.
-                tx.queue_unwritten_front(frames(), lane_bytes);
+                tx.end_write_around();
                 Err(e)
             }
         };
@@ -210,16 +210,8 @@ impl ReplyLane {
 impl ReplyLane {
     /// Drops what was noted, unwritten (the connection is broken), and
     /// hands back the held buffers through `take_held`.
-    pub(crate) fn discard(&mut self, input: &[u8], tx: &mut Sender) {
-        let (noted, held) = (&self.noted, &self.held);
-        let frames = noted.iter().map(|n| {
-            let buffer = match n.buffer {
-                CURRENT => input,
-                i => &held[i][..],
-            };
-            (n.header.as_bytes(), &buffer[n.start..n.start + n.len])
-        });
-        tx.queue_unwritten_front(frames, self.noted_bytes);
+    pub(crate) fn discard(&mut self, tx: &mut Sender) {
+        tx.end_write_around();
         self.noted.clear();
         self.noted_bytes = 0;
     }

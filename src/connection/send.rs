@@ -427,19 +427,26 @@ impl Sender {
         allowed
     }
 
+    /// Ends the count of the frames held to write around the queue: they
+    /// were written whole (or the connection is gone).
+    #[cfg(any(feature = "server", feature = "tokio", feature = "fuzzing"))]
+    pub(crate) fn end_write_around(&mut self) {
+        self.around = 0;
+    }
+
     /// Queues, ahead of everything else, what the transport did not take
     /// of the frames written around the queue (see
     /// [`write_around`](Self::write_around)): `frames` are their (header,
     /// payload) pairs in order, of which the first `written` bytes went
-    /// out. Frames queued here since come after them. Call it after every
-    /// write of those frames, even a complete one: it ends their count.
+    /// out. Frames queued here since come after them. It ends their count,
+    /// as [`end_write_around`](Self::end_write_around) does.
     #[cfg(any(feature = "server", feature = "tokio", feature = "fuzzing"))]
     pub(crate) fn queue_unwritten_front<'b>(
         &mut self,
         frames: impl IntoIterator<Item = (&'b [u8], &'b [u8])>,
         mut written: usize,
     ) {
-        self.around = 0;
+        self.end_write_around();
         let mut front = Vec::new();
         // Where the first unsent frame ends, when it is partly sent.
         let mut partial_end = 0;

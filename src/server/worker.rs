@@ -1049,12 +1049,12 @@ fn read_frames<H: Handler>(
         ..
     } = conn
     {
-        let (input, tx) = c.input_and_sender();
         if *broken {
-            lane.discard(input, tx);
+            lane.discard(c.sender());
             buffers.give_read_from(lane);
             return false;
         }
+        let (input, tx) = c.input_and_sender();
         let flushed = lane.flush(input, tx, socket);
         buffers.give_read_from(lane);
         if flushed.is_err() {
