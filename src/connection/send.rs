@@ -495,6 +495,10 @@ impl Sender {
         if self.sending_fragmented.is_some() {
             return Err(SendError::FragmentOpen);
         }
+        // Room first, for the message as it is (compressed, it is smaller):
+        // a compressor that keeps its context must not take in a message
+        // that is then refused, or the peer's context parts from ours.
+        self.check_room(fragments_size(data.len(), max_payload.get(), self.role))?;
         #[cfg(feature = "deflate")]
         if self.compresses(data.len()) {
             if let Some(compressed) = self.compress_whole(data) {
@@ -515,9 +519,7 @@ impl Sender {
     ) -> Result<(), SendError> {
         let size = max_payload.get();
         let frames = data.len().div_ceil(size).max(1);
-        let last_len = data.len() - (frames - 1) * size;
-        let total = (frames - 1) * frame_size(size, self.role) + frame_size(last_len, self.role);
-        self.check_room(total)?;
+        self.check_room(fragments_size(data.len(), size, self.role))?;
         if data.is_empty() {
             self.queue_frame_rsv1(true, kind.opcode(), data, compressed);
         }
@@ -1187,6 +1189,14 @@ enum Chunk {
     Splice(usize),
     /// `data[head..end]`.
     Data(usize),
+}
+
+/// Wire size of a message of `len` bytes cut into frames of at most
+/// `size` payload bytes (an empty message is one empty frame).
+fn fragments_size(len: usize, size: usize, role: Role) -> usize {
+    let frames = len.div_ceil(size).max(1);
+    let last_len = len - (frames - 1) * size;
+    (frames - 1) * frame_size(size, role) + frame_size(last_len, role)
 }
 
 /// Wire size of a frame with `len` payload bytes sent by `role`.
