@@ -12,6 +12,8 @@ use rfc6455::frame::{
 };
 use rfc6455::{CloseCode, Limits, ProtocolError};
 
+mod common;
+
 const T0: Duration = Duration::ZERO;
 
 /// Encodes a frame as a client would send it (masked).
@@ -64,16 +66,7 @@ fn drain_events(conn: &mut Connection) -> (Vec<Got>, Option<ProtocolError>) {
 
 /// Drains the connection's output and decodes it as the peer would.
 fn sent_frames(conn: &mut Connection) -> Vec<(OpCode, bool, Vec<u8>)> {
-    let mut wire = Vec::new();
-    loop {
-        let out = conn.output();
-        if out.is_empty() {
-            break;
-        }
-        let n = out.len();
-        wire.extend_from_slice(out);
-        conn.consume_output(n);
-    }
+    let mut wire = common::output::drain(conn);
     let peer = match conn.role() {
         Role::Server => Role::Client,
         Role::Client => Role::Server,

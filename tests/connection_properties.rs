@@ -17,6 +17,9 @@ use rfc6455::connection::{Config, Connection, Delivery, Event, MessageKind, Stat
 use rfc6455::frame::{decode_frame, DecodeRules, Frame, OpCode, Role, Status, MAX_HEADER_LEN};
 use rfc6455::{CloseCode, CloseReason, Limits};
 
+mod common;
+use common::output::drain_into;
+
 const T0: Duration = Duration::ZERO;
 
 /// `n` cases per property, unless PROPTEST_CASES asks for another number
@@ -140,18 +143,6 @@ fn feed_in_reads(
         }
     }
     Ok(())
-}
-
-fn drain_output(conn: &mut Connection, out: &mut Vec<u8>) {
-    loop {
-        let bytes = conn.output();
-        if bytes.is_empty() {
-            return;
-        }
-        let n = bytes.len();
-        out.extend_from_slice(bytes);
-        conn.consume_output(n);
-    }
 }
 
 /// Decodes what `role` sent, as its peer would: (opcode, fin, payload).
@@ -285,7 +276,7 @@ proptest! {
                 }
                 // Drained after every event, so each ping gets its own pong
                 // (an unsent pong is replaced by a newer one).
-                drain_output(conn, &mut out);
+                drain_into(conn, &mut out);
             }
             Ok(())
         })?;
@@ -452,9 +443,9 @@ fn check_any_input(
                     break;
                 }
             }
-            drain_output(conn, &mut out);
+            drain_into(conn, &mut out);
         }
-        drain_output(conn, &mut out);
+        drain_into(conn, &mut out);
         prop_assert!(
             conn.buffered_input_len() <= frame_room,
             "{} bytes buffered, bound {frame_room}",

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 mod common;
 
-use common::deflate::{drain, pair};
+use common::deflate::pair;
+use common::output::drain;
 use rfc6455::connection::{Config, Connection, Delivery, Event, MessageKind};
 use rfc6455::deflate::DeflateConfig;
 use rfc6455::frame::{decode_frame, DecodeRules, Role, Status, RSV1};

@@ -23,6 +23,9 @@ use rfc6455::frame::{decode_frame, DecodeRules, Role, Status, RSV1};
 use rfc6455::{CloseError, FrameError, Limits, ProtocolError};
 use serde_json::{Map, Value};
 
+mod common;
+use common::output::drain_into;
+
 /// The issue asks for at least this many vectors.
 const MIN_VECTORS: usize = 120;
 
@@ -614,18 +617,6 @@ fn own(event: &Event<'_>) -> Got {
     }
 }
 
-fn drain_output(conn: &mut Connection, wire: &mut Vec<u8>) {
-    loop {
-        let out = conn.output();
-        if out.is_empty() {
-            return;
-        }
-        let n = out.len();
-        wire.extend_from_slice(out);
-        conn.consume_output(n);
-    }
-}
-
 /// The vector's permessage-deflate settings, seen from `role`: sends
 /// from the threshold up are compressed, context taken over where the
 /// agreed parameters allow.
@@ -746,7 +737,7 @@ fn run(v: &Vector, pieces: &[&[u8]]) -> (Run, Option<usize>) {
                         violations.push(format!("echo of {got:?} refused: {e}"));
                     }
                     events.push(got);
-                    drain_output(&mut conn, &mut wire);
+                    drain_into(&mut conn, &mut wire);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -755,12 +746,12 @@ fn run(v: &Vector, pieces: &[&[u8]]) -> (Run, Option<usize>) {
                     }
                     error.get_or_insert(e);
                     failed_at.get_or_insert(fed);
-                    drain_output(&mut conn, &mut wire);
+                    drain_into(&mut conn, &mut wire);
                     break;
                 }
             }
         }
-        drain_output(&mut conn, &mut wire);
+        drain_into(&mut conn, &mut wire);
     }
     let sent = decode_output(v, wire).unwrap_or_else(|e| {
         violations.push(e);

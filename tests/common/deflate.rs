@@ -39,18 +39,3 @@ pub fn pair(config: DeflateConfig, offer: &str, conn: Config) -> (Connection, Co
     .with_deflate(&c);
     (server, client)
 }
-
-/// Everything `from` has queued, taken as written.
-pub fn drain(from: &mut Connection) -> Vec<u8> {
-    let mut wire = Vec::new();
-    loop {
-        let out = from.output();
-        if out.is_empty() {
-            break;
-        }
-        let n = out.len();
-        wire.extend_from_slice(out);
-        from.consume_output(n);
-    }
-    wire
-}

@@ -2,4 +2,5 @@
 
 #[cfg(all(feature = "deflate", feature = "std"))]
 pub mod deflate;
+pub mod output;
 pub mod pki;
