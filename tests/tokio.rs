@@ -585,6 +585,115 @@ proptest! {
     }
 }
 
+/// A transport that counts the writes it takes.
+struct CountWrites {
+    inner: DuplexStream,
+    writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountWrites {
+    fn count(&self, result: &Poll<io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = result {
+            if *n > 0 {
+                self.writes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl AsyncRead for CountWrites {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountWrites {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.count(&result);
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.count(&result);
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Pipelined large messages that are all waiting when the server reads:
+/// `recv_with` reads on while its reads come back full, so the echoes
+/// leave from the read buffers in a few writes rather than one each.
+#[test]
+fn pipelined_large_echoes_leave_in_a_few_writes() {
+    runtime().block_on(async {
+        let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = writes.clone();
+        let (mut server, mut client) = pair(Config::default(), 1 << 20, move |s, salt| {
+            CountWrites {
+                inner: s,
+                // Only the server's writes are counted.
+                writes: if salt == 1 {
+                    counted.clone()
+                } else {
+                    std::sync::Arc::default()
+                },
+            }
+        })
+        .await;
+        let sent: Vec<_> = (0..16u8)
+            .map(|i| message(false, 8_000 + usize::from(i), i))
+            .collect();
+        for (kind, data) in &sent {
+            client.send_message(*kind, data).await.unwrap();
+        }
+        let before = writes.load(std::sync::atomic::Ordering::Relaxed);
+        let server_task = tokio::spawn(async move { echo(&mut server).await });
+        for (i, (_, data)) in sent.iter().enumerate() {
+            match client.recv().await.unwrap().into() {
+                Message::Binary(b) => assert!(b == *data, "echo {i}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let echo_writes = writes.load(std::sync::atomic::Ordering::Relaxed) - before;
+        assert!(
+            (1..=3).contains(&echo_writes),
+            "16 echoes of 8 KB took {echo_writes} writes"
+        );
+        let (code, _) = client.close(CloseCode::NORMAL, "").await.unwrap();
+        assert_eq!(code, CloseCode::NORMAL);
+        assert!(matches!(
+            server_task.await.unwrap(),
+            Error::Closed(CloseCode::NORMAL, _)
+        ));
+    });
+}
+
 #[cfg(feature = "deflate")]
 #[test]
 fn permessage_deflate_is_negotiated_by_accept_and_client() {

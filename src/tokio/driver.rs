@@ -47,6 +47,9 @@ pub(crate) struct Driver<S: AsyncWrite + Unpin> {
     /// The last read filled less than it offered: the transport had no
     /// more then, so the noted replies should leave before waiting.
     short_read: bool,
+    /// A read error met while reading ahead (`read_ahead`), reported by
+    /// the next read instead.
+    read_error: Option<io::Error>,
 }
 
 /// Most spare read buffers a thread keeps, and the largest kept.
@@ -95,6 +98,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             written: 0,
             lane: ReplyLane::new(),
             short_read: false,
+            read_error: None,
         }
     }
 
@@ -198,8 +202,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// Whether another event is ready without waiting, reading on while
+    /// the last read filled all it offered (the transport has more) and
+    /// the lane can hold what it noted. The replies noted so far then
+    /// leave with the replies to what follows, in one write, instead of
+    /// one write per message; what this reads is in the connection, so
+    /// nothing is lost if the caller is cancelled after it.
+    pub(crate) fn read_ahead(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            match self.conn.poll_event() {
+                Ok(true) => return true,
+                Ok(false) => {}
+                Err(_) => return false,
+            }
+            if self.short_read || self.lane.is_full() || self.read_error.is_some() {
+                return false;
+            }
+            // (An end of stream counts as a short read.)
+            if self.conn.state() == State::Closed {
+                return false;
+            }
+            if !self.conn.read_keeps_input() {
+                if !self.lane.can_hold(self.conn.input_and_sender().0) {
+                    return false;
+                }
+                let old = self.conn.replace_read_buffer(spare_read());
+                self.lane.hold(old);
+            }
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => {
+                    self.read_error = Some(e);
+                    return false;
+                }
+                Poll::Pending => return false,
+            }
+        }
+    }
+
     /// One read into the connection's buffer.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(e) = self.read_error.take() {
+            return Poll::Ready(Err(e));
+        }
         let mut buf = ReadBuf::new(self.conn.read_buf());
         let room = buf.remaining();
         match Pin::new(&mut self.io).poll_read(cx, &mut buf) {

@@ -136,7 +136,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// to. What `f` sends goes out no later than the next `recv`,
     /// `recv_with` or `flush`, the replies to what was read in one write,
     /// and before this returns unless another whole message was read
-    /// already. A reply of 4 KiB or more is written straight from the read
+    /// already or could be read without waiting (while its reads come back
+    /// full, `recv_with` reads on, so the echoes of pipelined messages
+    /// leave together). A reply of 4 KiB or more is written straight from the read
     /// buffer, without a copy.
     ///
     /// Cancellation safe: `f` runs only in the call that returns its result.
@@ -170,11 +172,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 };
                 f(event, &mut reply)
             });
-            // Unless another whole message is already read (the next
-            // `recv_with` takes it without waiting), the replies leave now:
-            // an app that does something else before its next `recv` does
-            // not hold them back.
-            if !driver.lane.is_empty() && !matches!(driver.conn.poll_event(), Ok(true)) {
+            // Unless another whole message is read, or can be read without
+            // waiting (the next `recv_with` takes it at once), the replies
+            // leave now: an app that does something else before its next
+            // `recv` does not hold them back.
+            if !driver.lane.is_empty() && !driver.read_ahead(cx) {
                 let _ = driver.poll_write_all(cx);
             }
             match result {
