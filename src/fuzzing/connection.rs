@@ -700,7 +700,8 @@ fn check_bounds(conn: &Connection, run: &Run) {
     let max_message = usize::try_from(limits.max_message_size).unwrap_or(usize::MAX);
     // Buffers grow by doubling, and the output queue reclaims its written
     // front lazily (past 4 KiB or half its length).
-    let rx = frame_wire + run.config.read_chunk.max(run.max_read);
+    let rx = frame_wire
+        + (run.config.read_chunk * crate::connection::READ_CHUNK_GROWTH).max(run.max_read);
     let out = (2 * max_output).max(8192) + max_output + MAX_CLOSE_FRAME;
     // permessage-deflate: both windows' text, and a compressed frame's
     // inflated bytes (within the message limit).
