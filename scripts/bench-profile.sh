@@ -12,6 +12,8 @@
 #   --point "C S D"  connections, message size, messages in flight
 #                    [default "100 1024 1"]
 #   --tcp            drive the server with `wsload tcp://` (a raw TCP echo)
+#   --tls CAFILE     drive it with `wsload wss://localhost:PORT/`, verifying
+#                    the server's certificate against CAFILE
 #   --secs S         measured seconds [default 4]; perf records the middle
 #   --warmup S       seconds of load before [default 1]
 #   --freq HZ        sampling frequency [default 4999]
@@ -25,6 +27,7 @@ cd "$(dirname "$0")/.."
 
 POINT="100 1024 1"
 SCHEME=ws
+CAFILE=
 SECS=4
 WARMUP=1
 FREQ=4999
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --point) POINT=$2; shift ;;
     --tcp) SCHEME=tcp ;;
+    --tls) SCHEME=wss CAFILE=$2; shift ;;
     --secs) SECS=$2; shift ;;
     --warmup) WARMUP=$2; shift ;;
     --freq) FREQ=$2; shift ;;
@@ -68,9 +72,14 @@ for _ in $(seq 200); do
     kill -0 "$server" 2>/dev/null || { cat "$OUT/server.log" >&2; exit 1; }
     sleep 0.05
 done
-if [ "$SCHEME" = tcp ]; then url="tcp://127.0.0.1:$PORT"; else url="ws://127.0.0.1:$PORT/"; fi
+TLS=()
+case $SCHEME in
+tcp) url="tcp://127.0.0.1:$PORT" ;;
+wss) url="wss://localhost:$PORT/" TLS=(--cafile "$CAFILE") ;;
+*) url="ws://127.0.0.1:$PORT/" ;;
+esac
 taskset -c 1 timeout -k 5 "$(awk -v s="$SECS" -v w="$WARMUP" 'BEGIN { print int(s + w + 60) }')" \
-    target/release/wsload "$url" --conns "$conns" --size "$size" --pipeline "$depth" \
+    target/release/wsload "$url" "${TLS[@]}" --conns "$conns" --size "$size" --pipeline "$depth" \
     --secs "$SECS" --warmup "$WARMUP" --server-pid "$server" >"$OUT/wsload.out" 2>"$OUT/wsload.err" &
 load=$!
 LIVE[$load]=1

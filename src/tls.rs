@@ -8,10 +8,11 @@
 //! `wss://`; the mio server runs a rustls server connection between each
 //! socket and its WebSocket connection (`server::tls`).
 //!
-//! The provider is rustls' `ring` one, passed explicitly to every builder,
-//! so a process that also links another provider (aws-lc-rs through some
-//! other crate) still gets a working configuration rather than rustls'
-//! "no process-level provider" panic.
+//! The provider is rustls' `ring` one, or its `aws-lc-rs` one with the
+//! `tls-aws-lc` feature (faster record encryption, a longer build). It is
+//! passed explicitly to every builder, so a process that also links
+//! another provider through some other crate still gets a working
+//! configuration rather than rustls' "no process-level provider" panic.
 //!
 //! ```no_run
 //! use rfc6455::client::{Client, ClientConfig};
@@ -46,10 +47,21 @@ pub use rustls;
 /// which this crate does not speak).
 pub const ALPN_HTTP1: &[u8] = b"http/1.1";
 
-/// The crypto provider every configuration here is built with.
+/// The crypto provider every configuration here is built with: `ring`, or
+/// `aws-lc-rs` with the `tls-aws-lc` feature.
 pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    Arc::clone(PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())))
+    Arc::clone(PROVIDER.get_or_init(|| Arc::new(default_provider())))
+}
+
+#[cfg(feature = "tls-aws-lc")]
+fn default_provider() -> CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
+}
+
+#[cfg(not(feature = "tls-aws-lc"))]
+fn default_provider() -> CryptoProvider {
+    rustls::crypto::ring::default_provider()
 }
 
 /// Why a certificate, key or CA file could not be used.
@@ -219,9 +231,26 @@ impl Eq for ClientTls {}
 fn client_config(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .expect("the ring provider supports the default protocol versions")
+        .expect("the provider supports the default protocol versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
     Arc::new(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The feature picks the provider: its random source names the library.
+    #[test]
+    fn the_provider_is_the_one_the_features_choose() {
+        let random = format!("{:?}", provider().secure_random);
+        let expected = if cfg!(feature = "tls-aws-lc") {
+            "AwsLcRs"
+        } else {
+            "Ring"
+        };
+        assert!(random.contains(expected), "{random}");
+    }
 }

@@ -73,7 +73,7 @@ impl Socket for mio::net::TcpStream {
 }
 
 /// A server's certificate and key, and the rustls configuration that
-/// presents them: TLS 1.3 and 1.2, ALPN `http/1.1`, the `ring` provider.
+/// presents them: TLS 1.3 and 1.2, ALPN `http/1.1`, [`provider`](crate::tls::provider).
 /// Cloning shares it; [`reload`](Self::reload) is seen by every clone.
 #[derive(Clone)]
 pub struct ServerTls {
@@ -143,7 +143,7 @@ impl ServerTls {
         let store = Arc::new(store);
         let mut config = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .expect("the ring provider supports the default protocol versions")
+            .expect("the provider supports the default protocol versions")
             .with_no_client_auth()
             .with_cert_resolver(Arc::clone(&store) as Arc<dyn ResolvesServerCert>);
         config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
