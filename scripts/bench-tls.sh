@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # TLS benchmark: echo over wss:// and over ws:// for three servers, ours
-# (with rustls' ring provider, and over TLS also with its aws-lc-rs one),
+# (with rustls' aws-lc-rs provider, the default, and over TLS also with its
+# ring one),
 # Bun (uWebSockets with BoringSSL) and fastwebsockets on tokio-rustls, then
 # handshakes per second and memory per idle TLS connection; the report
 # (benches/results/tls.md) from scripts/bench_tls_report.py.
@@ -44,7 +45,8 @@ done
 if [ "$BUILD" = 1 ]; then
     echo "== building" >&2
     cargo build --release --quiet --bin echo-server --bin wsload --example test-certs
-    cargo build --release --quiet --features tls-aws-lc --target-dir target/aws-lc --bin echo-server
+    cargo build --release --quiet --no-default-features --features server,cli,deflate,tls \
+        --target-dir target/ring --bin echo-server
     (cd benches/peers && cargo build --release --quiet --bin fastwebsockets-echo --bin fastwebsockets-tls-echo)
     (cd benches/peers/js && npm ci --silent --no-audit --no-fund)
 fi
@@ -61,14 +63,14 @@ TLS_FILES="--tls-cert $PKI/cert.pem --tls-key $PKI/key.pem"
 declare -A CMD=(
     [ours]="target/release/echo-server --threads 1 --log warn --max-connections 20000 --listen"
     [ours-tls]="target/release/echo-server --threads 1 --log warn --max-connections 20000 $TLS_FILES --listen"
-    [ours-aws-lc-tls]="target/aws-lc/release/echo-server --threads 1 --log warn --max-connections 20000 $TLS_FILES --listen"
+    [ours-ring-tls]="target/ring/release/echo-server --threads 1 --log warn --max-connections 20000 $TLS_FILES --listen"
     [bun]="$BUN benches/peers/js/bun-echo.js --listen"
     [bun-tls]="$BUN benches/peers/js/bun-echo-tls.js $TLS_FILES --listen"
     [fastwebsockets]="$PEERS/fastwebsockets-echo --listen"
     [fastwebsockets-tls]="$PEERS/fastwebsockets-tls-echo $TLS_FILES --listen"
 )
-# ours-aws-lc differs from ours only over TLS: it has no plain twin.
-SERVERS=(ours ours-tls ours-aws-lc-tls bun bun-tls fastwebsockets fastwebsockets-tls)
+# ours-ring differs from ours only over TLS: it has no plain twin.
+SERVERS=(ours ours-tls ours-ring-tls bun bun-tls fastwebsockets fastwebsockets-tls)
 # conns size pipeline
 POINTS=("100 1024 1" "100 16384 1" "100 1024 16" "100 16384 16")
 # Handshakes in flight for the handshake rate.

@@ -12,14 +12,14 @@ import os
 import statistics
 import sys
 
-SERVERS = ["ours", "ours-aws-lc", "bun", "fastwebsockets"]
-OURS = ["ours", "ours-aws-lc"]
+SERVERS = ["ours", "ours-ring", "bun", "fastwebsockets"]
+OURS = ["ours", "ours-ring"]
 PEERS = ["bun", "fastwebsockets"]
-# The provider only matters over TLS: ours-aws-lc's plain runs are ours'.
-PLAIN = {"ours-aws-lc": "ours"}
+# The provider only matters over TLS: ours-ring's plain runs are ours'.
+PLAIN = {"ours-ring": "ours"}
 LABEL = {
-    "ours": "ours (mio + rustls, ring)",
-    "ours-aws-lc": "ours (mio + rustls, aws-lc-rs)",
+    "ours": "ours (mio + rustls, aws-lc-rs)",
+    "ours-ring": "ours (mio + rustls, ring)",
     "bun": "Bun 1.4 (uWebSockets + BoringSSL)",
     "fastwebsockets": "fastwebsockets + tokio-rustls",
 }
@@ -74,9 +74,9 @@ def main(out):
         "`ns/msg` is the server's CPU time per echoed message (`server_ns_per_msg`, all its threads), "
         "the figure that does not depend on whether wsload saturates its own core; `kept` is the "
         "server's plain-TCP CPU per message over its TLS one: the share of its cleartext throughput "
-        "a CPU-bound server keeps over TLS (uWebSockets claims 60-80 %). `ours-aws-lc` is the same "
-        "server built with `--features tls-aws-lc` (rustls' aws-lc-rs provider instead of ring); its "
-        "plain figure is ours'.",
+        "a CPU-bound server keeps over TLS (uWebSockets claims 60-80 %). `ours` is the default build "
+        "(rustls' aws-lc-rs provider), `ours-ring` the same server built with rustls' ring provider "
+        "(`--no-default-features --features server,cli,deflate,tls`); its plain figure is ours'.",
         "",
     ]
     if errors:
@@ -172,7 +172,8 @@ def main(out):
               "the cores while it runs):", "",
               "```sh",
               "cargo build --release --bin echo-server --bin wsload --example test-certs",
-              "cargo build --release --features tls-aws-lc --target-dir target/aws-lc --bin echo-server",
+              "cargo build --release --no-default-features --features server,cli,deflate,tls "
+              "--target-dir target/ring --bin echo-server",
               "(cd benches/peers && cargo build --release --bin fastwebsockets-echo --bin fastwebsockets-tls-echo)",
               "(cd benches/peers/js && npm ci)",
               "/work/bin/bench-exclusive bash scripts/bench-tls.sh --no-build",
@@ -182,7 +183,7 @@ def main(out):
               "```sh",
               "taskset -c 0 target/release/echo-server --threads 1 --log warn --max-connections 20000 "
               "[--tls-cert DIR/cert.pem --tls-key DIR/key.pem] --listen 127.0.0.1:PORT",
-              "taskset -c 0 target/aws-lc/release/echo-server --threads 1 --log warn --max-connections 20000 "
+              "taskset -c 0 target/ring/release/echo-server --threads 1 --log warn --max-connections 20000 "
               "--tls-cert DIR/cert.pem --tls-key DIR/key.pem --listen 127.0.0.1:PORT",
               "taskset -c 0 benches/peers/js/node_modules/@oven/bun-linux-x64/bin/bun "
               "benches/peers/js/bun-echo-tls.js --tls-cert DIR/cert.pem --tls-key DIR/key.pem --listen 127.0.0.1:PORT",

@@ -178,6 +178,8 @@
 //! - `tls` (default): `wss://` for the client and the server, with rustls
 //!   (the `ring` provider) and Mozilla's roots. Without it the client
 //!   refuses `wss://` URLs with [`handshake::UrlError::TlsUnsupported`].
+//! - `tls-aws-lc` (default): rustls' `aws-lc-rs` provider instead of
+//!   `ring`, for faster record encryption at the cost of a longer build.
 //! - `tokio`: the async driver (`rfc6455::tokio`), over tokio's I/O traits.
 //! - `futures`: `Stream` and `Sink` of owned messages for the tokio driver.
 //!

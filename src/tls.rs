@@ -8,11 +8,12 @@
 //! `wss://`; the mio server runs a rustls server connection between each
 //! socket and its WebSocket connection (`server::tls`).
 //!
-//! The provider is rustls' `ring` one, or its `aws-lc-rs` one with the
-//! `tls-aws-lc` feature (faster record encryption, a longer build). It is
-//! passed explicitly to every builder, so a process that also links
-//! another provider through some other crate still gets a working
-//! configuration rather than rustls' "no process-level provider" panic.
+//! The provider is rustls' `aws-lc-rs` one with the `tls-aws-lc` feature
+//! (on by default: faster record encryption, a longer build), its `ring`
+//! one without. It is passed explicitly to every builder, so a process
+//! that also links another provider through some other crate still gets a
+//! working configuration rather than rustls' "no process-level provider"
+//! panic.
 //!
 //! ```no_run
 //! use rfc6455::client::{Client, ClientConfig};
@@ -47,8 +48,8 @@ pub use rustls;
 /// which this crate does not speak).
 pub const ALPN_HTTP1: &[u8] = b"http/1.1";
 
-/// The crypto provider every configuration here is built with: `ring`, or
-/// `aws-lc-rs` with the `tls-aws-lc` feature.
+/// The crypto provider every configuration here is built with: `aws-lc-rs`
+/// with the `tls-aws-lc` feature, `ring` without.
 pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     Arc::clone(PROVIDER.get_or_init(|| Arc::new(default_provider())))

@@ -73,7 +73,7 @@ impl Socket for mio::net::TcpStream {
 }
 
 /// A server's certificate and key, and the rustls configuration that
-/// presents them: TLS 1.3 and 1.2, ALPN `http/1.1`, [`provider`](crate::tls::provider).
+/// presents them: TLS 1.3 and 1.2, ALPN `http/1.1`, the crate's [`provider`].
 /// Cloning shares it; [`reload`](Self::reload) is seen by every clone.
 #[derive(Clone)]
 pub struct ServerTls {
