@@ -45,10 +45,6 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Slices handed to one vectored write: a turn's published messages to a
 /// subscriber leave together up to this many.
 const WRITE_SLICES: usize = 64;
-/// Up to this many bytes, a write of several slices copies them into one
-/// buffer and makes a plain send: for small frames the kernel's cost per
-/// iovec is more than the copy. Larger output keeps its zero-copy slices.
-const COALESCE_MAX: usize = 4096;
 /// Least time between two log lines about slow subscribers.
 const SLOW_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -135,7 +131,7 @@ pub(crate) struct Worker {
     dirty: Vec<usize>,
     /// What other threads published, taken from the hub's inbox.
     inbox: Vec<Envelope>,
-    /// Where a write's small slices are joined (see [`COALESCE_MAX`]).
+    /// Where a write's small slices are joined ([`Transport::write_slices`]).
     coalesce: Vec<u8>,
     /// Slow-subscriber counts when they were last logged.
     slow_logged: (Instant, u64, u64),
@@ -187,7 +183,7 @@ impl Worker {
             hub,
             dirty: Vec::new(),
             inbox: Vec::new(),
-            coalesce: Vec::with_capacity(COALESCE_MAX),
+            coalesce: Vec::new(),
             slow_logged: (now, 0, 0),
             conns: Slab::new(),
             timers: Timers::default(),
@@ -1223,24 +1219,6 @@ fn read_frames_noting<H: Handler>(
     }
 }
 
-/// Writes several slices in one call: joined in `coalesce` and written as
-/// one buffer when small, else vectored.
-fn write_slices(
-    socket: &mut Transport,
-    slices: &[IoSlice<'_>],
-    coalesce: &mut Vec<u8>,
-) -> io::Result<usize> {
-    let total: usize = slices.iter().map(|s| s.len()).sum();
-    if total > COALESCE_MAX {
-        return socket.write_vectored(slices);
-    }
-    coalesce.clear();
-    for slice in slices {
-        coalesce.extend_from_slice(slice);
-    }
-    socket.write(coalesce)
-}
-
 /// Writes what waits below the connection (TLS records), the pending HTTP
 /// bytes, then the connection's output, until done or the socket would
 /// block.
@@ -1277,7 +1255,7 @@ fn flush(conn: &mut Conn, coalesce: &mut Vec<u8>) -> io::Result<()> {
                 0 => return Ok(()),
                 // One slice: write(2), which skips copying an iovec in.
                 1 => conn.socket.write(&slices[0]),
-                n => write_slices(&mut conn.socket, &slices[..n], coalesce),
+                n => conn.socket.write_slices(&slices[..n], coalesce),
             }
         };
         match written {
