@@ -7,12 +7,14 @@
 //!   pong queued between handing out and consuming), gives a valid frame
 //!   stream: every data message in the order it was sent, every control
 //!   frame whole and in order;
-//! - the output bound counts shared frames, and nothing follows a close.
+//! - the output bound counts shared frames, and nothing follows a close;
+//! - a run of shared frames is their bytes back to back, queued as one
+//!   entry, all or none.
 
 use std::io::IoSlice;
 
 use proptest::prelude::*;
-use rfc6455::connection::{Config, Connection, MessageKind, SendError, SharedFrame};
+use rfc6455::connection::{Config, Connection, MessageKind, SendError, SharedFrame, SharedRun};
 use rfc6455::frame::{decode_frame, ControlPayload, DecodeRules, OpCode, Role, Status};
 use rfc6455::{CloseCode, CloseReason, Limits};
 
@@ -131,12 +133,106 @@ fn nothing_follows_a_close_and_the_close_goes_last() {
     assert_eq!(frames[1].1, b"mine");
 }
 
+#[test]
+fn a_run_is_its_frames_back_to_back_in_one_entry() {
+    let frames = [
+        SharedFrame::new(MessageKind::Text, b"one"),
+        SharedFrame::new(MessageKind::Binary, &payload(2, 300)),
+        SharedFrame::new(MessageKind::Text, b""),
+    ];
+    let run = SharedRun::new(&frames);
+    let joined: Vec<u8> = frames.iter().flat_map(|f| f.as_bytes()).copied().collect();
+    assert_eq!(run.as_bytes(), &joined[..]);
+    assert_eq!(run.wire_len(), joined.len());
+    assert_eq!(run.frames(), &frames[..]);
+
+    let mut c = Connection::server(Config::default());
+    c.send_text("before").unwrap();
+    c.send_shared_run(&run).unwrap();
+    c.send_text("after").unwrap();
+    assert_eq!(c.queued_shared_frames(), 1, "one entry for the run");
+    let mut wire = Vec::new();
+    loop {
+        let taken = hand_out(&mut c, usize::MAX, 4);
+        if taken.is_empty() {
+            break;
+        }
+        c.consume_output(taken.len());
+        wire.extend_from_slice(&taken);
+    }
+    let got = decode_all(Role::Server, wire);
+    let want = [
+        (OpCode::Text, b"before".to_vec()),
+        (OpCode::Text, b"one".to_vec()),
+        (OpCode::Binary, payload(2, 300)),
+        (OpCode::Text, Vec::new()),
+        (OpCode::Text, b"after".to_vec()),
+    ];
+    assert_eq!(got, want);
+
+    let mut c = Connection::server(Config::default());
+    c.send_shared_run(&SharedRun::new(&[])).unwrap();
+    assert!(!c.has_output(), "an empty run sends nothing");
+    c.send_fragment(MessageKind::Text, b"half", false).unwrap();
+    assert_eq!(c.send_shared_run(&run), Err(SendError::FragmentOpen));
+}
+
+#[test]
+fn a_client_masks_each_message_of_a_run() {
+    let frames = [
+        SharedFrame::new(MessageKind::Text, b"hello"),
+        SharedFrame::new(MessageKind::Binary, &payload(1, 200)),
+    ];
+    let mut c = Connection::client(Config::default(), Box::new(|| [1, 2, 3, 4]));
+    c.send_shared_run(&SharedRun::new(&frames)).unwrap();
+    assert_eq!(c.queued_shared_frames(), 0, "copied, not referenced");
+    let wire = c.output().to_vec();
+    assert_eq!(
+        decode_all(Role::Client, wire),
+        [
+            (OpCode::Text, b"hello".to_vec()),
+            (OpCode::Binary, payload(1, 200))
+        ]
+    );
+}
+
+#[test]
+fn a_run_is_queued_whole_or_not_at_all() {
+    let config = Config {
+        limits: Limits {
+            max_output_buffer: 1000,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let frame = SharedFrame::new(MessageKind::Binary, &[0; 300]);
+    let run = SharedRun::new(&[frame.clone(), frame.clone(), frame.clone()]);
+    for role in [Role::Server, Role::Client] {
+        let mut c = match role {
+            Role::Server => Connection::server(config),
+            Role::Client => Connection::client(config, Box::new(|| [7; 4])),
+        };
+        c.send_binary(&[0; 100]).unwrap();
+        let before = c.pending_output_len();
+        assert_eq!(c.send_shared_run(&run), Err(SendError::Full), "{role:?}");
+        assert_eq!(c.pending_output_len(), before, "{role:?}: nothing queued");
+        let two = SharedRun::new(&[frame.clone(), frame.clone()]);
+        c.send_shared_run(&two).unwrap();
+        assert!(
+            c.pending_output_len() >= before + two.wire_len(),
+            "{role:?}"
+        );
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     /// An own message of this length.
     Send(usize),
     /// One of the shared frames (index into the pool).
     Shared(usize),
+    /// A run of the pool's frames from the first index to the second.
+    Run(usize, usize),
     Ping(u8),
     Pong(u8),
     /// Write at most this many bytes, vectored into at most `iov` slices
@@ -152,6 +248,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => prop_oneof![0usize..20, 100usize..300, 65530usize..65540].prop_map(Op::Send),
         3 => (0usize..4).prop_map(Op::Shared),
+        2 => (0usize..4, 0usize..4).prop_map(|(a, b)| Op::Run(a.min(b), a.max(b))),
         1 => any::<u8>().prop_map(Op::Ping),
         1 => any::<u8>().prop_map(Op::Pong),
         4 => (1usize..4000, 0usize..5, any::<bool>())
@@ -212,6 +309,13 @@ proptest! {
                     c.send_shared(frame).unwrap();
                     let opcode = if frame.kind() == MessageKind::Text { OpCode::Text } else { OpCode::Binary };
                     expected.data.push((opcode, frame.payload().to_vec()));
+                }
+                Op::Run(a, b) => {
+                    c.send_shared_run(&SharedRun::new(&pool[a..=b])).unwrap();
+                    for frame in &pool[a..=b] {
+                        let opcode = if frame.kind() == MessageKind::Text { OpCode::Text } else { OpCode::Binary };
+                        expected.data.push((opcode, frame.payload().to_vec()));
+                    }
                 }
                 Op::Ping(b) => {
                     c.ping(ControlPayload::new(&[b; 3]).unwrap()).unwrap();

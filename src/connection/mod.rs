@@ -69,7 +69,7 @@ use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
 pub use send::{
-    MaskKeySource, MessageKind, SendError, Sender, SharedFrame, MAX_CONTROL_QUEUE,
+    MaskKeySource, MessageKind, SendError, Sender, SharedFrame, SharedRun, MAX_CONTROL_QUEUE,
     SHARED_FRAME_OVERHEAD,
 };
 

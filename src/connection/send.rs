@@ -189,12 +189,62 @@ impl fmt::Debug for SharedFrame {
     }
 }
 
-/// A shared frame waiting in a connection's queue.
+/// Several whole data messages encoded back to back in one shared
+/// allocation: what a server hands every subscriber when one turn
+/// published a burst of small messages to a topic (see
+/// [`Sender::send_shared_run`]). A subscriber queues the run as one entry
+/// and writes it as one slice, instead of an entry, a reference count and
+/// a slice per message. Cloning it copies two pointers.
+#[derive(Clone)]
+pub struct SharedRun {
+    bytes: Arc<[u8]>,
+    frames: Arc<[SharedFrame]>,
+    compressed: bool,
+}
+
+impl SharedRun {
+    /// Encodes `frames` back to back, in order: one copy of them all.
+    pub fn new(frames: &[SharedFrame]) -> SharedRun {
+        let bytes: Arc<[u8]> = frames.iter().flat_map(|f| f.as_bytes()).copied().collect();
+        SharedRun {
+            bytes,
+            frames: frames.into(),
+            compressed: frames.iter().any(SharedFrame::is_compressed),
+        }
+    }
+
+    /// The messages, in order.
+    pub fn frames(&self) -> &[SharedFrame] {
+        &self.frames
+    }
+
+    /// The frames as they go on the wire, back to back.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Wire size of all the frames.
+    pub fn wire_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl fmt::Debug for SharedRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedRun")
+            .field("messages", &self.frames.len())
+            .field("wire_len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// A shared frame (or run of frames) waiting in a connection's queue.
 struct Splice {
     /// The place in the data stream it goes: after this many bytes of
     /// `data` (counted from the first byte ever queued).
     at: u64,
-    frame: SharedFrame,
+    /// Whole frames, as they go on the wire.
+    bytes: Arc<[u8]>,
     /// Bytes of it already handed out and written.
     written: usize,
 }
@@ -591,18 +641,44 @@ impl Sender {
         if self.role == Role::Client {
             return self.send_message(frame.kind(), frame.payload());
         }
-        self.splice(frame)
+        self.splice(&frame.bytes)
     }
 
-    /// Queues a shared frame (checked by the caller) as a splice.
-    fn splice(&mut self, frame: &SharedFrame) -> Result<(), SendError> {
-        self.check_room(frame.wire_len() + SHARED_FRAME_OVERHEAD)?;
+    /// Sends the messages of `run` in order, all or none, without copying
+    /// them: one queue entry for them all. A client connection masks a
+    /// copy of each instead. Refused like
+    /// [`send_shared`](Self::send_shared) if a frame is compressed.
+    pub fn send_shared_run(&mut self, run: &SharedRun) -> Result<(), SendError> {
+        if run.compressed {
+            return Err(SendError::Compression);
+        }
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::FragmentOpen);
+        }
+        if run.bytes.is_empty() {
+            return Ok(());
+        }
+        if self.role == Role::Client {
+            // Each frame grows by its 4-byte masking key.
+            self.check_room(run.wire_len() + 4 * run.frames.len())?;
+            for frame in run.frames.iter() {
+                self.send_message(frame.kind(), frame.payload())?;
+            }
+            return Ok(());
+        }
+        self.splice(&run.bytes)
+    }
+
+    /// Queues whole frames shared with other connections (checked by the
+    /// caller) as a splice.
+    fn splice(&mut self, bytes: &Arc<[u8]>) -> Result<(), SendError> {
+        self.check_room(bytes.len() + SHARED_FRAME_OVERHEAD)?;
         self.splices.push_back(Splice {
             at: self.data_base + self.data.len() as u64,
-            frame: frame.clone(),
+            bytes: Arc::clone(bytes),
             written: 0,
         });
-        self.splice_bytes += frame.wire_len();
+        self.splice_bytes += bytes.len();
         Ok(())
     }
 
@@ -653,7 +729,7 @@ impl Sender {
         if !usable {
             return self.send_shared(plain);
         }
-        self.splice(compressed)?;
+        self.splice(&compressed.bytes)?;
         if let Some(c) = self.compressor.as_mut() {
             c.remember(plain.payload());
         }
@@ -748,7 +824,7 @@ impl Sender {
         match self.stream_chunk() {
             Chunk::Splice(i) => {
                 let s = &self.splices[i];
-                &s.frame.as_bytes()[s.written..]
+                &s.bytes[s.written..]
             }
             // Only up to the end of the current frame while control waits.
             Chunk::Data(end) if owes_control => &self.data[self.head..end.min(self.frame_end)],
@@ -781,7 +857,7 @@ impl Sender {
                 Chunk::Splice(i) => {
                     let s = &self.splices[i];
                     next_splice = 1;
-                    &s.frame.as_bytes()[s.written..]
+                    &s.bytes[s.written..]
                 }
                 Chunk::Data(_) => {
                     at = self.frame_end;
@@ -806,7 +882,7 @@ impl Sender {
                 bufs[n] = IoSlice::new(&self.data[at..run_end]);
                 at = run_end;
             } else if let Some(s) = splice {
-                bufs[n] = IoSlice::new(&s.frame.as_bytes()[s.written..]);
+                bufs[n] = IoSlice::new(&s.bytes[s.written..]);
                 next_splice += 1;
             } else {
                 break;
@@ -990,11 +1066,11 @@ impl Sender {
                     let Some(s) = self.splices.front_mut() else {
                         return;
                     };
-                    let take = n.min(s.frame.wire_len() - s.written);
+                    let take = n.min(s.bytes.len() - s.written);
                     s.written += take;
                     self.splice_bytes -= take;
                     n -= take;
-                    if s.written == s.frame.wire_len() {
+                    if s.written == s.bytes.len() {
                         self.splices.pop_front();
                     }
                 }

@@ -429,12 +429,12 @@ impl<'a> Peer<'a> {
         let others = self.ctx.services.publish(topic, &frame, Some(me), now);
         if mine {
             let services = &mut *self.ctx.services;
-            let mut message = Publication::new(&frame);
+            let mut message = Publication::new(std::slice::from_ref(&frame));
             let offered = topics::offer(self.tx, &mut message, &services.config);
             services.counts.compressed += message.compressed();
             match offered {
-                Offer::Queued => services.counts.delivered += 1,
-                Offer::Dropped => services.counts.dropped_slow += 1,
+                Offer::Queued(n) => services.counts.delivered += n,
+                Offer::Dropped(n) => services.counts.dropped_slow += n,
                 Offer::Closed => services.counts.closed_slow += 1,
                 Offer::Refused => {}
             }

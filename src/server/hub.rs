@@ -56,6 +56,15 @@ pub(crate) enum Tag {
     Broken,
 }
 
+impl Tag {
+    /// Whether messages with these tags can go to subscribers as one run:
+    /// both plain, or both messages with a tagged form.
+    pub(crate) fn same_run(&self, other: &Tag) -> bool {
+        let message = |t: &Tag| matches!(t, Tag::Id { .. } | Tag::NoId { .. });
+        matches!((self, other), (Tag::Plain, Tag::Plain)) || (message(self) && message(other))
+    }
+}
+
 impl Envelope {
     fn wire_len(&self) -> usize {
         self.frame.wire_len()

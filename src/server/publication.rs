@@ -22,29 +22,103 @@
 
 use std::prelude::rust_2021::*;
 
-use crate::connection::{SendError, Sender, SharedFrame};
+use crate::connection::{SendError, Sender, SharedFrame, SharedRun};
 #[cfg(feature = "deflate")]
 use crate::deflate::SharedKey;
 
-/// A published frame and its compressed copies, made on first need.
+/// Largest frame (on the wire) that joins a run: larger ones gain nothing
+/// from sharing a queue entry and are not copied again.
+pub(crate) const RUN_FRAME_MAX: usize = 2048;
+
+/// Most bytes in one run: a ping owed to a subscriber waits at most this
+/// long behind it (a run is written through like one frame).
+pub(crate) const RUN_MAX: usize = 64 * 1024;
+
+/// How many of `queue`'s first items go as one run (at least 1 when it
+/// is not empty): those `same` as the first, while each frame is at most
+/// [`RUN_FRAME_MAX`] and all at most [`RUN_MAX`] on the wire.
+pub(crate) fn run_len<T>(
+    queue: &[T],
+    same: impl Fn(&T, &T) -> bool,
+    wire_len: impl Fn(&T) -> usize,
+) -> usize {
+    let Some(first) = queue.first() else {
+        return 0;
+    };
+    let mut bytes = wire_len(first);
+    if bytes > RUN_FRAME_MAX {
+        return 1;
+    }
+    let mut len = 1;
+    for next in &queue[1..] {
+        let n = wire_len(next);
+        if n > RUN_FRAME_MAX || bytes + n > RUN_MAX || !same(first, next) {
+            break;
+        }
+        bytes += n;
+        len += 1;
+    }
+    len
+}
+
+/// Scratch lists for one run of published messages, kept by a worker for
+/// their capacity.
+#[derive(Default)]
+pub(crate) struct Run {
+    /// The messages as published.
+    pub(crate) plain: Vec<SharedFrame>,
+    /// Their tagged forms, with history (else empty).
+    pub(crate) tagged: Vec<SharedFrame>,
+    /// Their ids, with history (`None`: a message without one).
+    pub(crate) ids: Vec<Option<u64>>,
+}
+
+impl Run {
+    pub(crate) fn clear(&mut self) {
+        self.plain.clear();
+        self.tagged.clear();
+        self.ids.clear();
+    }
+}
+
+/// Published messages on their way to a worker's subscribers: one, or a
+/// run of small ones for the same subscribers (what one turn of a
+/// connection published to a topic), with the forms made on first need.
 pub(crate) struct Publication<'f> {
-    plain: &'f SharedFrame,
-    /// One entry per key met so far; `None` when compressing did not make
-    /// the message smaller (it goes out plain then).
+    plain: &'f [SharedFrame],
+    /// The messages back to back, for a run, shared by every subscriber
+    /// that takes them as they are.
+    run: Option<SharedRun>,
+    /// The largest payload: a subscriber compresses some message of the
+    /// run if it compresses this one.
     #[cfg(feature = "deflate")]
-    copies: Vec<(SharedKey, Option<SharedFrame>)>,
+    max_payload: usize,
+    /// One entry per key and message met so far; `None` when compressing
+    /// did not make the message smaller (it goes out plain then).
+    #[cfg(feature = "deflate")]
+    copies: Vec<(SharedKey, usize, Option<SharedFrame>)>,
     /// Compressions made.
     compressed: u64,
 }
 
 impl<'f> Publication<'f> {
-    pub(crate) fn new(plain: &'f SharedFrame) -> Self {
+    /// `plain`: one message, or a run (each frame at most
+    /// [`RUN_FRAME_MAX`], [`RUN_MAX`] in all).
+    pub(crate) fn new(plain: &'f [SharedFrame]) -> Self {
         Publication {
             plain,
+            run: None,
+            #[cfg(feature = "deflate")]
+            max_payload: plain.iter().map(|f| f.payload().len()).max().unwrap_or(0),
             #[cfg(feature = "deflate")]
             copies: Vec::new(),
             compressed: 0,
         }
+    }
+
+    /// How many messages it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.plain.len()
     }
 
     /// How many compressed copies were made.
@@ -52,23 +126,139 @@ impl<'f> Publication<'f> {
         self.compressed
     }
 
-    /// Queues the message to `tx`: compressed if its connection compresses
-    /// messages of this size, as it is otherwise.
+    /// Queues the messages to `tx`: a run as one entry, unless its
+    /// connection compresses some of them; each compressed if its
+    /// connection compresses messages of its size, as it is otherwise.
     pub(crate) fn send(&mut self, tx: &mut Sender) -> Result<(), SendError> {
         #[cfg(feature = "deflate")]
-        if let Some(key) = tx.shared_compression(self.plain.payload().len()) {
-            let i = match self.copies.iter().position(|(k, _)| *k == key) {
-                Some(i) => i,
+        let compresses = tx.shared_compression(self.max_payload).is_some();
+        #[cfg(not(feature = "deflate"))]
+        let compresses = false;
+        if let [frame] = self.plain {
+            if !compresses {
+                return tx.send_shared(frame);
+            }
+        } else if !compresses {
+            let plain = self.plain;
+            let run = self.run.get_or_insert_with(|| SharedRun::new(plain));
+            return tx.send_shared_run(run);
+        }
+        for i in 0..self.plain.len() {
+            self.send_one(i, tx)?;
+        }
+        Ok(())
+    }
+
+    /// Queues, in order, the messages whose index `keep` accepts, each
+    /// alone (a subscriber that must skip some, which is rare).
+    pub(crate) fn send_some(
+        &mut self,
+        tx: &mut Sender,
+        keep: impl Fn(usize) -> bool,
+    ) -> Result<(), SendError> {
+        for i in (0..self.plain.len()).filter(|&i| keep(i)) {
+            self.send_one(i, tx)?;
+        }
+        Ok(())
+    }
+
+    /// Queues message `i` alone, compressed if its connection compresses
+    /// messages of its size.
+    fn send_one(&mut self, i: usize, tx: &mut Sender) -> Result<(), SendError> {
+        let plain = &self.plain[i];
+        #[cfg(feature = "deflate")]
+        if let Some(key) = tx.shared_compression(plain.payload().len()) {
+            let at = match self
+                .copies
+                .iter()
+                .position(|(k, m, _)| *k == key && *m == i)
+            {
+                Some(at) => at,
                 None => {
                     self.compressed += 1;
-                    self.copies.push((key, tx.compress_shared(self.plain)));
+                    self.copies.push((key, i, tx.compress_shared(plain)));
                     self.copies.len() - 1
                 }
             };
-            if let Some(copy) = &self.copies[i].1 {
-                return tx.send_shared_compressed(self.plain, copy);
+            if let Some(copy) = &self.copies[at].2 {
+                return tx.send_shared_compressed(plain, copy);
             }
         }
-        tx.send_shared(self.plain)
+        tx.send_shared(plain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::{Config, Connection, MessageKind};
+
+    fn frame(len: usize) -> SharedFrame {
+        SharedFrame::new(MessageKind::Text, &vec![b'x'; len])
+    }
+
+    #[test]
+    fn runs_stop_at_a_different_audience_a_large_frame_or_the_size_bound() {
+        let wire = |n: &usize| *n;
+        let same = |_: &usize, _: &usize| true;
+        assert_eq!(run_len::<usize>(&[], same, wire), 0);
+        assert_eq!(run_len(&[100, 100, 100], same, wire), 3);
+        assert_eq!(run_len(&[100, 100, RUN_FRAME_MAX + 1, 100], same, wire), 2);
+        assert_eq!(run_len(&[RUN_FRAME_MAX + 1, 100], same, wire), 1);
+        let many = vec![RUN_FRAME_MAX; 40];
+        assert_eq!(run_len(&many, same, wire), RUN_MAX / RUN_FRAME_MAX);
+        // Items differ by their tens: a run ends where the audience changes.
+        let by_tens = |a: &usize, b: &usize| a / 10 == b / 10;
+        assert_eq!(run_len(&[10, 11, 12, 20, 21], by_tens, |_| 1), 3);
+    }
+
+    #[test]
+    fn a_run_is_one_queue_entry_and_a_subset_goes_message_by_message() {
+        let frames = [frame(10), frame(20), frame(30)];
+        let mut publication = Publication::new(&frames);
+        assert_eq!(publication.len(), 3);
+        let mut a = Connection::server(Config::default());
+        let mut b = Connection::server(Config::default());
+        publication.send(&mut a).unwrap();
+        publication.send(&mut b).unwrap();
+        assert_eq!(a.queued_shared_frames(), 1);
+        assert_eq!(b.queued_shared_frames(), 1);
+        let wire: usize = frames.iter().map(SharedFrame::wire_len).sum();
+        assert_eq!(a.pending_output_len(), wire);
+
+        let mut c = Connection::server(Config::default());
+        publication.send_some(&mut c, |i| i != 1).unwrap();
+        assert_eq!(c.queued_shared_frames(), 2);
+        assert_eq!(
+            c.pending_output_len(),
+            frames[0].wire_len() + frames[2].wire_len()
+        );
+    }
+
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn a_compressing_subscriber_takes_each_message_compressed_once_per_worker() {
+        use crate::deflate::{DeflateConfig, Params};
+        let config = DeflateConfig {
+            threshold: 100,
+            ..DeflateConfig::default()
+        };
+        let negotiated = config.answer(Params::default()).unwrap();
+        let frames = [frame(500), frame(50), frame(600)];
+        let mut publication = Publication::new(&frames);
+        for _ in 0..3 {
+            let mut c = Connection::server(Config::default()).with_deflate(&negotiated);
+            publication.send(&mut c).unwrap();
+            assert_eq!(c.queued_shared_frames(), 3, "one entry per message");
+            assert!(c.pending_output_len() < frames.iter().map(SharedFrame::wire_len).sum());
+        }
+        assert_eq!(
+            publication.compressed(),
+            2,
+            "the two over the threshold, once each"
+        );
+        let mut plain = Connection::server(Config::default());
+        publication.send(&mut plain).unwrap();
+        assert_eq!(plain.queued_shared_frames(), 1, "the run, as published");
     }
 }

@@ -41,11 +41,13 @@ pub enum SlowSubscriber {
     Close,
 }
 
-/// What [`offer`] did with a message.
+/// What [`offer`] did with a publication's messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Offer {
-    Queued,
-    Dropped,
+    /// This many were queued.
+    Queued(u64),
+    /// This many were dropped: the subscriber is slow.
+    Dropped(u64),
     Closed,
     /// The connection is closing or its output bound is reached.
     Refused,
@@ -59,18 +61,32 @@ pub(crate) fn is_behind(tx: &Sender, config: &ServerConfig) -> bool {
     queued > config.slow_subscriber_limit
 }
 
-/// Queues a published frame to one subscriber, applying the slow-subscriber
-/// policy. A driver that can write should try to before calling this on a
-/// subscriber that [`is_behind`]: a burst published in one turn is not the
-/// subscriber's fault.
+/// Queues a publication's messages to one subscriber, applying the
+/// slow-subscriber policy. A driver that can write should try to before
+/// calling this on a subscriber that [`is_behind`]: a burst published in
+/// one turn is not the subscriber's fault.
 pub(crate) fn offer(
     tx: &mut Sender,
     message: &mut Publication<'_>,
     config: &ServerConfig,
 ) -> Offer {
+    offer_some(tx, message, |_| true, config)
+}
+
+/// [`offer`], of the messages whose index `keep` accepts.
+pub(crate) fn offer_some(
+    tx: &mut Sender,
+    message: &mut Publication<'_>,
+    keep: impl Fn(usize) -> bool,
+    config: &ServerConfig,
+) -> Offer {
+    let messages = (0..message.len()).filter(|&i| keep(i)).count() as u64;
+    if messages == 0 {
+        return Offer::Queued(0);
+    }
     if is_behind(tx, config) {
         return match config.slow_subscriber {
-            SlowSubscriber::Drop => Offer::Dropped,
+            SlowSubscriber::Drop => Offer::Dropped(messages),
             SlowSubscriber::Close => match tx.close(
                 CloseCode::TRY_AGAIN_LATER,
                 CloseReason::truncate("subscriber too slow"),
@@ -80,8 +96,13 @@ pub(crate) fn offer(
             },
         };
     }
-    match message.send(tx) {
-        Ok(()) => Offer::Queued,
+    let sent = if messages == message.len() as u64 {
+        message.send(tx)
+    } else {
+        message.send_some(tx, keep)
+    };
+    match sent {
+        Ok(()) => Offer::Queued(messages),
         Err(_) => Offer::Refused,
     }
 }

@@ -21,14 +21,14 @@ use super::buffers::Buffers;
 use super::context::{Counts, Services};
 use super::heartbeat;
 use super::hub::{Envelope, Hub, Tag};
-use super::publication::Publication;
+use super::publication::{self, Publication, Run};
 use super::timers::{HandlerTimers, Timers};
 use super::topics::{self, Offer, Topics};
 use super::transport::Transport;
 use super::upgrade::{self, HandshakeState, Outcome};
 use super::{ConnId, Context, Handler, Message, Peer, ServerConfig};
 use crate::close::{CloseCode, CloseReason};
-use crate::connection::{Connection, Delivery, Event, SharedFrame, State};
+use crate::connection::{Connection, Delivery, Event, State};
 use crate::frame::{ControlPayload, MAX_HEADER_LEN};
 use crate::lane::ReplyLane;
 
@@ -131,6 +131,9 @@ pub(crate) struct Worker {
     dirty: Vec<usize>,
     /// What other threads published, taken from the hub's inbox.
     inbox: Vec<Envelope>,
+    /// A run of published messages being delivered (kept for its
+    /// capacity).
+    run: Run,
     /// Where a write's small slices are joined ([`Transport::write_slices`]).
     coalesce: Vec<u8>,
     /// Slow-subscriber counts when they were last logged.
@@ -183,6 +186,7 @@ impl Worker {
             hub,
             dirty: Vec::new(),
             inbox: Vec::new(),
+            run: Run::default(),
             coalesce: Vec::new(),
             slow_logged: (now, 0, 0),
             conns: Slab::new(),
@@ -419,11 +423,28 @@ impl Worker {
 
     /// Delivers what handlers published in the last callback to this
     /// worker's subscribers (other workers got theirs at once).
+    ///
+    /// Consecutive small messages to the same topic and subscribers (what
+    /// one read of a publishing connection brought) go as one run.
     fn deliver_outbox(&mut self) {
         let mut outbox = std::mem::take(&mut self.services.outbox);
-        for out in outbox.drain(..) {
-            self.deliver(&out.topic, &out.frame, &Tag::Plain, out.exclude);
+        let mut run = std::mem::take(&mut self.run);
+        let mut rest = &outbox[..];
+        while let [first, ..] = rest {
+            let len = publication::run_len(
+                rest,
+                |a, b| a.topic == b.topic && a.exclude == b.exclude,
+                |o| o.frame.wire_len(),
+            );
+            run.clear();
+            run.plain
+                .extend(rest[..len].iter().map(|o| o.frame.clone()));
+            self.deliver(&first.topic, &run, &Tag::Plain, first.exclude);
+            rest = &rest[len..];
         }
+        run.clear();
+        self.run = run;
+        outbox.clear();
         if self.services.outbox.is_empty() {
             self.services.outbox = outbox; // keep the capacity
         }
@@ -451,34 +472,51 @@ impl Worker {
         }
     }
 
-    /// Delivers what other threads published to this worker.
+    /// Delivers what other threads published to this worker; consecutive
+    /// small messages to the same topic and subscribers go as one run.
     fn deliver_inbox(&mut self) {
         let mut inbox = std::mem::take(&mut self.inbox);
         self.hub.take_inbox(self.index, &mut inbox);
-        for envelope in inbox.drain(..) {
-            self.deliver(
-                &envelope.topic,
-                &envelope.frame,
-                &envelope.tag,
-                envelope.skip,
+        let mut run = std::mem::take(&mut self.run);
+        let mut rest = &inbox[..];
+        while let [first, ..] = rest {
+            let len = publication::run_len(
+                rest,
+                |a, b| a.topic == b.topic && a.skip == b.skip && a.tag.same_run(&b.tag),
+                |e| e.frame.wire_len(),
             );
+            run.clear();
+            for e in &rest[..len] {
+                run.plain.push(e.frame.clone());
+                match &e.tag {
+                    Tag::Id { id, tagged } => {
+                        run.tagged.push(tagged.clone());
+                        run.ids.push(Some(*id));
+                    }
+                    Tag::NoId { tagged } => {
+                        run.tagged.push(tagged.clone());
+                        run.ids.push(None);
+                    }
+                    _ => {}
+                }
+            }
+            self.deliver(&first.topic, &run, &first.tag, first.skip);
+            rest = &rest[len..];
         }
+        run.clear();
+        self.run = run;
+        inbox.clear();
         self.inbox = inbox;
     }
 
-    /// Queues `frame` to this worker's subscribers of `topic` (but the
-    /// connection `exclude`, by slot and stamp), or its tagged form to those
-    /// that asked for ids; they are written in
-    /// [`flush_dirty`](Self::flush_dirty). A change in the topic's run of
-    /// ids ([`Tag::Anchored`], [`Tag::Broken`]) goes to tagged subscribers
-    /// only.
-    fn deliver(
-        &mut self,
-        topic: &str,
-        frame: &SharedFrame,
-        tag: &Tag,
-        exclude: Option<(usize, u64)>,
-    ) {
+    /// Queues `run` (one message, or several with the same audience) to
+    /// this worker's subscribers of `topic` (but the connection `exclude`,
+    /// by slot and stamp), or its tagged form to those that asked for ids;
+    /// they are written in [`flush_dirty`](Self::flush_dirty). `tag` is the
+    /// first message's: a change in the topic's run of ids
+    /// ([`Tag::Anchored`], [`Tag::Broken`]) comes alone and goes to tagged
+    /// subscribers only.
+    fn deliver(&mut self, topic: &str, run: &Run, tag: &Tag, exclude: Option<(usize, u64)>) {
         if matches!(tag, Tag::Broken) {
             self.close_tagged(topic);
             return;
@@ -489,23 +527,27 @@ impl Worker {
             counts,
             ..
         } = &mut self.services;
-        let mut plain = Publication::new(frame);
-        let mut tagged = match tag {
-            Tag::Id { tagged, .. } | Tag::NoId { tagged } => Some(Publication::new(tagged)),
-            _ => None,
-        };
+        let mut plain = Publication::new(&run.plain);
+        let mut tagged = Publication::new(&run.tagged);
+        // Ids grow along a topic's run: a subscriber whose floor is below
+        // the first takes every message.
+        let first_id = run.ids.iter().flatten().next().copied();
         for member in topics.members(topic) {
             let slot = member.slot as usize;
-            let message = match (tag, &mut tagged) {
-                // Replayed, or published before it subscribed.
-                (Tag::Id { id, .. }, _) if *id <= member.mode.floor() => continue,
-                (Tag::Id { .. } | Tag::NoId { .. }, Some(tagged)) if member.mode.tagged() => {
-                    &mut *tagged
-                }
+            let floor = member.mode.floor();
+            if matches!(tag, Tag::Anchored) && (!member.mode.tagged() || floor > 0) {
                 // Those that came before the log had an id have floor 0.
-                (Tag::Anchored, _) if !member.mode.tagged() || member.mode.floor() > 0 => continue,
-                _ => &mut plain,
+                continue;
+            }
+            let message = if member.mode.tagged() && !run.tagged.is_empty() {
+                &mut tagged
+            } else {
+                &mut plain
             };
+            // Replayed, or published before it subscribed: only those after.
+            let after = first_id
+                .filter(|&id| id <= floor)
+                .map(|_| move |i: usize| run.ids[i].is_none_or(|id| id > floor));
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
@@ -526,10 +568,15 @@ impl Worker {
             let Phase::Open(c) = &mut conn.phase else {
                 continue;
             };
-            match topics::offer(c, message, config) {
-                Offer::Queued => counts.delivered += 1,
-                Offer::Dropped => {
-                    counts.dropped_slow += 1;
+            let offered = match after {
+                None => topics::offer(c, message, config),
+                Some(keep) => topics::offer_some(c, message, keep, config),
+            };
+            match offered {
+                Offer::Queued(0) => continue,
+                Offer::Queued(n) => counts.delivered += n,
+                Offer::Dropped(n) => {
+                    counts.dropped_slow += n;
                     continue;
                 }
                 Offer::Closed => counts.closed_slow += 1,
@@ -540,7 +587,7 @@ impl Worker {
                 self.dirty.push(slot);
             }
         }
-        counts.compressed += plain.compressed() + tagged.map_or(0, |t| t.compressed());
+        counts.compressed += plain.compressed() + tagged.compressed();
     }
 
     /// Writes to every connection that got published messages this turn:
