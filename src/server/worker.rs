@@ -45,6 +45,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Slices handed to one vectored write: a turn's published messages to a
 /// subscriber leave together up to this many.
 const WRITE_SLICES: usize = 64;
+
+/// Slices for a write of at most two shared frames: data, frame, data,
+/// frame, data, and owed control frames.
+const SOME_SLICES: usize = 6;
 /// Least time between two log lines about slow subscribers.
 const SLOW_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -1287,23 +1291,23 @@ fn flush(conn: &mut Conn, coalesce: &mut Vec<u8>) -> io::Result<()> {
     let Phase::Open(c) = &mut conn.phase else {
         return Ok(());
     };
-    loop {
-        let written = if c.queued_shared_frames() == 0 {
+    // Bytes written around the queue count as output but are not handed
+    // out here: an empty hand-out ends the loop, not `has_output`.
+    while c.has_output() {
+        let written = match c.queued_shared_frames() {
             // Own replies only: they come out as one slice.
-            let out = c.output();
-            if out.is_empty() {
-                return Ok(());
+            0 => {
+                let out = c.output();
+                (!out.is_empty()).then(|| conn.socket.write(out))
             }
-            conn.socket.write(out)
-        } else {
-            // Published frames each come as their own slice: one write.
-            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
-            match c.output_vectored(&mut slices) {
-                0 => return Ok(()),
-                // One slice: write(2), which skips copying an iovec in.
-                1 => conn.socket.write(&slices[0]),
-                n => conn.socket.write_slices(&slices[..n], coalesce),
-            }
+            // Published frames (or runs) each come as their own slice: one
+            // write. Few of them (the usual turn of a subscriber) need few
+            // slices, and an array that is cheap to set up.
+            1..=2 => write_vectored::<SOME_SLICES>(c, &mut conn.socket, coalesce),
+            _ => write_vectored::<WRITE_SLICES>(c, &mut conn.socket, coalesce),
+        };
+        let Some(written) = written else {
+            return Ok(());
         };
         match written {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
@@ -1312,5 +1316,22 @@ fn flush(conn: &mut Conn, coalesce: &mut Vec<u8>) -> io::Result<()> {
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+    }
+    Ok(())
+}
+
+/// One write of what `c` hands out, in at most `N` slices; `None` when it
+/// hands out nothing.
+fn write_vectored<const N: usize>(
+    c: &mut Connection,
+    socket: &mut Transport,
+    coalesce: &mut Vec<u8>,
+) -> Option<io::Result<usize>> {
+    let mut slices = [IoSlice::new(&[]); N];
+    match c.output_vectored(&mut slices) {
+        0 => None,
+        // One slice: write(2), which skips copying an iovec in.
+        1 => Some(socket.write(&slices[0])),
+        n => Some(socket.write_slices(&slices[..n], coalesce)),
     }
 }
