@@ -205,7 +205,13 @@ pub struct SharedRun {
 impl SharedRun {
     /// Encodes `frames` back to back, in order: one copy of them all.
     pub fn new(frames: &[SharedFrame]) -> SharedRun {
-        let bytes: Arc<[u8]> = frames.iter().flat_map(|f| f.as_bytes()).copied().collect();
+        // Sized first: the copy into the shared allocation is then the only
+        // other one.
+        let mut joined = Vec::with_capacity(frames.iter().map(SharedFrame::wire_len).sum());
+        for frame in frames {
+            joined.extend_from_slice(frame.as_bytes());
+        }
+        let bytes = Arc::from(joined);
         SharedRun {
             bytes,
             frames: frames.into(),

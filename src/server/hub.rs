@@ -56,16 +56,27 @@ pub(crate) enum Tag {
     Broken,
 }
 
-impl Tag {
-    /// Whether messages with these tags can go to subscribers as one run:
-    /// both plain, or both messages with a tagged form.
-    pub(crate) fn same_run(&self, other: &Tag) -> bool {
-        let message = |t: &Tag| matches!(t, Tag::Id { .. } | Tag::NoId { .. });
-        matches!((self, other), (Tag::Plain, Tag::Plain)) || (message(self) && message(other))
-    }
-}
-
 impl Envelope {
+    /// Whether `next`, right after this one in an inbox, can go to
+    /// subscribers in one run with it: the same topic and audience, and
+    /// both plain or both messages with a tagged form.
+    pub(crate) fn continues_run(&self, next: &Envelope) -> bool {
+        let message = |t: &Tag| matches!(t, Tag::Id { .. } | Tag::NoId { .. });
+        let kinds = matches!((&self.tag, &next.tag), (Tag::Plain, Tag::Plain))
+            || (message(&self.tag) && message(&next.tag));
+        kinds && self.skip == next.skip && self.topic == next.topic
+    }
+
+    /// Wire size of its larger form: what it adds to a run.
+    pub(crate) fn run_len(&self) -> usize {
+        match &self.tag {
+            Tag::Id { tagged, .. } | Tag::NoId { tagged } => {
+                self.frame.wire_len().max(tagged.wire_len())
+            }
+            _ => self.frame.wire_len(),
+        }
+    }
+
     fn wire_len(&self) -> usize {
         self.frame.wire_len()
             + match &self.tag {
@@ -549,5 +560,51 @@ fn add(counter: &AtomicUsize, delta: isize) {
         counter.fetch_add(delta as usize, Ordering::Relaxed);
     } else {
         counter.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::MessageKind;
+
+    fn envelope(topic: &str, tag: Tag, skip: Option<(usize, u64)>) -> Envelope {
+        Envelope {
+            topic: Arc::from(topic),
+            frame: SharedFrame::new(MessageKind::Text, b"plain"),
+            tag,
+            skip,
+        }
+    }
+
+    fn tagged(len: usize) -> SharedFrame {
+        SharedFrame::new(MessageKind::Text, &vec![b'{'; len])
+    }
+
+    #[test]
+    fn a_run_takes_one_audience_and_kind_and_counts_the_larger_form() {
+        let plain = envelope("t", Tag::Plain, None);
+        let id = |id| {
+            envelope(
+                "t",
+                Tag::Id {
+                    id,
+                    tagged: tagged(300),
+                },
+                None,
+            )
+        };
+        let no_id = envelope("t", Tag::NoId { tagged: tagged(1) }, None);
+        assert!(plain.continues_run(&envelope("t", Tag::Plain, None)));
+        assert!(!plain.continues_run(&envelope("u", Tag::Plain, None)));
+        assert!(!plain.continues_run(&envelope("t", Tag::Plain, Some((1, 1)))));
+        assert!(!plain.continues_run(&id(1)), "plain and tagged apart");
+        assert!(id(1).continues_run(&id(2)));
+        assert!(id(1).continues_run(&no_id));
+        assert!(!id(1).continues_run(&envelope("t", Tag::Anchored, None)));
+        assert!(!envelope("t", Tag::Broken, None).continues_run(&id(1)));
+        assert_eq!(plain.run_len(), plain.frame.wire_len());
+        assert_eq!(id(1).run_len(), tagged(300).wire_len(), "the tagged form");
+        assert_eq!(no_id.run_len(), plain.frame.wire_len(), "the plain form");
     }
 }

@@ -35,11 +35,12 @@ pub(crate) const RUN_FRAME_MAX: usize = 2048;
 pub(crate) const RUN_MAX: usize = 64 * 1024;
 
 /// How many of `queue`'s first items go as one run (at least 1 when it
-/// is not empty): those `same` as the first, while each frame is at most
-/// [`RUN_FRAME_MAX`] and all at most [`RUN_MAX`] on the wire.
+/// is not empty): while each `continues` the one before it, each is at
+/// most [`RUN_FRAME_MAX`] and all at most [`RUN_MAX`] on the wire
+/// (`wire_len`: the larger form of an item that has two).
 pub(crate) fn run_len<T>(
     queue: &[T],
-    same: impl Fn(&T, &T) -> bool,
+    continues: impl Fn(&T, &T) -> bool,
     wire_len: impl Fn(&T) -> usize,
 ) -> usize {
     let Some(first) = queue.first() else {
@@ -50,9 +51,9 @@ pub(crate) fn run_len<T>(
         return 1;
     }
     let mut len = 1;
-    for next in &queue[1..] {
-        let n = wire_len(next);
-        if n > RUN_FRAME_MAX || bytes + n > RUN_MAX || !same(first, next) {
+    for pair in queue.windows(2) {
+        let n = wire_len(&pair[1]);
+        if n > RUN_FRAME_MAX || bytes + n > RUN_MAX || !continues(&pair[0], &pair[1]) {
             break;
         }
         bytes += n;
@@ -93,17 +94,27 @@ pub(crate) struct Publication<'f> {
     /// run if it compresses this one.
     #[cfg(feature = "deflate")]
     max_payload: usize,
-    /// One entry per key and message met so far; `None` when compressing
-    /// did not make the message smaller (it goes out plain then).
+    /// Per key met so far, per message: `None` until compressed, then
+    /// `Some(None)` when compressing did not make it smaller (it goes out
+    /// plain then).
     #[cfg(feature = "deflate")]
-    copies: Vec<(SharedKey, usize, Option<SharedFrame>)>,
+    copies: Vec<(SharedKey, Vec<Option<Option<SharedFrame>>>)>,
     /// Compressions made.
     compressed: u64,
 }
 
+/// What [`Publication::send`] queued to one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sent {
+    /// Messages queued, in order from the first.
+    pub(crate) queued: u64,
+    /// A message was refused (the output bound, or a close): it and those
+    /// after it were not queued.
+    pub(crate) refused: bool,
+}
+
 impl<'f> Publication<'f> {
-    /// `plain`: one message, or a run (each frame at most
-    /// [`RUN_FRAME_MAX`], [`RUN_MAX`] in all).
+    /// `plain`: one message, or a run (see [`run_len`]).
     pub(crate) fn new(plain: &'f [SharedFrame]) -> Self {
         Publication {
             plain,
@@ -128,38 +139,52 @@ impl<'f> Publication<'f> {
 
     /// Queues the messages to `tx`: a run as one entry, unless its
     /// connection compresses some of them; each compressed if its
-    /// connection compresses messages of its size, as it is otherwise.
-    pub(crate) fn send(&mut self, tx: &mut Sender) -> Result<(), SendError> {
+    /// connection compresses messages of its size, as it is otherwise. A
+    /// run the output bound refuses whole goes message by message, as far
+    /// as there is room.
+    pub(crate) fn send(&mut self, tx: &mut Sender) -> Sent {
         #[cfg(feature = "deflate")]
         let compresses = tx.shared_compression(self.max_payload).is_some();
         #[cfg(not(feature = "deflate"))]
         let compresses = false;
-        if let [frame] = self.plain {
-            if !compresses {
-                return tx.send_shared(frame);
-            }
-        } else if !compresses {
+        if !compresses && self.plain.len() > 1 {
             let plain = self.plain;
             let run = self.run.get_or_insert_with(|| SharedRun::new(plain));
-            return tx.send_shared_run(run);
+            match tx.send_shared_run(run) {
+                Ok(()) => {
+                    return Sent {
+                        queued: plain.len() as u64,
+                        refused: false,
+                    }
+                }
+                Err(SendError::Full) => {}
+                Err(_) => {
+                    return Sent {
+                        queued: 0,
+                        refused: true,
+                    }
+                }
+            }
         }
-        for i in 0..self.plain.len() {
-            self.send_one(i, tx)?;
-        }
-        Ok(())
+        self.send_some(tx, |_| true)
     }
 
     /// Queues, in order, the messages whose index `keep` accepts, each
-    /// alone (a subscriber that must skip some, which is rare).
-    pub(crate) fn send_some(
-        &mut self,
-        tx: &mut Sender,
-        keep: impl Fn(usize) -> bool,
-    ) -> Result<(), SendError> {
+    /// alone (a subscriber that must skip some, which is rare), until one
+    /// is refused.
+    pub(crate) fn send_some(&mut self, tx: &mut Sender, keep: impl Fn(usize) -> bool) -> Sent {
+        let mut sent = Sent {
+            queued: 0,
+            refused: false,
+        };
         for i in (0..self.plain.len()).filter(|&i| keep(i)) {
-            self.send_one(i, tx)?;
+            if self.send_one(i, tx).is_err() {
+                sent.refused = true;
+                break;
+            }
+            sent.queued += 1;
         }
-        Ok(())
+        sent
     }
 
     /// Queues message `i` alone, compressed if its connection compresses
@@ -168,19 +193,18 @@ impl<'f> Publication<'f> {
         let plain = &self.plain[i];
         #[cfg(feature = "deflate")]
         if let Some(key) = tx.shared_compression(plain.payload().len()) {
-            let at = match self
-                .copies
-                .iter()
-                .position(|(k, m, _)| *k == key && *m == i)
-            {
-                Some(at) => at,
+            let k = match self.copies.iter().position(|(k, _)| *k == key) {
+                Some(k) => k,
                 None => {
-                    self.compressed += 1;
-                    self.copies.push((key, i, tx.compress_shared(plain)));
+                    self.copies.push((key, vec![None; self.plain.len()]));
                     self.copies.len() - 1
                 }
             };
-            if let Some(copy) = &self.copies[at].2 {
+            let copy = self.copies[k].1[i].get_or_insert_with(|| {
+                self.compressed += 1;
+                tx.compress_shared(plain)
+            });
+            if let Some(copy) = copy {
                 return tx.send_shared_compressed(plain, copy);
             }
         }
@@ -219,19 +243,58 @@ mod tests {
         assert_eq!(publication.len(), 3);
         let mut a = Connection::server(Config::default());
         let mut b = Connection::server(Config::default());
-        publication.send(&mut a).unwrap();
-        publication.send(&mut b).unwrap();
+        let all = Sent {
+            queued: 3,
+            refused: false,
+        };
+        assert_eq!(publication.send(&mut a), all);
+        assert_eq!(publication.send(&mut b), all);
         assert_eq!(a.queued_shared_frames(), 1);
         assert_eq!(b.queued_shared_frames(), 1);
         let wire: usize = frames.iter().map(SharedFrame::wire_len).sum();
         assert_eq!(a.pending_output_len(), wire);
 
         let mut c = Connection::server(Config::default());
-        publication.send_some(&mut c, |i| i != 1).unwrap();
+        assert_eq!(publication.send_some(&mut c, |i| i != 1).queued, 2);
         assert_eq!(c.queued_shared_frames(), 2);
         assert_eq!(
             c.pending_output_len(),
             frames[0].wire_len() + frames[2].wire_len()
+        );
+    }
+
+    #[test]
+    fn a_run_the_bound_refuses_whole_goes_as_far_as_there_is_room() {
+        let frames = [frame(100), frame(100), frame(100)];
+        let mut publication = Publication::new(&frames);
+        let config = Config {
+            limits: crate::Limits {
+                max_output_buffer: 300,
+                ..crate::Limits::default()
+            },
+            ..Config::default()
+        };
+        let mut c = Connection::server(config);
+        let sent = publication.send(&mut c);
+        assert_eq!(
+            sent,
+            Sent {
+                queued: 2,
+                refused: true
+            },
+            "two of 102 bytes plus overhead fit in 300"
+        );
+        assert_eq!(c.pending_output_len(), 2 * frames[0].wire_len());
+        c.close(crate::CloseCode::NORMAL, crate::CloseReason::truncate(""))
+            .unwrap();
+        let sent = publication.send(&mut c);
+        assert_eq!(
+            sent,
+            Sent {
+                queued: 0,
+                refused: true
+            },
+            "nothing after a close"
         );
     }
 
@@ -248,7 +311,7 @@ mod tests {
         let mut publication = Publication::new(&frames);
         for _ in 0..3 {
             let mut c = Connection::server(Config::default()).with_deflate(&negotiated);
-            publication.send(&mut c).unwrap();
+            assert_eq!(publication.send(&mut c).queued, 3);
             assert_eq!(c.queued_shared_frames(), 3, "one entry per message");
             assert!(c.pending_output_len() < frames.iter().map(SharedFrame::wire_len).sum());
         }
@@ -258,7 +321,7 @@ mod tests {
             "the two over the threshold, once each"
         );
         let mut plain = Connection::server(Config::default());
-        publication.send(&mut plain).unwrap();
+        assert_eq!(publication.send(&mut plain).queued, 3);
         assert_eq!(plain.queued_shared_frames(), 1, "the run, as published");
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use slab::Slab;
 
-use super::publication::Publication;
+use super::publication::{Publication, Sent};
 use super::ServerConfig;
 use crate::close::{CloseCode, CloseReason};
 use crate::connection::{Sender, SHARED_FRAME_OVERHEAD};
@@ -102,8 +102,11 @@ pub(crate) fn offer_some(
         message.send_some(tx, keep)
     };
     match sent {
-        Ok(()) => Offer::Queued(messages),
-        Err(_) => Offer::Refused,
+        Sent {
+            queued: 0,
+            refused: true,
+        } => Offer::Refused,
+        Sent { queued, .. } => Offer::Queued(queued),
     }
 }
 

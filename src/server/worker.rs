@@ -484,11 +484,7 @@ impl Worker {
         let mut run = std::mem::take(&mut self.run);
         let mut rest = &inbox[..];
         while let [first, ..] = rest {
-            let len = publication::run_len(
-                rest,
-                |a, b| a.topic == b.topic && a.skip == b.skip && a.tag.same_run(&b.tag),
-                |e| e.frame.wire_len(),
-            );
+            let len = publication::run_len(rest, Envelope::continues_run, Envelope::run_len);
             run.clear();
             for e in &rest[..len] {
                 run.plain.push(e.frame.clone());
@@ -533,9 +529,8 @@ impl Worker {
         } = &mut self.services;
         let mut plain = Publication::new(&run.plain);
         let mut tagged = Publication::new(&run.tagged);
-        // Ids grow along a topic's run: a subscriber whose floor is below
-        // the first takes every message.
-        let first_id = run.ids.iter().flatten().next().copied();
+        // A subscriber whose floor is below every id takes every message.
+        let least_id = run.ids.iter().flatten().min().copied();
         for member in topics.members(topic) {
             let slot = member.slot as usize;
             let floor = member.mode.floor();
@@ -549,7 +544,7 @@ impl Worker {
                 &mut plain
             };
             // Replayed, or published before it subscribed: only those after.
-            let after = first_id
+            let after = least_id
                 .filter(|&id| id <= floor)
                 .map(|_| move |i: usize| run.ids[i].is_none_or(|id| id > floor));
             let Some(conn) = self.conns.get_mut(slot) else {
