@@ -79,15 +79,20 @@ fn a_client_masks_a_copy_of_a_shared_frame() {
     );
 }
 
-#[test]
-fn the_output_bound_counts_shared_frames() {
-    let config = Config {
+/// A connection's configuration with at most 1,000 bytes of output.
+fn bounded() -> Config {
+    Config {
         limits: Limits {
             max_output_buffer: 1000,
             ..Limits::default()
         },
         ..Config::default()
-    };
+    }
+}
+
+#[test]
+fn the_output_bound_counts_shared_frames() {
+    let config = bounded();
     let mut c = Connection::server(config);
     let frame = SharedFrame::new(MessageKind::Binary, &[0; 300]);
     let mut queued = 0;
@@ -151,16 +156,7 @@ fn a_run_is_its_frames_back_to_back_in_one_entry() {
     c.send_shared_run(&run).unwrap();
     c.send_text("after").unwrap();
     assert_eq!(c.queued_shared_frames(), 1, "one entry for the run");
-    let mut wire = Vec::new();
-    loop {
-        let taken = hand_out(&mut c, usize::MAX, 4);
-        if taken.is_empty() {
-            break;
-        }
-        c.consume_output(taken.len());
-        wire.extend_from_slice(&taken);
-    }
-    let got = decode_all(Role::Server, wire);
+    let got = decode_all(Role::Server, drain(&mut c, 4));
     let want = [
         (OpCode::Text, b"before".to_vec()),
         (OpCode::Text, b"one".to_vec()),
@@ -198,13 +194,7 @@ fn a_client_masks_each_message_of_a_run() {
 
 #[test]
 fn a_run_is_queued_whole_or_not_at_all() {
-    let config = Config {
-        limits: Limits {
-            max_output_buffer: 1000,
-            ..Limits::default()
-        },
-        ..Config::default()
-    };
+    let config = bounded();
     let frame = SharedFrame::new(MessageKind::Binary, &[0; 300]);
     let run = SharedRun::new(&[frame.clone(), frame.clone(), frame.clone()]);
     for role in [Role::Server, Role::Client] {
@@ -281,6 +271,19 @@ fn hand_out(c: &mut Connection, max: usize, iov: usize) -> Vec<u8> {
     taken
 }
 
+/// Everything left, written whole through `iov` slices at a time.
+fn drain(c: &mut Connection, iov: usize) -> Vec<u8> {
+    let mut wire = Vec::new();
+    loop {
+        let taken = hand_out(c, usize::MAX, iov);
+        if taken.is_empty() {
+            return wire;
+        }
+        c.consume_output(taken.len());
+        wire.extend_from_slice(&taken);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -340,14 +343,7 @@ proptest! {
             }
         }
         // Drain the rest, vectored.
-        loop {
-            let taken = hand_out(&mut c, usize::MAX, 8);
-            if taken.is_empty() {
-                break;
-            }
-            c.consume_output(taken.len());
-            wire.extend_from_slice(&taken);
-        }
+        wire.extend(drain(&mut c, 8));
         prop_assert_eq!(c.pending_output_len(), 0);
         prop_assert_eq!(c.queued_shared_frames(), 0);
         let frames = decode_all(Role::Server, wire);
