@@ -21,8 +21,10 @@
 //! publish to them: a handler ([`Peer::publish`], [`Context::publish`]),
 //! a timer ([`Context::set_interval`]), any other thread
 //! ([`ServerHandle::publish`]). A published message is framed once and
-//! every subscriber's queue holds a reference to it; each worker keeps its
-//! own subscription table, so fan-out takes no lock. A subscriber that
+//! every subscriber's queue holds a reference to it; a burst of small ones
+//! to one topic is copied once more into one run, which each subscriber
+//! queues and writes as one piece. Each worker keeps its own subscription
+//! table, so fan-out takes no lock. A subscriber that
 //! falls behind loses messages or is closed ([`SlowSubscriber`]); the
 //! publisher never waits for it. With [`ServerConfig::history`] every
 //! message gets an id per topic and a client can resume after a reconnect
@@ -33,6 +35,9 @@
 //! | `worker` | the event loop: readiness, reads, writes, timers, deliveries |
 //! | `upgrade`, `http` | the opening request: upgrades, plain requests and their bodies, responses |
 //! | `topics` | one worker's subscriptions; the slow-subscriber policy |
+//! | `publication` | published messages on their way to subscribers: runs, compressed copies |
+//! | `transport`, `tls` | the socket a worker writes through: plain TCP or the TLS layer |
+//! | `buffers` | read and message buffers lent to connections, and taken back when idle |
 //! | `hub` | what workers share: inboxes, the topic directory, counters |
 //! | `history` | ids per topic, the bounded history, resume ([`HistoryLimits`], [`Since`]) |
 //! | `heartbeat` | the application heartbeat browsers send ([`Heartbeat`]) |
@@ -41,6 +46,7 @@
 //! | `timers` | connection deadlines and handler timers |
 //! | [`broker`] | relays to other instances: the envelope, and Redis pub/sub (feature `redis`, `ServerConfig::redis`) |
 //! | [`app`] | the bundled application the binary runs |
+//! | [`cli`] | parsing helpers for the bundled tools: sizes and durations |
 //!
 //! ```no_run
 //! use rfc6455::server::{Echo, Server, ServerConfig};
