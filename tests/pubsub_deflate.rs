@@ -262,8 +262,12 @@ fn context_takeover_subscribers_share_the_copy_and_keep_their_window_in_step() {
     }
     let stats = settled_stats(&server, |s| s.delivered == 4 * n as u64);
     assert_eq!(stats.delivered, 4 * n as u64);
-    // All four compress within 2^12 at level 1: one copy per message.
-    assert_eq!(stats.compressed, n as u64);
+    // All four compress within 2^12 at level 1. The three that keep their
+    // window share one streamed copy per message; the one that resets
+    // takes a complete stream where the engine makes one (libdeflate),
+    // the same streamed copy where it does not.
+    let keys = if cfg!(feature = "libdeflate") { 2 } else { 1 };
+    assert_eq!(stats.compressed, keys * n as u64);
 }
 
 #[test]

@@ -74,6 +74,10 @@ impl History {
 pub struct Compressor {
     /// What the engine compresses with (9-15).
     window_bits: u8,
+    /// Messages up to 2^this bytes may go as one complete stream (see
+    /// [`Engine::compress_once`]): the peer's window without context
+    /// takeover, 0 with it or with an engine that only streams.
+    once_bits: u8,
     level: u8,
     threshold: usize,
     engine: &'static dyn Engine,
@@ -100,6 +104,11 @@ impl Compressor {
         let send = negotiated.send();
         Compressor {
             window_bits: send.window_bits.max(negotiated.engine().min_window_bits()),
+            once_bits: if send.takeover || !negotiated.engine().compresses_once() {
+                0
+            } else {
+                send.window_bits
+            },
             level: negotiated.level(),
             threshold: negotiated.threshold(),
             engine: negotiated.engine(),
@@ -132,6 +141,20 @@ impl Compressor {
     /// make it smaller or the engine failed.
     fn compress_whole(&self, dictionary: &[u8], data: &[u8], out: &mut Vec<u8>) -> bool {
         let start = out.len();
+        if self.once_bits != 0 && dictionary.is_empty() && data.len() <= 1 << self.once_bits {
+            if let Some(result) = self.engine.compress_once(self.level, data, out) {
+                // RFC 7692 section 7.2.1 on a stream that ends in a final
+                // block: append an empty stored block (`00`, then the
+                // tail) and strip the tail. The peer's inflater stops at
+                // the final block and ignores what follows.
+                out.push(0);
+                if result.is_err() || out.len() - start >= data.len() {
+                    out.truncate(start);
+                    return false;
+                }
+                return true;
+            }
+        }
         let mut deflater = self.engine.deflater(self.window_bits, self.level);
         deflater.reset(dictionary);
         let result = deflater.compress(data, out);
@@ -194,6 +217,7 @@ impl Compressor {
         SharedKey {
             window_bits: self.window_bits,
             level: self.level,
+            once_bits: self.once_bits,
         }
     }
 
@@ -230,6 +254,10 @@ pub struct SharedKey {
     pub window_bits: u8,
     /// The compression level.
     pub level: u8,
+    /// Messages up to 2^this bytes may be compressed as one complete
+    /// stream; 0 with context takeover, whose peers keep their stream, or
+    /// with an engine that only streams.
+    pub once_bits: u8,
 }
 
 impl Drop for Compressor {

@@ -105,4 +105,32 @@ pub trait Engine: Sync {
     fn recycle_inflater(&self, inflater: Box<dyn Inflater>) {
         let _ = inflater;
     }
+
+    /// Whether [`compress_once`](Self::compress_once) compresses (the
+    /// default: no).
+    fn compresses_once(&self) -> bool {
+        false
+    }
+
+    /// Compresses all of `data` at `level` as one complete raw DEFLATE
+    /// stream, whose last block has BFINAL set, appended to `out`; `None`
+    /// if the engine cannot (the default), and the message is streamed
+    /// through a [`Deflater`] instead.
+    ///
+    /// The codec asks only for whole messages without context takeover
+    /// (the peer starts every message afresh, so the stream may end: RFC
+    /// 7692 section 7.2.3.4) and no longer than the peer's window, so that
+    /// no match can reach past it whatever window the engine uses. Engines
+    /// made for one-shot buffers skip the per-stream setup a streaming
+    /// compressor pays on every reset, which is most of the cost of a
+    /// small message.
+    fn compress_once(
+        &self,
+        level: u8,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Option<Result<(), EngineError>> {
+        let _ = (level, data, out);
+        None
+    }
 }

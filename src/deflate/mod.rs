@@ -6,7 +6,7 @@
 //! | [`Params`] | the four parameters, parsed from an offer or a response and written back |
 //! | [`DeflateConfig`] | this endpoint's policy: a server [`negotiate`](DeflateConfig::negotiate)s, a client [`offer`](DeflateConfig::offer)s and [`accept`](DeflateConfig::accept)s; both get a [`Negotiated`] |
 //! | [`Compressor`], [`Decompressor`] | one direction each: the `00 00 ff ff` tail, context takeover, the size limit checked after every inflate step |
-//! | [`Engine`], [`Deflater`], [`Inflater`] | the DEFLATE implementation; [`Zlib`] (zlib-rs) with `std` |
+//! | [`Engine`], [`Deflater`], [`Inflater`] | the DEFLATE implementation; [`Zlib`] (zlib-rs) with `std`, [`Libdeflate`] (libdeflate for whole messages, zlib-rs for streams) with the `libdeflate` feature |
 //!
 //! A [`Connection`](crate::Connection) made
 //! [`with_deflate`](crate::Connection::with_deflate) does the rest: RSV1 on
@@ -41,6 +41,8 @@
 
 mod codec;
 mod engine;
+#[cfg(feature = "libdeflate")]
+mod libdeflate;
 mod negotiate;
 mod params;
 #[cfg(feature = "std")]
@@ -48,6 +50,8 @@ mod zlib;
 
 pub use codec::{Compressor, Decompressor, InflateError, SharedKey, TAIL};
 pub use engine::{Deflater, Engine, EngineError, Inflated, Inflater};
+#[cfg(feature = "libdeflate")]
+pub use libdeflate::{Libdeflate, LIBDEFLATE};
 pub use negotiate::{DeflateConfig, Direction, Negotiated, ResponseError};
 pub use params::{ParamError, Params, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
 #[cfg(feature = "std")]

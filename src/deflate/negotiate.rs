@@ -78,8 +78,13 @@ impl Eq for DeflateConfig {}
 
 #[cfg(feature = "std")]
 impl Default for DeflateConfig {
+    /// The default settings over [`LIBDEFLATE`](super::LIBDEFLATE) with
+    /// the `libdeflate` feature, [`ZLIB`](super::ZLIB) without.
     fn default() -> Self {
-        Self::new(&super::ZLIB)
+        #[cfg(feature = "libdeflate")]
+        return Self::new(&super::LIBDEFLATE);
+        #[cfg(not(feature = "libdeflate"))]
+        return Self::new(&super::ZLIB);
     }
 }
 
