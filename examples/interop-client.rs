@@ -22,7 +22,9 @@ use rfc6455::client::{Client, ClientConfig};
 use rfc6455::connection::Event;
 use rfc6455::CloseCode;
 
-const SIZES: [usize; 5] = [0, 125, 126, 65_536, 1 << 20];
+// 4096: with permessage-deflate, a message compressed as one complete
+// stream (it fits the window); 65536 and up are streamed.
+const SIZES: [usize; 6] = [0, 125, 126, 4096, 65_536, 1 << 20];
 
 /// `n` bytes of UTF-8: "aé中😀" (1 + 2 + 3 + 4 bytes) repeated, padded with 'x'.
 fn text(n: usize) -> String {

@@ -36,7 +36,7 @@
 #
 # usage: scripts/bench-deflate.sh [--quick] [--reps N] [--secs S]
 #          [--points "conns size depth,..."] [--servers "a b ..."]
-#          [--out DIR] [--no-build]
+#          [--server NAME=COMMAND] [--out DIR] [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +46,7 @@ WARMUP=1
 OUT=benches/results
 BUILD=1
 PICK=()
+CUSTOM=()
 POINTS=("100 1024 1" "100 16384 1" "100 1024 16" "100 16384 16")
 while [ $# -gt 0 ]; do
     case $1 in
@@ -56,6 +57,7 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0 ;;
     --points) IFS=, read -r -a POINTS <<<"$2"; shift ;;
     --servers) read -r -a PICK <<<"$2"; shift ;;
+    --server) CUSTOM+=("$2"); shift ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-deflate: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -76,6 +78,12 @@ for level in 2 3 4 5; do
     CMD[ours-l$level]="target/release/echo-server --threads 1 --log warn --max-connections 20000 --deflate-level $level --listen"
 done
 SERVERS=(ours ours-l6 bun node-ws py-websockets)
+# --server NAME=COMMAND: another build of ours (COMMAND ends where
+# --listen ADDR follows), for a before/after comparison in the same run.
+for spec in "${CUSTOM[@]}"; do
+    CMD[${spec%%=*}]=${spec#*=}
+    SERVERS+=("${spec%%=*}")
+done
 if [ ${#PICK[@]} -gt 0 ]; then
     for name in "${PICK[@]}"; do
         [ -n "${CMD[$name]:-}" ] || { echo "bench-deflate: no server $name" >&2; exit 2; }

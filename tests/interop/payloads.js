@@ -3,7 +3,9 @@
 // the browser test page can load it too (it sets globalThis.interopPayloads).
 'use strict';
 (function (root) {
-  const SIZES = [0, 125, 126, 65536, 1 << 20];
+  // 4096: with permessage-deflate, a message compressed as one complete
+  // stream (it fits the window); 65536 and up are streamed.
+  const SIZES = [0, 125, 126, 4096, 65536, 1 << 20];
 
   // n bytes of UTF-8: "aé中😀" (1 + 2 + 3 + 4 bytes) repeated, padded with 'x'.
   const text = (n) => 'aé中😀'.repeat(Math.floor(n / 10)) + 'x'.repeat(n % 10);

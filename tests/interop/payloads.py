@@ -3,7 +3,9 @@
 Same bytes as payloads.js and examples/interop-client.rs build.
 """
 
-SIZES = [0, 125, 126, 65536, 1 << 20]
+# 4096: with permessage-deflate, a message compressed as one complete
+# stream (it fits the window); 65536 and up are streamed.
+SIZES = [0, 125, 126, 4096, 65536, 1 << 20]
 
 
 def text(n: int) -> str:
