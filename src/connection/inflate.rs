@@ -40,12 +40,14 @@ impl Receiver {
     }
 
     /// Inflates `buf[from..to]`, the next unmasked bytes of a compressed
-    /// frame, and checks the text it yields.
+    /// frame (`whole`: all of a single-frame message), and checks the text
+    /// it yields.
     pub(super) fn inflate_piece(
         &mut self,
         from: usize,
         to: usize,
         kind: Option<MessageKind>,
+        whole: bool,
     ) -> Result<(), ProtocolError> {
         #[cfg(feature = "deflate")]
         {
@@ -54,7 +56,11 @@ impl Receiver {
                 return Err(ProtocolError::DecompressionFailed);
             };
             let old = self.assembly.len();
-            d.inflate(&self.buf[from..to], &mut self.assembly, max)?;
+            if whole {
+                d.inflate_whole(&self.buf[from..to], &mut self.assembly, max)?;
+            } else {
+                d.inflate(&self.buf[from..to], &mut self.assembly, max)?;
+            }
             if kind == Some(MessageKind::Text) {
                 self.utf8.feed(&self.assembly[old..])?;
             }
@@ -62,7 +68,7 @@ impl Receiver {
         }
         #[cfg(not(feature = "deflate"))]
         {
-            let _ = (from, to, kind);
+            let _ = (from, to, kind, whole);
             Err(ProtocolError::DecompressionFailed)
         }
     }

@@ -871,7 +871,12 @@ impl Receiver {
                 }
                 if !discard_data {
                     let kind = self.data_kind(&frame.header);
-                    self.inflate_piece(from, to, kind)?;
+                    // A whole message in one frame, all here: one call.
+                    let whole = frame.processed == 0
+                        && available == frame.len
+                        && frame.header.fin
+                        && frame.header.opcode != OpCode::Continuation;
+                    self.inflate_piece(from, to, kind, whole)?;
                 }
                 frame.processed = available;
             }

@@ -15,7 +15,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::engine::{Deflater, Engine, EngineError, Inflater};
+use super::engine::{Deflater, Engine, EngineError, InflatedOnce, Inflater};
 use super::negotiate::{Direction, Negotiated};
 
 /// The empty stored block a sync flush ends with; stripped from every
@@ -322,6 +322,11 @@ impl From<EngineError> for InflateError {
     }
 }
 
+/// Payloads up to this size may be inflated in one call
+/// ([`Decompressor::inflate_whole`]); larger ones are streamed, so a
+/// one-shot engine's copy of the payload stays small.
+const ONCE_MAX_PAYLOAD: usize = 64 * 1024;
+
 /// The receiving half: inflates the payload of a message that arrived
 /// with RSV1, frame by frame or piece by piece, never past a size limit.
 ///
@@ -383,6 +388,48 @@ impl Decompressor {
     /// [`finish`](Self::finish)).
     pub fn in_message(&self) -> bool {
         self.open.is_some()
+    }
+
+    /// Inflates the whole payload of a message that came in one frame,
+    /// appending to `out` under `max_len` as [`inflate`](Self::inflate)
+    /// does; after it, [`finish`](Self::finish) adds nothing. Without
+    /// context takeover, an engine with a one-shot inflater (see
+    /// [`Engine::inflate_once`]) takes it in one call: first into room for
+    /// eight times the payload (within the limit); a message that needs
+    /// more is streamed from the start, as [`inflate`](Self::inflate)
+    /// would, so the limit holds the same way.
+    pub fn inflate_whole(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        max_len: usize,
+    ) -> Result<(), InflateError> {
+        if self.history.cap == 0 && !self.ended && payload.len() <= ONCE_MAX_PAYLOAD {
+            let start = out.len();
+            let room = max_len
+                .saturating_sub(start)
+                .min(payload.len().saturating_mul(8).saturating_add(64));
+            out.resize(start + room, 0);
+            match self.engine.inflate_once(payload, &mut out[start..]) {
+                Some(Ok(InflatedOnce::Whole(n))) => {
+                    out.truncate(start + n);
+                    self.ended = true;
+                    return Ok(());
+                }
+                Some(Ok(InflatedOnce::NoRoom)) if start + room >= max_len => {
+                    out.truncate(start);
+                    self.end_message();
+                    return Err(InflateError::TooLarge);
+                }
+                Some(Err(e)) => {
+                    out.truncate(start);
+                    self.end_message();
+                    return Err(e.into());
+                }
+                Some(Ok(InflatedOnce::NoRoom)) | None => out.truncate(start),
+            }
+        }
+        self.inflate(payload, out, max_len)
     }
 
     /// Inflates the next bytes of the message's payload, appending to

@@ -47,6 +47,15 @@ pub struct Inflated {
     pub end: bool,
 }
 
+/// The outcome of one [`Engine::inflate_once`] call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InflatedOnce {
+    /// The whole message, this many bytes from the start of the output.
+    Whole(usize),
+    /// The message inflates to more than the output holds.
+    NoRoom,
+}
+
 /// Raw DEFLATE compression, one message (or one fragment) per call.
 pub trait Deflater: Send {
     /// Starts a new stream. `dictionary` is text the peer's decompressor
@@ -104,6 +113,21 @@ pub trait Engine: Sync {
     /// Gives back an inflater, for reuse.
     fn recycle_inflater(&self, inflater: Box<dyn Inflater>) {
         let _ = inflater;
+    }
+
+    /// Inflates the payload of a whole compressed message, as it came in
+    /// one frame (the `00 00 ff ff` tail stripped), into `output`; `None`
+    /// if the engine cannot (the default), and the message goes through an
+    /// [`Inflater`] instead. The codec asks only without context takeover
+    /// (no dictionary). `NoRoom` when the message is larger than `output`,
+    /// which holds no more than the caller's limit allows.
+    fn inflate_once(
+        &self,
+        payload: &[u8],
+        output: &mut [u8],
+    ) -> Option<Result<InflatedOnce, EngineError>> {
+        let _ = (payload, output);
+        None
     }
 
     /// Whether [`compress_once`](Self::compress_once) compresses (the

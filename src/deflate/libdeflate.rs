@@ -1,5 +1,6 @@
 //! The engine of the `libdeflate` feature: libdeflate for whole messages
-//! without context takeover, zlib-rs for everything that streams.
+//! without context takeover, both ways, zlib-rs for everything that
+//! streams.
 //!
 //! Why: without context takeover (the server's default) every message is
 //! compressed from a fresh start. A streaming compressor pays for that
@@ -21,10 +22,15 @@
 //! 3,221 B at level 2.
 //!
 //! libdeflate cannot stream, so fragments streamed out, context takeover
-//! (a preset dictionary and a stream that goes on) and inflation stay on
-//! zlib-rs. Its output ends with a final block, which RFC 7692 section
-//! 7.2.3.4 allows only where the peer starts each message afresh; the
-//! codec asks for it only then (see [`Engine::compress_once`]).
+//! (a preset dictionary and a stream that goes on), fragmented messages
+//! coming in, and frames that arrive over several reads stay on zlib-rs.
+//! Its output ends with a final block, which RFC 7692 section 7.2.3.4
+//! allows only where the peer starts each message afresh; the codec asks
+//! for it only then (see [`Engine::compress_once`]). A message that came
+//! in one frame is inflated in one call (see [`Engine::inflate_once`]):
+//! into room for eight times its payload, within the size limit, and
+//! streamed from the start when it needs more, so the limit holds as on
+//! the streaming path.
 //!
 //! libdeflate is C (built by the `libdeflater` crate with the system's C
 //! compiler); its compressors are kept per thread and level, like the
@@ -34,9 +40,9 @@ use std::boxed::Box;
 use std::cell::RefCell;
 use std::vec::Vec;
 
-use libdeflater::{CompressionLvl, Compressor};
+use libdeflater::{CompressionLvl, Compressor, DecompressionError, Decompressor};
 
-use super::engine::{Deflater, Engine, EngineError, Inflater};
+use super::engine::{Deflater, Engine, EngineError, InflatedOnce, Inflater};
 use super::zlib::ZLIB;
 
 /// libdeflate for whole messages, zlib-rs for streams. Use the
@@ -52,8 +58,24 @@ pub static LIBDEFLATE: Libdeflate = Libdeflate;
 /// one level in practice.
 const POOL_COMPRESSORS: usize = 2;
 
+/// What ends a message's payload for libdeflate, which wants a complete
+/// stream: the `00 00 ff ff` the sender stripped (the end of the empty
+/// stored block of its sync flush), then an empty final block with fixed
+/// codes (`03 00`, what zlib's `Z_FINISH` writes). A payload whose stream
+/// already ended keeps its end, and libdeflate ignores what follows.
+const END: [u8; 6] = [0x00, 0x00, 0xff, 0xff, 0x03, 0x00];
+
+/// A thread's libdeflate decompressor (about 10 KiB) and the payload
+/// copied with [`END`] (at most 64 KiB plus the end, by the codec's
+/// bound), made on first use.
+struct OneShotInflate {
+    decompressor: Decompressor,
+    input: Vec<u8>,
+}
+
 std::thread_local! {
     static COMPRESSORS: RefCell<Vec<(u8, Compressor)>> = const { RefCell::new(Vec::new()) };
+    static INFLATE: RefCell<Option<OneShotInflate>> = const { RefCell::new(None) };
 }
 
 impl Engine for Libdeflate {
@@ -79,6 +101,33 @@ impl Engine for Libdeflate {
 
     fn compresses_once(&self) -> bool {
         true
+    }
+
+    fn inflate_once(
+        &self,
+        payload: &[u8],
+        output: &mut [u8],
+    ) -> Option<Result<InflatedOnce, EngineError>> {
+        INFLATE.with(|state| {
+            let mut state = state.borrow_mut();
+            let state = state.get_or_insert_with(|| OneShotInflate {
+                decompressor: Decompressor::new(),
+                input: Vec::new(),
+            });
+            state.input.clear();
+            state.input.extend_from_slice(payload);
+            state.input.extend_from_slice(&END);
+            let result = match state.decompressor.deflate_decompress(&state.input, output) {
+                Ok(written) => Ok(InflatedOnce::Whole(written)),
+                Err(DecompressionError::InsufficientSpace) => Ok(InflatedOnce::NoRoom),
+                Err(DecompressionError::BadData) => Err(EngineError::InvalidData),
+            };
+            if state.input.capacity() > 2 * END.len() + 64 * 1024 {
+                // A larger payload than the codec sends here: do not keep it.
+                state.input = Vec::new();
+            }
+            Some(result)
+        })
     }
 
     fn compress_once(
@@ -123,7 +172,9 @@ impl Engine for Libdeflate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deflate::{Compressor, DeflateConfig, Negotiated, Params, TAIL};
+    use crate::deflate::{
+        Compressor, Decompressor, DeflateConfig, InflateError, Negotiated, Params, TAIL,
+    };
     use std::vec;
     use zlib_rs::{InflateFlush, Status};
 
@@ -265,6 +316,113 @@ mod tests {
             })
             .unwrap();
         assert_eq!(Compressor::new(&streamed).shared_key().once_bits, 0);
+    }
+
+    /// `payload` through `inflate_whole` under `max`, then `finish`.
+    fn inflate_whole(payload: &[u8], max: usize) -> Result<Vec<u8>, InflateError> {
+        let mut d = Decompressor::new(&negotiated(false, 15));
+        d.begin();
+        let mut out = Vec::new();
+        d.inflate_whole(payload, &mut out, max)?;
+        assert!(out.len() <= max);
+        d.finish(&mut out, max)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn whole_payloads_inflate_in_one_call_whatever_made_them() {
+        // RFC 7692 section 7.2.3: fixed codes, a stored block, BFINAL set,
+        // two blocks.
+        for payload in [
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00][..],
+            &[
+                0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+            ],
+            &[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00],
+            &[
+                0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+            ],
+        ] {
+            assert_eq!(inflate_whole(payload, 100).unwrap(), b"Hello");
+        }
+        // An empty message: a lone 00.
+        assert_eq!(inflate_whole(&[0x00], 100).unwrap(), b"");
+        // Streamed by zlib-rs (ends with a sync flush) and made whole by
+        // libdeflate (ends with a final block).
+        let text = tempting(20_000, 3_000);
+        for payload in [streamed(&text), once(&text)] {
+            assert_eq!(inflate_whole(&payload, 1 << 20).unwrap(), text);
+            // The engine's one call, with room to spare, exactly, short.
+            for (room, want) in [
+                (text.len() + 1, InflatedOnce::Whole(text.len())),
+                (text.len(), InflatedOnce::Whole(text.len())),
+                (text.len() - 1, InflatedOnce::NoRoom),
+            ] {
+                let mut out = vec![0u8; room];
+                let got = LIBDEFLATE.inflate_once(&payload, &mut out);
+                assert_eq!(got, Some(Ok(want)), "room {room}");
+                if let InflatedOnce::Whole(n) = want {
+                    assert!(out[..n] == text[..], "room {room}");
+                }
+            }
+        }
+    }
+
+    fn streamed(text: &[u8]) -> Vec<u8> {
+        let mut zlib = DeflateConfig::new(&crate::deflate::ZLIB);
+        zlib.threshold = 0;
+        let n = zlib.answer(Params::default()).unwrap();
+        let mut payload = Vec::new();
+        assert!(Compressor::new(&n).compress_message(text, &mut payload));
+        assert!(!inflate_within(15, &payload, text.len()).1, "a sync flush");
+        payload
+    }
+
+    fn once(text: &[u8]) -> Vec<u8> {
+        let mut payload = Vec::new();
+        assert!(Compressor::new(&negotiated(false, 15)).compress_message(text, &mut payload));
+        assert!(inflate_within(15, &payload, text.len()).1, "a final block");
+        payload
+    }
+
+    #[test]
+    fn whole_payloads_keep_the_limit() {
+        // Zeros inflate about 1000 times: past the first room of eight
+        // times the payload, so the message is streamed from the start.
+        let zeros = vec![0u8; 1 << 20];
+        let payload = once(&zeros[..32 << 10]);
+        assert!(payload.len() * 8 < 32 << 10, "{}", payload.len());
+        assert_eq!(
+            inflate_whole(&payload, 1 << 20).unwrap(),
+            &zeros[..32 << 10]
+        );
+        // At the limit exactly, and one byte under it.
+        assert_eq!(inflate_whole(&payload, 32 << 10).unwrap().len(), 32 << 10);
+        assert_eq!(
+            inflate_whole(&payload, (32 << 10) - 1),
+            Err(InflateError::TooLarge)
+        );
+        // A limit under the first room: refused in the one call.
+        let small = once(&tempting(4096, 300));
+        assert_eq!(inflate_whole(&small, 4095), Err(InflateError::TooLarge));
+        assert_eq!(inflate_whole(&small, 4096).unwrap(), tempting(4096, 300));
+        // 1 MiB of zeros from about 1 KiB: the 1 MiB bomb stops at the
+        // limit.
+        let bomb = streamed(&zeros);
+        assert_eq!(inflate_whole(&bomb, 100_000), Err(InflateError::TooLarge));
+    }
+
+    #[test]
+    fn whole_garbage_is_invalid_data() {
+        assert_eq!(
+            inflate_whole(&[0xff, 0xff, 0xff, 0xff], 1000),
+            Err(InflateError::InvalidData)
+        );
+        // A block type 3 (reserved).
+        assert_eq!(
+            inflate_whole(&[0x07, 0x00], 1000),
+            Err(InflateError::InvalidData)
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ mod params;
 mod zlib;
 
 pub use codec::{Compressor, Decompressor, InflateError, SharedKey, TAIL};
-pub use engine::{Deflater, Engine, EngineError, Inflated, Inflater};
+pub use engine::{Deflater, Engine, EngineError, Inflated, InflatedOnce, Inflater};
 #[cfg(feature = "libdeflate")]
 pub use libdeflate::{Libdeflate, LIBDEFLATE};
 pub use negotiate::{DeflateConfig, Direction, Negotiated, ResponseError};
