@@ -264,8 +264,8 @@ fn context_takeover_subscribers_share_the_copy_and_keep_their_window_in_step() {
     assert_eq!(stats.delivered, 4 * n as u64);
     // All four compress within 2^12 at level 1. The three that keep their
     // window share one streamed copy per message; the one that resets
-    // takes a complete stream where the engine makes one (libdeflate),
-    // the same streamed copy where it does not.
+    // takes a copy made in one call where the engine can (libdeflate),
+    // the same streamed copy where it cannot.
     let keys = if cfg!(feature = "libdeflate") { 2 } else { 1 };
     assert_eq!(stats.compressed, keys * n as u64);
 }

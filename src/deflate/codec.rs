@@ -74,7 +74,7 @@ impl History {
 pub struct Compressor {
     /// What the engine compresses with (9-15).
     window_bits: u8,
-    /// Messages up to 2^this bytes may go as one complete stream (see
+    /// Messages up to 2^this bytes may be compressed in one call (see
     /// [`Engine::compress_once`]): the peer's window without context
     /// takeover, 0 with it or with an engine that only streams.
     once_bits: u8,
@@ -143,12 +143,8 @@ impl Compressor {
         let start = out.len();
         if self.once_bits != 0 && dictionary.is_empty() && data.len() <= 1 << self.once_bits {
             if let Some(result) = self.engine.compress_once(self.level, data, out) {
-                // RFC 7692 section 7.2.1 on a stream that ends in a final
-                // block: append an empty stored block (`00`, then the
-                // tail) and strip the tail. The peer's inflater stops at
-                // the final block and ignores what follows.
-                out.push(0);
-                if result.is_err() || out.len() - start >= data.len() {
+                if result.is_err() || !finish_payload(out, start) || out.len() - start >= data.len()
+                {
                     out.truncate(start);
                     return false;
                 }
@@ -254,9 +250,9 @@ pub struct SharedKey {
     pub window_bits: u8,
     /// The compression level.
     pub level: u8,
-    /// Messages up to 2^this bytes may be compressed as one complete
-    /// stream; 0 with context takeover, whose peers keep their stream, or
-    /// with an engine that only streams.
+    /// Messages up to 2^this bytes may be compressed in one call, by
+    /// another implementation than the streamed ones (other bytes); 0 with
+    /// context takeover or with an engine that only streams.
     pub once_bits: u8,
 }
 

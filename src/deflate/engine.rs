@@ -136,18 +136,17 @@ pub trait Engine: Sync {
         false
     }
 
-    /// Compresses all of `data` at `level` as one complete raw DEFLATE
-    /// stream, whose last block has BFINAL set, appended to `out`; `None`
-    /// if the engine cannot (the default), and the message is streamed
-    /// through a [`Deflater`] instead.
+    /// Compresses all of `data` at `level` in one call, appending to `out`
+    /// what [`Deflater::compress`] would after a reset: a stream that goes
+    /// on, ending with a sync flush's empty stored block (`00 00 ff ff`);
+    /// `None` if the engine cannot (the default) or declines this
+    /// message, which is then streamed through a [`Deflater`].
     ///
-    /// The codec asks only for whole messages without context takeover
-    /// (the peer starts every message afresh, so the stream may end: RFC
-    /// 7692 section 7.2.3.4) and no longer than the peer's window, so that
-    /// no match can reach past it whatever window the engine uses. Engines
-    /// made for one-shot buffers skip the per-stream setup a streaming
-    /// compressor pays on every reset, which is most of the cost of a
-    /// small message.
+    /// The codec asks only for whole messages without a dictionary and no
+    /// longer than the peer's window, so that no match can reach past it
+    /// whatever window the engine uses. Engines made for one-shot buffers
+    /// skip the per-stream setup a streaming compressor pays on every
+    /// reset, which is most of the cost of a small message.
     fn compress_once(
         &self,
         level: u8,

@@ -24,9 +24,10 @@
 //! libdeflate cannot stream, so fragments streamed out, context takeover
 //! (a preset dictionary and a stream that goes on), fragmented messages
 //! coming in, and frames that arrive over several reads stay on zlib-rs.
-//! Its output ends with a final block, which RFC 7692 section 7.2.3.4
-//! allows only where the peer starts each message afresh; the codec asks
-//! for it only then (see [`Engine::compress_once`]). A message that came
+//! Its output is one final block, turned into a stream that goes on, as a
+//! sync flush would leave it (see `go_on`), and the codec asks for it only
+//! where the peer starts each message afresh (see
+//! [`Engine::compress_once`]). A message that came
 //! in one frame is inflated in one call (see [`Engine::inflate_once`]):
 //! into room for eight times its payload, within the size limit, and
 //! streamed from the start when it needs more, so the limit holds as on
@@ -42,6 +43,7 @@ use std::vec::Vec;
 
 use libdeflater::{CompressionLvl, Compressor, DecompressionError, Decompressor};
 
+use super::codec::TAIL;
 use super::engine::{Deflater, Engine, EngineError, InflatedOnce, Inflater};
 use super::zlib::ZLIB;
 
@@ -71,6 +73,46 @@ const END: [u8; 6] = [0x00, 0x00, 0xff, 0xff, 0x03, 0x00];
 struct OneShotInflate {
     decompressor: Decompressor,
     input: Vec<u8>,
+    /// Where [`go_on`] inflates what it made, to check it.
+    check: Vec<u8>,
+}
+
+impl OneShotInflate {
+    fn new() -> Self {
+        OneShotInflate {
+            decompressor: Decompressor::new(),
+            input: Vec::new(),
+            check: Vec::new(),
+        }
+    }
+
+    /// Inflates `payload` (a message's, tail stripped) into `check`, or
+    /// into `output` when given.
+    fn inflate_to(
+        &mut self,
+        payload: &[u8],
+        output: Option<&mut [u8]>,
+    ) -> Result<usize, DecompressionError> {
+        self.input.clear();
+        self.input.extend_from_slice(payload);
+        self.input.extend_from_slice(&END);
+        let output = match output {
+            Some(o) => o,
+            None => &mut self.check[..],
+        };
+        self.decompressor.deflate_decompress(&self.input, output)
+    }
+
+    /// Lets go of buffers grown past what the codec sends here.
+    fn release(&mut self) {
+        const KEEP: usize = 64 * 1024 + 2 * END.len();
+        if self.input.capacity() > KEEP {
+            self.input = Vec::new();
+        }
+        if self.check.capacity() > KEEP {
+            self.check = Vec::new();
+        }
+    }
 }
 
 std::thread_local! {
@@ -110,22 +152,13 @@ impl Engine for Libdeflate {
     ) -> Option<Result<InflatedOnce, EngineError>> {
         INFLATE.with(|state| {
             let mut state = state.borrow_mut();
-            let state = state.get_or_insert_with(|| OneShotInflate {
-                decompressor: Decompressor::new(),
-                input: Vec::new(),
-            });
-            state.input.clear();
-            state.input.extend_from_slice(payload);
-            state.input.extend_from_slice(&END);
-            let result = match state.decompressor.deflate_decompress(&state.input, output) {
+            let state = state.get_or_insert_with(OneShotInflate::new);
+            let result = match state.inflate_to(payload, Some(output)) {
                 Ok(written) => Ok(InflatedOnce::Whole(written)),
                 Err(DecompressionError::InsufficientSpace) => Ok(InflatedOnce::NoRoom),
                 Err(DecompressionError::BadData) => Err(EngineError::InvalidData),
             };
-            if state.input.capacity() > 2 * END.len() + 64 * 1024 {
-                // A larger payload than the codec sends here: do not keep it.
-                state.input = Vec::new();
-            }
+            state.release();
             Some(result)
         })
     }
@@ -149,24 +182,56 @@ impl Engine for Libdeflate {
         };
         let start = out.len();
         out.resize(start + compressor.deflate_compress_bound(data.len()), 0);
-        let result = match compressor.deflate_compress(data, &mut out[start..]) {
-            Ok(written) => {
-                out.truncate(start + written);
-                Ok(())
-            }
-            Err(_) => {
-                out.truncate(start);
-                Err(EngineError::Internal)
-            }
-        };
+        let compressed = compressor.deflate_compress(data, &mut out[start..]);
         COMPRESSORS.with(|pool| {
             let mut pool = pool.borrow_mut();
             if pool.len() < POOL_COMPRESSORS {
                 pool.push((level, compressor));
             }
         });
-        Some(result)
+        let Ok(written) = compressed else {
+            out.truncate(start);
+            return Some(Err(EngineError::Internal));
+        };
+        out.truncate(start + written);
+        if out[start] & 1 == 0 {
+            // Several blocks: where the last one starts is not known, so
+            // it cannot be told to go on. Stream the message instead.
+            out.truncate(start);
+            return None;
+        }
+        Some(go_on(data, out, start))
     }
+}
+
+/// Turns libdeflate's one block at `out[start..]`, final and padded to a
+/// byte, into a stream that goes on and ends with an empty stored block
+/// (`00 00 ff ff`), as a sync flush does. Some peers' inflaters never get
+/// past the end of a stream, although RFC 7692 section 7.2.3.4 allows one.
+///
+/// Clearing BFINAL is the easy half. After the block's end come `k` zero
+/// bits of padding (0-7, not reported by libdeflate). With `k >= 3` they
+/// read as the header of a stored block, and the tail supplies its length:
+/// append the tail. With `k < 3` the header needs a byte of its own:
+/// append `00`, then the tail. The first reading is checked by inflating
+/// it; a stored block with `k < 3` always fails that check (its length
+/// would be `ff00` and its complement `03ff`), so the second is the one.
+fn go_on(data: &[u8], out: &mut Vec<u8>, start: usize) -> Result<(), EngineError> {
+    out[start] &= !1;
+    let whole = INFLATE.with(|state| {
+        let mut state = state.borrow_mut();
+        let state = state.get_or_insert_with(OneShotInflate::new);
+        state.check.resize(data.len(), 0);
+        let got = state.inflate_to(&out[start..], None);
+        let whole = matches!(got, Ok(n) if n == data.len()) && state.check[..] == *data;
+        state.release();
+        whole
+    });
+    if !whole {
+        out.push(0);
+    }
+    out.extend_from_slice(&TAIL);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -254,7 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn whole_messages_within_the_window_end_in_a_final_block() {
+    fn whole_messages_within_the_window_decode_with_exactly_that_window() {
         for bits in 8..=15u8 {
             let window = 1usize << bits;
             for len in [window / 2, window - 1, window, window + 1, 3 * window] {
@@ -267,12 +332,7 @@ mod tests {
                 assert!(Compressor::new(&n).compress_message(&data, &mut payload));
                 let (text, ended) = inflate_within(bits, &payload, len);
                 assert_eq!(text, data, "{bits} bits, {len} B");
-                assert_eq!(ended, len <= window, "{bits} bits, {len} B");
-                if ended {
-                    // RFC 7692 section 7.2.1: the empty stored block's first
-                    // byte follows the final block.
-                    assert_eq!(payload.last(), Some(&0));
-                }
+                assert!(!ended, "{bits} bits, {len} B: the stream goes on");
             }
         }
     }
@@ -347,8 +407,7 @@ mod tests {
         }
         // An empty message: a lone 00.
         assert_eq!(inflate_whole(&[0x00], 100).unwrap(), b"");
-        // Streamed by zlib-rs (ends with a sync flush) and made whole by
-        // libdeflate (ends with a final block).
+        // Streamed by zlib-rs and made in one call by libdeflate.
         let text = tempting(20_000, 3_000);
         for payload in [streamed(&text), once(&text)] {
             assert_eq!(inflate_whole(&payload, 1 << 20).unwrap(), text);
@@ -378,10 +437,68 @@ mod tests {
         payload
     }
 
+    /// zlib-rs's inflater as a peer's: every message in turn, on one
+    /// stream, as with context takeover, so a stream that ended would
+    /// show.
+    fn inflate_in_turn(payloads: &[Vec<u8>], texts: &[Vec<u8>]) {
+        let mut inflater = zlib_rs::Inflate::new(false, 15);
+        for (i, (payload, text)) in payloads.iter().zip(texts).enumerate() {
+            let mut input = payload.clone();
+            input.extend_from_slice(&TAIL);
+            let mut out = vec![0u8; text.len() + 16];
+            let before = (inflater.total_in(), inflater.total_out());
+            let status = inflater
+                .decompress(&input, &mut out, InflateFlush::SyncFlush)
+                .unwrap_or_else(|e| panic!("message {i} ({} B): {e:?}", text.len()));
+            assert_ne!(status, Status::StreamEnd, "message {i}");
+            assert_eq!((inflater.total_in() - before.0) as usize, input.len());
+            let got = (inflater.total_out() - before.1) as usize;
+            assert!(out[..got] == text[..], "message {i} ({} B)", text.len());
+        }
+    }
+
+    #[test]
+    fn one_call_payloads_end_like_a_sync_flush() {
+        // Lengths 128-1,327 and 16,000-16,199: the block's end falls on
+        // every bit of its last byte, so both endings of `go_on` occur.
+        let json = tempting(20_000, 500);
+        let texts: Vec<Vec<u8>> = (128..1328)
+            .chain(16_000..16_200)
+            .map(|n| json[..n].to_vec())
+            .collect();
+        let n = negotiated(false, 15);
+        let mut c = Compressor::new(&n);
+        let payloads: Vec<Vec<u8>> = texts
+            .iter()
+            .map(|t| {
+                let mut p = Vec::new();
+                assert!(c.compress_message(t, &mut p));
+                p
+            })
+            .collect();
+        inflate_in_turn(&payloads, &texts);
+        // Every one went through libdeflate: zlib-rs makes other bytes.
+        let differ = texts
+            .iter()
+            .zip(&payloads)
+            .filter(|(t, p)| {
+                let n = DeflateConfig::new(&crate::deflate::ZLIB).answer(Params::default());
+                let mut zlib = Vec::new();
+                Compressor::new(&n.unwrap()).compress_message(t, &mut zlib);
+                zlib != **p
+            })
+            .count();
+        assert!(differ > texts.len() * 9 / 10, "{differ} of {}", texts.len());
+    }
+
     fn once(text: &[u8]) -> Vec<u8> {
         let mut payload = Vec::new();
         assert!(Compressor::new(&negotiated(false, 15)).compress_message(text, &mut payload));
-        assert!(inflate_within(15, &payload, text.len()).1, "a final block");
+        assert!(
+            !inflate_within(15, &payload, text.len()).1,
+            "the stream goes on"
+        );
+        assert_ne!(payload, streamed(text), "made by libdeflate");
         payload
     }
 
