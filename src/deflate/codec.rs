@@ -390,10 +390,10 @@ impl Decompressor {
     /// appending to `out` under `max_len` as [`inflate`](Self::inflate)
     /// does; after it, [`finish`](Self::finish) adds nothing. Without
     /// context takeover, an engine with a one-shot inflater (see
-    /// [`Engine::inflate_once`]) takes it in one call: first into room for
-    /// eight times the payload (within the limit); a message that needs
-    /// more is streamed from the start, as [`inflate`](Self::inflate)
-    /// would, so the limit holds the same way.
+    /// [`Engine::inflate_once`]) takes it in one call, into room for eight
+    /// times the payload (within the limit); a message that needs more is
+    /// streamed from the start, as [`inflate`](Self::inflate) would, so
+    /// the limit is decided the same way.
     pub fn inflate_whole(
         &mut self,
         payload: &[u8],
@@ -412,16 +412,15 @@ impl Decompressor {
                     self.ended = true;
                     return Ok(());
                 }
-                Some(Ok(InflatedOnce::NoRoom)) if start + room >= max_len => {
-                    out.truncate(start);
-                    self.end_message();
-                    return Err(InflateError::TooLarge);
-                }
                 Some(Err(e)) => {
                     out.truncate(start);
                     self.end_message();
                     return Err(e.into());
                 }
+                // Out of room, even at the limit: streamed from the start,
+                // which decides the limit the way every message's is
+                // decided (a stream cut inside a block can read as more
+                // output in one call than it yields streamed).
                 Some(Ok(InflatedOnce::NoRoom)) | None => out.truncate(start),
             }
         }

@@ -30,8 +30,8 @@
 //! [`Engine::compress_once`]). A message that came
 //! in one frame is inflated in one call (see [`Engine::inflate_once`]):
 //! into room for eight times its payload, within the size limit, and
-//! streamed from the start when it needs more, so the limit holds as on
-//! the streaming path.
+//! streamed from the start when it needs more, so the limit is decided
+//! by the streaming path.
 //!
 //! libdeflate is C (built by the `libdeflater` crate with the system's C
 //! compiler); its compressors are kept per thread and level, like the
@@ -519,7 +519,8 @@ mod tests {
             inflate_whole(&payload, (32 << 10) - 1),
             Err(InflateError::TooLarge)
         );
-        // A limit under the first room: refused in the one call.
+        // A limit under the first room: the one call runs out of room,
+        // and the streamed retry refuses it.
         let small = once(&tempting(4096, 300));
         assert_eq!(inflate_whole(&small, 4095), Err(InflateError::TooLarge));
         assert_eq!(inflate_whole(&small, 4096).unwrap(), tempting(4096, 300));

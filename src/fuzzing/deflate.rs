@@ -229,6 +229,10 @@ fn whole(n: &Negotiated, payload: &[u8], limit: usize, want: &Got) {
     assert!(out.len() <= limit);
     match (r, want) {
         (Ok(()), Got::Message(m)) => assert_eq!(&out, m),
+        // libdeflate takes some streams zlib-rs refuses (found by this
+        // target: 648 bytes out of a payload zlib-rs calls invalid). The
+        // output is still bounded by the limit, checked above.
+        (Ok(()), Got::Error(InflateError::InvalidData)) => {}
         (Ok(()), Got::Error(e)) => panic!("{} bytes in one call, streamed: {e:?}", out.len()),
         (Err(InflateError::TooLarge), Got::Message(m)) => assert!(m.len() > limit),
         (Err(InflateError::TooLarge), Got::Error(_)) => {}
