@@ -43,6 +43,7 @@ use std::vec::Vec;
 
 use libdeflater::{CompressionLvl, Compressor, DecompressionError, Decompressor};
 
+use super::block_end;
 use super::codec::TAIL;
 use super::engine::{Deflater, Engine, EngineError, InflatedOnce, Inflater};
 use super::zlib::ZLIB;
@@ -214,29 +215,41 @@ impl Engine for Libdeflate {
 /// bits of padding (0-7, not reported by libdeflate). With `k >= 3` they
 /// read as the header of a stored block, and the tail supplies its length:
 /// append the tail. With `k < 3` the header needs a byte of its own:
-/// append `00`, then the tail. The first reading is checked by inflating
-/// it; a stored block with `k < 3` always fails that check (its length
-/// would be `ff00` and its complement `03ff`), so the second is the one.
+/// append `00`, then the tail. `k` comes from the block's header and last
+/// bits ([`block_end::padding`]), or where they leave it open, from
+/// decoding the block.
 fn go_on(data: &[u8], out: &mut Vec<u8>, start: usize) {
     out[start] &= !1;
-    let whole = INFLATE.with(|state| {
-        let mut state = state.borrow_mut();
-        let state = state.get_or_insert_with(OneShotInflate::new);
-        state.check.resize(data.len(), 0);
-        let got = state.inflate_to(&out[start..], None);
-        let whole = matches!(got, Ok(n) if n == data.len()) && state.check[..] == *data;
-        state.release();
-        whole
-    });
-    if !whole {
+    let header_fits = match block_end::padding(&out[start..]) {
+        Some(pad) => pad >= 3,
+        None => header_fits_by_decoding(data, &out[start..]),
+    };
+    if !header_fits {
         out.push(0);
     }
     out.extend_from_slice(&TAIL);
 }
 
+/// Whether `block` (BFINAL cleared) followed by the tail alone decodes to
+/// `data`: the padding reads as a stored block's header. A stored block
+/// read with `k < 3` always fails this check (its length would be `ff00`
+/// and its complement `03ff`).
+fn header_fits_by_decoding(data: &[u8], block: &[u8]) -> bool {
+    INFLATE.with(|state| {
+        let mut state = state.borrow_mut();
+        let state = state.get_or_insert_with(OneShotInflate::new);
+        state.check.resize(data.len(), 0);
+        let got = state.inflate_to(block, None);
+        let fits = matches!(got, Ok(n) if n == data.len()) && state.check[..] == *data;
+        state.release();
+        fits
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deflate::codec::ONCE_MIN_PAYLOAD;
     use crate::deflate::{
         Compressor, Decompressor, DeflateConfig, InflateError, Negotiated, Params, TAIL,
     };
@@ -404,6 +417,12 @@ mod tests {
             ],
         ] {
             assert_eq!(inflate_whole(payload, 100).unwrap(), b"Hello");
+            // Streamed by the codec (too small to pay for libdeflate's
+            // tables), so the engine's one call is asked directly.
+            let mut out = [0u8; 100];
+            let got = LIBDEFLATE.inflate_once(payload, &mut out);
+            assert_eq!(got, Some(Ok(InflatedOnce::Whole(5))));
+            assert_eq!(&out[..5], b"Hello");
         }
         // An empty message: a lone 00.
         assert_eq!(inflate_whole(&[0x00], 100).unwrap(), b"");
@@ -458,6 +477,49 @@ mod tests {
     }
 
     #[test]
+    fn the_header_tells_the_padding_as_decoding_does() {
+        // Every level, JSON-like text, letters and noise of 1-2,000 and
+        // 16,000-16,099 bytes: wherever the header settles the padding,
+        // decoding agrees; and it settles it for nearly every block with
+        // dynamic codes.
+        let json = tempting(17_000, 300);
+        let letters: Vec<u8> = noise(17_000).iter().map(|b| b % 26 + b'a').collect();
+        let raw = noise(17_000);
+        let (mut settled, mut dynamic, mut stored) = (0, 0, 0);
+        for level in [1u8, 2, 4, 6, 9] {
+            let mut compressor =
+                libdeflater::Compressor::new(CompressionLvl::new(i32::from(level)).unwrap());
+            for source in [&json, &letters, &raw] {
+                for len in (1..2000).chain(16_000..16_100) {
+                    let data = &source[..len];
+                    let mut block = vec![0u8; compressor.deflate_compress_bound(len)];
+                    let n = compressor.deflate_compress(data, &mut block).unwrap();
+                    block.truncate(n);
+                    if block[0] & 1 == 0 {
+                        continue; // several blocks: not go_on's case
+                    }
+                    block[0] &= !1;
+                    let btype = (block[0] >> 1) & 3;
+                    dynamic += usize::from(btype == 2);
+                    stored += usize::from(btype == 0);
+                    if let Some(pad) = block_end::padding(&block) {
+                        settled += usize::from(btype == 2);
+                        assert_eq!(
+                            pad >= 3,
+                            header_fits_by_decoding(data, &block),
+                            "level {level}, {len} B, padding {pad}"
+                        );
+                    } else {
+                        assert_ne!(btype, 0, "a stored block ends on a byte");
+                    }
+                }
+            }
+        }
+        assert!(stored > 1000, "{stored} stored blocks");
+        assert!(settled * 50 > dynamic * 49, "{settled} of {dynamic}");
+    }
+
+    #[test]
     fn one_call_payloads_end_like_a_sync_flush() {
         // Lengths 128-1,327 and 16,000-16,199: the block's end falls on
         // every bit of its last byte, so both endings of `go_on` occur.
@@ -504,15 +566,15 @@ mod tests {
 
     #[test]
     fn whole_payloads_keep_the_limit() {
-        // Zeros inflate about 1000 times: past the first room of eight
+        // Noise, then zeros, which inflate about 1000 times: a payload
+        // large enough for the one call, past its first room of eight
         // times the payload, so the message is streamed from the start.
-        let zeros = vec![0u8; 1 << 20];
-        let payload = once(&zeros[..32 << 10]);
+        let mut text = noise(900);
+        text.resize(32 << 10, 0);
+        let payload = once(&text);
+        assert!(payload.len() >= ONCE_MIN_PAYLOAD, "{}", payload.len());
         assert!(payload.len() * 8 < 32 << 10, "{}", payload.len());
-        assert_eq!(
-            inflate_whole(&payload, 1 << 20).unwrap(),
-            &zeros[..32 << 10]
-        );
+        assert_eq!(inflate_whole(&payload, 1 << 20).unwrap(), text);
         // At the limit exactly, and one byte under it.
         assert_eq!(inflate_whole(&payload, 32 << 10).unwrap().len(), 32 << 10);
         assert_eq!(
@@ -521,26 +583,32 @@ mod tests {
         );
         // A limit under the first room: the one call runs out of room,
         // and the streamed retry refuses it.
-        let small = once(&tempting(4096, 300));
+        let text = tempting(4096, 4000);
+        let small = once(&text);
+        assert!(small.len() >= ONCE_MIN_PAYLOAD, "{}", small.len());
         assert_eq!(inflate_whole(&small, 4095), Err(InflateError::TooLarge));
-        assert_eq!(inflate_whole(&small, 4096).unwrap(), tempting(4096, 300));
+        assert_eq!(inflate_whole(&small, 4096).unwrap(), text);
         // 1 MiB of zeros from about 1 KiB: the 1 MiB bomb stops at the
         // limit.
-        let bomb = streamed(&zeros);
+        let bomb = streamed(&vec![0u8; 1 << 20]);
         assert_eq!(inflate_whole(&bomb, 100_000), Err(InflateError::TooLarge));
     }
 
     #[test]
     fn whole_garbage_is_invalid_data() {
-        assert_eq!(
-            inflate_whole(&[0xff, 0xff, 0xff, 0xff], 1000),
-            Err(InflateError::InvalidData)
-        );
-        // A block type 3 (reserved).
-        assert_eq!(
-            inflate_whole(&[0x07, 0x00], 1000),
-            Err(InflateError::InvalidData)
-        );
+        // Four bytes of ones, and a block of type 3 (reserved); then
+        // 1,000 such bytes, long enough for the codec's one call.
+        for payload in [vec![0xff; 4], vec![0x07, 0x00], vec![0xff; 1000]] {
+            assert_eq!(
+                inflate_whole(&payload, 1000),
+                Err(InflateError::InvalidData)
+            );
+            let mut out = [0u8; 100];
+            assert_eq!(
+                LIBDEFLATE.inflate_once(&payload, &mut out),
+                Some(Err(EngineError::InvalidData))
+            );
+        }
     }
 
     #[test]

@@ -39,6 +39,8 @@
 //! match further back than the window minus its 262-byte lookahead, 250
 //! bytes here, which an 8-bit window decodes.
 
+#[cfg(feature = "libdeflate")]
+mod block_end;
 mod codec;
 mod engine;
 #[cfg(feature = "libdeflate")]
