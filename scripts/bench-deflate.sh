@@ -26,8 +26,9 @@
 # between the samples), approximate to a few percent. What wsload sends (our compressor,
 # level 1, the same for every server) is kept as a check.
 #
-# Servers: ours at its defaults (level 1, like uWebSockets in Bun), and
-# ours-l6 at --deflate-level 6 (zlib's default level, which Node's ws and
+# Servers: ours at its defaults (level 1 under 4 KiB, level 4 from 4 KiB),
+# ours-l1 at --deflate-level 1 for every size, and ours-l6 at
+# --deflate-level 6 (zlib's default level, which Node's ws and
 # python-websockets use), so each peer has an equal-settings match. The machine's busy time in the same span (/proc/stat) less the
 # server and wsload is recorded, as bench-echo.sh does.
 #
@@ -74,10 +75,10 @@ declare -A CMD=(
     [node-ws]="node $JS/node-ws-echo-deflate.js --listen"
     [py-websockets]="$VENV/bin/python $JS/py-websockets-echo.py --listen"
 )
-for level in 2 3 4 5; do
+for level in 1 2 3 4 5; do
     CMD[ours-l$level]="target/release/echo-server --threads 1 --log warn --max-connections 20000 --deflate-level $level --listen"
 done
-SERVERS=(ours ours-l6 bun node-ws py-websockets)
+SERVERS=(ours ours-l1 ours-l6 bun node-ws py-websockets)
 # --server NAME=COMMAND: another build of ours (COMMAND ends where
 # --listen ADDR follows), for a before/after comparison in the same run.
 for spec in "${CUSTOM[@]}"; do

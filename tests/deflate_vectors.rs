@@ -153,7 +153,7 @@ fn payloads() {
         };
         let config = DeflateConfig {
             context_takeover: takeover,
-            level: 6,
+            level: 6.into(),
             threshold: 0,
             ..DeflateConfig::default()
         };

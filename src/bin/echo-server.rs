@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use rfc6455::deflate::DeflateConfig;
+use rfc6455::deflate::{DeflateConfig, Level};
 use rfc6455::server::app::{App, AppConfig};
 use rfc6455::server::cli::{parse_secs, parse_size};
 use rfc6455::server::{Heartbeat, HistoryLimits, Server, ServerConfig, SlowSubscriber};
@@ -150,9 +150,10 @@ struct Flags {
     /// Messages shorter than this are sent uncompressed.
     #[arg(long, value_name = "BYTES", default_value = "128", value_parser = size)]
     deflate_threshold: u64,
-    /// Compression level, 0 (stored) to 9 (smallest).
-    #[arg(long, value_name = "LEVEL", default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=9))]
-    deflate_level: u8,
+    /// Compression level for every message, 0 (stored) to 9 (smallest)
+    /// [default: 1 under 4 KiB, 4 from 4 KiB].
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=9))]
+    deflate_level: Option<u8>,
     /// Serve wss:// (and https://) with this certificate chain: PEM, the
     /// server's certificate first. SIGHUP reads it and the key again.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -413,7 +414,7 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
     }
     config.deflate = f.deflate.then(|| {
         let base = DeflateConfig {
-            level: f.deflate_level,
+            level: f.deflate_level.map_or(Level::DEFAULT, Level::fixed),
             threshold: usize::try_from(f.deflate_threshold).unwrap_or(usize::MAX),
             ..DeflateConfig::default()
         };
@@ -587,7 +588,10 @@ mod tests {
         ])
         .unwrap();
         let d = c.deflate.unwrap();
-        assert_eq!((d.max_window_bits, d.threshold, d.level), (10, 1024, 6));
+        assert_eq!(
+            (d.max_window_bits, d.threshold, d.level),
+            (10, 1024, Level::fixed(6))
+        );
         assert!(!d.context_takeover);
         assert!(parse(&["--deflate", "maybe"]).is_err());
         assert!(parse(&["--deflate-window-bits", "8"]).is_err());

@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::engine::{Deflater, Engine, EngineError, InflatedOnce, Inflater};
-use super::negotiate::{Direction, Negotiated};
+use super::negotiate::{Direction, Level, Negotiated};
 
 /// The empty stored block a sync flush ends with; stripped from every
 /// compressed message and put back before inflating (section 7.2.1).
@@ -78,12 +78,13 @@ pub struct Compressor {
     /// [`Engine::compress_once`]): the peer's window without context
     /// takeover, 0 with it or with an engine that only streams.
     once_bits: u8,
-    level: u8,
+    level: Level,
     threshold: usize,
     engine: &'static dyn Engine,
     history: History,
-    /// The deflater of a message being streamed out in fragments.
-    open: Option<Box<dyn Deflater>>,
+    /// The deflater of a message being streamed out in fragments, and its
+    /// level.
+    open: Option<(Box<dyn Deflater>, u8)>,
 }
 
 impl fmt::Debug for Compressor {
@@ -141,8 +142,9 @@ impl Compressor {
     /// make it smaller or the engine failed.
     fn compress_whole(&self, dictionary: &[u8], data: &[u8], out: &mut Vec<u8>) -> bool {
         let start = out.len();
+        let level = self.level.of(data.len());
         if self.once_bits != 0 && dictionary.is_empty() && data.len() <= 1 << self.once_bits {
-            if let Some(result) = self.engine.compress_once(self.level, data, out) {
+            if let Some(result) = self.engine.compress_once(level, data, out) {
                 if result.is_err() || !finish_payload(out, start) || out.len() - start >= data.len()
                 {
                     out.truncate(start);
@@ -151,11 +153,11 @@ impl Compressor {
                 return true;
             }
         }
-        let mut deflater = self.engine.deflater(self.window_bits, self.level);
+        let mut deflater = self.engine.deflater(self.window_bits, level);
         deflater.reset(dictionary);
         let result = deflater.compress(data, out);
         self.engine
-            .recycle_deflater(self.window_bits, self.level, deflater);
+            .recycle_deflater(self.window_bits, level, deflater);
         if result.is_err() || !finish_payload(out, start) || out.len() - start >= data.len() {
             out.truncate(start);
             return false;
@@ -173,12 +175,14 @@ impl Compressor {
         out: &mut Vec<u8>,
     ) -> Result<(), EngineError> {
         let start = out.len();
-        let deflater = match &mut self.open {
-            Some(d) => d,
+        let (deflater, _) = match &mut self.open {
+            Some(open) => open,
             None => {
-                let mut d = self.engine.deflater(self.window_bits, self.level);
+                // The message's level goes by its first fragment.
+                let level = self.level.of(data.len());
+                let mut d = self.engine.deflater(self.window_bits, level);
                 d.reset(&self.history.bytes);
-                self.open.insert(d)
+                self.open.insert((d, level))
             }
         };
         let result = deflater.compress(data, out);
@@ -186,9 +190,8 @@ impl Compressor {
             self.history.remember(data);
         }
         if fin || result.is_err() {
-            if let Some(d) = self.open.take() {
-                self.engine
-                    .recycle_deflater(self.window_bits, self.level, d);
+            if let Some((d, level)) = self.open.take() {
+                self.engine.recycle_deflater(self.window_bits, level, d);
             }
         }
         result?;
@@ -248,8 +251,8 @@ impl Compressor {
 pub struct SharedKey {
     /// The window the engine compresses within, 9-15.
     pub window_bits: u8,
-    /// The compression level.
-    pub level: u8,
+    /// The compression levels.
+    pub level: Level,
     /// Messages up to 2^this bytes may be compressed in one call, by
     /// another implementation than the streamed ones (other bytes); 0 with
     /// context takeover or with an engine that only streams.
@@ -258,9 +261,8 @@ pub struct SharedKey {
 
 impl Drop for Compressor {
     fn drop(&mut self) {
-        if let Some(d) = self.open.take() {
-            self.engine
-                .recycle_deflater(self.window_bits, self.level, d);
+        if let Some((d, level)) = self.open.take() {
+            self.engine.recycle_deflater(self.window_bits, level, d);
         }
     }
 }
@@ -557,7 +559,7 @@ mod tests {
             c.max_window_bits = bits;
         }
         c.threshold = 0;
-        c.level = 6;
+        c.level = 6.into();
         c.answer(Params {
             client_max_window_bits: Some(None),
             ..Params::default()
@@ -575,6 +577,72 @@ mod tests {
         d.inflate(payload, &mut out, max)?;
         d.finish(&mut out, max)?;
         Ok(out)
+    }
+
+    #[test]
+    fn each_message_takes_the_level_of_its_size() {
+        // Words drawn by a xorshift: text that levels 1 and 9 compress
+        // differently at every size used here.
+        let words = ["alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa"];
+        let mut x: u32 = 0x1234_5678;
+        let mut text = Vec::new();
+        while text.len() < 8000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            text.extend_from_slice(words[(x % 7) as usize].as_bytes());
+            text.push(if x & 0x100 != 0 { b' ' } else { b',' });
+        }
+        let with = |level: Level| {
+            let c = DeflateConfig {
+                threshold: 0,
+                level,
+                ..DeflateConfig::default()
+            };
+            Compressor::new(&c.answer(Params::default()).unwrap())
+        };
+        let split = Level {
+            small: 1,
+            large: 9,
+            large_from: 1000,
+        };
+        assert_eq!(
+            (split.of(999), split.of(1000), split.of(usize::MAX)),
+            (1, 9, 9)
+        );
+        assert_eq!(
+            (Level::fixed(12).of(0), Level::from(3).of(usize::MAX)),
+            (9, 3)
+        );
+        let whole = |level: Level, data: &[u8]| {
+            let mut out = Vec::new();
+            assert!(with(level).compress_message(data, &mut out));
+            out
+        };
+        let pieces = |level: Level, first: usize, data: &[u8]| {
+            let mut c = with(level);
+            let mut out = Vec::new();
+            c.compress_fragment(&data[..first], false, &mut out)
+                .unwrap();
+            c.compress_fragment(&data[first..], true, &mut out).unwrap();
+            out
+        };
+        for (len, level) in [(999, 1), (1000, 9), (8000, 9)] {
+            let data = &text[..len];
+            assert_ne!(whole(1.into(), data), whole(9.into(), data), "{len} B");
+            assert_eq!(whole(split, data), whole(level.into(), data), "{len} B");
+        }
+        // A message in fragments goes by its first one.
+        for (first, level) in [(999, 1), (1000, 9)] {
+            let got = pieces(split, first, &text);
+            assert_ne!(
+                pieces(1.into(), first, &text),
+                pieces(9.into(), first, &text)
+            );
+            assert_eq!(got, pieces(level.into(), first, &text), "first {first} B");
+        }
+        // Copies shared between compressors are told apart by the levels.
+        assert_ne!(with(split).shared_key(), with(1.into()).shared_key());
     }
 
     #[test]

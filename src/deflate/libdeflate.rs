@@ -264,7 +264,7 @@ mod tests {
             c.max_window_bits = bits;
         }
         c.threshold = 0;
-        c.level = 2;
+        c.level = 2.into();
         c.answer(Params {
             client_max_window_bits: Some(None),
             ..Params::default()

@@ -54,7 +54,7 @@ pub use codec::{Compressor, Decompressor, InflateError, SharedKey, TAIL};
 pub use engine::{Deflater, Engine, EngineError, Inflated, InflatedOnce, Inflater};
 #[cfg(feature = "libdeflate")]
 pub use libdeflate::{Libdeflate, LIBDEFLATE};
-pub use negotiate::{DeflateConfig, Direction, Negotiated, ResponseError};
+pub use negotiate::{DeflateConfig, Direction, Level, Negotiated, ResponseError};
 pub use params::{ParamError, Params, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
 #[cfg(feature = "std")]
 pub use zlib::{Zlib, ZLIB};

@@ -21,10 +21,10 @@ use crate::handshake::Extension;
 /// ratio on streams of similar messages.
 #[derive(Clone, Copy)]
 pub struct DeflateConfig {
-    /// Compression level, 0 (stored blocks only) to 9 (smallest output).
-    /// Default 1: the fastest level, within a few percent of level 6's
-    /// size on short JSON messages.
-    pub level: u8,
+    /// Compression levels, 0 (stored blocks only) to 9 (smallest output),
+    /// by message size. Default [`Level::DEFAULT`]: 1 under 4 KiB, 4 from
+    /// 4 KiB. [`Level::fixed`] (or `n.into()`) uses one level for all.
+    pub level: Level,
     /// The largest window this endpoint compresses with, 8-15 (2^bits
     /// bytes). A peer may ask for a smaller one. 8 is served with 9,
     /// whose matches never reach past 256 bytes. Default 15.
@@ -88,9 +88,80 @@ impl Default for DeflateConfig {
     }
 }
 
+/// The compression level of each message, by its size: `small` for
+/// messages under `large_from` bytes, `large` for the others (a message
+/// sent in fragments goes by its first fragment). Levels are zlib's, 0-9.
+///
+/// Why two: on short messages the level hardly changes the size, while on
+/// long ones it does. Measured here (libdeflate, wsload's JSON records,
+/// ratio of output to input, one call each):
+///
+/// | size | level 1 | level 4 | level 6 | level 4's time ÷ level 1's |
+/// |---:|---:|---:|---:|---:|
+/// | 512 B | 0.443 | 0.441 | 0.441 | 1.6 |
+/// | 1 KiB | 0.336 | 0.333 | 0.331 | 2.0 |
+/// | 4 KiB | 0.237 | 0.224 | 0.217 | 1.8 |
+/// | 16 KiB | 0.207 | 0.183 | 0.173 | 2.0 |
+/// | 32 KiB | 0.201 | 0.176 | 0.164 | 2.0 |
+///
+/// Under 4 KiB a higher level saves at most 3 % of the bytes for up to
+/// twice the CPU; at 16 KiB level 4 sends 11 % fewer bytes than level 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Level {
+    /// The level of messages under `large_from` bytes.
+    pub small: u8,
+    /// The level of messages of `large_from` bytes or more.
+    pub large: u8,
+    /// Where large messages start, in bytes.
+    pub large_from: usize,
+}
+
+impl Level {
+    /// Level 1 under 4 KiB, level 4 from 4 KiB.
+    pub const DEFAULT: Level = Level {
+        small: 1,
+        large: 4,
+        large_from: 4096,
+    };
+
+    /// One level for every message.
+    pub const fn fixed(level: u8) -> Self {
+        Level {
+            small: level,
+            large: level,
+            large_from: usize::MAX,
+        }
+    }
+
+    /// The level of a message of `len` bytes, at most 9.
+    pub const fn of(&self, len: usize) -> u8 {
+        let level = if len >= self.large_from {
+            self.large
+        } else {
+            self.small
+        };
+        if level > 9 {
+            9
+        } else {
+            level
+        }
+    }
+}
+
+impl Default for Level {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl From<u8> for Level {
+    /// [`Level::fixed`].
+    fn from(level: u8) -> Self {
+        Level::fixed(level)
+    }
+}
+
 impl DeflateConfig {
-    /// The default level.
-    pub const DEFAULT_LEVEL: u8 = 1;
     /// The default threshold.
     pub const DEFAULT_THRESHOLD: usize = 128;
     /// The window used with context takeover by
@@ -101,7 +172,7 @@ impl DeflateConfig {
     /// The default settings over `engine`.
     pub const fn new(engine: &'static dyn Engine) -> Self {
         DeflateConfig {
-            level: Self::DEFAULT_LEVEL,
+            level: Level::DEFAULT,
             max_window_bits: MAX_WINDOW_BITS,
             peer_max_window_bits: None,
             context_takeover: false,
@@ -145,7 +216,7 @@ impl DeflateConfig {
             params,
             send,
             recv,
-            level: self.level.min(9),
+            level: self.level,
             threshold: self.threshold,
             engine: self.engine,
         }
@@ -428,7 +499,7 @@ pub struct Negotiated {
     params: Params,
     send: Direction,
     recv: Direction,
-    level: u8,
+    level: Level,
     threshold: usize,
     engine: &'static dyn Engine,
 }
@@ -481,8 +552,8 @@ impl Negotiated {
         self.recv
     }
 
-    /// The compression level.
-    pub fn level(&self) -> u8 {
+    /// The compression levels.
+    pub fn level(&self) -> Level {
         self.level
     }
 

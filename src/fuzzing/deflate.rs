@@ -4,8 +4,8 @@ use alloc::vec::Vec;
 
 use super::Input;
 use crate::deflate::{
-    Compressor, Decompressor, DeflateConfig, InflateError, Negotiated, Params, ResponseError,
-    EXTENSION_NAME,
+    Compressor, Decompressor, DeflateConfig, InflateError, Level, Negotiated, Params,
+    ResponseError, EXTENSION_NAME,
 };
 use crate::frame::Role;
 use crate::handshake::parse_extensions;
@@ -146,7 +146,13 @@ pub fn fuzz_deflate_inflate(data: &[u8]) {
     let config = DeflateConfig {
         context_takeover: takeover,
         threshold: 0,
-        level: flags >> 4,
+        // Two levels, so messages on both sides of the split are made
+        // differently.
+        level: Level {
+            small: flags >> 4,
+            large: 9 - (flags >> 4).min(9),
+            large_from: 1000,
+        },
         ..DeflateConfig::default()
     };
     let n = config

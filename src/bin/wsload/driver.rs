@@ -264,9 +264,12 @@ impl<S> Pool<S> {
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
         #[cfg(feature = "deflate")]
         let request_head = request_head.deflate(
-            target
-                .deflate
-                .then(rfc6455::deflate::DeflateConfig::default),
+            // Level 1 at every size: the same load for every server, at
+            // the least cost to wsload's own core.
+            target.deflate.then(|| rfc6455::deflate::DeflateConfig {
+                level: rfc6455::deflate::Level::fixed(1),
+                ..rfc6455::deflate::DeflateConfig::default()
+            }),
         );
         let handshake = request_head
             .write(&mut request)
