@@ -215,15 +215,19 @@ impl Engine for Libdeflate {
 /// bits of padding (0-7, not reported by libdeflate). With `k >= 3` they
 /// read as the header of a stored block, and the tail supplies its length:
 /// append the tail. With `k < 3` the header needs a byte of its own:
-/// append `00`, then the tail. `k` comes from the block's header and last
-/// bits ([`block_end::padding`]), or where they leave it open, from
+/// append `00`, then the tail. `k < 3` shows when one of the last byte's
+/// top three bits is set; otherwise `k` comes from the block's header and
+/// last bits ([`block_end::padding`]), or where they leave it open, from
 /// decoding the block.
 fn go_on(data: &[u8], out: &mut Vec<u8>, start: usize) {
     out[start] &= !1;
-    let header_fits = match block_end::padding(&out[start..]) {
-        Some(pad) => pad >= 3,
-        None => header_fits_by_decoding(data, &out[start..]),
-    };
+    // A one among the last byte's top three bits is not padding: k < 3.
+    let last = out.last().copied().unwrap_or(0);
+    let header_fits = last & 0xe0 == 0
+        && match block_end::padding(&out[start..]) {
+            Some(pad) => pad >= 3,
+            None => header_fits_by_decoding(data, &out[start..]),
+        };
     if !header_fits {
         out.push(0);
     }
