@@ -32,6 +32,11 @@
 # python-websockets use), so each peer has an equal-settings match. The machine's busy time in the same span (/proc/stat) less the
 # server and wsload is recorded, as bench-echo.sh does.
 #
+# Before each run, benches/peers/js/corelat.js measures the round trip of
+# a cache line between cores 0 and 1 (core_rtt_ns): this machine's two
+# cores are sometimes close and sometimes far, which moves every server's
+# CPU per message, so runs can be compared like with like.
+#
 # Also defined, for a level sweep with --servers: ours-l2 to ours-l5
 # (--deflate-level 2 to 5).
 #
@@ -140,11 +145,12 @@ wire_bytes() {
         "$(node -p 'require("./'"$JS"'/node_modules/ws/package.json").version')" \
         "$("$VENV/bin/python" -c 'import websockets; print(websockets.__version__)')"
 } >"$OUT/deflate-machine.tsv"
-printf 'server\tconns\tsize\tpipeline\tround\trate\tp50_us\tp99_us\twsload_cpu\tmachine_busy\tserver_cpu\tserver_ns_per_msg\twire_in_per_msg\tratio\tss_server_sent_per_msg\tss_wsload_sent_per_msg\terrors\n' >"$RUNS"
+printf 'server\tconns\tsize\tpipeline\tround\trate\tp50_us\tp99_us\twsload_cpu\tmachine_busy\tserver_cpu\tserver_ns_per_msg\twire_in_per_msg\tratio\tss_server_sent_per_msg\tss_wsload_sent_per_msg\terrors\tcore_rtt_ns\n' >"$RUNS"
 
 run_one() {
     local name=$1 conns=$2 size=$3 depth=$4 round=$5
-    local port pid wpid line status b0 b1 t0 t1 busy0 busy tx rx wire ratio
+    local port pid wpid line status b0 b1 t0 t1 busy0 busy tx rx wire ratio rtt
+    rtt=$(taskset -c 0,1 timeout 20 node "$JS/corelat.js" 2>/dev/null || echo -)
     port=$(free_port)
     # shellcheck disable=SC2086 # CMD holds a command line
     taskset -c 0 ${CMD[$name]} "127.0.0.1:$port" >"$LOGS/$name.log" 2>&1 &
@@ -195,14 +201,14 @@ run_one() {
     rx=$(per_msg "${b0#* }" "${b1#* }")
     wire=$(field "$line" wire_in_per_msg)
     ratio=$(awk -v w="${wire:--}" -v s="$size" 'BEGIN { if (w != "-") printf "%.3f", w / s; else print "-" }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$name" "$conns" "$size" "$depth" "$round" "$(field "$line" rate)" \
         "$(field "$line" p50_us)" "$(field "$line" p99_us)" "$(field "$line" cpu)" "$busy" \
         "$(field "$line" server_cpu)" "$(field "$line" server_ns_per_msg)" "$wire" "$ratio" "$tx" "$rx" \
-        "$(field "$line" errors)" >>"$RUNS"
-    printf 'r%s %-14s %4s x %-5s d%-2s rate=%-7s ns/msg=%-7s wire_in=%-6s ss_sent=%-6s ss_recv=%-6s ratio=%-6s wsload_cpu=%s busy=%s\n' \
+        "$(field "$line" errors)" "${rtt:--}" >>"$RUNS"
+    printf 'r%s %-14s %4s x %-5s d%-2s rate=%-7s ns/msg=%-7s wire_in=%-6s ss_sent=%-6s ss_recv=%-6s ratio=%-6s wsload_cpu=%s busy=%s core_rtt=%s\n' \
         "$round" "$name" "$conns" "$size" "$depth" "$(field "$line" rate)" \
-        "$(field "$line" server_ns_per_msg)" "$wire" "$tx" "$rx" "$ratio" "$(field "$line" cpu)" "$busy" >&2
+        "$(field "$line" server_ns_per_msg)" "$wire" "$tx" "$rx" "$ratio" "$(field "$line" cpu)" "$busy" "${rtt:--}" >&2
 }
 
 for point in "${POINTS[@]}"; do
