@@ -32,10 +32,12 @@
 # python-websockets use), so each peer has an equal-settings match. The machine's busy time in the same span (/proc/stat) less the
 # server and wsload is recorded, as bench-echo.sh does.
 #
-# Before each run, benches/peers/js/corelat.js measures the round trip of
-# a cache line between cores 0 and 1 (core_rtt_ns): this machine's two
-# cores are sometimes close and sometimes far, which moves every server's
-# CPU per message, so runs can be compared like with like.
+# Before and after each run, core-rtt (benches/peers, as in bench-echo.sh)
+# measures the round trip of a cache line between cores 0 and 1
+# (core_rtt_before_ns, core_rtt_after_ns): this machine's two cores are
+# sometimes close and sometimes far, which moves every server's CPU per
+# message, so runs can be compared like with like. "-" when core-rtt is
+# not built.
 #
 # Also defined, for a level sweep with --servers: ours-l2 to ours-l5
 # (--deflate-level 2 to 5).
@@ -73,6 +75,7 @@ done
 JS=benches/peers/js
 VENV=target/py-websockets
 WSLOAD=target/release/wsload
+CORE_RTT=benches/peers/target/release/core-rtt
 declare -A CMD=(
     [ours]="target/release/echo-server --threads 1 --log warn --max-connections 20000 --listen"
     [ours-l6]="target/release/echo-server --threads 1 --log warn --max-connections 20000 --deflate-level 6 --listen"
@@ -100,6 +103,7 @@ fi
 if [ "$BUILD" = 1 ]; then
     echo "== building, npm ci, venv" >&2
     cargo build --release --bins --quiet
+    (cd benches/peers && cargo build --release --bin core-rtt --quiet)
     (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error >&2)
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q websockets >&2
@@ -120,6 +124,12 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+# The core-to-core round trip now, in ns ("-" if it cannot be measured).
+rtt() {
+    local line
+    line=$("$CORE_RTT" 2>/dev/null) || { echo -; return; }
+    field "$line" rtt_ns
+}
 busy_ticks() {
     awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat
 }
@@ -145,12 +155,12 @@ wire_bytes() {
         "$(node -p 'require("./'"$JS"'/node_modules/ws/package.json").version')" \
         "$("$VENV/bin/python" -c 'import websockets; print(websockets.__version__)')"
 } >"$OUT/deflate-machine.tsv"
-printf 'server\tconns\tsize\tpipeline\tround\trate\tp50_us\tp99_us\twsload_cpu\tmachine_busy\tserver_cpu\tserver_ns_per_msg\twire_in_per_msg\tratio\tss_server_sent_per_msg\tss_wsload_sent_per_msg\terrors\tcore_rtt_ns\n' >"$RUNS"
+printf 'server\tconns\tsize\tpipeline\tround\trate\tp50_us\tp99_us\twsload_cpu\tmachine_busy\tserver_cpu\tserver_ns_per_msg\twire_in_per_msg\tratio\tss_server_sent_per_msg\tss_wsload_sent_per_msg\terrors\tcore_rtt_before_ns\tcore_rtt_after_ns\n' >"$RUNS"
 
 run_one() {
     local name=$1 conns=$2 size=$3 depth=$4 round=$5
-    local port pid wpid line status b0 b1 t0 t1 busy0 busy tx rx wire ratio rtt
-    rtt=$(taskset -c 0,1 timeout 20 node "$JS/corelat.js" 2>/dev/null || echo -)
+    local port pid wpid line status b0 b1 t0 t1 busy0 busy tx rx wire ratio rtt0 rtt1
+    rtt0=$(rtt)
     port=$(free_port)
     # shellcheck disable=SC2086 # CMD holds a command line
     taskset -c 0 ${CMD[$name]} "127.0.0.1:$port" >"$LOGS/$name.log" 2>&1 &
@@ -187,6 +197,7 @@ run_one() {
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     unset "LIVE[$pid]"
+    rtt1=$(rtt)
     line=$(cat "$LOGS/wsload.out")
     if [ "$status" != 0 ] || [ -z "$line" ]; then
         echo "bench-deflate: wsload against $name failed (status $status):" >&2
@@ -201,14 +212,14 @@ run_one() {
     rx=$(per_msg "${b0#* }" "${b1#* }")
     wire=$(field "$line" wire_in_per_msg)
     ratio=$(awk -v w="${wire:--}" -v s="$size" 'BEGIN { if (w != "-") printf "%.3f", w / s; else print "-" }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$name" "$conns" "$size" "$depth" "$round" "$(field "$line" rate)" \
         "$(field "$line" p50_us)" "$(field "$line" p99_us)" "$(field "$line" cpu)" "$busy" \
         "$(field "$line" server_cpu)" "$(field "$line" server_ns_per_msg)" "$wire" "$ratio" "$tx" "$rx" \
-        "$(field "$line" errors)" "${rtt:--}" >>"$RUNS"
-    printf 'r%s %-14s %4s x %-5s d%-2s rate=%-7s ns/msg=%-7s wire_in=%-6s ss_sent=%-6s ss_recv=%-6s ratio=%-6s wsload_cpu=%s busy=%s core_rtt=%s\n' \
+        "$(field "$line" errors)" "$rtt0" "$rtt1" >>"$RUNS"
+    printf 'r%s %-14s %4s x %-5s d%-2s rate=%-7s ns/msg=%-7s wire_in=%-6s ss_sent=%-6s ss_recv=%-6s ratio=%-6s wsload_cpu=%s busy=%s core_rtt=%s/%s\n' \
         "$round" "$name" "$conns" "$size" "$depth" "$(field "$line" rate)" \
-        "$(field "$line" server_ns_per_msg)" "$wire" "$tx" "$rx" "$ratio" "$(field "$line" cpu)" "$busy" "${rtt:--}" >&2
+        "$(field "$line" server_ns_per_msg)" "$wire" "$tx" "$rx" "$ratio" "$(field "$line" cpu)" "$busy" "$rtt0" "$rtt1" >&2
 }
 
 for point in "${POINTS[@]}"; do

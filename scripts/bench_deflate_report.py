@@ -34,7 +34,7 @@ def med(p, s, key):
 lines = [
     "| conns | size | depth | server | runs | rate (msg/s) | server ns/msg | ours ÷ this (CPU) "
     "| wire bytes/echo (wsload read) | ratio (÷ size) | ss: server sent/echo | ss: wsload sent/msg "
-    "| core round trip (ns) |",
+    "| core round trip before (ns) |",
     "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for p in points:
@@ -46,7 +46,9 @@ for p in points:
         tx, _ = med(p, s, "ss_server_sent_per_msg")
         rx, _ = med(p, s, "ss_wsload_sent_per_msg")
         ratio, _ = med(p, s, "ratio")
-        rtt, _ = med(p, s, "core_rtt_ns")
+        rtt, _ = med(p, s, "core_rtt_before_ns")
+        if rtt is None:
+            rtt, _ = med(p, s, "core_rtt_ns")
         f = lambda v, fmt: "-" if v is None else format(v, fmt)
         lines.append(
             f"| {p[0]} | {p[1]} | {p[2]} | {s} | {n} | {f(rate, '.0f')} | {f(ns, '.0f')} "
