@@ -165,6 +165,7 @@ fn a_room_hears_its_members_and_http_publishers() {
     };
     assert!(stats.contains("\"subscriptions\":2"), "{stats}");
     assert!(stats.contains("\"published\":5"), "{stats}");
+    assert!(stats.contains("\"refused\":0"), "{stats}");
 }
 
 #[test]

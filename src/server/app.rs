@@ -250,7 +250,7 @@ impl Handler for App {
 fn stats_json(s: &Stats) -> String {
     let mut json = format!(
         "{{\"connections\":{},\"subscriptions\":{},\"topics\":{},\"published\":{},\
-         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"inbox_dropped\":{},\
+         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"refused\":{},\"inbox_dropped\":{},\
          \"history_topics\":{},\"history_messages\":{},\"history_bytes\":{}",
         s.connections,
         s.subscriptions,
@@ -259,6 +259,7 @@ fn stats_json(s: &Stats) -> String {
         s.delivered,
         s.dropped_slow,
         s.closed_slow,
+        s.refused,
         s.inbox_dropped,
         s.history_topics,
         s.history_messages,

@@ -36,6 +36,7 @@ pub(crate) struct Counts {
     pub(crate) delivered: u64,
     pub(crate) dropped_slow: u64,
     pub(crate) closed_slow: u64,
+    pub(crate) refused: u64,
     pub(crate) compressed: u64,
 }
 
@@ -433,10 +434,12 @@ impl<'a> Peer<'a> {
             let offered = topics::offer(self.tx, &mut message, &services.config);
             services.counts.compressed += message.compressed();
             match offered {
-                Offer::Queued(n) => services.counts.delivered += n,
+                Offer::Queued { queued, refused } => {
+                    services.counts.delivered += queued;
+                    services.counts.refused += refused;
+                }
                 Offer::Dropped(n) => services.counts.dropped_slow += n,
                 Offer::Closed => services.counts.closed_slow += 1,
-                Offer::Refused => {}
             }
         }
         others + usize::from(mine)

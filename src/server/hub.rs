@@ -109,6 +109,7 @@ pub(crate) struct WorkerCounters {
     pub(crate) delivered: AtomicU64,
     pub(crate) dropped_slow: AtomicU64,
     pub(crate) closed_slow: AtomicU64,
+    pub(crate) refused: AtomicU64,
     pub(crate) compressed: AtomicU64,
     pub(crate) inbox_dropped: AtomicU64,
     pub(crate) connections: AtomicUsize,
@@ -133,6 +134,11 @@ pub struct Stats {
     /// Subscribers closed for being too slow (policy
     /// [`SlowSubscriber::Close`](super::SlowSubscriber::Close)).
     pub closed_slow: u64,
+    /// Published messages not queued to a subscriber whose connection was
+    /// already closing, or whose output was at
+    /// [`Limits::max_output_buffer`](crate::Limits) (a bound far above
+    /// the slow-subscriber limit, so the policy acts first).
+    pub refused: u64,
     /// permessage-deflate copies of published messages made: one per
     /// message, worker and compression setting, however many subscribers
     /// take it.
@@ -539,6 +545,7 @@ impl Hub {
             s.delivered += c.delivered.load(Ordering::Relaxed);
             s.dropped_slow += c.dropped_slow.load(Ordering::Relaxed);
             s.closed_slow += c.closed_slow.load(Ordering::Relaxed);
+            s.refused += c.refused.load(Ordering::Relaxed);
             s.compressed += c.compressed.load(Ordering::Relaxed);
             s.inbox_dropped += c.inbox_dropped.load(Ordering::Relaxed);
             s.connections += c.connections.load(Ordering::Relaxed);

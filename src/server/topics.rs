@@ -44,13 +44,16 @@ pub enum SlowSubscriber {
 /// What [`offer`] did with a publication's messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Offer {
-    /// This many were queued.
-    Queued(u64),
+    /// `queued` were queued. `refused` were not, because the connection
+    /// is closing or its output bound is reached: a refused message and
+    /// those after it wait for no one.
+    Queued {
+        queued: u64,
+        refused: u64,
+    },
     /// This many were dropped: the subscriber is slow.
     Dropped(u64),
     Closed,
-    /// The connection is closing or its output bound is reached.
-    Refused,
 }
 
 /// Whether a subscriber's queued output is over the slow-subscriber limit.
@@ -82,7 +85,10 @@ pub(crate) fn offer_some(
 ) -> Offer {
     let messages = (0..message.len()).filter(|&i| keep(i)).count() as u64;
     if messages == 0 {
-        return Offer::Queued(0);
+        return Offer::Queued {
+            queued: 0,
+            refused: 0,
+        };
     }
     if is_behind(tx, config) {
         return match config.slow_subscriber {
@@ -92,7 +98,11 @@ pub(crate) fn offer_some(
                 CloseReason::truncate("subscriber too slow"),
             ) {
                 Ok(()) => Offer::Closed,
-                Err(_) => Offer::Refused,
+                // Already closing.
+                Err(_) => Offer::Queued {
+                    queued: 0,
+                    refused: messages,
+                },
             },
         };
     }
@@ -101,12 +111,10 @@ pub(crate) fn offer_some(
     } else {
         message.send_some(tx, keep)
     };
-    match sent {
-        Sent {
-            queued: 0,
-            refused: true,
-        } => Offer::Refused,
-        Sent { queued, .. } => Offer::Queued(queued),
+    let Sent { queued, refused } = sent;
+    Offer::Queued {
+        queued,
+        refused: if refused { messages - queued } else { 0 },
     }
 }
 
@@ -429,6 +437,77 @@ mod tests {
         let mut v: Vec<u32> = t.members(name).iter().map(|m| m.slot).collect();
         v.sort_unstable();
         v
+    }
+
+    #[test]
+    fn offers_count_what_the_output_bound_or_a_close_refuses() {
+        use super::super::SlowSubscriber;
+        use crate::connection::{Config, Connection, MessageKind, SharedFrame};
+
+        let frames: Vec<SharedFrame> = (0..3)
+            .map(|_| SharedFrame::new(MessageKind::Text, &[b'x'; 100]))
+            .collect();
+        let mut publication = Publication::new(&frames);
+        let bounded = || {
+            Connection::server(Config {
+                limits: crate::Limits {
+                    max_output_buffer: 300,
+                    ..crate::Limits::default()
+                },
+                ..Config::default()
+            })
+        };
+        let config = ServerConfig::default();
+        let mut c = bounded();
+        assert_eq!(
+            offer(&mut c, &mut publication, &config),
+            Offer::Queued {
+                queued: 2,
+                refused: 1
+            },
+            "two of 102 bytes plus overhead fit in 300"
+        );
+        assert_eq!(
+            offer_some(&mut c, &mut publication, |i| i == 2, &config),
+            Offer::Queued {
+                queued: 0,
+                refused: 1
+            }
+        );
+        c.close(CloseCode::NORMAL, CloseReason::truncate(""))
+            .unwrap();
+        assert_eq!(
+            offer(&mut c, &mut publication, &config),
+            Offer::Queued {
+                queued: 0,
+                refused: 3
+            },
+            "nothing after a close"
+        );
+
+        // Over the slow-subscriber limit with the close policy, but
+        // already closing: refused, not closed twice.
+        let strict = ServerConfig {
+            slow_subscriber: SlowSubscriber::Close,
+            slow_subscriber_limit: 0,
+            ..ServerConfig::default()
+        };
+        let mut d = bounded();
+        assert_eq!(
+            offer(&mut d, &mut publication, &strict),
+            Offer::Queued {
+                queued: 2,
+                refused: 1
+            }
+        );
+        assert_eq!(offer(&mut d, &mut publication, &strict), Offer::Closed);
+        assert_eq!(
+            offer(&mut d, &mut publication, &strict),
+            Offer::Queued {
+                queued: 0,
+                refused: 3
+            }
+        );
     }
 
     #[test]

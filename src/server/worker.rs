@@ -572,14 +572,18 @@ impl Worker {
                 Some(keep) => topics::offer_some(c, message, keep, config),
             };
             match offered {
-                Offer::Queued(0) => continue,
-                Offer::Queued(n) => counts.delivered += n,
+                Offer::Queued { queued, refused } => {
+                    counts.delivered += queued;
+                    counts.refused += refused;
+                    if queued == 0 {
+                        continue;
+                    }
+                }
                 Offer::Dropped(n) => {
                     counts.dropped_slow += n;
                     continue;
                 }
                 Offer::Closed => counts.closed_slow += 1,
-                Offer::Refused => continue,
             }
             if !conn.dirty {
                 conn.dirty = true;
@@ -615,6 +619,7 @@ impl Worker {
         c.delivered.store(counts.delivered, Ordering::Relaxed);
         c.dropped_slow.store(counts.dropped_slow, Ordering::Relaxed);
         c.closed_slow.store(counts.closed_slow, Ordering::Relaxed);
+        c.refused.store(counts.refused, Ordering::Relaxed);
         c.compressed.store(counts.compressed, Ordering::Relaxed);
         c.connections.store(self.conns.len(), Ordering::Relaxed);
         let topics = &self.services.topics;
