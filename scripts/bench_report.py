@@ -3,8 +3,9 @@ DIR/idle-memory.tsv and DIR/machine.tsv, writes DIR/echo.md (tables, the
 issue's bars checked) and DIR/echo.svg (bar chart). Standard library only.
 
 Servers are compared only on runs taken in the same core-to-core state:
-for each point the report picks the state (near or far) in which every
-server has the most runs, and takes every median from runs in that state.
+for each point the report picks the state (near, far or core) in which
+every server has the most runs, and takes every median from runs in that
+state.
 
 usage: bench_report.py DIR
 """
@@ -33,7 +34,9 @@ COLOURS = {
     "uws-js": "#2f9e44",
     "tcp-floor": "#343a40",
 }
-STATES = ["near", "far"]
+# core: the two vCPUs are hyperthreads of one physical core (runs before
+# that state was told apart count as near).
+STATES = ["near", "far", "core"]
 SATURATED = 0.95  # wsload cpu= at or above this: its core is the limit
 FIELDS = ("rate", "p50_us", "p99_us", "cpu", "server_ns_per_msg", "user_ns_per_msg",
           "kernel_ns_per_msg", "hwm_kib", "rtt_before_ns", "rtt_after_ns")
@@ -134,8 +137,9 @@ class Results:
 
     def choose_state(self, p):
         """The state in which the server with the fewest runs has the most
-        (near on a tie); None if no state has a run of every server."""
-        best = max(STATES, key=lambda st: (min(self.count(p, s, st) for s in self.servers), st == "near"))
+        (near, then far, on a tie); None if no state has a run of every
+        server."""
+        best = max(STATES, key=lambda st: (min(self.count(p, s, st) for s in self.servers), -STATES.index(st)))
         return best if min(self.count(p, s, best) for s in self.servers) > 0 else None
 
     def stat(self, p, s, field, state=None):
@@ -187,8 +191,11 @@ def header(machine, res, title):
         "",
         "**Same-state comparison.** The two vCPUs of this VM are sometimes near each other on the host "
         "and sometimes far, and the CPU per message moves with it. `core-rtt` measures the core-to-core "
-        f"round trip before and after every run: a run is *near* if both are at or under "
-        f"{machine.get('rtt_split', '?')} ns, *far* if both are above, *mixed* otherwise; a run during "
+        "round trip before and after every run: a run is "
+        + (f"*core* if both are at or under {machine['rtt_core']} ns (the vCPUs are hyperthreads of one "
+           "physical core, shared by the server and `wsload`), *near* if both are above that and at or under "
+           if "rtt_core" in machine else "*near* if both are at or under ")
+        + f"{machine.get('rtt_split', '?')} ns, *far* if both are above, *mixed* otherwise; a run during "
         f"which other processes used more than {machine.get('other_max', '?')} cores is *busy*. Mixed "
         "and busy runs are not used. "
         f"Rounds go on until every server has {machine.get('reps', '?')} runs in one state (at most "
@@ -217,18 +224,19 @@ def runs_table(res, servers):
              "median core-to-core round trip of the runs used, and the most CPU that anything other than the "
              "server and `wsload` used during one of them (the machine's busy time from /proc/stat over the "
              "window, less the two), in cores.", "",
-             "| point | near | far | mixed | busy | used | round trip (ns) | other load, max |",
-             "|---|---:|---:|---:|---:|---|---:|---:|"]
+             "| point | near | far | core | mixed | busy | used | round trip (ns) | other load, max |",
+             "|---|---:|---:|---:|---:|---:|---|---:|---:|"]
     for p in res.points:
         near = sum(res.count(p, s, "near") for s in servers)
         far = sum(res.count(p, s, "far") for s in servers)
+        core = sum(res.count(p, s, "core") for s in servers)
         st = res.state[p]
         used = [r for s in servers for r in res.by_state.get((p, s, st), [])]
         rtt = Stat(num(r[k]) for r in used for k in ("rtt_before_ns", "rtt_after_ns")).fmt()
         other = [other_load(r) for r in used]
         other = [o for o in other if o is not None]
         other = f"{max(other):.2f}" if other else "–"
-        lines.append(f"| {point_label(p)} | {near} | {far} | {res.mixed.get(p, 0)} | {res.busy.get(p, 0)} "
+        lines.append(f"| {point_label(p)} | {near} | {far} | {core} | {res.mixed.get(p, 0)} | {res.busy.get(p, 0)} "
                      f"| {state_cell(res, p)} | {rtt} | {other} |")
     return lines
 
@@ -317,14 +325,15 @@ def markdown(out, machine, res, idle):
     other = []
     for p in res.points:
         st = res.state[p]
-        alt = "far" if st == "near" else "near"
-        if st and all(res.count(p, s, alt) > 0 for s in servers):
+        for alt in STATES:
+            if not st or alt == st or not all(res.count(p, s, alt) > 0 for s in servers):
+                continue
             peer, pst = best_peer(res, p, state=alt)
             r = ratio(res.stat(p, "ours", "server_ns_per_msg", alt), pst)
             n = min(res.count(p, s, alt) for s in servers)
             other.append(f"| {point_label(p)} | {alt} | {NAMES.get(peer, '–')} | {fmt_ratio(r)} | {n} |")
     if other:
-        lines += ["", "Where every server also has runs in the other state, ours over the best peer there "
+        lines += ["", "Where every server also has runs in another state, ours over the best peer there "
                   "(fewest runs of any server in the last column):", "",
                   "| point | state | best peer | ours / best peer | runs |", "|---|---|---|---:|---:|"] + other
 
