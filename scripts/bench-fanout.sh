@@ -20,7 +20,11 @@
 # On a shared machine: before each run it waits (up to 120 s, env
 # QUIET_WAIT) until other processes use under 0.10 cores, and it records
 # what they used over the middle of each window (others_cpu); the report
-# leaves disturbed runs out.
+# leaves disturbed runs out. Before and after each run core-rtt (built with
+# benches/peers) records the core-to-core round trip (rtt_before_ns,
+# rtt_after_ns; "-" if it is not built): with the two vCPUs on one
+# physical core (about 65 ns here) wsload shares the server's core, and
+# every server's CPU per delivery moves (see scripts/bench-echo.sh).
 #
 # usage: scripts/bench-fanout.sh [OPTIONS]
 #   --quick        smoke run: 1 repetition, 1 s per run, 2,000 idle
@@ -111,6 +115,7 @@ done
 if [ "$BUILD" = 1 ]; then
     echo "== building release binaries" >&2
     cargo build --release --bins --quiet
+    (cd "$PEERS" && cargo build --release --bin core-rtt --quiet)
 fi
 if [ "$INSTALL" = 1 ]; then
     echo "== installing the anchors (npm ci, pip)" >&2
@@ -243,6 +248,13 @@ field() {
     tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"
 }
 
+# The core-to-core round trip now, in ns ("-" if it cannot be measured).
+rtt() {
+    local line
+    line=$("$PEERS/target/release/core-rtt" 2>/dev/null) || { echo -; return; }
+    field "$line" rtt_ns
+}
+
 machine() {
     local model
     model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -263,7 +275,7 @@ if [ "$APPEND" = 0 ] || [ ! -s "$OUT/fanout-machine.tsv" ]; then
     machine >"$OUT/fanout-machine.tsv"
 fi
 
-COLUMNS_RUN='server\tsubscribers\tsize\tpublish_rate\trep\twindow\tpublished\tmsgs\tmsgs_per_s\tp50_us\tp99_us\tmax_us\tlost\treordered\tlossy_subs\tcpu\tcpu_max\tserver_cpu\tserver_ns_per_msg\tserver_user\tserver_sys\trss_kib\thwm_kib\tothers_cpu\terrors\n'
+COLUMNS_RUN='server\tsubscribers\tsize\tpublish_rate\trep\twindow\tpublished\tmsgs\tmsgs_per_s\tp50_us\tp99_us\tmax_us\tlost\treordered\tlossy_subs\tcpu\tcpu_max\tserver_cpu\tserver_ns_per_msg\tserver_user\tserver_sys\trss_kib\thwm_kib\tothers_cpu\terrors\trtt_before_ns\trtt_after_ns\n'
 if [ "$LOAD" = 1 ]; then
     if [ "$APPEND" = 0 ] || [ ! -s "$RUNS" ]; then
         printf %b "$COLUMNS_RUN" >"$RUNS"
@@ -280,6 +292,7 @@ if [ "$LOAD" = 1 ]; then
                 name=${SERVERS[$(((i + rep - 1) % ${#SERVERS[@]}))]}
                 n=$((n + 1))
                 wait_quiet
+                rtt0=$(rtt)
                 start_server "$name" "$LOGS/$name.log"
                 pid=$SERVER_PID
                 # Connecting 10,000 takes python about 10 s; draining its
@@ -306,6 +319,7 @@ if [ "$LOAD" = 1 ]; then
                 unset "LIVE[$wpid]"
                 hwm=$(status_kib "$pid" VmHWM)
                 stop_server "$pid"
+                rtt1=$(rtt)
                 line=$(cat "$LOGS/wsload.out")
                 errors=$(field "$line" errors)
                 if [ "$status" != 0 ]; then
@@ -318,11 +332,11 @@ if [ "$LOAD" = 1 ]; then
                     server_cpu server_ns_per_msg server_user server_sys; do
                     printf '\t%s' "$(field "$line" $f)" >>"$RUNS"
                 done
-                printf '\t%s\t%s\t%s\t%s\n' "$rss" "$hwm" "$others" "$errors" >>"$RUNS"
-                printf '[%d/%d] %-17s %5s x %-4s %-3s msgs/s=%-8s ns/msg=%-6s p99_us=%-9s lost=%s cpu=%s others=%s\n' \
+                printf '\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rss" "$hwm" "$others" "$errors" "$rtt0" "$rtt1" >>"$RUNS"
+                printf '[%d/%d] %-17s %5s x %-4s %-3s msgs/s=%-8s ns/msg=%-6s p99_us=%-9s lost=%s cpu=%s others=%s rtt=%s/%s\n' \
                     "$n" "$total" "$name" "$subs" "$size" "$rate" "$(field "$line" rate)" \
                     "$(field "$line" server_ns_per_msg)" "$(field "$line" p99_us)" \
-                    "$(field "$line" lost)" "$(field "$line" cpu)" "$others" >&2
+                    "$(field "$line" lost)" "$(field "$line" cpu)" "$others" "$rtt0" "$rtt1" >&2
             done
         done
     done

@@ -53,6 +53,7 @@ def collect(runs):
         st["runs"] = len(rs)
         st["lost"] = sum(int(num(r["lost"]) or 0) for r in rs)
         st["reordered"] = sum(int(num(r["reordered"]) or 0) for r in rs)
+        st["rtt"] = Stat(num(r.get(k)) for r in (quiet or ok) for k in ("rtt_before_ns", "rtt_after_ns"))
         stats[key] = st
     return points, stats
 
@@ -137,6 +138,13 @@ def markdown(out, machine, points, stats, idle, recorded):
                 cells.append("–" if u is None or k is None or u + k == 0
                              else f"{100 * u / (u + k):.0f} / {100 * k / (u + k):.0f}")
             lines.append(f"| {point_label(p)} | " + " | ".join(cells) + " |")
+        if any(get(p, s, "rtt").median is not None for p in points for s in servers):
+            lines += ["", "The core-to-core round trip before and after the runs (`core-rtt`), ns: about 65 "
+                      "means the two vCPUs are hyperthreads of one physical core, which the server and wsload "
+                      "then share; 115-150 near, 320-360 far on this VM:", "",
+                      "| point | " + " | ".join(servers) + " |", "|---|" + "---:|" * len(servers)]
+            lines += [f"| {point_label(p)} | " + " | ".join(get(p, s, "rtt").fmt() for s in servers) + " |"
+                      for p in points]
         lines.append("")
     if rated:
         lines += ["## Latency, publish to receive, at a fixed rate: p50 / p99 / max, ms (lower is better)", "",
