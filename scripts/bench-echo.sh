@@ -295,6 +295,9 @@ machine() {
 }
 if [ "$APPEND" = 1 ] && [ -s "$OUT/machine.tsv" ] && [ -s "$RUNS" ]; then
     printf 'appended\t%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)" >>"$OUT/machine.tsv"
+    # Runs of an older call that counted hyperthread siblings as near: the
+    # report reclassifies them by their round trips once this is set.
+    grep -q '^rtt_core' "$OUT/machine.tsv" || printf 'rtt_core\t%s\n' "$RTT_CORE" >>"$OUT/machine.tsv"
 else
     machine >"$OUT/machine.tsv"
     printf 'server\tconns\tsize\tpipeline\tround\tkind\trate\tp50_us\tp99_us\tcpu\tmachine_busy\tserver_cpu\tserver_ns_per_msg\tuser_ns_per_msg\tkernel_ns_per_msg\tsyscalls_per_msg\trtt_before_ns\trtt_after_ns\tstate\trss_kib\thwm_kib\terrors\n' >"$RUNS"

@@ -277,6 +277,10 @@ fi
 
 COLUMNS_RUN='server\tsubscribers\tsize\tpublish_rate\trep\twindow\tpublished\tmsgs\tmsgs_per_s\tp50_us\tp99_us\tmax_us\tlost\treordered\tlossy_subs\tcpu\tcpu_max\tserver_cpu\tserver_ns_per_msg\tserver_user\tserver_sys\trss_kib\thwm_kib\tothers_cpu\terrors\trtt_before_ns\trtt_after_ns\n'
 if [ "$LOAD" = 1 ]; then
+    if [ "$APPEND" = 1 ] && [ -s "$RUNS" ] && [ "$(head -1 "$RUNS")" != "$(printf %b "$COLUMNS_RUN" | head -1)" ]; then
+        echo "bench-fanout: $RUNS has other columns (an older run); --append needs the same" >&2
+        exit 2
+    fi
     if [ "$APPEND" = 0 ] || [ ! -s "$RUNS" ]; then
         printf %b "$COLUMNS_RUN" >"$RUNS"
     fi

@@ -4,9 +4,9 @@ difference being judged.
 
 usage: python3 scripts/bench_deflate_pool.py [--same a,b ...] DIR...
 
---same ours,ours-l1 counts the runs of ours-l1 as ours: at sizes where
-two configurations run the same code (ours and ours-l1 under 4 KiB), their
-runs are one sample. Prints, per point and server, the runs, the median
+--same ours,ours-l1 counts the runs of ours-l1 as ours at sizes under
+4 KiB, where the two configurations run the same code (level 1; from
+4 KiB ours uses level 4). Prints, per point and server, the runs, the median
 CPU per message with its range, ÷ Bun and ÷ Node, and the bytes per echo."""
 
 import csv
@@ -14,6 +14,7 @@ import statistics
 import sys
 from pathlib import Path
 
+SAME_BELOW = 4096
 args = sys.argv[1:]
 alias = {}
 dirs = []
@@ -32,9 +33,10 @@ runs = {}
 order = []
 for d in dirs:
     for r in csv.DictReader(open(d / "deflate-runs.tsv"), delimiter="\t"):
-        if r["errors"] != "0" or r["server_ns_per_msg"] in ("", "-"):
+        if r["errors"] != "0" or "-" in (r["server_ns_per_msg"] or "-", r["wire_in_per_msg"] or "-"):
             continue
-        key = (int(r["size"]), int(r["pipeline"]), alias.get(r["server"], r["server"]))
+        server = alias.get(r["server"], r["server"]) if int(r["size"]) < SAME_BELOW else r["server"]
+        key = (int(r["size"]), int(r["pipeline"]), server)
         if key not in runs:
             order.append(key)
             runs[key] = []

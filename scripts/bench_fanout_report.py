@@ -143,7 +143,7 @@ def markdown(out, machine, points, stats, idle, recorded):
                       "means the two vCPUs are hyperthreads of one physical core, which the server and wsload "
                       "then share; 115-150 near, 320-360 far on this VM:", "",
                       "| point | " + " | ".join(servers) + " |", "|---|" + "---:|" * len(servers)]
-            lines += [f"| {point_label(p)} | " + " | ".join(get(p, s, "rtt").fmt() for s in servers) + " |"
+            lines += [f"| {point_label(p)} | " + " | ".join(get(p, s, "rtt").fmt(spread=True) for s in servers) + " |"
                       for p in points]
         lines.append("")
     if rated:

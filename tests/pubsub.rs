@@ -23,8 +23,9 @@ use rfc6455::CloseCode;
 /// not needed: one is enough); each connection is greeted with its worker
 /// index. Text commands: `pub TOPIC TEXT` publishes (the sender included
 /// if subscribed), `others TOPIC TEXT` publishes to the others, `sub
-/// TOPIC`, `unsub TOPIC`, `mix TOPIC` sends "a", publishes "b", sends "c".
-/// With a tick period, worker 0 publishes `tick N` to `tick`.
+/// TOPIC`, `unsub TOPIC`, `mix TOPIC` sends "a", publishes "b", sends "c",
+/// `bye TOPIC TEXT` closes the connection, then publishes (its own copy
+/// is refused). With a tick period, worker 0 publishes `tick N` to `tick`.
 struct App {
     tick: Option<Duration>,
     ticks: u64,
@@ -70,6 +71,11 @@ impl Handler for App {
                 peer.send_text("a").unwrap();
                 peer.publish(topic, MessageKind::Text, b"b");
                 peer.send_text("c").unwrap();
+                return;
+            }
+            "bye" => {
+                peer.close(CloseCode::NORMAL, "bye").unwrap();
+                peer.publish(topic, MessageKind::Text, rest.as_bytes());
                 return;
             }
             _ => "?".to_owned(),
@@ -191,6 +197,23 @@ fn a_handler_publishes_to_subscribers_on_every_worker_in_order() {
     // Workers hand their counters over once per loop turn.
     let stats = settled_stats(&server, |s| s.published == 500);
     assert_eq!(stats.delivered, 500 * subscribers.len() as u64);
+    assert_eq!(stats.dropped_slow, 0);
+}
+
+#[test]
+fn a_publication_to_a_closing_subscriber_is_counted_as_refused() {
+    let server = start(None, |_| {});
+    let (mut leaver, _) = connect(&server, "/t/room");
+    let (mut stayer, _) = connect(&server, "/t/room");
+    await_subscriptions(&server, 2);
+    leaver.send_text("bye room last words").unwrap();
+    assert_eq!(text(&mut stayer), "last words");
+    match leaver.recv().expect("recv") {
+        Event::Close { code, .. } => assert_eq!(code, Some(CloseCode::NORMAL)),
+        other => panic!("expected the close, got {other:?}"),
+    }
+    let stats = settled_stats(&server, |s| s.published == 1 && s.refused == 1);
+    assert_eq!((stats.delivered, stats.refused), (1, 1), "{stats:?}");
     assert_eq!(stats.dropped_slow, 0);
 }
 

@@ -439,7 +439,10 @@ impl<'a> Peer<'a> {
                     services.counts.refused += refused;
                 }
                 Offer::Dropped(n) => services.counts.dropped_slow += n,
-                Offer::Closed => services.counts.closed_slow += 1,
+                Offer::Closed(refused) => {
+                    services.counts.closed_slow += 1;
+                    services.counts.refused += refused;
+                }
             }
         }
         others + usize::from(mine)

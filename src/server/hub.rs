@@ -135,8 +135,9 @@ pub struct Stats {
     /// [`SlowSubscriber::Close`](super::SlowSubscriber::Close)).
     pub closed_slow: u64,
     /// Published messages not queued to a subscriber whose connection was
-    /// already closing, or whose output was at
-    /// [`Limits::max_output_buffer`](crate::Limits) (a bound far above
+    /// closing (those of the publication that made the close policy close
+    /// it included), or whose output was at
+    /// [`Limits::max_output_buffer`](crate::Limits) (by default far above
     /// the slow-subscriber limit, so the policy acts first).
     pub refused: u64,
     /// permessage-deflate copies of published messages made: one per

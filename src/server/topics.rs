@@ -47,13 +47,11 @@ pub(crate) enum Offer {
     /// `queued` were queued. `refused` were not, because the connection
     /// is closing or its output bound is reached: a refused message and
     /// those after it wait for no one.
-    Queued {
-        queued: u64,
-        refused: u64,
-    },
+    Queued { queued: u64, refused: u64 },
     /// This many were dropped: the subscriber is slow.
     Dropped(u64),
-    Closed,
+    /// The subscriber is slow and is now closing; this many were refused.
+    Closed(u64),
 }
 
 /// Whether a subscriber's queued output is over the slow-subscriber limit.
@@ -97,7 +95,7 @@ pub(crate) fn offer_some(
                 CloseCode::TRY_AGAIN_LATER,
                 CloseReason::truncate("subscriber too slow"),
             ) {
-                Ok(()) => Offer::Closed,
+                Ok(()) => Offer::Closed(messages),
                 // Already closing.
                 Err(_) => Offer::Queued {
                     queued: 0,
@@ -500,7 +498,7 @@ mod tests {
                 refused: 1
             }
         );
-        assert_eq!(offer(&mut d, &mut publication, &strict), Offer::Closed);
+        assert_eq!(offer(&mut d, &mut publication, &strict), Offer::Closed(3));
         assert_eq!(
             offer(&mut d, &mut publication, &strict),
             Offer::Queued {

@@ -583,7 +583,10 @@ impl Worker {
                     counts.dropped_slow += n;
                     continue;
                 }
-                Offer::Closed => counts.closed_slow += 1,
+                Offer::Closed(refused) => {
+                    counts.closed_slow += 1;
+                    counts.refused += refused;
+                }
             }
             if !conn.dirty {
                 conn.dirty = true;
