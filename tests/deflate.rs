@@ -9,7 +9,7 @@ mod common;
 
 use common::deflate::pair;
 use common::output::drain;
-use rfc6455::connection::{Config, Connection, Delivery, Event, MessageKind};
+use rfc6455::connection::{Config, Connection, Delivery, Event, MessageKind, SharedFrame};
 use rfc6455::deflate::DeflateConfig;
 use rfc6455::frame::{decode_frame, DecodeRules, Role, Status, RSV1};
 use rfc6455::{Limits, ProtocolError};
@@ -121,6 +121,52 @@ fn messages_round_trip_both_ways_compressed() {
         } else if !config.context_takeover {
             assert_eq!(sizes[0], sizes[1]);
         }
+    }
+}
+
+#[test]
+fn a_client_compresses_a_message_once_for_many_connections() {
+    for config in [
+        DeflateConfig::default(),
+        DeflateConfig::default().context_takeover(12),
+    ] {
+        let offer = "permessage-deflate; client_max_window_bits";
+        let (mut server_a, mut client_a) = pair(config, offer, Config::default());
+        let (mut server_b, mut client_b) = pair(config, offer, Config::default());
+        let text = json(3000);
+        let plain = SharedFrame::new(MessageKind::Text, text.as_bytes());
+        let key = client_a.shared_compression(text.len()).expect("a key");
+        assert_eq!(client_b.shared_compression(text.len()), Some(key));
+        let compressed = client_a.compress_shared(&plain).expect("it compresses");
+        let mut wires = Vec::new();
+        for (client, server) in [
+            (&mut client_a, &mut server_a),
+            (&mut client_b, &mut server_b),
+        ] {
+            for _ in 0..2 {
+                client.send_shared_compressed(&plain, &compressed).unwrap();
+                let wire = pipe(client, server);
+                assert_eq!(rsv1s(&wire, Role::Client), [true]);
+                assert!(wire.len() < text.len() / 2, "{config:?}: {}", wire.len());
+                assert_eq!(events(server).unwrap(), [Got::Text(text.clone())]);
+                wires.push(wire);
+            }
+            // The connection's own compression goes on after it: with
+            // takeover its window holds the shared message's text.
+            client.send_text(&text).unwrap();
+            let wire = pipe(client, server);
+            assert_eq!(events(server).unwrap(), [Got::Text(text.clone())]);
+            if config.context_takeover {
+                assert!(
+                    wire.len() < wires[0].len() / 4,
+                    "{config:?}: {}",
+                    wire.len()
+                );
+            }
+        }
+        // One compression, each copy masked with its connection's keys.
+        assert!(wires.iter().all(|w| w.len() == wires[0].len()));
+        assert_ne!(wires[0], wires[1]);
     }
 }
 

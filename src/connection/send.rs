@@ -690,14 +690,15 @@ impl Sender {
 
     /// The key under which a published message of `len` bytes is
     /// compressed for this connection, or `None` when it goes out as it is
-    /// (no permessage-deflate, under the threshold, or a client, which
-    /// masks every frame and so cannot share one). Connections of one
-    /// [`DeflateConfig`](crate::deflate::DeflateConfig) with the same key
-    /// can share one [`compress_shared`](Self::compress_shared) result.
+    /// (no permessage-deflate, or under the threshold). Connections of one
+    /// [`DeflateConfig`](crate::deflate::DeflateConfig) and role with the
+    /// same key can share one [`compress_shared`](Self::compress_shared)
+    /// result: a server sends its frame as it is, a client a masked copy
+    /// of it (the compression is what it saves).
     #[cfg(feature = "deflate")]
     pub fn shared_compression(&self, len: usize) -> Option<SharedKey> {
         let c = self.compressor.as_ref()?;
-        (self.role == Role::Server && c.wants(len)).then(|| c.shared_key())
+        c.wants(len).then(|| c.shared_key())
     }
 
     /// Compresses a shared frame for this connection's
@@ -716,10 +717,10 @@ impl Sender {
 
     /// Sends `compressed`, made by [`compress_shared`](Self::compress_shared)
     /// from `plain` on a connection with this one's key, without copying
-    /// it. With context takeover the peer's window takes in the message,
-    /// so this connection's history records `plain`'s text (a copy of at
-    /// most the window). A connection that did not negotiate
-    /// permessage-deflate, or a client, sends `plain` instead.
+    /// it (a client queues a masked copy). With context takeover the
+    /// peer's window takes in the message, so this connection's history
+    /// records `plain`'s text (a copy of at most the window). A connection
+    /// that did not negotiate permessage-deflate sends `plain` instead.
     #[cfg(feature = "deflate")]
     pub fn send_shared_compressed(
         &mut self,
@@ -735,7 +736,13 @@ impl Sender {
         if !usable {
             return self.send_shared(plain);
         }
-        self.splice(&compressed.bytes)?;
+        if self.role == Role::Client {
+            let payload = compressed.payload();
+            self.check_room(frame_size(payload.len(), self.role))?;
+            self.queue_frame_rsv1(true, compressed.kind().opcode(), payload, true);
+        } else {
+            self.splice(&compressed.bytes)?;
+        }
         if let Some(c) = self.compressor.as_mut() {
             c.remember(plain.payload());
         }
