@@ -76,11 +76,10 @@ fn in_flight(conn: &EchoConn) -> u64 {
 /// With permessage-deflate, each message window compressed once per
 /// thread and sent on every connection with the same key (a masked copy
 /// each), as the server's publications are: wsload's CPU goes to the load,
-/// not to compressing the same bytes again, and on a machine where it
-/// shares a physical core with the server it stays out of the server's
-/// caches (each compression clears a 128 KiB table). The bytes on the
-/// wire are those the connection would have made: the same compressor,
-/// the same settings, no context.
+/// not to compressing the same bytes again (at 1 KiB it halved it, so the
+/// rate is the server's limit, not wsload's). The bytes on the wire are
+/// those the connection would have made: the same compressor, the same
+/// settings, no context.
 #[cfg(feature = "deflate")]
 struct Precompressed {
     key: rfc6455::deflate::SharedKey,
