@@ -40,6 +40,30 @@ pub(crate) struct Counts {
     pub(crate) compressed: u64,
 }
 
+impl Counts {
+    /// Counts what [`topics::offer`] did with a publication for one
+    /// subscriber. Returns whether the connection has something new to
+    /// write: messages, or the close the slow-subscriber policy queued.
+    pub(crate) fn record(&mut self, offer: Offer) -> bool {
+        match offer {
+            Offer::Queued { queued, refused } => {
+                self.delivered += queued;
+                self.refused += refused;
+                queued > 0
+            }
+            Offer::Dropped(n) => {
+                self.dropped_slow += n;
+                false
+            }
+            Offer::Closed(refused) => {
+                self.closed_slow += 1;
+                self.refused += refused;
+                true
+            }
+        }
+    }
+}
+
 /// A worker's state that handlers reach through [`Context`].
 pub(crate) struct Services {
     pub(crate) worker: usize,
@@ -433,17 +457,7 @@ impl<'a> Peer<'a> {
             let mut message = Publication::new(std::slice::from_ref(&frame));
             let offered = topics::offer(self.tx, &mut message, &services.config);
             services.counts.compressed += message.compressed();
-            match offered {
-                Offer::Queued { queued, refused } => {
-                    services.counts.delivered += queued;
-                    services.counts.refused += refused;
-                }
-                Offer::Dropped(n) => services.counts.dropped_slow += n,
-                Offer::Closed(refused) => {
-                    services.counts.closed_slow += 1;
-                    services.counts.refused += refused;
-                }
-            }
+            services.counts.record(offered);
         }
         others + usize::from(mine)
     }

@@ -23,7 +23,7 @@ use super::heartbeat;
 use super::hub::{Envelope, Hub, Tag};
 use super::publication::{self, Publication, Run};
 use super::timers::{HandlerTimers, Timers};
-use super::topics::{self, Offer, Topics};
+use super::topics::{self, Topics};
 use super::transport::Transport;
 use super::upgrade::{self, HandshakeState, Outcome};
 use super::{ConnId, Context, Handler, Message, Peer, ServerConfig};
@@ -571,22 +571,8 @@ impl Worker {
                 None => topics::offer(c, message, config),
                 Some(keep) => topics::offer_some(c, message, keep, config),
             };
-            match offered {
-                Offer::Queued { queued, refused } => {
-                    counts.delivered += queued;
-                    counts.refused += refused;
-                    if queued == 0 {
-                        continue;
-                    }
-                }
-                Offer::Dropped(n) => {
-                    counts.dropped_slow += n;
-                    continue;
-                }
-                Offer::Closed(refused) => {
-                    counts.closed_slow += 1;
-                    counts.refused += refused;
-                }
+            if !counts.record(offered) {
+                continue;
             }
             if !conn.dirty {
                 conn.dirty = true;
