@@ -265,8 +265,9 @@ impl FrameHeader {
             return Ok(Status::Incomplete(header_len - buf.len()));
         }
         let mask = if masked {
-            let at = 2 + len_bytes;
-            Some([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+            let mut key = [0u8; 4];
+            key.copy_from_slice(&buf[header_len - 4..header_len]);
+            Some(key)
         } else {
             None
         };

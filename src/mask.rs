@@ -39,7 +39,13 @@ const ALIGN_FROM: usize = 4096;
 pub fn apply_mask(payload: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate_key(key, offset);
     if payload.len() < BLOCK {
-        return apply_mask_scalar(payload, key, 0);
+        // Short payloads (chat lines, acks) a word at a time.
+        let wide = u32::from_ne_bytes(key);
+        let (words, tail) = payload.as_chunks_mut::<4>();
+        for word in words {
+            *word = (u32::from_ne_bytes(*word) ^ wide).to_ne_bytes();
+        }
+        return apply_mask_scalar(tail, key, 0);
     }
     // On longer payloads, start the blocks on a BLOCK-aligned address so
     // that no block load or store straddles a cache line: a payload right

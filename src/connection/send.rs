@@ -39,7 +39,7 @@ use core::num::NonZeroUsize;
 use crate::close::{encode_close_payload, CloseCode, CloseReason};
 #[cfg(feature = "deflate")]
 use crate::deflate::{Compressor, SharedKey};
-use crate::frame::{ControlPayload, DecodeRules, FrameHeader, OpCode, Role, Status};
+use crate::frame::{ControlPayload, FrameHeader, OpCode, Role};
 use crate::mask::apply_mask;
 
 /// The type of a data message.
@@ -959,7 +959,7 @@ impl Sender {
     pub(crate) fn drop_owed_pings(&mut self) {
         let mut keep = 0;
         while keep < self.control_head {
-            keep = keep.saturating_add(frame_len_at(&self.control[keep..], self.role));
+            keep = keep.saturating_add(frame_len_at(&self.control[keep..]));
         }
         self.control.truncate(keep.min(self.control.len()));
         if self.control_head == self.control.len() {
@@ -1115,7 +1115,7 @@ impl Sender {
         self.control_head = self.control_head.saturating_add(n).min(self.control.len());
         let mut end = 0;
         while end < self.control_head {
-            end = end.saturating_add(frame_len_at(&self.control[end..], self.role));
+            end = end.saturating_add(frame_len_at(&self.control[end..]));
         }
         if end == self.control_head {
             self.control.drain(..end);
@@ -1231,7 +1231,7 @@ impl Sender {
     /// `head` sits on a frame boundary.
     fn advance_boundary(&mut self) -> bool {
         while self.frame_end < self.head {
-            let len = frame_len_at(&self.data[self.frame_end..], self.role);
+            let len = frame_len_at(&self.data[self.frame_end..]);
             self.frame_end = self.frame_end.saturating_add(len).min(self.data.len());
         }
         self.frame_end == self.head
@@ -1298,34 +1298,59 @@ fn frame_size(len: usize, role: Role) -> usize {
 }
 
 /// Length of the frame we encoded at the front of `bytes` (0 if empty).
-fn frame_len_at(bytes: &[u8], role: Role) -> usize {
-    if bytes.is_empty() {
-        return 0;
-    }
-    // Our own frames: decode them as the peer would, with no limits.
-    let rules = DecodeRules {
-        role: match role {
-            Role::Server => Role::Client,
-            Role::Client => Role::Server,
-        },
-        allowed_rsv: 0x70,
-        max_frame_size: u64::MAX,
+///
+/// Read straight from the header's length fields: these are our own frames,
+/// already valid, and this runs for every frame written, so the checks of
+/// [`FrameHeader::decode`] would only cost.
+fn frame_len_at(bytes: &[u8]) -> usize {
+    let [_, b1, rest @ ..] = bytes else {
+        return bytes.len();
     };
-    match FrameHeader::decode(bytes, &rules) {
-        Ok(Status::Complete((h, hlen))) => {
-            hlen.saturating_add(usize::try_from(h.payload_len).unwrap_or(usize::MAX))
-        }
-        // Unreachable for frames this module encoded; treat the rest as one
-        // frame so output still drains.
-        _ => bytes.len(),
-    }
+    let mask_len: usize = if b1 & 0x80 != 0 { 4 } else { 0 };
+    let (ext_len, payload_len) = match b1 & 0x7f {
+        126 => match rest {
+            [a, b, ..] => (2, u64::from(u16::from_be_bytes([*a, *b]))),
+            // Unreachable for frames this module encoded; treat the rest as
+            // one frame so output still drains.
+            _ => return bytes.len(),
+        },
+        127 => match rest.get(..8) {
+            Some(ext) => {
+                let mut be = [0u8; 8];
+                be.copy_from_slice(ext);
+                (8, u64::from_be_bytes(be))
+            }
+            None => return bytes.len(),
+        },
+        n => (0, u64::from(n)),
+    };
+    (2 + ext_len + mask_len).saturating_add(usize::try_from(payload_len).unwrap_or(usize::MAX))
 }
 
 #[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
-    use crate::frame::{decode_frame, Status};
+    use crate::frame::{decode_frame, DecodeRules, Status};
     use std::vec::Vec;
+
+    #[test]
+    fn frame_len_at_reads_every_length_form_masked_or_not() {
+        for len in [0u64, 1, 125, 126, 127, 65_535, 65_536, 1 << 40] {
+            for mask in [None, Some([1, 2, 3, 4])] {
+                let mut header = FrameHeader::new(OpCode::Binary, len);
+                header.mask = mask;
+                let bytes = header.to_bytes();
+                let want = bytes.len() + usize::try_from(len).unwrap();
+                assert_eq!(frame_len_at(&bytes), want, "len {len} mask {mask:?}");
+                // A header cut inside its length field counts as the rest.
+                if bytes.len() > 2 && len > 125 {
+                    assert_eq!(frame_len_at(&bytes[..3]), 3, "len {len}");
+                }
+            }
+        }
+        assert_eq!(frame_len_at(&[]), 0);
+        assert_eq!(frame_len_at(&[0x82]), 1);
+    }
 
     /// Everything the sender hands out, written whole.
     fn drain(tx: &mut Sender) -> Vec<u8> {

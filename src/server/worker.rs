@@ -431,6 +431,10 @@ impl Worker {
     /// Consecutive small messages to the same topic and subscribers (what
     /// one read of a publishing connection brought) go as one run.
     fn deliver_outbox(&mut self) {
+        // Called after every connection's turn: most turns publish nothing.
+        if self.services.outbox.is_empty() {
+            return;
+        }
         let mut outbox = std::mem::take(&mut self.services.outbox);
         let mut run = std::mem::take(&mut self.run);
         let mut rest = &outbox[..];
