@@ -162,13 +162,13 @@ fn connect_with(
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Pair {
     let (client_end, server_end, wire) = socket_pair();
-    let conn = rustls::ClientConnection::new(
+    let conn = rustls::client::UnbufferedClientConnection::new(
         client_config(pki, versions),
         ServerName::try_from("localhost").unwrap(),
     )
     .unwrap();
     let mut pair = Pair {
-        client: TlsStream::new(conn.into(), client_end),
+        client: TlsStream::new(conn, client_end),
         server: tls.accept(server_end).unwrap(),
         wire,
     };

@@ -38,8 +38,16 @@ use std::path::{Path, PathBuf};
 use std::prelude::rust_2021::*;
 use std::sync::{Arc, RwLock};
 
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::client::{ClientConnectionData, UnbufferedClientConnection};
+use rustls::server::{
+    ClientHello, ResolvesServerCert, ServerConnectionData, UnbufferedServerConnection,
+};
 use rustls::sign::CertifiedKey;
+use rustls::unbuffered::{
+    AppDataRecord, ConnectionState, EncodeError, EncryptError, ReadEarlyData, UnbufferedStatus,
+    WriteTraffic,
+};
+use rustls::CommonState;
 
 use crate::tls::{load_certified_key, provider, TlsError, ALPN_HTTP1};
 
@@ -184,9 +192,9 @@ impl ServerTls {
     /// A TLS stream for a freshly accepted socket: the server's side of
     /// the handshake starts with the first read.
     pub fn accept<S: Socket>(&self, socket: S) -> io::Result<TlsStream<S>> {
-        let conn = rustls::ServerConnection::new(Arc::clone(&self.config))
+        let conn = UnbufferedServerConnection::new(Arc::clone(&self.config))
             .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
-        Ok(TlsStream::new(conn.into(), socket))
+        Ok(TlsStream::new(conn, socket))
     }
 }
 
@@ -207,24 +215,326 @@ impl PartialEq for ServerTls {
 
 impl Eq for ServerTls {}
 
+/// The rustls side of a [`TlsStream`]: a server or client connection
+/// driven through rustls' unbuffered API.
+pub enum TlsSession {
+    /// The server's side.
+    Server(UnbufferedServerConnection),
+    /// The client's side.
+    Client(UnbufferedClientConnection),
+}
+
+impl From<UnbufferedServerConnection> for TlsSession {
+    fn from(conn: UnbufferedServerConnection) -> TlsSession {
+        TlsSession::Server(conn)
+    }
+}
+
+impl From<UnbufferedClientConnection> for TlsSession {
+    fn from(conn: UnbufferedClientConnection) -> TlsSession {
+        TlsSession::Client(conn)
+    }
+}
+
+impl TlsSession {
+    /// What both sides share: protocol version, ALPN, peer certificates.
+    pub fn common(&self) -> &CommonState {
+        match self {
+            TlsSession::Server(c) => c,
+            TlsSession::Client(c) => c,
+        }
+    }
+}
+
+/// Either side's `process_tls_records`, so one driver serves both.
+trait Records {
+    type Data;
+    fn process<'c, 'i>(
+        &'c mut self,
+        incoming: &'i mut [u8],
+    ) -> UnbufferedStatus<'c, 'i, Self::Data>;
+    /// The next 0-RTT record (servers only).
+    fn next_early<'a>(
+        early: &'a mut ReadEarlyData<'_, '_, Self::Data>,
+    ) -> Option<Result<AppDataRecord<'a>, rustls::Error>>;
+}
+
+impl Records for UnbufferedServerConnection {
+    type Data = ServerConnectionData;
+    fn process<'c, 'i>(
+        &'c mut self,
+        incoming: &'i mut [u8],
+    ) -> UnbufferedStatus<'c, 'i, Self::Data> {
+        self.process_tls_records(incoming)
+    }
+    fn next_early<'a>(
+        early: &'a mut ReadEarlyData<'_, '_, Self::Data>,
+    ) -> Option<Result<AppDataRecord<'a>, rustls::Error>> {
+        early.next_record()
+    }
+}
+
+impl Records for UnbufferedClientConnection {
+    type Data = ClientConnectionData;
+    fn process<'c, 'i>(
+        &'c mut self,
+        incoming: &'i mut [u8],
+    ) -> UnbufferedStatus<'c, 'i, Self::Data> {
+        self.process_tls_records(incoming)
+    }
+    fn next_early<'a>(
+        _early: &'a mut ReadEarlyData<'_, '_, Self::Data>,
+    ) -> Option<Result<AppDataRecord<'a>, rustls::Error>> {
+        // rustls hands early data to servers only.
+        None
+    }
+}
+
+/// The most plaintext in one TLS record.
+const RECORD_PLAINTEXT: usize = 16 << 10;
+
+/// Room reserved per record for its header, tag and padding (TLS 1.3
+/// needs 22 bytes, TLS 1.2 with AES-GCM 29); rustls says when it needs more.
+const RECORD_OVERHEAD: usize = 64;
+
+/// The most ciphertext buffered while rustls waits for the rest of one
+/// message: a handshake message may take 64 KiB over several records.
+pub const MAX_TLS_INPUT: usize = 96 << 10;
+
+/// The buffers between the socket, rustls and the caller.
+#[derive(Default)]
+struct Buffers {
+    /// Ciphertext from the socket, decrypted by rustls where it lies; not
+    /// yet processed: `input[input_at..input_len]`. `input.len()` is the
+    /// room, zeroed once when it grows.
+    input: Vec<u8>,
+    input_at: usize,
+    input_len: usize,
+    /// Decrypted plaintext the caller has not read: `plain[plain_at..]`.
+    /// Only what did not fit the caller's buffer, or what a write had to
+    /// decrypt to reach the point where it may encrypt.
+    plain: Vec<u8>,
+    plain_at: usize,
+    /// Plaintext written before the handshake allowed encrypting it.
+    held: Vec<u8>,
+    /// Slices of a vectored write gathered into one record's plaintext.
+    gather: Vec<u8>,
+    /// Records for the socket: `out[out_at..out_len]`; `out.len()` is the
+    /// room, zeroed once when it grows.
+    out: Vec<u8>,
+    out_at: usize,
+    out_len: usize,
+    /// `close_notify` is owed, and whether it is in `out` yet.
+    close_wanted: bool,
+    close_queued: bool,
+    /// The peer's `close_notify` came: no plaintext follows.
+    peer_closed: bool,
+}
+
+impl Buffers {
+    /// Moves buffered plaintext into `dst`; returns the bytes moved.
+    fn take_plain(&mut self, dst: &mut [u8]) -> usize {
+        let k = (self.plain.len() - self.plain_at).min(dst.len());
+        dst[..k].copy_from_slice(&self.plain[self.plain_at..self.plain_at + k]);
+        self.plain_at += k;
+        if self.plain_at == self.plain.len() {
+            self.plain.clear();
+            self.plain_at = 0;
+        }
+        k
+    }
+}
+
+/// A decrypted record: into `dst[*n..]` as far as it goes, the rest into
+/// `plain`.
+fn deliver(payload: &[u8], dst: &mut [u8], n: &mut usize, plain: &mut Vec<u8>) {
+    let k = payload.len().min(dst.len() - *n);
+    dst[*n..*n + k].copy_from_slice(&payload[..k]);
+    *n += k;
+    plain.extend_from_slice(&payload[k..]);
+}
+
+/// Grows `buf` to at least `len` bytes.
+fn room(buf: &mut Vec<u8>, len: usize) {
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+}
+
+/// Where a run of rustls over the buffered ciphertext stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Every whole record is processed: more needs the socket.
+    NeedInput,
+    /// The caller's buffer is full.
+    Full,
+    /// Both sides sent `close_notify`.
+    Closed,
+}
+
+fn tls_error(e: rustls::Error) -> io::Error {
+    io::Error::new(ErrorKind::InvalidData, e)
+}
+
+/// Runs rustls over `b.input` until it needs more ciphertext or `dst`
+/// is full: plaintext goes to `dst[*n..]` (or `b.plain`), handshake
+/// messages and alerts to `b.out`. Where it may encrypt, it seals
+/// `b.held`, then `send` (setting `*sent`), then `close_notify` if owed.
+fn pump<C: Records>(
+    conn: &mut C,
+    b: &mut Buffers,
+    dst: &mut [u8],
+    n: &mut usize,
+    send: &[u8],
+    sent: &mut usize,
+) -> io::Result<Stop> {
+    loop {
+        let UnbufferedStatus { discard, state } =
+            conn.process(&mut b.input[b.input_at..b.input_len]);
+        let mut extra = 0;
+        let mut stop = None;
+        let mut failed = None;
+        // Both kinds of records are read the same way.
+        macro_rules! records {
+            ($next:expr) => {
+                while let Some(record) = $next {
+                    match record {
+                        Ok(record) => {
+                            extra += record.discard;
+                            deliver(record.payload, dst, n, &mut b.plain);
+                            if !dst.is_empty() && *n == dst.len() {
+                                stop = Some(Stop::Full);
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            failed = Some(tls_error(e));
+                            break;
+                        }
+                    }
+                }
+            };
+        }
+        match state {
+            Err(e) => failed = Some(tls_error(e)),
+            Ok(ConnectionState::ReadTraffic(mut records)) => records!(records.next_record()),
+            Ok(ConnectionState::ReadEarlyData(mut records)) => {
+                records!(C::next_early(&mut records))
+            }
+            Ok(ConnectionState::EncodeTlsData(mut data)) => loop {
+                match data.encode(&mut b.out[b.out_len..]) {
+                    Ok(k) => {
+                        b.out_len += k;
+                        break;
+                    }
+                    Err(EncodeError::InsufficientSize(s)) => {
+                        room(&mut b.out, b.out_len + s.required_size)
+                    }
+                    Err(EncodeError::AlreadyEncoded) => break,
+                }
+            },
+            // Encoded records are in `out`, which the caller sends.
+            Ok(ConnectionState::TransmitTlsData(t)) => t.done(),
+            Ok(ConnectionState::PeerClosed) => b.peer_closed = true,
+            Ok(ConnectionState::Closed) => {
+                b.peer_closed = true;
+                stop = Some(Stop::Closed);
+            }
+            Ok(ConnectionState::WriteTraffic(mut w)) => {
+                let held = std::mem::take(&mut b.held);
+                let sealed = seal(&mut w, &held, b).and_then(|()| {
+                    if *sent < send.len() {
+                        seal(&mut w, &send[*sent..], b)?;
+                        *sent = send.len();
+                    }
+                    if b.close_wanted && !b.close_queued {
+                        room(&mut b.out, b.out_len + 2 * RECORD_OVERHEAD);
+                        let k = w.queue_close_notify(&mut b.out[b.out_len..]);
+                        b.out_len += k.map_err(io::Error::other)?;
+                        b.close_queued = true;
+                    }
+                    Ok(())
+                });
+                b.held = held;
+                b.held.clear();
+                if let Err(e) = sealed {
+                    failed = Some(e);
+                }
+                stop = Some(Stop::NeedInput);
+            }
+            Ok(ConnectionState::BlockedHandshake) => stop = Some(Stop::NeedInput),
+            Ok(_) => stop = Some(Stop::NeedInput),
+        }
+        b.input_at += discard + extra;
+        if b.input_at >= b.input_len {
+            b.input_at = 0;
+            b.input_len = 0;
+        }
+        if let Some(e) = failed {
+            queue_alerts(conn, b);
+            return Err(e);
+        }
+        if let Some(stop) = stop {
+            return Ok(stop);
+        }
+    }
+}
+
+/// After an error rustls has an alert to send: encode what it hands out.
+fn queue_alerts<C: Records>(conn: &mut C, b: &mut Buffers) {
+    // An alert per error; a few rounds are plenty.
+    for _ in 0..4 {
+        let UnbufferedStatus { discard, state } =
+            conn.process(&mut b.input[b.input_at..b.input_len]);
+        let Ok(ConnectionState::EncodeTlsData(mut data)) = state else {
+            break;
+        };
+        room(&mut b.out, b.out_len + 1024);
+        if let Ok(k) = data.encode(&mut b.out[b.out_len..]) {
+            b.out_len += k;
+        }
+        b.input_at = (b.input_at + discard).min(b.input_len);
+    }
+    // Nothing after the error is read.
+    b.input_at = 0;
+    b.input_len = 0;
+}
+
+/// Encrypts `data` into `b.out`.
+fn seal<D>(w: &mut WriteTraffic<'_, D>, data: &[u8], b: &mut Buffers) -> io::Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    let records = data.len() / RECORD_PLAINTEXT + 1;
+    room(
+        &mut b.out,
+        b.out_len + data.len() + records * RECORD_OVERHEAD,
+    );
+    loop {
+        match w.encrypt(data, &mut b.out[b.out_len..]) {
+            Ok(k) => {
+                b.out_len += k;
+                return Ok(());
+            }
+            Err(EncryptError::InsufficientSize(s)) => room(&mut b.out, b.out_len + s.required_size),
+            Err(e) => return Err(io::Error::other(e)),
+        }
+    }
+}
+
 /// A rustls connection (server or client side) over a non-blocking socket.
 /// See the [module documentation](self).
 pub struct TlsStream<S> {
-    tls: rustls::Connection,
+    tls: TlsSession,
     socket: S,
-    /// Ciphertext read but not yet handed to rustls: `raw[raw_at..raw_len]`.
-    raw: Vec<u8>,
-    raw_at: usize,
-    raw_len: usize,
+    b: Buffers,
     /// The last socket read filled less than it offered: the socket was
     /// empty then.
     socket_short: bool,
-    /// The socket reached its end of stream (rustls has been told).
+    /// The socket reached its end of stream.
     eof: bool,
-    /// Records the socket did not take yet: `out[out_at..]`.
-    out: Vec<u8>,
-    out_at: usize,
-    /// A FIN is owed once `out` is written.
+    /// A FIN is owed once `close_notify` (if the handshake got that far)
+    /// and everything before it is written.
     fin_owed: bool,
     fin_sent: bool,
 }
@@ -232,18 +542,13 @@ pub struct TlsStream<S> {
 impl<S: Socket> TlsStream<S> {
     /// Wraps a connected socket; the handshake runs as the stream is read
     /// (server) or written and read (client).
-    pub fn new(mut tls: rustls::Connection, socket: S) -> TlsStream<S> {
-        tls.set_buffer_limit(Some(MAX_PLAINTEXT_PER_WRITE));
+    pub fn new(tls: impl Into<TlsSession>, socket: S) -> TlsStream<S> {
         TlsStream {
-            tls,
+            tls: tls.into(),
             socket,
-            raw: Vec::new(),
-            raw_at: 0,
-            raw_len: 0,
+            b: Buffers::default(),
             socket_short: false,
             eof: false,
-            out: Vec::new(),
-            out_at: 0,
             fin_owed: false,
             fin_sent: false,
         }
@@ -259,178 +564,209 @@ impl<S: Socket> TlsStream<S> {
         &mut self.socket
     }
 
-    /// The rustls connection: negotiated version, ALPN, SNI.
-    pub fn tls(&self) -> &rustls::Connection {
+    /// The TLS connection's state: negotiated version, ALPN, certificates.
+    pub fn tls(&self) -> &CommonState {
+        self.tls.common()
+    }
+
+    /// The rustls connection.
+    pub fn session(&self) -> &TlsSession {
         &self.tls
     }
 
     /// Whether the TLS handshake is still running.
     pub fn is_handshaking(&self) -> bool {
-        self.tls.is_handshaking()
+        self.tls().is_handshaking()
     }
 
-    /// Bytes waiting for the socket: records it did not take (and nothing
-    /// else: rustls' own queue is always moved out).
+    /// Bytes waiting for the socket: records it did not take yet.
     pub fn pending(&self) -> usize {
-        self.out.len() - self.out_at
+        self.b.out_len - self.b.out_at
     }
 
     /// Gives back the memory a quiet connection does not need: the
-    /// ciphertext read buffer, the write queue, and rustls' record buffer
-    /// down to its 4 KiB minimum. Nothing is lost: each comes back on the
-    /// next read or blocked write. Does nothing while bytes wait in them.
+    /// ciphertext and plaintext buffers and the write queue. Nothing is
+    /// lost: each comes back when needed. Keeps whatever still holds
+    /// bytes.
     pub fn release_idle_memory(&mut self) {
-        if self.pending() == 0 && self.out.capacity() > 0 {
-            self.out = Vec::new();
-            self.out_at = 0;
+        let b = &mut self.b;
+        if b.out_at == b.out_len {
+            b.out = Vec::new();
+            b.out_at = 0;
+            b.out_len = 0;
         }
-        if self.raw_at < self.raw_len {
-            return;
+        if b.input_at == b.input_len {
+            b.input = Vec::new();
+            b.input_at = 0;
+            b.input_len = 0;
         }
-        self.raw = Vec::new();
-        self.raw_at = 0;
-        self.raw_len = 0;
-        if !self.eof {
-            // rustls shrinks its record buffer when a read finds it
-            // empty; this reader offers nothing and reports WouldBlock.
-            let _ = self.tls.read_tls(&mut WouldBlock);
+        if b.plain_at == b.plain.len() {
+            b.plain = Vec::new();
+            b.plain_at = 0;
         }
+        if b.held.is_empty() {
+            b.held = Vec::new();
+        }
+        b.gather = Vec::new();
     }
 
-    /// Bytes of memory held by the buffers of this layer (not counting
-    /// rustls' own).
+    /// Bytes of memory held by this layer's buffers (rustls keeps no
+    /// record buffers of its own on this path).
     pub fn buffer_bytes(&self) -> usize {
-        self.raw.capacity() + self.out.capacity()
+        let b = &self.b;
+        b.input.capacity()
+            + b.out.capacity()
+            + b.plain.capacity()
+            + b.held.capacity()
+            + b.gather.capacity()
     }
 
     /// Queues `close_notify`, then sends the TCP FIN once everything is
     /// written. Returns whether the FIN is out; if not, call
     /// [`flush_pending`](Self::flush_pending) when the socket is writable.
+    /// A connection still in its TLS handshake gets the FIN alone.
     pub fn shutdown_write(&mut self) -> io::Result<bool> {
         if !self.fin_owed {
-            self.tls.send_close_notify();
             self.fin_owed = true;
+            self.b.close_wanted = true;
         }
         self.flush_pending()?;
         Ok(self.fin_sent)
     }
 
-    /// Writes what waits for the socket; sends an owed FIN after it.
-    /// Returns the bytes still waiting.
+    /// Writes what waits; sends an owed FIN after it. Returns the bytes
+    /// still waiting.
     pub fn flush_pending(&mut self) -> io::Result<usize> {
+        let b = &self.b;
+        if self.is_handshaking() || !b.held.is_empty() || (b.close_wanted && !b.close_queued) {
+            // The client's first flight, plaintext held through the
+            // handshake, close_notify.
+            self.pump(&mut [], &mut 0, &[])?;
+        }
         self.send_records()?;
-        if self.fin_owed && !self.fin_sent && self.pending() == 0 {
+        let closing_done = self.b.close_queued || self.is_handshaking();
+        if self.fin_owed && !self.fin_sent && self.pending() == 0 && closing_done {
             self.socket.shutdown_write()?;
             self.fin_sent = true;
         }
         Ok(self.pending())
     }
 
-    /// Writes the waiting records, then whatever rustls has queued,
-    /// straight from its buffers; what the socket refuses moves into
-    /// `out`. Returns `Ok` on `WouldBlock`.
-    fn send_records(&mut self) -> io::Result<()> {
-        while self.out_at < self.out.len() {
-            match self.socket.write(&self.out[self.out_at..]) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => self.out_at += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
-        }
-        if self.out_at == self.out.len() {
-            self.out.clear();
-            self.out_at = 0;
-            while self.tls.wants_write() {
-                match self.tls.write_tls(&mut self.socket) {
-                    Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                    Ok(_) => {}
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        // Writing into a Vec cannot fail.
-        while self.tls.wants_write() {
-            let _ = self.tls.write_tls(&mut self.out);
-        }
-        Ok(())
-    }
-
-    /// Hands the unread ciphertext to rustls and processes it, until it is
-    /// all in or rustls' plaintext buffer is full.
-    fn feed(&mut self) -> io::Result<()> {
-        while self.raw_at < self.raw_len {
-            let mut input = &self.raw[self.raw_at..self.raw_len];
-            match self.tls.read_tls(&mut input) {
-                // Only after close_notify: whatever follows is ignored.
-                Ok(0) => {
-                    self.raw_at = self.raw_len;
-                    break;
-                }
-                Ok(n) => self.raw_at += n,
-                // The plaintext buffer is full: let the caller drain it.
-                Err(e) if e.kind() == ErrorKind::Other => break,
-                Err(e) => return Err(e),
-            }
-            self.process()?;
-        }
-        Ok(())
-    }
-
-    /// Processes the records rustls holds; on a TLS error, sends its alert.
-    fn process(&mut self) -> io::Result<()> {
-        if let Err(e) = self.tls.process_new_packets() {
-            // The alert rustls queued goes out if the socket takes it.
+    /// Runs rustls over the buffered ciphertext; see [`pump`]. Returns
+    /// where it stopped and how much of `send` it encrypted.
+    fn pump(&mut self, dst: &mut [u8], n: &mut usize, send: &[u8]) -> io::Result<(Stop, usize)> {
+        let mut sent = 0;
+        let stop = match &mut self.tls {
+            TlsSession::Server(c) => pump(c, &mut self.b, dst, n, send, &mut sent),
+            TlsSession::Client(c) => pump(c, &mut self.b, dst, n, send, &mut sent),
+        };
+        if stop.is_err() {
+            // The alert goes out if the socket takes it.
             let _ = self.send_records();
-            self.raw_at = self.raw_len;
-            return Err(io::Error::new(ErrorKind::InvalidData, e));
         }
+        Ok((stop?, sent))
+    }
+
+    /// Writes the waiting records; `Ok` on `WouldBlock`.
+    fn send_records(&mut self) -> io::Result<()> {
+        let b = &mut self.b;
+        while b.out_at < b.out_len {
+            match self.socket.write(&b.out[b.out_at..b.out_len]) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => b.out_at += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        b.out_at = 0;
+        b.out_len = 0;
         Ok(())
     }
 
-    /// Hands rustls the plaintext of `bufs` from byte `skip` on, as far as
-    /// its buffer limit allows; returns the bytes taken.
-    fn write_plaintext(&mut self, bufs: &[IoSlice<'_>], mut skip: usize) -> io::Result<usize> {
+    /// Reads the socket once into the ciphertext buffer, behind what
+    /// waits there.
+    fn read_socket(&mut self) -> io::Result<usize> {
+        let b = &mut self.b;
+        if b.input_at > 0 {
+            b.input.copy_within(b.input_at..b.input_len, 0);
+            b.input_len -= b.input_at;
+            b.input_at = 0;
+        }
+        // Start small: a ClientHello and an upgrade request fit in 4 KiB.
+        // The buffer doubles up to TLS_READ_SIZE while reads fill it, so
+        // only busy connections hold the large one; beyond that only for
+        // a message that does not fit, up to MAX_TLS_INPUT.
+        let len = b.input.len();
+        let free = len - b.input_len;
+        let grow_to = if len == 0 {
+            TLS_FIRST_READ_SIZE
+        } else if len < TLS_READ_SIZE && (!self.socket_short || free < len / 4) {
+            (len * 2).min(TLS_READ_SIZE)
+        } else if free == 0 {
+            if len >= MAX_TLS_INPUT {
+                return Err(io::Error::new(
+                    ErrorKind::InvalidData,
+                    "a TLS message larger than MAX_TLS_INPUT",
+                ));
+            }
+            (len * 2).min(MAX_TLS_INPUT)
+        } else {
+            len
+        };
+        room(&mut b.input, grow_to);
+        let offered = b.input.len() - b.input_len;
+        loop {
+            match self.socket.read(&mut b.input[b.input_len..]) {
+                Ok(k) => {
+                    b.input_len += k;
+                    self.socket_short = k < offered;
+                    return Ok(k);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Encrypts `bufs` from byte `skip` on, at most `limit` bytes, as one
+    /// slice or gathered; returns the bytes taken (0 before the handshake
+    /// allows it).
+    fn seal_from(
+        &mut self,
+        bufs: &[IoSlice<'_>],
+        mut skip: usize,
+        limit: usize,
+    ) -> io::Result<usize> {
         let mut i = 0;
         while i < bufs.len() && skip >= bufs[i].len() {
             skip -= bufs[i].len();
             i += 1;
         }
-        match bufs.get(i) {
-            None => Ok(0),
-            // The rest of a slice rustls took in part: a record of its own.
-            Some(first) if skip > 0 => self.tls.writer().write(&first[skip..]),
-            Some(_) => self.tls.writer().write_vectored(&bufs[i..]),
+        let Some(first) = bufs.get(i) else {
+            return Ok(0);
+        };
+        let first = &first[skip..];
+        if first.len() >= RECORD_PLAINTEXT || i + 1 == bufs.len() {
+            let take = first.len().min(limit);
+            return Ok(self.pump(&mut [], &mut 0, &first[..take])?.1);
         }
-    }
-
-    /// Reads the socket once into the ciphertext buffer.
-    fn read_socket(&mut self) -> io::Result<usize> {
-        // Start small: a ClientHello and an upgrade request fit in 4 KiB.
-        // The buffer doubles up to TLS_READ_SIZE each time a read fills it,
-        // so only busy connections hold the large one, and the many that
-        // just connect and wait never allocate it.
-        if self.raw.is_empty() {
-            self.raw.resize(TLS_FIRST_READ_SIZE, 0);
-        } else if self.raw_len == self.raw.len() && self.raw.len() < TLS_READ_SIZE {
-            let grown = (self.raw.len() * 2).min(TLS_READ_SIZE);
-            self.raw.resize(grown, 0);
-        }
-        loop {
-            match self.socket.read(&mut self.raw) {
-                Ok(n) => {
-                    self.raw_at = 0;
-                    self.raw_len = n;
-                    self.socket_short = n < self.raw.len();
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+        // Small slices (frame headers, short frames): one record's worth
+        // gathered, so they share a record instead of taking one each.
+        let mut gather = std::mem::take(&mut self.b.gather);
+        gather.clear();
+        let want = limit.min(RECORD_PLAINTEXT);
+        gather.extend_from_slice(&first[..first.len().min(want)]);
+        for buf in &bufs[i + 1..] {
+            if gather.len() == want {
+                break;
             }
+            let k = buf.len().min(want - gather.len());
+            gather.extend_from_slice(&buf[..k]);
         }
+        let sealed = self.pump(&mut [], &mut 0, &gather);
+        self.b.gather = gather;
+        Ok(sealed?.1)
     }
 }
 
@@ -443,25 +779,16 @@ impl<S: Socket> Read for TlsStream<S> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let mut n = 0;
+        let mut n = self.b.take_plain(buf);
         loop {
-            match self.tls.reader().read(&mut buf[n..]) {
-                Ok(0) => return Ok(n), // close_notify received
-                Ok(k) => n += k,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                // The TCP end came without close_notify.
-                Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(n),
-                Err(e) => return Err(e),
-            }
             if n == buf.len() {
                 return Ok(n);
             }
-            if self.raw_at < self.raw_len {
-                self.feed()?;
-                self.send_records()?;
-                continue;
-            }
-            if self.eof {
+            let (stop, _) = self.pump(buf, &mut n, &[])?;
+            // Handshake flights, tickets, plaintext held through the
+            // handshake.
+            self.send_records()?;
+            if stop != Stop::NeedInput || self.b.peer_closed || self.eof {
                 return Ok(n);
             }
             if n > 0 && self.socket_short {
@@ -470,15 +797,8 @@ impl<S: Socket> Read for TlsStream<S> {
                 return Ok(n);
             }
             match self.read_socket() {
-                Ok(0) => {
-                    self.eof = true;
-                    let _ = self.tls.read_tls(&mut io::empty());
-                    self.process()?;
-                }
-                Ok(_) => {
-                    self.feed()?;
-                    self.send_records()?;
-                }
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.socket_short = true;
                     return if n > 0 { Ok(n) } else { Err(e) };
@@ -508,20 +828,46 @@ impl<S: Socket> Write for TlsStream<S> {
                 "write after close_notify",
             ));
         }
-        // rustls takes at most MAX_PLAINTEXT_PER_WRITE at a time; go on
-        // while the socket takes every record, so a large vectored write
-        // (the replies to several reads) is not cut short and queued.
         let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
+            return Ok(0);
+        }
         let mut done = 0;
-        while done < total {
-            let n = self.write_plaintext(bufs, done)?;
-            done += n;
-            self.send_records()?;
-            if n == 0 || self.pending() > 0 {
-                break;
+        if !self.is_handshaking() && self.b.held.is_empty() {
+            // MAX_PLAINTEXT_PER_WRITE at a time; go on while the socket
+            // takes every record, so a large vectored write (the replies
+            // to several reads) is not cut short and queued.
+            let mut unsent = 0;
+            while done < total {
+                let k = self.seal_from(bufs, done, MAX_PLAINTEXT_PER_WRITE - unsent)?;
+                if k == 0 {
+                    break;
+                }
+                done += k;
+                unsent += k;
+                if unsent == MAX_PLAINTEXT_PER_WRITE || done == total {
+                    self.send_records()?;
+                    unsent = 0;
+                    if self.pending() > 0 {
+                        break;
+                    }
+                }
+            }
+            if done > 0 {
+                self.send_records()?;
+                return Ok(done);
             }
         }
-        if done == 0 && total > 0 {
+        // Before the handshake allows encrypting: held, up to one write's
+        // worth, and sealed as soon as it may be.
+        let room = MAX_PLAINTEXT_PER_WRITE.saturating_sub(self.b.held.len());
+        for buf in bufs {
+            let k = buf.len().min(room - done);
+            self.b.held.extend_from_slice(&buf[..k]);
+            done += k;
+        }
+        self.flush_pending()?;
+        if done == 0 {
             return Err(ErrorKind::WouldBlock.into());
         }
         Ok(done)
@@ -533,14 +879,5 @@ impl<S: Socket> Write for TlsStream<S> {
             0 => Ok(()),
             _ => Err(ErrorKind::WouldBlock.into()),
         }
-    }
-}
-
-/// A reader that has nothing yet.
-struct WouldBlock;
-
-impl Read for WouldBlock {
-    fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
-        Err(ErrorKind::WouldBlock.into())
     }
 }

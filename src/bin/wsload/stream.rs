@@ -29,12 +29,12 @@ impl Stream {
     pub fn new(socket: TcpStream, target: &crate::driver::Target) -> io::Result<Stream> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &target.tls {
-            let conn = rfc6455::tls::rustls::ClientConnection::new(
+            let conn = rfc6455::tls::rustls::client::UnbufferedClientConnection::new(
                 std::sync::Arc::clone(&tls.config),
                 tls.name.clone(),
             )
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            return Ok(Stream::Tls(Box::new(TlsStream::new(conn.into(), socket))));
+            return Ok(Stream::Tls(Box::new(TlsStream::new(conn, socket))));
         }
         let _ = target;
         Ok(Stream::Plain(socket))
