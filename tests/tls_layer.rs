@@ -691,3 +691,564 @@ fn a_large_vectored_write_goes_on_while_the_socket_takes_the_records() {
         assert!(got == all[..n], "room {room}: the bytes differ");
     }
 }
+
+// ---------------------------------------------------------------- review
+
+/// The client's first flight, as bytes on the wire.
+fn client_hello_bytes(pki: &TestPki) -> Vec<u8> {
+    let (client_end, _server_end, wire) = socket_pair();
+    let conn = rustls::client::UnbufferedClientConnection::new(
+        client_config(pki, rustls::DEFAULT_VERSIONS),
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let mut client = TlsStream::new(conn, client_end);
+    client.flush_pending().unwrap();
+    let bytes = wire.to_server.borrow().network.iter().copied().collect();
+    bytes
+}
+
+#[test]
+fn a_call_after_a_tls_error_does_not_panic() {
+    // A valid ClientHello followed, in the same record, by two bytes of a
+    // next handshake message: rustls fails (KeyEpochWithPendingFragment)
+    // with a partial handshake span left in its hs_deframer, whose
+    // offsets point into the buffer TlsStream then throws away.
+    let pki = TestPki::localhost();
+    let mut hello = client_hello_bytes(&pki);
+    assert_eq!(hello[0], 0x16);
+    let len = u16::from_be_bytes([hello[3], hello[4]]) as usize;
+    assert_eq!(hello.len(), 5 + len, "one record");
+    hello.extend_from_slice(&[0x01, 0x00]);
+    hello[3..5].copy_from_slice(&((len + 2) as u16).to_be_bytes());
+    let (_client_end, server_end, wire) = socket_pair();
+    let mut server = server_tls(&pki).accept(server_end).unwrap();
+    wire.to_server.borrow_mut().network.extend(&hello);
+    let mut buf = [0u8; 256];
+    let err = server.read(&mut buf).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
+    // Closing after the error, as a caller would: must not panic.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = server.shutdown_write();
+        let _ = server.read(&mut buf);
+    }));
+    assert!(r.is_ok(), "TlsStream panicked after a TLS error");
+}
+
+fn server_tls_with(pki: &TestPki, f: impl FnOnce(&mut rustls::ServerConfig)) -> ServerTls {
+    let base = server_tls(pki);
+    let mut config = (**base.config()).clone();
+    f(&mut config);
+    ServerTls::from_config(Arc::new(config))
+}
+
+fn connect_cfg(tls: &ServerTls, client: Arc<rustls::ClientConfig>, server_max_read: usize) -> Pair {
+    let (client_end, server_end, wire) = socket_pair();
+    *wire.server_max_read.borrow_mut() = server_max_read;
+    let conn = rustls::client::UnbufferedClientConnection::new(
+        client,
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let mut pair = Pair {
+        client: TlsStream::new(conn, client_end),
+        server: tls.accept(server_end).unwrap(),
+        wire,
+    };
+    pair.handshake();
+    pair
+}
+
+#[test]
+fn handshake_messages_split_over_many_small_records() {
+    // Tiny records both ways: every handshake message is joined across
+    // records by rustls inside TlsStream's buffer, read a few bytes at a
+    // time.
+    let pki = TestPki::localhost();
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        for frag in [32usize, 61, 100, 1000] {
+            for max_read in [1usize, 3, 7, 50, 100_000] {
+                let tls = server_tls_with(&pki, |c| c.max_fragment_size = Some(frag));
+                let mut cc = (*client_config(&pki, versions)).clone();
+                cc.max_fragment_size = Some(frag);
+                let mut pair = connect_cfg(&tls, Arc::new(cc), max_read);
+                echo_over(
+                    &mut pair,
+                    &[(false, payload(3000, 1)), (true, b"x".to_vec())],
+                    97,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn resumption_tls12_and_tls13() {
+    let pki = TestPki::localhost();
+    let tls = server_tls(&pki);
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let cc = client_config(&pki, versions);
+        for round in 0..3 {
+            let mut pair = connect_cfg(&tls, Arc::clone(&cc), usize::MAX);
+            eprintln!(
+                "{versions:?} round {round}: {:?}",
+                pair.server.tls().handshake_kind()
+            );
+            echo_over(&mut pair, &[(false, payload(100, round))], 4096);
+        }
+    }
+}
+
+/// A buffered rustls client over an `End`, to do what the unbuffered one
+/// cannot from outside (key updates).
+struct BufClient {
+    conn: rustls::ClientConnection,
+    end: End,
+}
+
+impl BufClient {
+    fn pump_out(&mut self) {
+        while self.conn.wants_write() {
+            self.conn.write_tls(&mut self.end).unwrap();
+        }
+    }
+    fn pump_in(&mut self, into: &mut Vec<u8>) {
+        loop {
+            match self.conn.read_tls(&mut self.end) {
+                Ok(0) => break,
+                Ok(_) => {
+                    self.conn.process_new_packets().unwrap();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.conn.reader().read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => into.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn key_updates_both_ways() {
+    let pki = TestPki::localhost();
+    let tls = server_tls(&pki);
+    let (client_end, server_end, wire) = socket_pair();
+    let mut client = BufClient {
+        conn: rustls::ClientConnection::new(
+            client_config(&pki, &[&rustls::version::TLS13]),
+            ServerName::try_from("localhost").unwrap(),
+        )
+        .unwrap(),
+        end: client_end,
+    };
+    let mut server = tls.accept(server_end).unwrap();
+    let mut sink = Vec::new();
+    for _ in 0..100 {
+        client.pump_out();
+        let mut b = [0u8; 64];
+        let _ = server.read(&mut b);
+        server.flush_pending().unwrap();
+        client.pump_in(&mut sink);
+        if !client.conn.is_handshaking() && !server.is_handshaking() {
+            break;
+        }
+    }
+    assert!(!server.is_handshaking());
+    for round in 0..40u8 {
+        // The client asks for a key update (update_requested), then sends.
+        client.conn.refresh_traffic_keys().unwrap();
+        client.conn.writer().write_all(&[round; 100]).unwrap();
+        client.pump_out();
+        let mut got = Vec::new();
+        let mut b = [0u8; 1000];
+        loop {
+            match server.read(&mut b) {
+                Ok(0) => panic!("eof"),
+                Ok(n) => got.extend_from_slice(&b[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("round {round}: server read: {e}"),
+            }
+        }
+        assert_eq!(got, vec![round; 100]);
+        // The server answers: its own KeyUpdate must go first.
+        server.write_all(&[round ^ 0xff; 300]).unwrap();
+        let mut echoed = Vec::new();
+        client.pump_in(&mut echoed);
+        assert_eq!(echoed, vec![round ^ 0xff; 300], "round {round}");
+    }
+    drop(wire);
+}
+
+#[test]
+fn records_decrypted_by_a_write_come_out_in_order_then_the_end() {
+    let pki = TestPki::localhost();
+    for small in [1usize, 5, 100, 20_000] {
+        let mut pair = connect(&pki);
+        // Many records, then close_notify and FIN, all waiting at the server.
+        let mut sent = Vec::new();
+        for i in 0..50 {
+            let p = payload(100 + i * 97, i);
+            pair.client.write_all(&p).unwrap();
+            sent.extend_from_slice(&p);
+        }
+        assert!(pair.client.shutdown_write().unwrap());
+        let mut got = Vec::new();
+        let mut b = vec![0u8; small];
+        // One short read: Full.
+        let n = pair.server.read(&mut b).unwrap();
+        got.extend_from_slice(&b[..n]);
+        // Writes in between decrypt what waits into `plain`.
+        for _ in 0..3 {
+            pair.server.write_all(b"reply").unwrap();
+        }
+        let mut b = vec![0u8; 777];
+        loop {
+            match pair.server.read(&mut b) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(
+            got == sent,
+            "small {small}: {} vs {}",
+            got.len(),
+            sent.len()
+        );
+        // The server can still answer and close.
+        assert!(pair.server.shutdown_write().unwrap());
+    }
+}
+
+#[test]
+fn client_writes_before_the_handshake() {
+    let pki = TestPki::localhost();
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let (client_end, server_end, wire) = socket_pair();
+        let conn = rustls::client::UnbufferedClientConnection::new(
+            client_config(&pki, versions),
+            ServerName::try_from("localhost").unwrap(),
+        )
+        .unwrap();
+        let mut client = TlsStream::new(conn, client_end);
+        let mut server = server_tls(&pki).accept(server_end).unwrap();
+        let data = payload(200_000, 7);
+        let mut at = 0;
+        let mut got = Vec::new();
+        for _ in 0..10_000 {
+            if at < data.len() {
+                match client.write(&data[at..]) {
+                    Ok(n) => at += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            client.flush_pending().unwrap();
+            let mut b = vec![0u8; 5000];
+            loop {
+                match server.read(&mut b) {
+                    Ok(0) => panic!("eof"),
+                    Ok(n) => got.extend_from_slice(&b[..n]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            server.flush_pending().unwrap();
+            let mut b = [0u8; 100];
+            match client.read(&mut b) {
+                Ok(0) => panic!("eof"),
+                Ok(_) => panic!("data?"),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+            if got.len() == data.len() {
+                break;
+            }
+        }
+        assert!(got == data, "{versions:?}: {} of {}", got.len(), data.len());
+        drop(wire);
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn edge_triggered_model_random() {
+    // The server reads only on an "edge" (bytes written by the client
+    // since its last short read) or after a full read, as an
+    // edge-triggered loop does; it writes between reads. Nothing may get
+    // stuck, nothing reordered.
+    let pki = TestPki::localhost();
+    let tls = server_tls(&pki);
+    for seed in 1..3000u64 {
+        let mut rng = Rng(seed * 0x9e37_79b9_7f4a_7c15);
+        let versions: &[&'static rustls::SupportedProtocolVersion] = if seed % 3 == 0 {
+            &[&rustls::version::TLS12]
+        } else {
+            rustls::DEFAULT_VERSIONS
+        };
+        let mut pair = connect_with(&pki, &tls, versions);
+        *pair.wire.server_max_read.borrow_mut() =
+            [1, 7, 100, 3000, 20_000, usize::MAX][rng.below(6)];
+        let c2s = payload(rng.below(300_000), seed as usize);
+        let s2c = payload(rng.below(300_000), seed as usize + 1);
+        let (mut c_at, mut s_at) = (0, 0);
+        let mut s_got = Vec::new();
+        let mut c_got = Vec::new();
+        let mut edge = false;
+        let mut full = false;
+        let mut client_closed = false;
+        let mut s_eof = false;
+        let mut server_closed = false;
+        for _step in 0..200_000 {
+            // Client side: write some, read all.
+            if c_at < c2s.len() && rng.below(2) == 0 {
+                let k = (1 + rng.below(40_000)).min(c2s.len() - c_at);
+                match pair.client.write(&c2s[c_at..c_at + k]) {
+                    Ok(n) => {
+                        c_at += n;
+                        edge = true;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            if pair.client.flush_pending().unwrap() == 0
+                && c_at == c2s.len()
+                && !client_closed
+                && rng.below(3) == 0
+            {
+                pair.client.shutdown_write().unwrap();
+                client_closed = true;
+                edge = true;
+            }
+            let mut b = vec![0u8; 1 + rng.below(70_000)];
+            loop {
+                match pair.client.read(&mut b) {
+                    Ok(0) => break,
+                    Ok(n) => c_got.extend_from_slice(&b[..n]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("client: {e}"),
+                }
+            }
+            // Server side.
+            *pair.wire.server_write_room.borrow_mut() = [0, 10, 5000, usize::MAX][rng.below(4)];
+            // After the FIN, read_until_blocked (RDHUP), as the worker does.
+            if (edge || full || (client_closed && !s_eof && rng.below(2) == 0)) && !s_eof {
+                edge = false;
+                let mut b = vec![0u8; 1 + rng.below(20_000)];
+                let r = pair.server.read(&mut b);
+                match r {
+                    Ok(0) => s_eof = true,
+                    Ok(n) => {
+                        s_got.extend_from_slice(&b[..n]);
+                        full = n == b.len();
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => full = false,
+                    Err(e) => panic!("server: {e}"),
+                }
+                let pipe = pair.wire.to_server.borrow();
+                if !full && !s_eof {
+                    assert!(pipe.data.is_empty(), "seed {seed}: short read left bytes");
+                }
+                // Bytes still on their way arrive later: a new edge then.
+                if !pipe.network.is_empty() {
+                    edge = true;
+                }
+            }
+            if s_at < s2c.len() && rng.below(2) == 0 {
+                let k = (1 + rng.below(100_000)).min(s2c.len() - s_at);
+                let slices: Vec<IoSlice<'_>> = s2c[s_at..s_at + k]
+                    .chunks(1 + rng.below(20_000))
+                    .map(IoSlice::new)
+                    .collect();
+                match pair.server.write_vectored(&slices) {
+                    Ok(n) => s_at += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            pair.server.flush_pending().unwrap();
+            if s_at == s2c.len() && s_eof && !server_closed {
+                pair.server.shutdown_write().unwrap();
+                server_closed = true;
+            }
+            if server_closed
+                && pair.server.pending() == 0
+                && c_got.len() == s2c.len()
+                && s_got.len() == c2s.len()
+            {
+                break;
+            }
+            // An idle sweep now and then.
+            if rng.below(50) == 0 {
+                pair.server.release_idle_memory();
+            }
+            if rng.below(20) == 0 {
+                *pair.wire.server_write_room.borrow_mut() = usize::MAX;
+            }
+        }
+        assert!(
+            s_got == c2s,
+            "seed {seed}: server got {} of {}",
+            s_got.len(),
+            c2s.len()
+        );
+        assert!(
+            c_got == s2c,
+            "seed {seed}: client got {} of {}",
+            c_got.len(),
+            s2c.len()
+        );
+        assert!(
+            pair.wire.to_client.borrow().fin,
+            "seed {seed}: FIN: server_closed {server_closed} s_eof {s_eof} pending {} client_closed {client_closed}",
+            pair.server.pending()
+        );
+    }
+}
+
+#[test]
+fn shutdown_during_the_handshake() {
+    let pki = TestPki::localhost();
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        for stop_at in 0..6 {
+            let (client_end, server_end, wire) = socket_pair();
+            let conn = rustls::client::UnbufferedClientConnection::new(
+                client_config(&pki, versions),
+                ServerName::try_from("localhost").unwrap(),
+            )
+            .unwrap();
+            let mut client = TlsStream::new(conn, client_end);
+            let mut server = server_tls(&pki).accept(server_end).unwrap();
+            let mut b = [0u8; 100];
+            let mut log = Vec::new();
+            for step in 0..8 {
+                client.flush_pending().unwrap();
+                if step == stop_at {
+                    let fin = server.shutdown_write().unwrap();
+                    log.push(format!(
+                        "step {step}: shutdown: fin {fin} handshaking {}",
+                        server.is_handshaking()
+                    ));
+                }
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let r = server.read(&mut b);
+                    let f = server.flush_pending();
+                    (r.map_err(|e| e.to_string()), f.map_err(|e| e.to_string()))
+                }));
+                match r {
+                    Ok(x) => log.push(format!("step {step}: server {x:?}")),
+                    Err(_) => {
+                        panic!("{versions:?} stop_at {stop_at}: panicked at step {step}; {log:#?}")
+                    }
+                }
+                let _ = client.read(&mut b);
+            }
+            assert!(
+                wire.to_client.borrow().fin,
+                "{versions:?} stop_at {stop_at}: no FIN; {log:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn close_notify_without_fin_after_data_in_one_read() {
+    // Data and close_notify arrive together, no FIN (the peer waits for
+    // our close_notify). The read that delivers the data is short, so an
+    // edge-triggered caller would stop, and no readiness event follows:
+    // read_ended() tells it to read once more.
+    let pki = TestPki::localhost();
+    let tls = server_tls(&pki);
+    let (client_end, server_end, _wire) = socket_pair();
+    let mut client = BufClient {
+        conn: rustls::ClientConnection::new(
+            client_config(&pki, &[&rustls::version::TLS13]),
+            ServerName::try_from("localhost").unwrap(),
+        )
+        .unwrap(),
+        end: client_end,
+    };
+    let mut server = tls.accept(server_end).unwrap();
+    let mut sink = Vec::new();
+    for _ in 0..100 {
+        client.pump_out();
+        let mut b = [0u8; 64];
+        let _ = server.read(&mut b);
+        server.flush_pending().unwrap();
+        client.pump_in(&mut sink);
+        if !client.conn.is_handshaking() && !server.is_handshaking() {
+            break;
+        }
+    }
+    client.conn.writer().write_all(b"last words").unwrap();
+    client.conn.send_close_notify();
+    client.pump_out();
+    let mut b = [0u8; 4096];
+    let n = server.read(&mut b).unwrap();
+    assert_eq!(&b[..n], b"last words");
+    assert!(server.read_ended());
+    assert_eq!(server.read(&mut b).unwrap(), 0, "the end was already known");
+}
+
+#[test]
+fn a_large_certificate_message_is_joined_in_the_clients_buffer() {
+    let pki = TestPki::localhost();
+    let dir = temp_dir("tls-bigchain");
+    let files = pki.write(&dir);
+    for copies in [20usize, 100, 160] {
+        let mut chain = std::fs::read_to_string(&files.cert).unwrap();
+        for _ in 0..copies {
+            chain.push_str(&pki.ca_pem);
+        }
+        let path = dir.join(format!("chain{copies}.pem"));
+        std::fs::write(&path, chain).unwrap();
+        let tls = ServerTls::from_pem_files(&path, &files.key).unwrap();
+        for versions in [
+            &[&rustls::version::TLS13][..],
+            &[&rustls::version::TLS12][..],
+        ] {
+            for max_read in [1usize, 1000, usize::MAX] {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut pair = connect_cfg(&tls, client_config(&pki, versions), max_read);
+                    echo_over(&mut pair, &[(false, payload(5000, 1))], 1000);
+                }));
+                eprintln!(
+                    "copies {copies} {versions:?} max_read {max_read}: {}",
+                    if r.is_ok() { "ok" } else { "FAILED" }
+                );
+            }
+        }
+    }
+}

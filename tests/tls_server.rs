@@ -383,6 +383,37 @@ fn end_of_stream_right_after_a_message_is_noticed_over_tls() {
 }
 
 #[test]
+fn close_notify_without_a_fin_after_a_message_is_noticed() {
+    // The message and close_notify arrive in one read, and the client
+    // keeps its side of TCP open: nothing but the TLS layer says the
+    // stream ended, and no readiness event follows. The server must see
+    // the end anyway: the echo, then its own close_notify, long before
+    // any timeout (there is none here; the client's read gives up at 10 s).
+    let server = start(|c| {
+        c.idle_timeout = None;
+        c.ping_interval = None;
+    });
+    for round in 0..10 {
+        let size = if round % 2 == 0 { 20 } else { 100_000 };
+        let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let mut raw = raw_tls(&server);
+        let wire = frame_bytes(true, OpCode::Binary, &payload);
+        raw.stream.conn.set_buffer_limit(None);
+        raw.stream.conn.writer().write_all(&wire).unwrap();
+        raw.stream.conn.send_close_notify();
+        let mut records = Vec::new();
+        while raw.stream.conn.wants_write() {
+            raw.stream.conn.write_tls(&mut records).unwrap();
+        }
+        raw.stream.sock.write_all(&records).unwrap();
+        let (frames, end) = raw.frames_until_end();
+        assert_eq!(frames.len(), 1, "round {round}: {} frames", frames.len());
+        assert!(frames[0].1 == payload, "round {round}: echo differs");
+        assert!(matches!(end, End::CloseNotify), "round {round}");
+    }
+}
+
+#[test]
 fn one_byte_per_segment_from_the_client_hello_on() {
     // Every ciphertext byte, from the ClientHello to the last frame, goes
     // out in a write of its own (TCP_NODELAY), so the server reads TLS

@@ -2,31 +2,35 @@
 //! non-blocking socket and the WebSocket connection.
 //!
 //! [`TlsStream`] is a `Read + Write` over a non-blocking socket whose bytes
-//! are TLS records; what it reads and writes is plaintext. It is built for
-//! an edge-triggered loop:
+//! are TLS records; what it reads and writes is plaintext. It drives
+//! rustls' unbuffered API, so the record buffers are its own, and it is
+//! built for an edge-triggered loop:
 //!
 //! - A read pulls ciphertext from the socket into a buffer of its own in
-//!   one large read, feeds it to rustls (decryption, handshake messages),
-//!   and hands back plaintext. It keeps going until the caller's buffer is
-//!   full or the socket is empty, so the caller's rule "a read shorter than
-//!   asked means the socket is drained" stays true: rustls never sits on
-//!   bytes that no readiness event will announce again (the stall of an
-//!   edge-triggered loop that reads rustls only when the socket is
-//!   readable).
-//! - Whatever rustls wants to send (handshake flights, alerts, session
-//!   tickets, encrypted data) goes to the socket at once; what the socket
-//!   does not take waits in a buffer of exact size, [`pending`](TlsStream::pending),
-//!   for which the caller keeps writable interest. While it waits, new
-//!   plaintext is refused with `WouldBlock`, so the bytes in flight stay
-//!   bounded by one write's worth of records (at most
-//!   [`MAX_PLAINTEXT_PER_WRITE`] of plaintext).
+//!   one large read; rustls decrypts the records where they lie (0.23
+//!   still hands each one over in a `Vec` of its own) and the plaintext
+//!   goes on to the caller's buffer. It keeps going until
+//!   that buffer is full or the socket is empty, so the caller's rule "a
+//!   read shorter than asked means the socket is drained" stays true: no
+//!   whole record sits in the buffer without a readiness event to announce
+//!   it. The peer's `close_notify` without a FIN is the exception no event
+//!   announces: [`read_ended`](TlsStream::read_ended) says so.
+//! - Plaintext written is encrypted straight into the write queue (small
+//!   slices of a vectored write first gathered into one record) and the
+//!   queue goes to the socket at once, with handshake flights, alerts and
+//!   session tickets. What the socket does not take waits,
+//!   [`pending`](TlsStream::pending), for which the caller keeps writable
+//!   interest. While it waits, new plaintext is refused with `WouldBlock`,
+//!   so the bytes in flight stay bounded by one write's worth of records
+//!   (at most [`MAX_PLAINTEXT_PER_WRITE`] of plaintext). A client's first
+//!   write (the upgrade request) is held until the handshake lets it go.
 //! - [`shutdown_write`](TlsStream::shutdown_write) sends `close_notify`,
 //!   then the TCP FIN once it is out. An end of stream without the peer's
 //!   `close_notify` reads as an end of stream like any other: whether the
 //!   close was clean is the WebSocket closing handshake's to say.
 //! - A TLS error (garbage instead of a ClientHello, plain HTTP on the TLS
 //!   port, a corrupt record) sends rustls' alert and fails the read with
-//!   `InvalidData`.
+//!   `InvalidData`; every later call fails the same way.
 //!
 //! Certificates live in a [`ServerTls`], shared by all workers, which can
 //! load a new certificate and key at any time: handshakes after the reload
@@ -44,8 +48,8 @@ use rustls::server::{
 };
 use rustls::sign::CertifiedKey;
 use rustls::unbuffered::{
-    AppDataRecord, ConnectionState, EncodeError, EncryptError, ReadEarlyData, UnbufferedStatus,
-    WriteTraffic,
+    AppDataRecord, ConnectionState, EncodeError, EncodeTlsData, EncryptError, ReadEarlyData,
+    UnbufferedStatus, WriteTraffic,
 };
 use rustls::CommonState;
 
@@ -421,23 +425,15 @@ fn pump<C: Records>(
             Ok(ConnectionState::ReadEarlyData(mut records)) => {
                 records!(C::next_early(&mut records))
             }
-            Ok(ConnectionState::EncodeTlsData(mut data)) => loop {
-                match data.encode(&mut b.out[b.out_len..]) {
-                    Ok(k) => {
-                        b.out_len += k;
-                        break;
-                    }
-                    Err(EncodeError::InsufficientSize(s)) => {
-                        room(&mut b.out, b.out_len + s.required_size)
-                    }
-                    Err(EncodeError::AlreadyEncoded) => break,
-                }
-            },
+            Ok(ConnectionState::EncodeTlsData(mut data)) => encode(&mut data, b),
             // Encoded records are in `out`, which the caller sends.
             Ok(ConnectionState::TransmitTlsData(t)) => t.done(),
             Ok(ConnectionState::PeerClosed) => b.peer_closed = true,
             Ok(ConnectionState::Closed) => {
+                // Both close_notify are out: rustls may send ours itself
+                // (at its record limit).
                 b.peer_closed = true;
+                b.close_queued = true;
                 stop = Some(Stop::Closed);
             }
             Ok(ConnectionState::WriteTraffic(mut w)) => {
@@ -448,7 +444,9 @@ fn pump<C: Records>(
                         *sent = send.len();
                     }
                     if b.close_wanted && !b.close_queued {
-                        room(&mut b.out, b.out_len + 2 * RECORD_OVERHEAD);
+                        // rustls queues the alert before it checks the
+                        // room, so the room must be there the first time.
+                        room(&mut b.out, b.out_len + 4 * RECORD_OVERHEAD);
                         let k = w.queue_close_notify(&mut b.out[b.out_len..]);
                         b.out_len += k.map_err(io::Error::other)?;
                         b.close_queued = true;
@@ -482,22 +480,34 @@ fn pump<C: Records>(
 
 /// After an error rustls has an alert to send: encode what it hands out.
 fn queue_alerts<C: Records>(conn: &mut C, b: &mut Buffers) {
-    // An alert per error; a few rounds are plenty.
-    for _ in 0..4 {
+    // rustls queues an alert (and whatever it had queued before) per
+    // error; the bound only guards against a state that never moves.
+    for _ in 0..16 {
         let UnbufferedStatus { discard, state } =
             conn.process(&mut b.input[b.input_at..b.input_len]);
         let Ok(ConnectionState::EncodeTlsData(mut data)) = state else {
             break;
         };
-        room(&mut b.out, b.out_len + 1024);
-        if let Ok(k) = data.encode(&mut b.out[b.out_len..]) {
-            b.out_len += k;
-        }
+        encode(&mut data, b);
         b.input_at = (b.input_at + discard).min(b.input_len);
     }
     // Nothing after the error is read.
     b.input_at = 0;
     b.input_len = 0;
+}
+
+/// Copies a record rustls encoded (handshake, alert) into `b.out`.
+fn encode<D>(data: &mut EncodeTlsData<'_, D>, b: &mut Buffers) {
+    loop {
+        match data.encode(&mut b.out[b.out_len..]) {
+            Ok(k) => {
+                b.out_len += k;
+                return;
+            }
+            Err(EncodeError::InsufficientSize(s)) => room(&mut b.out, b.out_len + s.required_size),
+            Err(EncodeError::AlreadyEncoded) => return,
+        }
+    }
 }
 
 /// Encrypts `data` into `b.out`.
@@ -537,6 +547,9 @@ pub struct TlsStream<S> {
     /// and everything before it is written.
     fin_owed: bool,
     fin_sent: bool,
+    /// rustls failed: its state no longer matches `b.input`, so it is not
+    /// called again.
+    failed: bool,
 }
 
 impl<S: Socket> TlsStream<S> {
@@ -551,6 +564,7 @@ impl<S: Socket> TlsStream<S> {
             eof: false,
             fin_owed: false,
             fin_sent: false,
+            failed: false,
         }
     }
 
@@ -577,6 +591,14 @@ impl<S: Socket> TlsStream<S> {
     /// Whether the TLS handshake is still running.
     pub fn is_handshaking(&self) -> bool {
         self.tls().is_handshaking()
+    }
+
+    /// Whether the peer's `close_notify` or the TCP end came: the reads
+    /// left give what is buffered, then the end of stream. A short read
+    /// does not announce it, and with `close_notify` alone no readiness
+    /// event will either, so an edge-triggered caller asks.
+    pub fn read_ended(&self) -> bool {
+        self.b.peer_closed || self.eof
     }
 
     /// Bytes waiting for the socket: records it did not take yet.
@@ -638,13 +660,15 @@ impl<S: Socket> TlsStream<S> {
     /// still waiting.
     pub fn flush_pending(&mut self) -> io::Result<usize> {
         let b = &self.b;
-        if self.is_handshaking() || !b.held.is_empty() || (b.close_wanted && !b.close_queued) {
+        if !self.failed
+            && (self.is_handshaking() || !b.held.is_empty() || (b.close_wanted && !b.close_queued))
+        {
             // The client's first flight, plaintext held through the
             // handshake, close_notify.
             self.pump(&mut [], &mut 0, &[])?;
         }
         self.send_records()?;
-        let closing_done = self.b.close_queued || self.is_handshaking();
+        let closing_done = self.b.close_queued || self.is_handshaking() || self.failed;
         if self.fin_owed && !self.fin_sent && self.pending() == 0 && closing_done {
             self.socket.shutdown_write()?;
             self.fin_sent = true;
@@ -656,11 +680,18 @@ impl<S: Socket> TlsStream<S> {
     /// where it stopped and how much of `send` it encrypted.
     fn pump(&mut self, dst: &mut [u8], n: &mut usize, send: &[u8]) -> io::Result<(Stop, usize)> {
         let mut sent = 0;
+        if self.failed {
+            return Err(io::Error::new(
+                ErrorKind::InvalidData,
+                "the TLS session failed",
+            ));
+        }
         let stop = match &mut self.tls {
             TlsSession::Server(c) => pump(c, &mut self.b, dst, n, send, &mut sent),
             TlsSession::Client(c) => pump(c, &mut self.b, dst, n, send, &mut sent),
         };
         if stop.is_err() {
+            self.failed = true;
             // The alert goes out if the socket takes it.
             let _ = self.send_records();
         }
@@ -670,6 +701,13 @@ impl<S: Socket> TlsStream<S> {
     /// Writes the waiting records; `Ok` on `WouldBlock`.
     fn send_records(&mut self) -> io::Result<()> {
         let b = &mut self.b;
+        if self.fin_sent {
+            // The socket is shut for writing: what rustls says after the
+            // FIN (a handshake finishing, tickets) cannot go out.
+            b.out_at = 0;
+            b.out_len = 0;
+            return Ok(());
+        }
         while b.out_at < b.out_len {
             match self.socket.write(&b.out[b.out_at..b.out_len]) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
@@ -749,7 +787,8 @@ impl<S: Socket> TlsStream<S> {
         let first = &first[skip..];
         if first.len() >= RECORD_PLAINTEXT || i + 1 == bufs.len() {
             let take = first.len().min(limit);
-            return Ok(self.pump(&mut [], &mut 0, &first[..take])?.1);
+            let sealed = self.pump(&mut [], &mut 0, &first[..take]);
+            return closed_is_broken(sealed);
         }
         // Small slices (frame headers, short frames): one record's worth
         // gathered, so they share a record instead of taking one each.
@@ -766,7 +805,19 @@ impl<S: Socket> TlsStream<S> {
         }
         let sealed = self.pump(&mut [], &mut 0, &gather);
         self.b.gather = gather;
-        Ok(sealed?.1)
+        closed_is_broken(sealed)
+    }
+}
+
+/// The bytes a write's pump encrypted; a session both sides closed takes
+/// none.
+fn closed_is_broken(sealed: io::Result<(Stop, usize)>) -> io::Result<usize> {
+    match sealed? {
+        (Stop::Closed, 0) => Err(io::Error::new(
+            ErrorKind::BrokenPipe,
+            "write after close_notify",
+        )),
+        (_, sent) => Ok(sent),
     }
 }
 
@@ -873,10 +924,11 @@ impl<S: Socket> Write for TlsStream<S> {
         Ok(done)
     }
 
-    /// Writes what waits; `WouldBlock` if the socket does not take it all.
+    /// Writes what waits; `WouldBlock` if the socket does not take it all,
+    /// or plaintext still waits for the handshake.
     fn flush(&mut self) -> io::Result<()> {
         match self.flush_pending()? {
-            0 => Ok(()),
+            0 if self.b.held.is_empty() => Ok(()),
             _ => Err(ErrorKind::WouldBlock.into()),
         }
     }

@@ -96,6 +96,16 @@ impl Transport {
         }
     }
 
+    /// Whether the end of the stream was seen below a short read: TLS's
+    /// `close_notify` comes without a readiness event of its own.
+    pub(crate) fn read_ended(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(s) => s.read_ended(),
+        }
+    }
+
     /// Gives back what a quiet connection does not need.
     pub(crate) fn release_idle_memory(&mut self) {
         match self {

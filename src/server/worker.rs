@@ -1189,7 +1189,7 @@ fn read_frames_noting<H: Handler>(
                 Ok(n) => {
                     c.commit_read(n, since_epoch);
                     budget -= n;
-                    drained = n < room && !*read_until_blocked;
+                    drained = n < room && !*read_until_blocked && !socket.read_ended();
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
