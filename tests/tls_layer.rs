@@ -1252,3 +1252,104 @@ fn a_large_certificate_message_is_joined_in_the_clients_buffer() {
         }
     }
 }
+
+/// Flips, inserts, drops and cuts bytes of `bytes` at random.
+fn mangle(bytes: &mut Vec<u8>, rng: &mut Rng) {
+    for _ in 0..1 + rng.below(4) {
+        if bytes.is_empty() {
+            bytes.push(rng.next() as u8);
+            continue;
+        }
+        let at = rng.below(bytes.len());
+        match rng.below(5) {
+            0 => bytes[at] ^= 1 << rng.below(8),
+            1 => bytes[at] = rng.next() as u8,
+            2 => bytes.insert(at, rng.next() as u8),
+            3 => {
+                bytes.remove(at);
+            }
+            _ => bytes.truncate(at),
+        }
+    }
+}
+
+/// Feeds `bytes` to the server in cuts of random size, reading with
+/// buffers of random size, until it errs, ends or has nothing more.
+/// Returns the plaintext and how it stopped.
+fn feed_hostile(pair: &mut Pair, bytes: &[u8], rng: &mut Rng) -> (Vec<u8>, Option<io::Error>) {
+    pair.wire.to_server.borrow_mut().network.extend(bytes);
+    *pair.wire.server_max_read.borrow_mut() = 1 + rng.below(3000);
+    let mut plain = Vec::new();
+    let mut buf = vec![0u8; 1 + rng.below(20_000)];
+    for _ in 0..100_000 {
+        match pair.server.read(&mut buf) {
+            Ok(0) => return (plain, None),
+            Ok(n) => plain.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if pair.wire.to_server.borrow().network.is_empty() {
+                    return (plain, None);
+                }
+            }
+            Err(e) => return (plain, Some(e)),
+        }
+    }
+    panic!("the server kept reading");
+}
+
+#[test]
+fn mangled_records_fail_with_invalid_data_and_never_panic() {
+    // Hostile ciphertext, in the handshake and after it, cut at random:
+    // every error is InvalidData, nothing panics, and the calls after an
+    // error fail or do nothing, also without panicking. Plaintext that
+    // comes out is a prefix of what the client sent: a corrupt record is
+    // never delivered.
+    let pki = TestPki::localhost();
+    let tls = server_tls(&pki);
+    let hello = client_hello_bytes(&pki);
+    let mut rng = Rng(0x5eed_7115);
+    for round in 0..400 {
+        let (mut pair, bytes, sent) = if round % 2 == 0 {
+            // A mangled ClientHello.
+            let (client_end, server_end, wire) = socket_pair();
+            let conn = rustls::client::UnbufferedClientConnection::new(
+                client_config(&pki, rustls::DEFAULT_VERSIONS),
+                ServerName::try_from("localhost").unwrap(),
+            )
+            .unwrap();
+            let pair = Pair {
+                client: TlsStream::new(conn, client_end),
+                server: tls.accept(server_end).unwrap(),
+                wire,
+            };
+            (pair, hello.clone(), Vec::new())
+        } else {
+            // Mangled application records after a completed handshake.
+            let mut pair = connect_with(&pki, &tls, rustls::DEFAULT_VERSIONS);
+            let sent = payload(1 + rng.below(50_000), round);
+            let mut at = 0;
+            while at < sent.len() {
+                let k = 1 + rng.below(sent.len() - at);
+                at += pair.client.write(&sent[at..at + k]).unwrap();
+            }
+            pair.client.flush_pending().unwrap();
+            let bytes: Vec<u8> = pair.wire.to_server.borrow_mut().network.drain(..).collect();
+            (pair, bytes, sent)
+        };
+        let mut bytes = bytes;
+        mangle(&mut bytes, &mut rng);
+        let (plain, error) = feed_hostile(&mut pair, &bytes, &mut rng);
+        assert!(
+            sent.starts_with(&plain),
+            "round {round}: plaintext that was never sent came out"
+        );
+        if let Some(e) = error {
+            assert_eq!(e.kind(), ErrorKind::InvalidData, "round {round}: {e}");
+            let mut b = [0u8; 64];
+            assert!(pair.server.read(&mut b).is_err(), "round {round}");
+            assert!(pair.server.write(b"after").is_err(), "round {round}");
+            let _ = pair.server.flush_pending();
+            let _ = pair.server.shutdown_write();
+            pair.server.release_idle_memory();
+        }
+    }
+}

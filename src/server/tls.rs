@@ -376,6 +376,10 @@ enum Stop {
     Closed,
 }
 
+fn failed_session() -> io::Error {
+    io::Error::new(ErrorKind::InvalidData, "the TLS session failed")
+}
+
 fn tls_error(e: rustls::Error) -> io::Error {
     io::Error::new(ErrorKind::InvalidData, e)
 }
@@ -681,10 +685,7 @@ impl<S: Socket> TlsStream<S> {
     fn pump(&mut self, dst: &mut [u8], n: &mut usize, send: &[u8]) -> io::Result<(Stop, usize)> {
         let mut sent = 0;
         if self.failed {
-            return Err(io::Error::new(
-                ErrorKind::InvalidData,
-                "the TLS session failed",
-            ));
+            return Err(failed_session());
         }
         let stop = match &mut self.tls {
             TlsSession::Server(c) => pump(c, &mut self.b, dst, n, send, &mut sent),
@@ -869,6 +870,9 @@ impl<S: Socket> Write for TlsStream<S> {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if self.failed {
+            return Err(failed_session());
+        }
         self.send_records()?;
         if self.pending() > 0 {
             return Err(ErrorKind::WouldBlock.into());
