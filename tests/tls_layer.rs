@@ -841,20 +841,18 @@ impl BufClient {
     }
 }
 
-#[test]
-fn key_updates_both_ways() {
-    let pki = TestPki::localhost();
-    let tls = server_tls(&pki);
+/// A buffered rustls client (TLS 1.3) and our server stream, handshaken.
+fn buffered_client_pair(pki: &TestPki) -> (BufClient, TlsStream<End>, Wire) {
     let (client_end, server_end, wire) = socket_pair();
     let mut client = BufClient {
         conn: rustls::ClientConnection::new(
-            client_config(&pki, &[&rustls::version::TLS13]),
+            client_config(pki, &[&rustls::version::TLS13]),
             ServerName::try_from("localhost").unwrap(),
         )
         .unwrap(),
         end: client_end,
     };
-    let mut server = tls.accept(server_end).unwrap();
+    let mut server = server_tls(pki).accept(server_end).unwrap();
     let mut sink = Vec::new();
     for _ in 0..100 {
         client.pump_out();
@@ -866,6 +864,13 @@ fn key_updates_both_ways() {
             break;
         }
     }
+    (client, server, wire)
+}
+
+#[test]
+fn key_updates_both_ways() {
+    let pki = TestPki::localhost();
+    let (mut client, mut server, _wire) = buffered_client_pair(&pki);
     assert!(!server.is_handshaking());
     for round in 0..40u8 {
         // The client asks for a key update (update_requested), then sends.
@@ -889,7 +894,6 @@ fn key_updates_both_ways() {
         client.pump_in(&mut echoed);
         assert_eq!(echoed, vec![round ^ 0xff; 300], "round {round}");
     }
-    drop(wire);
 }
 
 #[test]
@@ -1190,28 +1194,7 @@ fn close_notify_without_fin_after_data_in_one_read() {
     // edge-triggered caller would stop, and no readiness event follows:
     // read_ended() tells it to read once more.
     let pki = TestPki::localhost();
-    let tls = server_tls(&pki);
-    let (client_end, server_end, _wire) = socket_pair();
-    let mut client = BufClient {
-        conn: rustls::ClientConnection::new(
-            client_config(&pki, &[&rustls::version::TLS13]),
-            ServerName::try_from("localhost").unwrap(),
-        )
-        .unwrap(),
-        end: client_end,
-    };
-    let mut server = tls.accept(server_end).unwrap();
-    let mut sink = Vec::new();
-    for _ in 0..100 {
-        client.pump_out();
-        let mut b = [0u8; 64];
-        let _ = server.read(&mut b);
-        server.flush_pending().unwrap();
-        client.pump_in(&mut sink);
-        if !client.conn.is_handshaking() && !server.is_handshaking() {
-            break;
-        }
-    }
+    let (mut client, mut server, _wire) = buffered_client_pair(&pki);
     client.conn.writer().write_all(b"last words").unwrap();
     client.conn.send_close_notify();
     client.pump_out();
