@@ -253,6 +253,7 @@ impl TlsSession {
 /// Either side's `process_tls_records`, so one driver serves both.
 trait Records {
     type Data;
+    fn common(&self) -> &CommonState;
     fn process<'c, 'i>(
         &'c mut self,
         incoming: &'i mut [u8],
@@ -265,6 +266,9 @@ trait Records {
 
 impl Records for UnbufferedServerConnection {
     type Data = ServerConnectionData;
+    fn common(&self) -> &CommonState {
+        self
+    }
     fn process<'c, 'i>(
         &'c mut self,
         incoming: &'i mut [u8],
@@ -280,6 +284,9 @@ impl Records for UnbufferedServerConnection {
 
 impl Records for UnbufferedClientConnection {
     type Data = ClientConnectionData;
+    fn common(&self) -> &CommonState {
+        self
+    }
     fn process<'c, 'i>(
         &'c mut self,
         incoming: &'i mut [u8],
@@ -482,11 +489,15 @@ fn pump<C: Records>(
     }
 }
 
-/// After an error rustls has an alert to send: encode what it hands out.
+/// After an error rustls has an alert to send: encode what it queued.
 fn queue_alerts<C: Records>(conn: &mut C, b: &mut Buffers) {
-    // rustls queues an alert (and whatever it had queued before) per
-    // error; the bound only guards against a state that never moves.
+    // Only while something is queued: with nothing queued rustls would
+    // deframe the bad input again and fail a second time (a debug
+    // assertion in rustls: one fatal alert per session).
     for _ in 0..16 {
+        if !conn.common().wants_write() {
+            break;
+        }
         let UnbufferedStatus { discard, state } =
             conn.process(&mut b.input[b.input_at..b.input_len]);
         let Ok(ConnectionState::EncodeTlsData(mut data)) = state else {
