@@ -161,19 +161,7 @@ fn connect_with(
     tls: &ServerTls,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Pair {
-    let (client_end, server_end, wire) = socket_pair();
-    let conn = rustls::client::UnbufferedClientConnection::new(
-        client_config(pki, versions),
-        ServerName::try_from("localhost").unwrap(),
-    )
-    .unwrap();
-    let mut pair = Pair {
-        client: TlsStream::new(conn, client_end),
-        server: tls.accept(server_end).unwrap(),
-        wire,
-    };
-    pair.handshake();
-    pair
+    connect_cfg(tls, client_config(pki, versions), usize::MAX)
 }
 
 fn connect(pki: &TestPki) -> Pair {
