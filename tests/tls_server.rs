@@ -269,6 +269,19 @@ impl RawTls {
     }
 
     /// Reads frames until the stream ends; returns them and how it ended.
+    /// A masked binary frame and close_notify, written in one go.
+    fn send_binary_then_close_notify(&mut self, payload: &[u8]) {
+        let wire = frame_bytes(true, OpCode::Binary, payload);
+        self.stream.conn.set_buffer_limit(None);
+        self.stream.conn.writer().write_all(&wire).unwrap();
+        self.stream.conn.send_close_notify();
+        let mut records = Vec::new();
+        while self.stream.conn.wants_write() {
+            self.stream.conn.write_tls(&mut records).unwrap();
+        }
+        self.stream.sock.write_all(&records).unwrap();
+    }
+
     fn frames_until_end(&mut self) -> (Vec<(OpCode, Vec<u8>)>, End) {
         let mut wire = std::mem::take(&mut self.pending);
         let mut buf = [0u8; 65536];
@@ -368,13 +381,7 @@ fn end_of_stream_right_after_a_message_is_noticed_over_tls() {
         let size = if round % 2 == 0 { 20 } else { 100_000 };
         let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
         let mut raw = raw_tls(&server);
-        let wire = frame_bytes(true, OpCode::Binary, &payload);
-        raw.stream.conn.set_buffer_limit(None);
-        raw.stream.conn.writer().write_all(&wire).unwrap();
-        raw.stream.conn.send_close_notify();
-        while raw.stream.conn.wants_write() {
-            raw.stream.conn.write_tls(&mut raw.stream.sock).unwrap();
-        }
+        raw.send_binary_then_close_notify(&payload);
         raw.stream.sock.shutdown(std::net::Shutdown::Write).unwrap();
         let (frames, _) = raw.frames_until_end();
         assert_eq!(frames.len(), 1, "round {round}: {} frames", frames.len());
@@ -397,15 +404,7 @@ fn close_notify_without_a_fin_after_a_message_is_noticed() {
         let size = if round % 2 == 0 { 20 } else { 100_000 };
         let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
         let mut raw = raw_tls(&server);
-        let wire = frame_bytes(true, OpCode::Binary, &payload);
-        raw.stream.conn.set_buffer_limit(None);
-        raw.stream.conn.writer().write_all(&wire).unwrap();
-        raw.stream.conn.send_close_notify();
-        let mut records = Vec::new();
-        while raw.stream.conn.wants_write() {
-            raw.stream.conn.write_tls(&mut records).unwrap();
-        }
-        raw.stream.sock.write_all(&records).unwrap();
+        raw.send_binary_then_close_notify(&payload);
         let (frames, end) = raw.frames_until_end();
         assert_eq!(frames.len(), 1, "round {round}: {} frames", frames.len());
         assert!(frames[0].1 == payload, "round {round}: echo differs");
