@@ -18,6 +18,7 @@
 #   --warmup S       seconds of load before [default 1]
 #   --freq HZ        sampling frequency [default 4999]
 #   --callgraph      record call graphs too (-g; larger, slower to report)
+#   --load-args ARGS more wsload flags, e.g. "--deflate --payload json"
 #   --out DIR        where perf.data and the reports go [default: a new
 #                    directory under target/bench-profile]
 # Prints the wsload line, the split by object and the 25 hottest symbols.
@@ -32,6 +33,7 @@ SECS=4
 WARMUP=1
 FREQ=4999
 GRAPH=()
+LOAD_ARGS=()
 OUT=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
     --warmup) WARMUP=$2; shift ;;
     --freq) FREQ=$2; shift ;;
     --callgraph) GRAPH=(-g) ;;
+    --load-args) read -r -a LOAD_ARGS <<<"$2"; shift ;;
     --out) OUT=$2; shift ;;
     --) shift; break ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -79,7 +82,7 @@ wss) url="wss://localhost:$PORT/" TLS=(--cafile "$CAFILE") ;;
 *) url="ws://127.0.0.1:$PORT/" ;;
 esac
 taskset -c 1 timeout -k 5 "$(awk -v s="$SECS" -v w="$WARMUP" 'BEGIN { print int(s + w + 60) }')" \
-    target/release/wsload "$url" "${TLS[@]}" --conns "$conns" --size "$size" --pipeline "$depth" \
+    target/release/wsload "$url" "${TLS[@]}" "${LOAD_ARGS[@]}" --conns "$conns" --size "$size" --pipeline "$depth" \
     --secs "$SECS" --warmup "$WARMUP" --server-pid "$server" >"$OUT/wsload.out" 2>"$OUT/wsload.err" &
 load=$!
 LIVE[$load]=1

@@ -13,8 +13,20 @@
 # interleaved: for each point and repetition every server runs once, plain
 # and TLS, in a rotating order, each run with a fresh server process.
 #
+# The VM's two vCPUs are sometimes hyperthreads of one physical core,
+# sometimes near each other and sometimes far, and every server's CPU per
+# message moves with that. As in scripts/bench-echo.sh, core-rtt measures
+# the core-to-core round trip before and after each echo run, and the run
+# is "core" (both at or under --rtt-core ns), "near" (both above it and at
+# or under --rtt-split ns), "far" (both above --rtt-split) or "mixed"; the
+# report compares, per point, medians taken in one state only (the one in
+# which the server with the fewest runs has the most) and says how many
+# runs each rests on. Without core-rtt built every run is "mixed" and the
+# report falls back to all runs.
+#
 # usage: scripts/bench-tls.sh [--reps N] [--secs S] [--warmup S]
 #                             [--idle-conns N] [--out DIR] [--no-build] [--quick]
+#                             [--points "C S D,..."] [--rtt-core NS] [--rtt-split NS]
 #   --quick       smoke run: 1 repetition, 1 s per run, 500 idle connections,
 #                 results in target/bench-tls-quick (not committed)
 set -euo pipefail
@@ -27,6 +39,10 @@ IDLE_CONNS=${IDLE_CONNS:-5000}
 IDLE_HOLD=${IDLE_HOLD:-5}
 OUT=${OUT:-benches/results}
 BUILD=1
+RTT_SPLIT=${RTT_SPLIT:-250}
+RTT_CORE=${RTT_CORE:-90}
+# conns size pipeline
+POINTS=("100 1024 1" "100 16384 1" "100 1024 16" "100 16384 16")
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) REPS=1 SECS=1 WARMUP=0.3 IDLE_CONNS=500 IDLE_HOLD=2.5 OUT=target/bench-tls-quick ;;
@@ -36,6 +52,9 @@ while [ $# -gt 0 ]; do
     --idle-conns) IDLE_CONNS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --no-build) BUILD=0 ;;
+    --points) IFS=, read -r -a POINTS <<<"$2"; shift ;;
+    --rtt-core) RTT_CORE=$2; shift ;;
+    --rtt-split) RTT_SPLIT=$2; shift ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-tls: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -47,7 +66,7 @@ if [ "$BUILD" = 1 ]; then
     cargo build --release --quiet --bin echo-server --bin wsload --example test-certs
     cargo build --release --quiet --no-default-features --features server,cli,deflate,tls \
         --target-dir target/ring --bin echo-server
-    (cd benches/peers && cargo build --release --quiet --bin fastwebsockets-echo --bin fastwebsockets-tls-echo)
+    (cd benches/peers && cargo build --release --quiet --bin fastwebsockets-echo --bin fastwebsockets-tls-echo --bin core-rtt)
     (cd benches/peers/js && npm ci --silent --no-audit --no-fund)
 fi
 
@@ -71,8 +90,7 @@ declare -A CMD=(
 )
 # ours-ring differs from ours only over TLS: it has no plain twin.
 SERVERS=(ours ours-tls ours-ring-tls bun bun-tls fastwebsockets fastwebsockets-tls)
-# conns size pipeline
-POINTS=("100 1024 1" "100 16384 1" "100 1024 16" "100 16384 16")
+CORE_RTT=$PEERS/core-rtt
 # Handshakes in flight for the handshake rate.
 CHURN_CONNS=16
 
@@ -137,26 +155,47 @@ field() {
     tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"
 }
 
+# The core-to-core round trip now, in ns ("-" if it cannot be measured).
+rtt() {
+    local line
+    line=$("$CORE_RTT" 2>/dev/null) || { echo -; return; }
+    field "$line" rtt_ns
+}
+
+# state BEFORE AFTER: core, near, far or mixed.
+state() {
+    awk -v a="$1" -v b="$2" -v s="$RTT_SPLIT" -v c="$RTT_CORE" 'BEGIN {
+        if (a == "-" || b == "-") print "mixed"
+        else if (a <= c && b <= c) print "core"
+        else if (a > c && b > c && a <= s && b <= s) print "near"
+        else if (a > s && b > s) print "far"
+        else print "mixed" }'
+}
+
 status_kib() {
     awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
 # run_wsload NAME ARGS...: one wsload run against a fresh server; prints
-# its result line (empty on failure).
+# its result line (without wsload's fields on failure), with the core
+# round trips before and after it.
 run_wsload() {
     local name=$1
     shift
     start_server "$name"
     local pid=$SERVER_PID status=0
+    local before after
+    before=$(rtt)
     taskset -c 1 timeout -k 5 "$(awk -v s="$SECS" -v w="$WARMUP" 'BEGIN { print int(s + w + 60) }')" \
         "$WSLOAD" "$(url "$name")" --cafile "$PKI/ca.pem" --secs "$SECS" --warmup "$WARMUP" \
         --server-pid "$pid" "$@" >"$LOGS/wsload.out" 2>"$LOGS/wsload.err" || status=$?
+    after=$(rtt)
     stop_server "$pid"
     if [ "$status" != 0 ]; then
         echo "bench-tls: wsload against $name failed (status $status):" >&2
         head -5 "$LOGS/wsload.err" >&2
     fi
-    cat "$LOGS/wsload.out"
+    echo "$(cat "$LOGS/wsload.out") core_rtt_before=$before core_rtt_after=$after"
 }
 
 mkdir -p "$OUT"
@@ -165,16 +204,21 @@ model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 printf 'cpu\t%s\ncores\t%s\nkernel\t%s\nrustc\t%s\nbun\t%s\ndate\t%s\nreps\t%s\nsecs\t%s\nwarmup\t%s\n' \
     "$model" "$(nproc)" "$(uname -sr)" "$(rustc --version)" "$("$BUN" --version)" \
     "$(date -u +%Y-%m-%dT%H:%MZ)" "$REPS" "$SECS" "$WARMUP" >"$OUT/tls-machine.tsv"
-printf 'server\tkind\tconns\tsize\tpipeline\trep\trate\tp50_us\tp99_us\tcpu\tserver_cpu\tserver_ns_per_msg\terrors\n' >"$RUNS"
+printf 'rtt_core\t%s\nrtt_split\t%s\n' "$RTT_CORE" "$RTT_SPLIT" >>"$OUT/tls-machine.tsv"
+printf 'server\tkind\tconns\tsize\tpipeline\trep\trate\tp50_us\tp99_us\tcpu\tserver_cpu\tserver_ns_per_msg\terrors\tcore_rtt_before_ns\tcore_rtt_after_ns\tstate\n' >"$RUNS"
 
 record() { # server kind conns size pipeline rep line
-    local line=$7
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" \
+    local line=$7 st RTT_BEFORE RTT_AFTER
+    RTT_BEFORE=$(field "$line" core_rtt_before)
+    RTT_AFTER=$(field "$line" core_rtt_after)
+    st=$(state "$RTT_BEFORE" "$RTT_AFTER")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" \
         "$(field "$line" rate)" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
         "$(field "$line" cpu)" "$(field "$line" server_cpu)" "$(field "$line" server_ns_per_msg)" \
-        "$(field "$line" errors)" >>"$RUNS"
-    printf '%-19s %-10s %4s x %-5s d%-2s rate=%-8s ns=%-7s cpu=%s\n' "$1" "$2" "$3" "$4" "$5" \
-        "$(field "$line" rate)" "$(field "$line" server_ns_per_msg)" "$(field "$line" cpu)" >&2
+        "$(field "$line" errors)" "$RTT_BEFORE" "$RTT_AFTER" "$st" >>"$RUNS"
+    printf '%-19s %-10s %4s x %-5s d%-2s rate=%-8s ns=%-7s cpu=%s rtt=%s/%s %s\n' "$1" "$2" "$3" "$4" "$5" \
+        "$(field "$line" rate)" "$(field "$line" server_ns_per_msg)" "$(field "$line" cpu)" \
+        "$RTT_BEFORE" "$RTT_AFTER" "$st" >&2
 }
 
 for rep in $(seq "$REPS"); do
