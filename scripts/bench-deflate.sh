@@ -123,13 +123,9 @@ trap 'exit 130' INT TERM
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
-# The core-to-core round trip now, in ns ("-" if it cannot be measured).
-rtt() {
-    local line
-    line=$("$CORE_RTT" 2>/dev/null) || { echo -; return; }
-    field "$line" rtt_ns
-}
+# field and rtt.
+# shellcheck source=scripts/core-state.sh
+. scripts/core-state.sh
 busy_ticks() {
     awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat
 }

@@ -243,17 +243,10 @@ wait_quiet() {
     echo "bench-fanout: still busy after ${QUIET_WAIT:-120} s; measuring anyway (others_cpu records it)" >&2
 }
 
-# field LINE NAME: the value of NAME= in a wsload line.
-field() {
-    tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"
-}
-
-# The core-to-core round trip now, in ns ("-" if it cannot be measured).
-rtt() {
-    local line
-    line=$("$PEERS/target/release/core-rtt" 2>/dev/null) || { echo -; return; }
-    field "$line" rtt_ns
-}
+# field and rtt.
+CORE_RTT=$PEERS/target/release/core-rtt
+# shellcheck source=scripts/core-state.sh
+. scripts/core-state.sh
 
 machine() {
     local model

@@ -151,26 +151,9 @@ url() {
     esac
 }
 
-field() {
-    tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"
-}
-
-# The core-to-core round trip now, in ns ("-" if it cannot be measured).
-rtt() {
-    local line
-    line=$("$CORE_RTT" 2>/dev/null) || { echo -; return; }
-    field "$line" rtt_ns
-}
-
-# state BEFORE AFTER: core, near, far or mixed.
-state() {
-    awk -v a="$1" -v b="$2" -v s="$RTT_SPLIT" -v c="$RTT_CORE" 'BEGIN {
-        if (a == "-" || b == "-") print "mixed"
-        else if (a <= c && b <= c) print "core"
-        else if (a > c && b > c && a <= s && b <= s) print "near"
-        else if (a > s && b > s) print "far"
-        else print "mixed" }'
-}
+# field, rtt and state.
+# shellcheck source=scripts/core-state.sh
+. scripts/core-state.sh
 
 status_kib() {
     awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
