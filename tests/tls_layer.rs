@@ -93,6 +93,10 @@ impl Socket for End {
     }
 }
 
+/// Each test that loops over protocol versions runs TLS 1.3, then 1.2.
+const BOTH_VERSIONS: [&[&rustls::SupportedProtocolVersion]; 2] =
+    [&[&rustls::version::TLS13], &[&rustls::version::TLS12]];
+
 /// What a test sees of the wire between the two ends.
 struct Wire {
     to_server: Rc<RefCell<Pipe>>,
@@ -753,10 +757,7 @@ fn handshake_messages_split_over_many_small_records() {
     // records by rustls inside TlsStream's buffer, read a few bytes at a
     // time.
     let pki = TestPki::localhost();
-    for versions in [
-        &[&rustls::version::TLS13][..],
-        &[&rustls::version::TLS12][..],
-    ] {
+    for versions in BOTH_VERSIONS {
         for frag in [32usize, 61, 100, 1000] {
             for max_read in [1usize, 3, 7, 50, 100_000] {
                 let tls = server_tls_with(&pki, |c| c.max_fragment_size = Some(frag));
@@ -777,10 +778,7 @@ fn handshake_messages_split_over_many_small_records() {
 fn resumption_tls12_and_tls13() {
     let pki = TestPki::localhost();
     let tls = server_tls(&pki);
-    for versions in [
-        &[&rustls::version::TLS13][..],
-        &[&rustls::version::TLS12][..],
-    ] {
+    for versions in BOTH_VERSIONS {
         let cc = client_config(&pki, versions);
         for round in 0..3 {
             let mut pair = connect_cfg(&tls, Arc::clone(&cc), usize::MAX);
@@ -928,10 +926,7 @@ fn records_decrypted_by_a_write_come_out_in_order_then_the_end() {
 #[test]
 fn client_writes_before_the_handshake() {
     let pki = TestPki::localhost();
-    for versions in [
-        &[&rustls::version::TLS13][..],
-        &[&rustls::version::TLS12][..],
-    ] {
+    for versions in BOTH_VERSIONS {
         let (client_end, server_end, wire) = socket_pair();
         let conn = rustls::client::UnbufferedClientConnection::new(
             client_config(&pki, versions),
@@ -1133,10 +1128,7 @@ fn edge_triggered_model_random() {
 #[test]
 fn shutdown_during_the_handshake() {
     let pki = TestPki::localhost();
-    for versions in [
-        &[&rustls::version::TLS13][..],
-        &[&rustls::version::TLS12][..],
-    ] {
+    for versions in BOTH_VERSIONS {
         for stop_at in 0..6 {
             let (client_end, server_end, wire) = socket_pair();
             let conn = rustls::client::UnbufferedClientConnection::new(
@@ -1209,10 +1201,7 @@ fn a_large_certificate_message_is_joined_in_the_clients_buffer() {
         let path = dir.join(format!("chain{copies}.pem"));
         std::fs::write(&path, chain).unwrap();
         let tls = ServerTls::from_pem_files(&path, &files.key).unwrap();
-        for versions in [
-            &[&rustls::version::TLS13][..],
-            &[&rustls::version::TLS12][..],
-        ] {
+        for versions in BOTH_VERSIONS {
             for max_read in [1usize, 1000, usize::MAX] {
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let mut pair = connect_cfg(&tls, client_config(&pki, versions), max_read);
