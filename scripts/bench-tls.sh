@@ -16,7 +16,7 @@
 # The VM's two vCPUs are sometimes hyperthreads of one physical core,
 # sometimes near each other and sometimes far, and every server's CPU per
 # message moves with that. As in scripts/bench-echo.sh, core-rtt measures
-# the core-to-core round trip before and after each echo run, and the run
+# the core-to-core round trip before and after each run, and the run
 # is "core" (both at or under --rtt-core ns), "near" (both above it and at
 # or under --rtt-split ns), "far" (both above --rtt-split) or "mixed"; the
 # report compares, per point, medians taken in one state only (the one in
@@ -191,17 +191,17 @@ printf 'rtt_core\t%s\nrtt_split\t%s\n' "$RTT_CORE" "$RTT_SPLIT" >>"$OUT/tls-mach
 printf 'server\tkind\tconns\tsize\tpipeline\trep\trate\tp50_us\tp99_us\tcpu\tserver_cpu\tserver_ns_per_msg\terrors\tcore_rtt_before_ns\tcore_rtt_after_ns\tstate\n' >"$RUNS"
 
 record() { # server kind conns size pipeline rep line
-    local line=$7 st RTT_BEFORE RTT_AFTER
-    RTT_BEFORE=$(field "$line" core_rtt_before)
-    RTT_AFTER=$(field "$line" core_rtt_after)
-    st=$(state "$RTT_BEFORE" "$RTT_AFTER")
+    local line=$7 st before after
+    before=$(field "$line" core_rtt_before)
+    after=$(field "$line" core_rtt_after)
+    st=$(state "$before" "$after")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" \
         "$(field "$line" rate)" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
         "$(field "$line" cpu)" "$(field "$line" server_cpu)" "$(field "$line" server_ns_per_msg)" \
-        "$(field "$line" errors)" "$RTT_BEFORE" "$RTT_AFTER" "$st" >>"$RUNS"
+        "$(field "$line" errors)" "$before" "$after" "$st" >>"$RUNS"
     printf '%-19s %-10s %4s x %-5s d%-2s rate=%-8s ns=%-7s cpu=%s rtt=%s/%s %s\n' "$1" "$2" "$3" "$4" "$5" \
         "$(field "$line" rate)" "$(field "$line" server_ns_per_msg)" "$(field "$line" cpu)" \
-        "$RTT_BEFORE" "$RTT_AFTER" "$st" >&2
+        "$before" "$after" "$st" >&2
 }
 
 for rep in $(seq "$REPS"); do
