@@ -134,8 +134,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     pub(crate) fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_write_all(cx))?;
         if !self.shut_down && self.conn.should_close_transport() {
-            self.shut_down = true;
+            // Marked done only once it is: a shutdown that returns Pending
+            // (a TLS stream writing close_notify into a full socket) is
+            // polled again on the next call.
             ready!(Pin::new(&mut self.io).poll_shutdown(cx))?;
+            self.shut_down = true;
         }
         Poll::Ready(Ok(()))
     }
@@ -222,7 +225,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.conn.state() == State::Closed {
                 return false;
             }
-            if !self.conn.read_keeps_input() {
+            // Noted replies point into the read buffer: a read that would
+            // move it reads into a spare instead.
+            if !self.lane.is_empty() && !self.conn.read_keeps_input() {
                 if !self.lane.can_hold(self.conn.input_and_sender().0) {
                     return false;
                 }

@@ -119,13 +119,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// Cancellation safe.
     pub async fn recv(&mut self) -> Result<Event<'_>, Error> {
-        poll_fn(|cx| self.driver.poll_event(cx)).await?;
+        let mut failed = None;
+        poll_fn(|cx| {
+            let driver = &mut self.driver;
+            if failed.is_none() {
+                ready!(driver.poll_event(cx))?;
+                // A single-frame text that is not UTF-8 fails here, so its
+                // close is written before the error is returned. (The event
+                // cannot be taken here and handed out below: it borrows the
+                // connection. So such a text is validated twice; `recv_with`
+                // validates once.)
+                match driver.conn.check_ready_text() {
+                    Ok(()) => return Poll::Ready(Ok(())),
+                    Err(e) => failed = Some(e),
+                }
+            }
+            let _ = ready!(driver.poll_finish(cx));
+            Poll::Ready(Err(failed.map_or_else(
+                || Error::Closed(CloseCode::ABNORMAL, String::new()),
+                Error::Protocol,
+            )))
+        })
+        .await?;
         match self.driver.conn.next_event() {
             Ok(Some(event)) => Ok(event),
             // `poll_event` returned, so an event is ready.
             Ok(None) => Err(Error::Closed(CloseCode::ABNORMAL, String::new())),
-            // A single-frame text that is not UTF-8: the close is queued,
-            // and goes out on the next call or when this is dropped.
+            // Checked above: not reached.
             Err(e) => Err(Error::Protocol(e)),
         }
     }
@@ -176,7 +196,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             // waiting (the next `recv_with` takes it at once), the replies
             // leave now: an app that does something else before its next
             // `recv` does not hold them back.
-            if !driver.lane.is_empty() && !driver.read_ahead(cx) {
+            let owed = !driver.lane.is_empty() || driver.conn.pending_output_len() > 0;
+            if owed && !driver.read_ahead(cx) {
                 let _ = driver.poll_write_all(cx);
             }
             match result {

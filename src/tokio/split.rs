@@ -3,14 +3,17 @@
 //! Both halves lock the same [`Driver`] inside each poll. Both may write:
 //! the receiving half writes owed pongs and close replies while it waits
 //! for input. A transport keeps one waker per direction (tokio's sockets
-//! wake only the task that polled last), so a half that writes wakes the
-//! other half's pending write when it makes progress, and a half that is
+//! wake only the task that polled last), so the transport is always handed
+//! one waker that wakes both halves' pending polls: otherwise a half whose
+//! future was dropped after its poll took the transport's waker would
+//! leave the other half waiting forever. A half that writes also wakes the
+//! other (its pending send may wait for that room), and a half that is
 //! dropped wakes the other, which then registers itself again.
 
 use std::future::poll_fn;
 use std::string::String;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::vec::Vec;
 
 use ::tokio::io::{AsyncRead, AsyncWrite};
@@ -25,20 +28,61 @@ const RECV: usize = 0;
 const SEND: usize = 1;
 
 pub(crate) struct Shared<S: AsyncRead + AsyncWrite + Unpin> {
-    driver: Driver<S>,
-    /// The waker of each half's pending poll.
-    waiting: [Option<Waker>; 2],
+    driver: Mutex<Driver<S>>,
+    waiters: Arc<Waiters>,
+    /// Wakes both halves' pending polls: the only waker the transport sees.
+    both: Waker,
 }
 
-type Locked<S> = Arc<Mutex<Shared<S>>>;
+/// The waker of each half's pending poll, under a lock of its own: the
+/// transport may wake `both` while a half holds the driver's lock.
+struct Waiters {
+    slots: Mutex<[Option<Waker>; 2]>,
+}
+
+impl Waiters {
+    fn slots(&self) -> MutexGuard<'_, [Option<Waker>; 2]> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the halves in `which`, outside the lock.
+    fn wake_halves(&self, which: &[usize]) {
+        let mut taken: [Option<Waker>; 2] = [None, None];
+        {
+            let mut slots = self.slots();
+            for &i in which {
+                taken[i] = slots[i].take();
+            }
+        }
+        for waker in taken.into_iter().flatten() {
+            waker.wake();
+        }
+    }
+}
+
+impl Wake for Waiters {
+    fn wake(self: Arc<Self>) {
+        self.wake_halves(&[RECV, SEND]);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_halves(&[RECV, SEND]);
+    }
+}
+
+type Locked<S> = Arc<Shared<S>>;
 
 pub(crate) fn split<S: AsyncRead + AsyncWrite + Unpin>(
     driver: Driver<S>,
 ) -> (RecvHalf<S>, SendHalf<S>) {
-    let shared = Arc::new(Mutex::new(Shared {
-        driver,
-        waiting: [None, None],
-    }));
+    let waiters = Arc::new(Waiters {
+        slots: Mutex::new([None, None]),
+    });
+    let shared = Arc::new(Shared {
+        driver: Mutex::new(driver),
+        both: Waker::from(waiters.clone()),
+        waiters,
+    });
     (
         RecvHalf {
             shared: shared.clone(),
@@ -52,10 +96,10 @@ pub(crate) fn split<S: AsyncRead + AsyncWrite + Unpin>(
     )
 }
 
-fn lock<S: AsyncRead + AsyncWrite + Unpin>(shared: &Locked<S>) -> MutexGuard<'_, Shared<S>> {
+fn lock<S: AsyncRead + AsyncWrite + Unpin>(shared: &Locked<S>) -> MutexGuard<'_, Driver<S>> {
     // No code that can panic runs under the lock but the transport's; its
     // state is the transport's business either way.
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
+    shared.driver.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Runs one poll of half `me` under the lock, with the wake-ups described
@@ -66,26 +110,30 @@ fn with_driver<S: AsyncRead + AsyncWrite + Unpin, T>(
     cx: &mut Context<'_>,
     f: impl FnOnce(&mut Driver<S>, &mut Context<'_>) -> Poll<T>,
 ) -> Poll<T> {
-    let mut guard = lock(shared);
-    let before = guard.driver.written;
-    let result = f(&mut guard.driver, cx);
-    if guard.driver.written != before {
-        if let Some(other) = guard.waiting[1 - me].take() {
-            other.wake();
+    // Registered before the poll, so a wake-up during it is not lost.
+    {
+        let mut slots = shared.waiters.slots();
+        match &mut slots[me] {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
         }
     }
-    if result.is_pending() {
-        guard.waiting[me] = Some(cx.waker().clone());
-    } else {
-        guard.waiting[me] = None;
+    let mut driver = lock(shared);
+    let before = driver.written;
+    let result = f(&mut driver, &mut Context::from_waker(&shared.both));
+    let wrote = driver.written != before;
+    drop(driver);
+    if wrote {
+        shared.waiters.wake_halves(&[1 - me]);
+    }
+    if result.is_ready() {
+        shared.waiters.slots()[me] = None;
     }
     result
 }
 
 fn wake_other<S: AsyncRead + AsyncWrite + Unpin>(shared: &Locked<S>, me: usize) {
-    if let Some(other) = lock(shared).waiting[1 - me].take() {
-        other.wake();
-    }
+    shared.waiters.wake_halves(&[1 - me]);
 }
 
 /// What the last event was; its bytes are in `bytes` or `text`.
@@ -119,18 +167,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RecvHalf<S> {
     /// Cancellation safe.
     pub async fn recv(&mut self) -> Result<Event<'_>, Error> {
         let (event, bytes, text) = (&mut self.event, &mut self.bytes, &mut self.text);
+        let mut failed = None;
         poll_fn(|cx| {
             with_driver(&self.shared, RECV, cx, |driver, cx| {
-                std::task::ready!(driver.poll_event(cx))?;
-                let taken = driver.conn.next_event();
-                Poll::Ready(match taken {
-                    Ok(Some(e)) => {
-                        *event = copy_event(e, bytes, text);
-                        Ok(())
+                if failed.is_none() {
+                    std::task::ready!(driver.poll_event(cx))?;
+                    match driver.conn.next_event() {
+                        Ok(Some(e)) => {
+                            *event = copy_event(e, bytes, text);
+                            return Poll::Ready(Ok(()));
+                        }
+                        Ok(None) => {
+                            return Poll::Ready(Err(Error::Closed(
+                                CloseCode::ABNORMAL,
+                                String::new(),
+                            )))
+                        }
+                        Err(e) => failed = Some(e),
                     }
-                    Ok(None) => Err(Error::Closed(CloseCode::ABNORMAL, String::new())),
-                    Err(e) => Err(Error::Protocol(e)),
-                })
+                }
+                // A single-frame text that is not UTF-8: its close goes out
+                // before the error is returned.
+                let _ = std::task::ready!(driver.poll_finish(cx));
+                Poll::Ready(Err(failed.map_or_else(
+                    || Error::Closed(CloseCode::ABNORMAL, String::new()),
+                    Error::Protocol,
+                )))
             })
         })
         .await?;
@@ -154,7 +216,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RecvHalf<S> {
 
     /// The connection's state.
     pub fn state(&self) -> State {
-        lock(&self.shared).driver.conn.state()
+        lock(&self.shared).conn.state()
     }
 
     #[cfg(feature = "futures")]
@@ -268,7 +330,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SendHalf<S> {
     /// Sends a ping (at most 125 bytes of payload).
     pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
         let payload = ControlPayload::new(payload).ok_or(crate::SendError::Full)?;
-        lock(&self.shared).driver.conn.ping(payload)?;
+        lock(&self.shared).conn.ping(payload)?;
         self.flush().await
     }
 
@@ -277,8 +339,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SendHalf<S> {
     /// TCP.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         {
-            let mut guard = lock(&self.shared);
-            let conn = &mut guard.driver.conn;
+            let mut driver = lock(&self.shared);
+            let conn = &mut driver.conn;
             if conn.state() == State::Open {
                 conn.close(code, CloseReason::truncate(reason))?;
             }
@@ -288,7 +350,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SendHalf<S> {
 
     /// The connection's state.
     pub fn state(&self) -> State {
-        lock(&self.shared).driver.conn.state()
+        lock(&self.shared).conn.state()
     }
 
     #[cfg(feature = "futures")]
