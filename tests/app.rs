@@ -228,6 +228,19 @@ fn bad_topic_names_get_400() {
     }
     let r = http(server.addr, b"GET /push?data=x HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status(&r), 400, "{r}");
+    // /push decodes its query as strictly as paths: no U+FFFD stand-ins.
+    for query in [
+        "topic=%FF&data=x",
+        "topic=ok&data=%FF%FE",
+        "topic=%4",
+        "topic=%zz",
+    ] {
+        let request = format!("GET /push?{query} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let r = http(server.addr, request.as_bytes());
+        assert_eq!(status(&r), 400, "{query}: {r}");
+    }
+    let r = post(server.addr, "/publish/a%zz", "", b"x");
+    assert_eq!(status(&r), 400, "{r}");
     let r = http(server.addr, b"GET /publish/ok HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status(&r), 405, "{r}");
 }
@@ -352,4 +365,53 @@ fn pages_of_other_sites_cannot_publish_through_a_browser() {
         let r = post(server.addr, "/publish/t", origin, b"x");
         assert_eq!(status(&r), want, "{origin:?}: {r}");
     }
+    // An <img> on another site sends a GET with no Origin, but says where
+    // it comes from in Sec-Fetch-Site.
+    for (site, want) in [
+        ("cross-site", 403),
+        ("same-site", 403),
+        ("same-origin", 200),
+    ] {
+        let request = format!(
+            "GET /push?topic=t&data=x HTTP/1.1\r\nHost: {}\r\nSec-Fetch-Site: {site}\r\n\r\n",
+            server.addr
+        );
+        let r = http(server.addr, request.as_bytes());
+        assert_eq!(status(&r), want, "{site}: {r}");
+    }
+}
+
+#[test]
+fn head_gets_the_head_of_get_without_content() {
+    let server = start(AppConfig::default(), |_| {});
+    for path in ["/", "/stats", "/rfc6455.js"] {
+        let get = http(
+            server.addr,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        );
+        let head = http(
+            server.addr,
+            format!("HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(status(&head), 200, "{head}");
+        assert!(!body(&get).is_empty(), "{get}");
+        assert_eq!(body(&head), "", "{path}: {head}");
+        let length = |r: &str| {
+            r.lines()
+                .find_map(|l| l.strip_prefix("Content-Length: ").map(str::to_owned))
+        };
+        assert!(length(&head).is_some(), "{head}");
+        if path != "/stats" {
+            assert_eq!(length(&head), length(&get), "{path}");
+        }
+    }
+    let r = http(
+        server.addr,
+        b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(status(&r), 405, "{r}");
+    assert!(r.contains("Allow: GET, HEAD\r\n"), "{r}");
+    let r = http(server.addr, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status(&r), 426, "{r}");
+    assert!(r.contains("Connection: Upgrade, close\r\n"), "{r}");
 }

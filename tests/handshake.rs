@@ -293,6 +293,44 @@ fn a_few_errors() {
         error(b"GET / HTTP/1.1\r\nSec-WebSocket-Version: 13\r\n\r\n"),
         HandshakeError::InvalidHost
     );
+    // An invalid Host value is a 400 too (RFC 9112 section 3.2).
+    for host in [
+        &b"a b/c@d"[..],
+        b"\xff\xfe",
+        b"h:80x",
+        b"[::1",
+        b"[]",
+        b"h:1:2",
+        b"%zz",
+    ] {
+        let mut head = b"GET /stats HTTP/1.1\r\nHost: ".to_vec();
+        head.extend_from_slice(host);
+        head.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(error(&head), HandshakeError::InvalidHost, "{host:?}");
+    }
+}
+
+#[test]
+fn host_values_of_every_form_are_accepted() {
+    for host in [
+        "example.com",
+        "example.com:9001",
+        "127.0.0.1:9001",
+        "[::1]",
+        "[::1]:9001",
+        "[v1.fe80::a+en1]",
+        "xn--caf-dma.example",
+        "caf%C3%A9.example",
+        "h:",
+        "",
+    ] {
+        let head = format!("GET /stats HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let mut parser = RequestParser::new(&Limits::default());
+        match parser.parse(head.as_bytes()) {
+            Ok(Status::Complete(Opening::Http(_))) => {}
+            other => panic!("{host:?}: {other:?}"),
+        }
+    }
 }
 
 /// A head of about `len` bytes: many headers, or one long one.

@@ -161,11 +161,12 @@ impl fmt::Display for BodyError {
 pub enum HandshakeError {
     /// The head is not valid HTTP/1.1 or passes a limit.
     Http(HttpError),
-    /// A Host header is missing from an HTTP/1.1 request, or there is more
-    /// than one (RFC 9112 section 3.2: "A server MUST respond with a 400
-    /// ... to any HTTP/1.1 request message that lacks a Host header field
-    /// and to any request message that contains more than one"; RFC 6455
-    /// section 4.2.1 item 2). Checked for plain HTTP requests too. 400.
+    /// A Host header is missing from an HTTP/1.1 request, there is more
+    /// than one, or its value is not `uri-host [":" port]` (RFC 9112
+    /// section 3.2: a server MUST respond with a 400 to an HTTP/1.1
+    /// request that lacks a Host header field, to one with more than one,
+    /// and to one whose Host value is invalid; RFC 6455 section 4.2.1
+    /// item 2). Checked for plain HTTP requests too. 400.
     InvalidHost,
     /// An upgrade request whose method is not `GET` (section 4.2.1 item 1;
     /// the method is case-sensitive). 405, with `Allow: GET`.
@@ -243,7 +244,7 @@ impl HandshakeError {
     pub const fn description(self) -> &'static str {
         match self {
             HandshakeError::Http(e) => e.describe(),
-            HandshakeError::InvalidHost => "missing or repeated Host header",
+            HandshakeError::InvalidHost => "missing, repeated or invalid Host header",
             HandshakeError::MethodNotAllowed => "a WebSocket upgrade must use GET",
             HandshakeError::HttpVersionTooOld => "a WebSocket upgrade needs HTTP/1.1",
             HandshakeError::InvalidTarget => "request target is not a path",

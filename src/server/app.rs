@@ -16,14 +16,18 @@
 //! | `GET /rfc6455.js` | the browser client module ([`CLIENT_JS`]) |
 //! | `GET /` | the page: echo and a room view |
 //!
-//! NAME is percent-decoded and checked by
-//! [`check_topic_name`] (400 if it fails).
+//! NAME (and the query's TEXT) is percent-decoded strictly, a malformed
+//! escape or a result that is not UTF-8 getting a 400, and NAME is checked
+//! by [`check_topic_name`] (400 if it fails).
 //! Publishing is refused (403) unless the request comes from loopback, or
 //! carries `Authorization: Bearer TOKEN` when a token is configured (then
 //! the token is required from every address, loopback included: behind a
 //! reverse proxy on the same host every request comes from loopback). A
 //! browser's cross-origin request is refused too (403): a page on another
-//! site must not publish through a visitor's browser.
+//! site must not publish through a visitor's browser. That is decided by
+//! `Origin`, or by `Sec-Fetch-Site` where a browser sends no `Origin` (a
+//! GET from an `<img>`, say). `HEAD` is answered like `GET`, without the
+//! content.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -217,19 +221,29 @@ impl Handler for App {
             return self.publish(ctx, request, &topic, kind, body);
         }
         if method != "GET" && method != "HEAD" {
-            return Response::new(405, "only GET is served here\n").header("Allow", "GET");
+            return Response::new(405, "only GET and HEAD are served here\n")
+                .header("Allow", "GET, HEAD");
         }
         match path {
             "/" | "/index.html" => page(ctx.config()),
             "/rfc6455.js" => client_js(),
             "/push" => {
-                let (mut topic, mut data) = (None, Cow::Borrowed(""));
-                for (key, value) in form_urlencoded::parse(request.query().unwrap_or("").as_bytes())
-                {
-                    match &*key {
-                        "topic" => topic = Some(value),
-                        "data" => data = value,
-                        _ => {}
+                let (mut topic, mut data) = (None, String::new());
+                for pair in request.query().unwrap_or("").split('&') {
+                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    let slot = match key {
+                        "topic" => topic.get_or_insert_with(String::new),
+                        "data" => &mut data,
+                        _ => continue,
+                    };
+                    match decode_form(value) {
+                        Some(value) => *slot = value,
+                        None => {
+                            return Response::new(
+                                400,
+                                "the query's topic and data must be UTF-8 once percent-decoded\n",
+                            )
+                        }
                     }
                 }
                 match topic {
@@ -375,33 +389,91 @@ fn room(path: &str) -> Option<Result<String, Response>> {
     path.strip_prefix(TOPIC_PATH).map(decode)
 }
 
-/// Percent-decodes a topic name from a path; 400 if it is not UTF-8.
+/// Percent-decodes a topic name from a path; 400 if an escape is
+/// malformed or the name is not UTF-8.
 fn decode(encoded: &str) -> Result<String, Response> {
-    percent_encoding::percent_decode_str(encoded)
-        .decode_utf8()
-        .map(Cow::into_owned)
-        .map_err(|_| Response::new(400, "the topic name is not UTF-8 once decoded\n"))
+    percent_decode(encoded, false).ok_or_else(|| {
+        Response::new(
+            400,
+            "the topic name is not UTF-8 once percent-decoded (or an escape is malformed)\n",
+        )
+    })
+}
+
+/// Decodes a query value (`+` is a space); `None` if an escape is
+/// malformed or the result is not UTF-8.
+fn decode_form(encoded: &str) -> Option<String> {
+    percent_decode(encoded, true)
+}
+
+/// Strict percent-decoding (RFC 3986 section 2.1: `%` and two hex
+/// digits): nothing is replaced or passed through, so two spellings never
+/// name one topic.
+fn percent_decode(encoded: &str, plus_is_space: bool) -> Option<String> {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// What decides whether a request may publish: see the module docs.
 struct PublishRequest<'a> {
     origin: Option<&'a [u8]>,
+    /// The authority the request was sent to: an absolute-form target's
+    /// (RFC 9112 section 3.2.2), else `Host`.
     host: Option<&'a [u8]>,
+    /// `Sec-Fetch-Site`, which browsers send also where they send no
+    /// `Origin` (a GET from an `<img>` on another site, say).
+    fetch_site: Option<&'a [u8]>,
     authorization: Option<&'a [u8]>,
     from: IpAddr,
 }
 
 impl<'a> PublishRequest<'a> {
     fn of(request: &HttpRequest<'a>) -> Self {
+        let target_authority = request
+            .target()
+            .split_once("://")
+            .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or(rest).as_bytes());
         PublishRequest {
             origin: request.header("Origin"),
-            host: request.header("Host"),
+            host: target_authority.or_else(|| request.header("Host")),
+            fetch_site: request.header("Sec-Fetch-Site"),
             authorization: request.header("Authorization"),
             from: request.peer_addr().ip(),
         }
     }
 
     fn check(&self, allowed_origins: &[String], token: Option<&str>) -> Result<(), Response> {
+        let other_site = self.fetch_site.is_some_and(|site| {
+            site.eq_ignore_ascii_case(b"cross-site") || site.eq_ignore_ascii_case(b"same-site")
+        });
+        if self.origin.is_none() && other_site {
+            // A browser request from another origin that carries no Origin
+            // (no-cors GETs do not): refused like one that does.
+            return Err(Response::new(403, "cross-origin publishing is refused\n"));
+        }
         if let Some(origin) = self.origin {
             // A browser says where the page came from: its own host, or a
             // listed origin, may publish; any other site may not.
@@ -420,7 +492,7 @@ impl<'a> PublishRequest<'a> {
             }
         }
         match token {
-            Some(token) => match self.authorization.and_then(|v| v.strip_prefix(b"Bearer ")) {
+            Some(token) => match self.authorization.and_then(bearer_token) {
                 None => Err(Response::new(
                     401,
                     "publishing needs Authorization: Bearer TOKEN\n",
@@ -436,6 +508,15 @@ impl<'a> PublishRequest<'a> {
             )),
         }
     }
+}
+
+/// The token of `Authorization: Bearer TOKEN`; the scheme is matched
+/// without regard to case (RFC 9110 section 11.1), then one or more spaces.
+fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    let space = value.iter().position(|&b| b == b' ')?;
+    let (scheme, rest) = value.split_at(space);
+    let token = rest.trim_ascii();
+    (scheme.eq_ignore_ascii_case(b"Bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Compares secrets without an early exit on the first difference.
@@ -462,6 +543,7 @@ mod tests {
         let plain = |from| PublishRequest {
             origin: None,
             host: Some(b"h:1"),
+            fetch_site: None,
             authorization: None,
             from,
         };
@@ -485,6 +567,17 @@ mod tests {
             403
         );
         assert_eq!(status(with(b"Basic t0k", far).check(&[], Some("t0k"))), 401);
+        // The scheme in any case, then one or more spaces (RFC 9110 11.1).
+        assert_eq!(
+            status(with(b"bearer t0k", far).check(&[], Some("t0k"))),
+            200
+        );
+        assert_eq!(
+            status(with(b"BEARER  t0k", far).check(&[], Some("t0k"))),
+            200
+        );
+        assert_eq!(status(with(b"Bearer", far).check(&[], Some("t0k"))), 401);
+        assert_eq!(status(with(b"Bearert0k", far).check(&[], Some("t0k"))), 401);
         // Browsers: the server's own pages and listed origins only.
         let from_page = |origin: &'static [u8]| PublishRequest {
             origin: Some(origin),
@@ -500,6 +593,47 @@ mod tests {
         assert_eq!(
             status(from_page(b"https://app.example").check(&listed, None)),
             200
+        );
+        // A browser GET without Origin (an <img> on another site) still
+        // says where it comes from in Sec-Fetch-Site.
+        let fetched = |site: &'static [u8]| PublishRequest {
+            fetch_site: Some(site),
+            ..plain(lo)
+        };
+        assert_eq!(status(fetched(b"cross-site").check(&[], None)), 403);
+        assert_eq!(status(fetched(b"same-site").check(&[], None)), 403);
+        assert_eq!(status(fetched(b"same-origin").check(&[], None)), 200);
+        assert_eq!(status(fetched(b"none").check(&[], None)), 200);
+    }
+
+    #[test]
+    fn names_are_percent_decoded_strictly() {
+        assert_eq!(decode("caf%C3%A9").ok().as_deref(), Some("café"));
+        assert_eq!(decode("a+b").ok().as_deref(), Some("a+b"));
+        assert_eq!(decode_form("a+b%20c").as_deref(), Some("a b c"));
+        for bad in ["%FF", "%C0%AF", "%zz", "%4", "a%", "%%41"] {
+            assert_eq!(decode(bad).err().map(|r| r.status()), Some(400), "{bad}");
+            assert_eq!(decode_form(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_publish_compares_origin_with_the_target_it_was_sent_to() {
+        let head = b"POST http://127.0.0.1:9001/publish/a HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+        let mut parser = crate::handshake::RequestParser::new(&crate::Limits::default());
+        let parsed = parser.parse(head);
+        let Ok(crate::frame::Status::Complete(crate::handshake::Opening::Http(req))) = parsed
+        else {
+            core::panic!("not a plain request");
+        };
+        let request = HttpRequest {
+            head: &req,
+            body: b"",
+            peer_addr: "127.0.0.1:1".parse().unwrap(),
+        };
+        assert_eq!(
+            PublishRequest::of(&request).host,
+            Some(&b"127.0.0.1:9001"[..])
         );
     }
 

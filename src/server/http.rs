@@ -143,14 +143,30 @@ impl Response {
     }
 
     pub(crate) fn write(&self, server: &str, out: &mut Vec<u8>) {
+        self.write_to(server, false, out);
+    }
+
+    /// The response to a `HEAD`: the same head, no content (RFC 9110
+    /// section 9.3.2).
+    pub(crate) fn write_head(&self, server: &str, out: &mut Vec<u8>) {
+        self.write_to(server, true, out);
+    }
+
+    fn write_to(&self, server: &str, head_only: bool, out: &mut Vec<u8>) {
         use std::io::Write;
+        // A sender of Upgrade names it in Connection (RFC 9110 section 7.8).
+        let upgrade = self
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("Upgrade"));
         let _ = write!(
             out,
-            "HTTP/1.1 {} {}\r\nServer: {server}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            "HTTP/1.1 {} {}\r\nServer: {server}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n",
             self.status,
             reason_phrase(self.status),
             self.content_type,
-            self.body.len()
+            self.body.len(),
+            if upgrade { "Upgrade, close" } else { "close" }
         );
         for (name, value) in &self.headers {
             // Drop a header that would break the response apart.
@@ -159,7 +175,9 @@ impl Response {
             }
         }
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.body);
+        if !head_only {
+            out.extend_from_slice(&self.body);
+        }
     }
 }
 
@@ -182,5 +200,39 @@ fn reason_phrase(status: u16) -> &'static str {
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(response: &Response, head_only: bool) -> String {
+        let mut out = Vec::new();
+        response.write_to("s", head_only, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_head_answer_has_the_length_but_no_content() {
+        let page = Response::new(200, "hello\n");
+        let get = written(&page, false);
+        let head = written(&page, true);
+        assert!(get.ends_with("\r\n\r\nhello\n"), "{get}");
+        assert!(head.ends_with("\r\n\r\n"), "{head}");
+        assert!(head.contains("Content-Length: 6\r\n"), "{head}");
+        assert_eq!(get.len(), head.len() + 6);
+    }
+
+    #[test]
+    fn a_sender_of_upgrade_names_it_in_connection() {
+        let upgrade = written(&Response::upgrade_required(), false);
+        assert!(
+            upgrade.contains("Connection: Upgrade, close\r\n"),
+            "{upgrade}"
+        );
+        assert!(upgrade.contains("Upgrade: websocket\r\n"), "{upgrade}");
+        let plain = written(&Response::not_found(), false);
+        assert!(plain.contains("Connection: close\r\n"), "{plain}");
     }
 }

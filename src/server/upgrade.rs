@@ -153,7 +153,12 @@ impl HandshakeState {
                     body: &self.buf[start..end],
                     peer_addr,
                 };
-                handler.on_http(ctx, &request).write(server, out);
+                let response = handler.on_http(ctx, &request);
+                if request.method() == "HEAD" {
+                    response.write_head(server, out);
+                } else {
+                    response.write(server, out);
+                }
                 Outcome::Respond
             }
             Err(e) => {
