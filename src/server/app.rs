@@ -407,8 +407,9 @@ fn decode_form(encoded: &str) -> Option<String> {
 }
 
 /// Strict percent-decoding (RFC 3986 section 2.1: `%` and two hex
-/// digits): nothing is replaced or passed through, so two spellings never
-/// name one topic.
+/// digits): a malformed escape or a result that is not UTF-8 is refused,
+/// never passed through as a literal `%` or replaced by U+FFFD, which
+/// would put unrelated bad names onto one topic.
 fn percent_decode(encoded: &str, plus_is_space: bool) -> Option<String> {
     let bytes = encoded.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
