@@ -851,3 +851,44 @@ fn a_counter_spoiled_in_redis_starts_a_new_epoch_and_publishing_goes_on() {
         "{s:?}"
     );
 }
+
+#[test]
+fn a_counter_lua_reads_as_whole_but_hincrby_refuses_does_not_stop_publishing() {
+    // PUBLISH_WITH_ID checks `last` with Lua's tonumber, which takes
+    // "10.0" (also "1e3", "0x10", " 7") as a whole number below 2^53; the
+    // script keeps the counter, and HINCRBY then fails ("hash value is not
+    // an integer"). The error fails the whole pipeline: the session ends,
+    // the message is delivered here only, without id, and every later
+    // publish to the topic does it again. The script's doc says such a
+    // counter is replaced (a new epoch) "so that bad data in Redis never
+    // stops publishing".
+    let redis = Redis::start();
+    let a = instance_with_history(&redis.url());
+    a.wait_connected();
+    let mut tagged = a.join_with("news", "?ids=1");
+    next_json(&mut tagged).unwrap();
+    a.wait(|s| s.subscriptions == 1, "subscribed");
+    redis
+        .query(&[
+            b"HSET",
+            b"rfc6455:ids:news",
+            b"epoch",
+            b"e1",
+            b"last",
+            b"10.0",
+        ])
+        .unwrap();
+    assert_eq!(a.post("news", b"spoiled"), 200);
+    let v = loop {
+        let v = next_json(&mut tagged).expect("the message");
+        if v["data"] == "spoiled" {
+            break v;
+        }
+    };
+    let s = a.stats().broker;
+    assert!(
+        v["id"].as_u64().is_some(),
+        "delivered without id, here only: {v}; {s:?}"
+    );
+    assert_eq!((s.local_only, s.reconnects), (0, 0), "{s:?}");
+}

@@ -92,7 +92,10 @@ local kind = redis.call('TYPE', key).ok
 local epoch, last = false, nil
 if kind == 'hash' then
   epoch = redis.call('HGET', key, 'epoch')
-  last = tonumber(redis.call('HGET', key, 'last'))
+  last = redis.call('HGET', key, 'last')
+  -- Digits only: tonumber also takes '10.0', '1e3' or '0x10', which
+  -- HINCRBY then refuses, failing the whole batch.
+  last = last and string.match(last, '^%d+$') and tonumber(last) or nil
 end
 if not epoch or #epoch > 64 or not string.match(epoch, '^[%w_-]+$')
     or not last or last < 0 or last ~= math.floor(last) or last >= 2^53 then
@@ -744,7 +747,11 @@ impl RedisRelay {
                         let beat = last_marker.elapsed() >= self.config.heartbeat;
                         if !batch.is_empty() || st.wake || beat {
                             st.wake = false;
-                            let marker = st.next_seq - 1;
+                            // Everything below the first publish still
+                            // queued: a marker must not pass what is not
+                            // sent yet (held behind a subscription under
+                            // way, or past the batch's cap).
+                            let marker = st.queue.front().map_or(st.next_seq, |q| q.seq) - 1;
                             break (st.session, marker);
                         }
                     }
@@ -1076,5 +1083,169 @@ mod tests {
         let st = relay.lock();
         assert_eq!(st.queue.len(), 2);
         assert_eq!(st.queue.iter().map(|q| q.seq).collect::<Vec<_>>(), [1, 2]);
+    }
+
+    /// A redis-server of this test on a free loopback port, killed by PID
+    /// when dropped.
+    struct TestRedis {
+        child: std::process::Child,
+        port: u16,
+        dir: std::path::PathBuf,
+    }
+
+    impl TestRedis {
+        fn start() -> TestRedis {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let dir = std::env::temp_dir()
+                .join(format!("rfc6455-unit-redis-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .arg("--dir")
+                .arg(&dir)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server");
+            let r = TestRedis { child, port, dir };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let up = redis::Client::open(r.url())
+                    .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
+                    .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+                if up.is_ok() {
+                    return r;
+                }
+                assert!(Instant::now() < deadline, "redis-server did not come up");
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+
+        fn url(&self) -> String {
+            format!("redis://127.0.0.1:{}/0", self.port)
+        }
+
+        fn signal(&self, name: &str) {
+            let status = std::process::Command::new("kill")
+                .arg(format!("-{name}"))
+                .arg(self.child.id().to_string())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    }
+
+    impl Drop for TestRedis {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// The marker the publisher sends is `next_seq - 1`, which counts
+    /// publishes still in the queue (held by a subscription under way, or
+    /// past a batch's cap). When the subscriber reads that marker after
+    /// such a publish has been moved to `in_flight` and sent, `passed`
+    /// drops it from `in_flight` although Redis has not processed it; if
+    /// the session then fails, `fail` does not deliver it here: a local
+    /// subscriber never gets it.
+    #[test]
+    fn a_marker_sent_while_a_publish_waits_does_not_pass_it() {
+        let redis = TestRedis::start();
+        let relay = Arc::new(
+            RedisRelay::new(RedisConfig {
+                url: redis.url(),
+                // No heartbeat marker in the way.
+                heartbeat: Duration::from_secs(60),
+                timeout: Duration::from_millis(500),
+                ..RedisConfig::default()
+            })
+            .unwrap(),
+        );
+        let hub = Arc::new(Hub::new(1, 1 << 20, None, None));
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        hub.set_wakers(vec![waker]);
+        let topic: Arc<str> = Arc::from("t");
+        hub.count(&topic, 0, 1); // a local subscriber of t on worker 0
+                                 // The test reads the instance's control channel as the relay's
+                                 // subscriber thread would (that thread is not started: the test
+                                 // plays it, choosing when it reads what Redis sent it).
+        let watcher = redis::Client::open(redis.url()).unwrap();
+        let mut watch_conn = watcher.get_connection().unwrap();
+        let mut watch = watch_conn.as_pubsub();
+        watch
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        watch.subscribe(&relay.control).unwrap();
+        // A session up, as run_subscriber makes it.
+        let (_sub, publisher) = relay.connect().unwrap();
+        {
+            let mut st = relay.lock();
+            st.session = 1;
+            st.live = true;
+            st.up = true;
+            st.handover = Some(publisher);
+            st.session_seq = st.next_seq;
+        }
+        let publisher_thread = {
+            let (relay, hub) = (Arc::clone(&relay), Arc::clone(&hub));
+            thread::spawn(move || relay.run_publisher(&hub))
+        };
+        // t's SUBSCRIBE is under way: a publish to t waits, and the
+        // publisher wakes the subscriber with a marker.
+        {
+            let mut st = relay.lock();
+            st.applying.insert(Arc::clone(&topic));
+            st.wake = true;
+        }
+        let outbound = Outbound {
+            topic: Arc::clone(&topic),
+            frame: SharedFrame::new(MessageKind::Text, b"held"),
+            skip: None,
+        };
+        assert!(matches!(relay.publish(outbound), Accepted::Relayed));
+        let marker = watch.get_message().unwrap();
+        assert_eq!(marker.get_channel_name(), relay.control);
+        // Redis processed that marker; now it stalls (SIGSTOP), and the
+        // SUBSCRIBE is confirmed: the publisher sends the held publish.
+        redis.signal("STOP");
+        relay.lock().applying.remove(&topic);
+        relay.work.notify_all();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while relay.lock().in_flight.len() != 1 {
+            assert!(Instant::now() < deadline, "never sent");
+            thread::sleep(Duration::from_millis(1));
+        }
+        // The subscriber, a little behind, reads the marker Redis sent
+        // before the stall.
+        relay.on_message(&hub, 1, &marker, &mut Reader::default());
+        let after_marker = relay.lock().in_flight.len();
+        // The batch times out: the session fails, and what was sent and
+        // not seen back must be delivered here.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while relay.lock().live {
+            assert!(Instant::now() < deadline, "the session never failed");
+            thread::sleep(Duration::from_millis(5));
+        }
+        let mut inbox = Vec::new();
+        hub.take_inbox(0, &mut inbox);
+        let delivered = inbox.iter().any(|e| e.frame.payload() == b"held");
+        redis.signal("CONT");
+        relay.shutdown();
+        publisher_thread.join().unwrap();
+        assert!(
+            delivered,
+            "a publish Redis never processed was dropped from in_flight by the marker \
+             (in_flight after the marker: {after_marker}), so it reached no local subscriber; \
+             local_only = {}",
+            relay.stats().local_only
+        );
     }
 }
