@@ -278,7 +278,7 @@ row "4d chromium, /rfc6455.js: server killed and restarted on the same port -> r
   node "$dir/browser.js" reconnect "$root/target/release/echo-server"
 row "4e chromium, /rfc6455.js: server stopped (SIGSTOP, half-open) -> heartbeat timeout" \
   node "$dir/browser.js" half-open "$root/target/release/echo-server"
-row "4f node, /rfc6455.js logic with a fake socket (backoff, resume, queue, heartbeat)" \
+row "4f node, /rfc6455.js logic with a fake socket (backoff, resume, queue, heartbeat, close from a listener, clock steps)" \
   node "$dir/rfc6455_module.js" "$root/src/server/rfc6455.js"
 row "5a our client, permessage-deflate -> python websockets server (compression on)" \
   "$client" "ws://127.0.0.1:$py_port/interop" deflate

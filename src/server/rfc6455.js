@@ -16,10 +16,14 @@
 //   server answers: echo-server --heartbeat-text); if nothing at all arrives
 //   within `timeout` ms after that, the link is taken for dead (a half-open
 //   TCP connection never reports itself) and replaced. The reply is not
-//   passed on as a message.
+//   passed on as a message. Time is measured on a monotonic clock, so a
+//   step of the wall clock neither kills a live link nor hides a dead one.
 // - reconnect: exponential backoff with full jitter (a delay drawn uniformly
 //   from 0 to min(max, initial * factor^attempt)), so that a server restart
-//   does not bring every client back in the same instant.
+//   does not bring every client back in the same instant. The attempts
+//   start over only after a connection that lasted at least `max` ms: a
+//   server that accepts and closes at once (a 1008 for a topic limit, say)
+//   sees the delays grow, not a reconnect every `initial` ms.
 // - resume (`resume: true`): the server sends each message with its topic
 //   and id; after a reconnect the module asks for what it missed
 //   (?since=ID&epoch=E), so messages arrive once each, in order. If the
@@ -51,6 +55,12 @@
   };
 
   // Full jitter: uniform in [0, min(max, initial * factor^attempt)).
+  // Milliseconds on a monotonic clock (the wall clock can step).
+  const now =
+    typeof performance !== "undefined" && typeof performance.now === "function"
+      ? () => performance.now()
+      : () => Date.now();
+
   function backoff(attempt, policy, random) {
     const cap = Math.min(policy.max, policy.initial * Math.pow(policy.factor, attempt));
     if (policy.jitter === false) return cap;
@@ -79,6 +89,7 @@
       this._queue = [];
       this._attempt = 0;
       this._opened = false;
+      this._openedAt = null;
       this._ws = null;
       this._timers = {};
       this._lastSeen = 0;
@@ -161,9 +172,9 @@
         const reconnected = this._opened;
         const attempt = this._attempt;
         this._opened = true;
-        this._attempt = 0;
+        this._openedAt = now();
         this.state = "open";
-        this._lastSeen = Date.now();
+        this._lastSeen = now();
         this._armHeartbeat();
         const queued = this._queue;
         this._queue = [];
@@ -172,7 +183,7 @@
       };
       ws.onmessage = (ev) => {
         if (this._ws !== ws) return;
-        this._lastSeen = Date.now();
+        this._lastSeen = now();
         this._onData(ev.data);
       };
       ws.onerror = () => {
@@ -235,7 +246,7 @@
       const hb = this.options.heartbeat;
       if (!hb) return;
       clearTimeout(this._timers.beat);
-      const quiet = Date.now() - this._lastSeen;
+      const quiet = now() - this._lastSeen;
       this._timers.beat = setTimeout(() => this._beat(), Math.max(0, hb.interval - quiet));
     }
 
@@ -243,11 +254,11 @@
       const hb = this.options.heartbeat;
       const ws = this._ws;
       if (!ws || this.state !== "open") return;
-      if (Date.now() - this._lastSeen < hb.interval) {
+      if (now() - this._lastSeen < hb.interval) {
         this._armHeartbeat(); // something arrived meanwhile
         return;
       }
-      const sentAt = Date.now();
+      const sentAt = now();
       try {
         ws.send(hb.message);
       } catch (e) {
@@ -283,7 +294,14 @@
       if (this.state === "closed") return;
       const policy = this.options.reconnect;
       const willReconnect = !!policy;
+      // A connection that lasted starts the attempts over.
+      if (policy && this._openedAt !== null && now() - this._openedAt >= policy.max) {
+        this._attempt = 0;
+      }
+      this._openedAt = null;
       this._emit("close", { code, reason, wasClean, willReconnect });
+      // A listener may have closed it for good.
+      if (this.state === "closed") return;
       if (!willReconnect) {
         this.state = "closed";
         return;
@@ -292,6 +310,7 @@
       const delay = backoff(attempt, policy);
       this.state = "reconnecting";
       this._emit("reconnecting", { attempt: attempt + 1, delay });
+      if (this.state !== "reconnecting") return;
       this._timers.retry = setTimeout(() => {
         if (this.state !== "reconnecting") return;
         this.state = "connecting";

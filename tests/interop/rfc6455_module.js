@@ -89,6 +89,61 @@ function ok(what) { console.log(`ok   ${what}`); }
   assert.strictEqual(closes.pop()[1].reason, 'heartbeat timeout');
   ok('a silent link is given up by the heartbeat timeout');
   s.close();
+
+  // close() from a "close" listener (the way to stop on a 1008) is final.
+  const stop = RFC6455.connect('ws://h/topic/b', {
+    WebSocket: FakeSocket, heartbeat: null, reconnect: { initial: 5, max: 5 },
+  });
+  stop.on('close', (e) => { if (e.code === 1008) stop.close(); });
+  const first = FakeSocket.last;
+  first.open();
+  first.drop(1008);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.strictEqual(FakeSocket.last, first, 'no new socket after close() in the listener');
+  assert.strictEqual(stop.state, 'closed');
+  ok('close() called from a close listener stops the reconnects');
+
+  // A server that accepts and closes at once: the delays grow; a
+  // connection that lasted at least `max` starts them over.
+  const delays = [];
+  const flap = RFC6455.connect('ws://h/topic/c', {
+    WebSocket: FakeSocket, heartbeat: null,
+    reconnect: { initial: 5, max: 40, factor: 2, jitter: false },
+  });
+  flap.on('reconnecting', (e) => delays.push(e.delay));
+  for (let i = 0; i < 4; i++) {
+    FakeSocket.last.open();
+    FakeSocket.last.drop(1008);
+    await new Promise((r) => setTimeout(r, delays[delays.length - 1] + 40));
+  }
+  assert.deepStrictEqual(delays, [5, 10, 20, 40]);
+  FakeSocket.last.open();
+  await new Promise((r) => setTimeout(r, 50));
+  FakeSocket.last.drop(1006);
+  assert.strictEqual(delays.pop(), 5, 'a connection that lasted starts the delays over');
+  flap.close();
+  ok('backoff grows while connections close at once, and starts over after one that lasted');
+
+  // A step of the wall clock between the heartbeat and its answer does
+  // not kill a live link (the module's clock is monotonic).
+  const realNow = Date.now;
+  const stepped = RFC6455.connect('ws://h/topic/d', {
+    WebSocket: FakeSocket, reconnect: { initial: 1000, max: 1000 },
+    heartbeat: { message: 'ping', reply: 'pong', interval: 30, timeout: 100 },
+  });
+  const stepCloses = [];
+  stepped.on('close', (e) => stepCloses.push(e.reason));
+  const live = FakeSocket.last;
+  live.open();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(live.sent.includes('ping'), 'a heartbeat was sent');
+  Date.now = () => realNow() - 5000;
+  live.receive('pong');
+  await new Promise((r) => setTimeout(r, 150));
+  Date.now = realNow;
+  assert.deepStrictEqual(stepCloses, [], 'the live link was kept');
+  stepped.close();
+  ok('a wall-clock step does not kill a live link');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
