@@ -416,7 +416,7 @@ impl Client {
 
         // The deadline covers the TLS handshake too: it runs inside the
         // first write.
-        let deadline = Instant::now() + config.handshake_timeout;
+        let deadline = after(Instant::now(), config.handshake_timeout);
         stream
             .tcp()
             .set_write_timeout(Some(config.handshake_timeout))
@@ -601,7 +601,7 @@ impl Client {
     }
 
     fn read_some(&mut self, started: Instant) -> Result<(), Error> {
-        let user_deadline = self.read_timeout.map(|t| started + t);
+        let user_deadline = self.read_timeout.map(|t| after(started, t));
         if self.keepalive.is_some() {
             let wait = self.keep_alive(user_deadline)?;
             self.set_socket_timeout(Some(wait))?;
@@ -643,20 +643,20 @@ impl Client {
             self.ping_sent = None; // something arrived: alive
         }
         let due = match self.ping_sent {
-            Some(sent) if now >= sent + keepalive.timeout => {
+            Some(sent) if now >= after(sent, keepalive.timeout) => {
                 self.stream.shutdown();
                 return Err(Error::KeepaliveTimeout);
             }
-            Some(sent) => sent + keepalive.timeout,
-            None if now >= self.last_received + keepalive.interval => {
+            Some(sent) => after(sent, keepalive.timeout),
+            None if now >= after(self.last_received, keepalive.interval) => {
                 if self.conn.state() == State::Open {
                     self.conn.ping(ControlPayload::EMPTY)?;
                     self.flush()?;
                 }
                 self.ping_sent = Some(now);
-                now + keepalive.timeout
+                after(now, keepalive.timeout)
             }
-            None => self.last_received + keepalive.interval,
+            None => after(self.last_received, keepalive.interval),
         };
         let until = user_deadline.map_or(due, |t| t.min(due));
         if until <= now {
@@ -713,6 +713,13 @@ impl Client {
             None => Err(self.closed_error()),
         }
     }
+}
+
+/// `t + d`, with `d` capped at a century: a timeout of `Duration::MAX`
+/// means "no timeout", not an overflow.
+fn after(t: Instant, d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    t + d.min(CENTURY)
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! server's close, a [keepalive](crate::client::Keepalive) timeout) it
 //! connects again after a delay drawn with exponential backoff and full
 //! jitter, runs a hook that resubscribes, and, for topic URLs of the
-//! bundled server, resumes after the last message id it saw.
+//! bundled server, resumes after the last message id it saw. The delays
+//! start over only after a connection that lasted at least
+//! [`Backoff::max`]: a server that accepts and closes at once (a 1008 for
+//! a topic limit, say) sees them grow.
 //!
 //! ```no_run
 //! use rfc6455::reconnect::{Incoming, ReconnectConfig, Reconnecting};
@@ -33,7 +36,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::prelude::rust_2021::*;
 use std::string::String;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use std::vec::Vec;
 
 use base64::Engine as _;
@@ -77,7 +80,8 @@ impl Backoff {
     /// The ceiling of attempt `attempt`'s delay.
     pub fn ceiling(&self, attempt: u32) -> Duration {
         let grown = self.initial.as_secs_f64() * self.factor.max(1.0).powi(attempt.min(64) as i32);
-        Duration::from_secs_f64(grown.min(self.max.as_secs_f64()).max(0.0))
+        // Past what a Duration holds (a `max` of Duration::MAX), `max`.
+        Duration::try_from_secs_f64(grown.min(self.max.as_secs_f64()).max(0.0)).unwrap_or(self.max)
     }
 
     /// The delay before attempt `attempt`, with `unit` a random number in
@@ -197,8 +201,13 @@ pub struct Reconnecting {
     config: ReconnectConfig,
     client: Option<Client>,
     on_connect: Option<Hook>,
-    /// Failed attempts in a row.
+    /// The backoff's attempt number: failed attempts and short-lived
+    /// connections since the last connection that lasted.
     attempt: u32,
+    /// Failed attempts since the last success, for `max_attempts`.
+    failures: u32,
+    /// When the current connection came up.
+    connected_at: Option<Instant>,
     /// Set by a loss: wait this long before connecting.
     pending_delay: Option<Duration>,
     connected_before: bool,
@@ -228,6 +237,8 @@ impl Reconnecting {
             client: None,
             on_connect: None,
             attempt: 0,
+            failures: 0,
+            connected_at: None,
             pending_delay: None,
             connected_before: false,
             epoch: None,
@@ -326,24 +337,61 @@ impl Reconnecting {
         if self.client.is_none() {
             return self.connect();
         }
+        // Pings and pongs do not restart the caller's wait.
+        let read_timeout = self.config.client.read_timeout;
+        let deadline = read_timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut first = true;
         loop {
             let Some(client) = self.client.as_mut() else {
                 return self.connect();
             };
-            let lost = match client.recv() {
-                Ok(Event::Text(text)) => {
-                    let text = text.to_owned();
-                    return Ok(self.read_text(text));
+            // After a ping or pong, wait only what is left of the first
+            // wait (the client's timeout is set back after).
+            let mut shortened = false;
+            if let (Some(deadline), false) = (deadline, first) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Error::Timeout);
                 }
-                Ok(Event::Binary(data)) => return Ok(Incoming::Binary(data.to_vec())),
-                Ok(Event::Close { code, reason }) => {
-                    Error::Closed(code.unwrap_or(CloseCode::NO_STATUS), reason.to_owned())
-                }
-                Ok(_) => continue, // pings are answered; pongs and fragments pass
-                Err(Error::Timeout) => return Err(Error::Timeout),
-                Err(e) => e,
+                let _ = client.set_read_timeout(Some(left));
+                shortened = true;
+            }
+            first = false;
+            // Owned, so the client is free again below.
+            enum Got {
+                Text(String),
+                Binary(Vec<u8>),
+                Passed,
+                Failed(Error),
+            }
+            let got = match client.recv() {
+                Ok(Event::Text(text)) => Got::Text(text.to_owned()),
+                Ok(Event::Binary(data)) => Got::Binary(data.to_vec()),
+                Ok(Event::Close { code, reason }) => Got::Failed(Error::Closed(
+                    code.unwrap_or(CloseCode::NO_STATUS),
+                    reason.to_owned(),
+                )),
+                Ok(_) => Got::Passed, // pings are answered; pongs and fragments pass
+                Err(e) => Got::Failed(e),
+            };
+            if shortened {
+                let _ = client.set_read_timeout(read_timeout);
+            }
+            let lost = match got {
+                Got::Text(text) => return Ok(self.read_text(text)),
+                Got::Binary(data) => return Ok(Incoming::Binary(data)),
+                Got::Passed => continue,
+                Got::Failed(Error::Timeout) => return Err(Error::Timeout),
+                Got::Failed(e) => e,
             };
             self.client = None;
+            if self
+                .connected_at
+                .take()
+                .is_some_and(|at| at.elapsed() >= self.config.backoff.max)
+            {
+                self.attempt = 0; // it lasted: start the delays over
+            }
             let retry_in = self.next_delay();
             self.pending_delay = Some(retry_in);
             return Ok(Incoming::Disconnected {
@@ -370,20 +418,23 @@ impl Reconnecting {
                     self.client = Some(client);
                     if let Err(e) = self.start() {
                         self.client = None;
+                        self.failures = self.failures.saturating_add(1);
                         if self.give_up() {
-                            return Err(e);
+                            return Err(self.given_up(e));
                         }
                         self.pending_delay = Some(self.next_delay());
                         continue;
                     }
-                    self.attempt = 0;
+                    self.failures = 0;
+                    self.connected_at = Some(Instant::now());
                     let reconnected = self.connected_before;
                     self.connected_before = true;
                     return Ok(Incoming::Connected { reconnected });
                 }
                 Err(e) => {
+                    self.failures = self.failures.saturating_add(1);
                     if is_final(&e) || self.give_up() {
-                        return Err(e);
+                        return Err(self.given_up(e));
                     }
                     self.pending_delay = Some(self.next_delay());
                 }
@@ -391,10 +442,18 @@ impl Reconnecting {
         }
     }
 
+    /// After giving up: a caller that calls `recv` again starts a new
+    /// round of attempts, after a delay (never at once, in a loop).
+    fn given_up(&mut self, e: Error) -> Error {
+        self.failures = 0;
+        self.pending_delay = Some(self.next_delay());
+        e
+    }
+
     fn give_up(&self) -> bool {
         self.config
             .max_attempts
-            .is_some_and(|max| self.attempt.saturating_add(1) >= max)
+            .is_some_and(|max| self.failures >= max)
     }
 
     /// Runs the hook and sends what was queued.
