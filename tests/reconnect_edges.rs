@@ -319,3 +319,38 @@ fn control_max_attempts_from_a_cold_start() {
     server.join().unwrap();
     assert_eq!(accepts.load(Ordering::SeqCst), 3);
 }
+
+/// After giving up, a caller that calls `recv` again (retrying on every
+/// error is common) waits a delay before the next round of attempts,
+/// instead of a hot loop against a server that refuses.
+#[test]
+fn recv_after_giving_up_waits_before_trying_again() {
+    // A port with nothing listening: every attempt is refused at once.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = ReconnectConfig {
+        client: ClientConfig {
+            keepalive: None,
+            ..ClientConfig::default()
+        },
+        backoff: Backoff {
+            initial: Duration::from_millis(200),
+            max: Duration::from_millis(200),
+            jitter: false,
+            ..Backoff::default()
+        },
+        max_attempts: Some(1),
+        ..ReconnectConfig::default()
+    };
+    let mut c = Reconnecting::new(&format!("ws://{addr}/"), config);
+    assert!(c.recv().is_err(), "the first round gives up");
+    let t0 = Instant::now();
+    assert!(c.recv().is_err(), "the second round gives up too");
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150),
+        "the second round started after {waited:?}"
+    );
+}
