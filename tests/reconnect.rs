@@ -2,12 +2,16 @@
 //! that went silent (and not one that is merely quiet), the reconnecting
 //! client comes back after the server restarts on the same port, resumes
 //! with the missed messages exactly once, and runs its resubscribe hook on
-//! every connection. Each test starts its own servers on ephemeral ports
-//! and stops them before returning.
+//! every connection. At the edges: the read timeout against keepalive
+//! pongs, `max_attempts` after a loss, delays that grow while connections
+//! close at once, a wait after giving up, and timeouts too large to add to
+//! an `Instant`. Each test starts its own servers on ephemeral ports and
+//! stops them before returning.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -104,6 +108,31 @@ fn tagged(c: &mut Reconnecting) -> (u64, String) {
     }
 }
 
+/// Reads an HTTP upgrade request from `s` and answers 101.
+fn accept_upgrade(s: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0);
+        head.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let accept = AcceptKey::from_key(key.as_bytes());
+    write!(
+        s,
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+        accept.as_str()
+    )
+    .unwrap();
+}
+
 /// A server that completes the opening handshake and then never says
 /// anything again (nor reads): what a half-open link looks like.
 fn silent_server() -> (SocketAddr, JoinHandle<()>) {
@@ -111,27 +140,7 @@ fn silent_server() -> (SocketAddr, JoinHandle<()>) {
     let addr = listener.local_addr().unwrap();
     let thread = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
-        let mut head = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = s.read(&mut buf).unwrap();
-            assert!(n > 0);
-            head.extend_from_slice(&buf[..n]);
-        }
-        let text = String::from_utf8_lossy(&head);
-        let key = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-            .unwrap()
-            .trim()
-            .to_owned();
-        let accept = AcceptKey::from_key(key.as_bytes());
-        write!(
-            s,
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-            accept.as_str()
-        )
-        .unwrap();
+        accept_upgrade(&mut s);
         // Hold the socket open, silent, until the client gives up on it.
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut sink = Vec::new();
@@ -323,4 +332,281 @@ fn a_refusal_that_retrying_cannot_change_is_returned() {
         other => panic!("{other:?}"),
     }
     server.stop();
+}
+
+/// `recv` fails with `Error::Timeout` when the client's read timeout passes
+/// without a message, also with keepalive pongs arriving more often than
+/// that (each used to start the wait over).
+#[test]
+fn read_timeout_fires_on_a_quiet_live_connection_with_keepalive() {
+    let (addr, server) = start("127.0.0.1:0".parse().unwrap());
+    let config = ReconnectConfig {
+        client: ClientConfig {
+            read_timeout: Some(Duration::from_millis(800)),
+            keepalive: Some(Keepalive {
+                interval: Duration::from_millis(200),
+                timeout: Duration::from_millis(500),
+            }),
+            ..ClientConfig::default()
+        },
+        resume: false,
+        ..ReconnectConfig::default()
+    };
+    let mut c = Reconnecting::new(&format!("ws://{addr}/echo"), config);
+    assert!(matches!(
+        c.recv().unwrap(),
+        Incoming::Connected { reconnected: false }
+    ));
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let t0 = Instant::now();
+        let r = c.recv();
+        let timed_out = matches!(r, Err(Error::Timeout));
+        let _ = tx.send((t0.elapsed(), timed_out, format!("{r:?}")));
+    });
+    let got = rx.recv_timeout(Duration::from_secs(4));
+    drop(server); // ends the connection, so the waiter returns either way
+    let _ = waiter.join();
+    match got {
+        Ok((elapsed, timed_out, r)) => {
+            assert!(timed_out, "{r}");
+            assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+        }
+        Err(_) => panic!(
+            "Reconnecting::recv with read_timeout 800 ms was still blocked after 4 s \
+             on a quiet, live connection (keepalive pongs restart the timeout)"
+        ),
+    }
+}
+
+/// "Give up after this many failed attempts in a row": after a loss too
+/// (the loss itself used to count as one).
+#[test]
+fn max_attempts_after_a_loss_makes_that_many_attempts() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let accepts = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = {
+        let accepts = Arc::clone(&accepts);
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        let n = accepts.fetch_add(1, Ordering::SeqCst);
+                        if n == 0 {
+                            // The first connection opens, then the server goes.
+                            s.set_nonblocking(false).unwrap();
+                            accept_upgrade(&mut s);
+                        }
+                        drop(s); // later ones: refused mid-handshake
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        })
+    };
+    let config = ReconnectConfig {
+        client: ClientConfig {
+            read_timeout: Some(Duration::from_secs(5)),
+            keepalive: None,
+            ..ClientConfig::default()
+        },
+        backoff: Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(20),
+            ..Backoff::default()
+        },
+        max_attempts: Some(3),
+        ..ReconnectConfig::default()
+    };
+    let mut c = Reconnecting::new(&format!("ws://{addr}/"), config);
+    assert!(matches!(
+        c.recv().unwrap(),
+        Incoming::Connected { reconnected: false }
+    ));
+    assert!(matches!(c.recv().unwrap(), Incoming::Disconnected { .. }));
+    let last = c.recv();
+    assert!(last.is_err(), "{last:?}");
+    std::thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::SeqCst);
+    server.join().unwrap();
+    let attempts_after_loss = accepts.load(Ordering::SeqCst) - 1;
+    assert_eq!(
+        attempts_after_loss, 3,
+        "max_attempts: Some(3) but it gave up after {attempts_after_loss} failed attempts"
+    );
+}
+
+#[test]
+fn an_unbounded_backoff_ceiling_does_not_panic() {
+    let b = Backoff {
+        max: Duration::MAX,
+        ..Backoff::default()
+    };
+    let r = std::panic::catch_unwind(|| b.ceiling(64));
+    assert!(
+        r.is_ok(),
+        "Backoff::ceiling(64) panicked with max = Duration::MAX"
+    );
+}
+
+/// A server that accepts and closes at once (the bundled app's 1008 on a
+/// topic limit) sees the delays grow: they start over only after a
+/// connection that lasted.
+#[test]
+fn backoff_grows_when_every_connection_is_closed_at_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        s.set_nonblocking(false).unwrap();
+                        accept_upgrade(&mut s);
+                        // Close 1008 "topic limit", then end the connection.
+                        let mut frame = vec![0x88, 13, 0x03, 0xF0];
+                        frame.extend_from_slice(b"topic limit");
+                        let _ = s.write_all(&frame);
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        })
+    };
+    let config = ReconnectConfig {
+        client: ClientConfig {
+            read_timeout: Some(Duration::from_secs(5)),
+            keepalive: None,
+            ..ClientConfig::default()
+        },
+        backoff: Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(80),
+            jitter: false,
+            ..Backoff::default()
+        },
+        ..ReconnectConfig::default()
+    };
+    let mut c = Reconnecting::new(&format!("ws://{addr}/"), config);
+    let mut delays = Vec::new();
+    while delays.len() < 4 {
+        match c.recv() {
+            Ok(Incoming::Disconnected { retry_in, .. }) => delays.push(retry_in),
+            Ok(_) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    server.join().unwrap();
+    assert!(
+        delays.last().unwrap() > delays.first().unwrap(),
+        "four connections in a row closed at once by the server, delays {delays:?}"
+    );
+}
+
+/// A read timeout of `Duration::MAX` means waiting, not an overflow of
+/// `Instant`.
+#[test]
+fn a_very_long_read_timeout_does_not_panic() {
+    let (addr, server) = start("127.0.0.1:0".parse().unwrap());
+    let config = ClientConfig {
+        read_timeout: Some(Duration::MAX),
+        ..ClientConfig::default()
+    };
+    let mut c = Client::connect_with(&format!("ws://{addr}/echo"), &config).unwrap();
+    c.send_text("x").unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        matches!(c.recv(), Ok(rfc6455::Event::Text("x")))
+    }));
+    drop(server);
+    assert!(
+        matches!(r, Ok(true)),
+        "recv with read_timeout Some(Duration::MAX) panicked or failed"
+    );
+}
+
+/// From a cold start, `max_attempts: Some(3)` makes 3 attempts.
+#[test]
+fn control_max_attempts_from_a_cold_start() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let accepts = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = {
+        let (accepts, stop) = (Arc::clone(&accepts), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        accepts.fetch_add(1, Ordering::SeqCst);
+                        drop(s);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        })
+    };
+    let config = ReconnectConfig {
+        client: ClientConfig {
+            keepalive: None,
+            ..ClientConfig::default()
+        },
+        backoff: Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(20),
+            ..Backoff::default()
+        },
+        max_attempts: Some(3),
+        ..ReconnectConfig::default()
+    };
+    let mut c = Reconnecting::new(&format!("ws://{addr}/"), config);
+    assert!(c.recv().is_err());
+    std::thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::SeqCst);
+    server.join().unwrap();
+    assert_eq!(accepts.load(Ordering::SeqCst), 3);
+}
+
+/// After giving up, a caller that calls `recv` again (retrying on every
+/// error is common) waits a delay before the next round of attempts,
+/// instead of a hot loop against a server that refuses.
+#[test]
+fn recv_after_giving_up_waits_before_trying_again() {
+    // A port with nothing listening: every attempt is refused at once.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = ReconnectConfig {
+        client: ClientConfig {
+            keepalive: None,
+            ..ClientConfig::default()
+        },
+        backoff: Backoff {
+            initial: Duration::from_millis(200),
+            max: Duration::from_millis(200),
+            jitter: false,
+            ..Backoff::default()
+        },
+        max_attempts: Some(1),
+        ..ReconnectConfig::default()
+    };
+    let mut c = Reconnecting::new(&format!("ws://{addr}/"), config);
+    assert!(c.recv().is_err(), "the first round gives up");
+    let t0 = Instant::now();
+    assert!(c.recv().is_err(), "the second round gives up too");
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150),
+        "the second round started after {waited:?}"
+    );
 }
