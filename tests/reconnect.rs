@@ -149,6 +149,65 @@ fn silent_server() -> (SocketAddr, JoinHandle<()>) {
     (addr, thread)
 }
 
+/// A server on a loopback port that hands each accepted connection, with
+/// its number (from 0), to `serve`, until the returned guard is stopped.
+struct Scripted {
+    addr: SocketAddr,
+    accepts: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Scripted {
+    fn start(mut serve: impl FnMut(usize, TcpStream) + Send + 'static) -> Scripted {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let accepts = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (accepts, stop) = (Arc::clone(&accepts), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((s, _)) => {
+                            s.set_nonblocking(false).unwrap();
+                            serve(accepts.fetch_add(1, Ordering::SeqCst), s);
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    }
+                }
+            })
+        };
+        Scripted {
+            addr,
+            accepts,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the server (after any late attempt) and returns how many
+    /// connections it accepted.
+    fn stop(mut self) -> usize {
+        std::thread::sleep(Duration::from_millis(50));
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.accepts.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[test]
 fn keepalive_detects_a_silent_server() {
     let (addr, thread) = silent_server();
@@ -383,31 +442,14 @@ fn read_timeout_fires_on_a_quiet_live_connection_with_keepalive() {
 /// (the loss itself used to count as one).
 #[test]
 fn max_attempts_after_a_loss_makes_that_many_attempts() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let accepts = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let server = {
-        let accepts = Arc::clone(&accepts);
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((mut s, _)) => {
-                        let n = accepts.fetch_add(1, Ordering::SeqCst);
-                        if n == 0 {
-                            // The first connection opens, then the server goes.
-                            s.set_nonblocking(false).unwrap();
-                            accept_upgrade(&mut s);
-                        }
-                        drop(s); // later ones: refused mid-handshake
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
-            }
-        })
-    };
+    let server = Scripted::start(|n, mut s| {
+        if n == 0 {
+            // The first connection opens, then the server goes.
+            accept_upgrade(&mut s);
+        }
+        // Later ones: refused mid-handshake.
+    });
+    let addr = server.addr;
     let config = ReconnectConfig {
         client: ClientConfig {
             read_timeout: Some(Duration::from_secs(5)),
@@ -430,10 +472,7 @@ fn max_attempts_after_a_loss_makes_that_many_attempts() {
     assert!(matches!(c.recv().unwrap(), Incoming::Disconnected { .. }));
     let last = c.recv();
     assert!(last.is_err(), "{last:?}");
-    std::thread::sleep(Duration::from_millis(50));
-    stop.store(true, Ordering::SeqCst);
-    server.join().unwrap();
-    let attempts_after_loss = accepts.load(Ordering::SeqCst) - 1;
+    let attempts_after_loss = server.stop() - 1;
     assert_eq!(
         attempts_after_loss, 3,
         "max_attempts: Some(3) but it gave up after {attempts_after_loss} failed attempts"
@@ -458,29 +497,15 @@ fn an_unbounded_backoff_ceiling_does_not_panic() {
 /// connection that lasted.
 #[test]
 fn backoff_grows_when_every_connection_is_closed_at_once() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let server = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((mut s, _)) => {
-                        s.set_nonblocking(false).unwrap();
-                        accept_upgrade(&mut s);
-                        // Close 1008 "topic limit", then end the connection.
-                        let mut frame = vec![0x88, 13, 0x03, 0xF0];
-                        frame.extend_from_slice(b"topic limit");
-                        let _ = s.write_all(&frame);
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
-            }
-        })
-    };
+    let server = Scripted::start(|_, mut s| {
+        accept_upgrade(&mut s);
+        // Close 1008 "topic limit", then end the connection.
+        let mut frame = vec![0x88, 13, 0x03, 0xF0];
+        frame.extend_from_slice(b"topic limit");
+        let _ = s.write_all(&frame);
+        std::thread::sleep(Duration::from_millis(20));
+    });
+    let addr = server.addr;
     let config = ReconnectConfig {
         client: ClientConfig {
             read_timeout: Some(Duration::from_secs(5)),
@@ -504,8 +529,7 @@ fn backoff_grows_when_every_connection_is_closed_at_once() {
             Err(e) => panic!("{e:?}"),
         }
     }
-    stop.store(true, Ordering::SeqCst);
-    server.join().unwrap();
+    server.stop();
     assert!(
         delays.last().unwrap() > delays.first().unwrap(),
         "four connections in a row closed at once by the server, delays {delays:?}"
@@ -535,26 +559,10 @@ fn a_very_long_read_timeout_does_not_panic() {
 
 /// From a cold start, `max_attempts: Some(3)` makes 3 attempts.
 #[test]
-fn control_max_attempts_from_a_cold_start() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let accepts = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let server = {
-        let (accepts, stop) = (Arc::clone(&accepts), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((s, _)) => {
-                        accepts.fetch_add(1, Ordering::SeqCst);
-                        drop(s);
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
-            }
-        })
-    };
+fn max_attempts_from_a_cold_start_makes_that_many_attempts() {
+    // Every connection is refused mid-handshake.
+    let server = Scripted::start(|_, _| {});
+    let addr = server.addr;
     let config = ReconnectConfig {
         client: ClientConfig {
             keepalive: None,
@@ -570,10 +578,7 @@ fn control_max_attempts_from_a_cold_start() {
     };
     let mut c = Reconnecting::new(&format!("ws://{addr}/"), config);
     assert!(c.recv().is_err());
-    std::thread::sleep(Duration::from_millis(50));
-    stop.store(true, Ordering::SeqCst);
-    server.join().unwrap();
-    assert_eq!(accepts.load(Ordering::SeqCst), 3);
+    assert_eq!(server.stop(), 3);
 }
 
 /// After giving up, a caller that calls `recv` again (retrying on every
