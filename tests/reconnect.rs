@@ -96,6 +96,31 @@ fn quick() -> ReconnectConfig {
     }
 }
 
+/// No keepalive, a 5 s read timeout, and this backoff (ms) and
+/// `max_attempts`: for the tests of reconnect timing.
+fn without_keepalive(
+    initial: u64,
+    max: u64,
+    jitter: bool,
+    attempts: Option<u32>,
+) -> ReconnectConfig {
+    ReconnectConfig {
+        client: ClientConfig {
+            read_timeout: Some(Duration::from_secs(5)),
+            keepalive: None,
+            ..ClientConfig::default()
+        },
+        backoff: Backoff {
+            initial: Duration::from_millis(initial),
+            max: Duration::from_millis(max),
+            jitter,
+            ..Backoff::default()
+        },
+        max_attempts: attempts,
+        ..ReconnectConfig::default()
+    }
+}
+
 /// The next tagged message: (id, text).
 fn tagged(c: &mut Reconnecting) -> (u64, String) {
     match c.recv().expect("recv") {
@@ -450,20 +475,7 @@ fn max_attempts_after_a_loss_makes_that_many_attempts() {
         // Later ones: refused mid-handshake.
     });
     let addr = server.addr;
-    let config = ReconnectConfig {
-        client: ClientConfig {
-            read_timeout: Some(Duration::from_secs(5)),
-            keepalive: None,
-            ..ClientConfig::default()
-        },
-        backoff: Backoff {
-            initial: Duration::from_millis(10),
-            max: Duration::from_millis(20),
-            ..Backoff::default()
-        },
-        max_attempts: Some(3),
-        ..ReconnectConfig::default()
-    };
+    let config = without_keepalive(10, 20, true, Some(3));
     let mut c = Reconnecting::new(&format!("ws://{addr}/"), config);
     assert!(matches!(
         c.recv().unwrap(),
@@ -506,20 +518,7 @@ fn backoff_grows_when_every_connection_is_closed_at_once() {
         std::thread::sleep(Duration::from_millis(20));
     });
     let addr = server.addr;
-    let config = ReconnectConfig {
-        client: ClientConfig {
-            read_timeout: Some(Duration::from_secs(5)),
-            keepalive: None,
-            ..ClientConfig::default()
-        },
-        backoff: Backoff {
-            initial: Duration::from_millis(10),
-            max: Duration::from_millis(80),
-            jitter: false,
-            ..Backoff::default()
-        },
-        ..ReconnectConfig::default()
-    };
+    let config = without_keepalive(10, 80, false, None);
     let mut c = Reconnecting::new(&format!("ws://{addr}/"), config);
     let mut delays = Vec::new();
     while delays.len() < 4 {
@@ -563,19 +562,7 @@ fn max_attempts_from_a_cold_start_makes_that_many_attempts() {
     // Every connection is refused mid-handshake.
     let server = Scripted::start(|_, _| {});
     let addr = server.addr;
-    let config = ReconnectConfig {
-        client: ClientConfig {
-            keepalive: None,
-            ..ClientConfig::default()
-        },
-        backoff: Backoff {
-            initial: Duration::from_millis(10),
-            max: Duration::from_millis(20),
-            ..Backoff::default()
-        },
-        max_attempts: Some(3),
-        ..ReconnectConfig::default()
-    };
+    let config = without_keepalive(10, 20, true, Some(3));
     let mut c = Reconnecting::new(&format!("ws://{addr}/"), config);
     assert!(c.recv().is_err());
     assert_eq!(server.stop(), 3);
@@ -591,20 +578,7 @@ fn recv_after_giving_up_waits_before_trying_again() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let config = ReconnectConfig {
-        client: ClientConfig {
-            keepalive: None,
-            ..ClientConfig::default()
-        },
-        backoff: Backoff {
-            initial: Duration::from_millis(200),
-            max: Duration::from_millis(200),
-            jitter: false,
-            ..Backoff::default()
-        },
-        max_attempts: Some(1),
-        ..ReconnectConfig::default()
-    };
+    let config = without_keepalive(200, 200, false, Some(1));
     let mut c = Reconnecting::new(&format!("ws://{addr}/"), config);
     assert!(c.recv().is_err(), "the first round gives up");
     let t0 = Instant::now();
