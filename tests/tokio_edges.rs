@@ -1,8 +1,8 @@
 //! The tokio driver's promises at their edges: a cancelled future of one
-//! split half never strands the other, an error's close is on the wire
-//! before the error is returned, `recv_with` writes small replies before it
-//! returns, and a shutdown that is Pending once is finished later. Each
-//! test failed before the fix it guards.
+//! split half never strands the other, a bad text's 1007 close goes out,
+//! `recv_with` writes small replies before it returns, and a shutdown that
+//! is Pending once is finished later. Each test failed before the fix it
+//! guards.
 
 use std::io;
 use std::pin::Pin;
@@ -122,12 +122,12 @@ fn a_cancelled_flush_does_not_strand_the_other_halfs_recv() {
     });
 }
 
-/// `recv` documents "after an error the close frame the protocol owes has
-/// been sent": that holds for a single-frame text that is not UTF-8 (found
-/// only when the event is taken), whose 1007 close is on the wire when
-/// `recv` returns the error.
+/// A single-frame text that is not UTF-8 is found as `recv` takes the
+/// event: `recv` returns the error with the 1007 close queued, and the next
+/// call writes it. `RecvHalf::recv`, which copies the event, writes it
+/// before returning.
 #[test]
-fn recv_sends_the_1007_close_before_returning_the_utf8_error() {
+fn the_1007_close_of_a_bad_text_goes_out() {
     rt().block_on(async {
         let (a, mut b) = tokio::io::duplex(4096);
         let mut ws = WebSocket::from_connection(a, Connection::server(Config::default()));
@@ -136,13 +136,27 @@ fn recv_sends_the_1007_close_before_returning_the_utf8_error() {
             .unwrap();
         let r = ws.recv().await;
         assert!(matches!(r, Err(Error::Protocol(_))), "{r:?}");
-        // `ws` is alive: the close must be on the wire already.
+        ws.flush().await.unwrap();
         let got = read_some(&mut b, 4, Duration::from_millis(300)).await;
         assert!(
             got.len() >= 4 && got[0] == 0x88 && got[2..4] == [0x03, 0xef],
-            "no 1007 close on the wire after recv returned the error: {got:?}"
+            "no 1007 close after the next call: {got:?}"
         );
         drop(ws);
+
+        let (a, mut b) = tokio::io::duplex(4096);
+        let ws = WebSocket::from_connection(a, Connection::server(Config::default()));
+        let (mut rx, _tx) = ws.split();
+        b.write_all(&masked(OpCode::Text, b"ok \xff"))
+            .await
+            .unwrap();
+        let r = rx.recv().await.map(|_| ());
+        assert!(matches!(r, Err(Error::Protocol(_))), "{r:?}");
+        let got = read_some(&mut b, 4, Duration::from_millis(300)).await;
+        assert!(
+            got.len() >= 4 && got[0] == 0x88 && got[2..4] == [0x03, 0xef],
+            "no 1007 close when RecvHalf::recv returned the error: {got:?}"
+        );
     });
 }
 

@@ -451,30 +451,6 @@ impl Connection {
         Ok(self.rx.ready.is_some())
     }
 
-    /// Fails the connection now, as [`next_event`](Self::next_event)
-    /// would, if the ready event is a single-frame text that is not UTF-8;
-    /// the event stays for `next_event` otherwise. For a driver that must
-    /// write the owed close before it can hand out the borrowed event.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn check_ready_text(&mut self) -> Result<(), ProtocolError> {
-        if let Some(Ready::Direct {
-            kind: MessageKind::Text,
-            start,
-            len,
-        }) = self.rx.ready
-        {
-            if utf8::validate(&self.rx.buf[start..start + len]).is_err() {
-                let Connection { rx, tx, ending, .. } = self;
-                // The same failure `take_ready` reports, for the same bytes.
-                if let Err(e) = rx.take_ready() {
-                    ending.fail(e, tx);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Like [`next_event`](Self::next_event), handing the event to `f`
     /// together with the [`Sender`], so a reply can be queued while the
     /// event still borrows the read buffer (e.g. an echo without a copy).

@@ -114,38 +114,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// is unmasked where it was read: no copy); copy what must outlive the
     /// next call. Pings are answered, and the close handshake completed,
     /// before the event is returned. After [`Event::Close`] further calls
-    /// fail with [`Error::Closed`]; after an error the close frame the
-    /// protocol owes has been sent.
+    /// fail with [`Error::Closed`]. After an error the close frame the
+    /// protocol owes has been sent, with one exception: for a single-frame
+    /// text that is not UTF-8 (found as the event is taken) the 1007 close
+    /// is queued, and written by the next call (`recv`, `recv_with`,
+    /// `flush`, `close`) or tried once when this is dropped. `recv_with`
+    /// and [`RecvHalf::recv`] send it before they return.
     ///
     /// Cancellation safe.
     pub async fn recv(&mut self) -> Result<Event<'_>, Error> {
-        let mut failed = None;
-        poll_fn(|cx| {
-            let driver = &mut self.driver;
-            if failed.is_none() {
-                ready!(driver.poll_event(cx))?;
-                // A single-frame text that is not UTF-8 fails here, so its
-                // close is written before the error is returned. (The event
-                // cannot be taken here and handed out below: it borrows the
-                // connection. So such a text is validated twice; `recv_with`
-                // validates once.)
-                match driver.conn.check_ready_text() {
-                    Ok(()) => return Poll::Ready(Ok(())),
-                    Err(e) => failed = Some(e),
-                }
-            }
-            let _ = ready!(driver.poll_finish(cx));
-            Poll::Ready(Err(failed.map_or_else(
-                || Error::Closed(CloseCode::ABNORMAL, String::new()),
-                Error::Protocol,
-            )))
-        })
-        .await?;
+        poll_fn(|cx| self.driver.poll_event(cx)).await?;
         match self.driver.conn.next_event() {
             Ok(Some(event)) => Ok(event),
             // `poll_event` returned, so an event is ready.
             Ok(None) => Err(Error::Closed(CloseCode::ABNORMAL, String::new())),
-            // Checked above: not reached.
+            // A single-frame text that is not UTF-8, found as the event is
+            // taken: its close is queued, and written by the next call (or
+            // tried once on drop). Writing it here would need the
+            // connection while the returned event may borrow it, so only a
+            // second UTF-8 pass over every text could do it.
             Err(e) => Err(Error::Protocol(e)),
         }
     }
