@@ -52,9 +52,12 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Time allowed for the opening handshake. Default 10 s.
     pub handshake_timeout: Duration,
-    /// Longest wait for data in [`Client::recv`] (and while closing);
-    /// `None` waits forever. Default `None`.
+    /// Longest wait for data in [`Client::recv`]; `None` waits forever.
+    /// Default `None`.
     pub read_timeout: Option<Duration>,
+    /// Longest time [`Client::close`] takes, from sending the close frame
+    /// to the server's end of the TCP connection. Default 5 s.
+    pub close_timeout: Duration,
     /// Subprotocols to offer, most preferred first.
     pub protocols: Vec<String>,
     /// An `Origin` header to send, as a browser would.
@@ -107,6 +110,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             read_timeout: None,
+            close_timeout: Duration::from_secs(5),
             protocols: Vec::new(),
             origin: None,
             headers: Vec::new(),
@@ -320,6 +324,7 @@ pub struct Client {
     conn: Connection,
     protocol: Option<String>,
     read_timeout: Option<Duration>,
+    close_timeout: Duration,
     #[cfg(feature = "deflate")]
     deflate: Option<Negotiated>,
     keepalive: Option<Keepalive>,
@@ -327,6 +332,9 @@ pub struct Client {
     last_received: Instant,
     /// When the unanswered keepalive ping went out.
     ping_sent: Option<Instant>,
+    /// The ping's time is up and one last read looks for what already
+    /// arrived before the connection is declared dead.
+    last_look: bool,
     /// The socket's read timeout as last set.
     socket_timeout: Option<Duration>,
 }
@@ -476,11 +484,13 @@ impl Client {
             conn,
             protocol,
             read_timeout: config.read_timeout,
+            close_timeout: config.close_timeout,
             #[cfg(feature = "deflate")]
             deflate,
             keepalive: config.keepalive,
             last_received: Instant::now(),
             ping_sent: None,
+            last_look: false,
             socket_timeout: config.read_timeout,
         })
     }
@@ -506,6 +516,11 @@ impl Client {
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
         self.read_timeout = timeout;
         self.set_socket_timeout(timeout)
+    }
+
+    /// Sets the longest time [`close`](Self::close) takes.
+    pub fn set_close_timeout(&mut self, timeout: Duration) {
+        self.close_timeout = timeout;
     }
 
     fn set_socket_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
@@ -568,7 +583,18 @@ impl Client {
     /// [`Event::Close`], with the reply already sent) further calls fail
     /// with [`Error::Closed`].
     pub fn recv(&mut self) -> Result<Event<'_>, Error> {
-        self.wait_event()?;
+        // With keepalive the socket's timeout is the keepalive's, so the
+        // caller's wait is kept as a deadline; without, the socket's read
+        // timeout is the caller's and no deadline is needed.
+        let deadline = match self.keepalive {
+            Some(_) => self.read_timeout.map(|t| after(Instant::now(), t)),
+            None => {
+                // (A close that timed out may have left it shorter.)
+                self.set_socket_timeout(self.read_timeout)?;
+                None
+            }
+        };
+        self.wait_event(deadline)?;
         match self.conn.next_event() {
             Ok(Some(event)) => Ok(event),
             // `wait_event` returned, so an event is ready.
@@ -577,9 +603,9 @@ impl Client {
         }
     }
 
-    /// Reads until an event is ready, flushing owed replies.
-    fn wait_event(&mut self) -> Result<(), Error> {
-        let started = Instant::now();
+    /// Reads until an event is ready, flushing owed replies, failing
+    /// with [`Error::Timeout`] at `deadline`.
+    fn wait_event(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
         loop {
             let ready = self.conn.poll_event();
             let flushed = self.flush();
@@ -596,15 +622,23 @@ impl Client {
             if self.conn.state() == State::Closed {
                 return Err(self.closed_error());
             }
-            self.read_some(started)?;
+            self.read_some(deadline)?;
         }
     }
 
-    fn read_some(&mut self, started: Instant) -> Result<(), Error> {
-        let user_deadline = self.read_timeout.map(|t| after(started, t));
+    /// One read, waiting until `deadline` at most (or as long as the
+    /// socket's read timeout when there is neither a deadline nor
+    /// keepalive).
+    fn read_some(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
         if self.keepalive.is_some() {
-            let wait = self.keep_alive(user_deadline)?;
+            let wait = self.keep_alive(deadline)?;
             self.set_socket_timeout(Some(wait))?;
+        } else if let Some(t) = deadline {
+            let left = t.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout);
+            }
+            self.set_socket_timeout(Some(left))?;
         }
         let buf = self.conn.read_buf();
         match self.stream.read(buf) {
@@ -618,9 +652,9 @@ impl Client {
                 Ok(())
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => Ok(()),
-            Err(e) if self.keepalive.is_some() && is_timeout(&e) => {
+            Err(e) if (self.keepalive.is_some() || deadline.is_some()) && is_timeout(&e) => {
                 // A keepalive step is due, or the caller's wait is over.
-                match user_deadline {
+                match deadline {
                     Some(t) if Instant::now() >= t => Err(Error::Timeout),
                     _ => Ok(()),
                 }
@@ -641,8 +675,15 @@ impl Client {
             .is_some_and(|sent| self.last_received >= sent)
         {
             self.ping_sent = None; // something arrived: alive
+            self.last_look = false;
         }
         let due = match self.ping_sent {
+            // The answer may be waiting in the socket already (the caller
+            // was away while it came): read once more before giving up.
+            Some(sent) if now >= after(sent, keepalive.timeout) && !self.last_look => {
+                self.last_look = true;
+                return Ok(Duration::from_millis(1));
+            }
             Some(sent) if now >= after(sent, keepalive.timeout) => {
                 self.stream.shutdown();
                 return Err(Error::KeepaliveTimeout);
@@ -676,19 +717,19 @@ impl Client {
     }
 
     /// Closes the connection: sends a close frame, discards messages until
-    /// the server's close arrives, and waits (up to the read timeout, or
-    /// 5 s if none is set) for the server to end the TCP connection.
-    /// Returns the server's close code and reason.
+    /// the server's close arrives, and waits for the server to end the TCP
+    /// connection, all within [`ClientConfig::close_timeout`]. Returns the
+    /// server's close code and reason, or [`Error::Timeout`] when its close
+    /// did not come in time. A close that came in time is returned even if
+    /// the server's FIN did not.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(CloseCode, String), Error> {
+        let deadline = after(Instant::now(), self.close_timeout);
         if self.conn.peer_close().is_none() && !self.conn.is_close_queued() {
             self.conn.close(code, CloseReason::truncate(reason))?;
         }
         self.flush()?;
-        if self.read_timeout.is_none() {
-            self.set_socket_timeout(Some(Duration::from_secs(5)))?;
-        }
         while self.conn.peer_close().is_none() {
-            match self.wait_event() {
+            match self.wait_event(Some(deadline)) {
                 Ok(()) => {
                     let _ = self.conn.next_event();
                 }
@@ -700,6 +741,10 @@ impl Client {
         // wait for its FIN.
         let mut sink = [0u8; 256];
         loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.set_socket_timeout(Some(left)).is_err() {
+                break;
+            }
             match self.stream.read(&mut sink) {
                 Ok(0) => break,
                 Ok(_) => {}

@@ -308,7 +308,7 @@ impl Reconnecting {
     /// after any loss.
     pub fn reconnect_now(&mut self) {
         if let Some(mut client) = self.client.take() {
-            let _ = client.set_read_timeout(Some(Duration::from_secs(1)));
+            client.set_close_timeout(Duration::from_secs(1));
             let _ = client.close(CloseCode::GOING_AWAY, "reconnecting");
         }
         self.pending_delay = None;

@@ -4,9 +4,10 @@
 //! with the missed messages exactly once, and runs its resubscribe hook on
 //! every connection. At the edges: the read timeout against keepalive
 //! pongs, `max_attempts` after a loss, delays that grow while connections
-//! close at once, a wait after giving up, and timeouts too large to add to
-//! an `Instant`. Each test starts its own servers on ephemeral ports and
-//! stops them before returning.
+//! close at once, a wait after giving up, timeouts too large to add to an
+//! `Instant`, `close` bounded by its own timeout, and a pong read after
+//! the caller was away past the keepalive timeout. Each test starts its
+//! own servers on ephemeral ports and stops them before returning.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -588,4 +589,110 @@ fn recv_after_giving_up_waits_before_trying_again() {
         waited >= Duration::from_millis(150),
         "the second round started after {waited:?}"
     );
+}
+
+/// A server that completes the handshake, then reads and discards
+/// everything, never answering: not a ping, not a close.
+fn deaf(_: usize, mut s: TcpStream) {
+    accept_upgrade(&mut s);
+    std::thread::spawn(move || {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut sink = [0u8; 256];
+        while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+    });
+}
+
+#[test]
+fn close_gives_up_after_close_timeout_with_keepalive_on() {
+    // The keepalive's long waits once decided how long `close` waited for
+    // a server that never answers (a minute here), not `close_timeout`.
+    let server = Scripted::start(deaf);
+    let config = ClientConfig {
+        close_timeout: Duration::from_millis(200),
+        keepalive: Some(Keepalive {
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+        }),
+        ..ClientConfig::default()
+    };
+    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &config).unwrap();
+    match c.close(rfc6455::CloseCode::NORMAL, "") {
+        Err(Error::Timeout) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    server.stop();
+}
+
+#[test]
+fn close_returns_the_servers_close_when_its_fin_is_late() {
+    // The server answers the close but keeps the TCP connection open: the
+    // close handshake is complete, and `close` returns it after waiting
+    // for the FIN no longer than `close_timeout`.
+    let server = Scripted::start(|_, mut s| {
+        accept_upgrade(&mut s);
+        std::thread::spawn(move || {
+            let mut head = [0u8; 8]; // the client's masked close: 1001, no reason
+            s.read_exact(&mut head).unwrap();
+            s.write_all(&[0x88, 0x02, 0x03, 0xe9]).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut sink = [0u8; 256];
+            while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+        });
+    });
+    let config = ClientConfig {
+        close_timeout: Duration::from_millis(200),
+        keepalive: Some(Keepalive {
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+        }),
+        ..ClientConfig::default()
+    };
+    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &config).unwrap();
+    let (code, reason) = c.close(rfc6455::CloseCode::GOING_AWAY, "").unwrap();
+    assert_eq!(
+        (code, reason.as_str()),
+        (rfc6455::CloseCode::GOING_AWAY, "")
+    );
+    server.stop();
+}
+
+#[test]
+fn keepalive_reads_a_pong_that_came_while_the_caller_was_away() {
+    // The ping goes out during one `recv` that times out before the pong
+    // comes; the pong then waits in the socket while the caller is busy
+    // past the keepalive timeout. The next `recv` must find it rather
+    // than declare the server dead.
+    let server = Scripted::start(|_, mut s| {
+        accept_upgrade(&mut s);
+        std::thread::spawn(move || {
+            let mut ping = [0u8; 6]; // masked, empty
+            s.read_exact(&mut ping).unwrap();
+            assert_eq!(ping[0], 0x89);
+            std::thread::sleep(Duration::from_millis(80));
+            s.write_all(&[0x8a, 0x00]).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut sink = [0u8; 256];
+            while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+        });
+    });
+    let config = ClientConfig {
+        read_timeout: Some(Duration::from_millis(60)),
+        keepalive: Some(Keepalive {
+            interval: Duration::from_millis(20),
+            timeout: Duration::from_millis(100),
+        }),
+        ..ClientConfig::default()
+    };
+    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &config).unwrap();
+    match c.recv() {
+        Err(Error::Timeout) => {}
+        other => panic!("expected the read timeout before the pong, got {other:?}"),
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    match c.recv() {
+        Ok(rfc6455::Event::Pong(b"")) => {}
+        other => panic!("expected the waiting pong, got {other:?}"),
+    }
+    drop(c);
+    server.stop();
 }

@@ -198,7 +198,6 @@ fn main() -> ExitCode {
             }
         }
         if quiet_since.is_some_and(|t| t.elapsed() >= linger) {
-            let _ = client.set_read_timeout(Some(Duration::from_secs(5)));
             return match client.close(CloseCode::NORMAL, "") {
                 Ok((code, reason)) => finish(code, &reason),
                 Err(e) => report(e),
