@@ -527,6 +527,12 @@ fn urls() {
         ("ws://[::1/", UrlError::InvalidHost),
         ("ws://[::1]x/", UrlError::InvalidHost),
         ("ws://[]/", UrlError::InvalidHost),
+        // Malformed percent-encoding, an IPv6 literal that is not an
+        // address, and an IPvFuture literal (nothing to connect to).
+        ("ws://a%zz/", UrlError::InvalidHost),
+        ("ws://a%4/", UrlError::InvalidHost),
+        ("ws://[1::2::3]/", UrlError::InvalidHost),
+        ("ws://[v1.x]/", UrlError::InvalidHost),
         ("ws://a:0/", UrlError::InvalidPort),
         ("ws://a:65536/", UrlError::InvalidPort),
         ("ws://a:+80/", UrlError::InvalidPort),

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use crate::deflate::{DeflateConfig, Negotiated, ResponseError};
 use crate::frame::Status;
 use crate::handshake::accept::{encode_key, AcceptKey};
+use crate::handshake::authority::{Authority, BadPart};
 use crate::handshake::error::{BuildError, ClientError, ReasonPhrase, UrlError};
 use crate::handshake::extensions::{self, Extensions};
 use crate::handshake::http::{
@@ -140,47 +141,28 @@ impl<'a> WsUrl<'a> {
     }
 }
 
-/// Splits an authority into host and port, checking both.
+/// Splits an authority into host and port, checking both: a client needs
+/// a host to connect to (a name, IPv4, or IPv6 in brackets) and a port it
+/// can use.
 fn split_host_port(authority: &str, default_port: u16) -> Result<(&str, u16), UrlError> {
-    let (host, port) = if authority.starts_with('[') {
-        let close = authority.find(']').ok_or(UrlError::InvalidHost)?;
-        let literal = &authority[1..close];
-        if literal.is_empty()
-            || !literal
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b":.".contains(&b))
-        {
-            return Err(UrlError::InvalidHost);
-        }
-        match &authority[close + 1..] {
-            "" => (&authority[..=close], None),
-            rest => (
-                &authority[..=close],
-                Some(rest.strip_prefix(':').ok_or(UrlError::InvalidHost)?),
-            ),
-        }
-    } else {
-        let (host, port) = match authority.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        };
-        // reg-name / IPv4: unreserved, sub-delims, percent-encoding.
-        let reg_name = |b: u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b);
-        if host.is_empty() || !host.bytes().all(reg_name) {
-            return Err(UrlError::InvalidHost);
-        }
-        (host, port)
-    };
-    let port = match port {
+    let parsed = Authority::parse(authority.as_bytes()).map_err(|bad| match bad {
+        BadPart::Host => UrlError::InvalidHost,
+        BadPart::Port => UrlError::InvalidPort,
+    })?;
+    let ipv6 =
+        |l: &[u8]| core::str::from_utf8(l).is_ok_and(|l| l.parse::<core::net::Ipv6Addr>().is_ok());
+    if parsed.host.is_empty() || parsed.ip_literal().is_some_and(|l| !ipv6(l)) {
+        return Err(UrlError::InvalidHost);
+    }
+    let port = match parsed.port {
         // RFC 3986 section 3.2.3: an empty port is the default one.
-        None | Some("") => default_port,
-        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => match p.parse::<u16>() {
-            Ok(0) | Err(_) => return Err(UrlError::InvalidPort),
-            Ok(n) => n,
+        None | Some(b"") => default_port,
+        Some(digits) => match core::str::from_utf8(digits).map(str::parse::<u16>) {
+            Ok(Ok(n)) if n != 0 => n,
+            _ => return Err(UrlError::InvalidPort),
         },
-        Some(_) => return Err(UrlError::InvalidPort),
     };
-    Ok((host, port))
+    Ok((&authority[..parsed.host.len()], port))
 }
 
 /// Headers [`ClientRequest::headers`] must not repeat.

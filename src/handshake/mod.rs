@@ -117,6 +117,7 @@
 //! `max_headers` (431), `max_request_line` (414 in the target, else 400).
 
 mod accept;
+mod authority;
 mod client;
 mod error;
 mod extensions;

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use crate::frame::Status;
 use crate::handshake::accept::{is_valid_key, AcceptKey};
+use crate::handshake::authority::Authority;
 use crate::handshake::error::{BodyError, BuildError, HandshakeError, HttpError};
 use crate::handshake::extensions::{self, Extensions};
 use crate::handshake::http::{
@@ -288,56 +289,10 @@ impl<'a> Request<'a> {
 }
 
 /// Whether `value` is a Host field value, `uri-host [ ":" port ]` (RFC
-/// 9110 section 7.2, RFC 3986 section 3.2.2): a bracketed IP literal or a
-/// registered name (which covers IPv4 addresses), then an optional port.
-/// Empty is allowed (a target without an authority). RFC 9112 section 3.2
-/// requires a 400 for an invalid one.
+/// 9110 section 7.2). Empty is allowed (a target without an authority).
+/// RFC 9112 section 3.2 requires a 400 for an invalid one.
 fn is_host(value: &[u8]) -> bool {
-    let (host, port) = match value.strip_prefix(b"[") {
-        Some(rest) => {
-            let Some(end) = rest.iter().position(|&b| b == b']') else {
-                return false;
-            };
-            let literal = &rest[..end];
-            let ok = !literal.is_empty()
-                && literal
-                    .iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || b":.-_~!$&'()*+,;=".contains(&b));
-            if !ok {
-                return false;
-            }
-            (&[][..], &rest[end + 1..])
-        }
-        None => match value.iter().rposition(|&b| b == b':') {
-            Some(colon) => (&value[..colon], &value[colon..]),
-            None => (value, &[][..]),
-        },
-    };
-    let port_ok = match port.split_first() {
-        None => true,
-        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
-        Some(_) => false,
-    };
-    port_ok && is_reg_name(host)
-}
-
-/// `*( unreserved / pct-encoded / sub-delims )` (RFC 3986 section 3.2.2).
-fn is_reg_name(host: &[u8]) -> bool {
-    let mut i = 0;
-    while i < host.len() {
-        if host[i] == b'%' {
-            let hex = host.get(i + 1..i + 3);
-            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                return false;
-            }
-            i += 3;
-        } else if host[i].is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&host[i]) {
-            i += 1;
-        } else {
-            return false;
-        }
-    }
-    true
+    Authority::parse(value).is_ok()
 }
 
 /// What one pass over the headers found, for [`Request::classify`].
