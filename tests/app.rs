@@ -414,4 +414,27 @@ fn head_gets_the_head_of_get_without_content() {
     let r = http(server.addr, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status(&r), 426, "{r}");
     assert!(r.contains("Connection: Upgrade, close\r\n"), "{r}");
+    // Refusals to a HEAD have no content either: a request that does not
+    // parse (no Host), and a body that is refused.
+    for (request, want) in [
+        (&b"HEAD / HTTP/1.1\r\n\r\n"[..], 400),
+        (
+            b"HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            411,
+        ),
+    ] {
+        let r = http(server.addr, request);
+        assert_eq!(status(&r), want, "{r}");
+        assert_eq!(body(&r), "", "{r}");
+        assert!(r.contains("Content-Length: "), "{r}");
+    }
+}
+
+#[test]
+fn a_blank_line_before_the_next_request_is_ignored() {
+    // RFC 9112 section 2.2: some clients end a POST body with an extra
+    // CRLF; the request after it still gets its answer.
+    let server = start(AppConfig::default(), |_| {});
+    let r = http(server.addr, b"\r\nGET /stats HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status(&r), 200, "{r}");
 }

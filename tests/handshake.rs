@@ -158,6 +158,64 @@ fn plain_get_is_not_an_error() {
 }
 
 #[test]
+fn one_blank_line_before_the_request_line_is_ignored() {
+    // RFC 9112 section 2.2: what a client that ends a POST body with an
+    // extra CRLF sends next on a kept-alive connection.
+    let next = b"\r\nGET /page HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut parser = RequestParser::default();
+    match parser.parse(next) {
+        Ok(Status::Complete(Opening::Http(r))) => {
+            assert_eq!((r.method(), r.target()), ("GET", "/page"));
+            assert_eq!(r.header("Host"), Some(&b"a"[..]));
+            assert_eq!(r.consumed(), next.len());
+        }
+        other => panic!("{other:?}"),
+    }
+    // And in pieces, the blank line alone first.
+    let mut parser = RequestParser::default();
+    assert!(matches!(
+        parser.parse(&next[..2]),
+        Ok(Status::Incomplete(_))
+    ));
+    assert!(matches!(
+        parser.parse(next),
+        Ok(Status::Complete(Opening::Http(_)))
+    ));
+    // A WebSocket upgrade after one too.
+    let mut ws = b"\r\n".to_vec();
+    ws.extend_from_slice(CHROMIUM);
+    assert_eq!(upgrade(&mut RequestParser::default(), &ws).path(), "/");
+    // Two are not a request.
+    assert_eq!(
+        error(b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        HandshakeError::Http(HttpError::MalformedRequestLine)
+    );
+    // The request line's limit counts from after the blank line, and the
+    // head's limit still holds (a fuzzer found it overrun by 2).
+    let limits = Limits {
+        max_header_block: 24,
+        max_request_line: 22,
+        ..Limits::default()
+    };
+    let long = b"\r\nGET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n\r\n";
+    let mut parser = RequestParser::new(&limits);
+    assert_eq!(
+        parser.parse(long).unwrap_err(),
+        HandshakeError::Http(HttpError::HeaderBlockTooLarge)
+    );
+    assert_eq!(parser.scanned(), 24);
+    let limits = Limits {
+        max_request_line: 14, // "GET / HTTP/1.1", exactly
+        ..Limits::default()
+    };
+    let mut parser = RequestParser::new(&limits);
+    assert!(matches!(
+        parser.parse(b"\r\nGET / HTTP/1.1\r\n"),
+        Ok(Status::Incomplete(_))
+    ));
+}
+
+#[test]
 fn absolute_form_targets() {
     let req = b"GET http://example.com:80/chat?x HTTP/1.1\r\nHost: example.com\r\n\r\n";
     let mut parser = RequestParser::default();

@@ -304,10 +304,12 @@ pub(crate) enum Kind {
 
 /// The parsed start line, as offsets into the buffer.
 ///
-/// Request: method `0..a`, target `a + 1..b`. Response: status `code`,
-/// reason `a..b`. Both: HTTP/1.`minor`.
+/// Request: method `origin..a`, target `a + 1..b`. Response: status
+/// `code`, reason `a..b`. Both: HTTP/1.`minor`.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct StartLine {
+    /// Where the line starts: 2 after an ignored blank line, else 0.
+    pub(crate) origin: u32,
     pub(crate) a: u32,
     pub(crate) b: u32,
     pub(crate) code: u16,
@@ -415,7 +417,7 @@ impl Head {
                 return Ok(Status::Complete(end));
             }
             let limit = match self.state {
-                State::StartLine => self.max_start_line,
+                State::StartLine => self.start_line_limit(),
                 _ => self.max_block,
             };
             let window = buf.len().min(limit);
@@ -439,9 +441,17 @@ impl Head {
         }
     }
 
+    /// Where the start line must have ended: its limit counts from the
+    /// line's start, past an ignored blank line, within the block's.
+    fn start_line_limit(&self) -> usize {
+        self.max_start_line
+            .saturating_add(self.line_start)
+            .min(self.max_block)
+    }
+
     /// The error for a line that reached its limit without an LF.
     fn too_long(&self, buf: &[u8]) -> HttpError {
-        if self.state != State::StartLine || self.max_start_line == self.max_block {
+        if self.state != State::StartLine || self.start_line_limit() == self.max_block {
             return HttpError::HeaderBlockTooLarge;
         }
         // Which part of the request line is the long one? The target, if
@@ -479,11 +489,20 @@ impl Head {
         let line = &buf[start..lf - 1];
         self.examined += line.len() as u64;
         match self.state {
+            // RFC 9112 section 2.2: a server SHOULD ignore a blank line
+            // before the request line (some clients send a CRLF after a
+            // POST body). One is ignored; a second is an error.
+            State::StartLine if line.is_empty() && start == 0 && self.kind == Kind::Request => {}
             State::StartLine => {
-                self.start = match self.kind {
+                let mut parsed = match self.kind {
                     Kind::Request => request_line(line)?,
                     Kind::Response => status_line(line)?,
                 };
+                let origin = start as u32; // start < max_block <= u32::MAX
+                parsed.origin = origin;
+                parsed.a += origin;
+                parsed.b += origin;
+                self.start = parsed;
                 self.state = State::Headers;
             }
             _ if line.is_empty() => self.state = State::Done(lf + 1),
@@ -529,6 +548,7 @@ fn request_line(line: &[u8]) -> Result<StartLine, HttpError> {
     }
     let minor = version(&line[target_end + 1..], BAD)?;
     Ok(StartLine {
+        origin: 0,
         a: method_end as u32,
         b: target_end as u32,
         code: 0,
@@ -566,6 +586,7 @@ fn status_line(line: &[u8]) -> Result<StartLine, HttpError> {
         return Err(BAD);
     }
     Ok(StartLine {
+        origin: 0,
         a: reason as u32,
         b: line.len() as u32,
         code,

@@ -83,7 +83,7 @@ impl RequestParser {
         Ok(Status::Complete(Request {
             head: &buf[..consumed],
             spans: &self.head.spans,
-            method: utf8_prefix(&buf[..a]),
+            method: utf8_prefix(&buf[start.origin as usize..a]),
             target: utf8_prefix(&buf[a + 1..b]),
             minor: start.minor,
         }))

@@ -132,7 +132,11 @@ impl HandshakeState {
                             id.slot,
                             refusal.status()
                         );
-                        refusal.write(server, out);
+                        if request.method() == "HEAD" {
+                            refusal.write_head(server, out);
+                        } else {
+                            refusal.write(server, out);
+                        }
                         return Outcome::Respond;
                     }
                 };
@@ -163,11 +167,27 @@ impl HandshakeState {
             }
             Err(e) => {
                 log::debug!("worker {}: {}: bad handshake: {e}", id.worker, id.slot);
+                let start = out.len();
                 e.write_response(out);
+                if is_head(&self.buf) {
+                    // The same head without content (RFC 9110 section 9.3.2).
+                    let head_end = out[start..].windows(4).position(|w| w == b"\r\n\r\n");
+                    if let Some(end) = head_end {
+                        out.truncate(start + end + 4);
+                    }
+                }
                 Outcome::Respond
             }
         }
     }
+}
+
+/// Whether the request line (after the blank line the parser ignores)
+/// names `HEAD`, for a request that failed to parse past it.
+fn is_head(buf: &[u8]) -> bool {
+    buf.strip_prefix(b"\r\n")
+        .unwrap_or(buf)
+        .starts_with(b"HEAD ")
 }
 
 fn answer_upgrade<H: Handler>(
