@@ -98,6 +98,26 @@ fn echoes_text_and_binary_at_boundary_sizes() {
 }
 
 #[test]
+fn duration_max_timeouts_mean_never_not_a_panic() {
+    // The workers add these to Instants: unbounded, the first connection
+    // panicked its worker (and the server with it).
+    let server = start(|c| {
+        c.handshake_timeout = Duration::MAX;
+        c.idle_timeout = Some(Duration::MAX);
+        c.ping_interval = Some(Duration::MAX);
+        c.close_timeout = Duration::MAX;
+        c.send_timeout = Some(Duration::MAX);
+    });
+    let mut client = connect(&server);
+    client.send_text("still up").unwrap();
+    assert_eq!(expect_text(&mut client), "still up");
+    assert_eq!(
+        client.close(CloseCode::NORMAL, "").unwrap().0,
+        CloseCode::NORMAL
+    );
+}
+
+#[test]
 fn fragmented_messages_come_back_whole() {
     let server = start(|_| {});
     let mut client = connect(&server);

@@ -11,7 +11,7 @@ use super::broker::Skip;
 use super::history::{self, Replay, Since};
 use super::hub::{Hub, Stats};
 use super::publication::Publication;
-use super::timers::{HandlerTimers, TimerId};
+use super::timers::{later, HandlerTimers, TimerId};
 use super::topics::{self, check_topic_name, Mode, Offer, TopicError, Topics};
 use super::{ConnId, ServerConfig};
 use crate::close::{CloseCode, CloseReason};
@@ -248,9 +248,11 @@ impl Context<'_> {
     }
 
     /// Calls [`Handler::on_timer`](super::Handler::on_timer) with `token`
-    /// once, after `delay`.
+    /// once, after `delay` (more than a century counts as a century).
     pub fn set_timer(&mut self, delay: Duration, token: u64) -> TimerId {
-        self.services.timers.set(self.now + delay, token, None)
+        self.services
+            .timers
+            .set(later(self.now, delay), token, None)
     }
 
     /// Calls [`Handler::on_timer`](super::Handler::on_timer) with `token`
@@ -259,7 +261,7 @@ impl Context<'_> {
     pub fn set_interval(&mut self, period: Duration, token: u64) -> TimerId {
         self.services
             .timers
-            .set(self.now + period, token, Some(period))
+            .set(later(self.now, period), token, Some(period))
     }
 
     /// Cancels a timer; false if it is no longer pending.

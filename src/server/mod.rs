@@ -456,6 +456,22 @@ impl Server {
     /// Binds one listening socket per worker (with `SO_REUSEPORT`).
     pub fn bind(mut config: ServerConfig) -> io::Result<Server> {
         config.threads = config.threads.max(1);
+        // `Duration::MAX` reads as "never"; the workers add these to
+        // `Instant`s, so anything past a century is a century.
+        const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+        let cap = |d: &mut Duration| *d = (*d).min(CENTURY);
+        cap(&mut config.handshake_timeout);
+        cap(&mut config.close_timeout);
+        for d in [
+            &mut config.idle_timeout,
+            &mut config.ping_interval,
+            &mut config.send_timeout,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            cap(d);
+        }
         let first = worker::listen(config.listen)?;
         let local_addr = first.local_addr()?;
         let mut listeners = vec![first];

@@ -54,6 +54,13 @@ impl Timers {
     }
 }
 
+/// `t + d`, with `d` capped at a century: a handler's `Duration::MAX`
+/// means "not in this process's life", not an overflow.
+pub(crate) fn later(t: Instant, d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    t + d.min(CENTURY)
+}
+
 /// Identifies a timer set by a handler, to cancel it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimerId(u64);
@@ -122,9 +129,15 @@ impl HandlerTimers {
             match timer.period {
                 Some(period) if !period.is_zero() => {
                     // The next tick on the schedule after now: a late
-                    // wake-up skips ticks rather than bunching them.
-                    let late = now.duration_since(at).as_nanos() / period.as_nanos();
-                    let next = at + period * (u32::try_from(late).unwrap_or(u32::MAX) + 1);
+                    // wake-up skips ticks rather than bunching them. (So
+                    // many ticks late that the count overflows: a period
+                    // from now.)
+                    let ticks = now.duration_since(at).as_nanos() / period.as_nanos() + 1;
+                    let next = u32::try_from(ticks)
+                        .ok()
+                        .and_then(|n| period.checked_mul(n))
+                        .and_then(|d| at.checked_add(d))
+                        .unwrap_or_else(|| later(now, period));
                     self.heap.push(Reverse((next, id)));
                 }
                 _ => {
@@ -162,6 +175,25 @@ mod tests {
         assert_eq!(t.next_deadline(), Some(t0 + 6 * s));
         assert!(t.cancel(every));
         assert_eq!(t.pop_due(t0 + 100 * s), None);
+    }
+
+    #[test]
+    fn a_tiny_period_far_behind_fires_once_per_turn() {
+        // 1 ns, 5 s late: 5e9 ticks missed, more than a u32 counts. It
+        // once wrapped to a next tick at the same instant, due forever.
+        let t0 = Instant::now();
+        let mut t = HandlerTimers::default();
+        t.set(t0, 9, Some(Duration::from_nanos(1)));
+        let now = t0 + Duration::from_secs(5);
+        assert_eq!(t.pop_due(now), Some(9));
+        assert_eq!(t.pop_due(now), None);
+        assert!(t.next_deadline().is_some_and(|next| next > now));
+        // A period too long to add to an Instant does not panic.
+        let mut t = HandlerTimers::default();
+        t.set(later(t0, Duration::MAX), 1, Some(Duration::MAX));
+        t.set(t0, 2, Some(Duration::MAX));
+        assert_eq!(t.pop_due(t0), Some(2));
+        assert_eq!(t.pop_due(later(t0, Duration::from_secs(3600))), None);
     }
 
     #[test]
