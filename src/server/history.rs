@@ -205,7 +205,8 @@ impl Histories {
     /// assigns the topic's next id, keeps it, and calls `route(name,
     /// message)` (to hand it to the workers) while the topic's lock is
     /// held. Returns what `route` returns, and the topics whose logs the
-    /// byte bound emptied (see [`forget_if_unused`](Self::forget_if_unused)).
+    /// byte bound emptied or that keep nothing (see
+    /// [`forget_if_unused`](Self::forget_if_unused)).
     pub(crate) fn publish<R>(
         &self,
         topic: &str,
@@ -213,12 +214,20 @@ impl Histories {
         now: Instant,
         route: impl FnOnce(&Arc<str>, &Stamped) -> R,
     ) -> (R, Vec<Arc<str>>) {
+        let mut empty = false;
         let result = self.with_log(topic, |name, log| {
             let message = stamp(name, log.last + 1, plain);
             self.append(log, now, &message);
+            empty = log.entries.is_empty();
             route(name, &message)
         });
-        (result, self.trim_to_bytes())
+        let mut emptied = self.trim_to_bytes();
+        if empty {
+            // Nothing kept (max_messages 0): forgotten unless subscribed,
+            // as in `ingest`, so that published topics cannot pile up.
+            emptied.push(Arc::from(topic));
+        }
+        (result, emptied)
     }
 
     /// Takes a message whose epoch and id were assigned elsewhere (a
@@ -769,6 +778,27 @@ mod tests {
         assert_eq!(emptied, vec![Arc::<str>::from("b")]);
         none.forget_if_unused("b", || false);
         assert_eq!(none.usage(), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_publish_that_keeps_nothing_hands_its_log_back_to_be_forgotten() {
+        // max_messages 0: a publish to a topic nobody subscribes to (a
+        // POST /publish/NAME per name) must not leave an empty log behind.
+        let h = Histories::new(HistoryLimits {
+            max_messages: 0,
+            ..HistoryLimits::default()
+        });
+        let t = Instant::now();
+        let frame = SharedFrame::new(MessageKind::Text, b"x");
+        for i in 0..3 {
+            let (id, emptied) = h.publish(&format!("t{i}"), &frame, t, |_, m| m.id);
+            assert_eq!(id, 1);
+            assert_eq!(emptied, vec![Arc::<str>::from(format!("t{i}"))]);
+            for topic in emptied {
+                h.forget_if_unused(&topic, || false);
+            }
+        }
+        assert_eq!(h.usage(), (0, 0, 0));
     }
 
     #[test]
