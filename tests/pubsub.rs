@@ -25,7 +25,9 @@ use rfc6455::CloseCode;
 /// if subscribed), `others TOPIC TEXT` publishes to the others, `sub
 /// TOPIC`, `unsub TOPIC`, `mix TOPIC` sends "a", publishes "b", sends "c",
 /// `bye TOPIC TEXT` closes the connection, then publishes (its own copy
-/// is refused). With a tick period, worker 0 publishes `tick N` to `tick`.
+/// is refused), `ctx TOPIC TEXT` publishes "from the context" with
+/// [`Context::publish`], then TEXT as the connection. With a tick period,
+/// worker 0 publishes `tick N` to `tick`.
 struct App {
     tick: Option<Duration>,
     ticks: u64,
@@ -71,6 +73,13 @@ impl Handler for App {
                 peer.send_text("a").unwrap();
                 peer.publish(topic, MessageKind::Text, b"b");
                 peer.send_text("c").unwrap();
+                return;
+            }
+            "ctx" => {
+                // The worker's publish, then the connection's: in that order.
+                peer.context()
+                    .publish(topic, MessageKind::Text, b"from the context");
+                peer.publish(topic, MessageKind::Text, rest.as_bytes());
                 return;
             }
             "bye" => {
@@ -289,6 +298,22 @@ fn the_sender_is_included_or_not_and_its_own_sends_keep_their_place() {
     a.send_text("mix room").unwrap();
     assert_eq!([text(&mut a), text(&mut a), text(&mut a)], ["a", "b", "c"]);
     assert_eq!(text(&mut b), "b");
+}
+
+#[test]
+fn a_connections_publish_comes_after_what_its_callback_published_before() {
+    let server = start(None, |_| {});
+    let (mut a, _) = connect(&server, "/t/room");
+    let (mut b, _) = connect(&server, "/t/room");
+    await_subscriptions(&server, 2);
+    a.send_text("ctx room second").unwrap();
+    for c in [&mut a, &mut b] {
+        assert_eq!(
+            [text(c), text(c)],
+            ["from the context", "second"],
+            "published from one thread: in that order"
+        );
+    }
 }
 
 #[test]

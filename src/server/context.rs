@@ -440,7 +440,8 @@ impl<'a> Peer<'a> {
 
     /// Publishes to every subscriber of `topic`, this connection included
     /// if it is one: its copy is queued at once, after what it was sent
-    /// before (with history, when the callback returns, in id order with
+    /// before (with history, or after a [`Context::publish`] of this
+    /// callback that it gets too, when the callback returns, in order with
     /// the others). Returns the subscribers reached (see [`Context::publish`]).
     pub fn publish(&mut self, topic: &str, kind: MessageKind, payload: &[u8]) -> usize {
         let frame = SharedFrame::new(kind, payload);
@@ -453,6 +454,16 @@ impl<'a> Peer<'a> {
         }
         let mine = self.is_subscribed(topic);
         let me = (self.id.slot, self.stamp);
+        let services = &self.ctx.services;
+        let waiting = services
+            .outbox
+            .iter()
+            .any(|o| o.exclude != Some(me) && services.topics.is_subscribed(me.0, &o.topic));
+        if waiting {
+            // What was published before in this turn (Context::publish)
+            // and reaches it waits in the outbox: its copy goes after.
+            return self.ctx.services.publish(topic, &frame, None, now);
+        }
         let others = self.ctx.services.publish(topic, &frame, Some(me), now);
         if mine {
             let services = &mut *self.ctx.services;
