@@ -508,9 +508,13 @@ impl Hub {
 
     fn push(&self, inbox: &Inbox, worker: usize, envelope: Envelope) -> bool {
         let len = envelope.wire_len();
+        // A change in a topic's run of ids is no publish, and is never
+        // skipped: without it the worker's tagged subscribers would go on
+        // with the old run's floors and miss the new one's messages unseen.
+        let shift = matches!(envelope.tag, Tag::Anchored | Tag::Broken);
         {
             let mut queue = inbox.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            if queue.bytes + len > self.max_inbox_bytes && !queue.items.is_empty() {
+            if queue.bytes + len > self.max_inbox_bytes && !queue.items.is_empty() && !shift {
                 drop(queue);
                 self.counters[worker]
                     .inbox_dropped
@@ -587,6 +591,42 @@ mod tests {
 
     fn tagged(len: usize) -> SharedFrame {
         SharedFrame::new(MessageKind::Text, &vec![b'{'; len])
+    }
+
+    #[test]
+    fn a_full_inbox_still_takes_a_broken_run_of_ids() {
+        // One byte of inbox: after the first envelope, every publish skips
+        // the worker. A break in the run of ids is no publish: if it were
+        // skipped, the worker's tagged subscribers would not be closed,
+        // and their floors (ids of the old epoch) would silently swallow
+        // the new epoch's messages.
+        let hub = Hub::new(1, 1, Some(HistoryLimits::default()), None);
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        hub.set_wakers(vec![waker]);
+        let topic: Arc<str> = Arc::from("t");
+        hub.count(&topic, 0, 1);
+        let history = hub.history.as_ref().unwrap();
+        let frame = SharedFrame::new(MessageKind::Text, b"m");
+        let now = Instant::now();
+        assert!(hub
+            .ingest(history, "t", "X", 1, &frame, None, now)
+            .is_some());
+        assert!(hub
+            .ingest(history, "t", "Y", 1, &frame, None, now)
+            .is_some());
+        let mut inbox = Vec::new();
+        hub.take_inbox(0, &mut inbox);
+        let tags: Vec<&str> = inbox
+            .iter()
+            .map(|e| match e.tag {
+                Tag::Anchored => "anchored",
+                Tag::Broken => "broken",
+                _ => "message",
+            })
+            .collect();
+        assert_eq!(tags, ["anchored", "broken"], "the messages are skipped");
+        assert!(hub.counters[0].inbox_dropped.load(Ordering::Relaxed) >= 2);
     }
 
     #[test]
