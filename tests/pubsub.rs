@@ -266,6 +266,9 @@ fn another_thread_publishes_through_the_handle_in_order() {
         }
     }
     publisher.join().unwrap();
+    // Counted once per publish, as a handler's are.
+    let stats = settled_stats(&server, |s| s.published == 1001);
+    assert_eq!(stats.published, 1001, "{stats:?}");
 }
 
 #[test]

@@ -170,6 +170,8 @@ pub(crate) struct Hub {
     /// Subscribers per worker of each topic with any.
     directory: RwLock<HashMap<Arc<str>, Box<[AtomicUsize]>>>,
     pub(crate) counters: Box<[WorkerCounters]>,
+    /// Publishes from outside the workers ([`ServerHandle`](super::ServerHandle)).
+    pub(crate) published: AtomicU64,
     pub(crate) shutdown: AtomicBool,
     /// Topic history and ids, when the server keeps them.
     pub(crate) history: Option<Histories>,
@@ -190,6 +192,7 @@ impl Hub {
             inboxes: OnceLock::new(),
             directory: RwLock::new(HashMap::new()),
             counters: (0..threads).map(|_| WorkerCounters::default()).collect(),
+            published: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             relay,
         }
@@ -544,7 +547,10 @@ impl Hub {
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        let mut s = Stats::default();
+        let mut s = Stats {
+            published: self.published.load(Ordering::Relaxed),
+            ..Stats::default()
+        };
         for c in self.counters.iter() {
             s.published += c.published.load(Ordering::Relaxed);
             s.delivered += c.delivered.load(Ordering::Relaxed);

@@ -393,6 +393,9 @@ impl ServerHandle {
 
     /// Publishes a frame encoded beforehand (see [`publish`](Self::publish)).
     pub fn publish_frame(&self, topic: &str, frame: &SharedFrame) -> usize {
+        self.hub
+            .published
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(reached) = self.hub.relay_publish(topic, frame, None, None) {
             return reached;
         }
