@@ -95,21 +95,21 @@ impl Services {
             slot,
             stamp,
         });
+        // The connection not to deliver to counts only if it subscribed.
+        let excluded = exclude.is_some_and(|(slot, _)| self.topics.is_subscribed(slot, topic));
         if let Some(reached) = self
             .hub
             .relay_publish(topic, frame, self.topics.name(topic), skip)
         {
-            return reached;
+            return reached.saturating_sub(usize::from(excluded));
         }
         if self.hub.relay().is_some() && self.hub.history.is_some() {
             // The relay is away: ids come from Redis only, so this one has
             // none (see Hub::route_unstamped).
-            let excluded = exclude.is_some_and(|(slot, _)| self.topics.is_subscribed(slot, topic));
             let reached = self.hub.route_unstamped(topic, frame, skip);
             return reached.saturating_sub(usize::from(excluded));
         }
         if let Some(history) = &self.hub.history {
-            let excluded = exclude.is_some_and(|(slot, _)| self.topics.is_subscribed(slot, topic));
             let reached = self.hub.publish_stamped(history, topic, frame, skip, now);
             return reached.saturating_sub(usize::from(excluded));
         }
@@ -482,5 +482,52 @@ impl<'a> Peer<'a> {
         let now = self.ctx.now;
         let me = (self.id.slot, self.stamp);
         self.ctx.services.publish(topic, &frame, Some(me), now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::broker::{Accepted, BrokerStats, Outbound, Relay};
+
+    /// A relay that takes every publish.
+    struct Taking;
+
+    impl Relay for Taking {
+        fn publish(&self, _: Outbound) -> Accepted {
+            Accepted::Relayed
+        }
+        fn topic_changed(&self, _: &Arc<str>) {}
+        fn start(
+            self: Arc<Self>,
+            _: Arc<Hub>,
+        ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
+            Ok(Vec::new())
+        }
+        fn shutdown(&self) {}
+        fn stats(&self) -> BrokerStats {
+            BrokerStats::default()
+        }
+    }
+
+    #[test]
+    fn a_relayed_publish_to_others_counts_a_sender_that_is_no_subscriber() {
+        let hub = Arc::new(Hub::new(1, 1 << 20, None, Some(Arc::new(Taking))));
+        let mut services = Services {
+            worker: 0,
+            config: Arc::new(ServerConfig::default()),
+            hub,
+            topics: Topics::default(),
+            timers: HandlerTimers::default(),
+            outbox: Vec::new(),
+            counts: Counts::default(),
+        };
+        // Slot 1 subscribes; slot 2, not subscribed, publishes to the others.
+        assert!(services.subscribe(1, "t").unwrap());
+        let frame = SharedFrame::new(MessageKind::Text, b"x");
+        let now = Instant::now();
+        assert_eq!(services.publish("t", &frame, Some((2, 7)), now), 1);
+        assert_eq!(services.publish("t", &frame, Some((1, 7)), now), 0);
+        assert_eq!(services.publish("t", &frame, None, now), 1);
     }
 }

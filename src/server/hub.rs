@@ -205,7 +205,8 @@ impl Hub {
 
     /// Hands a publish to the relay. `None`: there is none, or it is not
     /// connected, and the caller delivers it here. `Some(n)`: relayed (n:
-    /// this instance's subscribers, a snapshot) or dropped (0).
+    /// this instance's subscribers, a snapshot, `skip` included if it is
+    /// one) or dropped (0).
     pub(crate) fn relay_publish(
         &self,
         topic: &str,
@@ -220,10 +221,7 @@ impl Hub {
             skip,
         };
         match relay.publish(message) {
-            Accepted::Relayed => Some(
-                self.subscribers(topic)
-                    .saturating_sub(usize::from(skip.is_some())),
-            ),
+            Accepted::Relayed => Some(self.subscribers(topic)),
             Accepted::Dropped => Some(0),
             Accepted::Local => None,
         }
