@@ -302,15 +302,21 @@ impl Histories {
     /// a resume from an id before it is reported as not recovered, since
     /// the subscriber may have missed it.
     pub(crate) fn note_unstamped(&self, topic: &str) {
-        let log = {
-            let logs = self.logs.read().unwrap_or_else(PoisonError::into_inner);
-            match logs.get(topic) {
-                Some(log) => Arc::clone(log),
-                None => return, // no log: no resume here can be exact anyway
+        loop {
+            let log = {
+                let logs = self.logs.read().unwrap_or_else(PoisonError::into_inner);
+                match logs.get(topic) {
+                    Some(log) => Arc::clone(log),
+                    None => return, // no log: no resume here can be exact anyway
+                }
+            };
+            let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+            if log.forgotten {
+                continue; // forgotten between the lookup and the lock
             }
-        };
-        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
-        log.cut = log.last.saturating_add(1);
+            log.cut = log.last.saturating_add(1);
+            return;
+        }
     }
 
     /// Subscribes: under the topic's lock, reads what to replay after
