@@ -375,3 +375,55 @@ fn the_message_buffer_goes_back_to_the_driver_once_delivered() {
     let again = server.take_idle_message_buffer().unwrap();
     assert!(again.capacity() >= cap);
 }
+
+/// A connection kept in a thread-local, with a compressed message half
+/// received and another half sent when its thread ends: the engine's
+/// per-thread pool may be torn down first, and giving the DEFLATE state
+/// back to it then must not panic (a panic in a thread-local's
+/// destructor aborts the whole process). Run in a child process of this
+/// test binary, so that an abort fails this test alone.
+#[test]
+fn connections_in_thread_locals_end_with_their_thread() {
+    use std::cell::RefCell;
+    const CHILD: &str = "RFC6455_DEFLATE_THREAD_LOCAL_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "connections_in_thread_locals_end_with_their_thread",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "the child process: {status}");
+        return;
+    }
+    thread_local! {
+        static KEPT: RefCell<Vec<Connection>> = const { RefCell::new(Vec::new()) };
+    }
+    std::thread::spawn(|| {
+        // The thread-local is set up (and its destructor registered)
+        // before the engine's pool is.
+        KEPT.with(|kept| {
+            let (mut server, mut client) = pair(
+                DeflateConfig::default(),
+                "permessage-deflate; client_max_window_bits",
+                Config::default(),
+            );
+            let text = json(8000);
+            client.send_text(&text).unwrap();
+            let wire = drain(&mut client);
+            server.receive(&wire[..wire.len() / 2], Duration::ZERO);
+            assert!(server.next_event().unwrap().is_none(), "half a message");
+            client
+                .send_fragment(MessageKind::Text, text.as_bytes(), false)
+                .unwrap();
+            kept.borrow_mut().extend([server, client]);
+        });
+    })
+    .join()
+    .unwrap();
+}

@@ -61,19 +61,26 @@ impl Engine for Zlib {
     }
 
     fn deflater(&self, window_bits: u8, level: u8) -> Box<dyn Deflater> {
-        let pooled = POOL.with(|pool| {
-            let mut pool = pool.borrow_mut();
-            let at = pool
-                .deflaters
-                .iter()
-                .position(|(w, l, _)| (*w, *l) == (window_bits, level))?;
-            Some(pool.deflaters.swap_remove(at).2)
-        });
+        let pooled = POOL
+            .try_with(|pool| {
+                let mut pool = pool.borrow_mut();
+                let at = pool
+                    .deflaters
+                    .iter()
+                    .position(|(w, l, _)| (*w, *l) == (window_bits, level))?;
+                Some(pool.deflaters.swap_remove(at).2)
+            })
+            .ok()
+            .flatten();
         pooled.unwrap_or_else(|| Box::new(ZlibDeflater::new(window_bits, level)))
     }
 
     fn recycle_deflater(&self, window_bits: u8, level: u8, deflater: Box<dyn Deflater>) {
-        POOL.with(|pool| {
+        // `try_with`: a compressor dropped while the thread's locals are
+        // torn down (one kept in a thread-local of its own) finds the pool
+        // gone; the deflater is freed instead. `with` would panic there,
+        // and a panic in a thread-local's destructor aborts the process.
+        let _ = POOL.try_with(|pool| {
             let mut pool = pool.borrow_mut();
             if pool.deflaters.len() < POOL_DEFLATERS {
                 pool.deflaters.push((window_bits, level, deflater));
@@ -82,12 +89,15 @@ impl Engine for Zlib {
     }
 
     fn inflater(&self) -> Box<dyn Inflater> {
-        POOL.with(|pool| pool.borrow_mut().inflaters.pop())
+        POOL.try_with(|pool| pool.borrow_mut().inflaters.pop())
+            .ok()
+            .flatten()
             .unwrap_or_else(|| Box::new(ZlibInflater::new()))
     }
 
     fn recycle_inflater(&self, inflater: Box<dyn Inflater>) {
-        POOL.with(|pool| {
+        // `try_with`, as in `recycle_deflater`.
+        let _ = POOL.try_with(|pool| {
             let mut pool = pool.borrow_mut();
             if pool.inflaters.len() < POOL_INFLATERS {
                 pool.inflaters.push(inflater);
