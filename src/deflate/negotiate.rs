@@ -299,8 +299,22 @@ impl DeflateConfig {
     /// response states them, seen from `role`. This end takes over its
     /// context only if both `params` and
     /// [`context_takeover`](Self::context_takeover) allow it. `None` if
-    /// the engine cannot compress within the window `params` sets.
+    /// a window in `params` is outside 8-15 (no valid response sets one),
+    /// or the engine cannot compress within the window `params` sets.
     pub fn agreed(&self, params: Params, role: Role) -> Option<Negotiated> {
+        // Unchecked parameters: a window outside 8-15 would size the
+        // receiving history by it (and 2^64 and up overflow).
+        let windows = [
+            params.server_max_window_bits,
+            params.client_max_window_bits.flatten(),
+        ];
+        if windows
+            .into_iter()
+            .flatten()
+            .any(|b| !(MIN_WINDOW_BITS..=MAX_WINDOW_BITS).contains(&b))
+        {
+            return None;
+        }
         let server = (
             params.server_no_context_takeover,
             params.server_max_window_bits,
@@ -659,6 +673,36 @@ mod tests {
         );
         assert_eq!(server(&c, "permessage-deflate; x=1"), None);
         assert_eq!(server(&c, "x-webkit-deflate-frame"), None);
+    }
+
+    #[test]
+    fn agreed_refuses_windows_outside_8_to_15() {
+        let c = DeflateConfig::default();
+        for role in [Role::Server, Role::Client] {
+            for bits in [0u8, 7, 16, 64, 255] {
+                for params in [
+                    Params {
+                        server_max_window_bits: Some(bits),
+                        ..Params::default()
+                    },
+                    Params {
+                        client_max_window_bits: Some(Some(bits)),
+                        ..Params::default()
+                    },
+                ] {
+                    assert_eq!(c.agreed(params, role), None, "{role:?} {params:?}");
+                }
+            }
+            let ok = Params {
+                server_max_window_bits: Some(8),
+                client_max_window_bits: Some(Some(15)),
+                ..Params::default()
+            };
+            let n = c.agreed(ok, role).expect("valid windows");
+            // Both directions keep their context: each receiving history
+            // is sized by a valid window.
+            let _ = crate::deflate::Decompressor::new(&n);
+        }
     }
 
     #[test]
