@@ -64,14 +64,19 @@ thread_local! {
 
 fn spare_read() -> Vec<u8> {
     SPARE_READ
-        .with(|s| s.borrow_mut().pop())
+        .try_with(|s| s.borrow_mut().pop())
+        .ok()
+        .flatten()
         .unwrap_or_default()
 }
 
 fn give_back_held(lane: &mut ReplyLane) {
     while let Some(buf) = lane.take_held() {
         if buf.capacity() <= SPARE_MAX_BYTES {
-            SPARE_READ.with(|s| {
+            // `try_with`: a connection dropped while the thread's locals
+            // are torn down finds the spares gone (`with` would panic in a
+            // destructor, which aborts); the buffer is freed instead.
+            let _ = SPARE_READ.try_with(|s| {
                 let mut spares = s.borrow_mut();
                 if spares.len() < SPARES_MAX {
                     spares.push(buf);
