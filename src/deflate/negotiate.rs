@@ -252,8 +252,12 @@ impl DeflateConfig {
             .find_map(|e| self.answer(Params::parse_offer(&e).ok()?))
     }
 
-    /// The answer to one valid offer, or `None` to decline it.
+    /// The answer to one valid offer, or `None` to decline it (also an
+    /// offer with a window outside 8-15, which no valid offer names).
     pub fn answer(&self, offer: Params) -> Option<Negotiated> {
+        if !offer.windows_valid() {
+            return None;
+        }
         let takeover = self.context_takeover && !offer.server_no_context_takeover;
         let allowed = offer.server_max_window_bits.unwrap_or(MAX_WINDOW_BITS);
         let send_bits = self.send_window(allowed)?;
@@ -304,15 +308,7 @@ impl DeflateConfig {
     pub fn agreed(&self, params: Params, role: Role) -> Option<Negotiated> {
         // Unchecked parameters: a window outside 8-15 would size the
         // receiving history by it (and 2^64 and up overflow).
-        let windows = [
-            params.server_max_window_bits,
-            params.client_max_window_bits.flatten(),
-        ];
-        if windows
-            .into_iter()
-            .flatten()
-            .any(|b| !(MIN_WINDOW_BITS..=MAX_WINDOW_BITS).contains(&b))
-        {
+        if !params.windows_valid() {
             return None;
         }
         let server = (
@@ -673,6 +669,33 @@ mod tests {
         );
         assert_eq!(server(&c, "permessage-deflate; x=1"), None);
         assert_eq!(server(&c, "x-webkit-deflate-frame"), None);
+    }
+
+    #[test]
+    fn answer_declines_windows_outside_8_to_15() {
+        // Hand-built offers (parsing refuses these): the answer must not
+        // write `client_max_window_bits=3` or size a history by 200.
+        let c = DeflateConfig::default();
+        for bits in [0u8, 3, 7, 16, 200] {
+            for offer in [
+                Params {
+                    server_max_window_bits: Some(bits),
+                    ..Params::default()
+                },
+                Params {
+                    client_max_window_bits: Some(Some(bits)),
+                    ..Params::default()
+                },
+            ] {
+                assert!(c.answer(offer).is_none(), "{offer:?}");
+            }
+        }
+        assert!(c
+            .answer(Params {
+                client_max_window_bits: Some(Some(9)),
+                ..Params::default()
+            })
+            .is_some());
     }
 
     #[test]

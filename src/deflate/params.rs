@@ -85,6 +85,18 @@ impl Params {
         Self::parse(ext, Side::Offer)
     }
 
+    /// Whether each window named is within 8-15, as parsing ensures;
+    /// parameters built by hand may name any.
+    pub(crate) fn windows_valid(&self) -> bool {
+        [
+            self.server_max_window_bits,
+            self.client_max_window_bits.flatten(),
+        ]
+        .into_iter()
+        .flatten()
+        .all(|b| (MIN_WINDOW_BITS..=MAX_WINDOW_BITS).contains(&b))
+    }
+
     /// The parameters of a server's response.
     pub fn parse_response(ext: &Extension<'_>) -> Result<Params, ParamError> {
         Self::parse(ext, Side::Response)
