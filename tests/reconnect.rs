@@ -591,15 +591,30 @@ fn recv_after_giving_up_waits_before_trying_again() {
     );
 }
 
+/// Reads and discards what comes until the client hangs up (10 s at most).
+fn drain(mut s: TcpStream) {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut sink = [0u8; 256];
+    while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+}
+
 /// A server that completes the handshake, then reads and discards
 /// everything, never answering: not a ping, not a close.
 fn deaf(_: usize, mut s: TcpStream) {
     accept_upgrade(&mut s);
-    std::thread::spawn(move || {
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut sink = [0u8; 256];
-        while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
-    });
+    std::thread::spawn(move || drain(s));
+}
+
+/// A 200 ms close timeout, with keepalive's waits far longer.
+fn quick_close() -> ClientConfig {
+    ClientConfig {
+        close_timeout: Duration::from_millis(200),
+        keepalive: Some(Keepalive {
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+        }),
+        ..ClientConfig::default()
+    }
 }
 
 #[test]
@@ -607,15 +622,7 @@ fn close_gives_up_after_close_timeout_with_keepalive_on() {
     // The keepalive's long waits once decided how long `close` waited for
     // a server that never answers (a minute here), not `close_timeout`.
     let server = Scripted::start(deaf);
-    let config = ClientConfig {
-        close_timeout: Duration::from_millis(200),
-        keepalive: Some(Keepalive {
-            interval: Duration::from_secs(30),
-            timeout: Duration::from_secs(30),
-        }),
-        ..ClientConfig::default()
-    };
-    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &config).unwrap();
+    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &quick_close()).unwrap();
     match c.close(rfc6455::CloseCode::NORMAL, "") {
         Err(Error::Timeout) => {}
         other => panic!("expected a timeout, got {other:?}"),
@@ -634,20 +641,10 @@ fn close_returns_the_servers_close_when_its_fin_is_late() {
             let mut head = [0u8; 8]; // the client's masked close: 1001, no reason
             s.read_exact(&mut head).unwrap();
             s.write_all(&[0x88, 0x02, 0x03, 0xe9]).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let mut sink = [0u8; 256];
-            while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+            drain(s);
         });
     });
-    let config = ClientConfig {
-        close_timeout: Duration::from_millis(200),
-        keepalive: Some(Keepalive {
-            interval: Duration::from_secs(30),
-            timeout: Duration::from_secs(30),
-        }),
-        ..ClientConfig::default()
-    };
-    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &config).unwrap();
+    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &quick_close()).unwrap();
     let (code, reason) = c.close(rfc6455::CloseCode::GOING_AWAY, "").unwrap();
     assert_eq!(
         (code, reason.as_str()),
@@ -670,9 +667,7 @@ fn keepalive_reads_a_pong_that_came_while_the_caller_was_away() {
             assert_eq!(ping[0], 0x89);
             std::thread::sleep(Duration::from_millis(80));
             s.write_all(&[0x8a, 0x00]).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let mut sink = [0u8; 256];
-            while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+            drain(s);
         });
     });
     let config = ClientConfig {

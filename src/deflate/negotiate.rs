@@ -671,13 +671,10 @@ mod tests {
         assert_eq!(server(&c, "x-webkit-deflate-frame"), None);
     }
 
-    #[test]
-    fn answer_declines_windows_outside_8_to_15() {
-        // Hand-built offers (parsing refuses these): the answer must not
-        // write `client_max_window_bits=3` or size a history by 200.
-        let c = DeflateConfig::default();
-        for bits in [0u8, 3, 7, 16, 200] {
-            for offer in [
+    /// Parameters no parser yields: each window outside 8-15, in turn.
+    fn out_of_range_windows() -> impl Iterator<Item = Params> {
+        [0u8, 3, 7, 16, 64, 200, 255].into_iter().flat_map(|bits| {
+            [
                 Params {
                     server_max_window_bits: Some(bits),
                     ..Params::default()
@@ -686,9 +683,17 @@ mod tests {
                     client_max_window_bits: Some(Some(bits)),
                     ..Params::default()
                 },
-            ] {
-                assert!(c.answer(offer).is_none(), "{offer:?}");
-            }
+            ]
+        })
+    }
+
+    #[test]
+    fn answer_declines_windows_outside_8_to_15() {
+        // Hand-built offers (parsing refuses these): the answer must not
+        // write `client_max_window_bits=3` or size a history by 200.
+        let c = DeflateConfig::default();
+        for offer in out_of_range_windows() {
+            assert!(c.answer(offer).is_none(), "{offer:?}");
         }
         assert!(c
             .answer(Params {
@@ -702,19 +707,8 @@ mod tests {
     fn agreed_refuses_windows_outside_8_to_15() {
         let c = DeflateConfig::default();
         for role in [Role::Server, Role::Client] {
-            for bits in [0u8, 7, 16, 64, 255] {
-                for params in [
-                    Params {
-                        server_max_window_bits: Some(bits),
-                        ..Params::default()
-                    },
-                    Params {
-                        client_max_window_bits: Some(Some(bits)),
-                        ..Params::default()
-                    },
-                ] {
-                    assert_eq!(c.agreed(params, role), None, "{role:?} {params:?}");
-                }
+            for params in out_of_range_windows() {
+                assert_eq!(c.agreed(params, role), None, "{role:?} {params:?}");
             }
             let ok = Params {
                 server_max_window_bits: Some(8),
