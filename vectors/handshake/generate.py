@@ -298,6 +298,14 @@ def valid_requests():
           ["POST /form HTTP/1.1", "Host: a", "Content-Type: text/plain", "Content-Length: 5"],
           "POST", "/form", after="hello")
 
+    blank_first = ["", "GET / HTTP/1.1"] + GOOD
+    expect = ws_expect(blank_first[1:], path="/", key=RFC_KEY)
+    expect["consumed"] += 2
+    v.append({"name": "empty-line-first",
+              "note": "RFC 9112 2.2: a server ignores a blank line before the request line "
+                      "(a client's CRLF after a POST body)",
+              "lines": blank_first, "expect": expect})
+
     write("requests-valid",
           "Opening requests as real clients send them, and plain HTTP requests a server hands back.",
           v)
@@ -440,8 +448,8 @@ def invalid_requests():
         "Http(MalformedRequestLine)", 400, req(start="GET /chat#x HTTP/1.1"))
     add("non-ascii-target", "RFC 9112 3.2: targets are ASCII", "Http(MalformedRequestLine)", 400,
         req(start="GET /caf\u00e9 HTTP/1.1"))
-    add("empty-line-first", "a blank line before the request line is not skipped",
-        "Http(MalformedRequestLine)", 400, ["", "GET / HTTP/1.1"] + GOOD)
+    add("two-empty-lines-first", "RFC 9112 2.2: one blank line before the request line is "
+        "ignored, not two", "Http(MalformedRequestLine)", 400, ["", "", "GET / HTTP/1.1"] + GOOD)
     add("http-2", "RFC 9110 15.6.6", "Http(UnsupportedHttpVersion)", 505,
         req(start="GET /chat HTTP/2.0"))
 
