@@ -368,9 +368,12 @@ impl Connection {
     /// Room to read received bytes into; report how many were written with
     /// [`commit_read`](Self::commit_read).
     ///
-    /// The room is at least [`Config::read_chunk`] bytes, plus whatever the
-    /// frame being received still needs (its header passed the limits), so a
-    /// large payload is read straight into place.
+    /// The room is at least [`Config::read_chunk`] bytes, or what the frame
+    /// being received still needs (its header passed the limits) if more,
+    /// up to as many bytes as have arrived of it: a large payload is read
+    /// straight into place, in room that doubles as it comes, and a peer
+    /// that announces a large frame and stalls holds no more than twice
+    /// what it sent.
     pub fn read_buf(&mut self) -> &mut [u8] {
         self.rx.make_room();
         let end = self.rx.end;
@@ -1114,12 +1117,18 @@ impl Receiver {
     }
 
     /// Room the next read should have: a read's worth, or what the frame
-    /// being received still needs if more.
+    /// being received still needs if more, but never more than the peer
+    /// has sent of it so far. A header alone must not cost its announced
+    /// length: a few bytes claiming 16 MiB would hold 16 MiB per
+    /// connection. So a large frame's room doubles as its bytes arrive.
     fn room_wanted(&self) -> usize {
-        let frame_rest = self
-            .frame
-            .map_or(0, |f| (f.start + f.len).saturating_sub(self.end));
-        frame_rest.max(self.read_chunk()).max(1)
+        let chunk = self.read_chunk();
+        let frame_rest = self.frame.map_or(0, |f| {
+            let rest = (f.start + f.len).saturating_sub(self.end);
+            let received = self.end.saturating_sub(f.start);
+            rest.min(received.max(chunk))
+        });
+        frame_rest.max(chunk).max(1)
     }
 
     /// The least room a read gets now.

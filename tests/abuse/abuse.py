@@ -297,6 +297,46 @@ async def idle_connections(server):
     return f"conns={n} rss_before_kib={before} rss_after_kib={after} bytes_per_idle_conn={per:.0f}"
 
 
+async def announced_frames(server):
+    """1,000 connections that each announce a frame of the largest size
+    (--max-frame-size 256KiB) and stall after 1,000 bytes of it, plain and
+    compressed: the server holds about what arrived, not what was
+    announced (it once held the announced length: 256 KiB each here,
+    16 MiB with the default limits). On a server of its own, so that the
+    memory it leaves to the allocator does not hide other cases' growth."""
+    n = 1000
+    figures = []
+    payload = zlib.compressobj(6, zlib.DEFLATED, -15).compress(os.urandom(4000))[:1000]
+    own = Server(server.binary)
+    try:
+        await asyncio.sleep(0.5)
+        for label, deflate in [("plain", False), ("deflate", True)]:
+            before = own.rss_kib()
+            message = frame(2, payload, length=256 * 1024 - 1, rsv1=deflate)
+            sem = asyncio.Semaphore(200)
+
+            async def one():
+                async with sem:
+                    reader, writer = await handshake(own.port, deflate=deflate)
+                    writer.write(message)
+                    await writer.drain()
+                    return reader, writer
+
+            conns = await asyncio.gather(*(one() for _ in range(n)))
+            await asyncio.sleep(1)
+            after = own.rss_kib()
+            per = (after - before) * 1024 / n
+            for _, w in conns:
+                w.transport.abort()
+            await asyncio.sleep(0.5)
+            assert per < 96 * 1024, f"{label}: {per:.0f} bytes per stalled connection"
+            figures.append(f"{label}: conns={n} bytes_per_stalled_conn={per:.0f}")
+        await healthy(own)
+    finally:
+        own.stop()
+    return " | ".join(figures)
+
+
 async def reset_mid_frame(server):
     """1,000 connections reset (RST) in the middle of a frame."""
     n = 1000
@@ -843,6 +883,7 @@ async def idle_deflate_connections(server):
 
 
 CASES = [slowloris, oversized_head, huge_frame, one_byte_fragments, no_read_flood, ping_flood, reset_mid_frame,
+         announced_frames,
          deaf_subscribers, hostile_resumes, hostile_publishers, compression_bombs, idle_connections,
          idle_deflate_connections]
 RSS_BOUND_KIB = 128 << 10  # 128 MiB, with 10,000 connections open
