@@ -409,6 +409,37 @@ fn a_ping_flood_costs_bounded_memory_and_the_newest_pong_survives() {
     assert_eq!(&last[..4], &9_999u32.to_be_bytes());
 }
 
+/// The owed pongs make room for a new one among themselves: a ping the
+/// application queued (and was told was accepted) is not thrown out.
+#[test]
+fn a_ping_flood_does_not_drop_the_applications_own_ping() {
+    let mut c = server();
+    c.send_binary(&[0; 1000]).unwrap();
+    // A frame under way holds the pings and pongs back.
+    let out = c.output().len();
+    c.consume_output(out - 1);
+    c.ping(ControlPayload::new(b"mine").unwrap()).unwrap();
+    for i in 0..100u8 {
+        feed(&mut c, &client_frame(true, OpCode::Ping, &[i; 125]));
+        assert!(c.pending_output_len() <= 1 + rfc6455::connection::MAX_CONTROL_QUEUE);
+    }
+    let wire = common::output::drain(&mut c);
+    let ping = [0x89, 4, b'm', b'i', b'n', b'e'];
+    assert!(
+        wire.windows(ping.len()).any(|w| w == ping),
+        "our ping was dropped"
+    );
+    // The newest ping is still answered.
+    let pong: Vec<u8> = [&[0x8a, 125][..], &[99; 125]].concat();
+    assert!(wire.ends_with(&pong));
+    // Pings alone cannot fill the queue: a pong always fits.
+    let mut c = server();
+    while c.ping(ControlPayload::new(&[7; 125]).unwrap()).is_ok() {}
+    let before = c.pending_output_len();
+    feed(&mut c, &client_frame(true, OpCode::Ping, &[1; 125]));
+    assert_eq!(c.pending_output_len(), before + 127);
+}
+
 #[test]
 fn pongs_are_never_answered_and_auto_pong_can_be_off() {
     let mut c = server();

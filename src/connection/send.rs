@@ -39,7 +39,7 @@ use core::num::NonZeroUsize;
 use crate::close::{encode_close_payload, CloseCode, CloseReason};
 #[cfg(feature = "deflate")]
 use crate::deflate::{Compressor, SharedKey};
-use crate::frame::{ControlPayload, FrameHeader, OpCode, Role};
+use crate::frame::{ControlPayload, FrameHeader, OpCode, Role, MAX_CONTROL_PAYLOAD};
 use crate::mask::apply_mask;
 
 /// The type of a data message.
@@ -750,10 +750,19 @@ impl Sender {
     }
 
     /// Sends a ping. It goes out at the next frame boundary, ahead of queued
-    /// data. Fails with [`SendError::Full`] when the control queue is full.
+    /// data. Fails with [`SendError::Full`] when the control queue is full
+    /// (room for one pong is kept: owed pongs never push out a ping).
     pub fn ping(&mut self, payload: ControlPayload) -> Result<(), SendError> {
         if self.close_queued {
             return Err(SendError::Closed);
+        }
+        // Room for the largest pong stays free, so that answering the
+        // peer's pings never has to drop a ping already accepted here.
+        let pong = frame_size(MAX_CONTROL_PAYLOAD, self.role);
+        if self.control.len() + frame_size(payload.as_bytes().len(), self.role) + pong
+            > MAX_CONTROL_QUEUE
+        {
+            return Err(SendError::Full);
         }
         if self.queue_control(OpCode::Ping, payload.as_bytes()) {
             Ok(())
@@ -936,8 +945,36 @@ impl Sender {
             return;
         }
         if !self.queue_control(OpCode::Pong, payload.as_bytes()) {
-            self.drop_owed_pings();
-            self.queue_control(OpCode::Pong, payload.as_bytes());
+            self.drop_owed_pongs();
+            if !self.queue_control(OpCode::Pong, payload.as_bytes()) {
+                // Unreachable while `ping` leaves room for a pong; kept so
+                // that the newest ping is answered whatever happens.
+                self.drop_owed_pings();
+                self.queue_control(OpCode::Pong, payload.as_bytes());
+            }
+        }
+    }
+
+    /// Drops the pongs not yet started, keeping the frame being written
+    /// and the pings the application queued, in order.
+    fn drop_owed_pongs(&mut self) {
+        let mut read = 0;
+        while read < self.control_head {
+            read = read.saturating_add(frame_len_at(&self.control[read..]));
+        }
+        let mut write = read.min(self.control.len());
+        while read < self.control.len() {
+            let len = frame_len_at(&self.control[read..]).min(self.control.len() - read);
+            if self.control[read] & 0x0f == OpCode::Ping.as_u8() {
+                self.control.copy_within(read..read + len, write);
+                write += len;
+            }
+            read += len;
+        }
+        self.control.truncate(write);
+        if self.control_head == self.control.len() {
+            self.control.clear();
+            self.control_head = 0;
         }
     }
 
