@@ -265,6 +265,67 @@ fn poll_event_then_take_idle_read_buffer_keeps_a_direct_message() {
     assert_eq!(e, Some(Got::Text("hello".into())));
 }
 
+/// An event found by `poll_event` stays as it was when the driver reads
+/// more before it borrows it: the read neither reuses nor moves its bytes
+/// from under it (whether the buffer was all used, or is compacted around a
+/// frame cut off).
+#[test]
+fn poll_event_then_reading_more_keeps_the_ready_event() {
+    let mut client = Connection::client(Config::default(), Box::new(|| [9, 8, 7, 6]));
+    client.send_text("hello").unwrap();
+    client
+        .ping(ControlPayload::new(b"are you there").unwrap())
+        .unwrap();
+    client.send_binary(&[5; 300]).unwrap();
+    client
+        .close(
+            rfc6455::CloseCode::NORMAL,
+            rfc6455::close::CloseReason::new("bye now").unwrap(),
+        )
+        .unwrap();
+    let wire = drain(&mut client);
+    let config = Config {
+        read_chunk: 64,
+        ..Config::default()
+    };
+    let mut server = Connection::server(config);
+    let mut fed = 0;
+    let mut events = Vec::new();
+    // Reads of 40 bytes: each ready event sees at least one read before it
+    // is taken.
+    loop {
+        while fed < wire.len() && !server.poll_event().unwrap() {
+            let n = 40.min(wire.len() - fed);
+            server.receive(&wire[fed..fed + n], Duration::ZERO);
+            fed += n;
+        }
+        if !server.poll_event().unwrap() {
+            break;
+        }
+        let n = 40.min(wire.len() - fed);
+        server.receive(&wire[fed..fed + n], Duration::ZERO);
+        fed += n;
+        match server.next_event().unwrap() {
+            Some(Event::Close { code, reason }) => {
+                events.push(format!("close {} {reason}", code.unwrap()));
+                break;
+            }
+            Some(e) => events.push(format!("{:?}", got(e))),
+            None => unreachable!("an event was ready"),
+        }
+    }
+    assert_eq!(
+        events,
+        [
+            // The ping jumped the client's queued text.
+            format!("{:?}", Got::Ping(b"are you there".to_vec())),
+            format!("{:?}", Got::Text("hello".into())),
+            format!("{:?}", Got::Binary(vec![5; 300])),
+            "close 1000 bye now".to_owned(),
+        ]
+    );
+}
+
 /// A lent buffer that a fragmented text message was put together in comes
 /// back too.
 #[test]

@@ -743,6 +743,36 @@ enum Ready {
     },
 }
 
+impl Ready {
+    /// Where the bytes it borrows from the read buffer start, if it does.
+    fn buf_start(&self) -> Option<usize> {
+        match *self {
+            Ready::Direct { start, .. }
+            | Ready::Fragment { start, .. }
+            | Ready::Ping { start, .. }
+            | Ready::Pong { start, .. }
+            | Ready::Close {
+                reason: (start, _), ..
+            } => Some(start),
+            _ => None,
+        }
+    }
+
+    /// The read buffer's bytes moved `n` places towards its start.
+    fn move_back(&mut self, n: usize) {
+        match self {
+            Ready::Direct { start, .. }
+            | Ready::Fragment { start, .. }
+            | Ready::Ping { start, .. }
+            | Ready::Pong { start, .. }
+            | Ready::Close {
+                reason: (start, _), ..
+            } => *start -= n,
+            _ => {}
+        }
+    }
+}
+
 impl Receiver {
     /// Decodes frames until one yields an event or input runs out.
     fn advance(
@@ -1087,21 +1117,26 @@ impl Receiver {
     /// Makes room in the read buffer: compacts consumed bytes away and grows
     /// to fit the frame being received, within the limits.
     fn make_room(&mut self) {
-        if self.pos == self.end && self.frame.is_none() {
-            self.pos = 0;
-            self.end = 0;
+        // An event found by `poll_event` and not yet taken may borrow bytes
+        // before `pos`: they stay, moved with the rest.
+        let keep = match self.ready.and_then(|r| r.buf_start()) {
+            Some(start) => start.min(self.pos),
+            None => self.pos,
+        };
+        if keep == self.end && self.frame.is_none() {
+            self.forget_front(keep);
         }
         if self.buf.len() - self.end >= self.room_wanted() {
             return;
         }
         let want = self.room_wanted();
-        if self.pos > 0 {
-            self.buf.copy_within(self.pos..self.end, 0);
+        let keep = keep.min(self.pos);
+        if keep > 0 {
+            self.buf.copy_within(keep..self.end, 0);
             if let Some(frame) = &mut self.frame {
-                frame.start -= self.pos;
+                frame.start -= keep;
             }
-            self.end -= self.pos;
-            self.pos = 0;
+            self.forget_front(keep);
         }
         if self.buf.len() - self.end < want {
             let size = self.end + want;
@@ -1113,6 +1148,16 @@ impl Receiver {
             self.buf.reserve_exact(target - self.buf.len());
             // Zero-filled: safe Rust cannot lend uninitialised memory.
             self.buf.resize(target, 0);
+        }
+    }
+
+    /// The first `n` bytes of the buffer are gone (moved away or no longer
+    /// needed): offsets into it move back by `n`.
+    fn forget_front(&mut self, n: usize) {
+        self.pos -= n;
+        self.end -= n;
+        if let Some(ready) = &mut self.ready {
+            ready.move_back(n);
         }
     }
 
