@@ -326,6 +326,51 @@ fn poll_event_then_reading_more_keeps_the_ready_event() {
     );
 }
 
+/// While a fragmented text message is put together, the buffer it lies in
+/// is the connection's message buffer: a driver that lends buffers before
+/// every read (asking `has_message_buffer` first) does not give it a
+/// second one, and when the message is delivered the one buffer comes
+/// back, leaving the connection none.
+#[test]
+fn a_text_being_assembled_holds_the_message_buffer() {
+    let mut server = Connection::server(Config::default());
+    let mut client = Connection::client(Config::default(), Box::new(|| [9, 8, 7, 6]));
+    let text = "y".repeat(3000);
+    client
+        .send_fragment(MessageKind::Text, &text.as_bytes()[..1500], false)
+        .unwrap();
+    client
+        .send_fragment(MessageKind::Text, &text.as_bytes()[1500..], true)
+        .unwrap();
+    let wire = drain(&mut client);
+    server.provide_message_buffer(Vec::with_capacity(8192));
+    // The first fragment only: the text moves into the lent buffer.
+    server.receive(&wire[..1000], Duration::ZERO);
+    assert!(server.next_event().unwrap().is_none());
+    assert!(server.has_message_buffer(), "the text holds it");
+    let held = server.heap_bytes();
+    // A lend between two reads, as the server's worker does.
+    if !server.has_message_buffer() {
+        server.provide_message_buffer(Vec::with_capacity(8192));
+    }
+    server.provide_message_buffer(Vec::with_capacity(8192));
+    assert_eq!(server.heap_bytes(), held, "a second buffer was taken");
+    server.receive(&wire[1000..], Duration::ZERO);
+    assert_eq!(server.next_event().unwrap().map(got), Some(Got::Text(text)));
+    assert!(server.next_event().unwrap().is_none());
+    let _ = server.take_idle_read_buffer();
+    let taken = server
+        .take_idle_message_buffer()
+        .expect("the text's buffer");
+    assert!(taken.capacity() >= 3000);
+    assert!(!server.has_message_buffer());
+    assert!(
+        server.heap_bytes() < 1000,
+        "idle connection holds {} bytes",
+        server.heap_bytes()
+    );
+}
+
 /// A lent buffer that a fragmented text message was put together in comes
 /// back too.
 #[test]

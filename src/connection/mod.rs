@@ -552,16 +552,17 @@ impl Connection {
         self.rx.take_idle_assembly()
     }
 
-    /// Whether the connection holds a message buffer.
+    /// Whether the connection holds a message buffer (a fragmented text
+    /// message is put together in it as a `String`).
     pub fn has_message_buffer(&self) -> bool {
-        self.rx.assembly.capacity() != 0
+        self.rx.assembly.capacity() != 0 || self.rx.text.capacity() != 0
     }
 
     /// Gives the connection a message buffer (see
     /// [`take_idle_message_buffer`](Self::take_idle_message_buffer)) to
     /// use instead of allocating one. Ignored if it already has one.
     pub fn provide_message_buffer(&mut self, mut buf: Vec<u8>) {
-        if self.rx.assembly.capacity() == 0 {
+        if !self.has_message_buffer() {
             buf.clear();
             self.rx.assembly = buf;
         }
