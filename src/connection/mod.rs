@@ -107,8 +107,11 @@ pub struct Config {
     /// Whole messages (default) or frame by frame.
     pub delivery: Delivery,
     /// The least room [`Connection::read_buf`] offers, in bytes (default
-    /// 16 KiB). A frame being received gets room for all its remaining
-    /// bytes on top, within the frame limit. While reads fill all the room
+    /// 16 KiB). A frame being received gets room for its remaining bytes
+    /// instead if more, within the frame limit, but never more than have
+    /// arrived of it so far (its room doubles as it comes, so announcing
+    /// a large frame and stalling costs a peer what it sent, not what it
+    /// announced). While reads fill all the room
     /// they are offered, the least room doubles, up to
     /// [`READ_CHUNK_GROWTH`] times this, so a peer that streams is read in
     /// fewer, larger reads; it falls back to this when the connection
