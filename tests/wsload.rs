@@ -617,6 +617,55 @@ fn fanout_a_reordered_message_is_counted() {
 }
 
 #[test]
+fn fanout_a_duplicated_message_is_not_counted_as_reordered() {
+    // Message 5 reaches one subscriber twice in a row: nothing came after
+    // a later message, nothing is lost; the repeat fails the run.
+    let server = PubSubServer::start(Fault::Duplicate(5));
+    let url = format!("ws://{}/topic/t", server.addr);
+    let run = wsload(&[&url, "--subscribers", "3", "--secs", "0.5"]);
+    assert!(!run.success, "a repeated message must fail the run");
+    assert_eq!(run.get("reordered"), "0");
+    assert_eq!(run.get("lost"), "0");
+    assert_eq!(run.get("lossy_subs"), "0");
+    assert!(run.number("errors") >= 1.0);
+    assert!(
+        run.stderr.contains("more often than sent"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn fanout_a_duplicate_does_not_hide_a_lost_message() {
+    // One subscriber gets message 5 twice and never message 10: it
+    // received as many messages as were sent, but one is lost. With a
+    // window of 4 the publisher stops at message 13.
+    let server = PubSubServer::start(Fault::DuplicateAndDrop { dup: 5, drop: 10 });
+    let url = format!("ws://{}/topic/t", server.addr);
+    let run = wsload(&[
+        &url,
+        "--subscribers",
+        "6",
+        "--window",
+        "4",
+        "--size",
+        "64",
+        "--secs",
+        "0.5",
+    ]);
+    assert!(!run.success);
+    assert_eq!(run.get("published"), "14");
+    assert_eq!(run.get("lost"), "1");
+    assert_eq!(run.get("reordered"), "0");
+    assert_eq!(run.get("lossy_subs"), "1");
+    assert!(
+        run.stderr.contains("more often than sent"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn fanout_a_message_sent_back_to_its_publisher_fails_the_run() {
     let server = PubSubServer::start(Fault::ToSender);
     let url = format!("ws://{}/topic/t", server.addr);
@@ -635,6 +684,14 @@ enum Fault {
     Swap(u64),
     /// Every message goes back to its sender too.
     ToSender,
+    /// Message n reaches one receiver twice, right after itself.
+    Duplicate(u64),
+    /// Message `dup` reaches one receiver twice and message `drop` never
+    /// reaches it: as many messages as were sent, one of them missing.
+    DuplicateAndDrop {
+        dup: u64,
+        drop: u64,
+    },
 }
 
 /// A blocking pub/sub server on rfc6455's handshake and connection, a
@@ -734,7 +791,10 @@ fn relay(topic: &Mutex<Topic>, sender: usize, kind: MessageKind, data: &[u8], fa
         let mut out = frame.clone();
         if Some(*id) == target {
             match fault {
-                Fault::Drop(k) if k == n => continue,
+                Fault::Drop(k) | Fault::DuplicateAndDrop { drop: k, .. } if k == n => continue,
+                Fault::Duplicate(k) | Fault::DuplicateAndDrop { dup: k, .. } if k == n => {
+                    out.extend_from_slice(&frame)
+                }
                 Fault::Swap(k) if k == n => {
                     held = Some(out);
                     continue;

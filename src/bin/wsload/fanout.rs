@@ -113,11 +113,22 @@ pub struct Member {
     publisher: Option<Publisher>,
     /// Per publisher: one past the highest sequence number received.
     next: Box<[u64]>,
-    /// Per publisher: messages received.
+    /// Per publisher: which of the [`SEEN`] sequence numbers below `next`
+    /// arrived (bit `i` for `next - 1 - i`), to tell a repeat from a
+    /// message that comes late.
+    seen: Box<[u64]>,
+    /// Per publisher: distinct messages received.
     got: Box<[u64]>,
     /// Messages that arrived after a later one of the same publisher.
     reordered: u64,
+    /// Messages that arrived again.
+    repeated: u64,
 }
+
+/// How far below the highest sequence number a repeat is still told from a
+/// late message: the window keeps a receiver's messages of one publisher
+/// within `--window` of each other, so this covers windows up to 64.
+const SEEN: u64 = 64;
 
 struct Publisher {
     id: usize,
@@ -148,9 +159,11 @@ pub struct Report {
 struct Received {
     /// Its own publisher number, if it publishes.
     publisher: Option<usize>,
-    /// Messages received per publisher.
+    /// Distinct messages received per publisher.
     got: Box<[u64]>,
     reordered: u64,
+    /// Messages received again.
+    repeated: u64,
 }
 
 pub struct Worker {
@@ -217,8 +230,10 @@ impl LoadThread for Worker {
                     finished: false,
                 }),
                 next: vec![0; publishers].into_boxed_slice(),
+                seen: vec![0; publishers].into_boxed_slice(),
                 got: vec![0; publishers].into_boxed_slice(),
                 reordered: 0,
+                repeated: 0,
             });
         self.publishers = (self.pool.conns.iter().enumerate())
             .filter(|(_, c)| c.state.publisher.is_some())
@@ -327,6 +342,7 @@ impl LoadThread for Worker {
                         publisher: m.publisher.as_ref().map(|p| p.id),
                         got: std::mem::take(&mut m.got),
                         reordered: m.reordered,
+                        repeated: m.repeated,
                     }
                 })
                 .collect(),
@@ -560,13 +576,26 @@ fn deliver(
             HEADER + at
         ));
     }
-    member.got[id] += 1;
-    let next = &mut member.next[id];
+    let (next, seen) = (&mut member.next[id], &mut member.seen[id]);
     if seq >= *next {
+        let shift = seq + 1 - *next;
+        *seen = if shift >= SEEN { 0 } else { *seen << shift } | 1;
         *next = seq + 1;
     } else {
+        let below = *next - 1 - seq;
+        if below < SEEN {
+            if *seen & (1 << below) != 0 {
+                // A repeat: neither a delivery nor a reorder, and kept out
+                // of the tally, where it would stand for a receiver that
+                // does not have the message.
+                member.repeated += 1;
+                return Ok(());
+            }
+            *seen |= 1 << below;
+        }
         member.reordered += 1;
     }
+    member.got[id] += 1;
     let tally = ctx.tally;
     if tally.slot(id, seq).fetch_add(1, Ordering::AcqRel) + 1 == tally.receivers {
         let owner = tally.owner[id];
@@ -720,10 +749,11 @@ pub fn run(options: &Options, seeds: &mut SplitMix64) -> ExitCode {
 }
 
 /// Losses and reorders per receiver, from what each publisher sent; the
-/// number of messages received beyond that (duplicates).
+/// number of messages received again or beyond that (duplicates).
 fn account(sent: &[u64], members: &[Received], t: &mut Totals) -> u64 {
     let mut duplicated = 0;
     for member in members {
+        duplicated += member.repeated;
         let mut lost = 0;
         for (id, (&sent, &got)) in sent.iter().zip(member.got.iter()).enumerate() {
             if Some(id) != member.publisher {
@@ -850,19 +880,21 @@ mod tests {
     fn losses_and_duplicates_are_counted_per_receiver() {
         // Two publishers sent 10 and 7; connection 0 is publisher 0.
         let sent = [10, 7];
-        let member = |publisher, got: [u64; 2], reordered| Received {
+        let member = |publisher, got: [u64; 2], reordered, repeated| Received {
             publisher,
             got: got.into(),
             reordered,
+            repeated,
         };
         let members = [
-            member(Some(0), [0, 7], 0), // own messages not expected
-            member(None, [10, 7], 0),
-            member(None, [9, 5], 1),  // 3 lost, 1 reordered
-            member(None, [10, 8], 0), // one more than sent
+            member(Some(0), [0, 7], 0, 0), // own messages not expected
+            member(None, [10, 7], 0, 0),
+            member(None, [9, 5], 1, 0),  // 3 lost, 1 reordered
+            member(None, [10, 8], 0, 0), // one more than sent
+            member(None, [10, 7], 0, 2), // two received again
         ];
         let mut t = Totals::default();
-        assert_eq!(account(&sent, &members, &mut t), 1);
+        assert_eq!(account(&sent, &members, &mut t), 3);
         assert_eq!((t.lost, t.reordered, t.lossy_subs), (3, 1, 1));
     }
 
