@@ -238,7 +238,7 @@ status_kib() {
     awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
-# field, rtt and state.
+# field, rtt, state and run_errors.
 # shellcheck source=scripts/core-state.sh
 . scripts/core-state.sh
 
@@ -330,12 +330,10 @@ run_one() {
     hwm=$(status_kib "$pid" VmHWM)
     stop_server "$pid"
     line=$(cat "$LOGS/wsload.out")
-    errors=$(field "$line" errors)
+    errors=$(run_errors "$status" "$line")
     if [ "$status" != 0 ] || [ -z "$line" ]; then
         echo "bench-echo: wsload against $name failed (status $status):" >&2
         head -5 "$LOGS/wsload.err" >&2
-        errors=${errors:-all}
-        [ "$errors" = 0 ] && errors=status$status
     fi
     if [ "$syscalls" != - ]; then
         syscalls=$(awk -v c="$syscalls" -v r="$(field "$line" rate)" -v s="$span" \

@@ -243,7 +243,7 @@ wait_quiet() {
     echo "bench-fanout: still busy after ${QUIET_WAIT:-120} s; measuring anyway (others_cpu records it)" >&2
 }
 
-# field and rtt.
+# field, rtt and run_errors.
 CORE_RTT=$PEERS/target/release/core-rtt
 # shellcheck source=scripts/core-state.sh
 . scripts/core-state.sh
@@ -318,11 +318,10 @@ if [ "$LOAD" = 1 ]; then
                 stop_server "$pid"
                 rtt1=$(rtt)
                 line=$(cat "$LOGS/wsload.out")
-                errors=$(field "$line" errors)
+                errors=$(run_errors "$status" "$line")
                 if [ "$status" != 0 ]; then
                     echo "bench-fanout: wsload against $name at $point exited $status:" >&2
                     grep -v 'connections up' "$LOGS/wsload.err" | head -5 >&2 || true
-                    [ -n "$errors" ] || errors=all
                 fi
                 printf '%s\t%s\t%s\t%s\t%s\t%s' "$name" "$subs" "$size" "$rate" "$rep" "$WINDOW" >>"$RUNS"
                 for f in published msgs rate p50_us p99_us max_us lost reordered lossy_subs cpu cpu_max \

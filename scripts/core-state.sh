@@ -24,3 +24,18 @@ state() {
         else if (a > s && b > s) print "far"
         else print "mixed" }'
 }
+
+# run_errors STATUS LINE: a run's errors column from wsload's exit status
+# and line: its errors= when it exited 0; when it did not, that count, or
+# statusN where it says 0 (a fan-out run that lost or reordered messages
+# exits 1 with errors=0), or "all" without a line. The reports take only
+# runs whose column is 0 into their figures.
+run_errors() {
+    local errors
+    errors=$(field "$2" errors)
+    if [ "$1" != 0 ] || [ -z "$2" ]; then
+        errors=${errors:-all}
+        [ "$errors" = 0 ] && errors=status$1
+    fi
+    echo "$errors"
+}

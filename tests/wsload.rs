@@ -464,6 +464,39 @@ fn fanout_over_wss_through_our_rooms() {
     assert!(msgs >= 31.0 * (published - 32.0), "{msgs} {published}");
 }
 
+/// What the benchmark scripts record in a run's errors column for wsload's
+/// exit status and line (`run_errors` in scripts/core-state.sh).
+fn run_errors(status: &str, line: &str) -> String {
+    let out = Command::new("bash")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "-c",
+            ". scripts/core-state.sh && run_errors \"$1\" \"$2\"",
+            "-",
+        ])
+        .args([status, line])
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn bench_scripts_keep_a_run_that_exited_1_out_of_the_figures() {
+    // A fan-out run that lost messages exits 1 with errors=0: the reports
+    // take only runs whose errors column is 0 into their medians.
+    let lost = "mode=fanout subscribers=50 published=0 msgs=0 rate=0 lost=608 reordered=0 \
+                lossy_subs=38 server_ns_per_msg=0 errors=0";
+    assert_ne!(run_errors("1", lost), "0");
+    assert_eq!(run_errors("0", "conns=1 rate=5 errors=0"), "0");
+    assert_eq!(run_errors("1", "conns=1 rate=5 errors=3"), "3");
+    assert_eq!(run_errors("124", ""), "all");
+}
+
 #[test]
 fn help_mentions_pinning() {
     let output = Command::new(env!("CARGO_BIN_EXE_wsload"))
