@@ -519,8 +519,15 @@ def main():
         core = float(machine["rtt_core"])
         for r in runs:
             rtts = [num(r.get(k)) for k in ("rtt_before_ns", "rtt_after_ns")]
-            if r.get("state") == "near" and all(v is not None and v <= core for v in rtts):
+            if r.get("state") != "near" or any(v is None for v in rtts):
+                continue
+            # Near by the older rule (both at or under rtt_split): core if
+            # both are at or under rtt_core, mixed if only one is.
+            at_core = [v <= core for v in rtts]
+            if all(at_core):
                 r["state"] = "core"
+            elif any(at_core):
+                r["state"] = "mixed"
     idle = read_tsv(out / "idle-memory.tsv") if (out / "idle-memory.tsv").exists() else []
     res = Results(runs, int(machine.get("reps", "3")))
     if sorted(res.servers) != sorted(SERVERS):

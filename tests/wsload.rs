@@ -498,6 +498,61 @@ fn bench_scripts_keep_a_run_that_exited_1_out_of_the_figures() {
 }
 
 #[test]
+fn echo_report_leaves_out_a_run_whose_core_state_changed() {
+    // A run recorded as near before bench-echo told the core state apart,
+    // appended to a directory that does (rtt_core in machine.tsv): its
+    // round trip went from one physical core (60 ns) to near (160 ns)
+    // during the run, so it is mixed and no median may use it.
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("no python3: skipped");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("wsload-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("machine.tsv"),
+        "reps\t1\nrtt_split\t250\nrtt_core\t90\nsecs\t3\nwarmup\t1\n",
+    )
+    .unwrap();
+    let head = "server\tconns\tsize\tpipeline\tround\tkind\trate\tp50_us\tp99_us\tcpu\t\
+                machine_busy\tserver_cpu\tserver_ns_per_msg\tuser_ns_per_msg\tkernel_ns_per_msg\t\
+                syscalls_per_msg\trtt_before_ns\trtt_after_ns\tstate\trss_kib\thwm_kib\terrors";
+    let run = |server: &str, ns: u32, rtt0: u32, rtt1: u32| {
+        format!(
+            "{server}\t100\t20\t1\t1\trun\t1000\t50\t90\t0.9\t1.8\t0.8\t{ns}\t100\t{}\t-\t\
+             {rtt0}\t{rtt1}\tnear\t1000\t1000\t0",
+            ns - 100
+        )
+    };
+    let runs = [
+        head.to_owned(),
+        run("ours", 1000, 150, 160),
+        run("ours", 5000, 60, 160),
+        run("peer", 2000, 150, 160),
+    ];
+    std::fs::write(dir.join("echo-runs.tsv"), runs.join("\n") + "\n").unwrap();
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/bench_report.py"
+        ))
+        .arg(&dir)
+        .output()
+        .expect("run bench_report.py");
+    let report = std::fs::read_to_string(dir.join("echo.md")).unwrap_or_default();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains("| 100 × 20 B | near | 1,000 [1] | 2,000 [1] | 2.00× |"),
+        "{report}"
+    );
+}
+
+#[test]
 fn help_mentions_pinning() {
     let output = Command::new(env!("CARGO_BIN_EXE_wsload"))
         .arg("--help")
