@@ -7,9 +7,9 @@ Each DIR holds an `echo-runs.tsv` written by scripts/bench-echo.sh. One
 call's medians rest on 3-5 runs per server, and at one message in flight
 the runs of one server spread by a third on the shared VM, so a single
 call can put a tie on either side of a bar. This reads every measured run
-(probes are left out) in the given state from all the calls, and prints
-per point the median of each server's CPU per message, with user and
-kernel time, and ours over the best WebSocket peer. Only pool calls of the
+(probes and runs with errors are left out) in the given state from all the
+calls, and prints per point the median of each server's CPU per message,
+with user and kernel time, and ours over the best WebSocket peer. Only pool calls of the
 same build of every server: the script cannot check that.
 """
 import argparse
@@ -32,7 +32,7 @@ def main() -> int:
     for d in args.dirs:
         with open(d / "echo-runs.tsv", newline="") as f:
             for r in csv.DictReader(f, delimiter="\t"):
-                if r["kind"] != "run" or r["state"] != args.state:
+                if r["kind"] != "run" or r["state"] != args.state or r["errors"] != "0":
                     continue
                 try:
                     cpu = float(r["server_ns_per_msg"])

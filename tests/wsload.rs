@@ -553,6 +553,47 @@ fn echo_report_leaves_out_a_run_whose_core_state_changed() {
 }
 
 #[test]
+fn pooled_report_leaves_out_failed_runs() {
+    // bench_pool.py pools the runs of several bench-echo calls; a run
+    // whose wsload reported errors is no measurement.
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("no python3: skipped");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("wsload-pool-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let runs = [
+        "server\tconns\tsize\tpipeline\tkind\tstate\tserver_ns_per_msg\tuser_ns_per_msg\t\
+         kernel_ns_per_msg\terrors",
+        "ours\t100\t20\t1\trun\tcore\t1000\t100\t900\t0",
+        "ours\t100\t20\t1\trun\tcore\t9000\t900\t8100\t3",
+        "peer\t100\t20\t1\trun\tcore\t2000\t200\t1800\t0",
+    ];
+    std::fs::write(dir.join("echo-runs.tsv"), runs.join("\n") + "\n").unwrap();
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/bench_pool.py"
+        ))
+        .arg(&dir)
+        .output()
+        .expect("run bench_pool.py");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(
+            "| 100 × 20 B | 1,000 [1] (100 / 900) | 2,000 [1] (200 / 1,800) | 0.500 (peer) |"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn help_mentions_pinning() {
     let output = Command::new(env!("CARGO_BIN_EXE_wsload"))
         .arg("--help")
