@@ -696,3 +696,59 @@ fn echoes_written_from_the_read_buffer_keep_order_when_the_socket_fills() {
     assert_eq!(frames.last().map(|f| f.0), Some(OpCode::Close));
     assert_eq!(close_code(&frames), Some(1000));
 }
+
+#[test]
+fn a_first_frame_with_the_handshake_does_not_date_the_connection_from_the_server_start() {
+    // The frame that comes in the same packet as the upgrade request counts
+    // as received at the upgrade, not when the worker started: the idle
+    // timeout runs from then. (It once counted from the worker's start, so
+    // a server up for longer than the idle timeout closed such a
+    // connection at its first look, 2 s in, however recent the frame.)
+    let server = start(|c| c.idle_timeout = Some(Duration::from_secs(4)));
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut request = UPGRADE.as_bytes().to_vec();
+    Frame::new(OpCode::Binary, b"early")
+        .masked([9, 9, 9, 9])
+        .encode_to_vec(&mut request);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(&request).unwrap();
+    let mut wire = Vec::new();
+    let mut buf = [0u8; 4096];
+    let rules = DecodeRules::new(Role::Client);
+    let mut next_frame = |stream: &mut TcpStream, wire: &mut Vec<u8>| loop {
+        if let Some(head) = wire.windows(4).position(|w| w == b"\r\n\r\n") {
+            if wire.starts_with(b"HTTP/1.1 101") {
+                wire.drain(..head + 4);
+            }
+        }
+        if !wire.starts_with(b"HTTP") {
+            if let Ok(Status::Complete((f, used))) = decode_frame(&mut wire[..], &rules) {
+                let frame = (f.header.opcode, f.payload.to_vec());
+                wire.drain(..used);
+                return frame;
+            }
+        }
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed");
+        wire.extend_from_slice(&buf[..n]);
+    };
+    assert_eq!(
+        next_frame(&mut stream, &mut wire),
+        (OpCode::Binary, b"early".to_vec())
+    );
+    // 3 s later, 1 s before the idle timeout.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut frame = Vec::new();
+    Frame::new(OpCode::Binary, b"later")
+        .masked([1, 2, 3, 4])
+        .encode_to_vec(&mut frame);
+    stream.write_all(&frame).unwrap();
+    assert_eq!(
+        next_frame(&mut stream, &mut wire),
+        (OpCode::Binary, b"later".to_vec()),
+        "closed before the idle timeout"
+    );
+}

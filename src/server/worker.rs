@@ -398,7 +398,7 @@ impl Worker {
                 now,
             };
             if let Phase::Handshake(_) = conn.phase {
-                read_handshake(conn, id, &mut ctx, handler);
+                read_handshake(conn, id, self.epoch, &mut ctx, handler);
             }
             match &mut conn.phase {
                 Phase::Handshake(_) => {}
@@ -969,7 +969,13 @@ fn is_resource_exhausted(e: &io::Error) -> bool {
 
 /// Reads the opening request; on a complete one, answers it and either
 /// opens the WebSocket connection or switches to writing an HTTP response.
-fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>, handler: &mut H) {
+fn read_handshake<H: Handler>(
+    conn: &mut Conn,
+    id: ConnId,
+    epoch: Instant,
+    ctx: &mut Context<'_>,
+    handler: &mut H,
+) {
     let Phase::Handshake(state) = &mut conn.phase else {
         return;
     };
@@ -1007,8 +1013,12 @@ fn read_handshake<H: Handler>(conn: &mut Conn, id: ConnId, ctx: &mut Context<'_>
                 },
                 &deflate,
             );
-            // A first frame may have come in the same packet as the head.
-            c.receive(&state.buf[consumed..], Duration::ZERO);
+            // A first frame may have come in the same packet as the head:
+            // received now (the idle and ping deadlines count from it).
+            c.receive(
+                &state.buf[consumed..],
+                ctx.now.saturating_duration_since(epoch),
+            );
             conn.phase = Phase::Open(Box::new(c));
             conn.timer_at = None; // the handshake deadline entry goes stale
             let Conn {
