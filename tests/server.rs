@@ -752,3 +752,37 @@ fn a_first_frame_with_the_handshake_does_not_date_the_connection_from_the_server
         "closed before the idle timeout"
     );
 }
+
+#[test]
+fn max_connections_counts_over_all_workers() {
+    // One connection allowed, two workers: whichever worker the kernel
+    // hands the next connections to, they are refused with 503 while the
+    // first is open. (Each worker once allowed its share rounded up, one
+    // here, so a second connection that landed on the other worker was
+    // let in.)
+    let server = start(|c| {
+        c.threads = 2;
+        c.max_connections = 1;
+    });
+    let mut first = connect(&server);
+    for i in 0..16 {
+        let (_stream, response) = raw_request(server.addr, UPGRADE);
+        assert!(
+            response.starts_with("HTTP/1.1 503"),
+            "connection {i} beyond the first: {response}"
+        );
+    }
+    first.send_text("still here").unwrap();
+    assert_eq!(expect_text(&mut first), "still here");
+    drop(first);
+    // Its slot is free again once the server has seen it go.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_stream, response) = raw_request(server.addr, UPGRADE);
+        if response.starts_with("HTTP/1.1 101") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never freed: {response}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

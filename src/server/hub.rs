@@ -173,6 +173,9 @@ pub(crate) struct Hub {
     /// Publishes from outside the workers ([`ServerHandle`](super::ServerHandle)).
     pub(crate) published: AtomicU64,
     pub(crate) shutdown: AtomicBool,
+    /// Connections open over all workers, against
+    /// [`ServerConfig::max_connections`](super::ServerConfig::max_connections).
+    open_connections: AtomicUsize,
     /// Topic history and ids, when the server keeps them.
     pub(crate) history: Option<Histories>,
     relay: Option<Arc<dyn Relay>>,
@@ -194,8 +197,25 @@ impl Hub {
             counters: (0..threads).map(|_| WorkerCounters::default()).collect(),
             published: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
+            open_connections: AtomicUsize::new(0),
             relay,
         }
+    }
+
+    /// Counts a new connection if fewer than `max` are open over all
+    /// workers; false if the server is full.
+    pub(crate) fn reserve_connection(&self, max: usize) -> bool {
+        self.open_connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// A connection counted by [`reserve_connection`](Self::reserve_connection)
+    /// is gone.
+    pub(crate) fn release_connection(&self) {
+        self.open_connections.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// The relay to other instances, if any.

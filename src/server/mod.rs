@@ -516,11 +516,7 @@ impl Server {
         F: Fn() -> H + Send + Sync + 'static,
     {
         let make_handler = Arc::new(make_handler);
-        let per_worker = self
-            .config
-            .max_connections
-            .div_ceil(self.config.threads)
-            .max(1);
+        let max_connections = self.config.max_connections;
         let config = Arc::new(self.config);
         let hub = self.handle.hub;
         let mut workers = Vec::new();
@@ -529,7 +525,7 @@ impl Server {
                 index,
                 listener,
                 Arc::clone(&config),
-                per_worker,
+                max_connections,
                 Arc::clone(&hub),
             )?);
         }

@@ -127,6 +127,7 @@ pub(crate) struct Worker {
     listener: Option<TcpListener>,
     waker: Arc<Waker>,
     config: Arc<ServerConfig>,
+    /// Most connections over all workers (counted in the hub).
     max_conns: usize,
     hub: Arc<Hub>,
     /// Topics, handler timers, publishing: what handlers reach.
@@ -326,7 +327,7 @@ impl Worker {
                 }
             };
             self.accept_error_logged = false;
-            if self.conns.len() >= self.max_conns {
+            if !self.hub.reserve_connection(self.max_conns) {
                 log::debug!("worker {}: refusing {addr}: at max connections", self.index);
                 // Over TLS no plain answer is possible before a handshake.
                 if !self.config.is_tls() {
@@ -339,6 +340,7 @@ impl Worker {
             let entry = self.conns.vacant_entry();
             let slot = entry.key();
             if slot >= u32::MAX as usize {
+                self.hub.release_connection();
                 continue; // topic tables index slots as u32
             }
             if let Err(e) = self
@@ -347,12 +349,14 @@ impl Worker {
                 .register(&mut socket, Token(slot), READ)
             {
                 log::warn!("worker {}: register: {e}", self.index);
+                self.hub.release_connection();
                 continue;
             }
             let socket = match self.config.transport(socket) {
                 Ok(socket) => socket,
                 Err(e) => {
                     log::warn!("worker {}: {e}", self.index);
+                    self.hub.release_connection();
                     continue;
                 }
             };
@@ -805,6 +809,7 @@ impl Worker {
             return;
         }
         let mut conn = self.conns.remove(slot);
+        self.hub.release_connection();
         let _ = self.poll.registry().deregister(conn.socket.socket_mut());
         let now = Instant::now();
         Self::end_open(
