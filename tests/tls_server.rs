@@ -684,3 +684,65 @@ fn the_reconnecting_client_gives_up_on_an_untrusted_certificate() {
         other => panic!("expected a TLS certificate error, got {other:?}"),
     }
 }
+
+/// Serves a page that a TLS write takes whole (less than
+/// `MAX_PLAINTEXT_PER_WRITE`), larger than the first send buffer of a
+/// client with small segments.
+struct LargePage;
+
+const PAGE_LEN: usize = 63_000;
+
+impl Handler for LargePage {
+    fn on_http(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        _request: &rfc6455::server::HttpRequest<'_>,
+    ) -> rfc6455::server::Response {
+        rfc6455::server::Response::new(200, "x".repeat(PAGE_LEN))
+    }
+
+    fn on_message(&mut self, _peer: &mut Peer<'_>, _message: Message<'_>) {}
+}
+
+#[test]
+fn a_peer_that_half_closed_gets_the_whole_response_over_tls() {
+    // The client sends its request and its FIN at once, and reads only
+    // later. Its small segments and window keep the server's send buffer
+    // small, so records wait in the TLS layer when the response has all
+    // been handed to it. The end of stream the server then reads must not
+    // drop them: the peer is still reading. (They were dropped with the
+    // connection, and the page came cut short.)
+    let server = start_with(|_| {}, || LargePage);
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_tcp_mss(536).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&server.addr.into()).unwrap();
+    let tcp: TcpStream = socket.into();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let conn = rustls::ClientConnection::new(
+        tls_client_config(&server, rustls::DEFAULT_VERSIONS),
+        "localhost".try_into().unwrap(),
+    )
+    .unwrap();
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    stream.flush().unwrap();
+    stream.sock.shutdown(std::net::Shutdown::Write).unwrap();
+    // Let the server do all it can before anything is read.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => break,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    let head = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+    assert_eq!(got.len() - head, PAGE_LEN, "the response was cut short");
+}

@@ -651,6 +651,14 @@ impl Worker {
                 conn.broken = true;
             }
         }
+        if matches!(conn.phase, Phase::Lingering)
+            && conn.socket.read_ended()
+            && conn.socket.pending() == 0
+        {
+            // Both ends are done: the peer's end came while our last TLS
+            // records still waited (see `drain_input`), and they are out.
+            conn.broken = true;
+        }
         if conn.broken {
             self.remove(slot, handler);
             return;
@@ -1067,7 +1075,9 @@ fn drain_input(conn: &mut Conn) {
     loop {
         match conn.socket.read(&mut sink) {
             Ok(0) => {
-                conn.broken = conn.http_at >= conn.http_out.len();
+                // Done once what we send is out too (TLS records may wait
+                // below the response: `settle` ends it when they are).
+                conn.broken = conn.http_at >= conn.http_out.len() && conn.socket.pending() == 0;
                 return;
             }
             Ok(_) => {}
