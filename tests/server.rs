@@ -786,3 +786,78 @@ fn max_connections_counts_over_all_workers() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn a_slow_reader_is_not_pinged_out_while_its_input_waits_unread() {
+    // The peer sends a burst and reads the echoes slowly but steadily:
+    // backpressure stops the server reading it, so its input (and any
+    // answer to a ping) waits in the socket. That is the server's doing,
+    // not a dead peer: its output still makes progress. (The ping timeout
+    // once closed it with 1011 after two intervals of such a pause.)
+    let server = start(|c| {
+        c.ping_interval = Some(Duration::from_millis(200));
+        c.high_water = 256 << 10;
+        c.low_water = 16 << 10;
+    });
+    // Small segments and a small window keep the kernel's buffers small,
+    // so that the server's own queue fills.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_tcp_mss(536).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&server.addr.into()).unwrap();
+    let mut stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(UPGRADE.as_bytes()).unwrap();
+    const COUNT: usize = 4000;
+    let mut burst = Vec::new();
+    for i in 0..COUNT {
+        Frame::new(OpCode::Binary, &[(i % 251) as u8; 256])
+            .masked([1, 2, 3, 4])
+            .encode_to_vec(&mut burst);
+    }
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || writer.write_all(&burst));
+    let mut wire = Vec::new();
+    let mut buf = [0u8; 4096];
+    let rules = DecodeRules::new(Role::Client);
+    let mut echoes = 0;
+    let slow_until = Instant::now() + Duration::from_millis(2000);
+    while echoes < COUNT {
+        if Instant::now() < slow_until {
+            // About 200 KB/s: the server's output moves every few tens of
+            // milliseconds, while a pause of its reading (240 KiB to
+            // drain) outlasts two ping intervals.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after {echoes} echoes");
+        wire.extend_from_slice(&buf[..n]);
+        if wire.starts_with(b"HTTP/1.1 ") {
+            let Some(head) = wire.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            assert!(wire.starts_with(b"HTTP/1.1 101"));
+            wire.drain(..head + 4);
+        }
+        while echoes < COUNT {
+            let Ok(Status::Complete((f, used))) = decode_frame(&mut wire[..], &rules) else {
+                break;
+            };
+            match f.header.opcode {
+                OpCode::Binary => {
+                    assert!(f.payload == [(echoes % 251) as u8; 256]);
+                    echoes += 1;
+                }
+                OpCode::Ping => {}
+                other => panic!(
+                    "{other:?} {:?} after {echoes} echoes",
+                    String::from_utf8_lossy(f.payload)
+                ),
+            }
+            wire.drain(..used);
+        }
+    }
+    sender.join().unwrap().unwrap();
+}

@@ -885,7 +885,14 @@ impl Worker {
                 Some(deadline)
             }
             Phase::Open(c) => {
-                let last = c.last_received().map_or(conn.accepted_at, |d| epoch + d);
+                let mut last = c.last_received().map_or(conn.accepted_at, |d| epoch + d);
+                if conn.read_paused {
+                    // Backpressure leaves the peer's input (a pong too)
+                    // unread: output that still moves is its sign of life.
+                    if let Some(moved) = conn.stalled_since {
+                        last = last.max(moved);
+                    }
+                }
                 let mut next = conn.close_deadline;
                 let open = c.state() == State::Open;
                 if let (Some(idle), true) = (config.idle_timeout, open) {
