@@ -861,3 +861,67 @@ fn a_slow_reader_is_not_pinged_out_while_its_input_waits_unread() {
     }
     sender.join().unwrap().unwrap();
 }
+
+/// Serves a large page, a download that takes a while.
+struct Download;
+
+const DOWNLOAD_LEN: usize = 8 << 20;
+
+impl rfc6455::server::Handler for Download {
+    fn on_http(
+        &mut self,
+        _ctx: &mut rfc6455::server::Context<'_>,
+        _request: &rfc6455::server::HttpRequest<'_>,
+    ) -> rfc6455::server::Response {
+        rfc6455::server::Response::new(200, "x".repeat(DOWNLOAD_LEN))
+    }
+
+    fn on_message(
+        &mut self,
+        _peer: &mut rfc6455::server::Peer<'_>,
+        _message: rfc6455::server::Message<'_>,
+    ) {
+    }
+}
+
+#[test]
+fn a_response_still_being_read_outlives_the_handshake_timeout() {
+    // The request came in time; the response leaves as fast as the client
+    // reads it, which takes longer than the handshake timeout. (It was cut
+    // off at the handshake deadline, with a clean end of stream.)
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        threads: 1,
+        handshake_timeout: Duration::from_millis(500),
+        close_timeout: Duration::from_secs(2),
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(config).expect("bind");
+    let (addr, handle) = (server.local_addr(), server.handle());
+    let running = Running {
+        addr,
+        handle,
+        thread: Some(std::thread::spawn(move || server.run(|| Download))),
+    };
+    let mut stream = TcpStream::connect(running.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("read: {e}"),
+        }
+        // A few MB/s: over a second in all.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let head = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+    assert_eq!(got.len() - head, DOWNLOAD_LEN, "the response was cut off");
+}

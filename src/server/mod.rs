@@ -112,7 +112,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Per-connection protocol settings and limits.
     pub connection: Config,
-    /// Time a client has to complete the opening handshake. Default 10 s.
+    /// Time a client has to complete the opening handshake (or a plain
+    /// request, body included). The response to a plain request, once
+    /// answered, is cut off only if it makes no progress for as long.
+    /// Default 10 s.
     pub handshake_timeout: Duration,
     /// Close a connection that received nothing for this long (1001).
     /// Default: none.

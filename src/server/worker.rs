@@ -873,10 +873,17 @@ impl Worker {
                 return;
             }
         }
+        // The request is in and answered: the response is cut off only if
+        // it stops moving for as long (it may take a while to download).
+        let answered_from = match conn.phase {
+            Phase::Http => conn.stalled_since,
+            _ => None,
+        };
         let next = match &mut conn.phase {
             Phase::Lingering => conn.close_deadline,
             Phase::Handshake(_) | Phase::Http => {
-                let deadline = conn.accepted_at + config.handshake_timeout;
+                let from = answered_from.map_or(conn.accepted_at, |t| t.max(conn.accepted_at));
+                let deadline = from + config.handshake_timeout;
                 if now >= deadline {
                     log::debug!("worker {}: {slot}: handshake timeout", self.index);
                     self.remove(slot, handler);
