@@ -44,12 +44,13 @@ impl Timers {
     }
 
     /// Drops stale entries when they outnumber live ones, keeping memory
-    /// proportional to the connections.
-    pub(crate) fn compact(&mut self, live: impl Fn(usize, u64) -> bool) {
+    /// proportional to the connections. `live(when, slot, stamp)` says
+    /// whether an entry is the one its connection has booked.
+    pub(crate) fn compact(&mut self, live: impl Fn(Instant, usize, u64) -> bool) {
         let entries = std::mem::take(&mut self.heap).into_vec();
         self.heap = entries
             .into_iter()
-            .filter(|Reverse((_, slot, stamp))| live(*slot, *stamp))
+            .filter(|Reverse((when, slot, stamp))| live(*when, *slot, *stamp))
             .collect();
     }
 }
@@ -209,7 +210,7 @@ mod tests {
         assert_eq!(t.pop_due(now), Some((t0 + Duration::from_secs(1), 2, 0)));
         assert_eq!(t.pop_due(now), Some((t0 + Duration::from_secs(2), 3, 7)));
         assert_eq!(t.pop_due(now), None);
-        t.compact(|slot, _| slot != 1);
+        t.compact(|_, slot, _| slot != 1);
         assert_eq!(t.len(), 0);
     }
 }

@@ -848,8 +848,13 @@ impl Worker {
         }
         if self.timers.len() > 2 * self.conns.len() + 64 {
             let conns = &self.conns;
-            self.timers
-                .compact(|slot, stamp| conns.get(slot).is_some_and(|c| c.stamp == stamp));
+            // An entry is live if it is the one its connection booked: an
+            // earlier booking leaves the later entry behind, same stamp.
+            self.timers.compact(|when, slot, stamp| {
+                conns
+                    .get(slot)
+                    .is_some_and(|c| c.stamp == stamp && c.timer_at == Some(when))
+            });
         }
     }
 
@@ -1365,5 +1370,72 @@ fn write_vectored<const N: usize>(
         // One slice: write(2), which skips copying an iovec in.
         1 => Some(socket.write(&slices[0])),
         n => Some(socket.write_slices(&slices[..n], coalesce)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::Echo;
+
+    /// A lingering connection whose socket is one end of a loopback
+    /// pair (the other end is returned, to keep it open).
+    fn conn(stamp: u64, peer: &std::net::TcpListener) -> (Conn, std::net::TcpStream) {
+        let client = std::net::TcpStream::connect(peer.local_addr().unwrap()).unwrap();
+        let (server, peer_addr) = peer.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let now = Instant::now();
+        let conn = Conn {
+            socket: Transport::Plain(mio::net::TcpStream::from_std(server)),
+            peer_addr,
+            stamp,
+            timer_at: None,
+            phase: Phase::Lingering,
+            http_out: Vec::new(),
+            http_at: 0,
+            accepted_at: now,
+            writable: false,
+            read_paused: false,
+            broken: false,
+            read_until_blocked: false,
+            ping_sent_at: None,
+            close_deadline: Some(now + Duration::from_secs(3600)),
+            stalled_since: None,
+            queued_again: false,
+            dirty: false,
+        };
+        (conn, client)
+    }
+
+    #[test]
+    fn compaction_drops_entries_a_reschedule_left_behind() {
+        // Each connection booked a later look, then an earlier one (as an
+        // upgrade does after the handshake deadline): the later entry is
+        // dead. Compaction must drop it, or it keeps running on every turn
+        // without getting the heap below its threshold.
+        let config = Arc::new(ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            threads: 1,
+            ..ServerConfig::default()
+        });
+        let listener = listen(config.listen).unwrap();
+        let hub = Arc::new(Hub::new(1, 1 << 20, None, None));
+        let mut worker = Worker::new(0, listener, Arc::clone(&config), 1000, hub).unwrap();
+        let peers = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let now = Instant::now();
+        let mut clients = Vec::new();
+        for stamp in 1..=100 {
+            let (mut conn, client) = conn(stamp, &peers);
+            clients.push(client);
+            let slot = worker.conns.vacant_key();
+            for later in [3000, 2000, 1000] {
+                let when = now + Duration::from_secs(later);
+                reschedule(&mut worker.timers, &mut conn, slot, when);
+            }
+            worker.conns.insert(conn);
+        }
+        assert_eq!(worker.timers.len(), 300);
+        worker.run_timers(now, &mut Echo);
+        assert_eq!(worker.timers.len(), 100, "one live entry per connection");
     }
 }
