@@ -795,7 +795,10 @@ fn a_slow_reader_is_not_pinged_out_while_its_input_waits_unread() {
     // not a dead peer: its output still makes progress. (The ping timeout
     // once closed it with 1011 after two intervals of such a pause.)
     let server = start(|c| {
-        c.ping_interval = Some(Duration::from_millis(200));
+        // Two intervals (800 ms) are shorter than the pause of its reading
+        // below, and long enough not to mistake a test thread descheduled
+        // on a busy machine for a dead peer.
+        c.ping_interval = Some(Duration::from_millis(400));
         c.high_water = 256 << 10;
         c.low_water = 16 << 10;
     });
@@ -828,7 +831,7 @@ fn a_slow_reader_is_not_pinged_out_while_its_input_waits_unread() {
         if Instant::now() < slow_until {
             // About 200 KB/s: the server's output moves every few tens of
             // milliseconds, while a pause of its reading (240 KiB to
-            // drain) outlasts two ping intervals.
+            // drain, over a second) outlasts two ping intervals.
             std::thread::sleep(Duration::from_millis(20));
         }
         let n = stream.read(&mut buf).unwrap();
@@ -892,7 +895,7 @@ fn a_response_still_being_read_outlives_the_handshake_timeout() {
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         threads: 1,
-        handshake_timeout: Duration::from_millis(500),
+        handshake_timeout: Duration::from_secs(1),
         close_timeout: Duration::from_secs(2),
         ..ServerConfig::default()
     };
@@ -918,8 +921,8 @@ fn a_response_still_being_read_outlives_the_handshake_timeout() {
             Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e) => panic!("read: {e}"),
         }
-        // A few MB/s: over a second in all.
-        std::thread::sleep(Duration::from_millis(10));
+        // About 3 MB/s: well over the handshake timeout in all.
+        std::thread::sleep(Duration::from_millis(20));
     }
     let head = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     assert!(got.starts_with(b"HTTP/1.1 200"));
