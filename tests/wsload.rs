@@ -497,23 +497,44 @@ fn bench_scripts_keep_a_run_that_exited_1_out_of_the_figures() {
     assert_eq!(run_errors("124", ""), "all");
 }
 
+/// Runs `scripts/SCRIPT` with python3 on a fresh directory that `fill`
+/// writes its input into; returns the script's output and the contents of
+/// `read_back` in that directory. `None` without python3 (the test then
+/// proves nothing here; CI has python3).
+fn report_script(
+    script: &str,
+    fill: impl FnOnce(&std::path::Path),
+    read_back: &str,
+) -> Option<(std::process::Output, String)> {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("no python3: skipped");
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("wsload-{script}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    fill(&dir);
+    let out = Command::new("python3")
+        .arg(format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR")))
+        .arg(&dir)
+        .output()
+        .expect("run the script");
+    let back = std::fs::read_to_string(dir.join(read_back)).unwrap_or_default();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((out, back))
+}
+
 #[test]
 fn echo_report_leaves_out_a_run_whose_core_state_changed() {
     // A run recorded as near before bench-echo told the core state apart,
     // appended to a directory that does (rtt_core in machine.tsv): its
     // round trip went from one physical core (60 ns) to near (160 ns)
     // during the run, so it is mixed and no median may use it.
-    if Command::new("python3").arg("-V").output().is_err() {
-        eprintln!("no python3: skipped");
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("wsload-report-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("machine.tsv"),
-        "reps\t1\nrtt_split\t250\nrtt_core\t90\nsecs\t3\nwarmup\t1\n",
-    )
-    .unwrap();
+    let machine = "reps\t1\nrtt_split\t250\nrtt_core\t90\nsecs\t3\nwarmup\t1\n";
     let head = "server\tconns\tsize\tpipeline\tround\tkind\trate\tp50_us\tp99_us\tcpu\t\
                 machine_busy\tserver_cpu\tserver_ns_per_msg\tuser_ns_per_msg\tkernel_ns_per_msg\t\
                 syscalls_per_msg\trtt_before_ns\trtt_after_ns\tstate\trss_kib\thwm_kib\terrors";
@@ -530,22 +551,13 @@ fn echo_report_leaves_out_a_run_whose_core_state_changed() {
         run("ours", 5000, 60, 160),
         run("peer", 2000, 150, 160),
     ];
-    std::fs::write(dir.join("echo-runs.tsv"), runs.join("\n") + "\n").unwrap();
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/bench_report.py"
-        ))
-        .arg(&dir)
-        .output()
-        .expect("run bench_report.py");
-    let report = std::fs::read_to_string(dir.join("echo.md")).unwrap_or_default();
-    std::fs::remove_dir_all(&dir).unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let fill = |dir: &std::path::Path| {
+        std::fs::write(dir.join("machine.tsv"), machine).unwrap();
+        std::fs::write(dir.join("echo-runs.tsv"), runs.join("\n") + "\n").unwrap();
+    };
+    let Some((_, report)) = report_script("bench_report.py", fill, "echo.md") else {
+        return;
+    };
     assert!(
         report.contains("| 100 × 20 B | near | 1,000 [1] | 2,000 [1] | 2.00× |"),
         "{report}"
@@ -556,12 +568,6 @@ fn echo_report_leaves_out_a_run_whose_core_state_changed() {
 fn pooled_report_leaves_out_failed_runs() {
     // bench_pool.py pools the runs of several bench-echo calls; a run
     // whose wsload reported errors is no measurement.
-    if Command::new("python3").arg("-V").output().is_err() {
-        eprintln!("no python3: skipped");
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("wsload-pool-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let runs = [
         "server\tconns\tsize\tpipeline\tkind\tstate\tserver_ns_per_msg\tuser_ns_per_msg\t\
          kernel_ns_per_msg\terrors",
@@ -569,22 +575,13 @@ fn pooled_report_leaves_out_failed_runs() {
         "ours\t100\t20\t1\trun\tcore\t9000\t900\t8100\t3",
         "peer\t100\t20\t1\trun\tcore\t2000\t200\t1800\t0",
     ];
-    std::fs::write(dir.join("echo-runs.tsv"), runs.join("\n") + "\n").unwrap();
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/bench_pool.py"
-        ))
-        .arg(&dir)
-        .output()
-        .expect("run bench_pool.py");
-    std::fs::remove_dir_all(&dir).unwrap();
+    let fill = |dir: &std::path::Path| {
+        std::fs::write(dir.join("echo-runs.tsv"), runs.join("\n") + "\n").unwrap();
+    };
+    let Some((out, _)) = report_script("bench_pool.py", fill, "echo-runs.tsv") else {
+        return;
+    };
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(
         text.contains(
             "| 100 × 20 B | 1,000 [1] (100 / 900) | 2,000 [1] (200 / 1,800) | 0.500 (peer) |"

@@ -749,8 +749,8 @@ enum Ready {
 
 impl Ready {
     /// Where the bytes it borrows from the read buffer start, if it does.
-    fn buf_start(&self) -> Option<usize> {
-        match *self {
+    fn buf_start(&mut self) -> Option<&mut usize> {
+        match self {
             Ready::Direct { start, .. }
             | Ready::Fragment { start, .. }
             | Ready::Ping { start, .. }
@@ -759,20 +759,6 @@ impl Ready {
                 reason: (start, _), ..
             } => Some(start),
             _ => None,
-        }
-    }
-
-    /// The read buffer's bytes moved `n` places towards its start.
-    fn move_back(&mut self, n: usize) {
-        match self {
-            Ready::Direct { start, .. }
-            | Ready::Fragment { start, .. }
-            | Ready::Ping { start, .. }
-            | Ready::Pong { start, .. }
-            | Ready::Close {
-                reason: (start, _), ..
-            } => *start -= n,
-            _ => {}
         }
     }
 }
@@ -1123,7 +1109,7 @@ impl Receiver {
     fn make_room(&mut self) {
         // An event found by `poll_event` and not yet taken may borrow bytes
         // before `pos`: they stay, moved with the rest.
-        let keep = match self.ready.and_then(|r| r.buf_start()) {
+        let keep = match self.ready.and_then(|mut r| r.buf_start().copied()) {
             Some(start) => start.min(self.pos),
             None => self.pos,
         };
@@ -1160,8 +1146,9 @@ impl Receiver {
     fn forget_front(&mut self, n: usize) {
         self.pos -= n;
         self.end -= n;
-        if let Some(ready) = &mut self.ready {
-            ready.move_back(n);
+        // The pending event's bytes moved with the rest.
+        if let Some(start) = self.ready.as_mut().and_then(Ready::buf_start) {
+            *start -= n;
         }
     }
 

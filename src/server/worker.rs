@@ -110,6 +110,36 @@ struct Conn {
 }
 
 impl Conn {
+    /// A connection just accepted, in `phase`, first looked at `timer_at`.
+    fn new(
+        socket: Transport,
+        peer_addr: SocketAddr,
+        stamp: u64,
+        phase: Phase,
+        timer_at: Option<Instant>,
+        now: Instant,
+    ) -> Conn {
+        Conn {
+            socket,
+            peer_addr,
+            stamp,
+            timer_at,
+            phase,
+            http_out: Vec::new(),
+            http_at: 0,
+            accepted_at: now,
+            writable: false,
+            read_paused: false,
+            broken: false,
+            read_until_blocked: false,
+            ping_sent_at: None,
+            close_deadline: None,
+            stalled_since: None,
+            queued_again: false,
+            dirty: false,
+        }
+    }
+
     /// Bytes queued for the socket: TLS records, an HTTP response, then
     /// frames.
     fn pending_output(&self) -> usize {
@@ -362,25 +392,15 @@ impl Worker {
             };
             self.next_stamp += 1;
             let deadline = now + self.config.handshake_timeout;
-            entry.insert(Conn {
+            let phase = Phase::Handshake(HandshakeState::new(&self.config.connection.limits));
+            entry.insert(Conn::new(
                 socket,
-                peer_addr: addr,
-                stamp: self.next_stamp,
-                timer_at: Some(deadline),
-                phase: Phase::Handshake(HandshakeState::new(&self.config.connection.limits)),
-                http_out: Vec::new(),
-                http_at: 0,
-                accepted_at: now,
-                writable: false,
-                read_paused: false,
-                broken: false,
-                read_until_blocked: false,
-                ping_sent_at: None,
-                close_deadline: None,
-                stalled_since: None,
-                queued_again: false,
-                dirty: false,
-            });
+                addr,
+                self.next_stamp,
+                phase,
+                Some(deadline),
+                now,
+            ));
             self.timers.schedule(deadline, slot, self.next_stamp);
             log::trace!("worker {}: accepted {addr} as {slot}", self.index);
         }
@@ -1385,25 +1405,9 @@ mod tests {
         let (server, peer_addr) = peer.accept().unwrap();
         server.set_nonblocking(true).unwrap();
         let now = Instant::now();
-        let conn = Conn {
-            socket: Transport::Plain(mio::net::TcpStream::from_std(server)),
-            peer_addr,
-            stamp,
-            timer_at: None,
-            phase: Phase::Lingering,
-            http_out: Vec::new(),
-            http_at: 0,
-            accepted_at: now,
-            writable: false,
-            read_paused: false,
-            broken: false,
-            read_until_blocked: false,
-            ping_sent_at: None,
-            close_deadline: Some(now + Duration::from_secs(3600)),
-            stalled_since: None,
-            queued_again: false,
-            dirty: false,
-        };
+        let socket = Transport::Plain(mio::net::TcpStream::from_std(server));
+        let mut conn = Conn::new(socket, peer_addr, stamp, Phase::Lingering, None, now);
+        conn.close_deadline = Some(now + Duration::from_secs(3600));
         (conn, client)
     }
 
