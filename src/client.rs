@@ -38,6 +38,7 @@ use std::vec::Vec;
 
 use crate::close::{CloseCode, CloseReason};
 use crate::connection::{Config, Connection, Event, SendError, State};
+use crate::deadline::after;
 #[cfg(feature = "deflate")]
 use crate::deflate::{DeflateConfig, Negotiated};
 use crate::error::ProtocolError;
@@ -758,13 +759,6 @@ impl Client {
             None => Err(self.closed_error()),
         }
     }
-}
-
-/// `t + d`, with `d` capped at a century: a timeout of `Duration::MAX`
-/// means "no timeout", not an overflow.
-fn after(t: Instant, d: Duration) -> Instant {
-    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-    t + d.min(CENTURY)
 }
 
 #[cfg(test)]

@@ -198,6 +198,8 @@ extern crate std;
 pub mod client;
 pub mod close;
 pub mod connection;
+#[cfg(feature = "std")]
+mod deadline;
 #[cfg(feature = "deflate")]
 pub mod deflate;
 pub mod error;

@@ -11,11 +11,12 @@ use super::broker::Skip;
 use super::history::{self, Replay, Since};
 use super::hub::{Hub, Stats};
 use super::publication::Publication;
-use super::timers::{later, HandlerTimers, TimerId};
+use super::timers::{HandlerTimers, TimerId};
 use super::topics::{self, check_topic_name, Mode, Offer, TopicError, Topics};
 use super::{ConnId, ServerConfig};
 use crate::close::{CloseCode, CloseReason};
 use crate::connection::{MessageKind, SendError, Sender, SharedFrame};
+use crate::deadline::after;
 use crate::frame::ControlPayload;
 use crate::lane::ReplyLane;
 
@@ -252,7 +253,7 @@ impl Context<'_> {
     pub fn set_timer(&mut self, delay: Duration, token: u64) -> TimerId {
         self.services
             .timers
-            .set(later(self.now, delay), token, None)
+            .set(after(self.now, delay), token, None)
     }
 
     /// Calls [`Handler::on_timer`](super::Handler::on_timer) with `token`
@@ -261,7 +262,7 @@ impl Context<'_> {
     pub fn set_interval(&mut self, period: Duration, token: u64) -> TimerId {
         self.services
             .timers
-            .set(later(self.now, period), token, Some(period))
+            .set(after(self.now, period), token, Some(period))
     }
 
     /// Cancels a timer; false if it is no longer pending.

@@ -464,8 +464,7 @@ impl Server {
         config.threads = config.threads.max(1);
         // `Duration::MAX` reads as "never"; the workers add these to
         // `Instant`s, so anything past a century is a century.
-        const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-        let cap = |d: &mut Duration| *d = (*d).min(CENTURY);
+        let cap = |d: &mut Duration| *d = (*d).min(crate::deadline::CENTURY);
         cap(&mut config.handshake_timeout);
         cap(&mut config.close_timeout);
         for d in [

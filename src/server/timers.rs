@@ -13,6 +13,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::prelude::rust_2021::*;
 use std::time::{Duration, Instant};
 
+use crate::deadline::after;
+
 /// A min-heap of `(when, slot, stamp)`.
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
@@ -53,13 +55,6 @@ impl Timers {
             .filter(|Reverse((when, slot, stamp))| live(*when, *slot, *stamp))
             .collect();
     }
-}
-
-/// `t + d`, with `d` capped at a century: a handler's `Duration::MAX`
-/// means "not in this process's life", not an overflow.
-pub(crate) fn later(t: Instant, d: Duration) -> Instant {
-    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-    t + d.min(CENTURY)
 }
 
 /// Identifies a timer set by a handler, to cancel it.
@@ -138,7 +133,7 @@ impl HandlerTimers {
                         .ok()
                         .and_then(|n| period.checked_mul(n))
                         .and_then(|d| at.checked_add(d))
-                        .unwrap_or_else(|| later(now, period));
+                        .unwrap_or_else(|| after(now, period));
                     self.heap.push(Reverse((next, id)));
                 }
                 _ => {
@@ -191,10 +186,10 @@ mod tests {
         assert!(t.next_deadline().is_some_and(|next| next > now));
         // A period too long to add to an Instant does not panic.
         let mut t = HandlerTimers::default();
-        t.set(later(t0, Duration::MAX), 1, Some(Duration::MAX));
+        t.set(after(t0, Duration::MAX), 1, Some(Duration::MAX));
         t.set(t0, 2, Some(Duration::MAX));
         assert_eq!(t.pop_due(t0), Some(2));
-        assert_eq!(t.pop_due(later(t0, Duration::from_secs(3600))), None);
+        assert_eq!(t.pop_due(after(t0, Duration::from_secs(3600))), None);
     }
 
     #[test]
