@@ -23,6 +23,10 @@ pub struct Limits {
     pub max_frame_size: u64,
     /// Largest payload of a whole message, summed over its fragments and
     /// checked from each fragment's header. Breach: close 1009. Default 64 MiB.
+    /// With permessage-deflate both this and `max_frame_size` apply to the
+    /// compressed payload as sent, and this one to the inflated message
+    /// too: incompressible data sent compressed right at the limit is a
+    /// few bytes over it.
     pub max_message_size: u64,
     /// Most frames one message may be split into, empty continuations
     /// included, so tiny fragments cannot cost more than their bytes.

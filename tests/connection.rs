@@ -629,7 +629,7 @@ fn large_frames_are_read_straight_into_place() {
     c.receive(&wire[..14], T0);
     assert!(c.next_event().unwrap().is_none());
     assert!(c.read_buf().len() < payload.len() / 4);
-    // As the bytes come, the room doubles: reads that fill it take the
+    // As the bytes come, the room grows: reads that fill it take the
     // payload in a handful of reads, straight into place.
     let (mut at, mut reads) = (14, 0);
     while at < wire.len() {
