@@ -40,8 +40,14 @@ const READ: Interest = Interest::READABLE.add(Interest::PRIORITY);
 
 /// A connection quiet for this long gives back its buffers.
 const IDLE_SWEEP: Duration = Duration::from_secs(2);
-/// How long accepting pauses after running out of file descriptors.
+/// How long accepting pauses after running out of file descriptors, or
+/// after [`ACCEPT_ERRORS_IN_A_ROW`] failures.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Failed accepts in one turn after which accepting pauses: errors that
+/// concern one connection (ECONNABORTED, EPROTO, EPERM from a firewall)
+/// end with the queue, but a listener that fails every call (EINVAL,
+/// EBADF) would otherwise spin the worker.
+const ACCEPT_ERRORS_IN_A_ROW: u32 = 64;
 /// Slices handed to one vectored write: a turn's published messages to a
 /// subscriber leave together up to this many.
 const WRITE_SLICES: usize = 64;
@@ -337,12 +343,13 @@ impl Worker {
         let Some(listener) = self.listener.as_mut() else {
             return;
         };
+        let mut failed = 0;
         loop {
             let (mut socket, addr) = match listener.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if is_resource_exhausted(&e) => {
+                Err(e) if is_resource_exhausted(&e) || failed + 1 >= ACCEPT_ERRORS_IN_A_ROW => {
                     if !self.accept_error_logged {
                         log::warn!("worker {}: accept failed: {e}; pausing accepts", self.index);
                         self.accept_error_logged = true;
@@ -353,9 +360,11 @@ impl Worker {
                 Err(e) => {
                     // ECONNABORTED and the like concern one connection only.
                     log::debug!("worker {}: accept: {e}", self.index);
+                    failed += 1;
                     continue;
                 }
             };
+            failed = 0;
             self.accept_error_logged = false;
             if !self.hub.reserve_connection(self.max_conns) {
                 log::debug!("worker {}: refusing {addr}: at max connections", self.index);
@@ -1441,5 +1450,31 @@ mod tests {
         assert_eq!(worker.timers.len(), 300);
         worker.run_timers(now, &mut Echo);
         assert_eq!(worker.timers.len(), 100, "one live entry per connection");
+    }
+
+    #[test]
+    fn a_listener_that_always_fails_pauses_accepting() {
+        // A socket bound but not listening fails every accept with EINVAL.
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let config = Arc::new(ServerConfig::default());
+        let hub = Arc::new(Hub::new(1, 1 << 20, None, None));
+        let mut worker = Worker::new(0, socket.into(), config, 1000, hub).unwrap();
+        // Before, this call never returned.
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            let now = Instant::now();
+            worker.accept(now);
+            let _ = done_tx.send(worker.accept_paused_until.map(|t| t - now));
+        });
+        let paused = done_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("accept returned");
+        assert_eq!(paused, Some(ACCEPT_BACKOFF));
+        handle.join().unwrap();
     }
 }
