@@ -428,6 +428,11 @@ impl Connection {
 
     /// The transport reached end of stream. A connection still open is
     /// closed abnormally (1006 locally); a frame cut off is lost.
+    ///
+    /// Pull every event the bytes already received hold before calling it
+    /// (as a read loop does when the read that returns 0 follows the
+    /// events of the previous one): complete frames still buffered are
+    /// dropped too.
     pub fn receive_eof(&mut self) {
         self.eof = true;
         self.ending.done = true;
