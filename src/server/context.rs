@@ -134,7 +134,7 @@ impl Services {
         remote + local
     }
 
-    fn subscribe(&mut self, slot: usize, topic: &str) -> Result<bool, TopicError> {
+    pub(crate) fn subscribe(&mut self, slot: usize, topic: &str) -> Result<bool, TopicError> {
         let done = self.topics.subscribe(slot, topic, &self.config.topics)?;
         if done.added {
             self.hub.count(&done.name, self.worker, 1);

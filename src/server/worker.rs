@@ -1014,6 +1014,30 @@ fn min_time(a: Option<Instant>, b: Instant) -> Option<Instant> {
     Some(a.map_or(b, |a| a.min(b)))
 }
 
+impl Drop for Worker {
+    /// A worker that ends with connections still in it (a handler
+    /// panicked, or polling failed) gives back what they hold in the hub:
+    /// their places under `max_connections`, which the other workers would
+    /// otherwise refuse for good, and their subscriptions, so publishers
+    /// stop queuing to an inbox no one takes. The sockets close with it.
+    fn drop(&mut self) {
+        if self.conns.is_empty() {
+            return;
+        }
+        if std::thread::panicking() {
+            log::error!(
+                "worker {} ended by a panic; its {} connections are closed",
+                self.index,
+                self.conns.len()
+            );
+        }
+        for (slot, _) in &self.conns {
+            self.services.unsubscribe_all(slot);
+            self.hub.release_connection();
+        }
+    }
+}
+
 /// Points the connection's single live timer entry at `when`.
 fn reschedule(timers: &mut Timers, conn: &mut Conn, slot: usize, when: Instant) {
     if conn.timer_at.is_some_and(|t| t <= when) {
@@ -1450,6 +1474,38 @@ mod tests {
         assert_eq!(worker.timers.len(), 300);
         worker.run_timers(now, &mut Echo);
         assert_eq!(worker.timers.len(), 100, "one live entry per connection");
+    }
+
+    #[test]
+    fn a_worker_that_dies_gives_back_its_connections_and_subscriptions() {
+        let config = Arc::new(ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            threads: 1,
+            ..ServerConfig::default()
+        });
+        let listener = listen(config.listen).unwrap();
+        let hub = Arc::new(Hub::new(1, 1 << 20, None, None));
+        let mut worker = Worker::new(0, listener, config, 3, Arc::clone(&hub)).unwrap();
+        let peers = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut clients = Vec::new();
+        for stamp in 1..=3 {
+            assert!(hub.reserve_connection(3));
+            let (conn, client) = conn(stamp, &peers);
+            clients.push(client);
+            let slot = worker.conns.insert(conn);
+            worker.services.subscribe(slot, "news").unwrap();
+        }
+        assert!(!hub.reserve_connection(3), "full");
+        assert_eq!(hub.subscribers("news"), 3);
+        let dying = std::thread::spawn(move || {
+            let _worker = worker;
+            std::panic!("a handler's bug");
+        });
+        assert!(dying.join().is_err());
+        assert_eq!(hub.subscribers("news"), 0);
+        for _ in 0..3 {
+            assert!(hub.reserve_connection(3), "the places are free again");
+        }
     }
 
     #[test]
