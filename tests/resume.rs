@@ -300,3 +300,96 @@ fn the_heartbeat_is_answered_and_never_published() {
     }
     assert_eq!(published, 1);
 }
+
+/// A raw WebSocket that did the handshake for `path` and reads nothing yet,
+/// with a small receive window so that the server's queue for it fills.
+fn deaf(server: &Running, path: &str) -> std::net::TcpStream {
+    use std::io::{BufRead, BufReader, Write};
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&server.addr.into()).unwrap();
+    let mut s: std::net::TcpStream = socket.into();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    // Read the response head byte by byte: nothing after it is consumed.
+    let mut head = BufReader::with_capacity(1, &mut s);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        head.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+    }
+    s
+}
+
+/// The ids of the tagged messages on `s` until the server closes it or
+/// stays quiet for `quiet`, and the close code if it closed.
+fn tagged_ids(mut s: std::net::TcpStream, quiet: Duration) -> (Vec<u64>, Option<u16>) {
+    use std::io::Read;
+    s.set_read_timeout(Some(quiet)).unwrap();
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all); // EOF, or quiet for `quiet`
+    let (mut ids, mut at) = (Vec::new(), 0);
+    while all.len() >= at + 2 {
+        let (opcode, len7) = (all[at] & 0x0f, usize::from(all[at + 1] & 0x7f));
+        let (len, start) = match len7 {
+            126 if all.len() >= at + 4 => (
+                usize::from(u16::from_be_bytes([all[at + 2], all[at + 3]])),
+                at + 4,
+            ),
+            127 => panic!("no message here is that large"),
+            126 => break,
+            n => (n, at + 2),
+        };
+        let Some(payload) = all.get(start..start + len) else {
+            break; // cut off by the quiet read
+        };
+        match opcode {
+            0x1 => {
+                let v: Value = serde_json::from_slice(payload).unwrap();
+                if let Some(id) = v["id"].as_u64() {
+                    ids.push(id);
+                }
+            }
+            0x8 => return (ids, Some(u16::from_be_bytes([payload[0], payload[1]]))),
+            _ => {}
+        }
+        at = start + len;
+    }
+    (ids, None)
+}
+
+/// With the default policy a slow plain subscriber misses messages; one
+/// that asked for ids must not miss any unseen (its resume point would
+/// jump over them): it is closed instead, so that it resumes.
+#[test]
+fn a_slow_subscriber_with_ids_is_closed_rather_than_given_a_gap() {
+    let server = start(|c| {
+        c.slow_subscriber_limit = 64 << 10;
+        c.threads = 1;
+    });
+    let s = deaf(&server, "/topic/firehose?ids=1");
+    await_subscriptions(&server, 1);
+    let payload = "x".repeat(1000);
+    // 20 MiB: more than the kernel's socket buffers hold.
+    for _ in 0..20_000 {
+        publish(&server, "firehose", &payload);
+    }
+    // Let the worker take its inbox, then read what the subscriber got.
+    std::thread::sleep(Duration::from_millis(200));
+    let (ids, close) = tagged_ids(s, Duration::from_secs(2));
+    let want: Vec<u64> = (1..=ids.len() as u64).collect();
+    assert!(
+        ids == want,
+        "a gap after {:?}",
+        ids.windows(2).find(|w| w[1] != w[0] + 1)
+    );
+    assert_eq!(close, Some(1013), "{} of 20000, then no close", ids.len());
+}

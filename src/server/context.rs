@@ -56,7 +56,8 @@ impl Counts {
                 self.dropped_slow += n;
                 false
             }
-            Offer::Closed(refused) => {
+            Offer::Closed { queued, refused } => {
+                self.delivered += queued;
                 self.closed_slow += 1;
                 self.refused += refused;
                 true
@@ -469,7 +470,7 @@ impl<'a> Peer<'a> {
         if mine {
             let services = &mut *self.ctx.services;
             let mut message = Publication::new(std::slice::from_ref(&frame));
-            let offered = topics::offer(self.tx, &mut message, &services.config);
+            let offered = topics::offer(self.tx, &mut message, &services.config, false);
             services.counts.compressed += message.compressed();
             services.counts.record(offered);
         }

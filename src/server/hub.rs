@@ -132,7 +132,9 @@ pub struct Stats {
     /// (policy [`SlowSubscriber::Drop`](super::SlowSubscriber::Drop)).
     pub dropped_slow: u64,
     /// Subscribers closed for being too slow (policy
-    /// [`SlowSubscriber::Close`](super::SlowSubscriber::Close)).
+    /// [`SlowSubscriber::Close`](super::SlowSubscriber::Close); under
+    /// either policy, subscribers with ids that fell behind or whose output
+    /// bound refused a message).
     pub closed_slow: u64,
     /// Published messages not queued to a subscriber whose connection was
     /// closing (those of the publication that made the close policy close

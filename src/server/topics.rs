@@ -32,7 +32,10 @@ pub enum SlowSubscriber {
     /// [`Stats::dropped_slow`](super::Stats::dropped_slow)); it stays
     /// connected and gets later messages once it has caught up. Suits
     /// dashboards, where the next value replaces the last. The default, as
-    /// in uWebSockets.
+    /// in uWebSockets. A subscriber with ids
+    /// ([`Peer::subscribe_with_ids`](super::Peer::subscribe_with_ids)) is
+    /// closed as with [`Close`](Self::Close) instead: a gap in its ids
+    /// would go unnoticed, its resume passing over what it missed.
     #[default]
     Drop,
     /// The subscriber is closed with 1013 (try again later), after what is
@@ -50,8 +53,9 @@ pub(crate) enum Offer {
     Queued { queued: u64, refused: u64 },
     /// This many were dropped: the subscriber is slow.
     Dropped(u64),
-    /// The subscriber is slow and is now closing; this many were refused.
-    Closed(u64),
+    /// The subscriber is slow and is now closing: `queued` were queued
+    /// before the close, `refused` not.
+    Closed { queued: u64, refused: u64 },
 }
 
 /// Whether a subscriber's queued output is over the slow-subscriber limit.
@@ -66,12 +70,19 @@ pub(crate) fn is_behind(tx: &Sender, config: &ServerConfig) -> bool {
 /// slow-subscriber policy. A driver that can write should try to before
 /// calling this on a subscriber that [`is_behind`]: a burst published in
 /// one turn is not the subscriber's fault.
+///
+/// A subscriber with ids (`gapless`) is closed instead of missing a
+/// message, whatever the policy: its client takes the ids it sees as
+/// complete and would resume past a dropped one, never to get it. Closed
+/// with 1013, it resumes from the last id it got, and the history fills
+/// the gap or says it cannot.
 pub(crate) fn offer(
     tx: &mut Sender,
     message: &mut Publication<'_>,
     config: &ServerConfig,
+    gapless: bool,
 ) -> Offer {
-    offer_some(tx, message, |_| true, config)
+    offer_some(tx, message, |_| true, config, gapless)
 }
 
 /// [`offer`], of the messages whose index `keep` accepts.
@@ -80,6 +91,7 @@ pub(crate) fn offer_some(
     message: &mut Publication<'_>,
     keep: impl Fn(usize) -> bool,
     config: &ServerConfig,
+    gapless: bool,
 ) -> Offer {
     let messages = (0..message.len()).filter(|&i| keep(i)).count() as u64;
     if messages == 0 {
@@ -88,20 +100,24 @@ pub(crate) fn offer_some(
             refused: 0,
         };
     }
+    let close_slow = |tx: &mut Sender, refused: u64| match tx.close(
+        CloseCode::TRY_AGAIN_LATER,
+        CloseReason::truncate("subscriber too slow"),
+    ) {
+        Ok(()) => Offer::Closed {
+            queued: messages - refused,
+            refused,
+        },
+        // Already closing.
+        Err(_) => Offer::Queued {
+            queued: messages - refused,
+            refused,
+        },
+    };
     if is_behind(tx, config) {
         return match config.slow_subscriber {
-            SlowSubscriber::Drop => Offer::Dropped(messages),
-            SlowSubscriber::Close => match tx.close(
-                CloseCode::TRY_AGAIN_LATER,
-                CloseReason::truncate("subscriber too slow"),
-            ) {
-                Ok(()) => Offer::Closed(messages),
-                // Already closing.
-                Err(_) => Offer::Queued {
-                    queued: 0,
-                    refused: messages,
-                },
-            },
+            SlowSubscriber::Drop if !gapless => Offer::Dropped(messages),
+            _ => close_slow(tx, messages),
         };
     }
     let sent = if messages == message.len() as u64 {
@@ -110,10 +126,12 @@ pub(crate) fn offer_some(
         message.send_some(tx, keep)
     };
     let Sent { queued, refused } = sent;
-    Offer::Queued {
-        queued,
-        refused: if refused { messages - queued } else { 0 },
+    let refused = if refused { messages - queued } else { 0 };
+    if gapless && refused > 0 {
+        // The output bound refused some: a gap as much as a drop.
+        return close_slow(tx, refused);
     }
+    Offer::Queued { queued, refused }
 }
 
 /// Bounds on topic names and subscriptions.
@@ -458,7 +476,7 @@ mod tests {
         let config = ServerConfig::default();
         let mut c = bounded();
         assert_eq!(
-            offer(&mut c, &mut publication, &config),
+            offer(&mut c, &mut publication, &config, false),
             Offer::Queued {
                 queued: 2,
                 refused: 1
@@ -466,7 +484,7 @@ mod tests {
             "two of 102 bytes plus overhead fit in 300"
         );
         assert_eq!(
-            offer_some(&mut c, &mut publication, |i| i == 2, &config),
+            offer_some(&mut c, &mut publication, |i| i == 2, &config, false),
             Offer::Queued {
                 queued: 0,
                 refused: 1
@@ -475,7 +493,7 @@ mod tests {
         c.close(CloseCode::NORMAL, CloseReason::truncate(""))
             .unwrap();
         assert_eq!(
-            offer(&mut c, &mut publication, &config),
+            offer(&mut c, &mut publication, &config, false),
             Offer::Queued {
                 queued: 0,
                 refused: 3
@@ -492,16 +510,77 @@ mod tests {
         };
         let mut d = bounded();
         assert_eq!(
-            offer(&mut d, &mut publication, &strict),
+            offer(&mut d, &mut publication, &strict, false),
             Offer::Queued {
                 queued: 2,
                 refused: 1
             }
         );
-        assert_eq!(offer(&mut d, &mut publication, &strict), Offer::Closed(3));
         assert_eq!(
-            offer(&mut d, &mut publication, &strict),
+            offer(&mut d, &mut publication, &strict, false),
+            Offer::Closed {
+                queued: 0,
+                refused: 3
+            }
+        );
+        assert_eq!(
+            offer(&mut d, &mut publication, &strict, false),
             Offer::Queued {
+                queued: 0,
+                refused: 3
+            }
+        );
+    }
+
+    #[test]
+    fn a_subscriber_with_ids_is_closed_rather_than_left_with_a_gap() {
+        use crate::connection::{Config, Connection, MessageKind, SharedFrame};
+
+        let frames: Vec<SharedFrame> = (0..3)
+            .map(|_| SharedFrame::new(MessageKind::Text, &[b'x'; 100]))
+            .collect();
+        let mut publication = Publication::new(&frames);
+        let bounded = || {
+            Connection::server(Config {
+                limits: crate::Limits {
+                    max_output_buffer: 300,
+                    ..crate::Limits::default()
+                },
+                ..Config::default()
+            })
+        };
+        // The output bound refuses the third: closed after the two.
+        let config = ServerConfig::default();
+        let mut c = bounded();
+        assert_eq!(
+            offer(&mut c, &mut publication, &config, true),
+            Offer::Closed {
+                queued: 2,
+                refused: 1
+            }
+        );
+        assert_eq!(
+            offer(&mut c, &mut publication, &config, true),
+            Offer::Queued {
+                queued: 0,
+                refused: 3
+            },
+            "closing already"
+        );
+        // Behind, under the drop policy: closed, not dropped.
+        let behind = ServerConfig {
+            slow_subscriber_limit: 0,
+            ..ServerConfig::default()
+        };
+        let mut d = bounded();
+        d.send_text("x").unwrap();
+        assert_eq!(
+            offer(&mut d, &mut publication, &behind, false),
+            Offer::Dropped(3)
+        );
+        assert_eq!(
+            offer(&mut d, &mut publication, &behind, true),
+            Offer::Closed {
                 queued: 0,
                 refused: 3
             }

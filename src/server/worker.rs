@@ -575,6 +575,8 @@ impl Worker {
                 // Those that came before the log had an id have floor 0.
                 continue;
             }
+            // Ids promise no gap: such a subscriber is closed, not skipped.
+            let gapless = member.mode.tagged();
             let message = if member.mode.tagged() && !run.tagged.is_empty() {
                 &mut tagged
             } else {
@@ -605,8 +607,8 @@ impl Worker {
                 continue;
             };
             let offered = match after {
-                None => topics::offer(c, message, config),
-                Some(keep) => topics::offer_some(c, message, keep, config),
+                None => topics::offer(c, message, config, gapless),
+                Some(keep) => topics::offer_some(c, message, keep, config, gapless),
             };
             if !counts.record(offered) {
                 continue;
