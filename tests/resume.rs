@@ -393,3 +393,53 @@ fn a_slow_subscriber_with_ids_is_closed_rather_than_given_a_gap() {
     );
     assert_eq!(close, Some(1013), "{} of 20000, then no close", ids.len());
 }
+
+/// A worker whose inbox is full skips a publish (`inbox_dropped`); its
+/// subscribers with ids must not miss that message unseen: they are closed
+/// where it would have come, so that they resume.
+#[test]
+fn a_message_a_full_inbox_skips_closes_the_subscribers_with_ids() {
+    const MESSAGES: u64 = 2000;
+    let server = start(|c| {
+        c.threads = 1;
+        c.max_inbox_bytes = 1; // one envelope at a time
+        c.history = Some(HistoryLimits {
+            max_messages: 10_000,
+            ..HistoryLimits::default()
+        });
+    });
+    let mut c = join(&server, "/topic/burst?ids=1").unwrap();
+    assert_eq!(json(&mut c)["type"], "subscribed");
+    await_subscriptions(&server, 1);
+    for i in 0..MESSAGES {
+        publish(&server, "burst", &format!("m{i}"));
+    }
+    let mut stats = server.handle.stats();
+    for _ in 0..200 {
+        if stats.inbox_dropped > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        stats = server.handle.stats();
+    }
+    assert!(stats.inbox_dropped > 0, "no publish was skipped: {stats:?}");
+    let mut last = 0;
+    let code = loop {
+        match c.recv() {
+            Ok(Event::Text(t)) => {
+                let v: Value = serde_json::from_str(t).unwrap();
+                let id = v["id"].as_u64().unwrap();
+                assert_eq!(id, last + 1, "a gap after {last}");
+                last = id;
+            }
+            Ok(Event::Close { code, .. }) => break code.map(u16::from),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => panic!("after {last} of {MESSAGES}: {e}"),
+        }
+    };
+    assert_eq!(code, Some(1013), "closed after {last}");
+    // It resumes from there: the history has what the inbox skipped.
+    let mut c = join(&server, &format!("/topic/burst?since={last}")).unwrap();
+    assert_eq!(json(&mut c)["recovered"], true);
+    assert_eq!(message(&mut c).0, last + 1);
+}

@@ -11,7 +11,7 @@
 //! go to the relay instead, and what comes back enters the inboxes here;
 //! the directory tells the relay which topics the instance has.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::prelude::rust_2021::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
@@ -54,6 +54,10 @@ pub(crate) enum Tag {
     /// this instance missed); tagged subscribers are closed with 1012 so
     /// that they resume and learn what could not be recovered.
     Broken,
+    /// Not a message: a message with id of the topic was skipped here (the
+    /// inbox was full); tagged subscribers are closed with 1013 so that
+    /// they resume from the history rather than miss it unseen.
+    Missed,
 }
 
 impl Envelope {
@@ -92,6 +96,8 @@ pub(crate) struct Queue {
     pub(crate) items: Vec<Envelope>,
     /// Wire bytes of `items`.
     bytes: usize,
+    /// Topics with a [`Tag::Missed`] in `items`: one is enough.
+    missed: HashSet<Arc<str>>,
 }
 
 pub(crate) struct Inbox {
@@ -534,10 +540,24 @@ impl Hub {
         // A change in a topic's run of ids is no publish, and is never
         // skipped: without it the worker's tagged subscribers would go on
         // with the old run's floors and miss the new one's messages unseen.
-        let shift = matches!(envelope.tag, Tag::Anchored | Tag::Broken);
+        let shift = matches!(envelope.tag, Tag::Anchored | Tag::Broken | Tag::Missed);
         {
             let mut queue = inbox.queue.lock().unwrap_or_else(PoisonError::into_inner);
             if queue.bytes + len > self.max_inbox_bytes && !queue.items.is_empty() && !shift {
+                // Subscribers with ids would take the next id for the one
+                // after this and resume past it: a mark in its place
+                // closes them there. One per topic until the worker takes
+                // the queue, so the marks stay as few as the topics.
+                if matches!(envelope.tag, Tag::Id { .. }) && !queue.missed.contains(&envelope.topic)
+                {
+                    queue.missed.insert(Arc::clone(&envelope.topic));
+                    queue.items.push(Envelope {
+                        topic: envelope.topic,
+                        frame: SharedFrame::new(MessageKind::Text, b""),
+                        tag: Tag::Missed,
+                        skip: None,
+                    });
+                }
                 drop(queue);
                 self.counters[worker]
                     .inbox_dropped
@@ -564,6 +584,7 @@ impl Hub {
         let mut queue = inbox.queue.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::swap(&mut queue.items, spare);
         queue.bytes = 0;
+        queue.missed.clear();
     }
 
     pub(crate) fn stats(&self) -> Stats {
@@ -648,10 +669,15 @@ mod tests {
             .map(|e| match e.tag {
                 Tag::Anchored => "anchored",
                 Tag::Broken => "broken",
+                Tag::Missed => "missed",
                 _ => "message",
             })
             .collect();
-        assert_eq!(tags, ["anchored", "broken"], "the messages are skipped");
+        assert_eq!(
+            tags,
+            ["anchored", "missed", "broken"],
+            "the messages are skipped, their subscribers with ids told"
+        );
         assert!(hub.counters[0].inbox_dropped.load(Ordering::Relaxed) >= 2);
     }
 

@@ -161,7 +161,9 @@ pub struct ServerConfig {
     pub slow_subscriber: SlowSubscriber,
     /// Most bytes of published messages waiting for one worker (sent from
     /// other threads and not yet taken); beyond it a publish skips that
-    /// worker and counts it ([`Stats::inbox_dropped`]). Default 64 MiB.
+    /// worker and counts it ([`Stats::inbox_dropped`]); that worker's
+    /// subscribers with ids are closed with 1013 where the message would
+    /// have come, so that they resume. Default 64 MiB.
     pub max_inbox_bytes: usize,
     /// Largest body of a plain HTTP request; 413 beyond. Default 1 MiB.
     pub max_body: usize,

@@ -491,9 +491,11 @@ impl Worker {
         }
     }
 
-    /// Closes this worker's subscribers of `topic` in the tagged form with
-    /// 1012, so that they resume and learn what could not be recovered.
-    fn close_tagged(&mut self, topic: &str) {
+    /// Closes this worker's subscribers of `topic` in the tagged form, so
+    /// that they resume: with 1012 when the run of ids broke (they learn
+    /// what could not be recovered), with 1013 when a message was skipped
+    /// here (the history has it).
+    fn close_tagged(&mut self, topic: &str, code: CloseCode, reason: &str) {
         for member in self.services.topics.members(topic) {
             if !member.mode.tagged() {
                 continue;
@@ -505,8 +507,7 @@ impl Worker {
             let Phase::Open(c) = &mut conn.phase else {
                 continue;
             };
-            let reason = CloseReason::truncate("topic history broken: resume");
-            if c.close(CloseCode::SERVICE_RESTART, reason).is_ok() && !conn.dirty {
+            if c.close(code, CloseReason::truncate(reason)).is_ok() && !conn.dirty {
                 conn.dirty = true;
                 self.dirty.push(slot);
             }
@@ -551,12 +552,19 @@ impl Worker {
     /// by slot and stamp), or its tagged form to those that asked for ids;
     /// they are written in [`flush_dirty`](Self::flush_dirty). `tag` is the
     /// first message's: a change in the topic's run of ids
-    /// ([`Tag::Anchored`], [`Tag::Broken`]) comes alone and goes to tagged
-    /// subscribers only.
+    /// ([`Tag::Anchored`], [`Tag::Broken`], [`Tag::Missed`]) comes alone
+    /// and goes to tagged subscribers only.
     fn deliver(&mut self, topic: &str, run: &Run, tag: &Tag, exclude: Option<(usize, u64)>) {
-        if matches!(tag, Tag::Broken) {
-            self.close_tagged(topic);
-            return;
+        match tag {
+            Tag::Broken => {
+                let code = CloseCode::SERVICE_RESTART;
+                return self.close_tagged(topic, code, "topic history broken: resume");
+            }
+            Tag::Missed => {
+                let code = CloseCode::TRY_AGAIN_LATER;
+                return self.close_tagged(topic, code, "messages missed: resume");
+            }
+            _ => {}
         }
         let Services {
             topics,
