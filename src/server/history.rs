@@ -462,7 +462,7 @@ impl Histories {
 
     fn clear(&self, log: &mut Log) {
         self.bytes.fetch_sub(log.bytes, Ordering::Relaxed);
-        log.entries.clear();
+        log.entries = VecDeque::new();
         log.bytes = 0;
     }
 
@@ -471,6 +471,14 @@ impl Histories {
         let bytes = entry.bytes();
         log.bytes -= bytes;
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        // The byte bound counts entries, not room: a log that once held
+        // many (aged out since) gives the room back, or logs like it
+        // would hold far more than the bound says. Halving at a quarter
+        // keeps it amortized O(1) per message.
+        let (len, room) = (log.entries.len(), log.entries.capacity());
+        if room > 16 && len < room / 4 {
+            log.entries.shrink_to(len * 2);
+        }
         Some(entry.at)
     }
 
@@ -805,6 +813,28 @@ mod tests {
             }
         }
         assert_eq!(h.usage(), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_log_that_empties_gives_its_room_back() {
+        // A topic that once held max_messages and now holds one message
+        // (the rest aged out) must not keep room for all of them: the byte
+        // bound counts one, and topics like it could pile up unseen.
+        let limits = HistoryLimits {
+            max_messages: 1000,
+            max_age: Some(Duration::from_secs(10)),
+            ..HistoryLimits::default()
+        };
+        let h = Histories::new(limits);
+        let t = Instant::now();
+        for i in 0..1000 {
+            publish(&h, "a", &i.to_string(), t);
+        }
+        publish(&h, "a", "late", t + Duration::from_secs(11));
+        let logs = h.logs.read().unwrap();
+        let log = logs["a"].lock().unwrap();
+        assert_eq!(log.entries.len(), 1);
+        assert!(log.entries.capacity() <= 64, "{}", log.entries.capacity());
     }
 
     #[test]
