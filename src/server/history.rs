@@ -57,6 +57,12 @@ pub(crate) const MAX_ID: u64 = i64::MAX as u64;
 /// Bookkeeping counted per kept message on top of its frames' bytes.
 const ENTRY_OVERHEAD: usize = 96;
 
+/// Bookkeeping counted per topic while its log keeps messages: the log,
+/// its name and epoch, its map slot and the least room of its queue
+/// (about 450 bytes with a short name). Without it a message per topic
+/// over many topics held several times the byte bound.
+const LOG_OVERHEAD: usize = 512;
+
 /// Bounds of the topic history
 /// ([`ServerConfig::history`](super::ServerConfig::history)).
 ///
@@ -80,8 +86,9 @@ pub struct HistoryLimits {
     /// other bounds push them out.
     pub max_age: Option<Duration>,
     /// Most bytes of history over all topics (frames plus about 100 bytes
-    /// of bookkeeping per message); beyond it the oldest messages
-    /// server-wide are dropped. Default 64 MiB.
+    /// of bookkeeping per message and 500 per topic that keeps some);
+    /// beyond it the oldest messages server-wide are dropped. Default
+    /// 64 MiB.
     pub max_bytes: usize,
 }
 
@@ -440,7 +447,10 @@ impl Histories {
             at: now,
             message: message.clone(),
         };
-        let bytes = entry.bytes();
+        let mut bytes = entry.bytes();
+        if log.entries.is_empty() {
+            bytes += LOG_OVERHEAD;
+        }
         log.bytes += bytes;
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         log.entries.push_back(entry);
@@ -468,7 +478,10 @@ impl Histories {
 
     fn pop_oldest(&self, log: &mut Log) -> Option<Instant> {
         let entry = log.entries.pop_front()?;
-        let bytes = entry.bytes();
+        let mut bytes = entry.bytes();
+        if log.entries.is_empty() {
+            bytes += LOG_OVERHEAD;
+        }
         log.bytes -= bytes;
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);
         // The byte bound counts entries, not room: a log that once held
@@ -813,6 +826,44 @@ mod tests {
             }
         }
         assert_eq!(h.usage(), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_topic_counts_against_the_byte_bound_not_only_its_messages() {
+        // One small message on each of many topics: what a topic's log
+        // costs beyond its messages (~450 bytes) must count, or the bound
+        // held several times max_bytes.
+        let limits = HistoryLimits {
+            max_bytes: 64 << 10,
+            ..HistoryLimits::default()
+        };
+        let h = Histories::new(limits);
+        let t = Instant::now();
+        for i in 0..2000 {
+            let (_, emptied) = h.publish(
+                &format!("t{i}"),
+                &SharedFrame::new(MessageKind::Text, b"x"),
+                t,
+                |_, m| m.id,
+            );
+            for topic in emptied {
+                h.forget_if_unused(&topic, || false);
+            }
+        }
+        let (logs, messages, bytes) = h.usage();
+        assert_eq!(logs, messages);
+        assert!(bytes <= limits.max_bytes, "{bytes}");
+        assert!(logs * 450 <= limits.max_bytes, "{logs} topics kept");
+        // Emptied, the count goes back to zero.
+        for i in 0..2000 {
+            let topic = format!("t{i}");
+            let log = h.logs.read().unwrap().get(topic.as_str()).cloned();
+            if let Some(log) = log {
+                let mut log = log.lock().unwrap();
+                h.clear(&mut log);
+            }
+        }
+        assert_eq!(h.usage().2, 0);
     }
 
     #[test]
