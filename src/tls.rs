@@ -143,8 +143,24 @@ pub fn load_certified_key(
     let (cert_path, key_path) = (cert_path.as_ref(), key_path.as_ref());
     let certs = load_certs(cert_path)?;
     let key = load_key(key_path)?;
-    CertifiedKey::from_der(certs, key, &provider())
-        .map_err(|e| TlsError::Rustls(key_path.to_owned(), e))
+    // Loaded and matched in two steps (as `CertifiedKey::from_der` does),
+    // so that each error names its file: a certificate that does not parse
+    // is the certificate file's fault, not the key file's.
+    let key = provider()
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| TlsError::Rustls(key_path.to_owned(), e))?;
+    let certified = CertifiedKey::new(certs, key);
+    match certified.keys_match() {
+        // A key that cannot say its public key is not checked.
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
+            Ok(certified)
+        }
+        Err(e @ rustls::Error::InvalidCertificate(_)) => {
+            Err(TlsError::Rustls(cert_path.to_owned(), e))
+        }
+        Err(e) => Err(TlsError::Rustls(key_path.to_owned(), e)),
+    }
 }
 
 /// What a `wss://` client trusts: Mozilla's root certificates by default,

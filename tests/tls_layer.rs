@@ -654,6 +654,32 @@ fn keys_load_in_pkcs8_sec1_and_pkcs1_and_must_match_the_certificate() {
 }
 
 #[test]
+fn a_broken_certificate_is_blamed_on_the_certificate_file() {
+    // A CERTIFICATE block whose DER is garbage, with a good key: the error
+    // must name the certificate file, not the key file.
+    let dir = temp_dir("tls-badcert");
+    let pki = TestPki::localhost();
+    let files = pki.write(&dir);
+    let bad_cert = dir.join("garbage-cert.pem");
+    std::fs::write(
+        &bad_cert,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let err = ServerTls::from_pem_files(&bad_cert, &files.key).unwrap_err();
+    assert!(err.to_string().contains("garbage-cert.pem"), "{err}");
+    // And a key rustls cannot use is the key file's fault.
+    let bad_key = dir.join("garbage-key.pem");
+    std::fs::write(
+        &bad_key,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let err = ServerTls::from_pem_files(&files.cert, &bad_key).unwrap_err();
+    assert!(err.to_string().contains("garbage-key.pem"), "{err}");
+}
+
+#[test]
 fn a_large_vectored_write_goes_on_while_the_socket_takes_the_records() {
     // rustls takes MAX_PLAINTEXT_PER_WRITE at a time; a vectored write of
     // many frames (a server's replies to several reads) goes on past it as
