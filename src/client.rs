@@ -278,19 +278,84 @@ impl Stream {
     }
 }
 
+/// Runs the TLS handshake of a `wss://` stream one socket read or write at
+/// a time, each given only what is left until `deadline`: rustls' own loop
+/// would give every read the whole timeout, so a server that trickles its
+/// flight in would hold the handshake for as long as it likes.
+#[cfg(feature = "tls")]
+fn tls_handshake(
+    s: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+    deadline: Instant,
+) -> Result<(), Error> {
+    while s.conn.is_handshaking() || s.conn.wants_write() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout);
+        }
+        s.sock.set_read_timeout(Some(left)).map_err(Error::Io)?;
+        s.sock.set_write_timeout(Some(left)).map_err(Error::Io)?;
+        let step = if s.conn.wants_write() {
+            s.conn.write_tls(&mut s.sock).map(drop)
+        } else {
+            read_tls_once(&mut s.conn, &mut s.sock).and_then(|n| match n {
+                0 => Err(ErrorKind::UnexpectedEof.into()),
+                _ => Ok(()),
+            })
+        };
+        match step {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error(e)),
+        }
+    }
+    Ok(())
+}
+
+/// One read of the socket into rustls, and the records processed; a TLS
+/// error sends its alert and comes back as `InvalidData` around the
+/// `rustls::Error`.
+#[cfg(feature = "tls")]
+fn read_tls_once(conn: &mut rustls::ClientConnection, sock: &mut TcpStream) -> io::Result<usize> {
+    let n = conn.read_tls(sock)?;
+    if let Err(e) = conn.process_new_packets() {
+        let _ = conn.write_tls(sock);
+        return Err(io::Error::new(ErrorKind::InvalidData, e));
+    }
+    Ok(n)
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.read(buf),
+            // One socket read per call, as over plain TCP, so that the
+            // caller's deadline is checked between reads (rustls' `Stream`
+            // would read on until a whole record is in). A read that brings
+            // only part of a record is `Interrupted`: call again.
             #[cfg(feature = "tls")]
-            Stream::Tls(s) => match s.read(buf) {
-                // The TCP stream ended without a close_notify. For
-                // WebSocket that is an end of stream like any other: the
-                // closing handshake (or its absence, 1006) decides whether
-                // the close was clean.
-                Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(0),
-                other => other,
-            },
+            Stream::Tls(s) => {
+                let mut once = false;
+                loop {
+                    match s.conn.reader().read(buf) {
+                        // The TCP stream ended without a close_notify. For
+                        // WebSocket that is an end of stream like any other:
+                        // the closing handshake (or its absence, 1006)
+                        // decides whether the close was clean.
+                        Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(0),
+                        Err(e) if e.kind() == ErrorKind::WouldBlock && once => {
+                            return Err(ErrorKind::Interrupted.into());
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                        other => return other,
+                    }
+                    // Replies rustls owes (a key update) go first.
+                    while s.conn.wants_write() {
+                        s.conn.write_tls(&mut s.sock)?;
+                    }
+                    read_tls_once(&mut s.conn, &mut s.sock)?;
+                    once = true;
+                }
+            }
         }
     }
 }
@@ -423,9 +488,12 @@ impl Client {
             .write(&mut out)
             .map_err(|e| Error::Io(io::Error::new(ErrorKind::InvalidInput, e.to_string())))?;
 
-        // The deadline covers the TLS handshake too: it runs inside the
-        // first write.
+        // The deadline covers the TLS handshake too.
         let deadline = after(Instant::now(), config.handshake_timeout);
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(s) = &mut stream {
+            tls_handshake(s, deadline)?;
+        }
         stream
             .tcp()
             .set_write_timeout(Some(config.handshake_timeout))
@@ -447,8 +515,13 @@ impl Client {
                 .map_err(Error::Io)?;
             let old = buf.len();
             buf.resize(old + 1024, 0);
-            let n = stream.read(&mut buf[old..]).map_err(io_error)?;
-            buf.truncate(old + n);
+            let read = stream.read(&mut buf[old..]);
+            buf.truncate(old + *read.as_ref().unwrap_or(&0));
+            let n = match read {
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error(e)),
+            };
             if n == 0 {
                 return Err(Error::Io(ErrorKind::UnexpectedEof.into()));
             }

@@ -339,3 +339,103 @@ fn the_tls_transport_is_used_for_the_connection_only_when_asked() {
     assert!(seen.recv_timeout(Duration::from_secs(10)).unwrap().is_err());
     let _ = TcpStream::connect(("127.0.0.1", port));
 }
+
+/// A TLS server for one connection that sends its bytes one at a time,
+/// 20 ms apart: its first handshake flight (`upgrade` false), or a large
+/// binary message after a normal handshake and upgrade (`upgrade` true).
+/// It stops when the client goes away, or after 15 s.
+fn dripping_server(pki: &TestPki, upgrade: bool) -> (u16, thread::JoinHandle<()>) {
+    let config = server_config(pki);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut tls = rustls::ServerConnection::new(config).unwrap();
+        let mut records = Vec::new();
+        if upgrade {
+            let mut stream = rustls::StreamOwned::new(tls, tcp);
+            let mut head = Vec::new();
+            let mut out = Vec::new();
+            loop {
+                let mut chunk = [0u8; 4096];
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "end of stream before the request");
+                head.extend_from_slice(&chunk[..n]);
+                if let Status::Complete(Opening::WebSocket(request)) =
+                    RequestParser::default().parse(&head).unwrap()
+                {
+                    request.accept(&Accept::new(), &mut out).unwrap();
+                    break;
+                }
+            }
+            stream.write_all(&out).unwrap();
+            stream.flush().unwrap();
+            let mut conn = Connection::server(Config::default());
+            conn.send_binary(&[7u8; 8000]).unwrap();
+            stream.conn.writer().write_all(conn.output()).unwrap();
+            (tls, tcp) = (stream.conn, stream.sock);
+        } else {
+            while !tls.wants_write() {
+                if tls.read_tls(&mut tcp).unwrap() == 0 {
+                    return;
+                }
+                tls.process_new_packets().unwrap();
+            }
+        }
+        while tls.wants_write() {
+            tls.write_tls(&mut records).unwrap();
+        }
+        let give_up = Instant::now() + Duration::from_secs(15);
+        for byte in records {
+            if Instant::now() > give_up || tcp.write_all(&[byte]).is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    });
+    (port, server)
+}
+
+#[test]
+fn the_handshake_timeout_bounds_a_tls_handshake_that_trickles_in() {
+    // Every byte of the server's flight comes well within the handshake
+    // timeout of the one before: only a deadline over the whole handshake
+    // stops it (the flight takes over 10 s to arrive).
+    let pki = TestPki::localhost();
+    let (port, server) = dripping_server(&pki, false);
+    let config = ClientConfig {
+        handshake_timeout: Duration::from_millis(500),
+        ..config_trusting(&pki)
+    };
+    let start = Instant::now();
+    let err = Client::connect_with(&format!("wss://localhost:{port}/"), &config).unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(err, Error::Timeout), "{err:?} after {took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    server.join().unwrap();
+}
+
+#[test]
+fn a_recv_deadline_holds_while_a_tls_record_trickles_in() {
+    // With keepalive, recv's read timeout is a deadline: a record that
+    // arrives a byte at a time must not hold it past the deadline.
+    let pki = TestPki::localhost();
+    let (port, server) = dripping_server(&pki, true);
+    let config = ClientConfig {
+        read_timeout: Some(Duration::from_millis(500)),
+        keepalive: Some(rfc6455::client::Keepalive {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(60),
+        }),
+        ..config_trusting(&pki)
+    };
+    let mut client = Client::connect_with(&format!("wss://localhost:{port}/"), &config).unwrap();
+    let start = Instant::now();
+    let err = client.recv().unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(err, Error::Timeout), "{err:?} after {took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    drop(client);
+    server.join().unwrap();
+}
