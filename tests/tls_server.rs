@@ -746,3 +746,27 @@ fn a_peer_that_half_closed_gets_the_whole_response_over_tls() {
     assert!(got.starts_with(b"HTTP/1.1 200"));
     assert_eq!(got.len() - head, PAGE_LEN, "the response was cut short");
 }
+
+#[test]
+fn the_client_speaks_tls_1_2_too() {
+    // The client drives the handshake itself: both versions' message
+    // orders must come out right, and the session must carry messages.
+    let server = start(|_| {});
+    for versions in [
+        &[&rustls::version::TLS12][..],
+        &[&rustls::version::TLS13][..],
+    ] {
+        let config = ClientConfig {
+            tls: ClientTls::from_config(tls_client_config(&server, versions)),
+            ..client_config(&server)
+        };
+        let mut client = Client::connect_with(&server.url(), &config).expect("connect");
+        client.send_text("over TLS").unwrap();
+        assert_eq!(expect_text(&mut client), "over TLS");
+        let big = vec![5u8; 100_000];
+        client.send_binary(&big).unwrap();
+        assert!(expect_binary(&mut client) == big);
+        let (code, _) = client.close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(code, CloseCode::NORMAL);
+    }
+}
