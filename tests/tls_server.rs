@@ -770,3 +770,49 @@ fn the_client_speaks_tls_1_2_too() {
         assert_eq!(code, CloseCode::NORMAL);
     }
 }
+
+#[test]
+fn a_tls_peer_that_stops_reading_is_dropped_after_the_send_timeout() {
+    // As over plain TCP: the peer floods and reads nothing; output backs up
+    // through the TLS layer, and after the send timeout the server drops it.
+    let server = start(|c| {
+        c.send_timeout = Some(Duration::from_millis(300));
+        c.high_water = 64 << 10;
+        c.low_water = 16 << 10;
+    });
+    let mut raw = raw_tls(&server);
+    let wire = frame_bytes(true, OpCode::Binary, &[7u8; 60_000]);
+    raw.stream
+        .sock
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut stopped = None;
+    'flood: for _ in 0..2000 {
+        raw.stream.conn.writer().write_all(&wire).unwrap();
+        while raw.stream.conn.wants_write() {
+            if let Err(e) = raw.stream.conn.write_tls(&mut raw.stream.sock) {
+                stopped = Some(e.kind());
+                break 'flood;
+            }
+        }
+    }
+    match stopped {
+        Some(ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            std::thread::sleep(Duration::from_millis(1000))
+        }
+        Some(ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {}
+        other => panic!("the flood ended with {other:?}"),
+    }
+    // The records as they come, undecrypted: only the end matters.
+    let sock = &mut raw.stream.sock;
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("read: {e} (the connection is still open)"),
+        }
+    }
+}
