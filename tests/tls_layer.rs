@@ -1229,14 +1229,9 @@ fn a_large_certificate_message_is_joined_in_the_clients_buffer() {
         let tls = ServerTls::from_pem_files(&path, &files.key).unwrap();
         for versions in BOTH_VERSIONS {
             for max_read in [1usize, 1000, usize::MAX] {
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let mut pair = connect_cfg(&tls, client_config(&pki, versions), max_read);
-                    echo_over(&mut pair, &[(false, payload(5000, 1))], 1000);
-                }));
-                eprintln!(
-                    "copies {copies} {versions:?} max_read {max_read}: {}",
-                    if r.is_ok() { "ok" } else { "FAILED" }
-                );
+                eprintln!("copies {copies} {versions:?} max_read {max_read}");
+                let mut pair = connect_cfg(&tls, client_config(&pki, versions), max_read);
+                echo_over(&mut pair, &[(false, payload(5000, 1))], 1000);
             }
         }
     }
