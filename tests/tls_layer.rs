@@ -808,9 +808,14 @@ fn resumption_tls12_and_tls13() {
         let cc = client_config(&pki, versions);
         for round in 0..3 {
             let mut pair = connect_cfg(&tls, Arc::clone(&cc), usize::MAX);
-            eprintln!(
-                "{versions:?} round {round}: {:?}",
-                pair.server.tls().handshake_kind()
+            let expected = match round {
+                0 => rustls::HandshakeKind::Full,
+                _ => rustls::HandshakeKind::Resumed,
+            };
+            assert_eq!(
+                pair.server.tls().handshake_kind(),
+                Some(expected),
+                "{versions:?} round {round}"
             );
             echo_over(&mut pair, &[(false, payload(100, round))], 4096);
         }
