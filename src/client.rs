@@ -263,10 +263,14 @@ impl Stream {
     }
 
     /// Ends the connection: a TLS `close_notify` first, then a TCP
-    /// shutdown of both directions.
-    fn shutdown(&mut self) {
+    /// shutdown of both directions. The `close_notify` waits at most
+    /// `within` for room in the socket (a peer that stopped reading).
+    fn shutdown(&mut self, within: Duration) {
         #[cfg(feature = "tls")]
         if let Stream::Tls(s) = self {
+            let _ = s
+                .sock
+                .set_write_timeout(Some(within.max(Duration::from_millis(1))));
             s.conn.send_close_notify();
             while s.conn.wants_write() {
                 if s.conn.write_tls(&mut s.sock).is_err() {
@@ -276,6 +280,15 @@ impl Stream {
         }
         let _ = self.tcp().shutdown(std::net::Shutdown::Both);
     }
+}
+
+/// A write error after which the same call may succeed.
+#[cfg(feature = "tls")]
+fn is_retryable(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut
+    )
 }
 
 /// Runs the TLS handshake of a `wss://` stream one socket read or write at
@@ -367,10 +380,17 @@ impl Write for Stream {
             #[cfg(feature = "tls")]
             Stream::Tls(s) => {
                 // rustls takes the bytes into its buffer; they must reach
-                // the socket before this write counts as done.
+                // the socket before this write counts as done. Once taken
+                // they are rustls' to send: a flush cut short by a signal
+                // or a timeout still reports them written (the caller would
+                // offer them again, and they would go twice), and the next
+                // write or `flush` sends them on.
                 let n = s.write(buf)?;
-                s.flush()?;
-                Ok(n)
+                match s.flush() {
+                    Err(e) if n > 0 && is_retryable(&e) => Ok(n),
+                    Err(e) => Err(e),
+                    Ok(()) => Ok(n),
+                }
             }
         }
     }
@@ -640,7 +660,14 @@ impl Client {
         loop {
             let out = self.conn.output();
             if out.is_empty() {
-                return Ok(());
+                // Over TLS, what a write cut short left in rustls.
+                return loop {
+                    match self.stream.flush() {
+                        Ok(()) => break Ok(()),
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) => break Err(io_error(e)),
+                    }
+                };
             }
             let n = match self.stream.write(out) {
                 Ok(0) => return Err(Error::Io(ErrorKind::WriteZero.into())),
@@ -688,7 +715,7 @@ impl Client {
                 Ok(false) => {}
                 Err(e) => {
                     let _ = flushed;
-                    self.stream.shutdown();
+                    self.stream.shutdown(self.close_timeout);
                     return Err(Error::Protocol(e));
                 }
             }
@@ -759,7 +786,7 @@ impl Client {
                 return Ok(Duration::from_millis(1));
             }
             Some(sent) if now >= after(sent, keepalive.timeout) => {
-                self.stream.shutdown();
+                self.stream.shutdown(self.close_timeout);
                 return Err(Error::KeepaliveTimeout);
             }
             Some(sent) => after(sent, keepalive.timeout),
@@ -826,7 +853,8 @@ impl Client {
                 Err(_) => break,
             }
         }
-        self.stream.shutdown();
+        self.stream
+            .shutdown(deadline.saturating_duration_since(Instant::now()));
         match self.conn.peer_close() {
             Some((code, reason)) => Ok((code, reason.to_string())),
             None => Err(self.closed_error()),
