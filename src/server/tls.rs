@@ -143,7 +143,9 @@ impl ServerTls {
     /// Uses the caller's rustls configuration as it is (client
     /// certificates, other versions or suites). Its ALPN list should hold
     /// `http/1.1` or nothing. [`reload`](Self::reload) then has nothing to
-    /// reload.
+    /// reload. Leave `max_early_data_size` at 0: early (0-RTT) data can be
+    /// replayed by anyone who saw it, and the handshake request and frames
+    /// in it would reach the handler as if sent once.
     pub fn from_config(config: Arc<rustls::ServerConfig>) -> ServerTls {
         ServerTls {
             config,
