@@ -232,3 +232,106 @@ fn tick_publishes_the_time_to_the_clock_topic() {
         }
     }
 }
+
+/// wscat as a separate process, killed when the guard drops.
+struct Wscat {
+    child: Child,
+}
+
+impl Wscat {
+    fn start(args: &[&str], stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Wscat {
+        let child = Command::new(env!("CARGO_BIN_EXE_wscat"))
+            .args(args)
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn wscat");
+        Wscat { child }
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Wscat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn wscat_echoes_stdin_and_exits_0() {
+    let server = ServerProcess::start(&[]);
+    let url = format!("{}/echo", server.url);
+    let mut wscat = Wscat::start(&[&url], Stdio::piped(), Stdio::piped(), Stdio::null());
+    let mut stdin = wscat.child.stdin.take().unwrap();
+    stdin.write_all(b"hello\nworld\n").unwrap();
+    drop(stdin);
+    let mut out = String::new();
+    wscat
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert_eq!(out, "hello\nworld\n");
+    assert!(status.success(), "{status:?}");
+}
+
+/// `wscat URL | head -1`: once the reader is gone wscat closes and exits,
+/// however long its input stays open and the server keeps sending.
+#[test]
+fn wscat_exits_when_stdout_is_closed() {
+    let server = ServerProcess::start(&["--tick", "0.02"]);
+    let url = format!("{}/topic/clock", server.url);
+    let mut wscat = Wscat::start(&[&url], Stdio::piped(), Stdio::piped(), Stdio::null());
+    let mut out = BufReader::new(wscat.child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.ends_with("Z\n"), "{line}");
+    drop(out);
+    let status = wscat
+        .wait_exit(Duration::from_secs(20))
+        .expect("wscat exits once its output is closed");
+    assert!(status.success(), "{status:?}");
+}
+
+/// `wscat URL 2>&1 | head -1`: a closed stderr loses the notes, not the
+/// run (eprintln! panics on it).
+#[test]
+fn wscat_survives_a_closed_stderr() {
+    let server = ServerProcess::start(&[]);
+    let url = format!("{}/echo", server.url);
+    let mut wscat = Wscat::start(&[&url], Stdio::piped(), Stdio::piped(), Stdio::piped());
+    let mut err = BufReader::new(wscat.child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.starts_with("connected to"), "{line}");
+    drop(err);
+    let mut stdin = wscat.child.stdin.take().unwrap();
+    stdin.write_all(b"hello\n").unwrap();
+    drop(stdin);
+    let mut out = String::new();
+    wscat
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert_eq!(out, "hello\n");
+    assert!(status.success(), "{status:?}");
+}

@@ -1,7 +1,7 @@
 //! wscat: a terminal WebSocket client. Each line of standard input is sent
 //! as a text message; whatever arrives is printed.
 
-use std::io::{BufRead, Write};
+use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -46,11 +46,22 @@ stderr. At end of input, wscat prints replies until the server has been
 quiet for half a second, then sends close 1000 and waits for the server's.
 With --reconnect, losses and reconnects are noted on stderr and lines typed
 while disconnected are sent after the reconnect (up to 100).
+Once standard output is closed (`wscat URL | head -1`), wscat closes the
+connection and exits 0.
 
 EXIT STATUS:
     close code - 1000 for codes 1000..1015 (0 for a normal close),
     1 for other close codes, 100 if the connection could not be made.
 ";
+
+/// A note on standard error. Unlike `eprintln!`, it never panics: when
+/// stderr is a closed pipe (`wscat URL 2>&1 | head -1`) the note is lost,
+/// not the run.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr(), $($arg)*);
+    }};
+}
 
 fn main() -> ExitCode {
     let mut url = None;
@@ -63,12 +74,12 @@ fn main() -> ExitCode {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => {
-                print!("{HELP}");
+                let _ = io::stdout().write_all(HELP.as_bytes());
                 return ExitCode::SUCCESS;
             }
             "--protocol" | "--origin" | "--header" | "--cafile" => {
                 let Some(value) = args.next() else {
-                    eprintln!("wscat: {arg} needs a value");
+                    note!("wscat: {arg} needs a value");
                     return ExitCode::from(100);
                 };
                 match arg.as_str() {
@@ -79,13 +90,13 @@ fn main() -> ExitCode {
                         match rfc6455::tls::ClientTls::from_ca_file(&value) {
                             Ok(tls) => config.tls = tls,
                             Err(e) => {
-                                eprintln!("wscat: --cafile {e}");
+                                note!("wscat: --cafile {e}");
                                 return ExitCode::from(100);
                             }
                         }
                         #[cfg(not(feature = "tls"))]
                         {
-                            eprintln!("wscat: --cafile: this build lacks the tls feature");
+                            note!("wscat: --cafile: this build lacks the tls feature");
                             return ExitCode::from(100);
                         }
                     }
@@ -94,7 +105,7 @@ fn main() -> ExitCode {
                             .headers
                             .push((n.trim().to_owned(), v.trim().to_owned())),
                         None => {
-                            eprintln!("wscat: --header wants 'Name: value'");
+                            note!("wscat: --header wants 'Name: value'");
                             return ExitCode::from(100);
                         }
                     },
@@ -111,7 +122,7 @@ fn main() -> ExitCode {
                     .and_then(|v| v.parse::<f64>().ok())
                     .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e6);
                 let Some(secs) = secs else {
-                    eprintln!("wscat: {arg} needs a number of seconds");
+                    note!("wscat: {arg} needs a number of seconds");
                     return ExitCode::from(100);
                 };
                 let d = Duration::from_secs_f64(secs);
@@ -128,17 +139,17 @@ fn main() -> ExitCode {
             }
             _ if url.is_none() && !arg.starts_with('-') => url = Some(arg),
             _ => {
-                eprintln!("wscat: unexpected argument {arg}; try --help");
+                note!("wscat: unexpected argument {arg}; try --help");
                 return ExitCode::from(100);
             }
         }
     }
     let Some(url) = url else {
-        eprint!("{HELP}");
+        let _ = io::stderr().write_all(HELP.as_bytes());
         return ExitCode::from(100);
     };
     if resume && !reconnect {
-        eprintln!("wscat: --resume goes with --reconnect");
+        note!("wscat: --resume goes with --reconnect");
         return ExitCode::from(100);
     }
     if reconnect {
@@ -156,7 +167,7 @@ fn main() -> ExitCode {
     let mut client = match Client::connect_with(&url, &config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("wscat: {e}");
+            note!("wscat: {e}");
             return ExitCode::from(100);
         }
     };
@@ -167,7 +178,7 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     #[cfg(not(feature = "deflate"))]
     let deflate = String::new();
-    eprintln!(
+    note!(
         "connected to {url}{}{deflate}",
         client
             .protocol()
@@ -176,7 +187,7 @@ fn main() -> ExitCode {
     );
     if ping {
         if let Err(e) = client.ping(b"wscat") {
-            eprintln!("wscat: {e}");
+            note!("wscat: {e}");
         }
     }
     let lines = spawn_stdin();
@@ -207,21 +218,27 @@ fn main() -> ExitCode {
         if quiet_since.is_some() && !matches!(received, Err(Error::Timeout)) {
             quiet_since = Some(Instant::now());
         }
-        match received {
-            Ok(Event::Text(t)) => {
-                let _ = writeln!(stdout, "{t}");
-            }
+        let printed = match received {
+            Ok(Event::Text(t)) => writeln!(stdout, "{t}"),
             Ok(Event::Binary(b)) => print_binary(&mut stdout, b),
-            Ok(Event::Ping(p)) => eprintln!("< ping {}", String::from_utf8_lossy(p)),
-            Ok(Event::Pong(p)) => eprintln!("< pong {}", String::from_utf8_lossy(p)),
+            Ok(Event::Ping(p)) => {
+                note!("< ping {}", String::from_utf8_lossy(p));
+                Ok(())
+            }
+            Ok(Event::Pong(p)) => {
+                note!("< pong {}", String::from_utf8_lossy(p));
+                Ok(())
+            }
             Ok(Event::Close { code, reason }) => {
                 return finish(code.unwrap_or(CloseCode::NO_STATUS), reason);
             }
-            Ok(Event::Fragment { .. }) => {}
-            Err(Error::Timeout) => {}
+            Ok(Event::Fragment { .. }) | Err(Error::Timeout) => Ok(()),
             Err(e) => return report(e),
+        };
+        if let Err(e) = printed.and_then(|()| stdout.flush()) {
+            let _ = client.close(CloseCode::GOING_AWAY, "");
+            return output_failed(e);
         }
-        let _ = stdout.flush();
     }
 }
 
@@ -261,7 +278,7 @@ fn run_reconnecting(
             match line {
                 Some(text) => {
                     if let Err(e) = client.send_text(&text) {
-                        eprintln!("wscat: line dropped: {e}");
+                        note!("wscat: line dropped: {e}");
                     }
                 }
                 None => quiet_since = Some(Instant::now()),
@@ -277,15 +294,11 @@ fn run_reconnecting(
         if quiet_since.is_some() && !matches!(received, Err(Error::Timeout)) {
             quiet_since = Some(Instant::now());
         }
-        match received {
-            Ok(Incoming::Text(t)) => {
-                let _ = writeln!(stdout, "{t}");
-            }
+        let printed = match received {
+            Ok(Incoming::Text(t)) => writeln!(stdout, "{t}"),
             Ok(Incoming::Binary(b)) => print_binary(&mut stdout, &b),
             Ok(Incoming::Tagged { payload, .. }) => match payload {
-                Payload::Text(t) => {
-                    let _ = writeln!(stdout, "{t}");
-                }
+                Payload::Text(t) => writeln!(stdout, "{t}"),
                 Payload::Binary(b) => print_binary(&mut stdout, &b),
             },
             Ok(Incoming::Subscribed {
@@ -293,42 +306,61 @@ fn run_reconnecting(
                 last,
                 recovered,
                 ..
-            }) => match recovered {
-                None => eprintln!("subscribed to {topic} (newest id {last})"),
-                Some(true) => eprintln!("resumed {topic}: nothing missed"),
-                Some(false) => eprintln!(
-                    "resumed {topic}: not recovered (the server restarted, or its history does not reach back): messages may be missing"
-                ),
-            },
+            }) => {
+                match recovered {
+                    None => note!("subscribed to {topic} (newest id {last})"),
+                    Some(true) => note!("resumed {topic}: nothing missed"),
+                    Some(false) => note!(
+                        "resumed {topic}: not recovered (the server restarted, or its history does not reach back): messages may be missing"
+                    ),
+                }
+                Ok(())
+            }
             Ok(Incoming::Connected { reconnected }) => {
                 let verb = if reconnected {
                     "reconnected"
                 } else {
                     "connected"
                 };
-                eprintln!("{verb} to {url}");
+                note!("{verb} to {url}");
+                Ok(())
             }
             Ok(Incoming::Disconnected { error, retry_in }) => {
-                eprintln!(
+                note!(
                     "connection lost ({error}); reconnecting in {} ms",
                     retry_in.as_millis()
                 );
+                Ok(())
             }
-            Err(Error::Timeout) => {}
+            Err(Error::Timeout) => Ok(()),
             Err(e) => return report(e),
+        };
+        if let Err(e) = printed.and_then(|()| stdout.flush()) {
+            let _ = client.close();
+            return output_failed(e);
         }
-        let _ = stdout.flush();
     }
 }
 
-fn print_binary(out: &mut impl Write, b: &[u8]) {
+fn print_binary(out: &mut impl Write, b: &[u8]) -> io::Result<()> {
     let hex: String = b.iter().take(32).map(|x| format!("{x:02x}")).collect();
     let more = if b.len() > 32 { "..." } else { "" };
-    let _ = writeln!(out, "<binary {} bytes: {hex}{more}>", b.len());
+    writeln!(out, "<binary {} bytes: {hex}{more}>", b.len())
+}
+
+/// Standard output failed (the connection has been closed). A closed pipe
+/// means the reader has what it wanted (`wscat URL | head -1`): no note,
+/// status 0. Any other error is reported.
+fn output_failed(e: io::Error) -> ExitCode {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    note!("wscat: standard output: {e}");
+    ExitCode::FAILURE
 }
 
 fn finish(code: CloseCode, reason: &str) -> ExitCode {
-    eprintln!(
+    note!(
         "closed: {code}{}",
         if reason.is_empty() {
             String::new()
@@ -343,7 +375,7 @@ fn finish(code: CloseCode, reason: &str) -> ExitCode {
 }
 
 fn report(e: Error) -> ExitCode {
-    eprintln!("wscat: {e}");
+    note!("wscat: {e}");
     match e {
         Error::Closed(code, reason) => finish(code, &reason),
         Error::Protocol(p) => finish(p.close_code(), ""),
