@@ -335,3 +335,35 @@ fn wscat_survives_a_closed_stderr() {
     assert_eq!(out, "hello\n");
     assert!(status.success(), "{status:?}");
 }
+
+/// A line that is not UTF-8 cannot be a text message: wscat says so and
+/// fails, rather than taking it for the end of input and exiting 0.
+#[test]
+fn wscat_reports_input_that_is_not_utf8() {
+    let server = ServerProcess::start(&[]);
+    let url = format!("{}/echo", server.url);
+    let mut wscat = Wscat::start(&[&url], Stdio::piped(), Stdio::piped(), Stdio::piped());
+    let mut stdin = wscat.child.stdin.take().unwrap();
+    stdin.write_all(b"first\nsecond \xff\nthird\n").unwrap();
+    drop(stdin);
+    let mut out = String::new();
+    wscat
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    wscat
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert_eq!(out, "first\n");
+    assert!(err.contains("line 2") && err.contains("UTF-8"), "{err}");
+    assert_eq!(status.code(), Some(1), "{err}");
+}

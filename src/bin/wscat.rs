@@ -3,6 +3,7 @@
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -51,8 +52,14 @@ connection and exits 0.
 
 EXIT STATUS:
     close code - 1000 for codes 1000..1015 (0 for a normal close),
-    1 for other close codes, 100 if the connection could not be made.
+    1 for other close codes, 100 if the connection could not be made;
+    1 also when a line of input is not UTF-8 (a text message must be:
+    neither it nor the lines after it are sent).
 ";
+
+/// Set when standard input could not be read to its end or a line of it
+/// could not be sent: the run fails even if the close is a normal one.
+static INPUT_FAILED: AtomicBool = AtomicBool::new(false);
 
 /// A note on standard error. Unlike `eprintln!`, it never panics: when
 /// stderr is a closed pipe (`wscat URL 2>&1 | head -1`) the note is lost,
@@ -64,6 +71,14 @@ macro_rules! note {
 }
 
 fn main() -> ExitCode {
+    let status = run();
+    if status == ExitCode::SUCCESS && INPUT_FAILED.load(Ordering::Relaxed) {
+        return ExitCode::FAILURE;
+    }
+    status
+}
+
+fn run() -> ExitCode {
     let mut url = None;
     let mut config = ClientConfig::default();
     let mut ping = false;
@@ -243,18 +258,38 @@ fn main() -> ExitCode {
 }
 
 /// Standard input, read on its own thread so that the socket can be polled
-/// with a short timeout and lines go out promptly. `None` at end of input.
+/// with a short timeout and lines go out promptly. `None` at end of input,
+/// and at input that cannot go out (a read error, or a line that is not
+/// UTF-8), which is noted and fails the run ([`INPUT_FAILED`]).
 fn spawn_stdin() -> mpsc::Receiver<Option<String>> {
     let (lines_tx, lines) = mpsc::channel::<Option<String>>();
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            match line {
-                Ok(l) => {
-                    if lines_tx.send(Some(l)).is_err() {
-                        return;
-                    }
+        let mut stdin = io::stdin().lock();
+        for n in 1u64.. {
+            let mut line = Vec::new();
+            match stdin.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    note!("wscat: standard input: {e}");
+                    INPUT_FAILED.store(true, Ordering::Relaxed);
+                    break;
                 }
-                Err(_) => break,
+            }
+            // Without its "\n" or "\r\n", as BufRead::lines gives it.
+            if line.ends_with(b"\n") {
+                line.pop();
+                if line.ends_with(b"\r") {
+                    line.pop();
+                }
+            }
+            let Ok(text) = String::from_utf8(line) else {
+                note!("wscat: line {n} of standard input is not UTF-8: neither it nor the rest is sent");
+                INPUT_FAILED.store(true, Ordering::Relaxed);
+                break;
+            };
+            if lines_tx.send(Some(text)).is_err() {
+                return;
             }
         }
         let _ = lines_tx.send(None);
