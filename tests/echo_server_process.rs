@@ -367,3 +367,41 @@ fn wscat_reports_input_that_is_not_utf8() {
     assert!(err.contains("line 2") && err.contains("UTF-8"), "{err}");
     assert_eq!(status.code(), Some(1), "{err}");
 }
+
+/// A second server on a port already served fails with the reason, rather
+/// than sharing it through SO_REUSEPORT and taking half the connections.
+#[test]
+fn listen_on_an_address_in_use_fails() {
+    let first = ServerProcess::start(&[]);
+    let mut second = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+        .args(["--listen", &first.addr, "--threads", "2", "--log", "warn"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn echo-server");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = second.kill();
+    let _ = second.wait();
+    let status = status.expect("the second server exits");
+    let mut err = String::new();
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on {}", first.addr)) && err.contains("in use"),
+        "{err}"
+    );
+}

@@ -461,7 +461,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds one listening socket per worker (with `SO_REUSEPORT`).
+    /// Binds one listening socket per worker (with `SO_REUSEPORT`). Fails
+    /// with [`io::ErrorKind::AddrInUse`] when anything, another server of
+    /// this kind included, already listens on the address.
     pub fn bind(mut config: ServerConfig) -> io::Result<Server> {
         config.threads = config.threads.max(1);
         // `Duration::MAX` reads as "never"; the workers add these to
@@ -479,6 +481,7 @@ impl Server {
         {
             cap(d);
         }
+        worker::check_free(config.listen)?;
         let first = worker::listen(config.listen)?;
         let local_addr = first.local_addr()?;
         let mut listeners = vec![first];

@@ -59,6 +59,25 @@ const SOME_SLICES: usize = 6;
 const SLOW_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Opens a listening socket that shares its port with the other workers'.
+/// Fails (`AddrInUse`) when something listens on `addr` already. The
+/// workers share their port through `SO_REUSEPORT`, which the kernel as
+/// gladly lets another process of the same user join: a second instance
+/// would take part of the first one's connections instead of failing. A
+/// socket without `SO_REUSEPORT` cannot bind where such a listener is.
+pub(crate) fn check_free(addr: SocketAddr) -> io::Result<()> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    if addr.port() == 0 {
+        return Ok(()); // the kernel picks a free port
+    }
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As the listeners: a restart is not held up by TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())
+}
+
 pub(crate) fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
