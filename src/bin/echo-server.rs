@@ -70,14 +70,14 @@ struct Flags {
     #[arg(long, value_name = "N", default_value_t = 65_536)]
     max_fragments: u32,
     /// Time to complete the opening handshake (and a plain request's body).
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = secs)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = positive_secs)]
     handshake_timeout: Duration,
     /// Close connections quiet this long (1001) [default: off].
-    #[arg(long, value_name = "SECS", value_parser = secs)]
+    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
     idle_timeout: Option<Duration>,
     /// Ping connections quiet this long; drop those that stay silent
     /// another interval (1011) [default: off].
-    #[arg(long, value_name = "SECS", value_parser = secs)]
+    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
     ping_interval: Option<Duration>,
     /// Wait this long for the peer's close frame.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = secs)]
@@ -106,7 +106,7 @@ struct Flags {
     room_echo: bool,
     /// Publish the time (RFC 3339) to topic "clock" at this interval
     /// [default: off].
-    #[arg(long, value_name = "SECS", value_parser = secs)]
+    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
     tick: Option<Duration>,
     /// Require "Authorization: Bearer TOKEN" to publish over HTTP, from
     /// every address. Without it only loopback may publish.
@@ -245,6 +245,17 @@ fn size(v: &str) -> Result<u64, String> {
 
 fn secs(v: &str) -> Result<Duration, String> {
     parse_secs("duration", v)
+}
+
+/// A wait that must be over 0: a zero handshake or idle timeout would
+/// close every connection at once, a zero ping interval close it with 1011
+/// after one ping, a zero tick publish once and stop. (Those that can be
+/// off are off when left out.)
+fn positive_secs(v: &str) -> Result<Duration, String> {
+    match secs(v)? {
+        d if d.is_zero() => Err("more than 0 seconds".to_owned()),
+        d => Ok(d),
+    }
 }
 
 fn level(v: &str) -> Result<log::LevelFilter, String> {
@@ -655,6 +666,12 @@ mod tests {
             &["--log", "loud"],
             &["--no-history", "--history", "5"],
             &["--heartbeat-reply", "pong"],
+            // Zero would time out, ping or tick at once, not turn it off.
+            &["--handshake-timeout", "0"],
+            &["--idle-timeout", "0"],
+            &["--ping-interval", "0"],
+            &["--tick", "0"],
+            &["--tick", "1e-12"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
