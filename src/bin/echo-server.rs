@@ -67,7 +67,7 @@ struct Flags {
     #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = size)]
     max_message_size: u64,
     /// Most frames per message.
-    #[arg(long, value_name = "N", default_value_t = 65_536)]
+    #[arg(long, value_name = "N", default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..))]
     max_fragments: u32,
     /// Time to complete the opening handshake (and a plain request's body).
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = positive_secs)]
@@ -672,6 +672,8 @@ mod tests {
             &["--ping-interval", "0"],
             &["--tick", "0"],
             &["--tick", "1e-12"],
+            // Every message is at least one frame: 0 refuses them all.
+            &["--max-fragments", "0"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
