@@ -405,3 +405,36 @@ fn listen_on_an_address_in_use_fails() {
         "{err}"
     );
 }
+
+/// While shutdown waits for clients' closes, a second SIGTERM or SIGINT
+/// (a second Ctrl-C) ends the process at once.
+#[test]
+fn a_second_signal_exits_without_waiting_for_the_close_timeout() {
+    let mut server = ServerProcess::start(&["--close-timeout", "300"]);
+    // Handshake by hand, so that the server's close is never answered.
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    server.signal("TERM");
+    // The close frame (1001) says the shutdown has begun.
+    let mut close = [0u8; 4];
+    s.read_exact(&mut close).unwrap();
+    assert_eq!((close[0], &close[2..]), (0x88, &[0x03, 0xe9][..]));
+    server.signal("TERM");
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("a second SIGTERM ends the wait");
+    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+    drop(s);
+}

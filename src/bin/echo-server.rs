@@ -315,14 +315,21 @@ fn main() -> ExitCode {
     match signals {
         Ok(mut signals) => {
             std::thread::spawn(move || {
+                let mut stopping = false;
                 for signal in signals.forever() {
                     if signal == signal_hook::consts::SIGHUP {
                         reload.run();
                         continue;
                     }
-                    log::info!("signal {signal}: shutting down");
+                    if stopping {
+                        // A second Ctrl-C: whoever sent it will not wait
+                        // for the clients' closes (up to --close-timeout).
+                        log::warn!("signal {signal} again: exiting now");
+                        std::process::exit(128 + signal);
+                    }
+                    log::info!("signal {signal}: shutting down (again to exit at once)");
                     handle.shutdown();
-                    break;
+                    stopping = true;
                 }
             });
         }
