@@ -11,6 +11,9 @@ use rfc6455::connection::Event;
 use rfc6455::frame::{Frame, OpCode};
 use rfc6455::CloseCode;
 
+#[allow(dead_code)]
+mod common;
+
 struct ServerProcess {
     child: Child,
     url: String,
@@ -33,10 +36,10 @@ impl ServerProcess {
         // "echo-server listening on ws://127.0.0.1:PORT (1 thread)"
         let url = line
             .split_whitespace()
-            .find(|w| w.starts_with("ws://"))
+            .find(|w| w.starts_with("ws://") || w.starts_with("wss://"))
             .expect("address line")
             .to_owned();
-        let addr = url.trim_start_matches("ws://").to_owned();
+        let addr = url.split_once("://").unwrap().1.to_owned();
         ServerProcess { child, url, addr }
     }
 
@@ -437,4 +440,60 @@ fn a_second_signal_exits_without_waiting_for_the_close_timeout() {
         .expect("a second SIGTERM ends the wait");
     assert_eq!(status.code(), Some(128 + 15), "{status:?}");
     drop(s);
+}
+
+/// wss:// to a server whose CA wscat does not trust: refused, with the
+/// flag that fixes it named; with that flag, it works.
+#[cfg(feature = "tls")]
+#[test]
+fn wscat_names_cafile_for_a_certificate_it_does_not_trust() {
+    let dir = common::pki::temp_dir("wscat-cafile");
+    let files = common::pki::TestPki::localhost().write(&dir);
+    let (cert, key, ca) = (
+        files.cert.to_str().unwrap(),
+        files.key.to_str().unwrap(),
+        files.ca.to_str().unwrap(),
+    );
+    let server = ServerProcess::start(&["--tls-cert", cert, "--tls-key", key]);
+    let url = format!("{}/echo", server.url);
+    assert!(url.starts_with("wss://"), "{url}");
+
+    let mut wscat = Wscat::start(&[&url], Stdio::null(), Stdio::null(), Stdio::piped());
+    let mut err = String::new();
+    wscat
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert_eq!(status.code(), Some(100), "{err}");
+    assert!(err.contains("--cafile"), "{err}");
+
+    let mut wscat = Wscat::start(
+        &["--cafile", ca, &url],
+        Stdio::piped(),
+        Stdio::piped(),
+        Stdio::null(),
+    );
+    wscat
+        .child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello\n")
+        .unwrap();
+    let mut out = String::new();
+    wscat
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert_eq!(out, "hello\n");
+    assert!(status.success(), "{status:?}");
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -181,10 +181,7 @@ fn run() -> ExitCode {
     }
     let mut client = match Client::connect_with(&url, &config) {
         Ok(c) => c,
-        Err(e) => {
-            note!("wscat: {e}");
-            return ExitCode::from(100);
-        }
+        Err(e) => return report(e),
     };
     #[cfg(feature = "deflate")]
     let deflate = client
@@ -411,6 +408,19 @@ fn finish(code: CloseCode, reason: &str) -> ExitCode {
 
 fn report(e: Error) -> ExitCode {
     note!("wscat: {e}");
+    #[cfg(feature = "tls")]
+    if let Error::Tls(tls) = &e {
+        use rustls::{CertificateError, Error as TlsError};
+        if let Some(TlsError::InvalidCertificate(CertificateError::UnknownIssuer)) =
+            tls.downcast_ref()
+        {
+            note!(
+                "wscat: the server's certificate is not signed by a CA wscat trusts (Mozilla's \
+                 roots, or --cafile); for a private CA or a self-signed certificate, name its \
+                 PEM file with --cafile FILE"
+            );
+        }
+    }
     match e {
         Error::Closed(code, reason) => finish(code, &reason),
         Error::Protocol(p) => finish(p.close_code(), ""),
