@@ -497,3 +497,32 @@ fn wscat_names_cafile_for_a_certificate_it_does_not_trust() {
     assert!(status.success(), "{status:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `echo-server 2>&1 | head`: once the log's reader is gone, log lines are
+/// lost, but the thread that writes one goes on (eprintln! panics on the
+/// closed pipe: the signal thread died before it could shut down).
+#[test]
+fn a_closed_log_pipe_does_not_stop_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+        .args(["--listen", "127.0.0.1:0", "--threads", "1", "--log", "info"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn echo-server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "{line}");
+    drop(child.stderr.take());
+    let mut server = ServerProcess {
+        child,
+        url: String::new(),
+        addr: String::new(),
+    };
+    server.signal("TERM");
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "{status:?}");
+}

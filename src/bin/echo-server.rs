@@ -1,6 +1,7 @@
 //! The server binary: flags in, `rfc6455::server` with the bundled push
 //! application (`server::app`) out.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -294,14 +295,18 @@ fn main() -> ExitCode {
     Logger::install(level);
     if let Some((cert, key)) = tls_files {
         if let Err(message) = load_tls(&mut config, &cert, &key) {
-            eprintln!("echo-server: {message}");
+            let _ = writeln!(std::io::stderr(), "echo-server: {message}");
             return ExitCode::FAILURE;
         }
     }
     let server = match Server::bind(config.clone()) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("echo-server: cannot listen on {}: {e}", config.listen);
+            let _ = writeln!(
+                std::io::stderr(),
+                "echo-server: cannot listen on {}: {e}",
+                config.listen
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -335,7 +340,10 @@ fn main() -> ExitCode {
         }
         Err(e) => log::warn!("cannot watch signals: {e}"),
     }
-    println!(
+    // Not println!: with stdout a closed pipe the line is lost, not the
+    // server.
+    let _ = writeln!(
+        std::io::stdout(),
         "echo-server listening on {}://{} ({} thread{})",
         if config.is_tls() { "wss" } else { "ws" },
         server.local_addr(),
@@ -349,7 +357,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("echo-server: {e}");
+            let _ = writeln!(std::io::stderr(), "echo-server: {e}");
             ExitCode::FAILURE
         }
     }
@@ -504,7 +512,11 @@ impl log::Log for Logger {
 
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
-            eprintln!(
+            // Not eprintln!, which panics when stderr is a closed pipe
+            // (`echo-server 2>&1 | head`): the thread that logs (a worker,
+            // the signal thread) must go on, the line is lost.
+            let _ = writeln!(
+                std::io::stderr(),
                 "{:5} {}: {}",
                 record.level(),
                 record.target(),
