@@ -526,3 +526,29 @@ fn a_closed_log_pipe_does_not_stop_sigterm() {
         .expect("exits after SIGTERM");
     assert!(status.success(), "{status:?}");
 }
+
+/// Every default wscat --help states is the one the code uses.
+#[test]
+fn wscat_help_states_the_real_defaults() {
+    use rfc6455::client::Keepalive;
+    use rfc6455::reconnect::Backoff;
+    let out = Command::new(env!("CARGO_BIN_EXE_wscat"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let line = |flag: &str| {
+        help.lines()
+            .find(|l| l.trim_start().starts_with(flag))
+            .unwrap_or_else(|| panic!("--help lacks {flag}"))
+            .to_owned()
+    };
+    let backoff = Backoff::default();
+    let initial = format!("(default {})", backoff.initial.as_secs());
+    let max = format!("(default {})", backoff.max.as_secs());
+    assert!(line("--backoff-initial").contains(&initial), "{help}");
+    assert!(line("--backoff-max").contains(&max), "{help}");
+    let keepalive = format!("keepalive {} s", Keepalive::default().interval.as_secs());
+    assert!(help.contains(&keepalive), "{help}");
+}

@@ -38,7 +38,7 @@ OPTIONS:
                         reconnect, for what was missed (?since=ID&epoch=E);
                         each message is printed once, in order
     --backoff-initial SECS   ceiling of the first reconnect delay (default 1)
-    --backoff-max SECS       largest ceiling (default 30)
+    --backoff-max SECS       largest ceiling (default 5)
     -h, --help          print this help
 
 Each stdin line becomes a text message; received text is printed as is,
