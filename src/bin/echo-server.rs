@@ -240,6 +240,40 @@ enum Policy {
     Close,
 }
 
+impl Flags {
+    /// Parses `args` as clap does, then refuses what clap cannot say:
+    /// permessage-deflate settings with `--deflate off`, which would be
+    /// ignored without a word.
+    fn try_parse_checked<I, T>(args: I) -> Result<Flags, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::parser::ValueSource;
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Flags::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        let flags = Flags::from_arg_matches(&matches)?;
+        if !flags.deflate {
+            for id in [
+                "deflate_context_takeover",
+                "deflate_window_bits",
+                "deflate_threshold",
+                "deflate_level",
+            ] {
+                if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                    let flag = id.replace('_', "-");
+                    return Err(command.error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!("--{flag} has no use with --deflate off"),
+                    ));
+                }
+            }
+        }
+        Ok(flags)
+    }
+}
+
 fn size(v: &str) -> Result<u64, String> {
     parse_size("size", v)
 }
@@ -283,7 +317,7 @@ fn read_chunk(v: &str) -> Result<u64, String> {
 }
 
 fn main() -> ExitCode {
-    let flags = Flags::parse();
+    let flags = Flags::try_parse_checked(std::env::args_os()).unwrap_or_else(|e| e.exit());
     let level = flags.log.unwrap_or_else(|| {
         std::env::var("RUST_LOG")
             .ok()
@@ -534,7 +568,7 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<(ServerConfig, AppConfig), clap::Error> {
         let args = std::iter::once("echo-server").chain(args.iter().copied());
-        Flags::try_parse_from(args).map(configure)
+        Flags::try_parse_checked(args).map(configure)
     }
 
     #[test]
@@ -693,6 +727,11 @@ mod tests {
             &["--tick", "1e-12"],
             // Every message is at least one frame: 0 refuses them all.
             &["--max-fragments", "0"],
+            // Settings for an extension that is off would go unused.
+            &["--deflate", "off", "--deflate-level", "6"],
+            &["--deflate=off", "--deflate-threshold", "1KiB"],
+            &["--deflate-context-takeover", "--deflate", "off"],
+            &["--deflate", "off", "--deflate-window-bits", "10"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
