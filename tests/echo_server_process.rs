@@ -552,3 +552,34 @@ fn wscat_help_states_the_real_defaults() {
     let keepalive = format!("keepalive {} s", Keepalive::default().interval.as_secs());
     assert!(help.contains(&keepalive), "{help}");
 }
+
+/// RUST_LOG set to what --log would refuse (env_logger's `target=level`)
+/// is said to be ignored, not ignored without a word.
+#[test]
+fn an_unusable_rust_log_is_reported() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+        .args(["--listen", "127.0.0.1:0", "--threads", "1"])
+        .env("RUST_LOG", "rfc6455=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn echo-server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut server = ServerProcess {
+        child,
+        url: String::new(),
+        addr: String::new(),
+    };
+    server.signal("TERM");
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    let mut err = String::new();
+    BufReader::new(stderr).read_to_string(&mut err).unwrap();
+    assert!(err.contains("RUST_LOG=rfc6455=debug"), "{err}");
+}

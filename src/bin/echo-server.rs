@@ -318,15 +318,24 @@ fn read_chunk(v: &str) -> Result<u64, String> {
 
 fn main() -> ExitCode {
     let flags = Flags::try_parse_checked(std::env::args_os()).unwrap_or_else(|e| e.exit());
-    let level = flags.log.unwrap_or_else(|| {
-        std::env::var("RUST_LOG")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(log::LevelFilter::Info)
-    });
+    // RUST_LOG as a plain level only: env_logger's `target=level` lists
+    // are not understood, and are said to be ignored.
+    let mut unused_rust_log = None;
+    let level = flags
+        .log
+        .unwrap_or_else(|| match std::env::var("RUST_LOG") {
+            Ok(v) => v.parse().unwrap_or_else(|_| {
+                unused_rust_log = Some(v);
+                log::LevelFilter::Info
+            }),
+            Err(_) => log::LevelFilter::Info,
+        });
     let tls_files = flags.tls_cert.clone().zip(flags.tls_key.clone());
     let (mut config, app) = configure(flags);
     Logger::install(level);
+    if let Some(v) = unused_rust_log {
+        log::warn!("RUST_LOG={v}: not a level (error, warn, info, debug, trace); logging at info");
+    }
     if let Some((cert, key)) = tls_files {
         if let Err(message) = load_tls(&mut config, &cert, &key) {
             let _ = writeln!(std::io::stderr(), "echo-server: {message}");
