@@ -54,9 +54,9 @@ EXIT STATUS:
     close code - 1000 for codes 1000..1015 (0 for a normal close, 6 when
     the connection ended without a close), 1 for other close codes, 100 if
     the connection could not be made or failed (an I/O error, a timeout,
-    no answer to a keepalive ping); 1 also when a line of input is not
-    UTF-8 (a text message must be: neither it nor the lines after it are
-    sent).
+    no answer to a keepalive ping) or the command line is wrong; 1 also
+    when a line of input is not UTF-8 (a text message must be: neither it
+    nor the lines after it are sent).
 ";
 
 /// Set when standard input could not be read to its end or a line of it
