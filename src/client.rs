@@ -265,6 +265,7 @@ impl Stream {
     /// Ends the connection: a TLS `close_notify` first, then a TCP
     /// shutdown of both directions. The `close_notify` waits at most
     /// `within` for room in the socket (a peer that stopped reading).
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
     fn shutdown(&mut self, within: Duration) {
         #[cfg(feature = "tls")]
         if let Stream::Tls(s) = self {
