@@ -293,6 +293,31 @@ fn wscat_echoes_stdin_and_exits_0() {
     assert!(status.success(), "{status:?}");
 }
 
+/// `--flag=value` works as `--flag value`, as it does for echo-server.
+#[test]
+fn wscat_takes_flag_equals_value() {
+    let server = ServerProcess::start(&["--subprotocol", "chat"]);
+    let url = format!("{}/echo", server.url);
+    let mut wscat = Wscat::start(
+        &["--protocol=chat", "--keepalive=30", &url],
+        Stdio::piped(),
+        Stdio::piped(),
+        Stdio::piped(),
+    );
+    drop(wscat.child.stdin.take());
+    let mut err = String::new();
+    wscat
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert!(err.contains("(protocol chat)"), "{err}");
+    assert!(status.success(), "{status:?} {err}");
+}
+
 /// `wscat URL | head -1`: once the reader is gone wscat closes and exits,
 /// however long its input stays open and the server keeps sending.
 #[test]

@@ -59,6 +59,17 @@ EXIT STATUS:
     nor the lines after it are sent).
 ";
 
+/// The flags followed by a value.
+const TAKES_VALUE: [&str; 7] = [
+    "--protocol",
+    "--origin",
+    "--header",
+    "--cafile",
+    "--keepalive",
+    "--backoff-initial",
+    "--backoff-max",
+];
+
 /// Set when standard input could not be read to its end or a line of it
 /// could not be sent: the run fails even if the close is a normal one.
 static INPUT_FAILED: AtomicBool = AtomicBool::new(false);
@@ -87,7 +98,16 @@ fn run() -> ExitCode {
     let mut reconnect = false;
     let mut resume = false;
     let mut backoff = Backoff::default();
-    let mut args = std::env::args().skip(1);
+    // `--flag=value` is read as `--flag value`, as clap does for
+    // echo-server (wscat needs only `std`, so no parser crate).
+    let mut args = std::env::args()
+        .skip(1)
+        .flat_map(|arg| match arg.split_once('=') {
+            Some((flag, value)) if TAKES_VALUE.contains(&flag) => {
+                vec![flag.to_owned(), value.to_owned()]
+            }
+            _ => vec![arg],
+        });
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => {
