@@ -65,14 +65,7 @@ impl ServerProcess {
     }
 
     fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        wait_exit(&mut self.child, limit)
     }
 }
 
@@ -236,6 +229,18 @@ fn tick_publishes_the_time_to_the_clock_topic() {
     }
 }
 
+/// The child's exit status, if it exits within `limit`.
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
 /// wscat as a separate process, killed when the guard drops.
 struct Wscat {
     child: Child,
@@ -253,15 +258,32 @@ impl Wscat {
         Wscat { child }
     }
 
+    /// Everything the process writes to standard output, until it closes it.
+    fn read_stdout(&mut self) -> String {
+        let mut out = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    }
+
+    /// Everything the process writes to standard error, until it closes it.
+    fn read_stderr(&mut self) -> String {
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        err
+    }
+
     fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        wait_exit(&mut self.child, limit)
     }
 }
 
@@ -280,14 +302,7 @@ fn wscat_echoes_stdin_and_exits_0() {
     let mut stdin = wscat.child.stdin.take().unwrap();
     stdin.write_all(b"hello\nworld\n").unwrap();
     drop(stdin);
-    let mut out = String::new();
-    wscat
-        .child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let out = wscat.read_stdout();
     let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
     assert_eq!(out, "hello\nworld\n");
     assert!(status.success(), "{status:?}");
@@ -305,14 +320,7 @@ fn wscat_takes_flag_equals_value() {
         Stdio::piped(),
     );
     drop(wscat.child.stdin.take());
-    let mut err = String::new();
-    wscat
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = wscat.read_stderr();
     let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
     assert!(err.contains("(protocol chat)"), "{err}");
     assert!(status.success(), "{status:?} {err}");
@@ -351,14 +359,7 @@ fn wscat_survives_a_closed_stderr() {
     let mut stdin = wscat.child.stdin.take().unwrap();
     stdin.write_all(b"hello\n").unwrap();
     drop(stdin);
-    let mut out = String::new();
-    wscat
-        .child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let out = wscat.read_stdout();
     let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
     assert_eq!(out, "hello\n");
     assert!(status.success(), "{status:?}");
@@ -374,22 +375,8 @@ fn wscat_reports_input_that_is_not_utf8() {
     let mut stdin = wscat.child.stdin.take().unwrap();
     stdin.write_all(b"first\nsecond \xff\nthird\n").unwrap();
     drop(stdin);
-    let mut out = String::new();
-    wscat
-        .child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    wscat
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let out = wscat.read_stdout();
+    let err = wscat.read_stderr();
     let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
     assert_eq!(out, "first\n");
     assert!(err.contains("line 2") && err.contains("UTF-8"), "{err}");
@@ -484,14 +471,7 @@ fn wscat_names_cafile_for_a_certificate_it_does_not_trust() {
     assert!(url.starts_with("wss://"), "{url}");
 
     let mut wscat = Wscat::start(&[&url], Stdio::null(), Stdio::null(), Stdio::piped());
-    let mut err = String::new();
-    wscat
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = wscat.read_stderr();
     let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
     assert_eq!(status.code(), Some(100), "{err}");
     assert!(err.contains("--cafile"), "{err}");
@@ -509,14 +489,7 @@ fn wscat_names_cafile_for_a_certificate_it_does_not_trust() {
         .unwrap()
         .write_all(b"hello\n")
         .unwrap();
-    let mut out = String::new();
-    wscat
-        .child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let out = wscat.read_stdout();
     let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
     assert_eq!(out, "hello\n");
     assert!(status.success(), "{status:?}");

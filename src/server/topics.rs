@@ -455,24 +455,31 @@ mod tests {
         v
     }
 
+    /// Three published messages of 100 bytes.
+    fn three_frames() -> Vec<crate::connection::SharedFrame> {
+        use crate::connection::{MessageKind, SharedFrame};
+        (0..3)
+            .map(|_| SharedFrame::new(MessageKind::Text, &[b'x'; 100]))
+            .collect()
+    }
+
+    /// A connection whose output holds at most 300 bytes.
+    fn bounded() -> crate::connection::Connection {
+        use crate::connection::{Config, Connection};
+        Connection::server(Config {
+            limits: crate::Limits {
+                max_output_buffer: 300,
+                ..crate::Limits::default()
+            },
+            ..Config::default()
+        })
+    }
+
     #[test]
     fn offers_count_what_the_output_bound_or_a_close_refuses() {
         use super::super::SlowSubscriber;
-        use crate::connection::{Config, Connection, MessageKind, SharedFrame};
-
-        let frames: Vec<SharedFrame> = (0..3)
-            .map(|_| SharedFrame::new(MessageKind::Text, &[b'x'; 100]))
-            .collect();
+        let frames = three_frames();
         let mut publication = Publication::new(&frames);
-        let bounded = || {
-            Connection::server(Config {
-                limits: crate::Limits {
-                    max_output_buffer: 300,
-                    ..crate::Limits::default()
-                },
-                ..Config::default()
-            })
-        };
         let config = ServerConfig::default();
         let mut c = bounded();
         assert_eq!(
@@ -534,21 +541,8 @@ mod tests {
 
     #[test]
     fn a_subscriber_with_ids_is_closed_rather_than_left_with_a_gap() {
-        use crate::connection::{Config, Connection, MessageKind, SharedFrame};
-
-        let frames: Vec<SharedFrame> = (0..3)
-            .map(|_| SharedFrame::new(MessageKind::Text, &[b'x'; 100]))
-            .collect();
+        let frames = three_frames();
         let mut publication = Publication::new(&frames);
-        let bounded = || {
-            Connection::server(Config {
-                limits: crate::Limits {
-                    max_output_buffer: 300,
-                    ..crate::Limits::default()
-                },
-                ..Config::default()
-            })
-        };
         // The output bound refuses the third: closed after the two.
         let config = ServerConfig::default();
         let mut c = bounded();

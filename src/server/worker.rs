@@ -1473,12 +1473,8 @@ mod tests {
         (conn, client)
     }
 
-    #[test]
-    fn compaction_drops_entries_a_reschedule_left_behind() {
-        // Each connection booked a later look, then an earlier one (as an
-        // upgrade does after the handshake deadline): the later entry is
-        // dead. Compaction must drop it, or it keeps running on every turn
-        // without getting the heap below its threshold.
+    /// A worker on a listener of its own, alone in its hub.
+    fn worker(max_conns: usize) -> (Worker, Arc<Hub>) {
         let config = Arc::new(ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             threads: 1,
@@ -1486,7 +1482,17 @@ mod tests {
         });
         let listener = listen(config.listen).unwrap();
         let hub = Arc::new(Hub::new(1, 1 << 20, None, None));
-        let mut worker = Worker::new(0, listener, Arc::clone(&config), 1000, hub).unwrap();
+        let worker = Worker::new(0, listener, config, max_conns, Arc::clone(&hub)).unwrap();
+        (worker, hub)
+    }
+
+    #[test]
+    fn compaction_drops_entries_a_reschedule_left_behind() {
+        // Each connection booked a later look, then an earlier one (as an
+        // upgrade does after the handshake deadline): the later entry is
+        // dead. Compaction must drop it, or it keeps running on every turn
+        // without getting the heap below its threshold.
+        let (mut worker, _) = worker(1000);
         let peers = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let now = Instant::now();
         let mut clients = Vec::new();
@@ -1507,14 +1513,7 @@ mod tests {
 
     #[test]
     fn a_worker_that_dies_gives_back_its_connections_and_subscriptions() {
-        let config = Arc::new(ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            threads: 1,
-            ..ServerConfig::default()
-        });
-        let listener = listen(config.listen).unwrap();
-        let hub = Arc::new(Hub::new(1, 1 << 20, None, None));
-        let mut worker = Worker::new(0, listener, config, 3, Arc::clone(&hub)).unwrap();
+        let (mut worker, hub) = worker(3);
         let peers = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut clients = Vec::new();
         for stamp in 1..=3 {
