@@ -6,7 +6,8 @@
 Defaults: vectors/ and fuzz/corpus/ (gitignored). Reads vectors/frames/*.json,
 vectors/protocol/*.json, vectors/handshake/*.json and vectors/deflate/*.json
 (whichever exist; see
-their READMEs for the formats) and writes one file per seed into CORPUS_DIR/<target>/, named by the
+their READMEs for the formats), and adds the built-in seeds of the targets
+that have no vectors (envelope) and writes one file per seed into CORPUS_DIR/<target>/, named by the
 SHA-1 of its content as libFuzzer does, so rerunning adds nothing twice.
 
 Each seed is in the input format its target decodes (src/fuzzing/): a few
@@ -262,6 +263,23 @@ def deflate_seeds(corpus, deflate_dir):
                 corpus.add("deflate_inflate", head + b"\xfe\xfe".join(t * 20 for t in texts))
 
 
+def envelope_seeds(corpus):
+    """Channel messages as Redis delivers them (src/server/broker/envelope.rs)."""
+    magic = b"\0rfc6455"
+    for data in [
+        b"hello",
+        b"\xff\x00binary",
+        magic + b"\nplain after an empty header",
+        magic + b" kind=text\nhi",
+        magic + b" kind=binary epoch=5d1c09a4e7b2f380 id=42 from=3f9c0a17e2d4b851 seq=7"
+        + b" skip=0.12.345\n\x00\x01",
+        magic + b" future=yes kind=text id=9223372036854775807\n\xc3\xa9",
+        magic + b" epoch=e1 id=1\n{\"a\":1}",
+        magic + b" seq=18446744073709551615 skip=18446744073709551615.0.1\nx",
+    ]:
+        corpus.add("envelope", data)
+
+
 def main():
     vectors = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "vectors")
     corpus = Corpus(pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "fuzz/corpus"))
@@ -273,6 +291,7 @@ def main():
         handshake_seeds(corpus, vectors / "handshake")
     if (vectors / "deflate").is_dir():
         deflate_seeds(corpus, vectors / "deflate")
+    envelope_seeds(corpus)
     for target, n in sorted(corpus.counts.items()):
         print(f"fuzz-seeds: {target}: {n} new seeds")
 

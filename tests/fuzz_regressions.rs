@@ -63,6 +63,7 @@ replay_tests!(
     mask,
     deflate_negotiation,
     deflate_inflate,
+    envelope,
 );
 
 #[test]
@@ -78,6 +79,7 @@ fn every_target_has_a_replay_test_and_a_fuzz_target() {
         "mask",
         "deflate_negotiation",
         "deflate_inflate",
+        "envelope",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, listed);

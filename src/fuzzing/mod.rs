@@ -23,6 +23,8 @@ mod bytes;
 mod connection;
 #[cfg(all(feature = "deflate", feature = "std"))]
 mod deflate;
+#[cfg(feature = "server")]
+mod envelope;
 mod frame;
 mod frames;
 mod handshake;
@@ -32,6 +34,8 @@ pub use bytes::{fuzz_mask, fuzz_utf8_incremental};
 pub use connection::{fuzz_connection_client, fuzz_connection_server};
 #[cfg(all(feature = "deflate", feature = "std"))]
 pub use deflate::{fuzz_deflate_inflate, fuzz_deflate_negotiation};
+#[cfg(feature = "server")]
+pub use envelope::fuzz_envelope;
 pub use frame::fuzz_frame_decode;
 pub use frames::fuzz_connection_frames;
 pub use handshake::{fuzz_handshake_request, fuzz_handshake_response};
@@ -54,6 +58,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("deflate_negotiation", fuzz_deflate_negotiation),
     #[cfg(all(feature = "deflate", feature = "std"))]
     ("deflate_inflate", fuzz_deflate_inflate),
+    #[cfg(feature = "server")]
+    ("envelope", fuzz_envelope),
 ];
 
 /// A reader over the fuzzer's bytes. Reads past the end give zeros (and
