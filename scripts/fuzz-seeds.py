@@ -7,7 +7,7 @@ Defaults: vectors/ and fuzz/corpus/ (gitignored). Reads vectors/frames/*.json,
 vectors/protocol/*.json, vectors/handshake/*.json and vectors/deflate/*.json
 (whichever exist; see
 their READMEs for the formats), and adds the built-in seeds of the targets
-that have no vectors (envelope) and writes one file per seed into CORPUS_DIR/<target>/, named by the
+that have no vectors (envelope, tls_server) and writes one file per seed into CORPUS_DIR/<target>/, named by the
 SHA-1 of its content as libFuzzer does, so rerunning adds nothing twice.
 
 Each seed is in the input format its target decodes (src/fuzzing/): a few
@@ -263,6 +263,60 @@ def deflate_seeds(corpus, deflate_dir):
                 corpus.add("deflate_inflate", head + b"\xfe\xfe".join(t * 20 for t in texts))
 
 
+# ClientHellos from Python's ssl module (OpenSSL) offering http/1.1 by ALPN,
+# TLS 1.3 with an x25519 key share, and TLS 1.2 only: the tls_server target's
+# way past the first record (the server answers with its whole flight).
+CLIENT_HELLO_TLS13 = bytes.fromhex(
+    "1603010200010001fc03033ca35433559b64012163ea21054b437a49680f16ee40e19ce1b15e2d6fbdffab20"
+    "f832bc3546d56ab836bd47022e34e40c516c70c54c18d9038af9b48c13059b5e0024130213031301c02cc030"
+    "c02bc02fcca9cca8c024c028c023c027009f009e006b006700ff0100018f0000000e000c0000096c6f63616c"
+    "686f7374000b000403000102000a00160014001d0017001e0019001801000101010201030104002300000010"
+    "000b000908687474702f312e310016000000170000000d002a0028040305030603080708080809080a080b08"
+    "0408050806040105010601030303010302040205020602002b00050403040303002d00020101003300260024"
+    "001d0020d9dd6a7912f7c6d2fdf392e09de626d83533b9745271a2c172d9a7b3d7999d12001500d500000000"
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000"
+)
+CLIENT_HELLO_TLS12 = bytes.fromhex(
+    "16030100be010000ba0303e7fcb7d4abca1a348f3efe03097f421dde918e7cd0bf152fad9aac5060fa09af00"
+    "001ec02cc030c02bc02fcca9cca8c024c028c023c027009f009e006b006700ff010000730000000e000c0000"
+    "096c6f63616c686f7374000b000403000102000a000c000a001d0017001e00190018002300000010000b0009"
+    "08687474702f312e310016000000170000000d002a0028040305030603080708080809080a080b0804080508"
+    "06040105010601030303010302040205020602"
+)
+
+
+def tls_seeds(corpus):
+    """Ciphertext from a client for src/fuzzing/tls.rs: flags, socket, steps."""
+    step = lambda data: struct.pack("<H", len(data)) + data
+    eof, write, writable = b"\xff\xff", b"\xfe\xff", b"\xfd\xff"
+    ch, ch12 = CLIENT_HELLO_TLS13, CLIENT_HELLO_TLS12
+    ccs = bytes.fromhex("140303000101")
+    junk_app = bytes.fromhex("1703030020") + bytes(range(32))
+    alert = bytes.fromhex("15030300020100")  # close_notify in the clear
+    for seed in [
+        b"\x06\x00" + step(ch),
+        b"\x03\x00" + step(ch12),
+        b"\x34\x00" + step(ch[:5]) + step(ch[5:200]) + step(ch[200:]) + write + b"\x64\x00" + eof,
+        b"\x16\x01" + step(ch) + step(ccs) + step(junk_app) + eof,
+        b"\x00\x06" + write + b"\x00\x01" + step(ch) + writable + step(alert),
+        b"\x05\x03" + step(ch + ccs + junk_app),
+        b"\x06\x00" + step(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        # A 64 KiB handshake message in 1000-byte records (step 0xfffc
+        # repeats a piece): the ciphertext buffer grows past 32 KiB.
+        b"\x06\x00" + step(bytes.fromhex("16030303e80100ff00") + bytes(996))
+        + b"\xfc\xff" + struct.pack("<HB", 1005, 69) + bytes.fromhex("16030303e8") + bytes(1000),
+        # The ClientHello two bytes a record, Interrupted before each, read
+        # a byte at a time, written a byte at a time.
+        b"\x20\x01"
+        + b"".join(step(bytes.fromhex("1603010002") + ch[i : i + 2]) for i in range(5, len(ch), 2)),
+    ]:
+        corpus.add("tls_server", seed)
+
+
 def envelope_seeds(corpus):
     """Channel messages as Redis delivers them (src/server/broker/envelope.rs)."""
     magic = b"\0rfc6455"
@@ -292,6 +346,7 @@ def main():
     if (vectors / "deflate").is_dir():
         deflate_seeds(corpus, vectors / "deflate")
     envelope_seeds(corpus)
+    tls_seeds(corpus)
     for target, n in sorted(corpus.counts.items()):
         print(f"fuzz-seeds: {target}: {n} new seeds")
 

@@ -64,6 +64,7 @@ replay_tests!(
     deflate_negotiation,
     deflate_inflate,
     envelope,
+    tls_server,
 );
 
 #[test]
@@ -80,6 +81,7 @@ fn every_target_has_a_replay_test_and_a_fuzz_target() {
         "deflate_negotiation",
         "deflate_inflate",
         "envelope",
+        "tls_server",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, listed);

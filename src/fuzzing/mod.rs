@@ -29,6 +29,8 @@ mod frame;
 mod frames;
 mod handshake;
 mod slow;
+#[cfg(all(feature = "server", feature = "tls"))]
+mod tls;
 
 pub use bytes::{fuzz_mask, fuzz_utf8_incremental};
 pub use connection::{fuzz_connection_client, fuzz_connection_server};
@@ -39,6 +41,8 @@ pub use envelope::fuzz_envelope;
 pub use frame::fuzz_frame_decode;
 pub use frames::fuzz_connection_frames;
 pub use handshake::{fuzz_handshake_request, fuzz_handshake_response};
+#[cfg(all(feature = "server", feature = "tls"))]
+pub use tls::{fuzz_tls_server, TLS_HANDSHAKE_MEMORY};
 
 /// A check function: panics when an invariant breaks.
 pub type Check = fn(&[u8]);
@@ -60,6 +64,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("deflate_inflate", fuzz_deflate_inflate),
     #[cfg(feature = "server")]
     ("envelope", fuzz_envelope),
+    #[cfg(all(feature = "server", feature = "tls"))]
+    ("tls_server", fuzz_tls_server),
 ];
 
 /// A reader over the fuzzer's bytes. Reads past the end give zeros (and
