@@ -7,7 +7,7 @@ Defaults: vectors/ and fuzz/corpus/ (gitignored). Reads vectors/frames/*.json,
 vectors/protocol/*.json, vectors/handshake/*.json and vectors/deflate/*.json
 (whichever exist; see
 their READMEs for the formats), and adds the built-in seeds of the targets
-that have no vectors (envelope, tls_server) and writes one file per seed into CORPUS_DIR/<target>/, named by the
+that have no vectors (envelope, tls_server, app_routes) and writes one file per seed into CORPUS_DIR/<target>/, named by the
 SHA-1 of its content as libFuzzer does, so rerunning adds nothing twice.
 
 Each seed is in the input format its target decodes (src/fuzzing/): a few
@@ -334,6 +334,24 @@ def envelope_seeds(corpus):
         corpus.add("envelope", data)
 
 
+def app_seeds(corpus):
+    """Paths, queries and names for src/fuzzing/app.rs: a mode byte, a style byte, text."""
+    for mode, text in [
+        (0, "/topic/news"),
+        (0, "/topic/caf%C3%A9%20bar"),
+        (0, "/topic/%E8%81%8A+x"),
+        (0, "/topic/%FF%zz%4"),
+        (0, "/publish/a%2Fb"),
+        (1, "since=12&epoch=ab12"),
+        (1, "ids=1&since=0"),
+        (1, "ids=maybe&epoch=" + "e" * 65),
+        (1, "topic=news&data=hello+world%21"),
+        (1, "topic=a&topic=b&data=%C3%A9&x=%FF"),
+        (2, "caf\u00e9 \u804a/room?#%"),
+    ]:
+        corpus.add("app_routes", bytes([mode, 0x5A]) + text.encode())
+
+
 def main():
     vectors = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "vectors")
     corpus = Corpus(pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "fuzz/corpus"))
@@ -347,6 +365,7 @@ def main():
         deflate_seeds(corpus, vectors / "deflate")
     envelope_seeds(corpus)
     tls_seeds(corpus)
+    app_seeds(corpus)
     for target, n in sorted(corpus.counts.items()):
         print(f"fuzz-seeds: {target}: {n} new seeds")
 

@@ -65,6 +65,7 @@ replay_tests!(
     deflate_inflate,
     envelope,
     tls_server,
+    app_routes,
 );
 
 #[test]
@@ -82,6 +83,7 @@ fn every_target_has_a_replay_test_and_a_fuzz_target() {
         "deflate_inflate",
         "envelope",
         "tls_server",
+        "app_routes",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, listed);

@@ -19,6 +19,8 @@
 //! `scripts/fuzz-seeds.py` to write seeds from `vectors/`, and the crate
 //! gains no dependency.
 
+#[cfg(feature = "server")]
+mod app;
 mod bytes;
 mod connection;
 #[cfg(all(feature = "deflate", feature = "std"))]
@@ -32,6 +34,8 @@ mod slow;
 #[cfg(all(feature = "server", feature = "tls"))]
 mod tls;
 
+#[cfg(feature = "server")]
+pub use app::fuzz_app_routes;
 pub use bytes::{fuzz_mask, fuzz_utf8_incremental};
 pub use connection::{fuzz_connection_client, fuzz_connection_server};
 #[cfg(all(feature = "deflate", feature = "std"))]
@@ -66,6 +70,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("envelope", fuzz_envelope),
     #[cfg(all(feature = "server", feature = "tls"))]
     ("tls_server", fuzz_tls_server),
+    #[cfg(feature = "server")]
+    ("app_routes", fuzz_app_routes),
 ];
 
 /// A reader over the fuzzer's bytes. Reads past the end give zeros (and

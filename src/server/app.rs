@@ -53,7 +53,7 @@ pub const PAGE: &str = include_str!("page.html");
 pub const CLIENT_JS: &str = include_str!("rfc6455.js");
 
 /// Longest epoch accepted in a room URL's query.
-const MAX_EPOCH_LEN: usize = 64;
+pub(crate) const MAX_EPOCH_LEN: usize = 64;
 
 /// Prefix of the WebSocket path that joins a room.
 pub const TOPIC_PATH: &str = "/topic/";
@@ -227,32 +227,16 @@ impl Handler for App {
         match path {
             "/" | "/index.html" => page(ctx.config()),
             "/rfc6455.js" => client_js(),
-            "/push" => {
-                let (mut topic, mut data) = (None, String::new());
-                for pair in request.query().unwrap_or("").split('&') {
-                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                    let slot = match key {
-                        "topic" => topic.get_or_insert_with(String::new),
-                        "data" => &mut data,
-                        _ => continue,
-                    };
-                    match decode_form(value) {
-                        Some(value) => *slot = value,
-                        None => {
-                            return Response::new(
-                                400,
-                                "the query's topic and data must be UTF-8 once percent-decoded\n",
-                            )
-                        }
-                    }
+            "/push" => match PushQuery::parse(request.query()) {
+                Ok(PushQuery {
+                    topic: Some(topic),
+                    data,
+                }) => self.publish(ctx, request, &topic, MessageKind::Text, data.as_bytes()),
+                Ok(PushQuery { topic: None, .. }) => {
+                    Response::new(400, "/push needs ?topic=NAME (and &data=TEXT)\n")
                 }
-                match topic {
-                    Some(topic) => {
-                        self.publish(ctx, request, &topic, MessageKind::Text, data.as_bytes())
-                    }
-                    None => Response::new(400, "/push needs ?topic=NAME (and &data=TEXT)\n"),
-                }
-            }
+                Err(refusal) => refusal,
+            },
             "/stats" => Response::json(200, stats_json(&ctx.stats())),
             "/favicon.ico" => Response::not_found(),
             _ => Response::upgrade_required(),
@@ -344,19 +328,54 @@ fn attr(s: &str) -> String {
     out
 }
 
+/// What `GET /push` asks for: `?topic=NAME&data=TEXT`, each value
+/// percent-decoded strictly (`+` is a space), the last of a key winning;
+/// other keys are ignored.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct PushQuery {
+    pub(crate) topic: Option<String>,
+    /// Empty without `data`.
+    pub(crate) data: String,
+}
+
+impl PushQuery {
+    /// 400 if a value is malformed or not UTF-8 once decoded.
+    pub(crate) fn parse(query: Option<&str>) -> Result<PushQuery, Response> {
+        let mut q = PushQuery::default();
+        for pair in query.unwrap_or("").split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match key {
+                "topic" => q.topic.get_or_insert_with(String::new),
+                "data" => &mut q.data,
+                _ => continue,
+            };
+            match decode_form(value) {
+                Some(value) => *slot = value,
+                None => {
+                    return Err(Response::new(
+                        400,
+                        "the query's topic and data must be UTF-8 once percent-decoded\n",
+                    ))
+                }
+            }
+        }
+        Ok(q)
+    }
+}
+
 /// What a room URL's query asks for.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct RoomQuery {
+pub(crate) struct RoomQuery {
     /// Messages in the tagged form (`ids=1`, implied by `since`).
-    ids: bool,
+    pub(crate) ids: bool,
     /// Resume after this id (`since=ID`).
-    since: Option<u64>,
+    pub(crate) since: Option<u64>,
     /// The epoch of that id (`epoch=E`).
-    epoch: Option<String>,
+    pub(crate) epoch: Option<String>,
 }
 
 impl RoomQuery {
-    fn parse(query: Option<&str>) -> Result<RoomQuery, Response> {
+    pub(crate) fn parse(query: Option<&str>) -> Result<RoomQuery, Response> {
         let mut q = RoomQuery::default();
         for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             match &*key {
@@ -385,13 +404,13 @@ impl RoomQuery {
 
 /// The room a WebSocket path joins: `Some` for `/topic/...`, with the
 /// decoded name or the refusal.
-fn room(path: &str) -> Option<Result<String, Response>> {
+pub(crate) fn room(path: &str) -> Option<Result<String, Response>> {
     path.strip_prefix(TOPIC_PATH).map(decode)
 }
 
 /// Percent-decodes a topic name from a path; 400 if an escape is
 /// malformed or the name is not UTF-8.
-fn decode(encoded: &str) -> Result<String, Response> {
+pub(crate) fn decode(encoded: &str) -> Result<String, Response> {
     percent_decode(encoded, false).ok_or_else(|| {
         Response::new(
             400,
@@ -402,7 +421,7 @@ fn decode(encoded: &str) -> Result<String, Response> {
 
 /// Decodes a query value (`+` is a space); `None` if an escape is
 /// malformed or the result is not UTF-8.
-fn decode_form(encoded: &str) -> Option<String> {
+pub(crate) fn decode_form(encoded: &str) -> Option<String> {
     percent_decode(encoded, true)
 }
 
