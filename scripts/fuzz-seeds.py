@@ -313,6 +313,14 @@ def tls_seeds(corpus):
         # a byte at a time, written a byte at a time.
         b"\x20\x01"
         + b"".join(step(bytes.fromhex("1603010002") + ch[i : i + 2]) for i in range(5, len(ch), 2)),
+        # Flags bit 6: a real client finishes the handshake first; then
+        # client writes (0xfffb), server writes (0xfffe), a client close
+        # (0xfffa), forged records.
+        b"\x46\x00" + b"\xfb\xff\x64\x00" + write + b"\xc8\x00" + b"\xfa\xff",
+        b"\x40\x03" + b"\xfb\xff\x00\x80" + write + b"\xff\xff" + writable
+        + b"\xfb\xff\x10\x00" + b"\xfa\xff",
+        b"\x5b\x06" + b"\xfb\xff\x00\x01" + write + b"\x00\x40" + step(junk_app) + writable,
+        b"\x44\x02" + b"\xfb\xff\xff\xff" + b"\xfb\xff\xff\xff" + eof,
     ]:
         corpus.add("tls_server", seed)
 

@@ -30,6 +30,24 @@ use crate::server::tls::{ServerTls, Socket, TlsStream, MAX_PLAINTEXT_PER_WRITE, 
 pub const TLS_HANDSHAKE_MEMORY: usize =
     2 * MAX_TLS_INPUT + 2 * MAX_PLAINTEXT_PER_WRITE + (16 << 10);
 
+/// The same once the handshake is done (the `session` mode): besides the
+/// above, decrypted plaintext the caller has not read (what the buffered
+/// ciphertext held, at most `MAX_TLS_INPUT`, plus one record), a write's
+/// records ([`MAX_PLAINTEXT_PER_WRITE`] and their overhead) with tickets
+/// and key updates, and one record gathered; each `Vec` may reserve up to
+/// twice what it holds.
+pub const TLS_SESSION_MEMORY: usize = TLS_HANDSHAKE_MEMORY
+    + 2 * (MAX_TLS_INPUT + (16 << 10))
+    + 2 * (MAX_PLAINTEXT_PER_WRITE + (16 << 10))
+    + (32 << 10);
+
+/// A step's length field with this value in the `session` mode: the
+/// client writes a `u16` length of plaintext.
+const STEP_CLIENT_WRITE: u16 = 0xfffb;
+/// A step's length field with this value in the `session` mode: the
+/// client shuts down writing (`close_notify`, then its FIN).
+const STEP_CLIENT_CLOSE: u16 = 0xfffa;
+
 /// The caller's read buffer sizes: the worker's is large, a byte at a time
 /// exercises every early return.
 const READ_SIZES: [usize; 8] = [1, 5, 64, 1024, 4096, 16 << 10, 64 << 10, 1 << 17];
@@ -72,11 +90,13 @@ const STEP_REPEAT: u16 = 0xfffc;
 ///
 /// Input: a flags byte (bits 0-2: the caller's read size from
 /// `READ_SIZES`; 3: release idle memory after each step; 4: shut down
-/// writing at the end; 5: `Interrupted` before each piece), a byte for the
+/// writing at the end; 5: `Interrupted` before each piece; 6: the
+/// `session` mode, after a real handshake), a byte for the
 /// socket's writes (bits 0-2: budget per call from `WRITE_SIZES`), then
 /// steps: a little-endian `u16` length and that many bytes of ciphertext,
 /// or one of `STEP_EOF`, `STEP_WRITE` (then a `u16` plaintext length),
-/// `STEP_WRITABLE`, `STEP_REPEAT`.
+/// `STEP_WRITABLE`, `STEP_REPEAT` (and in the session mode
+/// `STEP_CLIENT_WRITE`, `STEP_CLIENT_CLOSE`).
 pub fn fuzz_tls_server(data: &[u8]) {
     let mut input = Input::new(data);
     let flags = input.u8();
@@ -85,6 +105,9 @@ pub fn fuzz_tls_server(data: &[u8]) {
     let shut = flags & 16 != 0;
     let interrupt = flags & 32 != 0;
     let write_size = WRITE_SIZES[usize::from(input.u8() & 7)];
+    if flags & 64 != 0 {
+        return session(input, read_size, write_size, release, interrupt);
+    }
 
     let socket = FakeSocket {
         write_size,
@@ -231,11 +254,13 @@ fn check_read(state: &mut ReadState, result: &io::Result<usize>, tls: &TlsStream
 
 /// The bounds and the output's framing, after any call.
 fn check_layer(tls: &TlsStream<FakeSocket>) {
+    let bound = if tls.is_handshaking() {
+        TLS_HANDSHAKE_MEMORY
+    } else {
+        TLS_SESSION_MEMORY
+    };
     let held = tls.buffer_bytes();
-    assert!(
-        held <= TLS_HANDSHAKE_MEMORY,
-        "{held} bytes of buffers, above {TLS_HANDSHAKE_MEMORY}"
-    );
+    assert!(held <= bound, "{held} bytes of buffers, above {bound}");
     check_records(&tls.socket().written);
 }
 
@@ -387,5 +412,295 @@ impl Socket for FakeSocket {
         assert_eq!(self.fins.get(), 0, "a second FIN");
         self.fins.set(1);
         Ok(())
+    }
+}
+
+/// The `session` mode (flags bit 6): a real client (the crate's own
+/// [`TlsStream`] over rustls' client, trusting any certificate) completes
+/// the handshake with the server first; then the steps drive both. Raw
+/// pieces go to the server as forged ciphertext. Checks, besides the
+/// bounds, framing and read rules above: a short read leaves the socket
+/// empty (the worker stops reading there); what the server reads is a
+/// prefix of what the client wrote, and what the client reads a prefix of
+/// what the server wrote; with nothing forged and no error, both arrive
+/// whole once everything is delivered.
+fn session(
+    mut input: Input<'_>,
+    read_size: usize,
+    write_size: usize,
+    release: bool,
+    interrupt: bool,
+) {
+    let mut tls = server_tls()
+        .accept(FakeSocket::default())
+        .expect("a server session starts");
+    let client = rustls::client::UnbufferedClientConnection::new(
+        client_config(),
+        rustls::pki_types::ServerName::try_from("localhost").expect("a name"),
+    )
+    .expect("a client session starts");
+    let mut client = TlsStream::new(client, FakeSocket::default());
+    let mut scratch = vec![0u8; 1 << 17];
+    let mut link = Link::default();
+    for _ in 0..32 {
+        let _ = client.flush_pending();
+        link.send_to_server(&mut client, &mut tls);
+        let _ = tls.read(&mut scratch);
+        link.send_to_client(&mut tls, &mut client);
+        let _ = client.read(&mut scratch);
+        if !tls.is_handshaking() && !client.is_handshaking() {
+            break;
+        }
+    }
+    assert!(
+        !tls.is_handshaking() && !client.is_handshaking(),
+        "the handshake did not finish"
+    );
+    let _ = client.flush_pending();
+    link.send_to_server(&mut client, &mut tls);
+    tls.socket_mut().write_size = write_size;
+
+    let mut buf = vec![0u8; read_size];
+    let mut state = ReadState::Open;
+    let (mut client_out, mut server_in) = (Vec::new(), Vec::new());
+    let (mut server_out, mut client_in) = (Vec::new(), Vec::new());
+    let mut forged = false;
+    let mut client_done = false;
+    while !input.is_empty() {
+        match input.u16() {
+            STEP_EOF => {
+                tls.socket_mut().eof = true;
+                client_done = true;
+            }
+            STEP_WRITE => {
+                let len = usize::from(input.u16());
+                let plain = pattern(server_out.len(), len, 0x5a);
+                if let Ok(k) = tls.write(&plain) {
+                    assert!(
+                        k <= len && k <= MAX_PLAINTEXT_PER_WRITE,
+                        "took {k} of {len}"
+                    );
+                    server_out.extend_from_slice(&plain[..k]);
+                }
+            }
+            STEP_WRITABLE => {
+                tls.socket_mut().write_size = usize::MAX;
+                let _ = tls.flush_pending();
+                tls.socket_mut().write_size = write_size;
+            }
+            STEP_CLIENT_WRITE => {
+                let len = usize::from(input.u16());
+                if !client_done {
+                    let plain = pattern(client_out.len(), len, 0xc3);
+                    let mut at = 0;
+                    while at < len {
+                        match client.write(&plain[at..]) {
+                            Ok(k) if k > 0 => at += k,
+                            _ => break,
+                        }
+                    }
+                    client_out.extend_from_slice(&plain[..at]);
+                }
+            }
+            STEP_CLIENT_CLOSE => {
+                if !client_done {
+                    let _ = client.shutdown_write();
+                    client_done = true;
+                }
+            }
+            step => {
+                let (len, times) = match step {
+                    STEP_REPEAT => (input.u16(), usize::from(input.u8()) + 1),
+                    len => (len, 1),
+                };
+                let piece = input.take(usize::from(len));
+                for _ in 0..times {
+                    tls.socket_mut().incoming.extend(piece);
+                }
+                forged |= !piece.is_empty();
+            }
+        }
+        link.send_to_server(&mut client, &mut tls);
+        tls.socket_mut().interrupt = interrupt;
+        server_reads(&mut tls, &mut buf, &mut state, &mut server_in);
+        assert!(
+            client_out.starts_with(&server_in),
+            "the server read what the client did not write"
+        );
+        link.send_to_client(&mut tls, &mut client);
+        client_reads(&mut client, &mut scratch, &mut client_in);
+        assert!(
+            server_out.starts_with(&client_in),
+            "the client read what the server did not write"
+        );
+        if release {
+            tls.release_idle_memory();
+        }
+        check_layer(&tls);
+    }
+
+    // Everything delivered, both ways.
+    tls.socket_mut().write_size = usize::MAX;
+    let _ = tls.flush_pending();
+    let _ = client.flush_pending();
+    link.send_to_server(&mut client, &mut tls);
+    buf = vec![0u8; 1 << 17];
+    server_reads(&mut tls, &mut buf, &mut state, &mut server_in);
+    link.send_to_client(&mut tls, &mut client);
+    client_reads(&mut client, &mut scratch, &mut client_in);
+    check_layer(&tls);
+    assert!(client_out.starts_with(&server_in));
+    assert!(server_out.starts_with(&client_in));
+    if !forged && state != ReadState::Failed {
+        assert_eq!(
+            server_in.len(),
+            client_out.len(),
+            "the client's bytes did not all arrive"
+        );
+        assert_eq!(
+            client_in.len(),
+            server_out.len(),
+            "the server's bytes did not all arrive"
+        );
+    }
+}
+
+/// Bytes numbered from `from`, so that a byte lost, repeated or moved
+/// shows.
+fn pattern(from: usize, len: usize, salt: u8) -> Vec<u8> {
+    (from..from + len).map(|i| (i % 251) as u8 ^ salt).collect()
+}
+
+/// The worker's read loop, collecting the plaintext.
+fn server_reads(
+    tls: &mut TlsStream<FakeSocket>,
+    buf: &mut [u8],
+    state: &mut ReadState,
+    got: &mut Vec<u8>,
+) {
+    for spin in 0.. {
+        assert!(spin < 1 << 16, "the read loop does not end");
+        let result = tls.read(buf);
+        check_read(state, &result, tls);
+        match result {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+        match result {
+            Ok(n) if n == buf.len() => {}
+            Ok(n) => {
+                // The caller's rule: a short read means the socket is
+                // drained (nothing arrives while this loop runs, so no
+                // readiness event would come for what is left).
+                assert!(
+                    n == 0 || tls.socket().incoming.is_empty(),
+                    "a short read ({n} of {}) with {} bytes left in the socket",
+                    buf.len(),
+                    tls.socket().incoming.len()
+                );
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+fn client_reads(client: &mut TlsStream<FakeSocket>, buf: &mut [u8], got: &mut Vec<u8>) {
+    for _ in 0..1 << 12 {
+        match client.read(buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// What has crossed between the two sockets.
+#[derive(Default)]
+struct Link {
+    to_server: usize,
+    to_client: usize,
+}
+
+impl Link {
+    fn send_to_server(
+        &mut self,
+        client: &mut TlsStream<FakeSocket>,
+        server: &mut TlsStream<FakeSocket>,
+    ) {
+        let new = &client.socket().written[self.to_server..];
+        self.to_server += new.len();
+        server.socket_mut().incoming.extend(new);
+        if client.socket().fins.get() > 0 {
+            server.socket_mut().eof = true;
+        }
+    }
+
+    fn send_to_client(
+        &mut self,
+        server: &mut TlsStream<FakeSocket>,
+        client: &mut TlsStream<FakeSocket>,
+    ) {
+        let new = &server.socket().written[self.to_client..];
+        self.to_client += new.len();
+        client.socket_mut().incoming.extend(new);
+        if server.socket().fins.get() > 0 {
+            client.socket_mut().eof = true;
+        }
+    }
+}
+
+fn client_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    Arc::clone(CONFIG.get_or_init(|| {
+        let mut config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+            .with_safe_default_protocol_versions()
+            .expect("the provider supports the default protocol versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(TrustAnything))
+            .with_no_client_auth();
+        config.alpn_protocols = vec![crate::tls::ALPN_HTTP1.to_vec()];
+        Arc::new(config)
+    }))
+}
+
+/// The client's side of [`ZeroKey`]: any certificate, any signature.
+#[derive(Debug)]
+struct TrustAnything;
+
+impl rustls::client::danger::ServerCertVerifier for TrustAnything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        vec![
+            SignatureScheme::ECDSA_NISTP256_SHA256,
+            SignatureScheme::ED25519,
+        ]
     }
 }
