@@ -375,10 +375,22 @@ pub(crate) struct RoomQuery {
 }
 
 impl RoomQuery {
+    /// Each value is percent-decoded strictly, as `/push`'s: 400 if one is
+    /// malformed or not UTF-8 once decoded.
     pub(crate) fn parse(query: Option<&str>) -> Result<RoomQuery, Response> {
         let mut q = RoomQuery::default();
-        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            match &*key {
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if !matches!(key, "ids" | "since" | "epoch") {
+                continue;
+            }
+            let Some(value) = decode_form(value) else {
+                return Err(Response::new(
+                    400,
+                    "the query's values must be UTF-8 once percent-decoded\n",
+                ));
+            };
+            match key {
                 "ids" => {
                     q.ids = match &*value {
                         "" | "1" | "true" => true,
@@ -386,13 +398,12 @@ impl RoomQuery {
                         _ => return Err(Response::new(400, "ids takes 1 or 0\n")),
                     }
                 }
+                // Digits only: `parse` would take a leading `+` too.
                 "since" => match value.parse::<u64>() {
-                    Ok(id) => q.since = Some(id),
-                    Err(_) => {
-                        return Err(Response::new(400, "since takes a message id (0 or more)\n"))
-                    }
+                    Ok(id) if value.bytes().all(|b| b.is_ascii_digit()) => q.since = Some(id),
+                    _ => return Err(Response::new(400, "since takes a message id (0 or more)\n")),
                 },
-                "epoch" if value.len() <= MAX_EPOCH_LEN => q.epoch = Some(value.into_owned()),
+                "epoch" if value.len() <= MAX_EPOCH_LEN => q.epoch = Some(value),
                 "epoch" => return Err(Response::new(400, "epoch is too long\n")),
                 _ => {}
             }
@@ -659,7 +670,7 @@ mod tests {
 
     #[test]
     fn room_queries_are_read_strictly() {
-        let q = |s| RoomQuery::parse(Some(s)).map_err(|r| r.status());
+        let q = |s: &str| RoomQuery::parse(Some(s)).map_err(|r| r.status());
         assert_eq!(q(""), Ok(RoomQuery::default()));
         assert!(q("ids=1").unwrap().ids);
         assert!(!q("ids=0").unwrap().ids);
@@ -673,6 +684,21 @@ mod tests {
         assert_eq!(q("since=99999999999999999999999"), Err(400));
         assert_eq!(q("ids=maybe"), Err(400));
         assert_eq!(q(&format!("since=1&epoch={}", "e".repeat(65))), Err(400));
+        // As strict as paths and /push: no `+` sign, no U+FFFD stand-in.
+        assert_eq!(q("since=%2B5"), Err(400));
+        assert_eq!(q("since=1&epoch=%FF"), Err(400));
+        assert_eq!(q("since=1&epoch=%zz"), Err(400));
+        assert_eq!(
+            q("since=1&epoch=a%2Fb").unwrap().epoch.as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(
+            q("other=%FF&ids=1"),
+            Ok(RoomQuery {
+                ids: true,
+                ..RoomQuery::default()
+            })
+        );
     }
 
     #[test]
