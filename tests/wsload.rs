@@ -459,9 +459,29 @@ fn fanout_over_wss_through_our_rooms() {
     }
     let (published, msgs) = (run.number("published"), run.number("msgs"));
     assert!(published > 0.0, "{published}");
-    // 31 receivers per message; 2 x 16 may end after the window.
-    assert!(msgs <= 31.0 * published, "{msgs} {published}");
-    assert!(msgs >= 31.0 * (published - 32.0), "{msgs} {published}");
+    // 31 receivers per message, within the window slack (`within_slack`).
+    within_slack(msgs, published, 31.0, 2.0 * 16.0);
+}
+
+/// Checks a fan-out run's deliveries against its publications: each of
+/// `published` messages reaches `receivers`, give or take the messages
+/// in flight at the window's edges, at most `in_flight` (the publishers'
+/// windows together). wsload counts a publication by the publisher's clock
+/// and a delivery by the receiver's, read before the read that brings it:
+/// a message sent inside the window can arrive after its end (at most
+/// `in_flight`), or be taken by a read whose clock was read before the
+/// window's start or end (at most `in_flight` again, the most the
+/// publishers can send ahead of a receiver that is reading), and a busy
+/// machine makes those edges wide.
+fn within_slack(msgs: f64, published: f64, receivers: f64, in_flight: f64) {
+    assert!(
+        msgs <= receivers * (published + in_flight),
+        "{msgs} deliveries of {published}"
+    );
+    assert!(
+        msgs >= receivers * (published - 2.0 * in_flight),
+        "{msgs} deliveries of {published}"
+    );
 }
 
 /// What the benchmark scripts record in a run's errors column for wsload's
@@ -634,11 +654,8 @@ fn fanout_every_receiver_gets_every_message_in_order() {
     }
     let (published, msgs) = (run.number("published"), run.number("msgs"));
     assert!(published > 0.0 && msgs > 0.0);
-    // 41 receivers per message. Without a warm-up every message is sent
-    // within the window, and only those the window let out last (2 x 8)
-    // may reach some receivers after its end.
-    assert!(msgs <= 41.0 * published, "{msgs} {published}");
-    assert!(msgs >= 41.0 * (published - 16.0), "{msgs} {published}");
+    // 41 receivers per message, within the window slack (`within_slack`).
+    within_slack(msgs, published, 41.0, 2.0 * 8.0);
     let (p50, p99) = (run.number("p50_us"), run.number("p99_us"));
     assert!(p50 > 0.0 && p50 <= p99);
     assert!(run.number("server_ns_per_msg") > 0.0);
@@ -675,9 +692,8 @@ fn fanout_through_our_rooms_on_two_workers() {
     }
     let (published, msgs) = (run.number("published"), run.number("msgs"));
     assert!(published > 0.0, "{published}");
-    // 62 receivers per message; 3 x 16 may end after the window.
-    assert!(msgs <= 62.0 * published, "{msgs} {published}");
-    assert!(msgs >= 62.0 * (published - 48.0), "{msgs} {published}");
+    // 62 receivers per message, within the window slack (`within_slack`).
+    within_slack(msgs, published, 62.0, 3.0 * 16.0);
 }
 
 #[test]

@@ -483,12 +483,18 @@ fn drive(conn: &mut MemberConn, i: usize, ctx: &mut Ctx<'_>, readable: bool) {
 /// Reads until the socket is drained (a short read says so: edge-triggered
 /// readiness fires again for anything that arrives later), checking every
 /// message.
+///
+/// The clock is read for each read: while this loop runs, the publishers go
+/// on as this member takes messages, so a time taken once for the whole
+/// drain could count messages published inside the window as received
+/// before it, without bound. Read by read, at most a window of messages per
+/// publisher can be published between the clock and the read.
 fn read_and_check(conn: &mut MemberConn, ctx: &mut Ctx<'_>) -> Result<(), String> {
-    let now = Instant::now();
-    let since_epoch = now.saturating_duration_since(ctx.plan.epoch);
-    let t = nanos_since(ctx.plan.epoch, now);
-    let in_window = now >= ctx.schedule.measure_from && now < ctx.schedule.measure_to;
     loop {
+        let now = Instant::now();
+        let since_epoch = now.saturating_duration_since(ctx.plan.epoch);
+        let t = nanos_since(ctx.plan.epoch, now);
+        let in_window = now >= ctx.schedule.measure_from && now < ctx.schedule.measure_to;
         let got = read_some(conn, since_epoch)?;
         if got == Got::Nothing {
             return Ok(());
