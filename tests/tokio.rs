@@ -743,3 +743,53 @@ fn connect_refuses_wss_without_touching_the_network() {
         assert!(accepted.is_err(), "a TCP connection was opened for wss://");
     });
 }
+
+/// `poll_ready` cannot know the next item's size: an item the output
+/// bound has no room for until queued output is written waits for it (and
+/// keeps its place before later sends) instead of failing with `Full`,
+/// as `feed_message` waits. On a `WebSocket` and on a `SendHalf`.
+#[test]
+fn the_sink_waits_for_room_instead_of_failing_full() {
+    runtime().block_on(async {
+        for split in [false, true] {
+            let (a, mut b) = tokio::io::duplex(64);
+            let mut config = Config::default();
+            config.limits.max_output_buffer = 10_000;
+            let ws = WebSocket::from_connection(a, rfc6455::Connection::server(config));
+            let reader = tokio::spawn(async move {
+                let mut got = Vec::new();
+                b.read_to_end(&mut got).await.unwrap();
+                got
+            });
+            let sends = async {
+                if split {
+                    let (_rx, mut tx) = ws.split();
+                    for i in 0..3u8 {
+                        tx.feed(Message::Binary(vec![i; 6000])).await?;
+                    }
+                    tx.send_binary(&[3; 6000]).await
+                } else {
+                    let mut ws = ws;
+                    for i in 0..3u8 {
+                        ws.feed(Message::Binary(vec![i; 6000])).await?;
+                    }
+                    ws.send_binary(&[3; 6000]).await
+                }
+            };
+            tokio::time::timeout(std::time::Duration::from_secs(10), sends)
+                .await
+                .expect("the sends stalled")
+                .unwrap();
+            let got = tokio::time::timeout(std::time::Duration::from_secs(10), reader)
+                .await
+                .expect("the reader stalled")
+                .unwrap();
+            let frames: Vec<u8> = got.chunks(6004).map(|f| f[4]).collect();
+            assert_eq!(
+                (got.len(), frames),
+                (4 * 6004, vec![0, 1, 2, 3]),
+                "split: {split}"
+            );
+        }
+    });
+}

@@ -50,6 +50,9 @@ pub(crate) struct Driver<S: AsyncWrite + Unpin> {
     /// A read error met while reading ahead (`read_ahead`), reported by
     /// the next read instead.
     read_error: Option<io::Error>,
+    /// A `Sink` item the output bound had no room for yet.
+    #[cfg(feature = "futures")]
+    pub(crate) sink_item: Option<super::Message>,
 }
 
 /// Most spare read buffers a thread keeps, and the largest kept.
@@ -104,6 +107,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             lane: ReplyLane::new(),
             short_read: false,
             read_error: None,
+            #[cfg(feature = "futures")]
+            sink_item: None,
+        }
+    }
+
+    /// Queues the `Sink` item still waiting for room, writing output until
+    /// it fits: a send or flush must not overtake it.
+    pub(crate) fn poll_sink_item(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        #[cfg(feature = "futures")]
+        return super::message::poll_sink_item(self, cx);
+        #[cfg(not(feature = "futures"))]
+        {
+            let _ = cx;
+            Poll::Ready(Ok(()))
         }
     }
 
@@ -303,6 +320,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         data: &[u8],
         direct: bool,
     ) -> Poll<Result<(), Error>> {
+        ready!(self.poll_sink_item(cx))?;
         loop {
             let sent = if direct
                 && data.len() >= DIRECT_MIN

@@ -74,7 +74,7 @@ impl From<Vec<u8>> for Message {
 }
 
 #[cfg(feature = "futures")]
-pub(crate) use adapters::poll_message;
+pub(crate) use adapters::{poll_message, poll_sink_item};
 
 #[cfg(feature = "futures")]
 mod adapters {
@@ -129,45 +129,92 @@ mod adapters {
         }
     }
 
+    /// Queues `item`. [`SendError::Full`](crate::SendError::Full) from the
+    /// connection is left to the caller, which waits for room and retries.
+    fn queue_item<S: AsyncRead + AsyncWrite + Unpin>(
+        driver: &mut Driver<S>,
+        item: &Message,
+    ) -> Result<(), crate::SendError> {
+        let conn = &mut driver.conn;
+        match item {
+            Message::Text(t) => conn.send_text(t),
+            Message::Binary(b) => conn.send_binary(b),
+            Message::Fragment { kind, data, fin } => conn.send_fragment(*kind, data, *fin),
+            Message::Ping(p) => conn.ping(ControlPayload::new(p).ok_or(crate::SendError::Full)?),
+            Message::Pong(p) => conn.pong(ControlPayload::new(p).ok_or(crate::SendError::Full)?),
+            Message::Close(code, reason) => conn.close(
+                code.unwrap_or(CloseCode::NORMAL),
+                CloseReason::truncate(reason),
+            ),
+        }
+    }
+
+    /// Queues `item`, or keeps it aside when the output bound has no room
+    /// for it until queued output is written: `poll_ready` cannot know the
+    /// next item's size, so an item that finds no room waits (the next
+    /// `poll_ready`, `poll_flush`, `poll_close`, send or flush writes and
+    /// queues it) instead of failing.
     fn start_send<S: AsyncRead + AsyncWrite + Unpin>(
         driver: &mut Driver<S>,
         item: Message,
     ) -> Result<(), Error> {
-        let conn = &mut driver.conn;
-        match item {
-            Message::Text(t) => conn.send_text(&t)?,
-            Message::Binary(b) => conn.send_binary(&b)?,
-            Message::Fragment { kind, data, fin } => conn.send_fragment(kind, &data, fin)?,
-            Message::Ping(p) => {
-                conn.ping(ControlPayload::new(&p).ok_or(crate::SendError::Full)?)?
-            }
-            Message::Pong(p) => {
-                conn.pong(ControlPayload::new(&p).ok_or(crate::SendError::Full)?)?
-            }
-            Message::Close(code, reason) => conn.close(
-                code.unwrap_or(CloseCode::NORMAL),
-                CloseReason::truncate(&reason),
-            )?,
+        if let Message::Ping(p) | Message::Pong(p) = &item {
+            ControlPayload::new(p).ok_or(crate::SendError::Full)?;
         }
-        Ok(())
+        match queue_item(driver, &item) {
+            Err(crate::SendError::Full) if driver.conn.has_output() => {
+                driver.sink_item = Some(item);
+                Ok(())
+            }
+            r => Ok(r?),
+        }
     }
 
-    /// Ready for an item once the queued output is under the high-water
-    /// mark.
+    /// Writes queued output until the `Sink` item that found no room is
+    /// queued. Every call that queues or flushes runs this first, so the
+    /// item keeps its place among the messages sent around it.
+    pub(crate) fn poll_sink_item<S: AsyncRead + AsyncWrite + Unpin>(
+        driver: &mut Driver<S>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Error>> {
+        while let Some(item) = driver.sink_item.take() {
+            match queue_item(driver, &item) {
+                Err(crate::SendError::Full) if driver.conn.has_output() => {
+                    driver.sink_item = Some(item);
+                    ready!(driver.poll_write_all(cx))?;
+                }
+                r => r?,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Ready for an item once the waiting item is queued and the queued
+    /// output is under the high-water mark.
     fn poll_ready<S: AsyncRead + AsyncWrite + Unpin>(
         driver: &mut Driver<S>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Error>> {
+        ready!(poll_sink_item(driver, cx))?;
         if driver.conn.pending_output_len() > driver.high_water {
             ready!(driver.poll_write_all(cx))?;
         }
         Poll::Ready(Ok(()))
     }
 
+    fn poll_flush<S: AsyncRead + AsyncWrite + Unpin>(
+        driver: &mut Driver<S>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Error>> {
+        ready!(poll_sink_item(driver, cx))?;
+        driver.poll_write_all(cx).map_err(Error::Io)
+    }
+
     fn poll_close<S: AsyncRead + AsyncWrite + Unpin>(
         driver: &mut Driver<S>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Error>> {
+        ready!(poll_sink_item(driver, cx))?;
         if driver.conn.state() == State::Open {
             driver.conn.close(CloseCode::NORMAL, CloseReason::EMPTY)?;
         }
@@ -180,16 +227,17 @@ mod adapters {
         type Item = Result<Message, Error>;
 
         fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            let this = self.get_mut();
-            let (driver, done) = this.parts();
+            let (driver, done) = self.get_mut().parts();
             poll_stream(poll_message(driver, cx), done)
         }
     }
 
     /// Sends owned messages: `poll_ready` waits while output is above the
-    /// high-water mark, `start_send` queues, `poll_flush` writes, and
-    /// `poll_close` sends a close frame (1000) and writes it; the peer's
-    /// answer arrives on the stream side.
+    /// high-water mark, `start_send` queues (an item the output bound has
+    /// no room for waits to be queued by the next `poll_ready`, `poll_flush`
+    /// or `poll_close`), `poll_flush` writes, and `poll_close` sends a close
+    /// frame (1000) and writes it; the peer's answer arrives on the stream
+    /// side.
     impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
         type Error = Error;
 
@@ -202,11 +250,7 @@ mod adapters {
         }
 
         fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-            self.get_mut()
-                .parts()
-                .0
-                .poll_write_all(cx)
-                .map_err(Error::Io)
+            poll_flush(self.get_mut().parts().0, cx)
         }
 
         fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -242,7 +286,7 @@ mod adapters {
         }
 
         fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-            with_send_driver(&self, cx, |d, cx| d.poll_write_all(cx).map_err(Error::Io))
+            with_send_driver(&self, cx, poll_flush)
         }
 
         fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

@@ -240,9 +240,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Writes everything queued and flushes the transport.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.driver.poll_write_all(cx))
-            .await
-            .map_err(Error::Io)
+        poll_fn(|cx| {
+            ready!(self.driver.poll_sink_item(cx))?;
+            self.driver.poll_write_all(cx).map_err(Error::Io)
+        })
+        .await
     }
 
     /// Sends a ping (at most 125 bytes of payload; more fails with
@@ -266,6 +268,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         code: CloseCode,
         reason: &str,
     ) -> Result<(CloseCode, String), Error> {
+        // A `Sink` item still waiting for room goes before the close.
+        let _ = poll_fn(|cx| self.driver.poll_sink_item(cx)).await;
         let conn = &mut self.driver.conn;
         if conn.peer_close().is_none() && !conn.is_close_queued() && conn.state() == State::Open {
             conn.close(code, CloseReason::truncate(reason))?;

@@ -321,6 +321,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SendHalf<S> {
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| {
             with_driver(&self.shared, SEND, cx, |driver, cx| {
+                std::task::ready!(driver.poll_sink_item(cx))?;
                 driver.poll_write_all(cx).map_err(Error::Io)
             })
         })
@@ -338,6 +339,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SendHalf<S> {
     /// the receiving half as [`Event::Close`]; a server's half then ends
     /// TCP.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        // A `Sink` item still waiting for room goes before the close.
+        let _ = poll_fn(|cx| {
+            with_driver(&self.shared, SEND, cx, |driver, cx| {
+                driver.poll_sink_item(cx)
+            })
+        })
+        .await;
         {
             let mut driver = lock(&self.shared);
             let conn = &mut driver.conn;
