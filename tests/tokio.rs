@@ -793,3 +793,32 @@ fn the_sink_waits_for_room_instead_of_failing_full() {
         }
     });
 }
+
+/// A transport that ends without a close frame is an error on the
+/// `Stream`, yielded once (`Closed` with 1006, as `recv` returns), not the
+/// quiet end of a closed connection; on a `WebSocket` and a `RecvHalf`.
+#[test]
+fn the_stream_reports_a_transport_that_ends_without_a_close() {
+    runtime().block_on(async {
+        let (a, b) = tokio::io::duplex(64);
+        let mut ws = WebSocket::from_connection(a, rfc6455::Connection::server(Config::default()));
+        drop(b);
+        let r = ws.next().await;
+        assert!(
+            matches!(r, Some(Err(Error::Closed(CloseCode::ABNORMAL, _)))),
+            "{r:?}"
+        );
+        assert!(ws.next().await.is_none());
+
+        let (a, b) = tokio::io::duplex(64);
+        let ws = WebSocket::from_connection(a, rfc6455::Connection::server(Config::default()));
+        let (mut rx, _tx) = ws.split();
+        drop(b);
+        let r = rx.next().await;
+        assert!(
+            matches!(r, Some(Err(Error::Closed(CloseCode::ABNORMAL, _)))),
+            "{r:?}"
+        );
+        assert!(rx.next().await.is_none());
+    });
+}

@@ -108,7 +108,9 @@ mod adapters {
     }
 
     /// The stream ends after the close handshake; an error is yielded once,
-    /// then the stream ends.
+    /// then the stream ends. A transport that ended without a close frame
+    /// is such an error (`Closed` with 1006), as `recv` says: a consumer
+    /// must be able to tell a dropped connection from a closed one.
     fn poll_stream(
         r: Poll<Result<Message, Error>>,
         done: &mut bool,
@@ -118,7 +120,7 @@ mod adapters {
         }
         match ready!(r) {
             Ok(m) => Poll::Ready(Some(Ok(m))),
-            Err(Error::Closed(..)) => {
+            Err(Error::Closed(code, _)) if code != CloseCode::ABNORMAL => {
                 *done = true;
                 Poll::Ready(None)
             }
