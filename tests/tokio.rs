@@ -822,3 +822,28 @@ fn the_stream_reports_a_transport_that_ends_without_a_close() {
         assert!(rx.next().await.is_none());
     });
 }
+
+/// A single-frame text that is not UTF-8 read through the `Stream`: the
+/// 1007 close goes out before the error is yielded, as `RecvHalf::recv`
+/// does (the stream ends after the error, so no later call writes it).
+#[test]
+fn the_stream_sends_the_1007_close_before_the_error() {
+    runtime().block_on(async {
+        let (a, mut b) = tokio::io::duplex(4096);
+        let mut ws = WebSocket::from_connection(a, rfc6455::Connection::server(Config::default()));
+        let mut frame = Vec::new();
+        Frame::new(OpCode::Text, b"ok \xff")
+            .masked([1, 2, 3, 4])
+            .encode_to_vec(&mut frame);
+        b.write_all(&frame).await.unwrap();
+        let r = ws.next().await;
+        assert!(matches!(r, Some(Err(Error::Protocol(_)))), "{r:?}");
+        let mut got = [0u8; 4];
+        tokio::time::timeout(std::time::Duration::from_secs(5), b.read_exact(&mut got))
+            .await
+            .expect("no 1007 close when the Stream yielded the error")
+            .unwrap();
+        assert_eq!((got[0], &got[2..4]), (0x88, &[0x03, 0xef][..]));
+        drop(ws);
+    });
+}

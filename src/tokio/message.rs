@@ -103,7 +103,14 @@ mod adapters {
         Poll::Ready(match driver.conn.next_event() {
             Ok(Some(event)) => Ok(Message::from(event)),
             Ok(None) => Err(Error::Closed(CloseCode::ABNORMAL, String::new())),
-            Err(e) => Err(Error::Protocol(e)),
+            Err(e) => {
+                // A single-frame text that is not UTF-8: its 1007 close goes
+                // out before the error (the stream then ends, so no later
+                // call would write it). Polled again, `poll_event` finishes
+                // the write and returns the same error.
+                let _ = ready!(driver.poll_finish(cx));
+                Err(Error::Protocol(e))
+            }
         })
     }
 
