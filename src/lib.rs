@@ -110,12 +110,68 @@
 //!   println!("{:?}", ws.recv().await?);
 //!   # Ok(()) }
 //!   ```
-//! - **hyper and axum**: let the HTTP server route the request, answer the
-//!   upgrade with [`handshake`] (`UpgradeRequest::accept_key`), take the
-//!   upgraded stream from `hyper::upgrade::on`, and drive it with
-//!   `rfc6455::tokio::WebSocket::from_connection(TokioIo::new(upgraded),
-//!   Connection::server(config))`. `examples/hyper-upgrade.rs` and
-//!   `examples/axum-upgrade.rs` do it in full.
+//! - **hyper and axum** (feature `tokio`): let the HTTP server route the
+//!   request, check it and compute the 101's `Sec-WebSocket-Accept` with
+//!   [`handshake`] (the head written back out as bytes for a
+//!   [`handshake::RequestParser`], which applies every check of RFC 6455
+//!   section 4.2.1; then `UpgradeRequest::accept_key`), answer 101, take
+//!   the upgraded stream from `hyper::upgrade::on` (the connection served
+//!   `with_upgrades()`), and drive it with `WebSocket::from_connection`
+//!   over `hyper_util::rt::TokioIo`. `examples/hyper-upgrade.rs` and
+//!   `examples/axum-upgrade.rs` do it in full; a hyper service:
+//!
+//!   ```no_run
+//!   # #[cfg(feature = "tokio")]
+//!   # mod doc {
+//!   use http_body_util::Empty;
+//!   use hyper::body::{Bytes, Incoming};
+//!   use hyper::{Request, Response, StatusCode};
+//!   use hyper_util::rt::TokioIo;
+//!   use rfc6455::frame::Status;
+//!   use rfc6455::handshake::{Opening, RequestParser};
+//!   use rfc6455::tokio::WebSocket;
+//!   use rfc6455::{Config, Connection, Event};
+//!
+//!   async fn websocket(mut request: Request<Incoming>) -> Response<Empty<Bytes>> {
+//!       let mut head = format!("{} {} HTTP/1.1\r\n", request.method(), request.uri());
+//!       for (name, value) in request.headers() {
+//!           let value = value.to_str().unwrap_or("\u{0}"); // refused below
+//!           head.push_str(&format!("{name}: {value}\r\n"));
+//!       }
+//!       head.push_str("\r\n");
+//!       let accept_key = match RequestParser::default().parse(head.as_bytes()) {
+//!           Ok(Status::Complete(Opening::WebSocket(upgrade))) => upgrade.accept_key(),
+//!           _ => {
+//!               let mut refusal = Response::new(Empty::new());
+//!               *refusal.status_mut() = StatusCode::BAD_REQUEST;
+//!               return refusal;
+//!           }
+//!       };
+//!       // The upgrade completes once hyper has sent the 101.
+//!       let on_upgrade = hyper::upgrade::on(&mut request);
+//!       tokio::spawn(async move {
+//!           let Ok(upgraded) = on_upgrade.await else { return };
+//!           let conn = Connection::server(Config::default());
+//!           let mut ws = WebSocket::from_connection(TokioIo::new(upgraded), conn);
+//!           while let Ok(true) = ws
+//!               .recv_with(|event, reply| match event {
+//!                   Event::Text(t) => reply.send_text(t).is_ok(),
+//!                   Event::Close { .. } => false,
+//!                   _ => true,
+//!               })
+//!               .await
+//!           {}
+//!       });
+//!       Response::builder()
+//!           .status(StatusCode::SWITCHING_PROTOCOLS)
+//!           .header("Upgrade", "websocket")
+//!           .header("Connection", "Upgrade")
+//!           .header("Sec-WebSocket-Accept", accept_key.as_str())
+//!           .body(Empty::new())
+//!           .unwrap()
+//!   }
+//!   # }
+//!   ```
 //! - **Your own loop**, over any byte stream (here `Read + Write`; a
 //!   non-blocking socket, an embedded UART or a WASM host work the same):
 //!

@@ -9,26 +9,33 @@
 //! use rfc6455::connection::Event;
 //! use rfc6455::tokio::{accept, ServerConfig};
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn run() -> std::io::Result<()> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
-//! let config = ServerConfig::default();
+//! let config = std::sync::Arc::new(ServerConfig::default());
 //! loop {
 //!     let (stream, _) = listener.accept().await?;
-//!     let mut ws = accept(stream, &config).await?;
-//!     // Echo, replying while the event still borrows the read buffer.
-//!     while let Ok(more) = ws
-//!         .recv_with(|event, reply| match event {
-//!             Event::Text(t) => reply.send_text(t).is_ok(),
-//!             Event::Binary(b) => reply.send_binary(b).is_ok(),
-//!             Event::Close { .. } => false,
-//!             _ => true, // pings are answered by the connection
-//!         })
-//!         .await
-//!     {
-//!         if !more {
-//!             break;
+//!     let config = config.clone();
+//!     // One task per connection: one slow or refused client stops no other.
+//!     tokio::spawn(async move {
+//!         // A refused handshake has been answered already.
+//!         let Ok(mut ws) = accept(stream, &config).await else {
+//!             return;
+//!         };
+//!         // Echo, replying while the event still borrows the read buffer.
+//!         while let Ok(more) = ws
+//!             .recv_with(|event, reply| match event {
+//!                 Event::Text(t) => reply.send_text(t).is_ok(),
+//!                 Event::Binary(b) => reply.send_binary(b).is_ok(),
+//!                 Event::Close { .. } => false,
+//!                 _ => true, // pings are answered by the connection
+//!             })
+//!             .await
+//!         {
+//!             if !more {
+//!                 break;
+//!             }
 //!         }
-//!     }
+//!     });
 //! }
 //! # }
 //! ```
