@@ -283,6 +283,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// `.await`; pongs and close replies go out from whichever half writes
     /// next. The receiving half copies each event into a buffer of its own
     /// (the lock cannot be held while the app looks at it).
+    ///
+    /// Only the receiving half reads: keep it polled for as long as the
+    /// connection lives. With it dropped (or idle), the peer's pings and
+    /// its close frame go unanswered while the sending half goes on.
     pub fn split(self) -> (RecvHalf<S>, SendHalf<S>) {
         split::split(self.driver)
     }
