@@ -63,6 +63,12 @@ const ENTRY_OVERHEAD: usize = 96;
 /// over many topics held several times the byte bound.
 const LOG_OVERHEAD: usize = 512;
 
+/// What `entry` counts against the byte bound: the log's own overhead rides
+/// on its only entry (`alone`), added with the first and taken with the last.
+fn charge(entry: &Entry, alone: bool) -> usize {
+    entry.bytes() + if alone { LOG_OVERHEAD } else { 0 }
+}
+
 /// Bounds of the topic history
 /// ([`ServerConfig::history`](super::ServerConfig::history)).
 ///
@@ -447,10 +453,7 @@ impl Histories {
             at: now,
             message: message.clone(),
         };
-        let mut bytes = entry.bytes();
-        if log.entries.is_empty() {
-            bytes += LOG_OVERHEAD;
-        }
+        let bytes = charge(&entry, log.entries.is_empty());
         log.bytes += bytes;
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         log.entries.push_back(entry);
@@ -478,10 +481,7 @@ impl Histories {
 
     fn pop_oldest(&self, log: &mut Log) -> Option<Instant> {
         let entry = log.entries.pop_front()?;
-        let mut bytes = entry.bytes();
-        if log.entries.is_empty() {
-            bytes += LOG_OVERHEAD;
-        }
+        let bytes = charge(&entry, log.entries.is_empty());
         log.bytes -= bytes;
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);
         // The byte bound counts entries, not room: a log that once held
