@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::pki::{temp_dir, TestPki};
 use rfc6455::connection::{Config, Connection, Event};
 use rfc6455::frame::{Frame, OpCode};
-use rfc6455::server::tls::{ServerTls, Socket, TlsStream, MAX_PLAINTEXT_PER_WRITE};
+use rfc6455::server::tls::{ServerTls, Socket, TlsStream, MAX_PLAINTEXT_PER_WRITE, MAX_TLS_INPUT};
 use rfc6455::tls::rustls;
 use rfc6455::tls::rustls::pki_types::ServerName;
 use rfc6455::{CloseCode, CloseReason};
@@ -1341,4 +1341,39 @@ fn mangled_records_fail_with_invalid_data_and_never_panic() {
             pair.server.release_idle_memory();
         }
     }
+}
+
+#[test]
+fn the_input_buffer_never_holds_more_than_max_tls_input() {
+    // A ClientHello as long as a handshake message can be (64 KiB),
+    // in records of 16 KiB: with the record headers it does not fit
+    // in 64 KiB, so the input buffer takes its last step, to
+    // MAX_TLS_INPUT, and must not reserve more than that.
+    let mut message = vec![0x01, 0x00, 0xff, 0xff];
+    message.resize(4 + 0xffff, 0x41);
+    let mut wire_bytes = Vec::new();
+    for record in message.chunks(1 << 14) {
+        wire_bytes.extend_from_slice(&[0x16, 0x03, 0x01]);
+        wire_bytes.extend_from_slice(&(record.len() as u16).to_be_bytes());
+        wire_bytes.extend_from_slice(record);
+    }
+    assert!(wire_bytes.len() > 64 << 10);
+    let pki = TestPki::localhost();
+    let (_client_end, server_end, wire) = socket_pair();
+    let mut server = server_tls(&pki).accept(server_end).unwrap();
+    // All but the last bytes: the message is still in progress.
+    let held_back = 16;
+    wire.to_server
+        .borrow_mut()
+        .network
+        .extend(&wire_bytes[..wire_bytes.len() - held_back]);
+    let mut buf = [0u8; 256];
+    let err = server.read(&mut buf).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+    assert!(
+        server.buffer_bytes() <= MAX_TLS_INPUT + (16 << 10),
+        "{} bytes held for {} bytes of input",
+        server.buffer_bytes(),
+        wire_bytes.len() - held_back
+    );
 }

@@ -19,8 +19,7 @@ use crate::server::tls::{ServerTls, Socket, TlsStream, MAX_PLAINTEXT_PER_WRITE, 
 /// the code:
 ///
 /// - ciphertext in: at most [`MAX_TLS_INPUT`] bytes, in a `Vec` grown by
-///   doubling from 4 KiB (`room` resizes it; the last step, 64 to 96 KiB,
-///   may reserve 128 KiB): below `2 * MAX_TLS_INPUT`;
+///   doubling from 4 KiB, each step reserved exactly;
 /// - plaintext held until the handshake allows sealing it: at most
 ///   [`MAX_PLAINTEXT_PER_WRITE`], in a `Vec` that may reserve twice that;
 /// - records out: one server flight (ServerHello to Finished, with this
@@ -28,7 +27,7 @@ use crate::server::tls::{ServerTls, Socket, TlsStream, MAX_PLAINTEXT_PER_WRITE, 
 /// - decrypted plaintext and the gathering buffer: empty before the
 ///   handshake ends, which a fuzzer cannot reach (it cannot compute keys).
 pub const TLS_HANDSHAKE_MEMORY: usize =
-    2 * MAX_TLS_INPUT + 2 * MAX_PLAINTEXT_PER_WRITE + (16 << 10);
+    MAX_TLS_INPUT + 2 * MAX_PLAINTEXT_PER_WRITE + (16 << 10);
 
 /// The same once the handshake is done (the `session` mode): besides the
 /// above, decrypted plaintext the caller has not read (what the buffered

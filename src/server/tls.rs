@@ -766,6 +766,9 @@ impl<S: Socket> TlsStream<S> {
         } else {
             len
         };
+        // Exact: `resize` alone may double the capacity, and the last step
+        // (to MAX_TLS_INPUT, not a power of two) would then hold 128 KiB.
+        b.input.reserve_exact(grow_to.saturating_sub(b.input.len()));
         room(&mut b.input, grow_to);
         let offered = b.input.len() - b.input_len;
         loop {
