@@ -56,8 +56,15 @@ pub struct ClientConfig {
     /// Longest wait for data in [`Client::recv`]; `None` waits forever.
     /// Default `None`.
     pub read_timeout: Option<Duration>,
-    /// Longest time [`Client::close`] takes, from sending the close frame
-    /// to the server's end of the TCP connection. Default 5 s.
+    /// Longest a write waits for room in the socket (a server that stopped
+    /// reading, or one gone without a word whose TCP has not given up):
+    /// the send or [`Client::flush`] then fails with [`Error::Timeout`],
+    /// with what was not written still queued (a later `flush` goes on
+    /// with it). `None` waits forever. Default 30 s.
+    pub write_timeout: Option<Duration>,
+    /// Longest time [`Client::close`] takes, from writing what is queued
+    /// and the close frame to the server's end of the TCP connection.
+    /// Default 5 s.
     pub close_timeout: Duration,
     /// Subprotocols to offer, most preferred first.
     pub protocols: Vec<String>,
@@ -111,6 +118,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             read_timeout: None,
+            write_timeout: Some(Duration::from_secs(30)),
             close_timeout: Duration::from_secs(5),
             protocols: Vec::new(),
             origin: None,
@@ -573,7 +581,14 @@ impl Client {
             .tcp()
             .set_read_timeout(config.read_timeout)
             .map_err(Error::Io)?;
-        stream.tcp().set_write_timeout(None).map_err(Error::Io)?;
+        stream
+            .tcp()
+            .set_write_timeout(
+                config
+                    .write_timeout
+                    .map(|t| t.max(Duration::from_millis(1))),
+            )
+            .map_err(Error::Io)?;
         Ok(Client {
             stream,
             conn,
@@ -658,7 +673,25 @@ impl Client {
 
     /// Writes everything queued.
     pub fn flush(&mut self) -> Result<(), Error> {
+        self.flush_by(None)
+    }
+
+    /// Writes everything queued, failing with [`Error::Timeout`] at
+    /// `deadline` (a server that stopped reading).
+    fn flush_by(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
         loop {
+            if let Some(t) = deadline {
+                let left = t.saturating_duration_since(Instant::now());
+                if left.is_zero() && !self.conn.output().is_empty() {
+                    return Err(Error::Timeout);
+                }
+                // Zero means "forever" to the socket.
+                let left = left.max(Duration::from_millis(1));
+                self.stream
+                    .tcp()
+                    .set_write_timeout(Some(left))
+                    .map_err(Error::Io)?;
+            }
             let out = self.conn.output();
             if out.is_empty() {
                 // Over TLS, what a write cut short left in rustls.
@@ -829,7 +862,9 @@ impl Client {
         if self.conn.peer_close().is_none() && !self.conn.is_close_queued() {
             self.conn.close(code, CloseReason::truncate(reason))?;
         }
-        self.flush()?;
+        // What was queued before the close goes first, within the same
+        // limit; the write timeout stays for the replies sent below.
+        self.flush_by(Some(deadline))?;
         while self.conn.peer_close().is_none() {
             match self.wait_event(Some(deadline)) {
                 Ok(()) => {

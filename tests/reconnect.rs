@@ -630,6 +630,85 @@ fn close_gives_up_after_close_timeout_with_keepalive_on() {
     server.stop();
 }
 
+/// A server that takes the upgrade, then reads nothing, holding the
+/// connection until the returned sender is used (a minute at most).
+fn stops_reading() -> (Scripted, mpsc::Sender<()>) {
+    let (release, held) = mpsc::channel::<()>();
+    let held = std::sync::Mutex::new(Some(held));
+    let server = Scripted::start(move |_, mut s| {
+        accept_upgrade(&mut s);
+        let held = held.lock().unwrap().take();
+        std::thread::spawn(move || {
+            if let Some(held) = held {
+                let _ = held.recv_timeout(Duration::from_secs(60));
+            }
+            drop(s);
+        });
+    });
+    (server, release)
+}
+
+#[test]
+fn close_gives_up_after_close_timeout_when_the_server_stops_reading() {
+    // The socket's buffers fill with what the client queued, and the close
+    // frame waits behind it. `close` once wrote with no time limit, so it
+    // blocked for as long as the server held the connection.
+    let (server, release) = stops_reading();
+    let config = ClientConfig {
+        write_timeout: None,
+        ..quick_close()
+    };
+    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &config).unwrap();
+    // Far more than loopback's socket buffers take.
+    let chunk = vec![7u8; 1 << 20];
+    for _ in 0..48 {
+        c.connection().send_binary(&chunk).unwrap();
+    }
+    let (done, closed) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(c.close(rfc6455::CloseCode::NORMAL, "").map(|_| ()));
+    });
+    let result = closed.recv_timeout(Duration::from_secs(30));
+    let _ = release.send(());
+    match result {
+        Ok(Err(Error::Timeout)) => {}
+        Ok(other) => panic!("expected a timeout, got {other:?}"),
+        Err(_) => panic!("close still blocked after 30 s with a 200 ms close timeout"),
+    }
+    server.stop();
+}
+
+#[test]
+fn a_send_to_a_server_that_stopped_reading_times_out_and_stays_queued() {
+    let (server, release) = stops_reading();
+    let config = ClientConfig {
+        write_timeout: Some(Duration::from_millis(200)),
+        ..ClientConfig::default()
+    };
+    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &config).unwrap();
+    // Far more than loopback's socket buffers take, in one message.
+    let big = vec![7u8; 48 << 20];
+    let (done, sent) = mpsc::channel();
+    std::thread::spawn(move || {
+        let result = c.send_binary(&big);
+        let queued = c.connection().output().len();
+        let _ = done.send((result, queued));
+    });
+    let result = sent.recv_timeout(Duration::from_secs(30));
+    let _ = release.send(());
+    match result {
+        Ok((Err(Error::Timeout), queued)) => {
+            assert!(
+                queued > 0 && queued < (48 << 20),
+                "{queued} bytes still queued"
+            );
+        }
+        Ok((other, _)) => panic!("expected a timeout, got {other:?}"),
+        Err(_) => panic!("send still blocked after 30 s with a 200 ms write timeout"),
+    }
+    server.stop();
+}
+
 #[test]
 fn close_returns_the_servers_close_when_its_fin_is_late() {
     // The server answers the close but keeps the TCP connection open: the

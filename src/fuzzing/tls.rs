@@ -26,8 +26,7 @@ use crate::server::tls::{ServerTls, Socket, TlsStream, MAX_PLAINTEXT_PER_WRITE, 
 ///   target's 64-byte certificate) and alerts, a few KiB; 16 KiB allowed;
 /// - decrypted plaintext and the gathering buffer: empty before the
 ///   handshake ends, which a fuzzer cannot reach (it cannot compute keys).
-pub const TLS_HANDSHAKE_MEMORY: usize =
-    MAX_TLS_INPUT + 2 * MAX_PLAINTEXT_PER_WRITE + (16 << 10);
+pub const TLS_HANDSHAKE_MEMORY: usize = MAX_TLS_INPUT + 2 * MAX_PLAINTEXT_PER_WRITE + (16 << 10);
 
 /// The same once the handshake is done (the `session` mode): besides the
 /// above, decrypted plaintext the caller has not read (what the buffered
