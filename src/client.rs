@@ -394,8 +394,13 @@ impl Write for Stream {
                 // or a timeout still reports them written (the caller would
                 // offer them again, and they would go twice), and the next
                 // write or `flush` sends them on.
-                let n = s.write(buf)?;
-                match s.flush() {
+                // (Not rustls' `Stream::write`: when the socket's write
+                // times out it goes on to read, waiting up to the read
+                // timeout, or for ever without one, for the server to send
+                // something.)
+                write_tls_all(&mut s.conn, &mut s.sock)?;
+                let n = s.conn.writer().write(buf)?;
+                match write_tls_all(&mut s.conn, &mut s.sock) {
                     Err(e) if n > 0 && is_retryable(&e) => Ok(n),
                     Err(e) => Err(e),
                     Ok(()) => Ok(n),
@@ -408,9 +413,20 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.flush(),
             #[cfg(feature = "tls")]
-            Stream::Tls(s) => s.flush(),
+            Stream::Tls(s) => write_tls_all(&mut s.conn, &mut s.sock),
         }
     }
+}
+
+/// Writes the records rustls holds to the socket, and nothing else.
+#[cfg(feature = "tls")]
+fn write_tls_all(conn: &mut rustls::ClientConnection, sock: &mut TcpStream) -> io::Result<()> {
+    while conn.wants_write() {
+        if conn.write_tls(sock)? == 0 {
+            return Err(ErrorKind::WriteZero.into());
+        }
+    }
+    Ok(())
 }
 
 /// A WebSocket client connection.

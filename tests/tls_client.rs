@@ -84,8 +84,9 @@ thread_local! {
     static LAST_CLOSE: std::cell::Cell<Option<CloseCode>> = const { std::cell::Cell::new(None) };
 }
 
-/// Reads the upgrade, answers 101, echoes until the closing handshake ends.
-fn serve_echo(stream: &mut impl ReadWrite) -> Result<(), String> {
+/// Reads the upgrade and answers 101; returns the server's side of the
+/// connection, holding whatever came after the request.
+fn upgrade(stream: &mut impl ReadWrite) -> Result<Connection, String> {
     let mut buf = Vec::new();
     let mut parser = RequestParser::default();
     let mut out = Vec::new();
@@ -109,8 +110,18 @@ fn serve_echo(stream: &mut impl ReadWrite) -> Result<(), String> {
         }
     };
     stream.write_all(&out).map_err(|e| e.to_string())?;
-    let mut conn = Connection::server(Config::default());
+    let mut config = Config::default();
+    // Frames as large as messages: a test sends one far larger than the
+    // socket buffers.
+    config.limits.max_frame_size = config.limits.max_message_size;
+    let mut conn = Connection::server(config);
     conn.receive(&buf[consumed..], Duration::ZERO);
+    Ok(conn)
+}
+
+/// Reads the upgrade, answers 101, echoes until the closing handshake ends.
+fn serve_echo(stream: &mut impl ReadWrite) -> Result<(), String> {
+    let mut conn = upgrade(stream)?;
     loop {
         while let Some(event) = conn.next_event().map_err(|e| e.to_string())? {
             let echo = match event {
@@ -438,4 +449,99 @@ fn a_recv_deadline_holds_while_a_tls_record_trickles_in() {
     assert!(took < Duration::from_secs(10), "{took:?}");
     drop(client);
     server.join().unwrap();
+}
+
+/// The binary messages the pausing server got, or what went wrong.
+type Received = mpsc::Receiver<Result<Vec<Vec<u8>>, String>>;
+
+/// A TLS server that answers the upgrade, then reads nothing until told
+/// to; then it returns the binary messages that came before a text one.
+fn tls_server_that_pauses(pki: &TestPki) -> (u16, mpsc::Sender<()>, Received) {
+    let config = server_config(pki);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (release, released) = mpsc::channel();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let result = (|| -> Result<Vec<Vec<u8>>, String> {
+            let (tcp, _) = listener.accept().map_err(|e| e.to_string())?;
+            tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let tls = rustls::ServerConnection::new(config).map_err(|e| e.to_string())?;
+            let mut stream = rustls::StreamOwned::new(tls, tcp);
+            let mut conn = upgrade(&mut stream)?;
+            released
+                .recv_timeout(Duration::from_secs(30))
+                .map_err(|e| e.to_string())?;
+            let mut got = Vec::new();
+            loop {
+                while let Some(event) = conn.next_event().map_err(|e| e.to_string())? {
+                    match event {
+                        Event::Binary(b) => got.push(b.to_vec()),
+                        Event::Text(_) => return Ok(got),
+                        other => return Err(format!("{other:?}")),
+                    }
+                }
+                match stream.read(conn.read_buf()) {
+                    Ok(0) => return Err("end of stream".into()),
+                    Ok(n) => conn.commit_read(n, Duration::ZERO),
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        })();
+        let _ = tx.send(result);
+    });
+    (port, release, rx)
+}
+
+#[test]
+fn a_write_that_times_out_over_wss_loses_and_repeats_nothing() {
+    // rustls takes bytes into its buffer before the socket does; when the
+    // socket's write timeout cuts the flush short, those bytes must count
+    // as written, or the next flush offers them again and the server gets
+    // them twice (a broken frame).
+    let pki = TestPki::localhost();
+    let (port, release, got) = tls_server_that_pauses(&pki);
+    let config = ClientConfig {
+        write_timeout: Some(Duration::from_millis(200)),
+        // No read timeout: a write that went on to read (as rustls'
+        // `Stream::write` does when the socket's write times out) would
+        // wait for the server, which sends nothing.
+        read_timeout: None,
+        ..config_trusting(&pki)
+    };
+    let mut client = Client::connect_with(&format!("wss://localhost:{port}/"), &config).unwrap();
+    let data: Vec<u8> = (0..32usize << 20)
+        .map(|i| (i * 7 + i / 251) as u8)
+        .collect();
+    let (done, sent) = mpsc::channel();
+    let message = data.clone();
+    thread::spawn(move || {
+        let result = client.send_binary(&message);
+        let _ = done.send((result, client));
+    });
+    let Ok((result, mut client)) = sent.recv_timeout(Duration::from_secs(30)) else {
+        panic!("the send still blocked after 30 s with a 200 ms write timeout");
+    };
+    match result {
+        Err(Error::Timeout) => {}
+        other => panic!("expected a write timeout, got {other:?}"),
+    }
+    assert!(
+        client.connection().has_output(),
+        "some of it is still queued"
+    );
+    release.send(()).unwrap();
+    // A loaded machine may leave the server unscheduled for longer than
+    // the write timeout: go on while the flush times out, for a while.
+    let until = Instant::now() + Duration::from_secs(20);
+    let mut sent = client.flush();
+    while matches!(sent, Err(Error::Timeout)) && Instant::now() < until {
+        sent = client.flush();
+    }
+    let sent = sent.and_then(|()| client.send_text("end"));
+    let got = got.recv_timeout(Duration::from_secs(30)).unwrap();
+    sent.unwrap_or_else(|e| panic!("{e:?}; the server: {got:?}"));
+    let got = got.unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(got[0] == data, "the message arrived changed");
 }
