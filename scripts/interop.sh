@@ -276,7 +276,7 @@ row "4c chromium, two pages in a room + HTTP publish -> echo-server" \
   node "$dir/browser.js" room "http://127.0.0.1:$ours"
 row "4d chromium, /rfc6455.js: server killed and restarted on the same port -> reconnect, resume" \
   node "$dir/browser.js" reconnect "$root/target/release/echo-server"
-row "4e chromium, /rfc6455.js: server stopped (SIGSTOP, half-open) -> heartbeat timeout" \
+row "4e chromium, /rfc6455.js: server stopped (SIGSTOP, half-open) -> heartbeat timeout, connect timeout" \
   node "$dir/browser.js" half-open "$root/target/release/echo-server"
 row "4f node, /rfc6455.js logic with a fake socket (backoff, resume, queue, heartbeat, close from a listener, clock steps)" \
   node "$dir/rfc6455_module.js" "$root/src/server/rfc6455.js"

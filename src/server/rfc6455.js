@@ -15,7 +15,10 @@
 // - heartbeat: every `interval` ms of silence it sends `message` (a text the
 //   server answers: echo-server --heartbeat-text); if nothing at all arrives
 //   within `timeout` ms after that, the link is taken for dead (a half-open
-//   TCP connection never reports itself) and replaced. The reply is not
+//   TCP connection never reports itself) and replaced. An opening handshake
+//   gets `timeout` ms too: a server that was stopped (its kernel still
+//   accepts connections) or a proxy whose backend hangs would otherwise
+//   leave the socket connecting for minutes. The reply is not
 //   passed on as a message. Time is measured on a monotonic clock, so a
 //   step of the wall clock neither kills a live link nor hides a dead one.
 // - reconnect: exponential backoff with full jitter (a delay drawn uniformly
@@ -167,8 +170,11 @@
       }
       ws.binaryType = this.options.binaryType;
       this._ws = ws;
+      const hb = this.options.heartbeat;
+      if (hb) this._timers.deadline = setTimeout(() => this._abandon(ws, "connect timeout"), hb.timeout);
       ws.onopen = () => {
         if (this._ws !== ws) return;
+        clearTimeout(this._timers.deadline);
         const reconnected = this._opened;
         const attempt = this._attempt;
         this._opened = true;
@@ -270,17 +276,22 @@
           this._armHeartbeat();
           return;
         }
-        // Half-open: the close handshake would wait on a peer that does
-        // not answer, so the socket is abandoned here and now.
-        this._ws = null;
-        ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
-        try {
-          ws.close(4000, "heartbeat timeout");
-        } catch (e) {
-          // Nothing to do: it is dropped either way.
-        }
-        this._lost(1006, "heartbeat timeout", false);
+        this._abandon(ws, "heartbeat timeout");
       }, hb.timeout);
+    }
+
+    // Half-open: the close handshake would wait on a peer that does not
+    // answer, so the socket is abandoned here and now.
+    _abandon(ws, reason) {
+      if (this._ws !== ws) return;
+      this._ws = null;
+      ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+      try {
+        ws.close(4000, reason);
+      } catch (e) {
+        // Nothing to do: it is dropped either way.
+      }
+      this._lost(1006, reason, false);
     }
 
     _clearTimers() {

@@ -38,8 +38,9 @@
 // order, then the live stream.
 // half-open: the same page, heartbeat every 0.5 s with a 0.5 s timeout;
 // the server is stopped with SIGSTOP (its sockets stay open and silent):
-// the heartbeat timeout notices, the page reconnects once SIGCONT lets the
-// server answer again.
+// the heartbeat timeout notices; the next attempt's opening handshake (the
+// stopped server's kernel still accepts it) is given up after the same
+// timeout; the page reconnects once SIGCONT lets the server answer again.
 'use strict';
 const { spawn } = require('child_process');
 const { chromium } = require('playwright-core');
@@ -293,6 +294,9 @@ async function halfOpen(page) {
     const lost = page.locator('#roomLog .err', { hasText: 'heartbeat timeout' }).first();
     await lost.waitFor({ timeout: 10000 });
     console.log(`ok   SIGSTOP: the heartbeat timeout noticed after ${Date.now() - stoppedAt} ms`);
+    const hung = page.locator('#roomLog .err', { hasText: 'connect timeout' }).first();
+    await hung.waitFor({ timeout: 10000 });
+    console.log(`ok   the next attempt, accepted but never answered, was given up after ${Date.now() - stoppedAt} ms`);
   } finally {
     server.child.kill('SIGCONT');
   }
