@@ -134,10 +134,11 @@
     }
 
     // The URL of the next attempt: the resume parameters on top of the
-    // user's (which may have its own query).
+    // user's (which may have its own query, and may be relative to the
+    // page, as the WebSocket constructor allows).
     connectUrl() {
       if (!this.options.resume) return this.url;
-      const u = new URL(this.url);
+      const u = new URL(this.url, root.location ? root.location.href : undefined);
       for (const k of ["ids", "since", "epoch"]) u.searchParams.delete(k);
       if (this.lastId !== null && this.epoch !== null) {
         u.searchParams.set("since", String(this.lastId));

@@ -171,6 +171,20 @@ function ok(what) { console.log(`ok   ${what}`); }
   assert.strictEqual(hung.state, 'open');
   hung.close();
   ok('a handshake that never completes is given up after the heartbeat timeout');
+
+  // A URL relative to the page (which browsers' WebSocket takes) works in
+  // resume mode too: the resume parameters are added to the resolved URL.
+  globalThis.location = { href: 'https://app.example/room/index.html', protocol: 'https:', host: 'app.example' };
+  try {
+    const relative = RFC6455.connect('/topic/f?x=1', {
+      WebSocket: FakeSocket, resume: true, heartbeat: null, reconnect: null,
+    });
+    assert.strictEqual(FakeSocket.last.url, 'https://app.example/topic/f?x=1&ids=1');
+    relative.close();
+  } finally {
+    delete globalThis.location;
+  }
+  ok('a relative URL is resolved against the page in resume mode');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
