@@ -17,8 +17,9 @@
 // with certutil) trusts the test CA, so https:// and wss:// to the test server verify as they
 // would for a real site: no certificate errors are ignored.
 // builtin-page: loads the echo server's own page at /, checks its title,
-// clicks Connect and Send text, and waits for the echo in its log, then
-// clicks Close and waits for close code 1000.
+// clicks Connect (which stays disabled while connecting) and Send text,
+// and waits for the echo in its log, then clicks Close and waits for close
+// code 1000.
 // room: two pages of the built-in page join the same room; a message sent
 // from one appears in the other (not in its sender's), and a message
 // published with an HTTP POST to /publish/ROOM appears in both.
@@ -61,9 +62,15 @@ async function builtinPage(page) {
   const title = await page.title();
   if (title !== TITLE) return `FAIL title ${JSON.stringify(title)}, want ${JSON.stringify(TITLE)}`;
   console.log(`ok   title "${title}"`);
-  await page.click('#connect');
+  // Connect stays disabled while the socket is connecting: a second click
+  // would open a second socket that the page loses track of.
+  const again = await page.evaluate(() => {
+    document.getElementById('connect').click();
+    return !document.getElementById('connect').disabled;
+  });
+  if (again) return 'FAIL Connect can be clicked again while connecting';
   await page.waitForFunction(() => document.getElementById('state').textContent === 'open', null, { timeout: 10000 });
-  console.log('ok   Connect: state open');
+  console.log('ok   Connect: disabled while connecting, then state open');
   const sent = await page.inputValue('#text');
   await page.click('#sendText');
   const echo = page.locator('#log .in', { hasText: sent });
