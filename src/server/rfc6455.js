@@ -165,8 +165,14 @@
       try {
         ws = new Impl(this.connectUrl(), this.options.protocols);
       } catch (e) {
-        this._emit("error", e);
-        this._lost(1006, String(e.message || e), false);
+        // Refused by the constructor (a malformed URL, ws:// from an https
+        // page): told on the next turn, so that the listeners added right
+        // after connect() hear of the first attempt too.
+        setTimeout(() => {
+          if (this.state === "closed") return;
+          this._emit("error", e);
+          this._lost(1006, String(e.message || e), false);
+        });
         return;
       }
       ws.binaryType = this.options.binaryType;

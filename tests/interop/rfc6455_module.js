@@ -185,6 +185,26 @@ function ok(what) { console.log(`ok   ${what}`); }
     delete globalThis.location;
   }
   ok('a relative URL is resolved against the page in resume mode');
+  // A URL the constructor refuses (a syntax error, ws:// from an https
+  // page) is reported to the listeners added right after connect(), and
+  // close() from the error listener stops the attempts.
+  let refused = 0;
+  class Refuses {
+    constructor() {
+      refused++;
+      throw new SyntaxError('The URL\'s scheme must be either ws or wss');
+    }
+  }
+  const bad = RFC6455.connect('ftp://h/topic/g', {
+    WebSocket: Refuses, heartbeat: null, reconnect: { initial: 5, max: 5 },
+  });
+  const badEvents = [];
+  bad.on('error', (e) => { badEvents.push(`error ${e.name}`); bad.close(); });
+  bad.on('close', (e) => badEvents.push(`close ${e.code}`));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepStrictEqual(badEvents, ['error SyntaxError']);
+  assert.strictEqual(refused, 1, 'no attempt after close() in the error listener');
+  ok('a URL the constructor refuses is told to listeners added after connect()');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
