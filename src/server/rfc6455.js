@@ -252,7 +252,10 @@
         this.lastId = 0; // what follows is all the server kept of this epoch
       }
       this._emit("subscribed", { topic: msg.topic, epoch: msg.epoch, last: msg.last, recovered: msg.recovered });
-      if (msg.recovered === false) this._emit("reset", { topic: msg.topic, epoch: msg.epoch, since });
+      // A "subscribed" listener may have closed it for good.
+      if (msg.recovered === false && this.state !== "closed") {
+        this._emit("reset", { topic: msg.topic, epoch: msg.epoch, since });
+      }
     }
 
     _armHeartbeat() {

@@ -205,6 +205,16 @@ function ok(what) { console.log(`ok   ${what}`); }
   assert.deepStrictEqual(badEvents, ['error SyntaxError']);
   assert.strictEqual(refused, 1, 'no attempt after close() in the error listener');
   ok('a URL the constructor refuses is told to listeners added after connect()');
+  // No event after close(), even from a listener of the same message: a
+  // "subscribed" listener that closes hears no "reset" after it.
+  const quit = RFC6455.connect('ws://h/topic/h', { WebSocket: FakeSocket, resume: true, heartbeat: null });
+  const quitEvents = [];
+  quit.on('subscribed', () => { quitEvents.push('subscribed'); quit.close(); });
+  quit.on('reset', () => quitEvents.push('reset'));
+  FakeSocket.last.open();
+  FakeSocket.last.receive('{"type":"subscribed","topic":"h","epoch":"e9","last":0,"recovered":false}');
+  assert.deepStrictEqual(quitEvents, ['subscribed']);
+  ok('no reset after close() from a subscribed listener');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
