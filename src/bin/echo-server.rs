@@ -29,7 +29,9 @@ A WebSocket (RFC 6455) server: echo, chat rooms, and push over HTTP.
 
 Publishing answers {\"topic\":NAME,\"subscribers\":N}. It is allowed from
 loopback only, unless --publish-token is set (then the token is required
-from every address). Pings are answered and the close handshake completed.";
+from every address). Pings are answered and the close handshake completed;
+so is the text heartbeat \"ping\" (with \"pong\", see --heartbeat-text) on
+every path.";
 
 const AFTER: &str = "\
 Sizes take suffixes: 64KiB, 16MiB, 1GiB (also KB, MB, GB for powers of ten).
@@ -176,18 +178,14 @@ struct Flags {
     /// publish takes no per-topic lock.
     #[arg(long, conflicts_with_all = ["history", "history_age", "history_bytes"])]
     no_history: bool,
-    /// Answer this text message (an application heartbeat, e.g. "ping" or
-    /// "heartCheck") with --heartbeat-reply; it is never published or
-    /// echoed [default: off].
-    #[arg(long, value_name = "TEXT")]
-    heartbeat_text: Option<String>,
+    /// Answer this text message (an application heartbeat: "ping" is what
+    /// /rfc6455.js sends by default, "heartCheck" a common hand-written
+    /// one) with --heartbeat-reply; it is never published or echoed. ""
+    /// turns it off.
+    #[arg(long, value_name = "TEXT", default_value = "ping")]
+    heartbeat_text: String,
     /// The reply to --heartbeat-text.
-    #[arg(
-        long,
-        value_name = "TEXT",
-        default_value = "pong",
-        requires = "heartbeat_text"
-    )]
+    #[arg(long, value_name = "TEXT", default_value = "pong")]
     heartbeat_reply: String,
     /// Share topics with other instances through Redis pub/sub, at
     /// redis://HOST:PORT/DB (USER:PASSWORD@ may come before HOST). Every
@@ -467,8 +465,8 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
         },
         slow_subscriber_limit: usize::try_from(f.slow_subscriber_limit).unwrap_or(usize::MAX),
         max_body: usize::try_from(f.max_body).unwrap_or(usize::MAX),
-        heartbeat: f.heartbeat_text.map(|text| Heartbeat {
-            text,
+        heartbeat: (!f.heartbeat_text.is_empty()).then(|| Heartbeat {
+            text: f.heartbeat_text,
             reply: f.heartbeat_reply,
         }),
         history: (!f.no_history).then(|| HistoryLimits {
@@ -682,8 +680,17 @@ mod tests {
         assert_eq!(c.topics, d.topics);
         assert_eq!(app.tick, None);
         assert_eq!(app.publish_token, None);
-        assert_eq!(c.heartbeat, None);
+        // The heartbeat /rfc6455.js sends by default.
+        assert_eq!(
+            c.heartbeat,
+            Some(Heartbeat {
+                text: "ping".into(),
+                reply: "pong".into()
+            })
+        );
         assert_eq!(c.history, Some(HistoryLimits::default()));
+        let (c, _) = parse(&["--heartbeat-text", ""]).unwrap();
+        assert_eq!(c.heartbeat, None, "\"\" turns it off");
     }
 
     #[cfg(feature = "redis")]
@@ -727,7 +734,6 @@ mod tests {
             &["--slow-subscriber", "sometimes"],
             &["--log", "loud"],
             &["--no-history", "--history", "5"],
-            &["--heartbeat-reply", "pong"],
             // Zero would time out, ping or tick at once, not turn it off.
             &["--handshake-timeout", "0"],
             &["--idle-timeout", "0"],
