@@ -24,7 +24,8 @@
 # benches/peers) records the core-to-core round trip (rtt_before_ns,
 # rtt_after_ns; "-" if it is not built): with the two vCPUs on one
 # physical core (about 65 ns here) wsload shares the server's core, and
-# every server's CPU per delivery moves (see scripts/bench-echo.sh).
+# every server's CPU per delivery moves (see scripts/bench-echo.sh), so the
+# report takes each point's figures from runs in one state only.
 #
 # usage: scripts/bench-fanout.sh [OPTIONS]
 #   --quick        smoke run: 1 repetition, 1 s per run, 2,000 idle

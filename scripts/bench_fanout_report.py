@@ -3,6 +3,11 @@ DIR/fanout-idle-memory.tsv and DIR/fanout-machine.tsv, writes DIR/fanout.md
 (tables, the issue's bars checked) and DIR/fanout.svg (bar charts). Standard
 library only; the statistics and axis helpers are bench_report.py's.
 
+Where the runs recorded the core-to-core round trip, servers are compared
+only on runs taken in the same state (core, near or far, as in
+bench_report.py): for each point the state in which every server has the
+most runs; mixed runs and runs in other states are left out.
+
 usage: bench_fanout_report.py DIR
 """
 import csv
@@ -19,6 +24,11 @@ COLOURS = {"ours": "#d9480f", "bun": "#f59f00", "node-ws": "#1971c2", "python-we
 MORE_COLOURS = ["#2f9e44", "#9c36b5", "#0c8599", "#e64980", "#5c940d"]
 SATURATED = 0.95  # wsload cpu= at or above this: its core is the limit
 DISTURBED = 0.10  # other work on the machine, in cores, above which a run is left out
+# The core-to-core states of scripts/core-state.sh (bench-echo.sh's defaults
+# unless fanout-machine.tsv has rtt_core and rtt_split): every median of a
+# point comes from runs in one state, as in bench_report.py.
+STATES = ["near", "far", "core"]
+RTT_CORE, RTT_SPLIT = 90.0, 250.0
 FIELDS = ("msgs_per_s", "p50_us", "p99_us", "max_us", "cpu", "cpu_max", "server_ns_per_msg", "server_cpu",
           "server_user", "server_sys", "hwm_kib", "published")
 
@@ -31,7 +41,34 @@ def point_label(p, short=False):
     return f"{who} × {size_label(size)}, {how}"
 
 
-def collect(runs):
+def run_state(r, core, split):
+    """core, near, far or mixed from the run's round trips (as state() in
+    scripts/core-state.sh); None where they were not recorded."""
+    a, b = num(r.get("rtt_before_ns")), num(r.get("rtt_after_ns"))
+    if a is None or b is None:
+        return None
+    if a <= core and b <= core:
+        return "core"
+    if a > core and b > core and a <= split and b <= split:
+        return "near"
+    if a > split and b > split:
+        return "far"
+    return "mixed"
+
+
+def choose_state(runs_by_server, core, split):
+    """The state in which the server with the fewest runs has the most
+    (then the most runs in all; near, then far, then core on a tie); None
+    when no run has its round trips recorded (older runs: nothing to tell
+    apart)."""
+    states = [[run_state(r, core, split) for r in rs] for rs in runs_by_server]
+    if all(st is None for sts in states for st in sts):
+        return None
+    return max(STATES, key=lambda name: (min(sts.count(name) for sts in states),
+                                         sum(sts.count(name) for sts in states), -STATES.index(name)))
+
+
+def collect(runs, core=RTT_CORE, split=RTT_SPLIT):
     points, data = [], {}
     for r in runs:
         p = (r["subscribers"], r["size"], r["publish_rate"])
@@ -40,22 +77,32 @@ def collect(runs):
         data.setdefault((p, r["server"]), []).append(r)
     # As fast as possible first, each by subscribers then size.
     points.sort(key=lambda p: (p[2] != "max", int(p[0]), int(p[1])))
-    stats = {}
+    usable = {}
     for key, rs in data.items():
         ok = [r for r in rs if r["errors"] == "0"]
         # Runs during which other work took a share of the machine are left
         # out, unless no run of the point was quiet.
         quiet = [r for r in ok if (num(r.get("others_cpu")) or 0.0) < DISTURBED]
-        st = {f: Stat(num(r[f]) for r in (quiet or ok)) for f in FIELDS}
+        usable[key] = (ok, quiet)
+    # The vCPUs' state moves every server's CPU per delivery: servers are
+    # compared only on runs in one state per point.
+    state = {p: choose_state([quiet or ok for (q, _), (ok, quiet) in usable.items() if q == p], core, split)
+             for p in points}
+    stats = {}
+    for key, rs in data.items():
+        ok, quiet = usable[key]
+        used = [r for r in (quiet or ok) if state[key[0]] is None or run_state(r, core, split) == state[key[0]]]
+        st = {f: Stat(num(r[f]) for r in used) for f in FIELDS}
         st["failed"] = len(rs) - len(ok)
         st["disturbed"] = len(ok) - len(quiet) if quiet else 0
         st["all_disturbed"] = bool(ok) and not quiet
+        st["other_state"] = len(quiet or ok) - len(used)
         st["runs"] = len(rs)
         st["lost"] = sum(int(num(r["lost"]) or 0) for r in rs)
         st["reordered"] = sum(int(num(r["reordered"]) or 0) for r in rs)
-        st["rtt"] = Stat(num(r.get(k)) for r in (quiet or ok) for k in ("rtt_before_ns", "rtt_after_ns"))
+        st["rtt"] = Stat(num(r.get(k)) for r in used for k in ("rtt_before_ns", "rtt_after_ns"))
         stats[key] = st
-    return points, stats
+    return points, stats, state
 
 
 def present(stats, idle):
@@ -67,7 +114,7 @@ def present(stats, idle):
     return [s for s in SERVERS if s in seen] + others
 
 
-def markdown(out, machine, points, stats, idle, recorded):
+def markdown(out, machine, points, stats, idle, recorded, state):
     servers = present(stats, idle)
     get = lambda p, s, f: stats.get((p, s), {}).get(f, Stat([]))
     # Ratios are over ours, or over the first server when ours is absent.
@@ -138,12 +185,20 @@ def markdown(out, machine, points, stats, idle, recorded):
                 cells.append("–" if u is None or k is None or u + k == 0
                              else f"{100 * u / (u + k):.0f} / {100 * k / (u + k):.0f}")
             lines.append(f"| {point_label(p)} | " + " | ".join(cells) + " |")
-        if any(get(p, s, "rtt").median is not None for p in points for s in servers):
+        if any(state[p] is not None for p in points):
+            core, split = machine.get("rtt_core", f"{RTT_CORE:g}"), machine.get("rtt_split", f"{RTT_SPLIT:g}")
             lines += ["", "The core-to-core round trip before and after the runs (`core-rtt`), ns: about 65 "
                       "means the two vCPUs are hyperthreads of one physical core, which the server and wsload "
-                      "then share; 115-150 near, 320-360 far on this VM:", "",
-                      "| point | " + " | ".join(servers) + " |", "|---|" + "---:|" * len(servers)]
-            lines += [f"| {point_label(p)} | " + " | ".join(get(p, s, "rtt").fmt(spread=True) for s in servers) + " |"
+                      "then share; 115-150 near, 320-360 far on this VM. A run is *core* if both are at or under "
+                      f"{core} ns, *near* if both are above that and at or under {split} ns, *far* if both are "
+                      "above, *mixed* otherwise; every figure of a point comes from runs in the state named in "
+                      "its row (the one in which every server has the most), and the other runs (*left out*, "
+                      "same order) are not used:", "",
+                      "| point | state | " + " | ".join(servers) + " | left out |",
+                      "|---|---|" + "---:|" * len(servers) + "---:|"]
+            lines += [f"| {point_label(p)} | {state[p]} | "
+                      + " | ".join(get(p, s, "rtt").fmt(spread=True) for s in servers) + " | "
+                      + ", ".join(str(stats.get((p, s), {}).get("other_state", 0)) for s in servers) + " |"
                       for p in points]
         lines.append("")
     if rated:
@@ -342,10 +397,11 @@ def main():
     machine = {r[0]: r[1] for r in csv.reader(open(out / "fanout-machine.tsv"), delimiter="\t") if len(r) == 2}
     runs = read_tsv(out / "fanout-runs.tsv") if (out / "fanout-runs.tsv").exists() else []
     idle = read_tsv(out / "fanout-idle-memory.tsv") if (out / "fanout-idle-memory.tsv").exists() else []
-    points, stats = collect(runs)
+    core, split = float(machine.get("rtt_core", RTT_CORE)), float(machine.get("rtt_split", RTT_SPLIT))
+    points, stats, state = collect(runs, core, split)
     # Older raw runs have no others_cpu column: nothing was left out of those.
     recorded = any("others_cpu" in r for r in runs)
-    markdown(out, machine, points, stats, idle, recorded)
+    markdown(out, machine, points, stats, idle, recorded, state)
     chart(out, points, stats, idle)
 
 

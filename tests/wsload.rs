@@ -585,6 +585,55 @@ fn echo_report_leaves_out_a_run_whose_core_state_changed() {
 }
 
 #[test]
+fn fanout_report_compares_servers_in_one_core_state() {
+    // Three runs of each server with the two vCPUs on one physical core
+    // (about 65 ns), and one run of ours that found them far apart (330
+    // ns) and one of bun whose state changed during the run: neither may
+    // enter a median, or the ratio mixes states.
+    let head =
+        "server\tsubscribers\tsize\tpublish_rate\trep\twindow\tpublished\tmsgs\tmsgs_per_s\t\
+                p50_us\tp99_us\tmax_us\tlost\treordered\tlossy_subs\tcpu\tcpu_max\tserver_cpu\t\
+                server_ns_per_msg\tserver_user\tserver_sys\trss_kib\thwm_kib\tothers_cpu\terrors\t\
+                rtt_before_ns\trtt_after_ns";
+    let run = |server: &str, ns: u32, rtt0: u32, rtt1: u32| {
+        format!(
+            "{server}\t10000\t64\tmax\t1\t16\t1000\t10000000\t2000000\t30000\t70000\t90000\t\
+             0\t0\t0\t0.9\t0.9\t0.9\t{ns}\t0.1\t0.8\t16000\t16000\t0.01\t0\t{rtt0}\t{rtt1}"
+        )
+    };
+    let runs = [
+        head.to_owned(),
+        run("ours", 500, 65, 66),
+        run("ours", 510, 64, 68),
+        run("ours", 520, 66, 65),
+        run("ours", 900, 330, 340),
+        run("bun", 1000, 65, 67),
+        run("bun", 1010, 66, 64),
+        run("bun", 1020, 63, 66),
+        run("bun", 100, 65, 330),
+    ];
+    let fill = |dir: &std::path::Path| {
+        std::fs::write(dir.join("fanout-machine.tsv"), "reps\t4\nsecs\t5\n").unwrap();
+        std::fs::write(dir.join("fanout-runs.tsv"), runs.join("\n") + "\n").unwrap();
+    };
+    let Some((_, report)) = report_script("bench_fanout_report.py", fill, "fanout.md") else {
+        return;
+    };
+    assert!(
+        report.contains(
+            "| 10,000 subs × 64 B, as fast as possible | 510 (500–520) | 1,010 (1,000–1,020) | 0.50× |"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "| 10,000 subs × 64 B, as fast as possible | core | 66 (64–68) | 66 (63–67) | 1, 1 |"
+        ),
+        "{report}"
+    );
+}
+
+#[test]
 fn pooled_report_leaves_out_failed_runs() {
     // bench_pool.py pools the runs of several bench-echo calls; a run
     // whose wsload reported errors is no measurement.
