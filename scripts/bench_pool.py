@@ -19,6 +19,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_report import reclassify  # noqa: E402
+
 ORDER = ["ours", "fastwebsockets", "tokio-tungstenite", "bun", "uws-js", "tcp-floor"]
 
 
@@ -30,18 +33,26 @@ def main() -> int:
 
     runs = defaultdict(list)
     for d in args.dirs:
+        machine = {}
+        if (d / "machine.tsv").exists():
+            with open(d / "machine.tsv", newline="") as f:
+                machine = {r[0]: r[1] for r in csv.reader(f, delimiter="\t") if len(r) == 2}
         with open(d / "echo-runs.tsv", newline="") as f:
-            for r in csv.DictReader(f, delimiter="\t"):
-                if r["kind"] != "run" or r["state"] != args.state or r["errors"] != "0":
-                    continue
-                try:
-                    cpu = float(r["server_ns_per_msg"])
-                    user = float(r["user_ns_per_msg"])
-                    kernel = float(r["kernel_ns_per_msg"])
-                except ValueError:
-                    continue
-                point = (int(r["conns"]), int(r["size"]), int(r["pipeline"]))
-                runs[point, r["server"]].append((cpu, user, kernel))
+            dir_runs = list(csv.DictReader(f, delimiter="\t"))
+        # The states as bench_report.py reads them: older near runs of a
+        # directory that tells the core state apart are core or mixed.
+        reclassify(dir_runs, machine)
+        for r in dir_runs:
+            if r["kind"] != "run" or r["state"] != args.state or r["errors"] != "0":
+                continue
+            try:
+                cpu = float(r["server_ns_per_msg"])
+                user = float(r["user_ns_per_msg"])
+                kernel = float(r["kernel_ns_per_msg"])
+            except ValueError:
+                continue
+            point = (int(r["conns"]), int(r["size"]), int(r["pipeline"]))
+            runs[point, r["server"]].append((cpu, user, kernel))
     if not runs:
         print(f"bench_pool: no runs in state {args.state}", file=sys.stderr)
         return 1

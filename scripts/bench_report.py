@@ -508,6 +508,24 @@ def comparison(out, machine, res):
     print(text)
 
 
+def reclassify(runs, machine):
+    """Where machine.tsv has rtt_core, runs recorded as near by the older
+    rule (both round trips at or under rtt_split) become core if both are
+    at or under rtt_core, mixed if only one is."""
+    if "rtt_core" not in machine:
+        return
+    core = float(machine["rtt_core"])
+    for r in runs:
+        rtts = [num(r.get(k)) for k in ("rtt_before_ns", "rtt_after_ns")]
+        if r.get("state") != "near" or any(v is None for v in rtts):
+            continue
+        at_core = [v <= core for v in rtts]
+        if all(at_core):
+            r["state"] = "core"
+        elif any(at_core):
+            r["state"] = "mixed"
+
+
 def main():
     out = Path(sys.argv[1])
     machine = {}
@@ -515,19 +533,7 @@ def main():
         if len(r) == 2:
             machine[r[0]] = r[1]
     runs = read_tsv(out / "echo-runs.tsv")
-    if "rtt_core" in machine:
-        core = float(machine["rtt_core"])
-        for r in runs:
-            rtts = [num(r.get(k)) for k in ("rtt_before_ns", "rtt_after_ns")]
-            if r.get("state") != "near" or any(v is None for v in rtts):
-                continue
-            # Near by the older rule (both at or under rtt_split): core if
-            # both are at or under rtt_core, mixed if only one is.
-            at_core = [v <= core for v in rtts]
-            if all(at_core):
-                r["state"] = "core"
-            elif any(at_core):
-                r["state"] = "mixed"
+    reclassify(runs, machine)
     idle = read_tsv(out / "idle-memory.tsv") if (out / "idle-memory.tsv").exists() else []
     res = Results(runs, int(machine.get("reps", "3")))
     if sorted(res.servers) != sorted(SERVERS):

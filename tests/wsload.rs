@@ -530,7 +530,10 @@ fn report_script(
         eprintln!("no python3: skipped");
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("wsload-{script}-{}", std::process::id()));
+    // One directory per call: tests of the same script run in parallel.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("wsload-{script}-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     fill(&dir);
     let out = Command::new("python3")
@@ -645,6 +648,35 @@ fn pooled_report_leaves_out_failed_runs() {
         "peer\t100\t20\t1\trun\tcore\t2000\t200\t1800\t0",
     ];
     let fill = |dir: &std::path::Path| {
+        std::fs::write(dir.join("echo-runs.tsv"), runs.join("\n") + "\n").unwrap();
+    };
+    let Some((out, _)) = report_script("bench_pool.py", fill, "echo-runs.tsv") else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "| 100 × 20 B | 1,000 [1] (100 / 900) | 2,000 [1] (200 / 1,800) | 0.500 (peer) |"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn pooled_report_reads_the_states_as_the_echo_report_does() {
+    // Runs recorded as near before bench-echo told the core state apart,
+    // in a directory that now does (rtt_core in machine.tsv): the echo
+    // report counts the first as core and the second as mixed, and a pool
+    // of core runs must take the first and leave the second out.
+    let runs = [
+        "server\tconns\tsize\tpipeline\tkind\tstate\tserver_ns_per_msg\tuser_ns_per_msg\t\
+         kernel_ns_per_msg\trtt_before_ns\trtt_after_ns\terrors",
+        "ours\t100\t20\t1\trun\tnear\t1000\t100\t900\t60\t65\t0",
+        "ours\t100\t20\t1\trun\tnear\t9000\t900\t8100\t60\t160\t0",
+        "peer\t100\t20\t1\trun\tcore\t2000\t200\t1800\t60\t65\t0",
+    ];
+    let fill = |dir: &std::path::Path| {
+        std::fs::write(dir.join("machine.tsv"), "rtt_split\t250\nrtt_core\t90\n").unwrap();
         std::fs::write(dir.join("echo-runs.tsv"), runs.join("\n") + "\n").unwrap();
     };
     let Some((out, _)) = report_script("bench_pool.py", fill, "echo-runs.tsv") else {
