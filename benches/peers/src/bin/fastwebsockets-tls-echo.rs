@@ -2,8 +2,8 @@
 //! tokio-rustls: a peer for our wss:// benchmark.
 //!
 //! One thread (tokio current-thread runtime). Each accepted socket goes
-//! through `TlsAcceptor::accept` (rustls 0.23 with the `ring` provider,
-//! like ours; TLS 1.3 and 1.2, ALPN http/1.1), then hyper and
+//! through `TlsAcceptor::accept` (rustls 0.23 with the `aws-lc-rs`
+//! provider, like ours by default; TLS 1.3 and 1.2, ALPN http/1.1), then hyper and
 //! fastwebsockets exactly as in the plain peer.
 //!
 //! `fastwebsockets-tls-echo --tls-cert CERT.pem --tls-key KEY.pem [--listen ADDR]`,
@@ -56,10 +56,10 @@ fn main() {
         .unwrap_or_else(|e| panic!("{cert}: {e:?}"));
     let key = PrivateKeyDer::from_pem_file(&key).unwrap_or_else(|e| panic!("{key}: {e:?}"));
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
+        rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .expect("ring supports TLS 1.2 and 1.3")
+    .expect("aws-lc-rs supports TLS 1.2 and 1.3")
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .expect("certificate and key");
