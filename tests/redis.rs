@@ -892,3 +892,32 @@ fn a_counter_lua_reads_as_whole_but_hincrby_refuses_does_not_stop_publishing() {
     );
     assert_eq!((s.local_only, s.reconnects), (0, 0), "{s:?}");
 }
+
+#[test]
+fn a_publish_redis_refuses_is_delivered_here_not_lost() {
+    // Redis at its memory limit refuses the id script (OOM) but not the
+    // marker PUBLISH that follows it in the batch. The subscriber thread
+    // may read that marker before the publisher thread reads the error:
+    // the marker must not count the refused publish as done, or the
+    // session's failure finds nothing to deliver here and the local
+    // subscribers never get it.
+    let redis = Redis::start();
+    let a = instance_with_history(&redis.url());
+    a.wait_connected();
+    let mut tagged = a.join_with("news", "?ids=1");
+    next_json(&mut tagged).unwrap();
+    a.wait(|s| s.subscriptions == 1, "subscribed");
+    redis
+        .query(&[b"CONFIG", b"SET", b"maxmemory", b"1"])
+        .unwrap();
+    for k in 0..10 {
+        a.wait_connected();
+        let text = format!("refused {k}");
+        assert_eq!(a.post("news", text.as_bytes()), 200);
+        let v = next_json(&mut tagged)
+            .unwrap_or_else(|| panic!("{text} never came: {:?}", a.stats().broker));
+        assert_eq!(v, serde_json::json!({"topic": "news", "data": text}));
+    }
+    // Counted once delivered: a moment after the subscriber may have it.
+    a.wait(|s| s.broker.local_only >= 10, "ten delivered here only");
+}

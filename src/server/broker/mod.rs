@@ -85,7 +85,8 @@ pub struct BrokerStats {
     /// (`RedisConfig::max_queue_bytes`).
     pub dropped: u64,
     /// Publishes that reached this instance's subscribers only, since the
-    /// broker was down (or the connection broke before they came back).
+    /// broker was down (or the connection broke before they came back, or
+    /// the broker refused them).
     pub local_only: u64,
     /// Messages from the broker refused as malformed envelopes.
     pub malformed: u64,

@@ -41,14 +41,17 @@
 //! the publisher wakes the subscriber by publishing a marker to the
 //! instance's control channel (when topics change), and sends one every
 //! heartbeat; a subscriber that hears nothing for three heartbeats, a
-//! command that times out or any connection error ends the session. Then
-//! everything sent but not seen back and everything queued is delivered
-//! here (it may or may not have reached the other instances: it is counted
-//! and logged), publishes are delivered locally until the next session is
-//! up, and the subscriber reconnects with full-jitter exponential backoff
-//! and resubscribes to every topic the instance has. Own messages of an
-//! earlier session that Redis delivers late are recognised by their `seq`
-//! and dropped, so nothing is delivered twice here.
+//! command that times out, an error reply to a batch or any connection
+//! error ends the session. Then everything sent but not seen back (or
+//! refused by Redis: a marker after a refused publish does not count it as
+//! done) and everything queued is delivered here (it may or may not have
+//! reached the other instances: it is counted and logged; a refused one
+//! after those of its batch that came back), publishes are delivered
+//! locally until the next session is up, and the subscriber reconnects
+//! with full-jitter exponential backoff and resubscribes to every topic
+//! the instance has. Own messages of an earlier session that Redis
+//! delivers late are recognised by their `seq` and dropped, so nothing is
+//! delivered twice here.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -197,6 +200,9 @@ struct Queued {
     topic: Arc<str>,
     frame: SharedFrame,
     skip: Option<Skip>,
+    /// Came back from Redis and was delivered here (kept in `in_flight`
+    /// until the publishes before it are settled).
+    echoed: bool,
 }
 
 impl Queued {
@@ -218,7 +224,9 @@ struct State {
     handover: Option<redis::Connection>,
     /// Publishes not yet sent.
     queue: VecDeque<Queued>,
-    /// Publishes sent and not yet seen back (nor passed by a marker).
+    /// Publishes sent and not yet settled: Redis' replies to their batch
+    /// not yet read as successes, or no own message or marker at or past
+    /// them read yet.
     in_flight: VecDeque<Queued>,
     /// Cost of `queue` and `in_flight`.
     bytes: usize,
@@ -227,6 +235,13 @@ struct State {
     /// The first `seq` of the current session: own messages below it are
     /// from a failed session, already delivered here.
     session_seq: u64,
+    /// The highest `seq` an own message or a marker read by the
+    /// subscriber shows Redis has processed.
+    seen: u64,
+    /// The highest `seq` whose batch Redis answered without error. A
+    /// processed publish may have been refused (an error reply: out of
+    /// memory, a failing script): only both together settle it.
+    confirmed: u64,
     /// Topics whose subscription may have to change.
     pending: HashSet<Arc<str>>,
     /// Topics whose SUBSCRIBE or UNSUBSCRIBE is under way.
@@ -245,10 +260,11 @@ impl State {
             || !self.applying.is_empty() && self.applying.contains(topic)
     }
 
-    /// Drops what a returning own message or marker with `seq` proves
-    /// processed by Redis.
-    fn passed(&mut self, seq: u64) {
-        while self.in_flight.front().is_some_and(|q| q.seq <= seq) {
+    /// Drops what Redis has processed (`seen`) and not refused
+    /// (`confirmed`).
+    fn settle(&mut self) {
+        let upto = self.seen.min(self.confirmed);
+        while self.in_flight.front().is_some_and(|q| q.seq <= upto) {
             if let Some(q) = self.in_flight.pop_front() {
                 self.bytes -= q.cost();
             }
@@ -384,6 +400,9 @@ impl RedisRelay {
         let st = &mut *st;
         st.bytes = 0;
         for q in st.in_flight.drain(..).chain(st.queue.drain(..)) {
+            if q.echoed {
+                continue;
+            }
             unsure += 1;
             hub.route_unstamped(&q.topic, &q.frame, q.skip);
         }
@@ -623,7 +642,8 @@ impl RedisRelay {
             {
                 let mut st = self.lock();
                 if st.session == session {
-                    st.passed(seq);
+                    st.seen = st.seen.max(seq);
+                    st.settle();
                 }
             }
             return;
@@ -657,7 +677,11 @@ impl RedisRelay {
         if st.session != session || !st.live || seq < st.session_seq {
             return;
         }
-        st.passed(seq);
+        st.seen = st.seen.max(seq);
+        if let Ok(i) = st.in_flight.binary_search_by_key(&seq, |q| q.seq) {
+            st.in_flight[i].echoed = true;
+        }
+        st.settle();
         self.deliver(hub, topic, &frame, &received.header, received.header.skip);
     }
 
@@ -741,6 +765,7 @@ impl RedisRelay {
                                 topic: Arc::clone(&q.topic),
                                 frame: q.frame.clone(),
                                 skip: q.skip,
+                                echoed: false,
                             });
                             st.in_flight.push_back(q);
                         }
@@ -835,6 +860,11 @@ impl RedisRelay {
             match pipe.query::<()>(c) {
                 Ok(()) => {
                     self.counters.sent.fetch_add(sent, Ordering::Relaxed);
+                    let mut st = self.lock();
+                    if st.session == session && st.live {
+                        st.confirmed = st.confirmed.max(marker);
+                        st.settle();
+                    }
                 }
                 Err(e) => {
                     conn = None;
@@ -858,6 +888,7 @@ impl Relay for RedisRelay {
             topic: message.topic,
             frame: message.frame,
             skip: message.skip,
+            echoed: false,
         };
         let cost = queued.cost();
         let empty = st.queue.is_empty() && st.in_flight.is_empty();
@@ -1151,7 +1182,7 @@ mod tests {
     /// The marker the publisher sends is `next_seq - 1`, which counts
     /// publishes still in the queue (held by a subscription under way, or
     /// past a batch's cap). When the subscriber reads that marker after
-    /// such a publish has been moved to `in_flight` and sent, `passed`
+    /// such a publish has been moved to `in_flight` and sent, the marker
     /// drops it from `in_flight` although Redis has not processed it; if
     /// the session then fails, `fail` does not deliver it here: a local
     /// subscriber never gets it.
