@@ -921,3 +921,35 @@ fn a_publish_redis_refuses_is_delivered_here_not_lost() {
     // Counted once delivered: a moment after the subscriber may have it.
     a.wait(|s| s.broker.local_only >= 10, "ten delivered here only");
 }
+
+#[test]
+fn an_ids_ttl_of_duration_max_does_not_stop_publishing() {
+    // `Duration::MAX` reads as "never" elsewhere in ServerConfig. Passed
+    // as is to EXPIRE (18446744073709551615 s), Redis refuses it ("invalid
+    // expire time"): the id script fails after HINCRBY, the batch fails,
+    // the session ends, and every publish reaches this instance only,
+    // without id, session after session.
+    let redis = Redis::start();
+    let history = rfc6455::server::HistoryLimits::default();
+    let a = instance_of(&redis.url(), Some(history), |r| {
+        r.ids_ttl = Duration::MAX;
+    });
+    a.wait_connected();
+    let mut tagged = a.join_with("news", "?ids=1");
+    next_json(&mut tagged).unwrap();
+    a.wait(|s| s.subscriptions == 1, "subscribed");
+    assert_eq!(a.post("news", b"kept"), 200);
+    let v = loop {
+        let v = next_json(&mut tagged).expect("the message");
+        if v["data"] == "kept" {
+            break v;
+        }
+    };
+    let s = a.stats().broker;
+    assert_eq!(v["id"].as_u64(), Some(1), "{v}; {s:?}");
+    assert_eq!((s.local_only, s.reconnects), (0, 0), "{s:?}");
+    match redis.query(&[b"TTL", b"rfc6455:ids:news"]) {
+        Ok(redis::Value::Int(ttl)) => assert!(ttl > 365 * 24 * 3600, "{ttl}"),
+        other => panic!("TTL: {other:?}"),
+    }
+}

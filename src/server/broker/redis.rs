@@ -145,7 +145,7 @@ pub struct RedisConfig {
     /// With topic history: how long a topic's id counter
     /// (`PREFIX:ids:NAME`) stays in Redis after its last publish. A topic
     /// published to again after that starts a new epoch at id 1. Default
-    /// one day.
+    /// one day; at most a century (`Duration::MAX` is a century).
     pub ids_ttl: Duration,
 }
 
@@ -724,7 +724,10 @@ impl RedisRelay {
             let _ = getrandom::fill(&mut b);
             u64::from_le_bytes(b)
         };
-        let ttl = self.config.ids_ttl.as_secs().to_string();
+        // Redis refuses an EXPIRE past 2^63 ms: `Duration::MAX` ("never",
+        // as elsewhere in the configuration) is a century.
+        let ttl = self.config.ids_ttl.min(crate::deadline::CENTURY);
+        let ttl = ttl.as_secs().to_string();
         loop {
             let (session, marker) = {
                 let mut st = self.lock();
