@@ -953,3 +953,25 @@ fn an_ids_ttl_of_duration_max_does_not_stop_publishing() {
         other => panic!("TTL: {other:?}"),
     }
 }
+
+#[test]
+fn a_subscribe_slower_than_a_heartbeat_but_within_the_timeout_keeps_the_session() {
+    // Redis busy for 1.4 s (a slow command, a fork): a batch's replies
+    // may take up to `timeout` (2 s here), and so may a SUBSCRIBE's
+    // confirmation, instead of ending the session after one heartbeat
+    // (0.5 s here): a reconnect drops what other instances publish
+    // meanwhile.
+    let redis = Redis::start();
+    let a = instance(&redis.url());
+    a.wait_connected();
+    redis.signal("STOP");
+    let mut c = a.join("t");
+    a.wait(|s| s.subscriptions == 1, "subscribed here");
+    std::thread::sleep(Duration::from_millis(1400));
+    redis.signal("CONT");
+    redis.wait_instances_on("t", 1);
+    assert_eq!(a.post("t", b"after"), 200);
+    assert_eq!(next(&mut c).as_deref(), Some("after"));
+    let s = a.stats().broker;
+    assert_eq!((s.reconnects, s.local_only), (0, 0), "{s:?}");
+}

@@ -134,7 +134,8 @@ pub struct RedisConfig {
     /// A marker goes through Redis at least this often; three without one
     /// end the session. Default 1 s.
     pub heartbeat: Duration,
-    /// Time to connect, and for a batch's replies. Default 5 s.
+    /// Time to connect, for a batch's replies, and for Redis to confirm a
+    /// `SUBSCRIBE` or `UNSUBSCRIBE`. Default 5 s.
     pub timeout: Duration,
     /// First reconnect delay (full jitter: a random time up to it).
     /// Default 100 ms.
@@ -514,7 +515,9 @@ impl RedisRelay {
         down_since: &mut Option<(Instant, u64)>,
     ) -> String {
         let mut pubsub = conn.as_pubsub();
-        if let Err(e) = pubsub.set_read_timeout(Some(self.config.heartbeat)) {
+        // A confirmation may take as long as a batch's replies; between
+        // messages, the read waits a heartbeat (set by apply_changes).
+        if let Err(e) = pubsub.set_read_timeout(Some(self.config.timeout)) {
             return e.to_string();
         }
         if let Err(e) = pubsub.subscribe(&self.control) {
@@ -527,6 +530,9 @@ impl RedisRelay {
             }
             self.counters.channels.store(1, Ordering::Relaxed);
         } else if let Err(e) = self.apply_changes(hub, &mut pubsub, &mut subscribed) {
+            return e.to_string();
+        }
+        if let Err(e) = pubsub.set_read_timeout(Some(self.config.heartbeat)) {
             return e.to_string();
         }
         {
@@ -611,15 +617,25 @@ impl RedisRelay {
                 st.applying.extend(batch.iter().cloned());
                 batch
             };
-            for topic in &batch {
-                let want = hub.subscribers(topic) > 0;
-                if want && !subscribed.contains(topic) {
-                    pubsub.subscribe(self.channel(topic))?;
-                    subscribed.insert(Arc::clone(topic));
-                } else if !want && subscribed.remove(topic) {
-                    pubsub.unsubscribe(self.channel(topic))?;
-                }
-            }
+            // A confirmation may take as long as a batch's replies; then
+            // back to a heartbeat, also after a failure: the redis crate's
+            // PubSub, dropped at the session's end, reads the answer to an
+            // UNSUBSCRIBE, and the in-flight publishes wait for that.
+            pubsub.set_read_timeout(Some(self.config.timeout))?;
+            let applied = batch
+                .iter()
+                .try_for_each(|topic| -> redis::RedisResult<()> {
+                    let want = hub.subscribers(topic) > 0;
+                    if want && !subscribed.contains(topic) {
+                        pubsub.subscribe(self.channel(topic))?;
+                        subscribed.insert(Arc::clone(topic));
+                    } else if !want && subscribed.remove(topic) {
+                        pubsub.unsubscribe(self.channel(topic))?;
+                    }
+                    Ok(())
+                });
+            pubsub.set_read_timeout(Some(self.config.heartbeat))?;
+            applied?;
             self.counters
                 .channels
                 .store(subscribed.len(), Ordering::Relaxed);
