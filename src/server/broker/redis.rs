@@ -40,9 +40,9 @@
 //! **Faults.** The blocking read is the only way to learn of messages, so
 //! the publisher wakes the subscriber by publishing a marker to the
 //! instance's control channel (when topics change), and sends one every
-//! heartbeat; a subscriber that hears nothing for three heartbeats, a
-//! command that times out, an error reply to a batch or any connection
-//! error ends the session. Then everything sent but not seen back (or
+//! heartbeat; a subscriber that hears nothing for three heartbeats and
+//! then gets no answer to a `PING`, a command that times out, an error
+//! reply to a batch or any connection error ends the session. Then everything sent but not seen back (or
 //! refused by Redis: a marker after a refused publish does not count it as
 //! done) and everything queued is delivered here (it may or may not have
 //! reached the other instances: it is counted and logged; a refused one
@@ -131,7 +131,8 @@ pub struct RedisConfig {
     /// seen back; beyond it a publish is dropped and counted
     /// ([`BrokerStats::dropped`]). Default 16 MiB.
     pub max_queue_bytes: usize,
-    /// A marker goes through Redis at least this often; three without one
+    /// A marker goes through Redis at least this often; three without
+    /// anything from Redis, then no answer to a `PING` within one more,
     /// end the session. Default 1 s.
     pub heartbeat: Duration,
     /// Time to connect, for a batch's replies, and for Redis to confirm a
