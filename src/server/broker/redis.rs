@@ -142,7 +142,7 @@ pub struct RedisConfig {
     /// Default 100 ms.
     pub reconnect_min: Duration,
     /// Largest reconnect delay; each failure doubles it up to this.
-    /// Default 5 s.
+    /// Default 5 s. Either delay past a century is a century.
     pub reconnect_max: Duration,
     /// With topic history: how long a topic's id counter
     /// (`PREFIX:ids:NAME`) stays in Redis after its last publish. A topic
@@ -1032,9 +1032,13 @@ impl Backoff {
     fn new(config: &RedisConfig) -> Backoff {
         let mut seed = [0u8; 8];
         let _ = getrandom::fill(&mut seed);
+        // Past a century is a century (`Duration::MAX` reads as "never"),
+        // so that doubling the ceiling cannot overflow.
+        let min = config.reconnect_min.min(crate::deadline::CENTURY);
+        let max = config.reconnect_max.min(crate::deadline::CENTURY);
         Backoff {
-            ceiling: config.reconnect_min.max(Duration::from_millis(1)),
-            max: config.reconnect_max.max(config.reconnect_min),
+            ceiling: min.max(Duration::from_millis(1)),
+            max: max.max(min),
             rng: u64::from_le_bytes(seed) | 1,
         }
     }
@@ -1109,6 +1113,26 @@ mod tests {
         assert!(delays.iter().all(|d| *d <= Duration::from_millis(800)));
         // Jitter: not all the same.
         assert!(delays[10..].iter().any(|d| *d != delays[10]));
+    }
+
+    #[test]
+    fn backoff_never_overflows() {
+        // Duration::MAX reads as "never" elsewhere in the configuration:
+        // doubling the ceiling must not panic the subscriber thread.
+        for (min, max) in [
+            (Duration::MAX, Duration::MAX),
+            (Duration::from_millis(100), Duration::MAX),
+        ] {
+            let config = RedisConfig {
+                reconnect_min: min,
+                reconnect_max: max,
+                ..RedisConfig::default()
+            };
+            let mut b = Backoff::new(&config);
+            for _ in 0..200 {
+                assert!(b.next() <= max);
+            }
+        }
     }
 
     #[test]
