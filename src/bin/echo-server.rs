@@ -465,7 +465,7 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
         },
         slow_subscriber_limit: usize::try_from(f.slow_subscriber_limit).unwrap_or(usize::MAX),
         max_body: usize::try_from(f.max_body).unwrap_or(usize::MAX),
-        heartbeat: (!f.heartbeat_text.is_empty()).then(|| Heartbeat {
+        heartbeat: (!f.heartbeat_text.is_empty()).then_some(Heartbeat {
             text: f.heartbeat_text,
             reply: f.heartbeat_reply,
         }),
