@@ -232,6 +232,16 @@ impl Instance {
         self.join_with(topic, "")
     }
 
+    /// Joins `topic` with ids (`?ids=1`) as this instance's only
+    /// subscriber: reads the subscribed notice and waits until the
+    /// subscription is counted.
+    fn join_only_tagged(&self, topic: &str, what: &str) -> Client {
+        let mut client = self.join_with(topic, "?ids=1");
+        next_json(&mut client).unwrap();
+        self.wait(|s| s.subscriptions == 1, what);
+        client
+    }
+
     /// Joins `topic` with a query (`?ids=1`, `?since=N&epoch=E`).
     fn join_with(&self, topic: &str, query: &str) -> Client {
         let config = ClientConfig {
@@ -737,9 +747,7 @@ fn a_redis_that_lost_its_ids_starts_a_new_epoch_and_says_so() {
     let port = redis.port;
     let a = instance_with_history(&redis.url());
     a.wait_connected();
-    let mut tagged = a.join_with("news", "?ids=1");
-    next_json(&mut tagged).unwrap();
-    a.wait(|s| s.subscriptions == 1, "subscribed");
+    let mut tagged = a.join_only_tagged("news", "subscribed");
     for m in ["m1", "m2", "m3"] {
         assert_eq!(a.post("news", m.as_bytes()), 200);
     }
@@ -784,9 +792,7 @@ fn a_counter_spoiled_in_redis_starts_a_new_epoch_and_publishing_goes_on() {
     let redis = Redis::start();
     let a = instance_with_history(&redis.url());
     a.wait_connected();
-    let mut tagged = a.join_with("news", "?ids=1");
-    next_json(&mut tagged).unwrap();
-    a.wait(|s| s.subscriptions == 1, "subscribed");
+    let mut tagged = a.join_only_tagged("news", "subscribed");
     let spoiled: [&[&[u8]]; 4] = [
         &[b"SET", b"rfc6455:ids:news", b"a string"],
         &[b"HSET", b"rfc6455:ids:news", b"epoch", b"e1", b"last", b"x"],
@@ -823,9 +829,7 @@ fn a_counter_spoiled_in_redis_starts_a_new_epoch_and_publishing_goes_on() {
                     }
                 }
                 Ok(Event::Close { .. }) => {
-                    tagged = a.join_with("news", "?ids=1");
-                    next_json(&mut tagged).unwrap();
-                    a.wait(|s| s.subscriptions == 1, "subscribed again");
+                    tagged = a.join_only_tagged("news", "subscribed again");
                     let text = format!("again {n}");
                     assert_eq!(a.post("news", text.as_bytes()), 200);
                     let v = next_json(&mut tagged).unwrap();
@@ -859,9 +863,7 @@ fn a_counter_lua_reads_as_whole_but_hincrby_refuses_does_not_stop_publishing() {
     let redis = Redis::start();
     let a = instance_with_history(&redis.url());
     a.wait_connected();
-    let mut tagged = a.join_with("news", "?ids=1");
-    next_json(&mut tagged).unwrap();
-    a.wait(|s| s.subscriptions == 1, "subscribed");
+    let mut tagged = a.join_only_tagged("news", "subscribed");
     redis
         .query(&[
             b"HSET",
@@ -898,9 +900,7 @@ fn a_publish_redis_refuses_is_delivered_here_not_lost() {
     let redis = Redis::start();
     let a = instance_with_history(&redis.url());
     a.wait_connected();
-    let mut tagged = a.join_with("news", "?ids=1");
-    next_json(&mut tagged).unwrap();
-    a.wait(|s| s.subscriptions == 1, "subscribed");
+    let mut tagged = a.join_only_tagged("news", "subscribed");
     redis
         .query(&[b"CONFIG", b"SET", b"maxmemory", b"1"])
         .unwrap();
@@ -929,9 +929,7 @@ fn an_ids_ttl_of_duration_max_does_not_stop_publishing() {
         r.ids_ttl = Duration::MAX;
     });
     a.wait_connected();
-    let mut tagged = a.join_with("news", "?ids=1");
-    next_json(&mut tagged).unwrap();
-    a.wait(|s| s.subscriptions == 1, "subscribed");
+    let mut tagged = a.join_only_tagged("news", "subscribed");
     assert_eq!(a.post("news", b"kept"), 200);
     let v = loop {
         let v = next_json(&mut tagged).expect("the message");
