@@ -97,7 +97,8 @@ FIELDS:
                 cores; server_ns_per_msg is that time per echoed message,
                 a figure that does not depend on whether wsload saturates;
                 server_user_ns_per_msg and server_kernel_ns_per_msg split
-                it by the server's utime and stime (/proc/PID/stat)
+                it by the server's utime and stime (/proc/PID/stat); each
+                is - when /proc could not tell or msgs=0
     wire_in_per_msg  with --deflate: bytes read from the sockets in the
                 window per echo, the server's frames as they came (headers
                 included, TCP/IP headers not): over --size, the server's

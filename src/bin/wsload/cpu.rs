@@ -116,11 +116,16 @@ pub fn server_fields(server: Option<ProcessCpu>, msgs: u64, secs: f64) -> String
                 server_kernel_ns_per_msg=-"
             .to_owned();
     };
-    let per_msg = if msgs == 0 {
-        0.0
-    } else {
-        cpu.secs * 1e9 / msgs as f64
-    };
+    if msgs == 0 {
+        // No message to share the time among: a 0 here would read as the
+        // fastest run of all.
+        return format!(
+            " server_cpu={:.2} server_ns_per_msg=- server_user_ns_per_msg=- \
+             server_kernel_ns_per_msg=-",
+            cpu.secs / secs
+        );
+    }
+    let per_msg = cpu.secs * 1e9 / msgs as f64;
     let mut line = format!(
         " server_cpu={:.2} server_ns_per_msg={per_msg:.0}",
         cpu.secs / secs
@@ -268,8 +273,15 @@ mod tests {
             user_share: None,
             ..cpu
         };
-        assert!(server_fields(Some(unsplit), 0, 5.0)
-            .ends_with(" server_ns_per_msg=0 server_user_ns_per_msg=- server_kernel_ns_per_msg=-"));
+        assert!(server_fields(Some(unsplit), 500, 5.0).ends_with(
+            " server_ns_per_msg=10000 server_user_ns_per_msg=- server_kernel_ns_per_msg=-"
+        ));
+        assert_eq!(
+            server_fields(Some(cpu), 0, 5.0),
+            " server_cpu=0.00 server_ns_per_msg=- server_user_ns_per_msg=- \
+             server_kernel_ns_per_msg=-",
+            "no messages: no time per message"
+        );
         assert_eq!(
             server_fields(None, 500, 5.0),
             " server_cpu=- server_ns_per_msg=- server_user_ns_per_msg=- \
