@@ -31,7 +31,8 @@
 //   and id; after a reconnect the module asks for what it missed
 //   (?since=ID&epoch=E), so messages arrive once each, in order. If the
 //   server's history no longer reaches back, a "reset" event tells the
-//   application to resync.
+//   application to resync. A URL with ?since=ID of its own asks for the
+//   history after ID on the first connection (?since=0: all it keeps).
 // - a bounded send queue while disconnected.
 //
 // Events (socket.on(name, fn)): "open" {reconnected, attempt},
@@ -139,10 +140,16 @@
     connectUrl() {
       if (!this.options.resume) return this.url;
       const u = new URL(this.url, root.location ? root.location.href : undefined);
+      // The app's own ?since=ID (0: all the history keeps) holds until the
+      // module has an id of its own.
+      const asked = { since: u.searchParams.get("since"), epoch: u.searchParams.get("epoch") };
       for (const k of ["ids", "since", "epoch"]) u.searchParams.delete(k);
       if (this.lastId !== null && this.epoch !== null) {
         u.searchParams.set("since", String(this.lastId));
         u.searchParams.set("epoch", this.epoch);
+      } else if (asked.since !== null) {
+        u.searchParams.set("since", asked.since);
+        if (asked.epoch !== null) u.searchParams.set("epoch", asked.epoch);
       } else {
         u.searchParams.set("ids", "1");
       }

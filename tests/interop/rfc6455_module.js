@@ -215,6 +215,21 @@ function ok(what) { console.log(`ok   ${what}`); }
   FakeSocket.last.receive('{"type":"subscribed","topic":"h","epoch":"e9","last":0,"recovered":false}');
   assert.deepStrictEqual(quitEvents, ['subscribed']);
   ok('no reset after close() from a subscribed listener');
+
+  // The app's ?since=0 asks for the whole history on the first connection;
+  // once the module has an id of its own, it resumes from that.
+  const past = RFC6455.connect('ws://h/topic/i?since=0', { WebSocket: FakeSocket, resume: true, heartbeat: null });
+  const pastMessages = [];
+  past.on('message', (data, meta) => pastMessages.push([data, meta.id]));
+  assert.strictEqual(FakeSocket.last.url, 'ws://h/topic/i?since=0');
+  FakeSocket.last.open();
+  FakeSocket.last.receive('{"type":"subscribed","topic":"i","epoch":"e3","last":2,"recovered":true}');
+  FakeSocket.last.receive('{"topic":"i","id":1,"data":"one"}');
+  FakeSocket.last.receive('{"topic":"i","id":2,"data":"two"}');
+  assert.deepStrictEqual(pastMessages, [['one', 1], ['two', 2]]);
+  assert.strictEqual(past.connectUrl(), 'ws://h/topic/i?since=2&epoch=e3');
+  past.close();
+  ok('the URL\'s own ?since=0 asks for the history first, then the module resumes from its ids');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
