@@ -30,7 +30,7 @@
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::prelude::rust_2021::*;
 use std::string::{String, ToString};
 use std::time::{Duration, Instant};
@@ -49,7 +49,10 @@ use crate::random::OsKeys;
 /// Settings for [`Client::connect_with`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
-    /// Time allowed to open the TCP connection. Default 10 s.
+    /// Time allowed to open the TCP connection, to all of the host's
+    /// addresses together: each, tried in turn, is given an equal share
+    /// of what is left. (The name lookup before is the system resolver's
+    /// and not bounded by it.) Default 10 s.
     pub connect_timeout: Duration,
     /// Time allowed for the opening handshake. Default 10 s.
     pub handshake_timeout: Duration,
@@ -429,6 +432,32 @@ fn write_tls_all(conn: &mut rustls::ClientConnection, sock: &mut TcpStream) -> i
     Ok(())
 }
 
+/// Connects to the first of `addrs` that answers, all within `timeout`:
+/// each address is given an equal share of what is left, so one that
+/// does not answer cannot take the time of those after it, nor several
+/// together take more than `timeout`.
+fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Error> {
+    let deadline = after(Instant::now(), timeout);
+    let mut last = io::Error::new(ErrorKind::NotFound, "no address for host");
+    for (i, addr) in addrs.iter().enumerate() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            last = ErrorKind::TimedOut.into();
+            break;
+        }
+        // (Zero would be refused by `connect_timeout`.)
+        let share = (left / (addrs.len() - i) as u32).max(Duration::from_millis(1));
+        match TcpStream::connect_timeout(addr, share) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(match last.kind() {
+        ErrorKind::TimedOut => Error::Timeout,
+        _ => Error::Connect(last),
+    })
+}
+
 /// A WebSocket client connection.
 pub struct Client {
     stream: Stream,
@@ -477,26 +506,11 @@ impl Client {
             return Err(Error::Url(UrlError::TlsUnsupported));
         }
         let host = parsed.host().trim_start_matches('[').trim_end_matches(']');
-        let addrs = (host, parsed.port())
+        let addrs: Vec<SocketAddr> = (host, parsed.port())
             .to_socket_addrs()
-            .map_err(Error::Connect)?;
-        let mut last = io::Error::new(ErrorKind::NotFound, "no address for host");
-        let mut stream = None;
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, config.connect_timeout) {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let Some(stream) = stream else {
-            return Err(match last.kind() {
-                ErrorKind::TimedOut => Error::Timeout,
-                _ => Error::Connect(last),
-            });
-        };
+            .map_err(Error::Connect)?
+            .collect();
+        let stream = connect_any(&addrs, config.connect_timeout)?;
         Self::handshake(stream, parsed, config)
     }
 
@@ -938,6 +952,37 @@ mod tests {
             matches!(&accepted, Err(e) if e.kind() == ErrorKind::WouldBlock),
             "{accepted:?}"
         );
+    }
+
+    /// Several addresses that do not answer share the connect timeout;
+    /// they do not get it each.
+    #[cfg(feature = "server")]
+    #[test]
+    fn the_connect_timeout_bounds_all_addresses_together() {
+        use socket2::{Domain, Socket, Type};
+        // A listener whose accept queue is full drops further SYNs: a
+        // connect to it waits until its timeout.
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        socket.bind(&any.into()).unwrap();
+        socket.listen(0).unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
+        let mut held = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                Ok(s) => held.push(s),
+                Err(e) if e.kind() == ErrorKind::TimedOut => break,
+                Err(e) => std::panic!("{e}"),
+            }
+        }
+        let timeout = Duration::from_millis(600);
+        let start = Instant::now();
+        let err = connect_any(&[addr, addr, addr], timeout).unwrap_err();
+        let took = start.elapsed();
+        assert!(matches!(err, Error::Timeout), "{err:?}");
+        assert!(took < timeout + Duration::from_millis(300), "{took:?}");
+        drop((held, socket));
     }
 
     #[test]
