@@ -553,15 +553,32 @@ impl Client {
         if let Stream::Tls(s) = &mut stream {
             tls_handshake(s, deadline)?;
         }
-        stream
-            .tcp()
-            .set_write_timeout(Some(config.handshake_timeout))
-            .map_err(Error::Io)?;
-        stream
-            .tcp()
-            .set_read_timeout(Some(config.handshake_timeout))
-            .map_err(Error::Io)?;
-        stream.write_all(&out).map_err(io_error)?;
+        // One write at a time, each given only what is left: `write_all`
+        // would give every write the whole timeout, so a server that reads
+        // a little at a time would hold the handshake as long as it likes.
+        // Then, over TLS, what rustls kept of it.
+        let mut rest = &out[..];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout);
+            }
+            stream
+                .tcp()
+                .set_write_timeout(Some(left))
+                .map_err(Error::Io)?;
+            let step = match rest {
+                [] => stream.flush().map(|()| 0),
+                _ => stream.write(rest),
+            };
+            match step {
+                Ok(0) if rest.is_empty() => break,
+                Ok(0) => return Err(Error::Io(ErrorKind::WriteZero.into())),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
         let mut buf = Vec::with_capacity(1024);
         let (protocol, consumed, deflate) = loop {
             let left = deadline.saturating_duration_since(Instant::now());

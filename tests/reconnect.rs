@@ -770,3 +770,38 @@ fn keepalive_reads_a_pong_that_came_while_the_caller_was_away() {
     drop(c);
     server.stop();
 }
+
+#[test]
+fn the_handshake_timeout_bounds_a_request_the_server_reads_slowly() {
+    // The server takes the request a little at a time, each read well
+    // within the handshake timeout of the last: only a deadline over the
+    // whole write stops it (the request takes over a minute to go).
+    let server = Scripted::start(|_, mut s| {
+        std::thread::spawn(move || {
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let give_up = Instant::now() + Duration::from_secs(15);
+            let mut chunk = [0u8; 16 << 10];
+            while Instant::now() < give_up && matches!(s.read(&mut chunk), Ok(n) if n > 0) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+    });
+    let config = ClientConfig {
+        handshake_timeout: Duration::from_millis(500),
+        headers: vec![("X-Big".into(), "a".repeat(64 << 20))],
+        ..ClientConfig::default()
+    };
+    let url = format!("ws://{}/", server.addr);
+    let (done, connected) = mpsc::channel();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let result = Client::connect_with(&url, &config).map(drop);
+        let _ = done.send((result, start.elapsed()));
+    });
+    let Ok((result, took)) = connected.recv_timeout(Duration::from_secs(10)) else {
+        panic!("connect still blocked after 10 s with a 500 ms handshake timeout");
+    };
+    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    server.stop();
+}
