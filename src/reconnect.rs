@@ -214,6 +214,8 @@ pub struct Reconnecting {
     epoch: Option<String>,
     last_id: Option<u64>,
     queue: VecDeque<String>,
+    /// A loss a send ran into, for the next `recv` to report.
+    lost: Option<Error>,
     closed: bool,
 }
 
@@ -244,6 +246,7 @@ impl Reconnecting {
             epoch: None,
             last_id: None,
             queue: VecDeque::new(),
+            lost: None,
             closed: false,
         }
     }
@@ -293,7 +296,11 @@ impl Reconnecting {
             match client.send_text(text) {
                 Ok(()) => return Ok(()),
                 Err(Error::Send(e)) => return Err(Error::Send(e)),
-                Err(_) => self.client = None, // lost: recv reports it
+                Err(e) => {
+                    // Lost: the next recv reports it.
+                    self.client = None;
+                    self.lost = Some(e);
+                }
             }
         }
         if self.queue.len() >= self.config.max_queued {
@@ -311,6 +318,7 @@ impl Reconnecting {
             client.set_close_timeout(Duration::from_secs(1));
             let _ = client.close(CloseCode::GOING_AWAY, "reconnecting");
         }
+        self.lost = None;
         self.pending_delay = None;
     }
 
@@ -333,6 +341,9 @@ impl Reconnecting {
     pub fn recv(&mut self) -> Result<Incoming, Error> {
         if self.closed {
             return Err(Error::Closed(CloseCode::NORMAL, String::new()));
+        }
+        if let Some(error) = self.lost.take() {
+            return Ok(self.disconnected(error));
         }
         if self.client.is_none() {
             return self.connect();
@@ -385,20 +396,23 @@ impl Reconnecting {
                 Got::Failed(e) => e,
             };
             self.client = None;
-            if self
-                .connected_at
-                .take()
-                .is_some_and(|at| at.elapsed() >= self.config.backoff.max)
-            {
-                self.attempt = 0; // it lasted: start the delays over
-            }
-            let retry_in = self.next_delay();
-            self.pending_delay = Some(retry_in);
-            return Ok(Incoming::Disconnected {
-                error: lost,
-                retry_in,
-            });
+            return Ok(self.disconnected(lost));
         }
+    }
+
+    /// The loss of the connection, as reported: the next attempt waits
+    /// for the delay drawn here.
+    fn disconnected(&mut self, error: Error) -> Incoming {
+        if self
+            .connected_at
+            .take()
+            .is_some_and(|at| at.elapsed() >= self.config.backoff.max)
+        {
+            self.attempt = 0; // it lasted: start the delays over
+        }
+        let retry_in = self.next_delay();
+        self.pending_delay = Some(retry_in);
+        Incoming::Disconnected { error, retry_in }
     }
 
     fn next_delay(&mut self) -> Duration {

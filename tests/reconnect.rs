@@ -805,3 +805,47 @@ fn the_handshake_timeout_bounds_a_request_the_server_reads_slowly() {
     assert!(took < Duration::from_secs(3), "{took:?}");
     server.stop();
 }
+
+#[test]
+fn a_send_that_loses_the_connection_is_reported_by_recv() {
+    // The send times out on a server that stopped reading: the message is
+    // queued for the next connection, and the loss comes out of the next
+    // `recv` as `Disconnected`, with its delay, like any other loss (it
+    // used to reconnect at once, saying only `Connected`).
+    let (server, release) = stops_reading();
+    let config = ReconnectConfig {
+        client: ClientConfig {
+            write_timeout: Some(Duration::from_millis(200)),
+            ..without_keepalive(50, 200, false, Some(1)).client
+        },
+        ..without_keepalive(50, 200, false, Some(1))
+    };
+    let mut c = Reconnecting::new(&format!("ws://{}/", server.addr), config);
+    let (done, got) = mpsc::channel();
+    std::thread::spawn(move || {
+        let connected = c.recv().map_err(|e| e.to_string());
+        // Far more than loopback's socket buffers take.
+        let sent = c.send_text(&"x".repeat(48 << 20));
+        let next = c.recv();
+        let _ = done.send((connected, sent, next, c.is_connected()));
+    });
+    let result = got.recv_timeout(Duration::from_secs(20));
+    let _ = release.send(());
+    let Ok((connected, sent, next, connected_after)) = result else {
+        panic!("still blocked after 20 s with a 200 ms write timeout");
+    };
+    assert!(
+        matches!(connected, Ok(Incoming::Connected { reconnected: false })),
+        "{connected:?}"
+    );
+    sent.unwrap();
+    match next {
+        Ok(Incoming::Disconnected {
+            error: Error::Timeout,
+            retry_in,
+        }) => assert_eq!(retry_in, Duration::from_millis(50)),
+        other => panic!("expected the loss, got {other:?}"),
+    }
+    assert!(!connected_after);
+    server.stop();
+}
