@@ -624,9 +624,12 @@ impl Client {
         #[cfg(not(feature = "deflate"))]
         let () = deflate;
         conn.receive(&buf[consumed..], Duration::ZERO);
+        // Zero means "forever" to the socket (and std refuses it): wait a
+        // millisecond instead, as `set_read_timeout` does.
+        let read_timeout = config.read_timeout.map(|t| t.max(Duration::from_millis(1)));
         stream
             .tcp()
-            .set_read_timeout(config.read_timeout)
+            .set_read_timeout(read_timeout)
             .map_err(Error::Io)?;
         stream
             .tcp()
@@ -648,7 +651,7 @@ impl Client {
             last_received: Instant::now(),
             ping_sent: None,
             last_look: false,
-            socket_timeout: config.read_timeout,
+            socket_timeout: read_timeout,
         })
     }
 

@@ -849,3 +849,24 @@ fn a_send_that_loses_the_connection_is_reported_by_recv() {
     assert!(!connected_after);
     server.stop();
 }
+
+#[test]
+fn a_zero_read_timeout_polls() {
+    // Zero is a poll, as with `set_read_timeout` (the socket would take it
+    // for "forever", and std refuses it: the connect used to fail after
+    // the handshake with an I/O error).
+    let server = Scripted::start(|_, mut s| {
+        accept_upgrade(&mut s);
+        std::thread::spawn(move || drain(s));
+    });
+    let config = ClientConfig {
+        read_timeout: Some(Duration::ZERO),
+        ..ClientConfig::default()
+    };
+    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &config).unwrap();
+    let start = Instant::now();
+    assert!(matches!(c.recv(), Err(Error::Timeout)));
+    assert!(start.elapsed() < Duration::from_secs(2));
+    drop(c);
+    server.stop();
+}
