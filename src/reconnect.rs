@@ -283,7 +283,10 @@ impl Reconnecting {
         }
         let sep = if self.url.contains('?') { '&' } else { '?' };
         match (self.last_id, &self.epoch) {
-            (Some(id), Some(epoch)) => format!("{}{sep}since={id}&epoch={epoch}", self.url),
+            (Some(id), Some(epoch)) => {
+                let epoch = percent_encode(epoch);
+                format!("{}{sep}since={id}&epoch={epoch}", self.url)
+            }
             _ => format!("{}{sep}ids=1", self.url),
         }
     }
@@ -542,6 +545,22 @@ impl Reconnecting {
     }
 }
 
+/// `value` for a URL's query: what is not unreserved (RFC 3986 section
+/// 2.3) as `%XX`. The epoch is the server's text: sent as it came, a space
+/// or `#` in it would make every later URL invalid, and a `&` would add a
+/// parameter.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A refusal that retrying will not change: a bad URL, a server
 /// certificate that fails verification, or a 4xx answer other than 408
 /// (timeout) and 429 (too many requests).
@@ -632,6 +651,13 @@ mod tests {
             Some((0, "e2")),
             "the replay that follows moves it"
         );
+        // An epoch that is not plain text goes percent-encoded: the URL
+        // stays valid, with no parameter added.
+        let odd = r#"{"type":"subscribed","topic":"a","epoch":"e 1#&x=\u00fc","last":4}"#;
+        r.read_text(odd.into());
+        let url = r.connect_url();
+        assert_eq!(url, "ws://h/topic/a?since=4&epoch=e%201%23%26x%3D%C3%BC");
+        assert!(crate::handshake::WsUrl::parse(&url).is_ok());
         let plain = Reconnecting::new("ws://h/x?k=v", ReconnectConfig::default());
         assert_eq!(plain.connect_url(), "ws://h/x?k=v");
     }
