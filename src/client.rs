@@ -156,7 +156,11 @@ pub enum Error {
     Tls(Box<dyn std::error::Error + Send + Sync>),
     /// A read or write failed.
     Io(io::Error),
-    /// A timeout passed: connecting, the handshake, or waiting for data.
+    /// A timeout passed: connecting, the handshake, waiting for data, a
+    /// write ([`ClientConfig::write_timeout`]), or [`Client::close`]'s. A
+    /// message whose send timed out is queued, perhaps partly written: the
+    /// next send or [`Client::flush`] goes on with it, so it must not be
+    /// sent again.
     Timeout,
     /// The server broke the protocol; the close frame with this error's
     /// code has been sent.
@@ -696,13 +700,17 @@ impl Client {
         Ok(())
     }
 
-    /// Sends a text message.
+    /// Sends a text message. On [`Error::Timeout`] (the server is not
+    /// reading) it stays queued, perhaps partly written, and goes out with
+    /// the next send or [`flush`](Self::flush): sending it again would
+    /// send it twice.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
         self.conn.send_text(text)?;
         self.flush()
     }
 
-    /// Sends a binary message.
+    /// Sends a binary message; on [`Error::Timeout`] it stays queued, as
+    /// with [`send_text`](Self::send_text).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         self.conn.send_binary(data)?;
         self.flush()
