@@ -89,7 +89,14 @@ impl Backoff {
     pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
         let ceiling = self.ceiling(attempt);
         if self.jitter {
-            ceiling.mul_f64(unit.clamp(0.0, 1.0))
+            // NaN is no fraction: none of the delay. (`mul_f64` would panic
+            // on it, and on a ceiling near Duration::MAX times 1.)
+            let unit = if unit.is_nan() {
+                0.0
+            } else {
+                unit.clamp(0.0, 1.0)
+            };
+            Duration::try_from_secs_f64(ceiling.as_secs_f64() * unit).unwrap_or(ceiling)
         } else {
             ceiling
         }
@@ -604,6 +611,22 @@ mod tests {
         assert!(draws.iter().all(|u| (0.0..1.0).contains(u)));
         let mean = draws.iter().sum::<f64>() / 1000.0;
         assert!((0.4..0.6).contains(&mean), "{mean}");
+    }
+
+    #[test]
+    fn delay_takes_any_unit_and_any_ceiling_without_panicking() {
+        let b = Backoff::default();
+        assert_eq!(b.delay(2, f64::NAN), Duration::ZERO);
+        assert_eq!(b.delay(2, -1.0), Duration::ZERO);
+        assert_eq!(b.delay(2, f64::INFINITY), Duration::from_secs(4));
+        let never = Backoff {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+            ..b
+        };
+        // Duration::MAX as f64 rounds up past what a Duration holds.
+        assert_eq!(never.delay(3, 1.0), Duration::MAX);
+        assert!(never.delay(3, 0.5) < Duration::MAX);
     }
 
     #[test]
