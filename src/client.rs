@@ -57,7 +57,9 @@ pub struct ClientConfig {
     /// Time allowed for the opening handshake. Default 10 s.
     pub handshake_timeout: Duration,
     /// Longest wait for data in [`Client::recv`]; `None` waits forever.
-    /// Default `None`.
+    /// Default `None`. Without [`keepalive`](Self::keepalive) it bounds
+    /// each socket read, so a frame whose bytes keep trickling in keeps
+    /// `recv` waiting; with keepalive it bounds the whole call.
     pub read_timeout: Option<Duration>,
     /// Longest a write waits for room in the socket (a server that stopped
     /// reading, or one gone without a word whose TCP has not given up):
