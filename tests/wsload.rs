@@ -647,19 +647,27 @@ fn pooled_report_leaves_out_failed_runs() {
         "ours\t100\t20\t1\trun\tcore\t9000\t900\t8100\t3",
         "peer\t100\t20\t1\trun\tcore\t2000\t200\t1800\t0",
     ];
-    let fill = |dir: &std::path::Path| {
-        std::fs::write(dir.join("echo-runs.tsv"), runs.join("\n") + "\n").unwrap();
-    };
-    let Some((out, _)) = report_script("bench_pool.py", fill, "echo-runs.tsv") else {
+    let Some(text) = pooled(&runs, None) else {
         return;
     };
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains(
-            "| 100 × 20 B | 1,000 [1] (100 / 900) | 2,000 [1] (200 / 1,800) | 0.500 (peer) |"
-        ),
-        "{text}"
-    );
+    assert!(text.contains(POOLED_FIRST_RUNS), "{text}");
+}
+
+/// The pooled row when only the first run of ours and the peer's count.
+const POOLED_FIRST_RUNS: &str =
+    "| 100 × 20 B | 1,000 [1] (100 / 900) | 2,000 [1] (200 / 1,800) | 0.500 (peer) |";
+
+/// bench_pool.py's output over `runs` (and a `machine.tsv`); `None` when
+/// python is missing.
+fn pooled(runs: &[&str], machine: Option<&str>) -> Option<String> {
+    let fill = |dir: &std::path::Path| {
+        if let Some(machine) = machine {
+            std::fs::write(dir.join("machine.tsv"), machine).unwrap();
+        }
+        std::fs::write(dir.join("echo-runs.tsv"), runs.join("\n") + "\n").unwrap();
+    };
+    let (out, _) = report_script("bench_pool.py", fill, "echo-runs.tsv")?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]
@@ -675,20 +683,10 @@ fn pooled_report_reads_the_states_as_the_echo_report_does() {
         "ours\t100\t20\t1\trun\tnear\t9000\t900\t8100\t60\t160\t0",
         "peer\t100\t20\t1\trun\tcore\t2000\t200\t1800\t60\t65\t0",
     ];
-    let fill = |dir: &std::path::Path| {
-        std::fs::write(dir.join("machine.tsv"), "rtt_split\t250\nrtt_core\t90\n").unwrap();
-        std::fs::write(dir.join("echo-runs.tsv"), runs.join("\n") + "\n").unwrap();
-    };
-    let Some((out, _)) = report_script("bench_pool.py", fill, "echo-runs.tsv") else {
+    let Some(text) = pooled(&runs, Some("rtt_split\t250\nrtt_core\t90\n")) else {
         return;
     };
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains(
-            "| 100 × 20 B | 1,000 [1] (100 / 900) | 2,000 [1] (200 / 1,800) | 0.500 (peer) |"
-        ),
-        "{text}"
-    );
+    assert!(text.contains(POOLED_FIRST_RUNS), "{text}");
 }
 
 #[test]
