@@ -1011,7 +1011,9 @@ mod tests {
         let err = connect_any(&[addr, addr, addr], timeout).unwrap_err();
         let took = start.elapsed();
         assert!(matches!(err, Error::Timeout), "{err:?}");
-        assert!(took < timeout + Duration::from_millis(300), "{took:?}");
+        // Each address given the whole timeout took three times it; a
+        // loaded machine may add some, not another whole timeout.
+        assert!(took < timeout * 2, "{took:?}");
         drop((held, socket));
     }
 
