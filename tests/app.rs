@@ -438,3 +438,95 @@ fn a_blank_line_before_the_next_request_is_ignored() {
     let r = http(server.addr, b"\r\nGET /stats HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status(&r), 200, "{r}");
 }
+
+/// A page of a listed origin (a Vue dev server on another port, say)
+/// publishes with fetch(): the browser shows it the answer only with
+/// Access-Control-Allow-Origin, and sends a preflight OPTIONS before a
+/// POST with a JSON body or a token. Other origins get neither.
+#[test]
+fn listed_origins_publish_with_cors() {
+    let app = AppConfig {
+        publish_token: Some("s3cret".to_owned()),
+        ..AppConfig::default()
+    };
+    let server = start(app, |c| {
+        c.allowed_origins = vec!["http://localhost:5173".to_owned()]
+    });
+    let preflight = |origin: &str| {
+        http(
+            server.addr,
+            format!(
+                "OPTIONS /publish/t HTTP/1.1\r\nHost: {}\r\nOrigin: {origin}\r\n\
+                 Access-Control-Request-Method: POST\r\n\
+                 Access-Control-Request-Headers: authorization, content-type\r\n\r\n",
+                server.addr
+            )
+            .as_bytes(),
+        )
+    };
+    let r = preflight("http://localhost:5173");
+    assert_eq!(status(&r), 204, "{r}");
+    assert!(
+        r.contains("Access-Control-Allow-Origin: http://localhost:5173\r\n"),
+        "{r}"
+    );
+    assert!(
+        r.contains("Access-Control-Allow-Methods: POST, GET\r\n"),
+        "{r}"
+    );
+    assert!(
+        r.contains("Access-Control-Allow-Headers: Authorization, Content-Type\r\n"),
+        "{r}"
+    );
+    let r = preflight("https://evil.example");
+    assert_ne!(status(&r), 204, "{r}");
+    assert!(!r.contains("Access-Control-Allow-Origin"), "{r}");
+
+    let listed = "Origin: http://localhost:5173\r\nContent-Type: application/json\r\n";
+    let r = post(
+        server.addr,
+        "/publish/t",
+        &format!("{listed}Authorization: Bearer s3cret\r\n"),
+        b"{}",
+    );
+    assert_eq!(status(&r), 200, "{r}");
+    assert!(
+        r.contains("Access-Control-Allow-Origin: http://localhost:5173\r\n"),
+        "{r}"
+    );
+    assert!(r.contains("Vary: Origin\r\n"), "{r}");
+    // A refusal is shown to the page too, so that it can tell why.
+    let r = post(server.addr, "/publish/t", listed, b"{}");
+    assert_eq!(status(&r), 401, "{r}");
+    assert!(r.contains("Access-Control-Allow-Origin"), "{r}");
+    let r = http(
+        server.addr,
+        format!(
+            "GET /push?topic=t&data=x HTTP/1.1\r\nHost: {}\r\nOrigin: http://localhost:5173\r\n\
+             Authorization: Bearer s3cret\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status(&r), 200, "{r}");
+    assert!(r.contains("Access-Control-Allow-Origin"), "{r}");
+    // Not listed, or not a publish: no CORS headers.
+    let r = post(
+        server.addr,
+        "/publish/t",
+        "Origin: https://evil.example\r\nAuthorization: Bearer s3cret\r\n",
+        b"x",
+    );
+    assert_eq!(status(&r), 403, "{r}");
+    assert!(!r.contains("Access-Control-Allow-Origin"), "{r}");
+    let r = http(
+        server.addr,
+        format!(
+            "GET /stats HTTP/1.1\r\nHost: {}\r\nOrigin: http://localhost:5173\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status(&r), 200, "{r}");
+    assert!(!r.contains("Access-Control-Allow-Origin"), "{r}");
+}

@@ -26,8 +26,12 @@
 //! browser's cross-origin request is refused too (403): a page on another
 //! site must not publish through a visitor's browser. That is decided by
 //! `Origin`, or by `Sec-Fetch-Site` where a browser sends no `Origin` (a
-//! GET from an `<img>`, say). `HEAD` is answered like `GET`, without the
-//! content.
+//! GET from an `<img>`, say). A page of an origin listed in
+//! [`allowed_origins`](super::ServerConfig::allowed_origins) may publish
+//! with `fetch()`: the answers to `/publish/NAME` and `/push` carry
+//! `Access-Control-Allow-Origin` for it, and its preflight (`OPTIONS`,
+//! sent before a POST with a JSON body or an `Authorization` header) is
+//! answered 204. `HEAD` is answered like `GET`, without the content.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -204,6 +208,36 @@ impl Handler for App {
 
     fn on_http(&mut self, ctx: &mut Context<'_>, request: &HttpRequest<'_>) -> Response {
         let path = request.path();
+        if !(path.starts_with(PUBLISH_PATH) || path == "/push") {
+            return self.serve(ctx, request);
+        }
+        // A page of a listed origin publishes with fetch(): the browser
+        // shows it the answer only with CORS headers, and asks first
+        // (OPTIONS) before a POST with a JSON body or a token.
+        let Some(origin) = listed_origin(request, &ctx.config().allowed_origins) else {
+            return self.serve(ctx, request);
+        };
+        let response = if request.method() == "OPTIONS" {
+            Response::new(204, "")
+                .header("Access-Control-Allow-Methods", "POST, GET")
+                .header(
+                    "Access-Control-Allow-Headers",
+                    "Authorization, Content-Type",
+                )
+                .header("Access-Control-Max-Age", "600")
+        } else {
+            self.serve(ctx, request)
+        };
+        response
+            .header("Access-Control-Allow-Origin", origin)
+            .header("Vary", "Origin")
+    }
+}
+
+impl App {
+    /// A plain request, without the CORS headers `on_http` adds.
+    fn serve(&mut self, ctx: &mut Context<'_>, request: &HttpRequest<'_>) -> Response {
+        let path = request.path();
         let method = request.method();
         if let Some(encoded) = path.strip_prefix(PUBLISH_PATH) {
             if method != "POST" {
@@ -242,6 +276,16 @@ impl Handler for App {
             _ => Response::upgrade_required(),
         }
     }
+}
+
+/// The request's `Origin` when it is one of `allowed` (`--allow-origin`):
+/// a page of that origin may publish, and is shown the answer.
+fn listed_origin<'r>(request: &HttpRequest<'r>, allowed: &[String]) -> Option<&'r str> {
+    let origin = std::str::from_utf8(request.header("Origin")?).ok()?;
+    allowed
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(origin))
+        .then_some(origin)
 }
 
 /// The counters as `GET /stats` shows them; `redis` only with a relay.
