@@ -89,9 +89,10 @@ struct Flags {
     /// that stopped reading); 0 = off.
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = secs)]
     send_timeout: Duration,
-    /// Allow this Origin (repeatable); none means any (403 else). Also
-    /// the origins whose pages may publish over HTTP, besides this
-    /// server's own.
+    /// Allow this Origin (repeatable); none means any (403 else). Once
+    /// set, list this server's own origin too (http://HOST:PORT) or its
+    /// built-in page cannot connect. Also the origins whose pages may
+    /// publish over HTTP (with CORS), besides this server's own.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allow_origin: Vec<String>,
     /// Subprotocol to offer, in preference order (repeatable).
