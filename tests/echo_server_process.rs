@@ -496,6 +496,36 @@ fn wscat_names_cafile_for_a_certificate_it_does_not_trust() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A self-signed certificate made as `openssl req -x509` makes one (CA:TRUE)
+/// is refused by rustls as a server's certificate even when it is the
+/// --cafile (CaUsedAsEndEntity): wscat says why and how to make one that
+/// works, instead of sending the user back to --cafile.
+#[cfg(feature = "tls")]
+#[test]
+fn wscat_explains_a_self_signed_ca_certificate() {
+    let dir = common::pki::temp_dir("wscat-self-signed-ca");
+    let files = common::pki::TestPki::self_signed_ca_localhost().write(&dir);
+    let (cert, key, ca) = (
+        files.cert.to_str().unwrap(),
+        files.key.to_str().unwrap(),
+        files.ca.to_str().unwrap(),
+    );
+    let server = ServerProcess::start(&["--tls-cert", cert, "--tls-key", key]);
+    let url = format!("{}/echo", server.url);
+    let mut wscat = Wscat::start(
+        &["--cafile", ca, &url],
+        Stdio::null(),
+        Stdio::null(),
+        Stdio::piped(),
+    );
+    let err = wscat.read_stderr();
+    let status = wscat.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert_eq!(status.code(), Some(100), "{err}");
+    assert!(err.contains("CaUsedAsEndEntity"), "{err}");
+    assert!(err.contains("basicConstraints=critical,CA:FALSE"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// `echo-server 2>&1 | head`: once the log's reader is gone, log lines are
 /// lost, but the thread that writes one goes on (eprintln! panics on the
 /// closed pipe: the signal thread died before it could shut down).

@@ -442,6 +442,15 @@ fn report(e: Error) -> ExitCode {
                  PEM file with --cafile FILE"
             );
         }
+        // webpki's error, inside rustls' CertificateError::Other.
+        if tls.to_string().contains("CaUsedAsEndEntity") {
+            note!(
+                "wscat: the server's certificate is a CA certificate (basicConstraints CA:TRUE, \
+                 what `openssl req -x509` makes by default), which is refused as a server's \
+                 even with --cafile; make it with -addext basicConstraints=critical,CA:FALSE, \
+                 or sign it with a CA of its own (mkcert, or cargo run --example test-certs)"
+            );
+        }
     }
     match e {
         Error::Closed(code, reason) => finish(code, &reason),

@@ -99,6 +99,26 @@ impl TestPki {
         }
     }
 
+    /// One self-signed certificate for `localhost` and `127.0.0.1` that is
+    /// also a CA (basicConstraints CA:TRUE), as `openssl req -x509` makes
+    /// by default: `ca_pem` and `cert_pem` are the same certificate.
+    pub fn self_signed_ca_localhost() -> TestPki {
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let cert = params.self_signed(&key).unwrap();
+        TestPki {
+            ca_pem: cert.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            key_sec1_pem: sec1_pem(&key.serialize_der()),
+        }
+    }
+
     /// The usual one: `localhost` and `127.0.0.1`.
     pub fn localhost() -> TestPki {
         TestPki::new("rfc6455 test CA", &["localhost", "127.0.0.1"])
