@@ -182,7 +182,9 @@ struct Flags {
     /// Answer this text message (an application heartbeat: "ping" is what
     /// /rfc6455.js sends by default, "heartCheck" a common hand-written
     /// one) with --heartbeat-reply; it is never published or echoed. ""
-    /// turns it off.
+    /// turns it off. One text only: set another, and pages using
+    /// /rfc6455.js must be given it (its `heartbeat` option), or their
+    /// "ping" goes to the room and they reconnect in quiet rooms.
     #[arg(long, value_name = "TEXT", default_value = "ping")]
     heartbeat_text: String,
     /// The reply to --heartbeat-text.
