@@ -93,7 +93,7 @@ struct Flags {
     /// set, list this server's own origin too (http://HOST:PORT) or its
     /// built-in page cannot connect. Also the origins whose pages may
     /// publish over HTTP (with CORS), besides this server's own.
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = origin)]
     allow_origin: Vec<String>,
     /// Subprotocol to offer, in preference order (repeatable).
     #[arg(long = "subprotocol", value_name = "NAME")]
@@ -291,6 +291,36 @@ fn positive_secs(v: &str) -> Result<Duration, String> {
     match secs(v)? {
         d if d.is_zero() => Err("more than 0 seconds".to_owned()),
         d => Ok(d),
+    }
+}
+
+/// An `--allow-origin` value as a browser sends `Origin`
+/// (`scheme://host[:port]`, or `null`): it is compared exactly, so `*`
+/// or a trailing `/` would refuse every browser without a word.
+fn origin(v: &str) -> Result<String, String> {
+    if v == "*" {
+        return Err(
+            "\"*\" is not an origin: leave --allow-origin out to allow every origin".into(),
+        );
+    }
+    if v == "null" {
+        return Ok(v.to_owned());
+    }
+    match v.split_once("://") {
+        Some((scheme, authority))
+            if !scheme.is_empty()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                && !authority.is_empty()
+                && !authority.contains(['/', '?', '#', ' ']) =>
+        {
+            Ok(v.to_owned())
+        }
+        _ => Err(format!(
+            "an origin is scheme://host[:port] as a browser sends it, with no path or \
+             trailing / (such as http://localhost:5173), not {v:?}"
+        )),
     }
 }
 
@@ -624,6 +654,14 @@ mod tests {
         assert_eq!(c.threads, 3);
         assert_eq!(c.connection.limits.max_message_size, 1 << 20);
         assert_eq!(c.allowed_origins, ["http://a", "http://b"]);
+        let (o, _) = parse(&[
+            "--allow-origin",
+            "null",
+            "--allow-origin",
+            "https://[::1]:8443",
+        ])
+        .unwrap();
+        assert_eq!(o.allowed_origins, ["null", "https://[::1]:8443"]);
         assert_eq!(c.subprotocols, ["chat"]);
         assert_eq!(c.ping_interval, Some(Duration::from_millis(500)));
         assert_eq!(c.connection.read_chunk, 64 << 10);
@@ -750,6 +788,12 @@ mod tests {
             &["--deflate=off", "--deflate-threshold", "1KiB"],
             &["--deflate-context-takeover", "--deflate", "off"],
             &["--deflate", "off", "--deflate-window-bits", "10"],
+            // Compared exactly with Origin: these would refuse every
+            // browser (Flask-SocketIO's cors_allowed_origins='*' habit).
+            &["--allow-origin", "*"],
+            &["--allow-origin", "http://localhost:5173/"],
+            &["--allow-origin", "localhost:5173"],
+            &["--allow-origin", ""],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
