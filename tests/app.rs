@@ -530,3 +530,26 @@ fn listed_origins_publish_with_cors() {
     assert_eq!(status(&r), 200, "{r}");
     assert!(!r.contains("Access-Control-Allow-Origin"), "{r}");
 }
+
+/// HEAD is safe: a link checker's HEAD /push?topic=..&data=.. must not
+/// publish (it did, like the GET it mirrors).
+#[test]
+fn head_on_push_does_not_publish() {
+    let server = start(AppConfig::default(), |_| {});
+    let mut member = join(&server, "/topic/t");
+    await_subscriptions(&server, 1);
+    let r = http(
+        server.addr,
+        b"HEAD /push?topic=t&data=from-head HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(status(&r), 405, "{r}");
+    assert!(r.contains("Allow: GET\r\n"), "{r}");
+    assert_eq!(body(&r), "", "{r}");
+    let r = http(
+        server.addr,
+        b"GET /push?topic=t&data=from-get HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(text(&mut member), "from-get", "HEAD published nothing");
+    assert_eq!(server.handle.stats().published, 1);
+}

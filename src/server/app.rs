@@ -31,7 +31,8 @@
 //! with `fetch()`: the answers to `/publish/NAME` and `/push` carry
 //! `Access-Control-Allow-Origin` for it, and its preflight (`OPTIONS`,
 //! sent before a POST with a JSON body or an `Authorization` header) is
-//! answered 204. `HEAD` is answered like `GET`, without the content.
+//! answered 204. `HEAD` is answered like `GET`, without the content,
+//! except on `/push`: it would publish, so it gets 405.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -261,6 +262,11 @@ impl App {
         match path {
             "/" | "/index.html" => page(ctx.config()),
             "/rfc6455.js" => client_js(),
+            // HEAD is safe (RFC 9110 section 9.2.1): link checkers and
+            // monitors send it expecting nothing to happen.
+            "/push" if method == "HEAD" => {
+                Response::new(405, "GET /push publishes; HEAD does not\n").header("Allow", "GET")
+            }
             "/push" => match PushQuery::parse(request.query()) {
                 Ok(PushQuery {
                     topic: Some(topic),
