@@ -37,6 +37,12 @@
 // jitter off, so the order is certain); the page reconnects, is told the
 // old ids are of another epoch, and gets those messages once each, in
 // order, then the live stream.
+// cors: starts its own echo-server with --allow-origin set to the page
+// server's origin (node browser.js cors ECHO_SERVER PAGE_SERVER_URL), as a
+// Vue dev server on another port would be; a page of that origin joins a
+// room with a WebSocket and publishes to it with fetch(): a text POST, a
+// JSON POST (which Chromium sends only after a preflight OPTIONS) and GET
+// /push. Each must be published and its answer readable by the page.
 // half-open: the same page, heartbeat every 0.5 s with a 0.5 s timeout;
 // the server is stopped with SIGSTOP (its sockets stay open and silent):
 // the heartbeat timeout notices; the next attempt's opening handshake (the
@@ -180,9 +186,9 @@ async function instances(page) {
 
 // Starts `target` (the echo-server binary) on `port` (0: any), resolves
 // to { child, port } once it listens.
-function startServer(port) {
+function startServer(port, extra = []) {
   const child = spawn(target, ['--listen', `127.0.0.1:${port}`, '--threads', '2', '--log', 'warn',
-                               '--heartbeat-text', 'ping'], { stdio: ['ignore', 'pipe', 'inherit'] });
+                               '--heartbeat-text', 'ping', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   servers.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -285,6 +291,46 @@ async function reconnect(page) {
   return `PASS kill and restart on :${port}: back after ${back} ms, 3 missed messages in order, no duplicates`;
 }
 
+async function cors(page) {
+  const pageOrigin = new URL(process.argv[4]).origin;
+  const server = await startServer(0, ['--allow-origin', pageOrigin]);
+  const base = `http://127.0.0.1:${server.port}`;
+  await page.goto(`${pageOrigin}/`);
+  const result = await page.evaluate(async (base) => {
+    const got = [];
+    const ws = new WebSocket(base.replace('http:', 'ws:') + '/topic/cors');
+    ws.onmessage = (e) => got.push(e.data);
+    await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('ws error')); });
+    const answers = [];
+    const tries = [
+      [base + '/publish/cors', { method: 'POST', body: 'text' }],
+      [base + '/publish/cors', { method: 'POST', body: '{"j":1}', headers: { 'Content-Type': 'application/json' } }],
+      [base + '/push?topic=cors&data=push', {}],
+    ];
+    for (const [url, init] of tries) {
+      try {
+        const r = await fetch(url, init);
+        answers.push(`${r.status} ${(await r.text()).trim()}`);
+      } catch (e) {
+        answers.push(`threw ${e.message}`);
+      }
+    }
+    for (let i = 0; i < 100 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    ws.close();
+    return { answers, got };
+  }, base);
+  const want = '200 {"topic":"cors","subscribers":1}';
+  for (const answer of result.answers) {
+    if (answer !== want) return `FAIL a fetch() from ${pageOrigin} got ${JSON.stringify(answer)}, want ${want}`;
+  }
+  console.log(`ok   fetch() from ${pageOrigin}: text POST, JSON POST (preflighted) and GET /push answered ${want}`);
+  if (JSON.stringify(result.got) !== JSON.stringify(['text', '{"j":1}', 'push'])) {
+    return `FAIL the room got ${JSON.stringify(result.got)}`;
+  }
+  console.log('ok   the room got the three messages, in order');
+  return `PASS a page of the listed origin ${pageOrigin} published with fetch() and read the answers`;
+}
+
 async function halfOpen(page) {
   const ROOM = 'half-open room';
   const server = await startServer(0);
@@ -318,10 +364,11 @@ async function halfOpen(page) {
 
 (async () => {
   const run = { 'test-page': testPage, 'builtin-page': builtinPage, room, instances, reconnect,
-                'half-open': halfOpen }[mode];
+                'half-open': halfOpen, cors }[mode];
   if (!run || !target) {
     console.error('usage: node browser.js test-page PAGE_URL | builtin-page URL | room URL' +
-                  ' | instances BALANCER_URL A_URL B_URL | reconnect ECHO_SERVER | half-open ECHO_SERVER');
+                  ' | instances BALANCER_URL A_URL B_URL | reconnect ECHO_SERVER | half-open ECHO_SERVER' +
+                  ' | cors ECHO_SERVER PAGE_SERVER_URL');
     process.exit(2);
   }
   const browser = await chromium.launch({
