@@ -58,8 +58,14 @@ fn join(server: &Running, path: &str) -> Client {
 }
 
 fn await_subscriptions(server: &Running, n: usize) {
+    await_stats(server, |s| s.subscriptions == n);
+}
+
+/// Waits (10 s at most) until the counters, which each worker publishes
+/// once per loop turn, satisfy `ok`.
+fn await_stats(server: &Running, ok: impl Fn(&rfc6455::server::Stats) -> bool) {
     for _ in 0..2000 {
-        if server.handle.stats().subscriptions == n {
+        if ok(&server.handle.stats()) {
             return;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -551,5 +557,6 @@ fn head_on_push_does_not_publish() {
     );
     assert_eq!(status(&r), 200, "{r}");
     assert_eq!(text(&mut member), "from-get", "HEAD published nothing");
+    await_stats(&server, |s| s.published >= 1);
     assert_eq!(server.handle.stats().published, 1);
 }
