@@ -454,19 +454,31 @@ fn a_second_signal_exits_without_waiting_for_the_close_timeout() {
     drop(s);
 }
 
+/// An echo-server over TLS with `pki`'s certificate, its files in a
+/// directory of their own: (that directory, the CA file's path, the server).
+#[cfg(feature = "tls")]
+fn tls_server(
+    name: &str,
+    pki: common::pki::TestPki,
+) -> (std::path::PathBuf, String, ServerProcess) {
+    let dir = common::pki::temp_dir(name);
+    let files = pki.write(&dir);
+    let server = ServerProcess::start(&[
+        "--tls-cert",
+        files.cert.to_str().unwrap(),
+        "--tls-key",
+        files.key.to_str().unwrap(),
+    ]);
+    (dir, files.ca.to_str().unwrap().to_owned(), server)
+}
+
 /// wss:// to a server whose CA wscat does not trust: refused, with the
 /// flag that fixes it named; with that flag, it works.
 #[cfg(feature = "tls")]
 #[test]
 fn wscat_names_cafile_for_a_certificate_it_does_not_trust() {
-    let dir = common::pki::temp_dir("wscat-cafile");
-    let files = common::pki::TestPki::localhost().write(&dir);
-    let (cert, key, ca) = (
-        files.cert.to_str().unwrap(),
-        files.key.to_str().unwrap(),
-        files.ca.to_str().unwrap(),
-    );
-    let server = ServerProcess::start(&["--tls-cert", cert, "--tls-key", key]);
+    let (dir, ca, server) = tls_server("wscat-cafile", common::pki::TestPki::localhost());
+    let ca = ca.as_str();
     let url = format!("{}/echo", server.url);
     assert!(url.starts_with("wss://"), "{url}");
 
@@ -503,14 +515,11 @@ fn wscat_names_cafile_for_a_certificate_it_does_not_trust() {
 #[cfg(feature = "tls")]
 #[test]
 fn wscat_explains_a_self_signed_ca_certificate() {
-    let dir = common::pki::temp_dir("wscat-self-signed-ca");
-    let files = common::pki::TestPki::self_signed_ca_localhost().write(&dir);
-    let (cert, key, ca) = (
-        files.cert.to_str().unwrap(),
-        files.key.to_str().unwrap(),
-        files.ca.to_str().unwrap(),
+    let (dir, ca, server) = tls_server(
+        "wscat-self-signed-ca",
+        common::pki::TestPki::self_signed_ca_localhost(),
     );
-    let server = ServerProcess::start(&["--tls-cert", cert, "--tls-key", key]);
+    let ca = ca.as_str();
     let url = format!("{}/echo", server.url);
     let mut wscat = Wscat::start(
         &["--cafile", ca, &url],
