@@ -689,6 +689,11 @@ fn ids_come_from_redis_and_a_client_resumes_on_any_instance() {
         assert_eq!(v["id"].as_u64(), Some(last + 1), "{name}: {v}");
         all.push((last + 1, name.to_owned()));
         assert_eq!(tagged_until(&mut on_a, last + 1), all[all.len() - 1..]);
+        // The next resume may be on the other instance: it must have
+        // taken this one from Redis first.
+        for i in [&a, &b] {
+            i.wait(|s| s.history_messages == all.len(), "the live one kept");
+        }
     }
     // Another epoch is refused as such.
     let mut c = b.join_with("news", "?since=42&epoch=other");
