@@ -417,7 +417,7 @@ fn a_publish_after_a_local_subscribe_reaches_it() {
 #[test]
 fn malformed_envelopes_are_counted_and_not_delivered() {
     let redis = Redis::start();
-    let a = instance(&redis.url());
+    let a = instance_with(&redis.url(), |r| r.max_message_bytes = 2);
     a.wait_connected();
     let mut c = a.join("t");
     redis.wait_instances_on("t", 1);
@@ -426,12 +426,14 @@ fn malformed_envelopes_are_counted_and_not_delivered() {
         b"\0rfc6455 kind=text\n\xff",
         b"\0rfc6455 no end of line",
         b"\0rfc6455 id=0\nx",
+        b"\0rfc6455 kind=text\nlong",
+        b"plain but long",
     ] {
         redis.publish("rfc6455:topic:t", bad);
     }
     redis.publish("rfc6455:topic:t", b"\0rfc6455 kind=binary id=7\nok");
     assert_eq!(next(&mut c).as_deref(), Some("bin:6f6b"));
-    a.wait(|s| s.broker.malformed == 4, "four malformed");
+    a.wait(|s| s.broker.malformed == 6, "four malformed, two too large");
 }
 
 #[test]

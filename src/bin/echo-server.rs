@@ -555,6 +555,9 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
             prefix: f.redis_prefix,
             max_queue_bytes: usize::try_from(f.redis_queue).unwrap_or(usize::MAX),
             ids_ttl: f.redis_ids_ttl,
+            // What a client of this instance may publish, by WebSocket or
+            // by HTTP.
+            max_message_bytes: message.max(config.max_body),
             ..Default::default()
         });
     }

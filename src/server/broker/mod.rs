@@ -88,7 +88,8 @@ pub struct BrokerStats {
     /// broker was down (or the connection broke before they came back, or
     /// the broker refused them).
     pub local_only: u64,
-    /// Messages from the broker refused as malformed envelopes.
+    /// Messages from the broker refused: malformed envelopes, bad topic
+    /// names, payloads over the size bound.
     pub malformed: u64,
     /// Connections made after the first (each after a loss).
     pub reconnects: u64,

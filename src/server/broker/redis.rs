@@ -149,6 +149,14 @@ pub struct RedisConfig {
     /// published to again after that starts a new epoch at id 1. Default
     /// one day; at most a century (`Duration::MAX` is a century).
     pub ids_ttl: Duration,
+    /// Largest payload taken from another instance (or another program
+    /// publishing to the channels); larger ones are dropped and counted
+    /// ([`BrokerStats::malformed`]), so that whoever can publish to Redis
+    /// cannot make every instance hold and encode more than a client of
+    /// theirs may send. Give every instance the same. (The Redis client
+    /// reads such a message whole before it is dropped: Redis' own
+    /// `proto-max-bulk-len` bounds that.) Default 64 MiB.
+    pub max_message_bytes: usize,
 }
 
 impl Default for RedisConfig {
@@ -163,6 +171,7 @@ impl Default for RedisConfig {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             ids_ttl: Duration::from_secs(24 * 3600),
+            max_message_bytes: 64 << 20,
         }
     }
 }
@@ -179,6 +188,7 @@ impl fmt::Debug for RedisConfig {
             .field("reconnect_min", &self.reconnect_min)
             .field("reconnect_max", &self.reconnect_max)
             .field("ids_ttl", &self.ids_ttl)
+            .field("max_message_bytes", &self.max_message_bytes)
             .finish()
     }
 }
@@ -681,9 +691,16 @@ impl RedisRelay {
                 return;
             }
         };
+        let own = received.header.from == Some(self.instance.as_str());
+        if !own && received.payload.len() > self.config.max_message_bytes {
+            self.counters.malformed.fetch_add(1, Ordering::Relaxed);
+            let len = received.payload.len();
+            reader.log(channel, &format_args!("a payload of {len} bytes"));
+            return;
+        }
         self.counters.received.fetch_add(1, Ordering::Relaxed);
         let frame = SharedFrame::new(received.kind, received.payload);
-        if received.header.from != Some(self.instance.as_str()) {
+        if !own {
             self.deliver(hub, topic, &frame, &received.header, None);
             return;
         }
@@ -1011,7 +1028,7 @@ impl Reader {
             return;
         }
         log::warn!(
-            "redis: dropped {} malformed message(s), the last on {channel:?}: {e}",
+            "redis: dropped {} malformed or oversized message(s), the last on {channel:?}: {e}",
             self.since
         );
         self.logged = Some(Instant::now());
