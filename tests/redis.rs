@@ -707,6 +707,35 @@ fn ids_come_from_redis_and_a_client_resumes_on_any_instance() {
 }
 
 #[test]
+fn a_resume_ahead_of_an_instance_gets_what_follows_once_it_arrives() {
+    let redis = Redis::start();
+    let a = instance_with_history(&redis.url());
+    a.wait_connected();
+    assert_eq!(a.post("news", b"m1"), 200);
+    a.wait(|s| s.history_messages == 1, "m1 kept");
+    let mut probe = a.join_with("news", "?ids=1");
+    let hello = next_json(&mut probe).unwrap();
+    assert_eq!(hello["last"], 1, "{hello}");
+    let epoch = hello["epoch"].as_str().unwrap().to_owned();
+    drop(probe);
+    a.wait(|s| s.subscriptions == 0, "the probe gone");
+    // The client got 2 and 3 on another instance, quicker than this one:
+    // nothing to replay, and 2 and 3 are not sent again when they come.
+    let mut c = a.join_with("news", &format!("?since=3&epoch={epoch}"));
+    let hello = next_json(&mut c).unwrap();
+    assert_eq!(
+        (&hello["recovered"], hello["last"].as_u64()),
+        (&serde_json::Value::Bool(true), Some(3)),
+        "{hello}"
+    );
+    a.wait(|s| s.subscriptions == 1, "subscribed");
+    for m in ["m2", "m3", "m4"] {
+        assert_eq!(a.post("news", m.as_bytes()), 200);
+    }
+    assert_eq!(tagged_until(&mut c, 4), vec![(4, "m4".to_owned())]);
+}
+
+#[test]
 fn plain_publishes_reach_tagged_subscribers_without_an_id() {
     let redis = Redis::start();
     let a = instance_with_history(&redis.url());

@@ -443,3 +443,54 @@ fn a_message_a_full_inbox_skips_closes_the_subscribers_with_ids() {
     assert_eq!(json(&mut c)["recovered"], true);
     assert_eq!(message(&mut c).0, last + 1);
 }
+
+/// Reads until the server's close and returns its code.
+fn close_code(c: &mut Client) -> Option<u16> {
+    loop {
+        match c.recv() {
+            Ok(Event::Close { code, .. }) => return code.map(u16::from),
+            Ok(_) => {}
+            Err(e) => panic!("no close: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_message_too_large_for_the_tagged_form_ends_in_a_reset_not_a_loop() {
+    // The plain form of the big message fits a subscriber's output bound,
+    // its tagged form (each NUL escaped as six characters) never does.
+    let server = start(|c| c.connection.limits.max_output_buffer = 8 << 10);
+    let mut tagged = join(&server, "/topic/t?ids=1").unwrap();
+    let epoch = json(&mut tagged)["epoch"].as_str().unwrap().to_owned();
+    let mut plain = join(&server, "/topic/t").unwrap();
+    await_subscriptions(&server, 2);
+    publish(&server, "t", "m1");
+    assert_eq!(message(&mut tagged), (1, "m1".to_owned()));
+    let big = "\0".repeat(4000);
+    publish(&server, "t", &big);
+    publish(&server, "t", "m3");
+    assert!(matches!(plain.recv().unwrap(), Event::Text("m1")));
+    assert!(matches!(plain.recv().unwrap(), Event::Text(t) if t == big));
+    assert!(matches!(plain.recv().unwrap(), Event::Text("m3")));
+    // The tagged subscriber cannot get message 2 without a gap: closed.
+    assert_eq!(close_code(&mut tagged), Some(1013));
+    // Its resume from 1 cannot be honoured either, ever: it is told so
+    // (rather than closed again for as long as message 2 is kept), and
+    // gets what it can.
+    let mut again = join(&server, &format!("/topic/t?since=1&epoch={epoch}")).unwrap();
+    let hello = json(&mut again);
+    assert_eq!(
+        (&hello["recovered"], &hello["last"]),
+        (&Value::Bool(false), &Value::from(3)),
+        "{hello}"
+    );
+    assert_eq!(message(&mut again), (1, "m1".to_owned()));
+    assert_eq!(message(&mut again), (3, "m3".to_owned()));
+    await_subscriptions(&server, 2);
+    publish(&server, "t", "m4");
+    assert_eq!(message(&mut again), (4, "m4".to_owned()), "live after it");
+    // From 2 on, nothing is missing.
+    let mut later = join(&server, &format!("/topic/t?since=2&epoch={epoch}")).unwrap();
+    assert_eq!(json(&mut later)["recovered"], true);
+    assert_eq!(message(&mut later), (3, "m3".to_owned()));
+}

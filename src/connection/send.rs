@@ -798,6 +798,13 @@ impl Sender {
         Ok(())
     }
 
+    /// The output bound ([`Limits::max_output_buffer`](crate::Limits)): a
+    /// frame larger than this, with its bookkeeping, is refused even when
+    /// nothing is queued.
+    pub fn max_output(&self) -> usize {
+        self.max_output
+    }
+
     /// Bytes waiting to be written, owed replies and shared frames
     /// included.
     pub fn pending_output_len(&self) -> usize {

@@ -15,10 +15,15 @@ use super::timers::{HandlerTimers, TimerId};
 use super::topics::{self, check_topic_name, Mode, Offer, TopicError, Topics};
 use super::{ConnId, ServerConfig};
 use crate::close::{CloseCode, CloseReason};
-use crate::connection::{MessageKind, SendError, Sender, SharedFrame};
+use crate::connection::{MessageKind, SendError, Sender, SharedFrame, SHARED_FRAME_OVERHEAD};
 use crate::deadline::after;
 use crate::frame::ControlPayload;
 use crate::lane::ReplyLane;
+
+/// Room for a `subscribed` notice and its frame header, but its topic's
+/// name: the JSON around it, an epoch (at most 64 characters), the id and
+/// `"recovered"`.
+const NOTICE_ROOM: usize = 256;
 
 /// A publish to this worker's subscribers, owed once the current callback
 /// returns.
@@ -151,6 +156,7 @@ impl Services {
         topic: &str,
         since: Option<Since<'_>>,
         now: Instant,
+        fits: impl Fn(&SharedFrame) -> bool,
     ) -> Result<Option<Replay>, TopicError> {
         let Some(history) = &self.hub.history else {
             return Err(TopicError::NoHistory);
@@ -164,7 +170,7 @@ impl Services {
             &self.config.topics,
         );
         let mut added = false;
-        let replay = history.subscribe(topic, since, now, |name, last| {
+        let replay = history.subscribe(topic, since, now, fits, |name, last| {
             let mode = Mode::new(true, last);
             let done = topics.subscribe_as(slot, name, limits, mode)?;
             if done.added {
@@ -396,6 +402,10 @@ impl<'a> Peer<'a> {
     /// `since` (all of those kept when not recovered: the history no
     /// longer reaches back to it, it is ahead of the newest id, or of
     /// another epoch), then the live stream without gap or duplicate.
+    /// On a topic whose ids come from a broker, a `since` of the same
+    /// epoch ahead of this instance (by at most `max_messages` ids) is
+    /// recovered: the notice's `last` is `since`, and the messages up to
+    /// it, still on their way here, are skipped.
     /// `Ok(false)` if it already was subscribed (nothing is sent then).
     pub fn subscribe_with_ids(
         &mut self,
@@ -403,10 +413,17 @@ impl<'a> Peer<'a> {
         since: Option<Since<'_>>,
     ) -> Result<bool, TopicError> {
         let now = self.ctx.now;
-        let Some(replay) = self
-            .ctx
-            .services
-            .subscribe_tagged(self.id.slot, topic, since, now)?
+        // A message that cannot fit even an empty queue after the notice
+        // would be refused on every resume.
+        let room = self
+            .tx
+            .max_output()
+            .saturating_sub(NOTICE_ROOM + 6 * topic.len());
+        let fits = |frame: &SharedFrame| frame.wire_len() + SHARED_FRAME_OVERHEAD <= room;
+        let Some(replay) =
+            self.ctx
+                .services
+                .subscribe_tagged(self.id.slot, topic, since, now, fits)?
         else {
             return Ok(false);
         };

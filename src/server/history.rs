@@ -153,6 +153,10 @@ struct Log {
     /// Removed from the map: a thread that looked it up before must look
     /// again.
     forgotten: bool,
+    /// Its ids come from a broker ([`Histories::ingest`]): another
+    /// instance may be ahead of this one, and a resume from there is not
+    /// an error but messages still on their way here.
+    relayed: bool,
 }
 
 impl Log {
@@ -184,7 +188,8 @@ pub(crate) struct Replay {
     /// The topic's epoch.
     pub(crate) epoch: Arc<str>,
     /// The newest id at the time of the subscribe: live messages start
-    /// after it.
+    /// after it. For a resume ahead of this instance (a relayed topic),
+    /// the resume's id instead.
     pub(crate) last: u64,
     /// Whether the subscriber's `since` was honoured exactly (no gap); None
     /// when it asked for none.
@@ -192,6 +197,19 @@ pub(crate) struct Replay {
     /// The messages to send before the live stream, oldest first, in the
     /// tagged form.
     pub(crate) frames: Vec<SharedFrame>,
+}
+
+/// Where a resume stands against a topic's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resume {
+    /// Exact: the messages after this id are kept (or none came since).
+    After(u64),
+    /// The subscriber has messages up to this id, which this instance has
+    /// not received from the broker yet: nothing to replay, and live
+    /// messages up to it are skipped.
+    Ahead(u64),
+    /// Not recoverable: everything kept is replayed.
+    Lost,
 }
 
 /// The history of every topic: one per server, shared by the workers.
@@ -297,6 +315,7 @@ impl Histories {
                 });
                 log.last = id - 1;
             }
+            log.relayed = true;
             let message = stamp(name, id, plain);
             self.append(log, now, &message);
             empty = log.entries.is_empty();
@@ -336,40 +355,91 @@ impl Histories {
     /// `since` and calls `register(name, last)`, which adds the
     /// subscription and counts it in the directory, and says whether it
     /// is new. `register` may refuse (a topic limit); nothing is replayed
-    /// then, nor to a connection that was already subscribed.
+    /// then, nor to a connection that was already subscribed. Messages
+    /// that do not `fit` the subscriber's output bound are left out of the
+    /// replay, and a resume from before one is not recovered.
     pub(crate) fn subscribe<E>(
         &self,
         topic: &str,
         since: Option<Since<'_>>,
         now: Instant,
+        fits: impl Fn(&SharedFrame) -> bool,
         register: impl FnOnce(&Arc<str>, u64) -> Result<bool, E>,
     ) -> Result<Replay, E> {
         self.with_log(topic, |name, log| {
             self.expire(log, now);
-            let added = register(name, log.last)?;
+            let resume = since.map(|since| self.resume_point(log, since, &fits));
+            // Live messages start after the newest id, or, for a subscriber
+            // ahead of this instance, after the last one it has.
+            let floor = match resume {
+                Some(Resume::Ahead(id)) => id,
+                _ => log.last,
+            };
+            let added = register(name, floor)?;
             let mut replay = Replay {
                 epoch: Arc::clone(&log.epoch),
-                last: log.last,
+                last: floor,
                 recovered: None,
                 frames: Vec::new(),
             };
-            if let (Some(since), true) = (since, added) {
-                let same_epoch = since.epoch.is_none_or(|e| e == &*log.epoch);
-                let recovered = same_epoch
-                    && since.id <= log.last
-                    && since.id.saturating_add(1) >= log.first()
-                    && since.id >= log.cut;
-                let after = if recovered { since.id } else { 0 };
-                replay.recovered = Some(recovered);
-                replay.frames = log
-                    .entries
-                    .iter()
-                    .filter(|e| e.message.id > after)
-                    .map(|e| e.message.tagged.clone())
-                    .collect();
+            if let (Some(resume), true) = (resume, added) {
+                let after = match resume {
+                    Resume::After(id) => Some(id),
+                    Resume::Ahead(_) => None,
+                    Resume::Lost => Some(0),
+                };
+                replay.recovered = Some(!matches!(resume, Resume::Lost));
+                if let Some(after) = after {
+                    replay.frames = log
+                        .entries
+                        .iter()
+                        .filter(|e| e.message.id > after && fits(&e.message.tagged))
+                        .map(|e| e.message.tagged.clone())
+                        .collect();
+                }
             }
             Ok(replay)
         })
+    }
+
+    /// How a resume from `since` stands against `log`.
+    /// A kept message that does not `fit` the subscriber's output bound
+    /// can never reach it: a resume from before it is not recovered, or
+    /// the subscriber, closed for the gap, would resume and be closed
+    /// again for as long as the message is kept.
+    fn resume_point(
+        &self,
+        log: &Log,
+        since: Since<'_>,
+        fits: impl Fn(&SharedFrame) -> bool,
+    ) -> Resume {
+        let same_epoch = since.epoch.is_none_or(|e| e == &*log.epoch);
+        if same_epoch
+            && since.id <= log.last
+            && since.id.saturating_add(1) >= log.first()
+            && since.id >= log.cut
+        {
+            let mut missed = log.entries.iter().filter(|e| e.message.id > since.id);
+            if missed.all(|e| fits(&e.message.tagged)) {
+                return Resume::After(since.id);
+            }
+            return Resume::Lost;
+        }
+        // Another instance of the same relay got further than this one: the
+        // messages up to `since` are on their way here, and are skipped when
+        // they come. Only with the epoch named (a bare id could be of any
+        // epoch) and not further ahead than a history holds: an instance
+        // that far behind has lost touch, and its break will tell.
+        let ahead = since.id.saturating_sub(log.last);
+        if log.relayed
+            && since.epoch == Some(&*log.epoch)
+            && ahead > 0
+            && ahead <= self.limits.max_messages.max(1) as u64
+            && since.id <= MAX_ID
+        {
+            return Resume::Ahead(since.id);
+        }
+        Resume::Lost
     }
 
     /// Forgets the log of `topic` if it holds nothing and `in_use` says
@@ -435,6 +505,7 @@ impl Histories {
             bytes: 0,
             cut: 0,
             forgotten: false,
+            relayed: false,
         }));
         logs.insert(Arc::clone(&name), Arc::clone(&log));
         (name, log)
@@ -651,9 +722,13 @@ mod tests {
     }
 
     fn resume(h: &Histories, topic: &str, id: u64, epoch: Option<&str>, now: Instant) -> Replay {
-        h.subscribe(topic, Some(Since { id, epoch }), now, |_, _| {
-            Ok::<bool, ()>(true)
-        })
+        h.subscribe(
+            topic,
+            Some(Since { id, epoch }),
+            now,
+            |_| true,
+            |_, _| Ok::<bool, ()>(true),
+        )
         .unwrap()
     }
 
@@ -672,10 +747,16 @@ mod tests {
         let r = resume(&h, "a", 3, Some(&r.epoch.clone()), t);
         assert_eq!((r.recovered, ids(&r)), (Some(true), vec![]));
         let fresh = h
-            .subscribe("a", None, t, |_, last| {
-                assert_eq!(last, 3);
-                Ok::<bool, ()>(true)
-            })
+            .subscribe(
+                "a",
+                None,
+                t,
+                |_| true,
+                |_, last| {
+                    assert_eq!(last, 3);
+                    Ok::<bool, ()>(true)
+                },
+            )
             .unwrap();
         assert_eq!((fresh.recovered, fresh.frames.len()), (None, 0));
     }
@@ -756,6 +837,62 @@ mod tests {
         assert_eq!(resume(&h, "a", 4, Some("e1"), t).recovered, Some(true));
         assert_eq!(ingest(1, "e2"), Some(1));
         assert_eq!(resume(&h, "a", 5, Some("e1"), t).recovered, Some(false));
+    }
+
+    #[test]
+    fn a_resume_ahead_of_a_relayed_log_waits_for_what_is_on_its_way() {
+        let limits = HistoryLimits {
+            max_messages: 10,
+            ..HistoryLimits::default()
+        };
+        let h = Histories::new(limits);
+        let t = Instant::now();
+        let ingest = |id: u64| {
+            let frame = SharedFrame::new(MessageKind::Text, id.to_string().as_bytes());
+            h.ingest("a", "X", id, &frame, t, |_, m: &Stamped, _| m.id)
+                .0
+        };
+        for id in 1..=3 {
+            ingest(id);
+        }
+        // The client got 1-5 on another instance; 4 and 5 are still on
+        // their way here. Live messages start after 5, nothing replayed.
+        let r = h
+            .subscribe(
+                "a",
+                Some(Since {
+                    id: 5,
+                    epoch: Some("X"),
+                }),
+                t,
+                |_| true,
+                |_, floor| {
+                    assert_eq!(floor, 5, "the worker skips up to 5");
+                    Ok::<bool, ()>(true)
+                },
+            )
+            .unwrap();
+        assert_eq!((r.last, r.recovered, ids(&r)), (5, Some(true), vec![]));
+        // Without the epoch, another epoch, or further ahead than the
+        // history holds: not recovered, as before.
+        let r = resume(&h, "a", 5, None, t);
+        assert_eq!(
+            (r.last, r.recovered, ids(&r)),
+            (3, Some(false), vec![1, 2, 3])
+        );
+        let r = resume(&h, "a", 5, Some("Y"), t);
+        assert_eq!(r.recovered, Some(false));
+        assert_eq!(resume(&h, "a", 13, Some("X"), t).recovered, Some(true));
+        let r = resume(&h, "a", 14, Some("X"), t);
+        assert_eq!((r.last, r.recovered), (3, Some(false)));
+        // Ids made here are never ahead of a client: its id is bogus.
+        let local = Histories::new(limits);
+        publish(&local, "a", "1", t);
+        let epoch = resume(&local, "a", 0, None, t).epoch;
+        assert_eq!(
+            resume(&local, "a", 2, Some(&epoch), t).recovered,
+            Some(false)
+        );
     }
 
     #[test]
@@ -998,7 +1135,7 @@ mod properties {
                     }
                     Op::Resume(since, e) => {
                         let since = Since { id: since, epoch: e.map(|e| epochs[usize::from(e)]) };
-                        let r = h.subscribe(&topic, Some(since), now, |_, _| Ok::<bool, ()>(true)).unwrap();
+                        let r = h.subscribe(&topic, Some(since), now, |_| true, |_, _| Ok::<bool, ()>(true)).unwrap();
                         let got: Vec<u64> = r.frames.iter().map(|f| {
                             let v: serde_json::Value = serde_json::from_slice(f.payload()).unwrap();
                             v["id"].as_u64().unwrap()
