@@ -18,8 +18,9 @@
 //   TCP connection never reports itself) and replaced. An opening handshake
 //   gets `timeout` ms too: a server that was stopped (its kernel still
 //   accepts connections) or a proxy whose backend hangs would otherwise
-//   leave the socket connecting for minutes. The reply is not
-//   passed on as a message. Time is measured on a monotonic clock, so a
+//   leave the socket connecting for minutes. The reply to a
+//   heartbeat is not passed on as a message (one per heartbeat sent: a
+//   room message that reads the same is still a message). Time is measured on a monotonic clock, so a
 //   step of the wall clock neither kills a live link nor hides a dead one.
 // - reconnect: exponential backoff with full jitter (a delay drawn uniformly
 //   from 0 to min(max, initial * factor^attempt)), so that a server restart
@@ -97,6 +98,10 @@
       this._ws = null;
       this._timers = {};
       this._lastSeen = 0;
+      // Heartbeats sent on this socket and not answered yet: only that
+      // many replies are taken for answers, so a room message that reads
+      // like one (another member typing "pong") is still a message.
+      this._unanswered = 0;
       this._connect();
     }
 
@@ -195,6 +200,7 @@
         this._openedAt = now();
         this.state = "open";
         this._lastSeen = now();
+        this._unanswered = 0;
         this._armHeartbeat();
         const queued = this._queue;
         this._queue = [];
@@ -217,7 +223,12 @@
 
     _onData(data) {
       const hb = this.options.heartbeat;
-      if (hb && hb.reply !== undefined && data === hb.reply) return;
+      if (hb && hb.reply !== undefined && data === hb.reply && this._unanswered > 0) {
+        // The server answers in order: which of two equal texts is taken
+        // for the answer does not change what the application gets.
+        this._unanswered--;
+        return;
+      }
       if (this.options.resume && typeof data === "string" && data.charCodeAt(0) === 123) {
         let msg = null;
         try {
@@ -284,6 +295,7 @@
       const sentAt = now();
       try {
         ws.send(hb.message);
+        this._unanswered++;
       } catch (e) {
         // A closing socket: its close event follows.
       }

@@ -57,10 +57,9 @@ function ok(what) { console.log(`ok   ${what}`); }
   ws.receive('{"type":"subscribed","topic":"a","epoch":"e1","last":4}');
   ws.receive('{"topic":"a","id":5,"data":"five"}');
   ws.receive('{"topic":"a","id":5,"data":"five again"}');
-  ws.receive('pong');
   ws.receive('{"topic":"a","id":6,"binary":"AP8="}');
   const messages = events.filter((e) => e[0] === 'message');
-  assert.strictEqual(messages.length, 2, 'a duplicate id and the heartbeat reply are not messages');
+  assert.strictEqual(messages.length, 2, 'a duplicate id is not a message');
   assert.deepStrictEqual([messages[0][1], messages[0][2]], ['five', { topic: 'a', id: 5 }]);
   assert.deepStrictEqual(Array.from(new Uint8Array(messages[1][1])), [0, 255]);
   assert.strictEqual(s.connectUrl(), 'ws://h/topic/a?x=1&since=6&epoch=e1');
@@ -145,6 +144,26 @@ function ok(what) { console.log(`ok   ${what}`); }
   assert.deepStrictEqual(stepCloses, [], 'the live link was kept');
   stepped.close();
   ok('a wall-clock step does not kill a live link');
+
+  // The reply is kept out of the messages only in answer to a heartbeat:
+  // a room message that reads like it, unasked for, is a message.
+  const chat = RFC6455.connect('ws://h/topic/f', {
+    WebSocket: FakeSocket, reconnect: false,
+    heartbeat: { message: 'ping', reply: 'pong', interval: 20, timeout: 1000 },
+  });
+  const said = [];
+  chat.on('message', (data) => said.push(data));
+  const room = FakeSocket.last;
+  room.open();
+  room.receive('pong');
+  await new Promise((r) => setTimeout(r, 40));
+  assert.deepStrictEqual(room.sent.filter((m) => m === 'ping').length, 1, 'one heartbeat');
+  room.receive('pong');
+  room.receive('pong');
+  room.receive('hi');
+  assert.deepStrictEqual(said, ['pong', 'pong', 'hi'], 'one reply taken for the one heartbeat');
+  chat.close();
+  ok('the heartbeat reply is taken only in answer to a heartbeat');
 
   // An opening handshake that never completes (a stopped server whose
   // kernel still accepts, a proxy whose backend hangs) is given up after
