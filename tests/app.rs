@@ -194,6 +194,37 @@ fn room_echo_sends_members_their_own_messages() {
     );
 }
 
+#[test]
+fn members_of_a_read_only_topic_listen_and_are_closed_if_they_send() {
+    let app = AppConfig {
+        read_only_topics: vec!["feed".to_owned()],
+        ..AppConfig::default()
+    };
+    let server = start(app, |_| {});
+    let mut a = join(&server, "/topic/feed");
+    let mut b = join(&server, "/topic/feed");
+    await_subscriptions(&server, 2);
+    a.send_text("forged").unwrap();
+    match a.recv().unwrap() {
+        Event::Close { code, .. } => assert_eq!(code.map(u16::from), Some(1008)),
+        other => panic!("{other:?}"),
+    }
+    await_subscriptions(&server, 1);
+    let r = post(server.addr, "/publish/feed", "", b"news");
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(
+        text(&mut b),
+        "news",
+        "HTTP publishing goes on; the forged one never came"
+    );
+    // Another topic is a room as before.
+    let mut c = join(&server, "/topic/chat");
+    let mut d = join(&server, "/topic/chat");
+    await_subscriptions(&server, 3);
+    c.send_text("hi").unwrap();
+    assert_eq!(text(&mut d), "hi");
+}
+
 /// The status a WebSocket upgrade to `path` gets.
 fn upgrade_status(addr: SocketAddr, path: &str) -> u16 {
     let request = format!(

@@ -227,6 +227,24 @@ fn tick_publishes_the_time_to_the_clock_topic() {
             other => panic!("{other:?}"),
         }
     }
+    // The clock is read-only: a member that sends to it is closed, and the
+    // other members hear only the time.
+    let mut other = Client::connect_with(&url, &config).expect("connect");
+    c.send_text("1999-12-31T23:59:59.999Z").unwrap();
+    let code = loop {
+        match c.recv() {
+            Ok(Event::Close { code, .. }) => break code.map(u16::from),
+            Ok(Event::Text(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(code, Some(1008));
+    for _ in 0..3 {
+        match other.recv().unwrap() {
+            Event::Text(t) => assert!(!t.starts_with("1999"), "{t}"),
+            e => panic!("{e:?}"),
+        }
+    }
 }
 
 /// The child's exit status, if it exits within `limit`.

@@ -109,9 +109,13 @@ struct Flags {
     #[arg(long)]
     room_echo: bool,
     /// Publish the time (RFC 3339) to topic "clock" at this interval
-    /// [default: off].
+    /// [default: off]. Members of "clock" may then listen, not send.
     #[arg(long, value_name = "SECS", value_parser = positive_secs)]
     tick: Option<Duration>,
+    /// A topic members may join to listen but not send to (closed with
+    /// 1008 if they do); HTTP publishing is unchanged. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    read_only_topic: Vec<String>,
     /// Require "Authorization: Bearer TOKEN" to publish over HTTP, from
     /// every address. Without it only loopback may publish.
     #[arg(
@@ -566,6 +570,7 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
         tick: f.tick,
         clock_topic: "clock".to_owned(),
         publish_token: f.publish_token.filter(|t| !t.is_empty()),
+        read_only_topics: f.read_only_topic,
     };
     (config, app)
 }
@@ -651,8 +656,13 @@ mod tests {
             "5",
             "--history-age",
             "0",
+            "--read-only-topic",
+            "news",
+            "--read-only-topic",
+            "feed",
         ])
         .unwrap();
+        assert_eq!(app.read_only_topics, ["news", "feed"]);
         assert_eq!(c.listen, "[::1]:9100".parse().unwrap());
         assert_eq!(c.threads, 3);
         assert_eq!(c.connection.limits.max_message_size, 1 << 20);
@@ -724,6 +734,7 @@ mod tests {
         assert_eq!(c.topics, d.topics);
         assert_eq!(app.tick, None);
         assert_eq!(app.publish_token, None);
+        assert!(app.read_only_topics.is_empty());
         // The heartbeat /rfc6455.js sends by default.
         assert_eq!(
             c.heartbeat,

@@ -6,7 +6,7 @@
 //!
 //! | request | what it does |
 //! |---|---|
-//! | WebSocket `/topic/NAME` | subscribes to NAME; each message it sends is published to NAME (to the others, or to all with [`AppConfig::room_echo`]) |
+//! | WebSocket `/topic/NAME` | subscribes to NAME; each message it sends is published to NAME (to the others, or to all with [`AppConfig::room_echo`]), unless NAME is read-only ([`AppConfig::read_only_topics`], the clock's topic): then it is closed with 1008 |
 //! | WebSocket, any other path | echo |
 //! | `POST /publish/NAME` + body | publishes the body (text if UTF-8, else binary); answers `{"topic":..,"subscribers":N}` |
 //! | `GET /push?topic=NAME&data=TEXT` | publishes TEXT, same answer |
@@ -82,6 +82,19 @@ pub struct AppConfig {
     /// Required as `Authorization: Bearer TOKEN` from every publisher when
     /// set; when not, only loopback may publish.
     pub publish_token: Option<String>,
+    /// Topics only the server and HTTP publishers write to (a clock, a
+    /// feed): members may join them to listen, and one that sends a
+    /// message to one is closed with 1008. The clock's topic is read-only
+    /// whenever [`tick`](Self::tick) is set, listed here or not.
+    pub read_only_topics: Vec<String>,
+}
+
+impl AppConfig {
+    /// Whether members' messages to `topic` are refused.
+    fn is_read_only(&self, topic: &str) -> bool {
+        (self.tick.is_some() && self.clock_topic == topic)
+            || self.read_only_topics.iter().any(|t| t == topic)
+    }
 }
 
 /// The bundled application: see the module docs.
@@ -193,6 +206,12 @@ impl Handler for App {
             }
             return;
         };
+        if self.config.is_read_only(&topic) {
+            // Else any listener could put words in the server's mouth (a
+            // false time on the clock, say) for every other one.
+            let _ = peer.close(CloseCode::POLICY_VIOLATION, "this topic is read-only");
+            return;
+        }
         if self.config.room_echo {
             peer.publish(&topic, kind, data);
         } else {
