@@ -416,6 +416,20 @@ fn pages_of_other_sites_cannot_publish_through_a_browser() {
         let r = http(server.addr, request.as_bytes());
         assert_eq!(status(&r), want, "{site}: {r}");
     }
+    // DNS rebinding: a page of evil.example, its name made to resolve to
+    // 127.0.0.1, is same-origin with the server it reaches that way.
+    let port = server.addr.port();
+    for (host, want) in [
+        (format!("evil.example:{port}"), 403),
+        (format!("localhost:{port}"), 200),
+    ] {
+        let request = format!(
+            "POST /publish/t HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n\
+             Content-Length: 1\r\n\r\nx"
+        );
+        let r = http(server.addr, request.as_bytes());
+        assert_eq!(status(&r), want, "{host}: {r}");
+    }
 }
 
 #[test]

@@ -31,7 +31,11 @@
 //! with `fetch()`: the answers to `/publish/NAME` and `/push` carry
 //! `Access-Control-Allow-Origin` for it, and its preflight (`OPTIONS`,
 //! sent before a POST with a JSON body or an `Authorization` header) is
-//! answered 204. `HEAD` is answered like `GET`, without the content,
+//! answered 204. A browser's request authorized by loopback alone (no
+//! token) must also be sent to `127.0.0.1`, `[::1]`, `localhost` or a
+//! name under `.localhost`: any other name may be one that a hostile site
+//! made resolve to 127.0.0.1 (DNS rebinding), making its page same-origin
+//! with this server. `HEAD` is answered like `GET`, without the content,
 //! except on `/push`: it would publish, so it gets 405.
 
 use std::borrow::Cow;
@@ -601,7 +605,23 @@ impl<'a> PublishRequest<'a> {
                 Some(given) if constant_time_eq(given, token.as_bytes()) => Ok(()),
                 Some(_) => Err(Response::new(403, "wrong publish token\n")),
             },
-            None if self.from.to_canonical().is_loopback() => Ok(()),
+            None if self.from.to_canonical().is_loopback() => {
+                // A page of evil.example whose name is made to resolve to
+                // 127.0.0.1 (DNS rebinding) is same-origin with what it
+                // reaches here, and its requests come from loopback. A
+                // browser's request is let through on loopback alone only
+                // when sent to a name that cannot be rebound.
+                // (`Sec-Fetch-Site: none` is the user's own navigation.)
+                let page = self.origin.is_some()
+                    || self.fetch_site.is_some_and(|s| !s.eq_ignore_ascii_case(b"none"));
+                if page && !self.host.is_some_and(is_local_name) {
+                    return Err(Response::new(
+                        403,
+                        "a page publishes without a token only from http://127.0.0.1, [::1] or localhost\n",
+                    ));
+                }
+                Ok(())
+            }
             None => Err(Response::new(
                 403,
                 "publishing is allowed from loopback only (start the server with --publish-token)\n",
@@ -617,6 +637,29 @@ fn bearer_token(value: &[u8]) -> Option<&[u8]> {
     let (scheme, rest) = value.split_at(space);
     let token = rest.trim_ascii();
     (scheme.eq_ignore_ascii_case(b"Bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Whether an authority (`Host`) names this machine in a way DNS cannot
+/// redirect: an IP address, `localhost` or a name under `.localhost`
+/// (RFC 6761, which browsers resolve to loopback themselves).
+fn is_local_name(authority: &[u8]) -> bool {
+    let Ok(authority) = std::str::from_utf8(authority) else {
+        return false;
+    };
+    if let Some(rest) = authority.strip_prefix('[') {
+        let Some((address, port)) = rest.split_once(']') else {
+            return false;
+        };
+        return (port.is_empty() || port.starts_with(':'))
+            && address.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    let name = authority
+        .split_once(':')
+        .map_or(authority, |(name, _)| name);
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
 }
 
 /// Compares secrets without an early exit on the first difference.
@@ -681,9 +724,13 @@ mod tests {
         // Browsers: the server's own pages and listed origins only.
         let from_page = |origin: &'static [u8]| PublishRequest {
             origin: Some(origin),
+            host: Some(b"127.0.0.1:1"),
             ..plain(lo)
         };
-        assert_eq!(status(from_page(b"http://h:1").check(&[], None)), 200);
+        assert_eq!(
+            status(from_page(b"http://127.0.0.1:1").check(&[], None)),
+            200
+        );
         assert_eq!(
             status(from_page(b"https://evil.example").check(&[], None)),
             403
@@ -698,12 +745,59 @@ mod tests {
         // says where it comes from in Sec-Fetch-Site.
         let fetched = |site: &'static [u8]| PublishRequest {
             fetch_site: Some(site),
+            host: Some(b"127.0.0.1:1"),
             ..plain(lo)
         };
         assert_eq!(status(fetched(b"cross-site").check(&[], None)), 403);
         assert_eq!(status(fetched(b"same-site").check(&[], None)), 403);
         assert_eq!(status(fetched(b"same-origin").check(&[], None)), 200);
         assert_eq!(status(fetched(b"none").check(&[], None)), 200);
+        // DNS rebinding: a page of a name made to resolve to 127.0.0.1 is
+        // same-origin with it, and comes from loopback. Not without a
+        // token; a program (no Origin, no Sec-Fetch-Site) is no browser.
+        let rebound = |host: &'static [u8], origin: &'static [u8]| PublishRequest {
+            origin: Some(origin),
+            host: Some(host),
+            ..plain(lo)
+        };
+        let evil = rebound(b"evil.example:9001", b"http://evil.example:9001");
+        assert_eq!(status(evil.check(&[], None)), 403);
+        let same_origin = PublishRequest {
+            fetch_site: Some(b"same-origin"),
+            host: Some(b"evil.example:9001"),
+            ..plain(lo)
+        };
+        assert_eq!(status(same_origin.check(&[], None)), 403);
+        let typed = PublishRequest {
+            fetch_site: Some(b"none"),
+            ..same_origin
+        };
+        assert_eq!(
+            status(typed.check(&[], None)),
+            200,
+            "the user's own navigation"
+        );
+        assert_eq!(status(with(b"Bearer t0k", lo).check(&[], Some("t0k"))), 200);
+        for (host, origin) in [
+            (&b"localhost:9001"[..], &b"http://localhost:9001"[..]),
+            (b"LocalHost.:9001", b"http://LocalHost.:9001"),
+            (b"app.localhost", b"http://app.localhost"),
+            (b"[::1]:9001", b"http://[::1]:9001"),
+            (b"127.0.0.1", b"http://127.0.0.1"),
+        ] {
+            let ok = rebound(host, origin).check(&[], None);
+            assert_eq!(status(ok), 200, "{}", String::from_utf8_lossy(host));
+        }
+        for host in [
+            &b"localhost.evil.example"[..],
+            b"127.0.0.1.nip.io",
+            b"[::1",
+            b"[::1]x",
+            b"[evil]:1",
+            b"\xff",
+        ] {
+            assert!(!is_local_name(host), "{}", String::from_utf8_lossy(host));
+        }
     }
 
     #[test]
