@@ -269,6 +269,7 @@ fn the_heartbeat_is_answered_and_never_published() {
         c.heartbeat = Some(Heartbeat {
             text: "heartCheck".into(),
             reply: "alive".into(),
+            also: vec!["ping".into()],
         })
     });
     let mut echo = join(&server, "/echo").unwrap();
@@ -283,8 +284,13 @@ fn the_heartbeat_is_answered_and_never_published() {
     let mut b = join(&server, "/topic/room").unwrap();
     await_subscriptions(&server, 2);
     a.send_text("heartCheck").unwrap();
+    a.send_text("ping").unwrap();
     a.send_text("hi").unwrap();
     assert!(matches!(a.recv().unwrap(), Event::Text("alive")));
+    assert!(
+        matches!(a.recv().unwrap(), Event::Text("alive")),
+        "the other text is answered too"
+    );
     assert!(
         matches!(b.recv().unwrap(), Event::Text("hi")),
         "the heartbeat was not published"

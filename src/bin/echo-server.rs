@@ -186,11 +186,13 @@ struct Flags {
     /// Answer this text message (an application heartbeat: "ping" is what
     /// /rfc6455.js sends by default, "heartCheck" a common hand-written
     /// one) with --heartbeat-reply; it is never published or echoed. ""
-    /// turns it off. One text only: set another, and pages using
-    /// /rfc6455.js must be given it (its `heartbeat` option), or their
-    /// "ping" goes to the room and they reconnect in quiet rooms.
+    /// turns it off. Repeatable: the first is the one the built-in page
+    /// uses, and with "--heartbeat-text ping --heartbeat-text heartCheck"
+    /// both kinds of client are answered. Set only another, and pages
+    /// using /rfc6455.js must be given it (its `heartbeat` option), or
+    /// their "ping" goes to the room and they reconnect in quiet rooms.
     #[arg(long, value_name = "TEXT", default_value = "ping")]
-    heartbeat_text: String,
+    heartbeat_text: Vec<String>,
     /// The reply to --heartbeat-text.
     #[arg(long, value_name = "TEXT", default_value = "pong")]
     heartbeat_reply: String,
@@ -277,6 +279,21 @@ impl Flags {
         }
         Ok(flags)
     }
+}
+
+/// The heartbeat of `--heartbeat-text` (the first, the others answered too;
+/// "" alone turns it off) and `--heartbeat-reply`.
+fn heartbeat(mut texts: Vec<String>, reply: String) -> Option<Heartbeat> {
+    texts.retain(|t| !t.is_empty());
+    if texts.is_empty() {
+        return None;
+    }
+    let text = texts.remove(0);
+    Some(Heartbeat {
+        text,
+        reply,
+        also: texts,
+    })
 }
 
 fn size(v: &str) -> Result<u64, String> {
@@ -502,10 +519,7 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
         },
         slow_subscriber_limit: usize::try_from(f.slow_subscriber_limit).unwrap_or(usize::MAX),
         max_body: usize::try_from(f.max_body).unwrap_or(usize::MAX),
-        heartbeat: (!f.heartbeat_text.is_empty()).then_some(Heartbeat {
-            text: f.heartbeat_text,
-            reply: f.heartbeat_reply,
-        }),
+        heartbeat: heartbeat(f.heartbeat_text, f.heartbeat_reply),
         history: (!f.no_history).then(|| HistoryLimits {
             max_messages: f.history,
             max_age: (!f.history_age.is_zero()).then_some(f.history_age),
@@ -740,12 +754,19 @@ mod tests {
             c.heartbeat,
             Some(Heartbeat {
                 text: "ping".into(),
-                reply: "pong".into()
+                reply: "pong".into(),
+                also: Vec::new(),
             })
         );
         assert_eq!(c.history, Some(HistoryLimits::default()));
         let (c, _) = parse(&["--heartbeat-text", ""]).unwrap();
         assert_eq!(c.heartbeat, None, "\"\" turns it off");
+        let both = ["--heartbeat-text", "ping", "--heartbeat-text", "heartCheck"];
+        let h = parse(&both).unwrap().0.heartbeat.unwrap();
+        assert_eq!(
+            (h.text.as_str(), &h.also[..]),
+            ("ping", &["heartCheck".to_owned()][..])
+        );
     }
 
     #[cfg(feature = "redis")]

@@ -870,6 +870,7 @@ mod tests {
             heartbeat: Some(crate::server::Heartbeat {
                 text: "heart\"Check".into(),
                 reply: "<ok>".into(),
+                also: vec!["ping".into()],
             }),
             history: Some(crate::server::HistoryLimits::default()),
             ..Default::default()
