@@ -473,6 +473,36 @@ fn reads_of_any_size_keep_the_short_read_rule() {
 }
 
 #[test]
+fn a_short_read_means_an_empty_socket_also_after_a_pause() {
+    // A read that fills the caller's buffer leaves the rest of the record
+    // in the layer, and the socket found empty back then. The caller stops
+    // reading for a while (backpressure) and more arrives, with the one
+    // readiness event it consumed meanwhile. The next read must fetch
+    // that too, or say nothing short: it once returned the leftover
+    // alone, short, and an edge-triggered caller never read the rest.
+    let pki = TestPki::localhost();
+    let mut pair = connect(&pki);
+    let first = payload(1000, 1);
+    pair.client.write_all(&first).unwrap();
+    pair.client.flush_pending().unwrap();
+    let mut small = [0u8; 100];
+    assert_eq!(pair.server.read(&mut small).unwrap(), 100);
+    let second = payload(500, 2);
+    pair.client.write_all(&second).unwrap();
+    pair.client.flush_pending().unwrap();
+    // It is in the server's socket before the next read.
+    let mut pipe = pair.wire.to_server.borrow_mut();
+    let arrived: Vec<u8> = pipe.network.drain(..).collect();
+    pipe.data.extend(arrived);
+    drop(pipe);
+    let mut got = small.to_vec();
+    assert!(!pair.server_read_all(4096, &mut got), "no end of stream");
+    let mut want = first;
+    want.extend_from_slice(&second);
+    assert!(got == want, "{} bytes of {}", got.len(), want.len());
+}
+
+#[test]
 fn writes_stop_while_records_wait_for_the_socket() {
     let pki = TestPki::localhost();
     let mut pair = connect(&pki);

@@ -848,6 +848,11 @@ impl<S: Socket> Read for TlsStream<S> {
             return Ok(0);
         }
         let mut n = self.b.take_plain(buf);
+        // The socket was found empty in this call. Not `socket_short`:
+        // that may date from an earlier call, and bytes may have come
+        // since (their readiness event spent on a caller that did not
+        // read then).
+        let mut emptied = false;
         loop {
             if n == buf.len() {
                 return Ok(n);
@@ -859,14 +864,13 @@ impl<S: Socket> Read for TlsStream<S> {
             if stop != Stop::NeedInput || self.b.peer_closed || self.eof {
                 return Ok(n);
             }
-            if n > 0 && self.socket_short {
-                // The socket was empty at the last read: say so with a
-                // short read, as the socket itself would.
+            if n > 0 && emptied {
+                // Say so with a short read, as the socket itself would.
                 return Ok(n);
             }
             match self.read_socket() {
                 Ok(0) => self.eof = true,
-                Ok(_) => {}
+                Ok(_) => emptied = self.socket_short,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.socket_short = true;
                     return if n > 0 { Ok(n) } else { Err(e) };
