@@ -118,6 +118,16 @@ fn duration_max_timeouts_mean_never_not_a_panic() {
 }
 
 #[test]
+fn a_zero_read_budget_still_reads() {
+    // A budget of 0 read nothing and queued the connection to be read
+    // again at once, every turn: the worker spun and never echoed.
+    let server = start(|c| c.read_budget = 0);
+    let mut client = connect(&server);
+    client.send_text("read me").unwrap();
+    assert_eq!(expect_text(&mut client), "read me");
+}
+
+#[test]
 fn fragmented_messages_come_back_whole() {
     let server = start(|_| {});
     let mut client = connect(&server);

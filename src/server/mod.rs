@@ -140,7 +140,7 @@ pub struct ServerConfig {
     /// Value of the `Server` header in responses.
     pub server_name: String,
     /// Most bytes read from one connection per wake-up before the loop
-    /// serves the others. Default 256 KiB.
+    /// serves the others (0 counts as 1). Default 256 KiB.
     pub read_budget: usize,
     /// Queued output above which the loop stops reading from a connection.
     /// Default 1 MiB.
@@ -466,6 +466,9 @@ impl Server {
     /// this kind included, already listens on the address.
     pub fn bind(mut config: ServerConfig) -> io::Result<Server> {
         config.threads = config.threads.max(1);
+        // A budget of 0 reads nothing, and the connection is queued to be
+        // read again at once: the worker would spin without reading.
+        config.read_budget = config.read_budget.max(1);
         // `Duration::MAX` reads as "never"; the workers add these to
         // `Instant`s, so anything past a century is a century.
         let cap = |d: &mut Duration| *d = (*d).min(crate::deadline::CENTURY);
