@@ -999,6 +999,12 @@ impl Worker {
                     conn.socket.release_idle_memory();
                 } else {
                     next = min_time(next, last + IDLE_SWEEP);
+                    if !c.has_output() {
+                        // Busy, but written out: what a burst of output grew
+                        // goes (the read and message buffers go back at
+                        // each drain already), at each look at the deadlines.
+                        c.sender().shrink_idle();
+                    }
                 }
                 next
             }
@@ -1534,6 +1540,73 @@ mod tests {
         for _ in 0..3 {
             assert!(hub.reserve_connection(3), "the places are free again");
         }
+    }
+
+    #[test]
+    fn a_busy_connection_gives_back_the_output_buffer_a_burst_grew() {
+        // 4 MiB queued for a peer that reads it all, while it goes on
+        // sending (a heartbeat): the queue's capacity once stayed, freed
+        // only after 2 s without input, so any active connection kept
+        // what its largest burst had grown (up to the output bound).
+        let (mut worker, _) = worker(1000);
+        let peers = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (mut conn, mut client) = conn(1, &peers);
+        let mut c = Connection::server(crate::connection::Config::default());
+        let burst = 4 << 20;
+        c.sender().send_binary(&vec![7u8; burst]).unwrap();
+        conn.phase = Phase::Open(Box::new(c));
+        conn.close_deadline = None;
+        let slot = worker.conns.vacant_key();
+        worker
+            .poll
+            .registry()
+            .register(conn.socket.socket_mut(), Token(slot), READ)
+            .unwrap();
+        worker.conns.insert(conn);
+        client
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut sink = vec![0u8; 1 << 16];
+            let mut got = 0;
+            while got < burst {
+                let n = client.read(&mut sink).unwrap();
+                assert!(n > 0, "end of stream after {got} bytes");
+                got += n;
+            }
+            client
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = Instant::now();
+            worker.settle(slot, now, &mut Echo);
+            let Phase::Open(c) = &worker.conns[slot].phase else {
+                std::panic!("closed");
+            };
+            if !c.has_output() {
+                break;
+            }
+            assert!(now < deadline, "the peer did not take the burst");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _client = reader.join().unwrap();
+        // Input just came: not idle.
+        let now = Instant::now();
+        let conn = &mut worker.conns[slot];
+        let Phase::Open(c) = &mut conn.phase else {
+            std::panic!("closed");
+        };
+        let ping = [0x89, 0x80, 1, 2, 3, 4];
+        c.receive(&ping, now.saturating_duration_since(worker.epoch));
+        let held = c.heap_bytes();
+        assert!(held >= burst, "the burst grew the queue: {held}");
+        conn.timer_at = None;
+        worker.check_deadlines(slot, now, &mut Echo);
+        let Phase::Open(c) = &worker.conns[slot].phase else {
+            std::panic!("closed");
+        };
+        let held = c.heap_bytes();
+        assert!(held < burst / 4, "still held after the burst: {held}");
     }
 
     #[test]
