@@ -454,7 +454,13 @@ impl Worker {
             }
             match &mut conn.phase {
                 Phase::Handshake(_) => {}
-                Phase::Http | Phase::Lingering => drain_input(conn),
+                Phase::Http | Phase::Lingering => {
+                    let more = drain_input(conn, self.config.read_budget);
+                    if more && !conn.queued_again {
+                        conn.queued_again = true;
+                        self.again.push(slot);
+                    }
+                }
                 Phase::Open(_) => {
                     let more = read_frames(
                         conn,
@@ -836,9 +842,12 @@ impl Worker {
             conn.writable = want_write;
         }
         // Input may already be waiting: edge-triggered, so drain it now.
-        drain_input(conn);
+        let more = drain_input(conn, self.config.read_budget);
         if conn.broken {
             self.remove(slot, handler);
+        } else if more && !conn.queued_again {
+            conn.queued_again = true;
+            self.again.push(slot);
         }
     }
 
@@ -1176,23 +1185,29 @@ fn read_handshake<H: Handler>(
     }
 }
 
-/// Discards input while an HTTP response is being written.
-fn drain_input(conn: &mut Conn) {
+/// Discards input while an HTTP response is being written, or after our
+/// FIN, until the socket would block or `budget` bytes are read. Returns
+/// whether to come back without a new readiness event.
+fn drain_input(conn: &mut Conn, mut budget: usize) -> bool {
     let mut sink = [0u8; 4096];
     loop {
-        match conn.socket.read(&mut sink) {
+        if budget == 0 {
+            return true;
+        }
+        let room = sink.len().min(budget);
+        match conn.socket.read(&mut sink[..room]) {
             Ok(0) => {
                 // Done once what we send is out too (TLS records may wait
                 // below the response: `settle` ends it when they are).
                 conn.broken = conn.http_at >= conn.http_out.len() && conn.socket.pending() == 0;
-                return;
+                return false;
             }
-            Ok(_) => {}
+            Ok(n) => budget -= n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
             Err(_) => {
                 conn.broken = true;
-                return;
+                return false;
             }
         }
     }
@@ -1607,6 +1622,50 @@ mod tests {
         };
         let held = c.heap_bytes();
         assert!(held < burst / 4, "still held after the burst: {held}");
+    }
+
+    #[test]
+    fn input_dropped_after_the_close_is_read_within_the_budget() {
+        // Input after our FIN is read only to be dropped, but it counts
+        // against the read budget like frames: it was read until the
+        // socket would block, and a peer that kept it full held the loop
+        // (timers too) for as long as it kept sending.
+        let budget = 8 << 10;
+        let config = Arc::new(ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            threads: 1,
+            read_budget: budget,
+            ..ServerConfig::default()
+        });
+        let listener = listen(config.listen).unwrap();
+        let hub = Arc::new(Hub::new(1, 1 << 20, None, None));
+        let mut worker = Worker::new(0, listener, config, 1000, hub).unwrap();
+        let peers = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (conn, mut client) = conn(1, &peers);
+        let slot = worker.conns.insert(conn);
+        let sent = 1 << 20;
+        let writer = std::thread::spawn(move || {
+            client.write_all(&vec![0u8; sent]).unwrap();
+            client
+        });
+        let waiting = |worker: &Worker| {
+            let Transport::Plain(s) = &worker.conns[slot].socket else {
+                unreachable!()
+            };
+            let mut buf = vec![0u8; 2 * sent];
+            s.peek(&mut buf).unwrap_or(0)
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while waiting(&worker) < 4 * budget {
+            assert!(Instant::now() < deadline, "the input did not arrive");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let before = waiting(&worker);
+        worker.drive(slot, Instant::now(), true, &mut Echo);
+        let read = before - waiting(&worker);
+        assert!(read <= budget, "read {read} bytes in one turn");
+        assert_eq!(worker.again, [slot], "to be read again without an event");
+        let _client = writer.join().unwrap();
     }
 
     #[test]
