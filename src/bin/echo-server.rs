@@ -79,9 +79,12 @@ struct Flags {
     #[arg(long, value_name = "SECS", value_parser = positive_secs)]
     idle_timeout: Option<Duration>,
     /// Ping connections quiet this long; drop those that stay silent
-    /// another interval (1011) [default: off].
-    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
-    ping_interval: Option<Duration>,
+    /// another interval (1011): a peer that vanished (a phone out of
+    /// range, a NAT that forgot the flow) never says so, and would hold
+    /// its slot and a backlog of published messages for good. 0 turns it
+    /// off.
+    #[arg(long, value_name = "SECS", default_value = "25", value_parser = ping_secs)]
+    ping_interval: Duration,
     /// Wait this long for the peer's close frame.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = secs)]
     close_timeout: Duration,
@@ -315,6 +318,15 @@ fn positive_secs(v: &str) -> Result<Duration, String> {
     }
 }
 
+/// `--ping-interval`: "0" turns it off (zero); any other value is a
+/// positive wait, as a tiny one would ping and drop every connection.
+fn ping_secs(v: &str) -> Result<Duration, String> {
+    if v.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    positive_secs(v)
+}
+
 /// An `--allow-origin` value as a browser sends `Origin`
 /// (`scheme://host[:port]`, or `null`): it is compared exactly, so `*`
 /// or a trailing `/` would refuse every browser without a word.
@@ -508,7 +520,7 @@ fn configure(f: Flags) -> (ServerConfig, AppConfig) {
         max_connections: usize::try_from(f.max_connections).unwrap_or(usize::MAX),
         handshake_timeout: f.handshake_timeout,
         idle_timeout: f.idle_timeout,
-        ping_interval: f.ping_interval,
+        ping_interval: (!f.ping_interval.is_zero()).then_some(f.ping_interval),
         close_timeout: f.close_timeout,
         send_timeout: (!f.send_timeout.is_zero()).then_some(f.send_timeout),
         allowed_origins: f.allow_origin,
@@ -749,6 +761,10 @@ mod tests {
         assert_eq!(app.tick, None);
         assert_eq!(app.publish_token, None);
         assert!(app.read_only_topics.is_empty());
+        // Vanished peers are noticed (Socket.IO's 25 s); 0 turns it off.
+        assert_eq!(c.ping_interval, Some(Duration::from_secs(25)));
+        let (off, _) = parse(&["--ping-interval", "0"]).unwrap();
+        assert_eq!(off.ping_interval, None);
         // The heartbeat /rfc6455.js sends by default.
         assert_eq!(
             c.heartbeat,
@@ -813,7 +829,7 @@ mod tests {
             // Zero would time out, ping or tick at once, not turn it off.
             &["--handshake-timeout", "0"],
             &["--idle-timeout", "0"],
-            &["--ping-interval", "0"],
+            &["--ping-interval", "1e-12"],
             &["--tick", "0"],
             &["--tick", "1e-12"],
             // Every message is at least one frame: 0 refuses them all.
