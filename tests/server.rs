@@ -938,3 +938,56 @@ fn a_response_still_being_read_outlives_the_handshake_timeout() {
     assert!(got.starts_with(b"HTTP/1.1 200"));
     assert_eq!(got.len() - head, DOWNLOAD_LEN, "the response was cut off");
 }
+
+/// Echo, but its worker panics on the text "boom".
+struct Fragile;
+
+impl rfc6455::server::Handler for Fragile {
+    fn on_message(
+        &mut self,
+        peer: &mut rfc6455::server::Peer<'_>,
+        message: rfc6455::server::Message<'_>,
+    ) {
+        if let rfc6455::server::Message::Text("boom") = message {
+            panic!("the handler's bug (expected by the test)");
+        }
+        rfc6455::server::Handler::on_message(&mut Echo, peer, message);
+    }
+}
+
+#[test]
+fn a_worker_whose_handler_panics_stops_the_server_gracefully() {
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        threads: 2,
+        close_timeout: Duration::from_secs(2),
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(config).expect("bind");
+    let addr = server.local_addr();
+    let thread = std::thread::spawn(move || server.run(|| Fragile));
+    let url = format!("ws://{addr}/echo");
+    let mut bystanders: Vec<Client> = (0..4)
+        .map(|_| Client::connect_with(&url, &client_config()).unwrap())
+        .collect();
+    for c in &mut bystanders {
+        c.send_text("hi").unwrap();
+        assert!(matches!(c.recv().unwrap(), Event::Text("hi")));
+    }
+    let mut culprit = Client::connect_with(&url, &client_config()).unwrap();
+    culprit.send_text("boom").unwrap();
+    // Every connection on the other worker is told the server goes away;
+    // those of the dead worker lose theirs without a close.
+    for c in &mut bystanders {
+        match c.recv() {
+            Ok(Event::Close { code, .. }) => assert_eq!(code, Some(CloseCode::GOING_AWAY)),
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => {}
+        }
+    }
+    let result = thread.join().expect("run returns");
+    let e = result.expect_err("the worker's panic is reported");
+    assert!(e.to_string().contains("panicked"), "{e}");
+    // And nobody listens any more.
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err());
+}

@@ -519,7 +519,9 @@ impl Server {
     }
 
     /// Runs the workers until shutdown, each with a handler made by
-    /// `make_handler`. Returns once every worker has finished.
+    /// `make_handler`. Returns once every worker has finished. A worker
+    /// that stops on its own (its handler panicked, its poll failed) shuts
+    /// the others down gracefully, and the error is returned.
     pub fn run<H, F>(self, make_handler: F) -> io::Result<()>
     where
         H: Handler + 'static,
@@ -547,10 +549,14 @@ impl Server {
         let mut threads = Vec::new();
         for mut w in workers {
             let make_handler = Arc::clone(&make_handler);
+            let stop = StopAllOnExit(Arc::clone(&hub));
             threads.push(
                 thread::Builder::new()
                     .name(format!("ws-worker-{}", w.index()))
-                    .spawn(move || w.run(make_handler()))?,
+                    .spawn(move || {
+                        let _stop = stop;
+                        w.run(make_handler())
+                    })?,
             );
         }
         // A shutdown asked for before the wakers existed must still land.
@@ -574,6 +580,23 @@ impl Server {
             }
         }
         result
+    }
+}
+
+/// Shuts the whole server down when a worker ends, however it ends: a
+/// worker whose handler panicked (or whose poll failed) would otherwise go
+/// unnoticed until shutdown, its connections dropped without a close and
+/// its share of new ones still sent to a dead listener. The others close
+/// theirs with 1001 and [`Server::run`] returns the error, so a
+/// supervisor can restart the process.
+struct StopAllOnExit(Arc<hub::Hub>);
+
+impl Drop for StopAllOnExit {
+    fn drop(&mut self) {
+        self.0
+            .shutdown
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.wake_all();
     }
 }
 
