@@ -556,9 +556,11 @@ struct PublishRequest<'a> {
 
 impl<'a> PublishRequest<'a> {
     fn of(request: &HttpRequest<'a>) -> Self {
-        let target_authority = request
-            .target()
-            .split_once("://")
+        // Only a target that is not origin-form (`/path?query`) has an
+        // authority: `://` in a query is data, not a scheme's end.
+        let target_authority = Some(request.target())
+            .filter(|t| !t.starts_with('/'))
+            .and_then(|t| t.split_once("://"))
             .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or(rest).as_bytes());
         PublishRequest {
             origin: request.header("Origin"),
@@ -829,6 +831,28 @@ mod tests {
             PublishRequest::of(&request).host,
             Some(&b"127.0.0.1:9001"[..])
         );
+    }
+
+    #[test]
+    fn a_url_in_the_query_is_not_the_target_authority() {
+        // An origin-form target whose query holds `://`: a page of
+        // evil.example must not pass as same-site by naming itself there.
+        let head = b"POST /publish/a?x=http://evil.example HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nOrigin: http://evil.example\r\n\r\n";
+        let mut parser = crate::handshake::RequestParser::new(&crate::Limits::default());
+        let parsed = parser.parse(head);
+        let Ok(crate::frame::Status::Complete(crate::handshake::Opening::Http(req))) = parsed
+        else {
+            core::panic!("not a plain request");
+        };
+        let request = HttpRequest {
+            head: &req,
+            body: b"",
+            peer_addr: "127.0.0.1:1".parse().unwrap(),
+        };
+        let publish = PublishRequest::of(&request);
+        assert_eq!(publish.host, Some(&b"127.0.0.1:9001"[..]));
+        let refused = publish.check(&[], None).err().map(|r| r.status());
+        assert_eq!(refused, Some(403));
     }
 
     #[test]
