@@ -161,11 +161,24 @@ impl Response {
             .any(|(name, _)| name.eq_ignore_ascii_case("Upgrade"));
         let _ = write!(
             out,
-            "HTTP/1.1 {} {}\r\nServer: {server}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n",
+            "HTTP/1.1 {} {}\r\nServer: {server}\r\n",
             self.status,
             reason_phrase(self.status),
-            self.content_type,
-            self.body.len(),
+        );
+        // A 204 has no content, and no Content-Length either (RFC 9110
+        // section 8.6: a server MUST NOT send one).
+        let no_content = self.status == 204;
+        if !no_content {
+            let _ = write!(
+                out,
+                "Content-Type: {}\r\nContent-Length: {}\r\n",
+                self.content_type,
+                self.body.len(),
+            );
+        }
+        let _ = write!(
+            out,
+            "Connection: {}\r\n",
             if upgrade { "Upgrade, close" } else { "close" }
         );
         for (name, value) in &self.headers {
@@ -175,7 +188,7 @@ impl Response {
             }
         }
         out.extend_from_slice(b"\r\n");
-        if !head_only {
+        if !(head_only || no_content) {
             out.extend_from_slice(&self.body);
         }
     }
@@ -222,6 +235,18 @@ mod tests {
         assert!(head.ends_with("\r\n\r\n"), "{head}");
         assert!(head.contains("Content-Length: 6\r\n"), "{head}");
         assert_eq!(get.len(), head.len() + 6);
+    }
+
+    #[test]
+    fn a_204_has_no_content_length() {
+        let text = written(&Response::new(204, "").header("Vary", "Origin"), false);
+        assert!(text.starts_with("HTTP/1.1 204 No Content\r\n"), "{text}");
+        assert!(!text.contains("Content-Length"), "{text}");
+        assert!(!text.contains("Content-Type"), "{text}");
+        assert!(text.ends_with("\r\nVary: Origin\r\n\r\n"), "{text}");
+        // Content given to a 204 by mistake is not sent.
+        let text = written(&Response::new(204, "oops"), false);
+        assert!(text.ends_with("\r\n\r\n"), "{text}");
     }
 
     #[test]
