@@ -330,6 +330,40 @@ fn bodies_are_bounded_and_framed_strictly() {
 }
 
 #[test]
+fn a_client_expecting_100_continue_hears_it_before_sending_the_body() {
+    let server = start(AppConfig::default(), |c| {
+        c.handshake_timeout = Duration::from_secs(2)
+    });
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-Continue\r\n\r\n",
+    )
+    .unwrap();
+    // Nothing of the body is sent until the server says so.
+    let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut got = vec![0; interim.len()];
+    let read = s.read_exact(&mut got);
+    assert!(
+        read.is_ok(),
+        "{read:?} after {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(got, interim, "{:?}", String::from_utf8_lossy(&got));
+    s.write_all(b"abc").unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    assert_eq!(status(&r), 200, "{r}");
+    assert!(!r.contains("100 Continue"), "sent once: {r}");
+    // HTTP/1.0 has no interim responses: the expectation is ignored.
+    let r = http(
+        server.addr,
+        b"POST /publish/t HTTP/1.0\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc",
+    );
+    assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
+}
+
+#[test]
 fn a_body_slower_than_the_handshake_timeout_is_cut_off() {
     let server = start(AppConfig::default(), |c| {
         c.handshake_timeout = Duration::from_millis(300)

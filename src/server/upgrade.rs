@@ -10,7 +10,7 @@ use crate::connection::{Config, Connection};
 #[cfg(feature = "deflate")]
 use crate::deflate::Negotiated;
 use crate::frame::Status;
-use crate::handshake::{Accept, Opening, RequestParser, UpgradeRequest};
+use crate::handshake::{Accept, Opening, Request, RequestParser, UpgradeRequest};
 use crate::limits::Limits;
 
 use super::http::{self, HttpRequest, Response};
@@ -142,6 +142,12 @@ impl HandshakeState {
                 };
                 let (start, end) = (request.consumed(), request.consumed() + len);
                 if self.buf.len() < end {
+                    // A client that asked to hear first waits for this
+                    // before sending the body (RFC 9110 section 10.1.1:
+                    // a final status "or an immediate 100 (Continue)").
+                    if self.body_end.is_none() && expects_continue(&request) {
+                        out.extend_from_slice(CONTINUE);
+                    }
                     self.body_end = Some(end);
                     return Outcome::Incomplete;
                 }
@@ -180,6 +186,21 @@ impl HandshakeState {
             }
         }
     }
+}
+
+/// The interim answer to `Expect: 100-continue`.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Whether an HTTP/1.1 request carries `Expect: 100-continue` (the
+/// expectation is case-insensitive; an HTTP/1.0 one is ignored, RFC 9110
+/// section 10.1.1).
+fn expects_continue(request: &Request<'_>) -> bool {
+    request.version() >= (1, 1)
+        && request
+            .headers()
+            .filter(|h| h.name.eq_ignore_ascii_case("Expect"))
+            .flat_map(|h| h.value.split(|&b| b == b','))
+            .any(|e| e.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// Whether the request line (after the blank line the parser ignores)
