@@ -41,12 +41,19 @@ impl<'a> Deref for HttpRequest<'a> {
 }
 
 /// How many body bytes follow a plain request's head, or the response
-/// that refuses it: 400 for a length that cannot be trusted, 411 for a
-/// transfer coding (chunked) or a `POST`/`PUT`/`PATCH` without a length,
+/// that refuses it: 400 for a length that cannot be trusted (or a
+/// transfer coding list not ending in chunked), 411 for chunked or a
+/// `POST`/`PUT`/`PATCH` without a length,
 /// 413 beyond `max_body`.
 pub(crate) fn body_length(request: &Request<'_>, max_body: usize) -> Result<usize, Response> {
     match request.body_framing() {
         Err(e) => Err(Response::new(e.status(), format!("{e}\n"))),
+        // Without chunked as the final coding the body has no end but the
+        // connection's: RFC 9112 section 6.3 requires a 400.
+        Ok(BodyFraming::TransferCoded) if !chunked_last(request) => Err(Response::new(
+            400,
+            "Transfer-Encoding does not end with chunked: the body's length is unknown\n",
+        )),
         Ok(BodyFraming::TransferCoded) => Err(Response::new(
             411,
             "send the body with Content-Length: transfer codings (chunked) are not accepted\n",
@@ -68,6 +75,19 @@ pub(crate) fn body_length(request: &Request<'_>, max_body: usize) -> Result<usiz
             )),
         },
     }
+}
+
+/// Whether the last transfer coding, over every `Transfer-Encoding`
+/// header, is `chunked` (compared case-insensitively).
+fn chunked_last(request: &Request<'_>) -> bool {
+    request
+        .headers()
+        .filter(|h| h.name.eq_ignore_ascii_case("Transfer-Encoding"))
+        .flat_map(|h| h.value.split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|coding| !coding.is_empty())
+        .last()
+        .is_some_and(|coding| coding.eq_ignore_ascii_case(b"chunked"))
 }
 
 /// An HTTP response for a plain request or a refused upgrade. Always sent
@@ -235,6 +255,34 @@ mod tests {
         assert!(head.ends_with("\r\n\r\n"), "{head}");
         assert!(head.contains("Content-Length: 6\r\n"), "{head}");
         assert_eq!(get.len(), head.len() + 6);
+    }
+
+    #[test]
+    fn a_coding_other_than_chunked_last_is_a_bad_request() {
+        let status = |head: &str| {
+            let mut parser = crate::handshake::RequestParser::default();
+            let Ok(crate::frame::Status::Complete(request)) = parser.parse_http(head.as_bytes())
+            else {
+                core::panic!("{head}");
+            };
+            body_length(&request, 100).err().map(|r| r.status())
+        };
+        let post = |te: &str| status(&format!("POST / HTTP/1.1\r\nHost: x\r\n{te}\r\n"));
+        // Chunked last: a length exists but is not known up front: 411.
+        assert_eq!(post("Transfer-Encoding: chunked\r\n"), Some(411));
+        assert_eq!(post("Transfer-Encoding: gzip, Chunked\r\n"), Some(411));
+        assert_eq!(
+            post("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"),
+            Some(411)
+        );
+        // Not last, or absent: no length at all (RFC 9112 section 6.3).
+        assert_eq!(post("Transfer-Encoding: gzip\r\n"), Some(400));
+        assert_eq!(post("Transfer-Encoding: chunked, gzip\r\n"), Some(400));
+        assert_eq!(
+            post("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n"),
+            Some(400)
+        );
+        assert_eq!(post("Transfer-Encoding: \r\n"), Some(400));
     }
 
     #[test]
