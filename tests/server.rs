@@ -368,6 +368,18 @@ fn handshake_errors_get_the_right_status() {
 }
 
 #[test]
+fn a_405_lists_every_method_served() {
+    let server = start(|_| {});
+    // HEAD is served (it gets GET's head), so Allow names it too (RFC 9110
+    // section 15.5.6: the methods the resource supports).
+    let (_, head) = raw_request(server.addr, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    let (_, response) = raw_request(server.addr, "DELETE / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(response.starts_with("HTTP/1.1 405 "), "{response}");
+    assert!(response.contains("\r\nAllow: GET, HEAD\r\n"), "{response}");
+}
+
+#[test]
 fn subprotocol_is_chosen_by_server_preference() {
     let server = start(|c| c.subprotocols = vec!["v2.echo".into(), "v1.echo".into()]);
     let mut config = client_config();

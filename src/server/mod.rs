@@ -335,7 +335,8 @@ pub struct Echo;
 impl Handler for Echo {
     fn on_http(&mut self, _ctx: &mut Context<'_>, request: &HttpRequest<'_>) -> Response {
         if request.method() != "GET" && request.method() != "HEAD" {
-            return Response::new(405, "only GET is served here\n").header("Allow", "GET");
+            return Response::new(405, "only GET and HEAD are served here\n")
+                .header("Allow", "GET, HEAD");
         }
         match request.path() {
             "/" | "/index.html" => Response::html(app::PAGE),
