@@ -380,6 +380,11 @@ fn a_slow_subscriber_with_ids_is_closed_rather_than_given_a_gap() {
     let server = start(|c| {
         c.slow_subscriber_limit = 64 << 10;
         c.threads = 1;
+        // The close is queued behind what the socket buffers hold (a few
+        // MiB) and the close timeout runs from then: with 2 s, a loaded
+        // machine reading that slowly saw the connection cut before the
+        // close frame came.
+        c.close_timeout = Duration::from_secs(30);
     });
     let s = deaf(&server, "/topic/firehose?ids=1");
     await_subscriptions(&server, 1);
