@@ -431,9 +431,24 @@ fn malformed_envelopes_are_counted_and_not_delivered() {
     ] {
         redis.publish("rfc6455:topic:t", bad);
     }
+    // The instance's own id exempts nothing: anyone publishing to Redis
+    // can write it (it names the instance's control channel).
+    let own = match redis.query(&[b"PUBSUB", b"CHANNELS", b"rfc6455:instance:*"]) {
+        Ok(redis::Value::Array(v)) => match &v[..] {
+            [redis::Value::BulkString(name)] => String::from_utf8(name.clone()).unwrap(),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let id = own.strip_prefix("rfc6455:instance:").unwrap();
+    let forged = format!("\0rfc6455 kind=text from={id} seq=999999\nlong");
+    redis.publish("rfc6455:topic:t", forged.as_bytes());
     redis.publish("rfc6455:topic:t", b"\0rfc6455 kind=binary id=7\nok");
     assert_eq!(next(&mut c).as_deref(), Some("bin:6f6b"));
-    a.wait(|s| s.broker.malformed == 6, "four malformed, two too large");
+    a.wait(
+        |s| s.broker.malformed == 7,
+        "four malformed, three too large",
+    );
 }
 
 #[test]

@@ -692,30 +692,44 @@ impl RedisRelay {
             }
         };
         let own = received.header.from == Some(self.instance.as_str());
-        if !own && received.payload.len() > self.config.max_message_bytes {
+        let oversized = received.payload.len() > self.config.max_message_bytes;
+        let refuse = |reader: &mut Reader| {
             self.counters.malformed.fetch_add(1, Ordering::Relaxed);
             let len = received.payload.len();
             reader.log(channel, &format_args!("a payload of {len} bytes"));
-            return;
-        }
-        self.counters.received.fetch_add(1, Ordering::Relaxed);
-        let frame = SharedFrame::new(received.kind, received.payload);
+        };
         if !own {
+            if oversized {
+                return refuse(reader);
+            }
+            self.counters.received.fetch_add(1, Ordering::Relaxed);
+            let frame = SharedFrame::new(received.kind, received.payload);
             self.deliver(hub, topic, &frame, &received.header, None);
             return;
         }
-        // Our own: delivered unless its session failed (then it was
-        // delivered here already), in step with the failure path.
         let mut st = self.lock();
         let seq = received.header.seq.unwrap_or(0);
+        let sent = st.in_flight.binary_search_by_key(&seq, |q| q.seq);
+        if oversized && sent.is_err() {
+            // Our instance id is in every envelope: whoever can publish to
+            // Redis can write it. Only a message we did send is exempt
+            // from the bound (it was bounded when published here).
+            drop(st);
+            return refuse(reader);
+        }
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        // Our own: delivered unless its session failed (then it was
+        // delivered here already), in step with the failure path.
         if st.session != session || !st.live || seq < st.session_seq {
             return;
         }
         st.seen = st.seen.max(seq);
-        if let Ok(i) = st.in_flight.binary_search_by_key(&seq, |q| q.seq) {
+        if let Ok(i) = sent {
             st.in_flight[i].echoed = true;
         }
         st.settle();
+        drop(st);
+        let frame = SharedFrame::new(received.kind, received.payload);
         self.deliver(hub, topic, &frame, &received.header, received.header.skip);
     }
 
