@@ -951,7 +951,8 @@ fn a_response_still_being_read_outlives_the_handshake_timeout() {
     assert_eq!(got.len() - head, DOWNLOAD_LEN, "the response was cut off");
 }
 
-/// Echo, but its worker panics on the text "boom".
+/// Answers "which" with its worker's index, and its worker panics on
+/// "boom".
 struct Fragile;
 
 impl rfc6455::server::Handler for Fragile {
@@ -960,10 +961,16 @@ impl rfc6455::server::Handler for Fragile {
         peer: &mut rfc6455::server::Peer<'_>,
         message: rfc6455::server::Message<'_>,
     ) {
-        if let rfc6455::server::Message::Text("boom") = message {
-            panic!("the handler's bug (expected by the test)");
+        match message {
+            rfc6455::server::Message::Text("boom") => {
+                panic!("the handler's bug (expected by the test)")
+            }
+            rfc6455::server::Message::Text("which") => {
+                let worker = peer.id().worker.to_string();
+                let _ = peer.send(MessageKind::Text, worker.as_bytes());
+            }
+            _ => {}
         }
-        rfc6455::server::Handler::on_message(&mut Echo, peer, message);
     }
 }
 
@@ -977,27 +984,36 @@ fn a_worker_whose_handler_panics_stops_the_server_gracefully() {
     };
     let server = Server::bind(config).expect("bind");
     let addr = server.local_addr();
-    let thread = std::thread::spawn(move || server.run(|| Fragile));
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(server.run(|| Fragile)));
+    // A connection on each worker (the kernel picks; a bounded number of
+    // tries).
     let url = format!("ws://{addr}/echo");
-    let mut bystanders: Vec<Client> = (0..4)
-        .map(|_| Client::connect_with(&url, &client_config()).unwrap())
-        .collect();
-    for c in &mut bystanders {
-        c.send_text("hi").unwrap();
-        assert!(matches!(c.recv().unwrap(), Event::Text("hi")));
-    }
-    let mut culprit = Client::connect_with(&url, &client_config()).unwrap();
-    culprit.send_text("boom").unwrap();
-    // Every connection on the other worker is told the server goes away;
-    // those of the dead worker lose theirs without a close.
-    for c in &mut bystanders {
-        match c.recv() {
-            Ok(Event::Close { code, .. }) => assert_eq!(code, Some(CloseCode::GOING_AWAY)),
-            Ok(other) => panic!("{other:?}"),
-            Err(_) => {}
+    let mut on: [Option<Client>; 2] = [None, None];
+    for _ in 0..200 {
+        let mut c = Client::connect_with(&url, &client_config()).unwrap();
+        c.send_text("which").unwrap();
+        let worker: usize = match c.recv().unwrap() {
+            Event::Text(t) => t.parse().unwrap(),
+            other => panic!("{other:?}"),
+        };
+        on[worker].get_or_insert(c);
+        if on.iter().all(Option::is_some) {
+            break;
         }
     }
-    let result = thread.join().expect("run returns");
+    let [Some(mut culprit), Some(mut bystander)] = on else {
+        panic!("every connection landed on one worker");
+    };
+    culprit.send_text("boom").unwrap();
+    // The other worker closes its connections as in a shutdown.
+    match bystander.recv() {
+        Ok(Event::Close { code, .. }) => assert_eq!(code, Some(CloseCode::GOING_AWAY)),
+        other => panic!("{other:?}"),
+    }
+    let result = result
+        .recv_timeout(Duration::from_secs(30))
+        .expect("run() returns once a worker is gone");
     let e = result.expect_err("the worker's panic is reported");
     assert!(e.to_string().contains("panicked"), "{e}");
     // And nobody listens any more.
