@@ -531,7 +531,8 @@ impl Server {
         let make_handler = Arc::new(make_handler);
         let max_connections = self.config.max_connections;
         let config = Arc::new(self.config);
-        let hub = self.handle.hub;
+        let handle = self.handle;
+        let hub = Arc::clone(&handle.hub);
         let mut workers = Vec::new();
         for (index, listener) in self.listeners.into_iter().enumerate() {
             workers.push(worker::Worker::new(
@@ -550,7 +551,7 @@ impl Server {
         let mut threads = Vec::new();
         for mut w in workers {
             let make_handler = Arc::clone(&make_handler);
-            let stop = StopAllOnExit(Arc::clone(&hub));
+            let stop = StopAllOnExit(handle.clone());
             threads.push(
                 thread::Builder::new()
                     .name(format!("ws-worker-{}", w.index()))
@@ -590,14 +591,11 @@ impl Server {
 /// its share of new ones still sent to a dead listener. The others close
 /// theirs with 1001 and [`Server::run`] returns the error, so a
 /// supervisor can restart the process.
-struct StopAllOnExit(Arc<hub::Hub>);
+struct StopAllOnExit(ServerHandle);
 
 impl Drop for StopAllOnExit {
     fn drop(&mut self) {
-        self.0
-            .shutdown
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        self.0.wake_all();
+        self.0.shutdown();
     }
 }
 
