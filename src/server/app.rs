@@ -619,7 +619,7 @@ impl<'a> PublishRequest<'a> {
                 if page && !self.host.is_some_and(is_local_name) {
                     return Err(Response::new(
                         403,
-                        "a page publishes without a token only from http://127.0.0.1, [::1] or localhost\n",
+                        "without a token, a page publishes only to an IP address, localhost or *.localhost\n",
                     ));
                 }
                 Ok(())
