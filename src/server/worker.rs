@@ -129,9 +129,19 @@ struct Conn {
     close_deadline: Option<Instant>,
     /// Since when queued output has waited without a byte written.
     stalled_since: Option<Instant>,
+    /// In `Worker::again`: read again next turn without a new event.
     queued_again: bool,
     /// In `Worker::dirty`: published messages wait to be written.
     dirty: bool,
+}
+
+/// Puts `slot` in `again` (read next turn without waiting for an event:
+/// its read budget ran out, or reading resumed), once.
+fn read_again(again: &mut Vec<usize>, conn: &mut Conn, slot: usize) {
+    if !conn.queued_again {
+        conn.queued_again = true;
+        again.push(slot);
+    }
 }
 
 impl Conn {
@@ -455,10 +465,8 @@ impl Worker {
             match &mut conn.phase {
                 Phase::Handshake(_) => {}
                 Phase::Http | Phase::Lingering => {
-                    let more = drain_input(conn, self.config.read_budget);
-                    if more && !conn.queued_again {
-                        conn.queued_again = true;
-                        self.again.push(slot);
+                    if drain_input(conn, self.config.read_budget) {
+                        read_again(&mut self.again, conn, slot);
                     }
                 }
                 Phase::Open(_) => {
@@ -472,9 +480,8 @@ impl Worker {
                         ctx,
                         handler,
                     );
-                    if more && !conn.queued_again {
-                        conn.queued_again = true;
-                        self.again.push(slot);
+                    if more {
+                        read_again(&mut self.again, conn, slot);
                     }
                 }
             }
@@ -759,10 +766,7 @@ impl Worker {
         let pending = pending + conn.socket.pending();
         if conn.read_paused && pending <= self.config.low_water {
             conn.read_paused = false;
-            if !conn.queued_again {
-                conn.queued_again = true;
-                self.again.push(slot);
-            }
+            read_again(&mut self.again, conn, slot);
         }
         let want_write = pending > 0;
         if want_write != conn.writable {
@@ -845,9 +849,8 @@ impl Worker {
         let more = drain_input(conn, self.config.read_budget);
         if conn.broken {
             self.remove(slot, handler);
-        } else if more && !conn.queued_again {
-            conn.queued_again = true;
-            self.again.push(slot);
+        } else if more {
+            read_again(&mut self.again, conn, slot);
         }
     }
 
