@@ -750,6 +750,19 @@ fn body_framing_is_read_strictly() {
         framing("Transfer-Encoding: gzip, chunked\r\n"),
         Ok(TransferCoded)
     );
+    assert_eq!(
+        framing("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n"),
+        Err(BodyError::NotChunkedLast),
+        "the last coding over every header"
+    );
+    assert_eq!(
+        framing("Transfer-Encoding: chunked, gzip\r\n"),
+        Err(BodyError::NotChunkedLast)
+    );
+    assert_eq!(
+        framing("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked , \r\n"),
+        Ok(TransferCoded)
+    );
     for bad in ["-5", "+5", "5, 5", "5 5", "0x10", "5.0", "five"] {
         assert_eq!(
             framing(&format!("Content-Length: {bad}\r\n")),

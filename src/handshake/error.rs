@@ -123,6 +123,9 @@ pub enum BodyError {
     /// Both `Content-Length` and `Transfer-Encoding` are present: RFC 9112
     /// section 6.3 calls this a likely smuggling attempt.
     LengthWithTransferEncoding,
+    /// The last transfer coding is not `chunked`: the body would end only
+    /// with the connection (RFC 9112 section 6.3).
+    NotChunkedLast,
 }
 
 impl BodyError {
@@ -138,6 +141,9 @@ impl BodyError {
             BodyError::ConflictingContentLengths => "Content-Length headers disagree",
             BodyError::LengthWithTransferEncoding => {
                 "Content-Length and Transfer-Encoding together"
+            }
+            BodyError::NotChunkedLast => {
+                "Transfer-Encoding does not end with chunked: the body's length is unknown"
             }
         }
     }

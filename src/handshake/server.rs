@@ -9,7 +9,7 @@ use crate::handshake::authority::Authority;
 use crate::handshake::error::{BodyError, BuildError, HandshakeError, HttpError};
 use crate::handshake::extensions::{self, Extensions};
 use crate::handshake::http::{
-    self, is_token, list_has, utf8_prefix, Head, Headers, Kind, ListItems,
+    self, is_token, list, list_has, utf8_prefix, Head, Headers, Kind, ListItems,
 };
 use crate::handshake::write::{Accept, Reject};
 use crate::Limits;
@@ -194,14 +194,20 @@ impl<'a> Request<'a> {
     /// readings of one length are how request smuggling starts: every
     /// `Content-Length` must be plain digits and all of them equal (a list
     /// such as `5, 5` is refused), and `Content-Length` together with
-    /// `Transfer-Encoding` is refused. A length too large for `u64` is
+    /// `Transfer-Encoding` is refused, as is a `Transfer-Encoding` whose last
+    /// coding is not `chunked`. A length too large for `u64` is
     /// `u64::MAX`, for the caller's size limit to refuse.
     pub fn body_framing(&self) -> Result<BodyFraming, BodyError> {
         let mut length: Option<u64> = None;
         let mut coded = false;
+        // The last coding over every Transfer-Encoding header.
+        let mut chunked_last = false;
         for (name, value) in self.headers().raw() {
             if name.eq_ignore_ascii_case(b"Transfer-Encoding") {
                 coded = true;
+                if let Some(last) = list(value).last() {
+                    chunked_last = last.eq_ignore_ascii_case(b"chunked");
+                }
             } else if name.eq_ignore_ascii_case(b"Content-Length") {
                 if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
                     return Err(BodyError::InvalidContentLength);
@@ -217,6 +223,7 @@ impl<'a> Request<'a> {
         }
         match (length, coded) {
             (Some(_), true) => Err(BodyError::LengthWithTransferEncoding),
+            (None, true) if !chunked_last => Err(BodyError::NotChunkedLast),
             (None, true) => Ok(BodyFraming::TransferCoded),
             (Some(0) | None, false) => Ok(BodyFraming::None),
             (Some(n), false) => Ok(BodyFraming::Length(n)),
@@ -356,8 +363,9 @@ pub enum BodyFraming {
     None,
     /// Exactly this many bytes follow the head.
     Length(u64),
-    /// A `Transfer-Encoding` (such as `chunked`) frames the body: its
-    /// length is not known in advance.
+    /// `Transfer-Encoding` ending in `chunked` frames the body: its length
+    /// is not known in advance. (Any other last coding is
+    /// [`BodyError::NotChunkedLast`](crate::handshake::BodyError).)
     TransferCoded,
 }
 

@@ -48,12 +48,6 @@ impl<'a> Deref for HttpRequest<'a> {
 pub(crate) fn body_length(request: &Request<'_>, max_body: usize) -> Result<usize, Response> {
     match request.body_framing() {
         Err(e) => Err(Response::new(e.status(), format!("{e}\n"))),
-        // Without chunked as the final coding the body has no end but the
-        // connection's: RFC 9112 section 6.3 requires a 400.
-        Ok(BodyFraming::TransferCoded) if !chunked_last(request) => Err(Response::new(
-            400,
-            "Transfer-Encoding does not end with chunked: the body's length is unknown\n",
-        )),
         Ok(BodyFraming::TransferCoded) => Err(Response::new(
             411,
             "send the body with Content-Length: transfer codings (chunked) are not accepted\n",
@@ -75,19 +69,6 @@ pub(crate) fn body_length(request: &Request<'_>, max_body: usize) -> Result<usiz
             )),
         },
     }
-}
-
-/// Whether the last transfer coding, over every `Transfer-Encoding`
-/// header, is `chunked` (compared case-insensitively).
-fn chunked_last(request: &Request<'_>) -> bool {
-    request
-        .headers()
-        .filter(|h| h.name.eq_ignore_ascii_case("Transfer-Encoding"))
-        .flat_map(|h| h.value.split(|&b| b == b','))
-        .map(<[u8]>::trim_ascii)
-        .filter(|coding| !coding.is_empty())
-        .last()
-        .is_some_and(|coding| coding.eq_ignore_ascii_case(b"chunked"))
 }
 
 /// An HTTP response for a plain request or a refused upgrade. Always sent
