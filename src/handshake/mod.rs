@@ -131,6 +131,8 @@ pub use error::{
     BodyError, BuildError, ClientError, HandshakeError, HttpError, ReasonPhrase, UrlError,
 };
 pub use extensions::{parse_extensions, Extension, ExtensionParam, ExtensionParams, Extensions};
+#[cfg(feature = "server")]
+pub(crate) use http::list_has;
 pub use http::{Header, Headers};
 pub use server::{BodyFraming, Opening, Protocols, Request, RequestParser, UpgradeRequest};
 pub use write::{Accept, Reject};

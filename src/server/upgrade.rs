@@ -10,7 +10,7 @@ use crate::connection::{Config, Connection};
 #[cfg(feature = "deflate")]
 use crate::deflate::Negotiated;
 use crate::frame::Status;
-use crate::handshake::{Accept, Opening, Request, RequestParser, UpgradeRequest};
+use crate::handshake::{list_has, Accept, Opening, Request, RequestParser, UpgradeRequest};
 use crate::limits::Limits;
 
 use super::http::{self, HttpRequest, Response};
@@ -199,8 +199,7 @@ fn expects_continue(request: &Request<'_>) -> bool {
         && request
             .headers()
             .filter(|h| h.name.eq_ignore_ascii_case("Expect"))
-            .flat_map(|h| h.value.split(|&b| b == b','))
-            .any(|e| e.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
+            .any(|h| list_has(h.value, "100-continue"))
 }
 
 /// Whether the request line (after the blank line the parser ignores)
