@@ -813,9 +813,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_publish_compares_origin_with_the_target_it_was_sent_to() {
-        let head = b"POST http://127.0.0.1:9001/publish/a HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+    /// Parses `head` as a plain request from loopback and hands its
+    /// publish view to `check`.
+    fn with_publish_request(head: &[u8], check: impl FnOnce(PublishRequest<'_>)) {
         let mut parser = crate::handshake::RequestParser::new(&crate::Limits::default());
         let parsed = parser.parse(head);
         let Ok(crate::frame::Status::Complete(crate::handshake::Opening::Http(req))) = parsed
@@ -827,10 +827,15 @@ mod tests {
             body: b"",
             peer_addr: "127.0.0.1:1".parse().unwrap(),
         };
-        assert_eq!(
-            PublishRequest::of(&request).host,
-            Some(&b"127.0.0.1:9001"[..])
-        );
+        check(PublishRequest::of(&request));
+    }
+
+    #[test]
+    fn a_publish_compares_origin_with_the_target_it_was_sent_to() {
+        let head = b"POST http://127.0.0.1:9001/publish/a HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+        with_publish_request(head, |publish| {
+            assert_eq!(publish.host, Some(&b"127.0.0.1:9001"[..]));
+        });
     }
 
     #[test]
@@ -838,21 +843,11 @@ mod tests {
         // An origin-form target whose query holds `://`: a page of
         // evil.example must not pass as same-site by naming itself there.
         let head = b"POST /publish/a?x=http://evil.example HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nOrigin: http://evil.example\r\n\r\n";
-        let mut parser = crate::handshake::RequestParser::new(&crate::Limits::default());
-        let parsed = parser.parse(head);
-        let Ok(crate::frame::Status::Complete(crate::handshake::Opening::Http(req))) = parsed
-        else {
-            core::panic!("not a plain request");
-        };
-        let request = HttpRequest {
-            head: &req,
-            body: b"",
-            peer_addr: "127.0.0.1:1".parse().unwrap(),
-        };
-        let publish = PublishRequest::of(&request);
-        assert_eq!(publish.host, Some(&b"127.0.0.1:9001"[..]));
-        let refused = publish.check(&[], None).err().map(|r| r.status());
-        assert_eq!(refused, Some(403));
+        with_publish_request(head, |publish| {
+            assert_eq!(publish.host, Some(&b"127.0.0.1:9001"[..]));
+            let refused = publish.check(&[], None).err().map(|r| r.status());
+            assert_eq!(refused, Some(403));
+        });
     }
 
     #[test]
