@@ -420,6 +420,80 @@ fn publishers_need_the_token_when_one_is_set() {
     assert_eq!(status(&r), 200, "{r}");
 }
 
+/// Sends a request head announcing a body it never sends, and returns
+/// the response: one answered from the head alone comes at once, one that
+/// waits for the body would come only after the handshake timeout (60 s
+/// here), past the 10 s read timeout.
+fn head_only(addr: SocketAddr, head: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let read = s.read_to_end(&mut out);
+    assert!(
+        read.is_ok(),
+        "{read:?} after {:?}",
+        String::from_utf8_lossy(&out)
+    );
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn a_request_that_will_be_refused_is_answered_before_its_body() {
+    // Each connection of a peer that may not publish would otherwise hold
+    // up to max_body bytes until the refusal.
+    let app = AppConfig {
+        publish_token: Some("s3cret".to_owned()),
+        ..AppConfig::default()
+    };
+    let server = start(app, |c| c.handshake_timeout = Duration::from_secs(60));
+    let announced = "Content-Length: 100000\r\n\r\n";
+    for (head, want) in [
+        ("POST /publish/t HTTP/1.1\r\nHost: x\r\n", 401),
+        (
+            "POST /publish/t HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n",
+            403,
+        ),
+        (
+            "POST /publish/%ff HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n",
+            400,
+        ),
+        (
+            "PUT /publish/t HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n",
+            405,
+        ),
+        // Routes that read no body answer as they would with one.
+        ("GET / HTTP/1.1\r\nHost: x\r\n", 200),
+        ("POST /elsewhere HTTP/1.1\r\nHost: x\r\n", 405),
+        (
+            "POST /publish/t HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n",
+            401,
+        ),
+    ] {
+        let r = head_only(server.addr, &format!("{head}{announced}"));
+        assert_eq!(status(&r), want, "{head:?}: {r}");
+        assert!(!r.contains("100 Continue"), "{head:?}: {r}");
+    }
+    assert_eq!(server.handle.stats().published, 0);
+    // A publish that will be taken waits for its body, and takes it.
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    s.write_all(
+        b"POST /publish/t HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Length: 3\r\n\r\n",
+    )
+    .unwrap();
+    let mut first = [0u8; 1];
+    let early = s.read(&mut first);
+    assert!(early.is_err(), "answered before the body: {early:?}");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"abc").unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    assert_eq!(status(&r), 200, "{r}");
+    await_stats(&server, |s| s.published == 1);
+}
+
 #[test]
 fn pages_of_other_sites_cannot_publish_through_a_browser() {
     let server = start(AppConfig::default(), |c| {

@@ -380,6 +380,29 @@ fn a_405_lists_every_method_served() {
 }
 
 #[test]
+fn the_echo_handler_answers_without_reading_a_body() {
+    // No route of Echo reads a body: a request announcing one (that never
+    // comes) is answered from its head, not after the handshake timeout.
+    let server = start(|c| c.handshake_timeout = Duration::from_secs(60));
+    for (request, want) in [
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n",
+            "200",
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n",
+            "405",
+        ),
+    ] {
+        let (_, response) = raw_request(server.addr, request);
+        assert!(
+            response.starts_with(&format!("HTTP/1.1 {want} ")),
+            "{request:?}: {response}"
+        );
+    }
+}
+
+#[test]
 fn subprotocol_is_chosen_by_server_preference() {
     let server = start(|c| c.subprotocols = vec!["v2.echo".into(), "v1.echo".into()]);
     let mut config = client_config();

@@ -135,7 +135,9 @@ struct Flags {
     /// Queued output above which a subscriber is too slow.
     #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = size)]
     slow_subscriber_limit: u64,
-    /// Largest body of a plain HTTP request (413 beyond).
+    /// Largest body of a plain HTTP request (413 beyond). A body is read
+    /// only for a publish the request may make; anything else is answered
+    /// from its head.
     #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = size)]
     max_body: u64,
     /// Longest topic name, in bytes.

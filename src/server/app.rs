@@ -36,7 +36,9 @@
 //! name under `.localhost`: any other name may be one that a hostile site
 //! made resolve to 127.0.0.1 (DNS rebinding), making its page same-origin
 //! with this server. `HEAD` is answered like `GET`, without the content,
-//! except on `/push`: it would publish, so it gets 405.
+//! except on `/push`: it would publish, so it gets 405. A request body is
+//! read only for a publish that will be taken: anything else that
+//! announces one is answered from its head, the body left unread.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -113,6 +115,22 @@ impl App {
         App { config }
     }
 
+    /// Whether `request` may publish to `topic`: the refusal (403, or 400
+    /// for a bad name) if not.
+    fn may_publish(
+        &self,
+        ctx: &Context<'_>,
+        request: &HttpRequest<'_>,
+        topic: &str,
+    ) -> Result<(), Response> {
+        PublishRequest::of(request).check(
+            &ctx.config().allowed_origins,
+            self.config.publish_token.as_deref(),
+        )?;
+        check_topic_name(topic, ctx.config().topics.max_name_len)
+            .map_err(|e| Response::new(400, format!("{e}\n")))
+    }
+
     /// Publishes `body` to the topic named in the request after `prefix`
     /// or in its query, once the request may publish.
     fn publish(
@@ -123,15 +141,8 @@ impl App {
         kind: MessageKind,
         body: &[u8],
     ) -> Response {
-        let access = PublishRequest::of(request).check(
-            &ctx.config().allowed_origins,
-            self.config.publish_token.as_deref(),
-        );
-        if let Err(refusal) = access {
+        if let Err(refusal) = self.may_publish(ctx, request, topic) {
             return refusal;
-        }
-        if let Err(e) = check_topic_name(topic, ctx.config().topics.max_name_len) {
-            return Response::new(400, format!("{e}\n"));
         }
         let reached = ctx.publish(topic, kind, body);
         Response::json(
@@ -228,6 +239,30 @@ impl Handler for App {
             let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
             ctx.publish(&self.config.clock_topic, MessageKind::Text, now.as_bytes());
         }
+    }
+
+    fn on_http_head(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: &HttpRequest<'_>,
+        _body_len: usize,
+    ) -> Option<Response> {
+        // Only a publish that will be taken reads its body: every other
+        // request (a refused publish, a route that ignores bodies) is
+        // answered now, so a peer that may not publish cannot make the
+        // server hold up to max_body bytes per connection.
+        if request.method() == "POST" {
+            if let Some(encoded) = request.path().strip_prefix(PUBLISH_PATH) {
+                if let Ok(topic) = decode(encoded) {
+                    if self.may_publish(ctx, request, &topic).is_ok() {
+                        return None;
+                    }
+                }
+            }
+        }
+        // What on_http answers without the body: the same refusal, or the
+        // route's answer.
+        Some(self.on_http(ctx, request))
     }
 
     fn on_http(&mut self, ctx: &mut Context<'_>, request: &HttpRequest<'_>) -> Response {

@@ -303,6 +303,28 @@ pub trait Handler {
         Ok(())
     }
 
+    /// A plain request's head is in and announces a body of `body_len`
+    /// bytes (within [`ServerConfig::max_body`]), none of which has been
+    /// read: `request.body()` is empty. Return a response to answer now,
+    /// leaving the body unread (the connection closes after the answer, as
+    /// after every response), or `None` to read the body and then answer
+    /// with [`on_http`](Self::on_http). Not called for a request without a
+    /// body.
+    ///
+    /// Refusing here what [`on_http`](Self::on_http) would refuse anyway
+    /// (no token, an unknown route) keeps a peer from making the server
+    /// hold up to `max_body` bytes on each of its connections before the
+    /// refusal; a client that sent `Expect: 100-continue` gets the answer
+    /// instead of the 100. Default: `None`.
+    fn on_http_head(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        _request: &HttpRequest<'_>,
+        _body_len: usize,
+    ) -> Option<Response> {
+        None
+    }
+
     /// Answers a plain HTTP request (no upgrade), body included. Default:
     /// 426 Upgrade Required.
     fn on_http(&mut self, _ctx: &mut Context<'_>, _request: &HttpRequest<'_>) -> Response {
@@ -333,6 +355,16 @@ pub trait Handler {
 pub struct Echo;
 
 impl Handler for Echo {
+    fn on_http_head(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: &HttpRequest<'_>,
+        _body_len: usize,
+    ) -> Option<Response> {
+        // No route here reads a body: answered without it.
+        Some(self.on_http(ctx, request))
+    }
+
     fn on_http(&mut self, _ctx: &mut Context<'_>, request: &HttpRequest<'_>) -> Response {
         if request.method() != "GET" && request.method() != "HEAD" {
             return Response::new(405, "only GET and HEAD are served here\n")

@@ -140,6 +140,29 @@ impl HandshakeState {
                         return Outcome::Respond;
                     }
                 };
+                if len > 0 && self.body_end.is_none() {
+                    // Asked once, before any of the body is read (and
+                    // before the 100 Continue).
+                    let head = HttpRequest {
+                        head: &request,
+                        body: &[],
+                        peer_addr,
+                    };
+                    if let Some(response) = handler.on_http_head(ctx, &head, len) {
+                        log::debug!(
+                            "worker {}: {}: answered at the head: {}",
+                            id.worker,
+                            id.slot,
+                            response.status()
+                        );
+                        if request.method() == "HEAD" {
+                            response.write_head(server, out);
+                        } else {
+                            response.write(server, out);
+                        }
+                        return Outcome::Respond;
+                    }
+                }
                 let (start, end) = (request.consumed(), request.consumed() + len);
                 if self.buf.len() < end {
                     // A client that asked to hear first waits for this
