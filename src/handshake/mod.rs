@@ -135,4 +135,6 @@ pub use extensions::{parse_extensions, Extension, ExtensionParam, ExtensionParam
 pub(crate) use http::list_has;
 pub use http::{Header, Headers};
 pub use server::{BodyFraming, Opening, Protocols, Request, RequestParser, UpgradeRequest};
+#[cfg(feature = "server")]
+pub(crate) use write::reason_phrase;
 pub use write::{Accept, Reject};

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::prelude::rust_2021::*;
 
-use crate::handshake::{BodyFraming, Request};
+use crate::handshake::{reason_phrase, BodyFraming, Request};
 
 /// A plain HTTP request as a handler sees it: the head, the whole body
 /// (at most [`ServerConfig::max_body`](super::ServerConfig::max_body)
@@ -195,28 +195,6 @@ impl Response {
     }
 }
 
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Status",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +203,26 @@ mod tests {
         let mut out = Vec::new();
         response.write_to("s", head_only, &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn statuses_get_the_phrases_of_rfc_9110() {
+        for (status, phrase) in [
+            (200, "OK"),
+            (413, "Content Too Large"),
+            (414, "URI Too Long"),
+            (417, "Expectation Failed"),
+            (431, "Request Header Fields Too Large"),
+            (505, "HTTP Version Not Supported"),
+            (299, "Success"),
+            (499, "Client Error"),
+        ] {
+            let head = written(&Response::new(status, ""), true);
+            assert!(
+                head.starts_with(&format!("HTTP/1.1 {status} {phrase}\r\n")),
+                "{head}"
+            );
+        }
     }
 
     #[test]
