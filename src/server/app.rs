@@ -699,9 +699,21 @@ fn is_local_name(authority: &[u8]) -> bool {
         || name.ends_with(".localhost")
 }
 
-/// Compares secrets without an early exit on the first difference.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Compares a presented secret with the expected one in a time that
+/// depends on the presented one's length alone: no exit at the first
+/// difference, and none at a length that differs (which would tell a
+/// prober the token's length).
+fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    if expected.is_empty() {
+        return given.is_empty();
+    }
+    let diff = given
+        .iter()
+        .enumerate()
+        .fold(given.len() ^ expected.len(), |acc, (i, g)| {
+            acc | usize::from(g ^ expected[i % expected.len()])
+        });
+    diff == 0
 }
 
 #[cfg(test)]
@@ -713,6 +725,11 @@ mod tests {
         assert!(constant_time_eq(b"s3cret", b"s3cret"));
         assert!(!constant_time_eq(b"s3cret", b"s3cre"));
         assert!(!constant_time_eq(b"s3cret", b"s3creT"));
+        assert!(!constant_time_eq(b"s3cre", b"s3cret"));
+        assert!(!constant_time_eq(b"s3crets3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"", b"s3cret"));
+        assert!(!constant_time_eq(b"x", b""));
+        assert!(constant_time_eq(b"", b""));
     }
 
     #[test]
