@@ -541,9 +541,38 @@ fn pages_of_other_sites_cannot_publish_through_a_browser() {
 }
 
 #[test]
+fn metrics_show_the_counters_in_the_prometheus_format() {
+    let server = start(AppConfig::default(), |_| {});
+    let mut a = join(&server, "/topic/lobby");
+    let _b = join(&server, "/topic/lobby");
+    await_subscriptions(&server, 2);
+    let r = post(server.addr, "/publish/lobby", "", b"hello");
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(text(&mut a), "hello");
+    await_stats(&server, |s| s.delivered == 2);
+    let r = http(server.addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status(&r), 200, "{r}");
+    assert!(
+        r.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+        "{r}"
+    );
+    let metrics = body(&r);
+    for sample in [
+        "rfc6455_published_total 1\n",
+        "rfc6455_delivered_total 2\n",
+        "rfc6455_subscriptions 2\n",
+        "# TYPE rfc6455_published_total counter\n",
+        "# TYPE rfc6455_connections gauge\n",
+    ] {
+        assert!(metrics.contains(sample), "{sample:?} in {metrics}");
+    }
+    assert!(!metrics.contains("redis"), "no relay: {metrics}");
+}
+
+#[test]
 fn head_gets_the_head_of_get_without_content() {
     let server = start(AppConfig::default(), |_| {});
-    for path in ["/", "/stats", "/rfc6455.js"] {
+    for path in ["/", "/stats", "/metrics", "/rfc6455.js"] {
         let get = http(
             server.addr,
             format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
@@ -560,7 +589,7 @@ fn head_gets_the_head_of_get_without_content() {
                 .find_map(|l| l.strip_prefix("Content-Length: ").map(str::to_owned))
         };
         assert!(length(&head).is_some(), "{head}");
-        if path != "/stats" {
+        if path != "/stats" && path != "/metrics" {
             assert_eq!(length(&head), length(&get), "{path}");
         }
     }

@@ -13,6 +13,7 @@
 //! | WebSocket `/topic/NAME?ids=1` | the same, each message in the tagged form with its id (needs history, [`ServerConfig::history`](super::ServerConfig::history)) |
 //! | WebSocket `/topic/NAME?since=ID[&epoch=E]` | the same, first replaying the messages after ID (see [`Peer::subscribe_with_ids`]) |
 //! | `GET /stats` | the server's counters as JSON |
+//! | `GET /metrics` | the same counters in the Prometheus text format (`rfc6455_published_total`, ...) |
 //! | `GET /rfc6455.js` | the browser client module ([`CLIENT_JS`]) |
 //! | `GET /` | the page: echo and a room view |
 //!
@@ -47,8 +48,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{
-    check_topic_name, json, ConnId, Context, Handler, HttpRequest, Message, Peer, Response, Since,
-    Stats, UpgradeRequest,
+    check_topic_name, exposition, json, ConnId, Context, Handler, HttpRequest, Message, Peer,
+    Response, Since, UpgradeRequest,
 };
 use crate::close::CloseCode;
 use crate::connection::MessageKind;
@@ -335,7 +336,9 @@ impl App {
                 }
                 Err(refusal) => refusal,
             },
-            "/stats" => Response::json(200, stats_json(&ctx.stats())),
+            "/stats" => Response::json(200, exposition::json(&ctx.stats())),
+            "/metrics" => Response::new(200, exposition::prometheus(&ctx.stats()))
+                .content_type(exposition::PROMETHEUS_TYPE),
             "/favicon.ico" => Response::not_found(),
             _ => Response::upgrade_required(),
         }
@@ -350,44 +353,6 @@ fn listed_origin<'r>(request: &HttpRequest<'r>, allowed: &[String]) -> Option<&'
         .iter()
         .any(|a| a.eq_ignore_ascii_case(origin))
         .then_some(origin)
-}
-
-/// The counters as `GET /stats` shows them; `redis` only with a relay.
-fn stats_json(s: &Stats) -> String {
-    let mut json = format!(
-        "{{\"connections\":{},\"subscriptions\":{},\"topics\":{},\"published\":{},\
-         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"refused\":{},\"inbox_dropped\":{},\
-         \"history_topics\":{},\"history_messages\":{},\"history_bytes\":{}",
-        s.connections,
-        s.subscriptions,
-        s.topics,
-        s.published,
-        s.delivered,
-        s.dropped_slow,
-        s.closed_slow,
-        s.refused,
-        s.inbox_dropped,
-        s.history_topics,
-        s.history_messages,
-        s.history_bytes
-    );
-    let b = &s.broker;
-    if b.enabled {
-        json.push_str(&format!(
-            ",\"redis\":{{\"connected\":{},\"sent\":{},\"received\":{},\"dropped\":{},\
-             \"local_only\":{},\"malformed\":{},\"reconnects\":{},\"channels\":{}}}",
-            b.connected,
-            b.sent,
-            b.received,
-            b.dropped,
-            b.local_only,
-            b.malformed,
-            b.reconnects,
-            b.channels
-        ));
-    }
-    json.push_str("}\n");
-    json
 }
 
 /// The built-in page, told through its meta tags what the server does

@@ -65,6 +65,7 @@ pub mod broker;
 mod buffers;
 pub mod cli;
 mod context;
+mod exposition;
 mod heartbeat;
 mod history;
 mod http;
