@@ -473,6 +473,8 @@ async def hostile_publishers(server):
         (b"POST /publish/%ff HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", 400),
         (b"GET /push?topic=%00&data=x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"POST /publish/t HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nContent-Length: 1\r\n\r\nx", 403),
+        # Refused from the head: the body it announces is never waited for.
+        (b"POST /publish/t HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nContent-Length: 60000\r\n\r\n", 403),
         # A body followed by more bytes: the extra is never read as a request.
         (b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nxGET /stats HTTP/1.1\r\n\r\n", 200),
     ]
