@@ -765,6 +765,7 @@ mod tests {
         assert!(app.read_only_topics.is_empty());
         // Vanished peers are noticed (Socket.IO's 25 s); 0 turns it off.
         assert_eq!(c.ping_interval, Some(Duration::from_secs(25)));
+        assert_eq!(c.ping_interval, d.ping_interval, "the library's too");
         let (off, _) = parse(&["--ping-interval", "0"]).unwrap();
         assert_eq!(off.ping_interval, None);
         // The heartbeat /rfc6455.js sends by default.

@@ -122,7 +122,12 @@ pub struct ServerConfig {
     /// Default: none.
     pub idle_timeout: Option<Duration>,
     /// Ping a connection that has been quiet for this long, and drop it if
-    /// nothing arrives within another interval (close 1011). Default: none.
+    /// nothing arrives within another interval (close 1011), so a peer
+    /// that vanished without a FIN (a phone that lost its network, a NAT
+    /// that forgot the flow) does not hold its slot and its backlog for
+    /// good. Default 25 s, as the binary's `--ping-interval` (under the
+    /// 30-60 s after which proxies and NATs commonly drop quiet flows);
+    /// `None` never pings.
     pub ping_interval: Option<Duration>,
     /// After sending a close frame, wait this long for the peer's before
     /// dropping the connection. Default 5 s.
@@ -210,7 +215,7 @@ impl Default for ServerConfig {
             connection: Config::default(),
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: None,
-            ping_interval: None,
+            ping_interval: Some(Duration::from_secs(25)),
             close_timeout: Duration::from_secs(5),
             send_timeout: Some(Duration::from_secs(60)),
             allowed_origins: Vec::new(),
