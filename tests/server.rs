@@ -353,6 +353,8 @@ fn handshake_errors_get_the_right_status() {
             .find(|l| l.starts_with("Connection: "))
             .unwrap_or("");
         assert!(connection.ends_with("close"), "{response}");
+        // Every answer names the server, the parser's refusals included.
+        assert!(response.contains("\r\nServer: rfc6455/"), "{response}");
         // The server closes after the response.
         let mut rest = Vec::new();
         stream.read_to_end(&mut rest).unwrap();

@@ -10,7 +10,9 @@ use crate::connection::{Config, Connection};
 #[cfg(feature = "deflate")]
 use crate::deflate::Negotiated;
 use crate::frame::Status;
-use crate::handshake::{list_has, Accept, Opening, Request, RequestParser, UpgradeRequest};
+use crate::handshake::{
+    list_has, Accept, HandshakeError, Opening, Request, RequestParser, UpgradeRequest,
+};
 use crate::limits::Limits;
 
 use super::http::{self, HttpRequest, Response};
@@ -197,7 +199,7 @@ impl HandshakeState {
             Err(e) => {
                 log::debug!("worker {}: {}: bad handshake: {e}", id.worker, id.slot);
                 let start = out.len();
-                e.write_response(out);
+                write_refusal(&e, server, out);
                 if is_head(&self.buf) {
                     // The same head without content (RFC 9110 section 9.3.2).
                     let head_end = out[start..].windows(4).position(|w| w == b"\r\n\r\n");
@@ -233,6 +235,14 @@ fn is_head(buf: &[u8]) -> bool {
         .starts_with(b"HEAD ")
 }
 
+/// Writes the handshake parser's refusal, named like every other answer
+/// of this server (a name the writer refuses is left out).
+fn write_refusal(e: &HandshakeError, server: &str, out: &mut Vec<u8>) {
+    if e.reject().server(server).write(out).is_err() {
+        let _ = e.reject().write(out);
+    }
+}
+
 fn answer_upgrade<H: Handler>(
     request: &UpgradeRequest<'_>,
     id: ConnId,
@@ -251,7 +261,7 @@ fn answer_upgrade<H: Handler>(
                 id.slot,
                 request.origin()
             );
-            e.write_response(out);
+            write_refusal(&e, &config.server_name, out);
             return Outcome::Respond;
         }
     }
