@@ -39,7 +39,8 @@
 // Events (socket.on(name, fn)): "open" {reconnected, attempt},
 // "message" (data, meta: {topic, id} in resume mode, else null),
 // "subscribed" {topic, epoch, last, recovered}, "reset" {topic, epoch, since},
-// "close" {code, reason, wasClean, willReconnect},
+// "close" {code, reason, wasClean, willReconnect} (close() ends with one
+// whose willReconnect is false, whatever the state it was called in),
 // "reconnecting" {attempt, delay}, "error" (an Error).
 (function (root) {
   "use strict";
@@ -128,15 +129,20 @@
       return true;
     }
 
-    // Closes for good: no reconnect.
+    // Closes for good: no reconnect. Unless it was closed already, a last
+    // "close" event (willReconnect: false) follows in every state, the
+    // wait between two attempts included.
     close(code, reason) {
+      const was = this.state;
       this.state = "closed";
       this._clearTimers();
       this._queue = [];
       const ws = this._ws;
       this._ws = null;
       if (ws && ws.readyState <= 1) ws.close(code || 1000, reason || "");
-      if (ws) this._emit("close", { code: code || 1000, reason: reason || "", wasClean: true, willReconnect: false });
+      if (was !== "closed") {
+        this._emit("close", { code: code || 1000, reason: reason || "", wasClean: true, willReconnect: false });
+      }
     }
 
     // The URL of the next attempt: the resume parameters on top of the
@@ -339,13 +345,12 @@
         this._attempt = 0;
       }
       this._openedAt = null;
+      // Closed before the event when for good: a close() from a listener
+      // then tells nothing more.
+      if (!willReconnect) this.state = "closed";
       this._emit("close", { code, reason, wasClean, willReconnect });
       // A listener may have closed it for good.
       if (this.state === "closed") return;
-      if (!willReconnect) {
-        this.state = "closed";
-        return;
-      }
       const attempt = this._attempt++;
       const delay = backoff(attempt, policy);
       this.state = "reconnecting";

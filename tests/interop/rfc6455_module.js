@@ -25,6 +25,33 @@ class FakeSocket {
 
 function ok(what) { console.log(`ok   ${what}`); }
 
+// Fake timers for the checks that need no real time: setTimeout and
+// clearTimeout are replaced until restore(), and advance(ms) runs what
+// falls due, in order.
+function fakeClock() {
+  const real = { setTimeout: globalThis.setTimeout, clearTimeout: globalThis.clearTimeout };
+  const timers = new Map();
+  let t = 0;
+  let seq = 0;
+  globalThis.setTimeout = (fn, ms) => { timers.set(++seq, { at: t + (ms || 0), fn }); return seq; };
+  globalThis.clearTimeout = (id) => { timers.delete(id); };
+  return {
+    advance(ms) {
+      const end = t + ms;
+      for (;;) {
+        let next = null;
+        for (const [id, x] of timers) if (x.at <= end && (!next || x.at < next[1].at)) next = [id, x];
+        if (!next) break;
+        timers.delete(next[0]);
+        t = next[1].at;
+        next[1].fn();
+      }
+      t = end;
+    },
+    restore() { Object.assign(globalThis, real); },
+  };
+}
+
 (async () => {
   // Full jitter below the ceiling; the ceiling without jitter.
   const policy = { initial: 1000, max: 5000, factor: 2 };
@@ -219,9 +246,10 @@ function ok(what) { console.log(`ok   ${what}`); }
   });
   const badEvents = [];
   bad.on('error', (e) => { badEvents.push(`error ${e.name}`); bad.close(); });
-  bad.on('close', (e) => badEvents.push(`close ${e.code}`));
+  bad.on('close', (e) => badEvents.push(`close ${e.code} ${e.willReconnect}`));
   await new Promise((r) => setTimeout(r, 50));
-  assert.deepStrictEqual(badEvents, ['error SyntaxError']);
+  // The close that close() tells, not the 1006 of the refused attempt.
+  assert.deepStrictEqual(badEvents, ['error SyntaxError', 'close 1000 false']);
   assert.strictEqual(refused, 1, 'no attempt after close() in the error listener');
   ok('a URL the constructor refuses is told to listeners added after connect()');
   // No event after close(), even from a listener of the same message: a
@@ -249,6 +277,40 @@ function ok(what) { console.log(`ok   ${what}`); }
   assert.strictEqual(past.connectUrl(), 'ws://h/topic/i?since=2&epoch=e3');
   past.close();
   ok('the URL\'s own ?since=0 asks for the history first, then the module resumes from its ids');
+
+  // close() while waiting to reconnect (no socket between two attempts)
+  // is told like a close() in any other state, and no attempt follows.
+  const clock = fakeClock();
+  try {
+    const away = RFC6455.connect('ws://h/topic/j', {
+      WebSocket: FakeSocket, heartbeat: null, reconnect: { initial: 100, max: 100 },
+    });
+    const awayCloses = [];
+    away.on('close', (e) => awayCloses.push([e.code, e.willReconnect]));
+    const gone = FakeSocket.last;
+    gone.open();
+    gone.drop(1006);
+    assert.strictEqual(away.state, 'reconnecting');
+    away.close();
+    clock.advance(10000);
+    assert.strictEqual(FakeSocket.last, gone, 'no attempt after close()');
+    assert.strictEqual(away.state, 'closed');
+    assert.deepStrictEqual(awayCloses, [[1006, true], [1000, false]], 'close() between attempts is told');
+    away.close();
+    assert.strictEqual(awayCloses.length, 2, 'a second close() tells nothing');
+    // Without reconnect, the server's close is the last event: a close()
+    // from its listener adds none.
+    const once = RFC6455.connect('ws://h/topic/j2', { WebSocket: FakeSocket, heartbeat: null, reconnect: null });
+    const onceCloses = [];
+    once.on('close', (e) => { onceCloses.push([e.code, e.willReconnect]); once.close(); });
+    FakeSocket.last.open();
+    FakeSocket.last.drop(1001);
+    assert.deepStrictEqual(onceCloses, [[1001, false]], 'one close event');
+    assert.strictEqual(once.state, 'closed');
+  } finally {
+    clock.restore();
+  }
+  ok('close() between two attempts emits a last close event and stops the attempts');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
