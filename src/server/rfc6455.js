@@ -34,6 +34,8 @@
 //   server's history no longer reaches back, a "reset" event tells the
 //   application to resync. A URL with ?since=ID of its own asks for the
 //   history after ID on the first connection (?since=0: all it keeps).
+//   Ids are numbers; one past 2^53 (Number.MAX_SAFE_INTEGER), which a
+//   number cannot hold exactly, is given as a string of its digits.
 // - a bounded send queue while disconnected.
 //
 // Events (socket.on(name, fn)): "open" {reconnected, attempt},
@@ -71,6 +73,24 @@
     const cap = Math.min(policy.max, policy.initial * Math.pow(policy.factor, attempt));
     if (policy.jitter === false) return cap;
     return Math.floor((random || Math.random)() * cap);
+  }
+
+  // The server's ids are u64 (up to 2^63-1 from a broker), written as JSON
+  // numbers, which JSON.parse rounds past 2^53: two ids could read as one
+  // (the second dropped as a duplicate) and `since` could name another
+  // message. Such an id is kept as its exact decimal digits, read from the
+  // text (the only unquoted `"key":` of the flat object), as a string.
+  function exactId(text, key, value) {
+    if (typeof value !== "number" || Number.isSafeInteger(value)) return value;
+    const m = new RegExp('"' + key + '":\\s*(\\d+)').exec(text);
+    return m && Number(m[1]) === value ? m[1] : value;
+  }
+
+  // Whether id a comes after id b (numbers or decimal strings).
+  function after(a, b) {
+    const x = String(a);
+    const y = String(b);
+    return x.length !== y.length ? x.length > y.length : x > y;
   }
 
   function decodeBase64(text) {
@@ -243,15 +263,17 @@
           msg = null;
         }
         if (msg && msg.type === "subscribed" && typeof msg.epoch === "string") {
+          msg.last = exactId(data, "last", msg.last);
           this._subscribed(msg);
           return;
         }
         if (msg && typeof msg.id === "number" && typeof msg.topic === "string") {
+          const id = exactId(data, "id", msg.id);
           // A duplicate cannot come from the server; guard anyway.
-          if (this.lastId !== null && msg.id <= this.lastId) return;
-          this.lastId = msg.id;
+          if (this.lastId !== null && !after(id, this.lastId)) return;
+          this.lastId = id;
           const body = typeof msg.binary === "string" ? decodeBase64(msg.binary) : msg.data;
-          this._emit("message", body, { topic: msg.topic, id: msg.id });
+          this._emit("message", body, { topic: msg.topic, id });
           return;
         }
         if (msg && msg.id === undefined && msg.type === undefined && typeof msg.topic === "string" &&

@@ -311,6 +311,35 @@ function fakeClock() {
     clock.restore();
   }
   ok('close() between two attempts emits a last close event and stops the attempts');
+
+  // Ids past 2^53 (u64 on the server, from a broker up to 2^63-1) are
+  // rounded by JSON.parse: 2^53+1 reads as 2^53. They are kept exact, so
+  // that the next id is not taken for a duplicate and resume asks for
+  // the right `since`.
+  const big = RFC6455.connect('ws://h/topic/k', {
+    WebSocket: FakeSocket, resume: true, heartbeat: null, reconnect: null,
+  });
+  const bigIds = [];
+  big.on('message', (data, meta) => bigIds.push([data, meta.id]));
+  FakeSocket.last.open();
+  FakeSocket.last.receive('{"type":"subscribed","topic":"k","epoch":"e5","last":9007199254740991}');
+  FakeSocket.last.receive('{"topic":"k","id":9007199254740992,"data":"a"}');
+  assert.strictEqual(big.connectUrl(), 'ws://h/topic/k?since=9007199254740992&epoch=e5');
+  FakeSocket.last.receive('{"topic":"k","id":9007199254740993,"data":"b"}');
+  FakeSocket.last.receive('{"topic":"k","id":9007199254740993,"data":"b again"}');
+  FakeSocket.last.receive('{"topic":"k","id":9223372036854775807,"binary":"AP8="}');
+  assert.deepStrictEqual(bigIds.map(([d, id]) => [typeof d === 'string' ? d : 'bin', id]),
+    [['a', '9007199254740992'], ['b', '9007199254740993'], ['bin', '9223372036854775807']]);
+  assert.strictEqual(big.connectUrl(), 'ws://h/topic/k?since=9223372036854775807&epoch=e5');
+  big.close();
+  const late = RFC6455.connect('ws://h/topic/l', {
+    WebSocket: FakeSocket, resume: true, heartbeat: null, reconnect: null,
+  });
+  FakeSocket.last.open();
+  FakeSocket.last.receive('{"type":"subscribed","topic":"l","epoch":"e6","last":9007199254740993}');
+  assert.strictEqual(late.connectUrl(), 'ws://h/topic/l?since=9007199254740993&epoch=e6');
+  late.close();
+  ok('ids past 2^53 are kept exact: none dropped as a duplicate, resume asks for the right since');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
