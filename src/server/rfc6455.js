@@ -18,10 +18,13 @@
 //   TCP connection never reports itself) and replaced. An opening handshake
 //   gets `timeout` ms too: a server that was stopped (its kernel still
 //   accepts connections) or a proxy whose backend hangs would otherwise
-//   leave the socket connecting for minutes. The reply to a
-//   heartbeat is not passed on as a message (one per heartbeat sent: a
-//   room message that reads the same is still a message). Time is measured on a monotonic clock, so a
-//   step of the wall clock neither kills a live link nor hides a dead one.
+//   leave the socket connecting for minutes. The reply to a heartbeat is
+//   not passed on as a message (one per heartbeat sent: a room message
+//   that reads the same is still a message). The server answers the
+//   heartbeat text whoever sends it and passes it on to no one, so the
+//   application's send(message) reaches no room: its reply is not a
+//   message either. Time is measured on a monotonic clock, so a step of
+//   the wall clock neither kills a live link nor hides a dead one.
 // - reconnect: exponential backoff with full jitter (a delay drawn uniformly
 //   from 0 to min(max, initial * factor^attempt)), so that a server restart
 //   does not bring every client back in the same instant. The attempts
@@ -142,6 +145,7 @@
     send(data) {
       if (this.state === "open" && this._ws && this._ws.readyState === 1) {
         this._ws.send(data);
+        this._asked(data);
         return true;
       }
       if (this.state === "closed" || this._queue.length >= this.options.queue) return false;
@@ -230,7 +234,10 @@
         this._armHeartbeat();
         const queued = this._queue;
         this._queue = [];
-        for (const data of queued) ws.send(data);
+        for (const data of queued) {
+          ws.send(data);
+          this._asked(data);
+        }
         this._emit("open", { reconnected, attempt });
       };
       ws.onmessage = (ev) => {
@@ -302,6 +309,14 @@
       if (msg.recovered === false && this.state !== "closed") {
         this._emit("reset", { topic: msg.topic, epoch: msg.epoch, since });
       }
+    }
+
+    // The server answers the heartbeat text whoever sends it, and never
+    // passes it on: sent by the application (a chat member typing "ping"),
+    // its reply is a heartbeat's too, not a message from the room.
+    _asked(data) {
+      const hb = this.options.heartbeat;
+      if (hb && hb.reply !== undefined && data === hb.message) this._unanswered++;
     }
 
     _armHeartbeat() {

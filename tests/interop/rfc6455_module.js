@@ -340,6 +340,33 @@ function fakeClock() {
   assert.strictEqual(late.connectUrl(), 'ws://h/topic/l?since=9007199254740993&epoch=e6');
   late.close();
   ok('ids past 2^53 are kept exact: none dropped as a duplicate, resume asks for the right since');
+
+  // The server answers the heartbeat text whoever sends it and passes it
+  // on to no one: the application's send('ping') (queued, then sent) is
+  // answered 'pong', which is no room message. Another member's 'pong'
+  // still is one.
+  const clock2 = fakeClock();
+  try {
+    const typer = RFC6455.connect('ws://h/topic/m', {
+      WebSocket: FakeSocket, reconnect: null,
+      heartbeat: { message: 'ping', reply: 'pong', interval: 1000, timeout: 1000 },
+    });
+    const heard = [];
+    typer.on('message', (data) => heard.push(data));
+    typer.send('ping');
+    const chatty = FakeSocket.last;
+    chatty.open();
+    typer.send('ping');
+    assert.deepStrictEqual(chatty.sent, ['ping', 'ping']);
+    chatty.receive('pong');
+    chatty.receive('pong');
+    chatty.receive('pong');
+    assert.deepStrictEqual(heard, ['pong'], 'the replies to the two pings are not messages');
+    typer.close();
+  } finally {
+    clock2.restore();
+  }
+  ok('the reply to a ping the application sent is not a message');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
