@@ -163,10 +163,23 @@
       this._queue = [];
       const ws = this._ws;
       this._ws = null;
-      if (ws && ws.readyState <= 1) ws.close(code || 1000, reason || "");
+      let refused = null;
+      if (ws && ws.readyState <= 1) {
+        try {
+          ws.close(code || 1000, reason || "");
+        } catch (e) {
+          // A code WebSocket does not let a page send (1001, 1008: only
+          // 1000 and 3000-4999), or a reason over 123 bytes: thrown as
+          // before, but the socket is closed all the same, not left open
+          // and untracked.
+          refused = e;
+          ws.close(1000);
+        }
+      }
       if (was !== "closed") {
         this._emit("close", { code: code || 1000, reason: reason || "", wasClean: true, willReconnect: false });
       }
+      if (refused) throw refused;
     }
 
     // The URL of the next attempt: the resume parameters on top of the

@@ -367,6 +367,28 @@ function fakeClock() {
     clock2.restore();
   }
   ok('the reply to a ping the application sent is not a message');
+
+  // close() with a code the browser's WebSocket refuses (1001: a page may
+  // send only 1000 and 3000-4999) throws, as WebSocket's does, but does
+  // not leave the socket open behind a module that calls itself closed.
+  class Strict extends FakeSocket {
+    close(code) {
+      if (code !== undefined && code !== 1000 && (code < 3000 || code > 4999)) {
+        throw new Error('InvalidAccessError');
+      }
+      super.close();
+    }
+  }
+  const leaving = RFC6455.connect('ws://h/topic/n', { WebSocket: Strict, heartbeat: null, reconnect: null });
+  const leavingCloses = [];
+  leaving.on('close', (e) => leavingCloses.push(e.code));
+  const strict = FakeSocket.last;
+  strict.open();
+  assert.throws(() => leaving.close(1001, 'going away'), /InvalidAccessError/);
+  assert.strictEqual(strict.readyState, 3, 'the socket is closed');
+  assert.strictEqual(leaving.state, 'closed');
+  assert.deepStrictEqual(leavingCloses, [1001], 'the close event is told');
+  ok('close() with a code WebSocket refuses still closes the socket');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
