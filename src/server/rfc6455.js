@@ -30,7 +30,11 @@
 //   does not bring every client back in the same instant. The attempts
 //   start over only after a connection that lasted at least `max` ms: a
 //   server that accepts and closes at once (a 1008 for a topic limit, say)
-//   sees the delays grow, not a reconnect every `initial` ms.
+//   sees the delays grow, not a reconnect every `initial` ms. Every
+//   close code is retried, 1008 included (this server sends it for a
+//   topic limit, which frees up, and to a member that wrote to a
+//   read-only topic, who may listen on): to stop on a code, call close()
+//   from a "close" listener.
 // - resume (`resume: true`): the server sends each message with its topic
 //   and id; after a reconnect the module asks for what it missed
 //   (?since=ID&epoch=E), so messages arrive once each, in order. If the
