@@ -312,14 +312,29 @@
       this._emit("message", data, null);
     }
 
+    // The URL's own ?since=ID, as an id (null without one).
+    _askedSince() {
+      const u = new URL(this.url, root.location ? root.location.href : undefined);
+      const asked = u.searchParams.get("since");
+      if (asked === null || !/^\d+$/.test(asked)) return null;
+      const digits = asked.replace(/^0+(?=\d)/, "");
+      return Number.isSafeInteger(Number(digits)) ? Number(digits) : digits;
+    }
+
     _subscribed(msg) {
-      const since = this.lastId;
+      const since = this.lastId !== null ? this.lastId : this._askedSince();
       this.topic = msg.topic;
       this.epoch = msg.epoch;
       if (msg.recovered === undefined) {
         this.lastId = msg.last; // a fresh subscription: live from here
       } else if (!msg.recovered) {
         this.lastId = 0; // what follows is all the server kept of this epoch
+      } else if (this.lastId === null) {
+        // Recovered from the URL's own ?since=ID: the resume point is ID
+        // in this epoch, until a message moves it (else the next attempt
+        // would ask for ?since=ID in any epoch, and after a restart of
+        // the server skip the new epoch's first ids).
+        this.lastId = since;
       }
       this._emit("subscribed", { topic: msg.topic, epoch: msg.epoch, last: msg.last, recovered: msg.recovered });
       // A "subscribed" listener may have closed it for good.

@@ -389,6 +389,28 @@ function fakeClock() {
   assert.strictEqual(leaving.state, 'closed');
   assert.deepStrictEqual(leavingCloses, [1001], 'the close event is told');
   ok('close() with a code WebSocket refuses still closes the socket');
+
+  // The URL's own ?since=ID, recovered with nothing after it yet: the
+  // next attempt resumes from ID in the epoch the server named (without
+  // the epoch, a restarted server would take ID in its new epoch and skip
+  // that epoch's first ids). A reset names the ID it could not resume.
+  const own = RFC6455.connect('ws://h/topic/o?since=7', {
+    WebSocket: FakeSocket, resume: true, heartbeat: null, reconnect: null,
+  });
+  FakeSocket.last.open();
+  FakeSocket.last.receive('{"type":"subscribed","topic":"o","epoch":"e7","last":7,"recovered":true}');
+  assert.strictEqual(own.connectUrl(), 'ws://h/topic/o?since=7&epoch=e7');
+  own.close();
+  const ownReset = RFC6455.connect('ws://h/topic/p?since=9', {
+    WebSocket: FakeSocket, resume: true, heartbeat: null, reconnect: null,
+  });
+  const ownResets = [];
+  ownReset.on('reset', (e) => ownResets.push(e.since));
+  FakeSocket.last.open();
+  FakeSocket.last.receive('{"type":"subscribed","topic":"p","epoch":"e8","last":3,"recovered":false}');
+  assert.deepStrictEqual(ownResets, [9]);
+  ownReset.close();
+  ok('the URL\'s own ?since=ID, recovered, resumes from ID in the server\'s epoch');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
