@@ -1,8 +1,9 @@
 // Unit checks of the browser module (src/server/rfc6455.js) under node,
 // with a fake WebSocket, so that its logic is pinned without a browser:
 // backoff ranges, the resume URL, ids (duplicates dropped, a reset
-// reported), the heartbeat reply kept out of the messages, the bounded
-// send queue, and the heartbeat timeout on a silent link.
+// reported, ids past 2^53 kept exact), the heartbeat reply kept out of
+// the messages, the bounded send queue, the heartbeat timeout on a silent
+// link, and the close event close() ends with in every state.
 //
 //     node rfc6455_module.js path/to/rfc6455.js
 'use strict';
