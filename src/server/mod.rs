@@ -172,6 +172,9 @@ pub struct ServerConfig {
     /// have come, so that they resume. Default 64 MiB.
     pub max_inbox_bytes: usize,
     /// Largest body of a plain HTTP request; 413 beyond. Default 1 MiB.
+    /// A handler that answers from the head
+    /// ([`Handler::on_http_head`]) keeps the server from reading bodies
+    /// it would refuse.
     pub max_body: usize,
     /// permessage-deflate (RFC 7692): how offers are answered; `None`
     /// declines them all. Default: on, without context takeover in either
