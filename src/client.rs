@@ -56,10 +56,11 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Time allowed for the opening handshake. Default 10 s.
     pub handshake_timeout: Duration,
-    /// Longest wait for data in [`Client::recv`]; `None` waits forever.
-    /// Default `None`. Without [`keepalive`](Self::keepalive) it bounds
-    /// each socket read, so a frame whose bytes keep trickling in keeps
-    /// `recv` waiting; with keepalive it bounds the whole call.
+    /// Longest a call of [`Client::recv`] waits for its message or
+    /// control frame, however its bytes arrive (a frame that trickles in
+    /// a byte at a time does not extend it); then [`Error::Timeout`], with
+    /// the connection still usable. `None` waits forever; zero polls.
+    /// Default `None`.
     pub read_timeout: Option<Duration>,
     /// Longest a write waits for room in the socket (a server that stopped
     /// reading, or one gone without a word whose TCP has not given up):
@@ -678,7 +679,8 @@ impl Client {
         self.conn.state()
     }
 
-    /// Sets the longest wait in [`recv`](Self::recv); `None` waits forever.
+    /// Sets the longest wait of a [`recv`](Self::recv) call, as
+    /// [`ClientConfig::read_timeout`]; `None` waits forever.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
         self.read_timeout = timeout;
         self.set_socket_timeout(timeout)
@@ -778,17 +780,18 @@ impl Client {
     /// [`Event::Close`], with the reply already sent) further calls fail
     /// with [`Error::Closed`].
     pub fn recv(&mut self) -> Result<Event<'_>, Error> {
-        // With keepalive the socket's timeout is the keepalive's, so the
-        // caller's wait is kept as a deadline; without, the socket's read
-        // timeout is the caller's and no deadline is needed.
-        let deadline = match self.keepalive {
-            Some(_) => self.read_timeout.map(|t| after(Instant::now(), t)),
-            None => {
-                // (A close that timed out may have left it shorter.)
-                self.set_socket_timeout(self.read_timeout)?;
-                None
-            }
-        };
+        // A deadline over the whole call, not the socket's timeout alone:
+        // that would start over with every read that brings a byte. Zero
+        // is a poll: one read of a millisecond.
+        let deadline = self
+            .read_timeout
+            .map(|t| after(Instant::now(), t.max(Duration::from_millis(1))));
+        self.recv_by(deadline)
+    }
+
+    /// [`recv`](Self::recv), failing with [`Error::Timeout`] at `deadline`
+    /// (`None`: never).
+    pub(crate) fn recv_by(&mut self, deadline: Option<Instant>) -> Result<Event<'_>, Error> {
         self.wait_event(deadline)?;
         match self.conn.next_event() {
             Ok(Some(event)) => Ok(event),
@@ -821,19 +824,25 @@ impl Client {
         }
     }
 
-    /// One read, waiting until `deadline` at most (or as long as the
-    /// socket's read timeout when there is neither a deadline nor
-    /// keepalive).
+    /// One read, waiting until `deadline` at most (for ever without one
+    /// nor keepalive).
     fn read_some(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
         if self.keepalive.is_some() {
             let wait = self.keep_alive(deadline)?;
             self.set_socket_timeout(Some(wait))?;
-        } else if let Some(t) = deadline {
-            let left = t.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Error::Timeout);
-            }
-            self.set_socket_timeout(Some(left))?;
+        } else {
+            let wait = match deadline {
+                Some(t) => {
+                    let left = t.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::Timeout);
+                    }
+                    Some(left)
+                }
+                // (A close that timed out may have left one set.)
+                None => None,
+            };
+            self.set_socket_timeout(wait)?;
         }
         let buf = self.conn.read_buf();
         match self.stream.read(buf) {

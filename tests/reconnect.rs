@@ -870,3 +870,36 @@ fn a_zero_read_timeout_polls() {
     drop(c);
     server.stop();
 }
+
+#[test]
+fn the_read_timeout_bounds_a_whole_recv_while_a_frame_trickles_in() {
+    // A 200-byte text message sent a byte every 20 ms takes 4 s; each
+    // byte comes well within the 300 ms read timeout of the one before.
+    // Without keepalive the timeout once bounded each socket read only,
+    // so `recv` waited for the whole message.
+    let server = Scripted::start(|_, mut s| {
+        accept_upgrade(&mut s);
+        std::thread::spawn(move || {
+            let mut frame = vec![0x81, 126, 0, 200];
+            frame.extend_from_slice(&[b'x'; 200]);
+            for byte in frame {
+                if s.write_all(&[byte]).is_err() {
+                    return; // the client went away
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            drain(s);
+        });
+    });
+    let config = ClientConfig {
+        read_timeout: Some(Duration::from_millis(300)),
+        ..ClientConfig::default()
+    };
+    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &config).unwrap();
+    match c.recv() {
+        Err(Error::Timeout) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    drop(c);
+    server.stop();
+}
