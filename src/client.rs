@@ -686,6 +686,11 @@ impl Client {
         self.set_socket_timeout(timeout)
     }
 
+    /// The longest wait of a [`recv`](Self::recv) call.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
+    }
+
     /// Sets the longest time [`close`](Self::close) takes.
     pub fn set_close_timeout(&mut self, timeout: Duration) {
         self.close_timeout = timeout;

@@ -43,6 +43,7 @@ use base64::Engine as _;
 
 use crate::client::{Client, ClientConfig, Error};
 use crate::connection::Event;
+use crate::deadline::after;
 use crate::handshake::ClientError;
 use crate::CloseCode;
 
@@ -308,7 +309,7 @@ impl Reconnecting {
                 Err(Error::Send(e)) => return Err(Error::Send(e)),
                 Err(e) => {
                     // Lost: the next recv reports it.
-                    self.client = None;
+                    self.drop_client();
                     self.lost = Some(e);
                 }
             }
@@ -324,7 +325,7 @@ impl Reconnecting {
     /// [`recv`](Self::recv) (after a network change, say), resuming as
     /// after any loss.
     pub fn reconnect_now(&mut self) {
-        if let Some(mut client) = self.client.take() {
+        if let Some(mut client) = self.drop_client() {
             client.set_close_timeout(Duration::from_secs(1));
             let _ = client.close(CloseCode::GOING_AWAY, "reconnecting");
         }
@@ -343,8 +344,10 @@ impl Reconnecting {
 
     /// The next thing that happens: a message, a (re)connection, a loss.
     /// Blocks while waiting for a reconnect. Fails with
-    /// [`Error::Timeout`] when the client's read timeout passes without a
-    /// message (the connection stays up), and with the last error when
+    /// [`Error::Timeout`] when the connection's read timeout (as
+    /// configured, or set through [`client`](Self::client), which later
+    /// connections keep) passes without a message (the connection stays
+    /// up), and with the last error when
     /// [`max_attempts`](ReconnectConfig::max_attempts) fail in a row or
     /// the server refuses the handshake with a status retrying will not
     /// change (4xx other than 408 and 429).
@@ -358,26 +361,17 @@ impl Reconnecting {
         if self.client.is_none() {
             return self.connect();
         }
-        // Pings and pongs do not restart the caller's wait.
-        let read_timeout = self.config.client.read_timeout;
-        let deadline = read_timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut first = true;
+        // The client's own timeout (the caller may have set it through
+        // `client()`), as one deadline: pings and pongs do not restart it.
+        let deadline = self
+            .client
+            .as_ref()
+            .and_then(Client::read_timeout)
+            .map(|t| after(Instant::now(), t.max(Duration::from_millis(1))));
         loop {
             let Some(client) = self.client.as_mut() else {
                 return self.connect();
             };
-            // After a ping or pong, wait only what is left of the first
-            // wait (the client's timeout is set back after).
-            let mut shortened = false;
-            if let (Some(deadline), false) = (deadline, first) {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(Error::Timeout);
-                }
-                let _ = client.set_read_timeout(Some(left));
-                shortened = true;
-            }
-            first = false;
             // Owned, so the client is free again below.
             enum Got {
                 Text(String),
@@ -385,7 +379,7 @@ impl Reconnecting {
                 Passed,
                 Failed(Error),
             }
-            let got = match client.recv() {
+            let got = match client.recv_by(deadline) {
                 Ok(Event::Text(text)) => Got::Text(text.to_owned()),
                 Ok(Event::Binary(data)) => Got::Binary(data.to_vec()),
                 Ok(Event::Close { code, reason }) => Got::Failed(Error::Closed(
@@ -395,9 +389,6 @@ impl Reconnecting {
                 Ok(_) => Got::Passed, // pings are answered; pongs and fragments pass
                 Err(e) => Got::Failed(e),
             };
-            if shortened {
-                let _ = client.set_read_timeout(read_timeout);
-            }
             let lost = match got {
                 Got::Text(text) => return Ok(self.read_text(text)),
                 Got::Binary(data) => return Ok(Incoming::Binary(data)),
@@ -405,9 +396,18 @@ impl Reconnecting {
                 Got::Failed(Error::Timeout) => return Err(Error::Timeout),
                 Got::Failed(e) => e,
             };
-            self.client = None;
+            self.drop_client();
             return Ok(self.disconnected(lost));
         }
+    }
+
+    /// Takes the connection away, keeping its read timeout for the next
+    /// one: a caller who set it through [`client`](Self::client) expects
+    /// it to hold after a reconnect too.
+    fn drop_client(&mut self) -> Option<Client> {
+        let client = self.client.take()?;
+        self.config.client.read_timeout = client.read_timeout();
+        Some(client)
     }
 
     /// The loss of the connection, as reported: the next attempt waits
@@ -441,7 +441,7 @@ impl Reconnecting {
                 Ok(client) => {
                     self.client = Some(client);
                     if let Err(e) = self.start() {
-                        self.client = None;
+                        self.drop_client();
                         self.failures = self.failures.saturating_add(1);
                         if self.give_up() {
                             return Err(self.given_up(e));

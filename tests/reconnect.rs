@@ -903,3 +903,99 @@ fn the_read_timeout_bounds_a_whole_recv_while_a_frame_trickles_in() {
     drop(c);
     server.stop();
 }
+
+/// Runs `c.recv()` on a thread and returns what it gave within `limit`
+/// (`None`: still blocked), with `c` back when it did return.
+fn recv_within(
+    mut c: Reconnecting,
+    limit: Duration,
+) -> (Option<String>, Option<Reconnecting>, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let r = format!("{:?}", c.recv());
+        let _ = tx.send((r, c));
+    });
+    match rx.recv_timeout(limit) {
+        Ok((r, c)) => (Some(r), Some(c), waiter),
+        Err(_) => (None, None, waiter),
+    }
+}
+
+#[test]
+fn a_read_timeout_set_on_the_client_holds_through_pongs() {
+    // Keepalive pongs arrive every 100 ms; the caller set 300 ms on the
+    // connection. The first pong once set the configured 20 s back.
+    let server = Scripted::start(|_, mut s| {
+        accept_upgrade(&mut s);
+        std::thread::spawn(move || {
+            // Answer each (empty, masked) ping with an empty pong.
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut frame = [0u8; 6];
+            while s.read_exact(&mut frame).is_ok() && frame[0] == 0x89 {
+                if s.write_all(&[0x8a, 0]).is_err() {
+                    return;
+                }
+            }
+        });
+    });
+    let config = ReconnectConfig {
+        client: ClientConfig {
+            read_timeout: Some(Duration::from_secs(20)),
+            keepalive: Some(Keepalive {
+                interval: Duration::from_millis(100),
+                timeout: Duration::from_secs(5),
+            }),
+            ..ClientConfig::default()
+        },
+        ..ReconnectConfig::default()
+    };
+    let mut c = Reconnecting::new(&format!("ws://{}/", server.addr), config);
+    assert!(matches!(c.recv(), Ok(Incoming::Connected { .. })));
+    let client = c.client().unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let (got, c, waiter) = recv_within(c, Duration::from_secs(5));
+    drop(c);
+    server.stop();
+    waiter.join().unwrap();
+    assert_eq!(got.as_deref(), Some("Err(Timeout)"));
+}
+
+#[test]
+fn a_read_timeout_set_on_the_client_holds_after_a_reconnect() {
+    // The first connection is closed at once; the second stays quiet.
+    // The 300 ms the caller set on the first connection once went with
+    // it: the new one waited for ever, as configured.
+    let server = Scripted::start(|n, mut s| {
+        accept_upgrade(&mut s);
+        if n > 0 {
+            std::thread::spawn(move || drain(s));
+        }
+    });
+    let mut c = Reconnecting::new(
+        &format!("ws://{}/", server.addr),
+        ReconnectConfig {
+            client: ClientConfig {
+                read_timeout: None,
+                ..ClientConfig::default()
+            },
+            ..without_keepalive(10, 10, false, None)
+        },
+    );
+    assert!(matches!(c.recv(), Ok(Incoming::Connected { .. })));
+    c.client()
+        .unwrap()
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(matches!(c.recv(), Ok(Incoming::Disconnected { .. })));
+    assert!(matches!(
+        c.recv(),
+        Ok(Incoming::Connected { reconnected: true })
+    ));
+    let (got, c, waiter) = recv_within(c, Duration::from_secs(5));
+    drop(c);
+    server.stop();
+    waiter.join().unwrap();
+    assert_eq!(got.as_deref(), Some("Err(Timeout)"));
+}
