@@ -101,10 +101,12 @@ pub struct ClientConfig {
 /// waits would wait forever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Keepalive {
-    /// Send a ping after this long without receiving anything.
+    /// Send a ping after this long without receiving anything. Not zero:
+    /// the connect fails with [`Error::Io`] (`InvalidInput`).
     pub interval: Duration,
     /// Fail with [`Error::KeepaliveTimeout`] when nothing (a pong or any
-    /// other frame) arrives this long after the ping.
+    /// other frame) arrives this long after the ping. Not zero, as
+    /// `interval`.
     pub timeout: Duration,
 }
 
@@ -465,6 +467,22 @@ fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Err
     })
 }
 
+/// Refuses settings that cannot work, before anything is sent.
+fn check(config: &ClientConfig) -> Result<(), Error> {
+    // A zero interval would ping after every read; a zero timeout would
+    // give the ping no time to be answered.
+    if config
+        .keepalive
+        .is_some_and(|k| k.interval.is_zero() || k.timeout.is_zero())
+    {
+        return Err(Error::Io(io::Error::new(
+            ErrorKind::InvalidInput,
+            "keepalive interval and timeout must be more than zero",
+        )));
+    }
+    Ok(())
+}
+
 /// A WebSocket client connection.
 pub struct Client {
     stream: Stream,
@@ -508,6 +526,7 @@ impl Client {
     /// Connects with the given settings.
     pub fn connect_with(url: &str, config: &ClientConfig) -> Result<Client, Error> {
         let parsed = WsUrl::parse(url).map_err(Error::Url)?;
+        check(config)?;
         if parsed.is_secure() && cfg!(not(feature = "tls")) {
             // Refused before connecting: never spoken as plain text.
             return Err(Error::Url(UrlError::TlsUnsupported));
@@ -528,6 +547,7 @@ impl Client {
         url: WsUrl<'_>,
         config: &ClientConfig,
     ) -> Result<Client, Error> {
+        check(config)?;
         let _ = stream.set_nodelay(true);
         let mut stream = Stream::open(stream, &url, config)?;
         let key = crate::random::handshake_nonce()

@@ -568,12 +568,13 @@ fn percent_encode(value: &str) -> String {
     out
 }
 
-/// A refusal that retrying will not change: a bad URL, a server
-/// certificate that fails verification, or a 4xx answer other than 408
-/// (timeout) and 429 (too many requests).
+/// A refusal that retrying will not change: a bad URL or setting, a
+/// server certificate that fails verification, or a 4xx answer other than
+/// 408 (timeout) and 429 (too many requests).
 fn is_final(e: &Error) -> bool {
     match e {
         Error::Url(_) => true,
+        Error::Io(e) => e.kind() == std::io::ErrorKind::InvalidInput,
         #[cfg(feature = "tls")]
         Error::Tls(e) => matches!(
             e.downcast_ref::<rustls::Error>(),

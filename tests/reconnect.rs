@@ -999,3 +999,43 @@ fn a_read_timeout_set_on_the_client_holds_after_a_reconnect() {
     waiter.join().unwrap();
     assert_eq!(got.as_deref(), Some("Err(Timeout)"));
 }
+
+#[test]
+fn a_zero_keepalive_interval_or_timeout_is_refused_before_connecting() {
+    // A zero timeout once made recv fail with `Error::Timeout` the moment
+    // the first ping went out (with no read timeout set), and a zero
+    // interval sent a ping after every read.
+    let server = Scripted::start(|_, mut s| {
+        accept_upgrade(&mut s);
+        std::thread::spawn(move || drain(s));
+    });
+    let url = format!("ws://{}/", server.addr);
+    for (interval, timeout) in [(0, 500), (500, 0)] {
+        let keepalive = Keepalive {
+            interval: Duration::from_millis(interval),
+            timeout: Duration::from_millis(timeout),
+        };
+        let config = ClientConfig {
+            keepalive: Some(keepalive),
+            ..ClientConfig::default()
+        };
+        match Client::connect_with(&url, &config) {
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::InvalidInput => {}
+            other => panic!("{keepalive:?}: expected InvalidInput, got {other:?}"),
+        }
+        // The reconnecting client gives up at once, not after a second
+        // attempt 10 s later: retrying cannot help.
+        let r = Reconnecting::new(
+            &url,
+            ReconnectConfig {
+                client: config,
+                ..without_keepalive(10_000, 10_000, false, Some(2))
+            },
+        );
+        let (got, _, waiter) = recv_within(r, Duration::from_secs(5));
+        waiter.join().unwrap();
+        let got = got.unwrap_or_default();
+        assert!(got.contains("InvalidInput"), "{keepalive:?}: {got}");
+    }
+    assert_eq!(server.stop(), 0, "nothing was sent");
+}
