@@ -159,7 +159,9 @@ pub enum Error {
     /// cipher suite in common, a corrupt record. With the `tls` feature
     /// the source is a `rustls::Error`.
     Tls(Box<dyn std::error::Error + Send + Sync>),
-    /// A read or write failed.
+    /// A read or write failed; `InvalidInput` for a setting or argument
+    /// that cannot be used (a zero keepalive interval, a ping's payload
+    /// over 125 bytes).
     Io(io::Error),
     /// A timeout passed: connecting, the handshake, waiting for data, a
     /// write ([`ClientConfig::write_timeout`]), or [`Client::close`]'s. A
@@ -745,9 +747,16 @@ impl Client {
         self.flush()
     }
 
-    /// Sends a ping (at most 125 bytes of payload).
+    /// Sends a ping (at most 125 bytes of payload; a longer one fails
+    /// with [`Error::Io`] `InvalidInput`, nothing sent).
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
-        let payload = ControlPayload::new(payload).ok_or(Error::Send(SendError::Full))?;
+        // Not `SendError::Full`: the output buffer is not what is wrong.
+        let payload = ControlPayload::new(payload).ok_or_else(|| {
+            Error::Io(io::Error::new(
+                ErrorKind::InvalidInput,
+                "a ping's payload is at most 125 bytes",
+            ))
+        })?;
         self.conn.ping(payload)?;
         self.flush()
     }

@@ -1039,3 +1039,21 @@ fn a_zero_keepalive_interval_or_timeout_is_refused_before_connecting() {
     }
     assert_eq!(server.stop(), 0, "nothing was sent");
 }
+
+#[test]
+fn a_ping_payload_over_125_bytes_is_refused_as_such() {
+    // It was reported as `Send(Full)`, "output buffer full", with the
+    // buffer empty: a caller would wait to drain a buffer for nothing.
+    let server = Scripted::start(deaf);
+    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &quick_close()).unwrap();
+    match c.ping(&[0; 126]) {
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            assert!(e.to_string().contains("125"), "{e}")
+        }
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+    assert!(!c.connection().has_output(), "nothing was queued");
+    c.ping(&[0; 125]).unwrap();
+    drop(c);
+    server.stop();
+}
