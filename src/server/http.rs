@@ -147,10 +147,10 @@ impl Response {
         self.write_to(server, false, out);
     }
 
-    /// The response to a `HEAD`: the same head, no content (RFC 9110
-    /// section 9.3.2).
-    pub(crate) fn write_head(&self, server: &str, out: &mut Vec<u8>) {
-        self.write_to(server, true, out);
+    /// The response to a request of `method`: to a `HEAD`, the same head
+    /// without the content (RFC 9110 section 9.3.2).
+    pub(crate) fn write_for(&self, method: &str, server: &str, out: &mut Vec<u8>) {
+        self.write_to(server, method == "HEAD", out);
     }
 
     fn write_to(&self, server: &str, head_only: bool, out: &mut Vec<u8>) {

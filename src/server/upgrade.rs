@@ -134,11 +134,7 @@ impl HandshakeState {
                             id.slot,
                             refusal.status()
                         );
-                        if request.method() == "HEAD" {
-                            refusal.write_head(server, out);
-                        } else {
-                            refusal.write(server, out);
-                        }
+                        refusal.write_for(request.method(), server, out);
                         return Outcome::Respond;
                     }
                 };
@@ -157,11 +153,7 @@ impl HandshakeState {
                             id.slot,
                             response.status()
                         );
-                        if request.method() == "HEAD" {
-                            response.write_head(server, out);
-                        } else {
-                            response.write(server, out);
-                        }
+                        response.write_for(request.method(), server, out);
                         return Outcome::Respond;
                     }
                 }
@@ -189,11 +181,7 @@ impl HandshakeState {
                     peer_addr,
                 };
                 let response = handler.on_http(ctx, &request);
-                if request.method() == "HEAD" {
-                    response.write_head(server, out);
-                } else {
-                    response.write(server, out);
-                }
+                response.write_for(request.method(), server, out);
                 Outcome::Respond
             }
             Err(e) => {
