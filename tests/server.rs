@@ -666,6 +666,51 @@ fn idle_timeout_closes_with_1001() {
 }
 
 #[test]
+fn idle_timeout_counts_messages_not_the_pongs_to_our_pings() {
+    // Pings every 100 ms, answered by the client (recv does): the pongs
+    // once kept the connection from ever being idle.
+    let server = start(|c| {
+        c.idle_timeout = Some(Duration::from_millis(600));
+        c.ping_interval = Some(Duration::from_millis(100));
+    });
+    let mut quiet = connect(&server);
+    let mut talker = connect(&server);
+    let started = Instant::now();
+    let mut pings = 0;
+    let reason = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "not closed as idle after {pings} pings"
+        );
+        match quiet.recv() {
+            Ok(Event::Ping(_)) => pings += 1,
+            Ok(Event::Close { code, reason }) => {
+                assert_eq!(code, Some(CloseCode::GOING_AWAY));
+                break reason.to_owned();
+            }
+            other => panic!("{other:?} after {pings} pings"),
+        }
+        // The talker sends a message every 100 ms or so and stays.
+        talker.send_text("here").unwrap();
+        loop {
+            match talker.recv().unwrap() {
+                Event::Text(t) => {
+                    assert_eq!(t, "here");
+                    break;
+                }
+                Event::Ping(_) => {}
+                other => panic!("talker: {other:?}"),
+            }
+        }
+    };
+    assert_eq!(reason, "idle timeout");
+    assert!(pings >= 2, "answered {pings} pings first");
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    talker.send_text("still open").unwrap();
+    assert_eq!(expect_text(&mut talker), "still open");
+}
+
+#[test]
 fn refused_connection_is_a_clear_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

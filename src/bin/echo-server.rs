@@ -75,7 +75,8 @@ struct Flags {
     /// Time to complete the opening handshake (and a plain request's body).
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = positive_secs)]
     handshake_timeout: Duration,
-    /// Close connections quiet this long (1001) [default: off].
+    /// Close connections that sent no message for this long (1001); pings,
+    /// pongs and heartbeat texts do not count [default: off].
     #[arg(long, value_name = "SECS", value_parser = positive_secs)]
     idle_timeout: Option<Duration>,
     /// Ping connections quiet this long; drop those that stay silent

@@ -118,8 +118,11 @@ pub struct ServerConfig {
     /// answered, is cut off only if it makes no progress for as long.
     /// Default 10 s.
     pub handshake_timeout: Duration,
-    /// Close a connection that received nothing for this long (1001).
-    /// Default: none.
+    /// Close a connection whose peer sent no message for this long
+    /// (1001). Pings, pongs and heartbeat texts do not count (the pongs
+    /// answering [`ping_interval`](Self::ping_interval)'s pings would
+    /// otherwise keep every live peer from ever being idle); the bytes of
+    /// a message still arriving do. Default: none.
     pub idle_timeout: Option<Duration>,
     /// Ping a connection that has been quiet for this long, and drop it if
     /// nothing arrives within another interval (close 1011), so a peer

@@ -126,6 +126,9 @@ struct Conn {
     /// this connection is read until WouldBlock, not just to a short read.
     read_until_blocked: bool,
     ping_sent_at: Option<Instant>,
+    /// When the peer's last message came (not a ping, a pong or a
+    /// heartbeat text): the idle timeout counts from it.
+    message_at: Instant,
     close_deadline: Option<Instant>,
     /// Since when queued output has waited without a byte written.
     stalled_since: Option<Instant>,
@@ -163,6 +166,7 @@ impl Conn {
             http_out: Vec::new(),
             http_at: 0,
             accepted_at: now,
+            message_at: now,
             writable: false,
             read_paused: false,
             broken: false,
@@ -978,11 +982,20 @@ impl Worker {
                 let mut next = conn.close_deadline;
                 let open = c.state() == State::Open;
                 if let (Some(idle), true) = (config.idle_timeout, open) {
-                    if now >= last + idle {
+                    // Idle is without messages: the pongs that answer our
+                    // pings keep `last` fresh and would keep a quiet peer
+                    // for good. Bytes of a message still arriving, or
+                    // left unread under backpressure, count.
+                    let quiet_since = if c.buffered_input_len() > 0 || conn.read_paused {
+                        last.max(conn.message_at)
+                    } else {
+                        conn.message_at
+                    };
+                    if now >= quiet_since + idle {
                         let _ =
                             c.close(CloseCode::GOING_AWAY, CloseReason::truncate("idle timeout"));
                     } else {
-                        next = min_time(next, last + idle);
+                        next = min_time(next, quiet_since + idle);
                     }
                 }
                 if let (Some(interval), true) = (config.ping_interval, c.state() == State::Open) {
@@ -1279,6 +1292,7 @@ fn read_frames_noting<H: Handler>(
         stamp,
         http_out,
         http_at,
+        message_at,
         ..
     } = conn
     else {
@@ -1355,8 +1369,14 @@ fn read_frames_noting<H: Handler>(
             let result = c.next_event_with(|event, tx| {
                 let message = match event {
                     Event::Text(t) if heartbeat::answer(config.heartbeat.as_ref(), t, tx) => return,
-                    Event::Text(t) => Message::Text(t),
-                    Event::Binary(b) => Message::Binary(b),
+                    Event::Text(t) => {
+                        *message_at = now;
+                        Message::Text(t)
+                    }
+                    Event::Binary(b) => {
+                        *message_at = now;
+                        Message::Binary(b)
+                    }
                     Event::Ping(p) => Message::Ping(p),
                     Event::Pong(p) => Message::Pong(p),
                     // Close is handled by the connection; fragments need
