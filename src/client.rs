@@ -837,7 +837,8 @@ impl Client {
 
     /// Reads until an event is ready, flushing owed replies, failing
     /// with [`Error::Timeout`] at `deadline`.
-    fn wait_event(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
+    fn wait_event(&mut self, mut deadline: Option<Instant>) -> Result<(), Error> {
+        let mut first = true;
         loop {
             let ready = self.conn.poll_event();
             let flushed = self.flush();
@@ -853,6 +854,11 @@ impl Client {
             flushed?;
             if self.conn.state() == State::Closed {
                 return Err(self.closed_error());
+            }
+            if std::mem::take(&mut first) {
+                // One read per call however long the flush took: a poll
+                // (a zero timeout) still looks at what came.
+                deadline = deadline.map(|t| t.max(after(Instant::now(), Duration::from_millis(1))));
             }
             self.read_some(deadline)?;
         }

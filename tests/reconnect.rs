@@ -235,6 +235,54 @@ impl Drop for Scripted {
 }
 
 #[test]
+fn a_poll_after_a_slow_flush_still_reads_what_came() {
+    // A message waits for the client while its queued output drains
+    // slowly into a server reading 256 KiB every 2 ms: the flush at the
+    // start of recv outlasts a zero read timeout, which once meant
+    // Timeout without a look at the socket.
+    let go = Arc::new(AtomicBool::new(false));
+    let server = {
+        let go = Arc::clone(&go);
+        Scripted::start(move |_, mut s| {
+            accept_upgrade(&mut s);
+            let go = Arc::clone(&go);
+            std::thread::spawn(move || {
+                // Not until the client's send has timed out.
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !go.load(Ordering::SeqCst) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                s.write_all(&[0x81, 2, b'h', b'i']).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let mut buf = vec![0u8; 256 << 10];
+                loop {
+                    std::thread::sleep(Duration::from_millis(2));
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                }
+            });
+        })
+    };
+    let config = ClientConfig {
+        write_timeout: Some(Duration::from_millis(50)),
+        ..ClientConfig::default()
+    };
+    let mut c = Client::connect_with(&format!("ws://{}/", server.addr), &config).unwrap();
+    // More than the socket buffers take (receive buffers grow to 32 MiB
+    // here): the rest stays queued.
+    let sent = c.send_binary(&vec![7u8; 64 << 20]);
+    assert!(matches!(sent, Err(Error::Timeout)), "{sent:?}");
+    go.store(true, Ordering::SeqCst);
+    c.set_read_timeout(Some(Duration::ZERO)).unwrap();
+    let got = format!("{:?}", c.recv());
+    assert_eq!(got, "Ok(Text(\"hi\"))");
+    drop(c);
+    server.stop();
+}
+
+#[test]
 fn keepalive_detects_a_silent_server() {
     let (addr, thread) = silent_server();
     let config = ClientConfig {
