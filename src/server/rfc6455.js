@@ -168,20 +168,22 @@
       const ws = this._ws;
       this._ws = null;
       let refused = null;
+      let sent = { code: code || 1000, reason: reason || "" };
       if (ws && ws.readyState <= 1) {
         try {
-          ws.close(code || 1000, reason || "");
+          ws.close(sent.code, sent.reason);
         } catch (e) {
           // A code WebSocket does not let a page send (1001, 1008: only
           // 1000 and 3000-4999), or a reason over 123 bytes: thrown as
           // before, but the socket is closed all the same, not left open
-          // and untracked.
+          // and untracked; the event tells what went out.
           refused = e;
           ws.close(1000);
+          sent = { code: 1000, reason: "" };
         }
       }
       if (was !== "closed") {
-        this._emit("close", { code: code || 1000, reason: reason || "", wasClean: true, willReconnect: false });
+        this._emit("close", { code: sent.code, reason: sent.reason, wasClean: true, willReconnect: false });
       }
       if (refused) throw refused;
     }

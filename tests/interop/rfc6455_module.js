@@ -388,7 +388,7 @@ function fakeClock() {
   assert.throws(() => leaving.close(1001, 'going away'), /InvalidAccessError/);
   assert.strictEqual(strict.readyState, 3, 'the socket is closed');
   assert.strictEqual(leaving.state, 'closed');
-  assert.deepStrictEqual(leavingCloses, [1001], 'the close event is told');
+  assert.deepStrictEqual(leavingCloses, [1000], 'the close event tells the code that went out');
   ok('close() with a code WebSocket refuses still closes the socket');
 
   // The URL's own ?since=ID, recovered with nothing after it yet: the
