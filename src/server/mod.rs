@@ -316,8 +316,8 @@ pub trait Handler {
     }
 
     /// A plain request's head is in and announces a body of `body_len`
-    /// bytes (within [`ServerConfig::max_body`]), none of which has been
-    /// read: `request.body()` is empty. Return a response to answer now,
+    /// bytes (within [`ServerConfig::max_body`]), not read yet (beyond
+    /// what came in the head's packets): `request.body()` is empty. Return a response to answer now,
     /// leaving the body unread (the connection closes after the answer, as
     /// after every response), or `None` to read the body and then answer
     /// with [`on_http`](Self::on_http). Not called for a request without a
