@@ -125,37 +125,30 @@ impl HandshakeState {
                 answer_upgrade(&request, id, peer_addr, ctx, handler, out)
             }
             Ok(Status::Complete(Opening::Http(request))) => {
-                let len = match http::body_length(&request, config.max_body) {
-                    Ok(len) => len,
-                    Err(refusal) => {
-                        log::debug!(
-                            "worker {}: {}: body refused: {}",
-                            id.worker,
-                            id.slot,
-                            refusal.status()
-                        );
-                        refusal.write_for(request.method(), server, out);
-                        return Outcome::Respond;
+                let (len, early) = match http::body_length(&request, config.max_body) {
+                    Err(refusal) => (0, Some((refusal, "body refused"))),
+                    Ok(len) if len > 0 && self.body_end.is_none() => {
+                        // Asked once, before any of the body is read (and
+                        // before the 100 Continue).
+                        let head = HttpRequest {
+                            head: &request,
+                            body: &[],
+                            peer_addr,
+                        };
+                        let answer = handler.on_http_head(ctx, &head, len);
+                        (len, answer.map(|r| (r, "answered at the head")))
                     }
+                    Ok(len) => (len, None),
                 };
-                if len > 0 && self.body_end.is_none() {
-                    // Asked once, before any of the body is read (and
-                    // before the 100 Continue).
-                    let head = HttpRequest {
-                        head: &request,
-                        body: &[],
-                        peer_addr,
-                    };
-                    if let Some(response) = handler.on_http_head(ctx, &head, len) {
-                        log::debug!(
-                            "worker {}: {}: answered at the head: {}",
-                            id.worker,
-                            id.slot,
-                            response.status()
-                        );
-                        response.write_for(request.method(), server, out);
-                        return Outcome::Respond;
-                    }
+                if let Some((response, why)) = early {
+                    log::debug!(
+                        "worker {}: {}: {why}: {}",
+                        id.worker,
+                        id.slot,
+                        response.status()
+                    );
+                    response.write_for(request.method(), server, out);
+                    return Outcome::Respond;
                 }
                 let (start, end) = (request.consumed(), request.consumed() + len);
                 if self.buf.len() < end {
