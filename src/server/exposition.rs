@@ -14,7 +14,8 @@ pub(crate) const PROMETHEUS_TYPE: &str = "text/plain; version=0.0.4; charset=utf
 pub(crate) fn json(s: &Stats) -> String {
     let mut json = format!(
         "{{\"connections\":{},\"subscriptions\":{},\"topics\":{},\"published\":{},\
-         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"refused\":{},\"inbox_dropped\":{},\
+         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"refused\":{},\"compressed\":{},\
+         \"inbox_dropped\":{},\
          \"history_topics\":{},\"history_messages\":{},\"history_bytes\":{}",
         s.connections,
         s.subscriptions,
@@ -24,6 +25,7 @@ pub(crate) fn json(s: &Stats) -> String {
         s.dropped_slow,
         s.closed_slow,
         s.refused,
+        s.compressed,
         s.inbox_dropped,
         s.history_topics,
         s.history_messages,
@@ -282,6 +284,34 @@ mod tests {
         assert_eq!(value("rfc6455_history_bytes"), 47);
         assert!(got.iter().all(|(n, _, _)| !n.contains("redis")), "{got:?}");
         assert_eq!(got.len(), 13);
+    }
+
+    #[test]
+    fn the_json_names_every_counter_once() {
+        let v: serde_json::Value = serde_json::from_str(&json(&stats())).expect("JSON");
+        let o = v.as_object().expect("an object");
+        for (name, want) in [
+            ("published", 3),
+            ("delivered", 7),
+            ("dropped_slow", 11),
+            ("closed_slow", 13),
+            ("refused", 17),
+            ("compressed", 19),
+            ("inbox_dropped", 23),
+            ("connections", 29),
+            ("subscriptions", 31),
+            ("topics", 37),
+            ("history_topics", 41),
+            ("history_messages", 43),
+            ("history_bytes", 47),
+        ] {
+            assert_eq!(
+                o.get(name).and_then(|v| v.as_u64()),
+                Some(want),
+                "{name} in {v}"
+            );
+        }
+        assert_eq!(o.len(), 13, "{v}");
     }
 
     #[test]
