@@ -44,6 +44,12 @@
 //   Ids are numbers; one past 2^53 (Number.MAX_SAFE_INTEGER), which a
 //   number cannot hold exactly, is given as a string of its digits.
 // - a bounded send queue while disconnected.
+// - waking up (`online: true`): when the browser says it is back online,
+//   or a hidden tab is shown again, a socket waiting to reconnect tries at
+//   once instead of at the end of its delay (a hidden tab's timers may run
+//   minutes late), and an open one sends a heartbeat now: a change of
+//   network often leaves a link that looks open but is dead, which the
+//   timer alone would notice only after interval + timeout.
 //
 // Events (socket.on(name, fn)): "open" {reconnected, attempt},
 // "message" (data, meta: {topic, id} in resume mode, else null),
@@ -64,6 +70,8 @@
     reconnect: { initial: 1000, max: 5000, factor: 2, jitter: true },
     resume: false,
     queue: 100,
+    // Listen for the page's "online" and "visibilitychange" events.
+    online: true,
     binaryType: "arraybuffer",
     // The WebSocket constructor (for runtimes without a global one).
     WebSocket: undefined,
@@ -130,7 +138,48 @@
       // many replies are taken for answers, so a room message that reads
       // like one (another member typing "pong") is still a message.
       this._unanswered = 0;
+      // When the heartbeat that is out was sent (null: none is out).
+      this._beatAt = null;
+      this._wakeups = this._listen(o.online);
       this._connect();
+    }
+
+    // The page's events that call for a retry or a heartbeat now; what
+    // to remove once closed for good. None outside a page (node, workers
+    // without `document` hear "online" only).
+    _listen(enabled) {
+      const added = [];
+      if (!enabled) return added;
+      const add = (target, name, fn) => {
+        if (target && typeof target.addEventListener === "function") {
+          target.addEventListener(name, fn);
+          added.push([target, name, fn]);
+        }
+      };
+      add(root, "online", () => this._wake());
+      const doc = root.document;
+      add(doc, "visibilitychange", () => {
+        if (doc.visibilityState === "visible") this._wake();
+      });
+      return added;
+    }
+
+    _unlisten() {
+      for (const [target, name, fn] of this._wakeups) target.removeEventListener(name, fn);
+      this._wakeups = [];
+    }
+
+    // Back online, or shown again: a pending attempt is made now (the
+    // attempt count is kept, so the delays after it still grow), and an
+    // open link is checked with a heartbeat unless one is out already.
+    _wake() {
+      if (this.state === "reconnecting") {
+        clearTimeout(this._timers.retry);
+        this.state = "connecting";
+        this._connect();
+      } else if (this.state === "open" && this._beatAt === null) {
+        this._beat(true);
+      }
     }
 
     on(name, fn) {
@@ -164,6 +213,7 @@
       const was = this.state;
       this.state = "closed";
       this._clearTimers();
+      this._unlisten();
       this._queue = [];
       const ws = this._ws;
       this._ws = null;
@@ -250,6 +300,7 @@
         this.state = "open";
         this._lastSeen = now();
         this._unanswered = 0;
+        this._beatAt = null;
         this._armHeartbeat();
         const queued = this._queue;
         this._queue = [];
@@ -361,15 +412,18 @@
       this._timers.beat = setTimeout(() => this._beat(), Math.max(0, hb.interval - quiet));
     }
 
-    _beat() {
+    // A heartbeat after `interval` ms of silence, or now when `forced`.
+    _beat(forced) {
       const hb = this.options.heartbeat;
       const ws = this._ws;
-      if (!ws || this.state !== "open") return;
-      if (now() - this._lastSeen < hb.interval) {
+      if (!hb || !ws || this.state !== "open") return;
+      if (!forced && now() - this._lastSeen < hb.interval) {
         this._armHeartbeat(); // something arrived meanwhile
         return;
       }
+      clearTimeout(this._timers.beat);
       const sentAt = now();
+      this._beatAt = sentAt;
       try {
         ws.send(hb.message);
         this._unanswered++;
@@ -378,6 +432,7 @@
       }
       this._timers.deadline = setTimeout(() => {
         if (this._ws !== ws) return;
+        this._beatAt = null;
         if (this._lastSeen >= sentAt) {
           this._armHeartbeat();
           return;
@@ -408,6 +463,7 @@
     _lost(code, reason, wasClean) {
       this._clearTimers();
       this._ws = null;
+      this._beatAt = null;
       if (this.state === "closed") return;
       const policy = this.options.reconnect;
       const willReconnect = !!policy;
@@ -421,7 +477,10 @@
       if (!willReconnect) this.state = "closed";
       this._emit("close", { code, reason, wasClean, willReconnect });
       // A listener may have closed it for good.
-      if (this.state === "closed") return;
+      if (this.state === "closed") {
+        this._unlisten();
+        return;
+      }
       const attempt = this._attempt++;
       const delay = backoff(attempt, policy);
       this.state = "reconnecting";

@@ -3,7 +3,8 @@
 // backoff ranges, the resume URL, ids (duplicates dropped, a reset
 // reported, ids past 2^53 kept exact), the heartbeat reply kept out of
 // the messages, the bounded send queue, the heartbeat timeout on a silent
-// link, and the close event close() ends with in every state.
+// link, the close event close() ends with in every state, and waking up
+// on the page's "online" and "visibilitychange" events.
 //
 //     node rfc6455_module.js path/to/rfc6455.js
 'use strict';
@@ -412,6 +413,71 @@ function fakeClock() {
   assert.deepStrictEqual(ownResets, [9]);
   ownReset.close();
   ok('the URL\'s own ?since=ID, recovered, resumes from ID in the server\'s epoch');
+  // Waking up: the page's "online" event (and a hidden tab shown again)
+  // makes a socket waiting to reconnect try at once, and an open one
+  // send a heartbeat now; once closed for good, the listeners are gone.
+  const page = new Map();
+  const target = {
+    addEventListener(name, fn) { page.set(name, (page.get(name) || []).concat([fn])); },
+    removeEventListener(name, fn) { page.set(name, (page.get(name) || []).filter((f) => f !== fn)); },
+  };
+  const fire = (name) => { for (const fn of page.get(name) || []) fn(); };
+  const doc = Object.assign({ visibilityState: 'visible' }, target);
+  const saved = { add: globalThis.addEventListener, remove: globalThis.removeEventListener, doc: globalThis.document };
+  Object.assign(globalThis, { addEventListener: target.addEventListener, removeEventListener: target.removeEventListener, document: doc });
+  const clock3 = fakeClock();
+  try {
+    const waker = RFC6455.connect('ws://h/topic/w', {
+      WebSocket: FakeSocket,
+      heartbeat: { message: 'ping', reply: 'pong', interval: 25000, timeout: 1000 },
+      reconnect: { initial: 60000, max: 60000, factor: 2, jitter: false },
+    });
+    const wakerCloses = [];
+    waker.on('close', (e) => wakerCloses.push(e.reason));
+    const first = FakeSocket.last;
+    first.open();
+    fire('online');
+    assert.deepStrictEqual(first.sent, ['ping'], 'back online: a heartbeat at once');
+    fire('online');
+    assert.deepStrictEqual(first.sent, ['ping'], 'not a second one while the first is out');
+    first.receive('pong');
+    clock3.advance(1000);
+    assert.strictEqual(waker.state, 'open', 'answered: the link is kept');
+    fire('online');
+    assert.deepStrictEqual(first.sent, ['ping', 'ping']);
+    clock3.advance(1000);
+    assert.deepStrictEqual(wakerCloses, ['heartbeat timeout'], 'unanswered: given up after timeout, not interval + timeout');
+    assert.strictEqual(waker.state, 'reconnecting');
+    assert.strictEqual(FakeSocket.last, first, 'the retry waits its 60 s');
+    doc.visibilityState = 'hidden';
+    fire('visibilitychange');
+    assert.strictEqual(FakeSocket.last, first, 'hidden: still waiting');
+    doc.visibilityState = 'visible';
+    fire('visibilitychange');
+    const second = FakeSocket.last;
+    assert.notStrictEqual(second, first, 'shown again: an attempt at once');
+    assert.strictEqual(waker.state, 'connecting');
+    second.open();
+    clock3.advance(60000);
+    assert.strictEqual(FakeSocket.last, second, 'the retry timer it replaced does not fire');
+    second.drop(1006);
+    fire('online');
+    assert.notStrictEqual(FakeSocket.last, second, 'back online: an attempt at once');
+    waker.close();
+    assert.deepStrictEqual([page.get('online').length, page.get('visibilitychange').length], [0, 0],
+      'closed for good: no listener left on the page');
+    const deaf = RFC6455.connect('ws://h/topic/d', { WebSocket: FakeSocket, online: false });
+    assert.strictEqual(page.get('online').length, 0, 'online: false adds none');
+    deaf.close();
+    const single = RFC6455.connect('ws://h/topic/s', { WebSocket: FakeSocket, reconnect: null });
+    FakeSocket.last.drop(1006);
+    assert.strictEqual(single.state, 'closed');
+    assert.strictEqual(page.get('online').length, 0, 'closed by the peer without reconnect: none left');
+  } finally {
+    clock3.restore();
+    Object.assign(globalThis, { addEventListener: saved.add, removeEventListener: saved.remove, document: saved.doc });
+  }
+  ok('back online or shown again: a retry at once, a heartbeat now; listeners removed when closed');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
