@@ -742,3 +742,71 @@ fn head_on_push_does_not_publish() {
     await_stats(&server, |s| s.published >= 1);
     assert_eq!(server.handle.stats().published, 1);
 }
+
+fn get(addr: SocketAddr, target: &str, headers: &str) -> String {
+    http(
+        addr,
+        format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n").as_bytes(),
+    )
+}
+
+#[test]
+fn topics_are_counted_over_every_worker_for_publishers() {
+    let app = AppConfig {
+        publish_token: Some("s3cret".to_owned()),
+        ..AppConfig::default()
+    };
+    let server = start(app, |c| c.threads = 3);
+    let auth = "Authorization: Bearer s3cret\r\n";
+    // Members on three workers (connections are spread over them).
+    let members: Vec<Client> = [
+        "/topic/a",
+        "/topic/a",
+        "/topic/a",
+        "/topic/b%20c",
+        "/topic/d",
+    ]
+    .iter()
+    .map(|path| join(&server, path))
+    .collect();
+    await_subscriptions(&server, 5);
+    let r = get(server.addr, "/topics", auth);
+    assert_eq!(status(&r), 200, "{r}");
+    assert!(r.contains("Content-Type: application/json"), "{r}");
+    assert_eq!(
+        body(&r),
+        "{\"total\":3,\"topics\":[{\"topic\":\"a\",\"subscribers\":3},\
+         {\"topic\":\"b c\",\"subscribers\":1},{\"topic\":\"d\",\"subscribers\":1}]}\n"
+    );
+    let r = get(server.addr, "/topics?limit=1", auth);
+    assert_eq!(
+        body(&r),
+        "{\"total\":3,\"topics\":[{\"topic\":\"a\",\"subscribers\":3}]}\n"
+    );
+    let r = get(server.addr, "/topics?limit=0", auth);
+    assert_eq!(body(&r), "{\"total\":3,\"topics\":[]}\n");
+    let r = get(server.addr, "/topics/b%20c", auth);
+    assert_eq!(body(&r), "{\"topic\":\"b c\",\"subscribers\":1}\n");
+    let r = get(server.addr, "/topics/nobody", auth);
+    assert_eq!(body(&r), "{\"topic\":\"nobody\",\"subscribers\":0}\n");
+    for bad in ["/topics/", "/topics/%ff", "/topics?limit=ten"] {
+        let r = get(server.addr, bad, auth);
+        assert_eq!(status(&r), 400, "{bad}: {r}");
+    }
+    // Topic names may be private: the same access as publishing.
+    let r = get(server.addr, "/topics", "");
+    assert_eq!(status(&r), 401, "{r}");
+    let r = get(server.addr, "/topics/a", "Authorization: Bearer wrong\r\n");
+    assert_eq!(status(&r), 403, "{r}");
+    let r = get(
+        server.addr,
+        "/topics",
+        "Authorization: Bearer s3cret\r\nOrigin: http://evil.example\r\n",
+    );
+    assert_eq!(status(&r), 403, "{r}");
+    // A member who leaves is no longer counted; an empty topic is gone.
+    drop(members);
+    await_subscriptions(&server, 0);
+    let r = get(server.addr, "/topics", auth);
+    assert_eq!(body(&r), "{\"total\":0,\"topics\":[]}\n");
+}

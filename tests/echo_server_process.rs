@@ -194,6 +194,9 @@ fn help_documents_every_option() {
         "/topic/NAME",
         "/publish/NAME",
         "/push?topic=NAME&data=TEXT",
+        "GET /stats",
+        "GET /metrics",
+        "GET /rfc6455.js",
         "loopback only",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");

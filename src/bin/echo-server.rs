@@ -18,20 +18,22 @@ const ABOUT: &str = "\
 A WebSocket (RFC 6455) server: echo, chat rooms, and push over HTTP.
 
   ws://HOST/topic/NAME            join room NAME: what you send goes to the others
+  ws://HOST/topic/NAME?since=ID   the same, each message with its id, after
+                                  replaying what was missed since ID
   ws://HOST/<any other path>      echo: every message comes back unchanged
   POST /publish/NAME (a body)     publish the body to NAME's subscribers
   GET /push?topic=NAME&data=TEXT  publish TEXT to NAME's subscribers
-  ws://HOST/topic/NAME?since=ID   the same, each message with its id, after
-                                  replaying what was missed since ID
+  GET /topics[/NAME]              the topics with subscribers, and how many
   GET /stats                      counters, as JSON
+  GET /metrics                    the same counters for Prometheus
   GET /rfc6455.js                 the browser client: heartbeat, reconnect, resume
   GET /                           a page to try it all from a browser
 
 Publishing answers {\"topic\":NAME,\"subscribers\":N}. It is allowed from
 loopback only, unless --publish-token is set (then the token is required
-from every address). Pings are answered and the close handshake completed;
-so is the text heartbeat \"ping\" (with \"pong\", see --heartbeat-text) on
-every path.";
+from every address); so is GET /topics. Pings are answered and the close
+handshake completed; so is the text heartbeat \"ping\" (with \"pong\", see
+--heartbeat-text) on every path.";
 
 const AFTER: &str = "\
 Sizes take suffixes: 64KiB, 16MiB, 1GiB (also KB, MB, GB for powers of ten).

@@ -12,6 +12,8 @@
 //! | `GET /push?topic=NAME&data=TEXT` | publishes TEXT, same answer |
 //! | WebSocket `/topic/NAME?ids=1` | the same, each message in the tagged form with its id (needs history, [`ServerConfig::history`](super::ServerConfig::history)) |
 //! | WebSocket `/topic/NAME?since=ID[&epoch=E]` | the same, first replaying the messages after ID (see [`Peer::subscribe_with_ids`]) |
+//! | `GET /topics/NAME` | NAME's subscribers: `{"topic":..,"subscribers":N}` |
+//! | `GET /topics[?limit=N]` | the topics with subscribers, the most subscribed first: `{"total":T,"topics":[{"topic":..,"subscribers":N},..]}` (100 unless `limit`, at most 10,000) |
 //! | `GET /stats` | the server's counters as JSON |
 //! | `GET /metrics` | the same counters in the Prometheus text format (`rfc6455_published_total`, ...) |
 //! | `GET /rfc6455.js` | the browser client module ([`CLIENT_JS`]) |
@@ -20,7 +22,8 @@
 //! NAME (and the query's TEXT) is percent-decoded strictly, a malformed
 //! escape or a result that is not UTF-8 getting a 400, and NAME is checked
 //! by [`check_topic_name`] (400 if it fails).
-//! Publishing is refused (403) unless the request comes from loopback, or
+//! Publishing, and asking for the topics (their names may be private: a
+//! room per user, say), are refused (403) unless the request comes from loopback, or
 //! carries `Authorization: Bearer TOKEN` when a token is configured (then
 //! the token is required from every address, loopback included: behind a
 //! reverse proxy on the same host every request comes from loopback). A
@@ -36,7 +39,8 @@
 //! token) must also be sent to `127.0.0.1`, `[::1]`, `localhost` or a
 //! name under `.localhost`: any other name may be one that a hostile site
 //! made resolve to 127.0.0.1 (DNS rebinding), making its page same-origin
-//! with this server. `HEAD` is answered like `GET`, without the content,
+//! with this server. The subscriber counts are this instance's: with
+//! Redis between instances, each counts its own. `HEAD` is answered like `GET`, without the content,
 //! except on `/push`: it would publish, so it gets 405. A request body is
 //! read only for a publish that will be taken: anything else that
 //! announces one is answered from its head, the body left unread.
@@ -71,6 +75,13 @@ pub(crate) const MAX_EPOCH_LEN: usize = 64;
 pub const TOPIC_PATH: &str = "/topic/";
 /// Prefix of the HTTP path that publishes its body.
 pub const PUBLISH_PATH: &str = "/publish/";
+/// The HTTP path of the topic counts (`/topics`, `/topics/NAME`).
+pub const TOPICS_PATH: &str = "/topics";
+
+/// Topics `GET /topics` lists without `?limit`.
+const TOPICS_LISTED: usize = 100;
+/// Most topics `GET /topics` lists: the answer is built in one piece.
+const TOPICS_LISTED_MAX: usize = 10_000;
 
 /// Timer token of the clock.
 const TICK: u64 = 1;
@@ -124,12 +135,59 @@ impl App {
         request: &HttpRequest<'_>,
         topic: &str,
     ) -> Result<(), Response> {
+        self.may_use_api(ctx, request)?;
+        check_topic_name(topic, ctx.config().topics.max_name_len)
+            .map_err(|e| Response::new(400, format!("{e}\n")))
+    }
+
+    /// Whether `request` may use the publishing API (publish, count the
+    /// topics): the refusal (401, 403) if not.
+    fn may_use_api(&self, ctx: &Context<'_>, request: &HttpRequest<'_>) -> Result<(), Response> {
         PublishRequest::of(request).check(
             &ctx.config().allowed_origins,
             self.config.publish_token.as_deref(),
-        )?;
-        check_topic_name(topic, ctx.config().topics.max_name_len)
-            .map_err(|e| Response::new(400, format!("{e}\n")))
+        )
+    }
+
+    /// `GET /topics/NAME` (`name`: the rest of the path, still encoded),
+    /// or `GET /topics` (`None`): subscriber counts, for those who may
+    /// publish.
+    fn topics(&self, ctx: &Context<'_>, request: &HttpRequest<'_>, name: Option<&str>) -> Response {
+        if let Err(refusal) = self.may_use_api(ctx, request) {
+            return refusal;
+        }
+        let Some(encoded) = name else {
+            let limit = match TopicsQuery::parse(request.query()) {
+                Ok(q) => q.limit,
+                Err(refusal) => return refusal,
+            };
+            let counts = ctx.topic_counts(limit);
+            let mut body = format!("{{\"total\":{},\"topics\":[", counts.total);
+            for (i, (topic, n)) in counts.busiest.iter().enumerate() {
+                let sep = if i == 0 { "" } else { "," };
+                body.push_str(&format!(
+                    "{sep}{{\"topic\":{},\"subscribers\":{n}}}",
+                    json::string(topic)
+                ));
+            }
+            body.push_str("]}\n");
+            return Response::json(200, body);
+        };
+        let topic = match decode(encoded) {
+            Ok(topic) => topic,
+            Err(refusal) => return refusal,
+        };
+        if let Err(e) = check_topic_name(&topic, ctx.config().topics.max_name_len) {
+            return Response::new(400, format!("{e}\n"));
+        }
+        Response::json(
+            200,
+            format!(
+                "{{\"topic\":{},\"subscribers\":{}}}\n",
+                json::string(&topic),
+                ctx.subscribers(&topic)
+            ),
+        )
     }
 
     /// Publishes `body` to the topic named in the request after `prefix`
@@ -268,7 +326,7 @@ impl Handler for App {
 
     fn on_http(&mut self, ctx: &mut Context<'_>, request: &HttpRequest<'_>) -> Response {
         let path = request.path();
-        if !(path.starts_with(PUBLISH_PATH) || path == "/push") {
+        if !(path.starts_with(PUBLISH_PATH) || path == "/push" || topics_route(path).is_some()) {
             return self.serve(ctx, request);
         }
         // A page of a listed origin publishes with fetch(): the browser
@@ -317,6 +375,9 @@ impl App {
         if method != "GET" && method != "HEAD" {
             return Response::new(405, "only GET and HEAD are served here\n")
                 .header("Allow", "GET, HEAD");
+        }
+        if let Some(name) = topics_route(path) {
+            return self.topics(ctx, request, name);
         }
         match path {
             "/" | "/index.html" => page(ctx.config()),
@@ -433,6 +494,46 @@ impl PushQuery {
             }
         }
         Ok(q)
+    }
+}
+
+/// Which topics route `path` is: `Some(None)` for `/topics`,
+/// `Some(Some(NAME))` for `/topics/NAME` (NAME still encoded).
+fn topics_route(path: &str) -> Option<Option<&str>> {
+    let rest = path.strip_prefix(TOPICS_PATH)?;
+    if rest.is_empty() {
+        return Some(None);
+    }
+    rest.strip_prefix('/').map(Some)
+}
+
+/// What `GET /topics` asks for: `?limit=N`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct TopicsQuery {
+    /// How many topics to list, at most [`TOPICS_LISTED_MAX`] (a larger
+    /// limit is lowered to it).
+    pub(crate) limit: usize,
+}
+
+impl TopicsQuery {
+    /// 400 if `limit` is not a decimal number.
+    pub(crate) fn parse(query: Option<&str>) -> Result<TopicsQuery, Response> {
+        let mut limit = TOPICS_LISTED;
+        for pair in query.unwrap_or("").split('&') {
+            let Some(value) = pair.strip_prefix("limit=") else {
+                continue;
+            };
+            let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+            limit = match value.parse::<usize>() {
+                Ok(n) => n,
+                // Digits past usize: as many as may be listed.
+                Err(_) if digits => TOPICS_LISTED_MAX,
+                Err(_) => return Err(Response::new(400, "limit must be a number\n")),
+            };
+        }
+        Ok(TopicsQuery {
+            limit: limit.min(TOPICS_LISTED_MAX),
+        })
     }
 }
 
@@ -684,6 +785,31 @@ fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_topics_routes_and_their_limit() {
+        assert_eq!(topics_route("/topics"), Some(None));
+        assert_eq!(topics_route("/topics/a%20b"), Some(Some("a%20b")));
+        assert_eq!(topics_route("/topics/"), Some(Some("")));
+        assert_eq!(topics_route("/topicsx"), None);
+        assert_eq!(topics_route("/topic/a"), None);
+        let limit = |q| {
+            TopicsQuery::parse(q)
+                .map(|q| q.limit)
+                .map_err(|r| r.status())
+        };
+        assert_eq!(limit(None), Ok(TOPICS_LISTED));
+        assert_eq!(limit(Some("limit=7")), Ok(7));
+        assert_eq!(limit(Some("x=1&limit=0")), Ok(0));
+        assert_eq!(limit(Some("limit=10001")), Ok(TOPICS_LISTED_MAX));
+        assert_eq!(
+            limit(Some("limit=99999999999999999999999")),
+            Ok(TOPICS_LISTED_MAX)
+        );
+        assert_eq!(limit(Some("limit=")), Err(400));
+        assert_eq!(limit(Some("limit=-1")), Err(400));
+        assert_eq!(limit(Some("limit=1e3")), Err(400));
+    }
 
     #[test]
     fn secrets_compare_whole() {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::broker::Skip;
 use super::history::{self, Replay, Since};
-use super::hub::{Hub, Stats};
+use super::hub::{Hub, Stats, TopicCounts};
 use super::publication::Publication;
 use super::timers::{HandlerTimers, TimerId};
 use super::topics::{self, check_topic_name, Mode, Offer, TopicError, Topics};
@@ -253,6 +253,13 @@ impl Context<'_> {
     /// Subscribers of `topic` over all workers, a snapshot.
     pub fn subscribers(&self, topic: &str) -> usize {
         self.services.hub.subscribers(topic)
+    }
+
+    /// How many topics have subscribers over all workers, and the `limit`
+    /// with the most (a snapshot). It walks every topic: a query for an
+    /// operator or a dashboard, not something to run per message.
+    pub fn topic_counts(&self, limit: usize) -> TopicCounts {
+        self.services.hub.topic_counts(limit)
     }
 
     /// Calls [`Handler::on_timer`](super::Handler::on_timer) with `token`

@@ -123,6 +123,18 @@ pub(crate) struct WorkerCounters {
     pub(crate) topics: AtomicUsize,
 }
 
+/// The topics that have subscribers, a snapshot taken over all workers
+/// ([`Context::topic_counts`](super::Context::topic_counts)). With a relay
+/// to other instances, the subscribers are this instance's only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicCounts {
+    /// How many topics have at least one subscriber.
+    pub total: usize,
+    /// Topic names and subscriber counts, the most subscribed first (ties
+    /// by name), as many as were asked for.
+    pub busiest: Vec<(Arc<str>, usize)>,
+}
+
 /// Server-wide counters, summed over the workers: what
 /// [`ServerHandle::stats`](super::ServerHandle::stats) and
 /// [`Context::stats`](super::Context::stats) report. Each worker updates
@@ -339,6 +351,36 @@ impl Hub {
         if let (true, Some(relay)) = (changed, &self.relay) {
             relay.topic_changed(topic);
         }
+    }
+
+    /// The topics with subscribers over all workers, a snapshot: how many,
+    /// and the `limit` with the most subscribers (ties by name), most
+    /// first. O(topics), under the directory's read lock only for the
+    /// counting: publishes go on meanwhile.
+    pub(crate) fn topic_counts(&self, limit: usize) -> TopicCounts {
+        let mut busiest: Vec<(Arc<str>, usize)> = {
+            let dir = self
+                .directory
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            dir.iter()
+                .map(|(name, counts)| {
+                    let n = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+                    (Arc::clone(name), n)
+                })
+                .filter(|&(_, n)| n > 0)
+                .collect()
+        };
+        let total = busiest.len();
+        let order = |a: &(Arc<str>, usize), b: &(Arc<str>, usize)| {
+            b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0))
+        };
+        if limit < busiest.len() {
+            busiest.select_nth_unstable_by(limit, order);
+            busiest.truncate(limit);
+        }
+        busiest.sort_unstable_by(order);
+        TopicCounts { total, busiest }
     }
 
     /// Subscribers of `topic` over all workers (a snapshot).

@@ -97,7 +97,7 @@ pub use context::{Context, Peer};
 pub use heartbeat::Heartbeat;
 pub use history::{HistoryLimits, Since};
 pub use http::{HttpRequest, Response};
-pub use hub::Stats;
+pub use hub::{Stats, TopicCounts};
 pub use timers::TimerId;
 pub use topics::{check_topic_name, SlowSubscriber, TopicError, TopicLimits};
 
@@ -465,6 +465,12 @@ impl ServerHandle {
     /// Subscribers of `topic` over all workers, a snapshot.
     pub fn subscribers(&self, topic: &str) -> usize {
         self.hub.subscribers(topic)
+    }
+
+    /// How many topics have subscribers, and the `limit` with the most
+    /// (see [`Context::topic_counts`]).
+    pub fn topic_counts(&self, limit: usize) -> TopicCounts {
+        self.hub.topic_counts(limit)
     }
 
     /// Publishes a message whose id was assigned elsewhere: what a broker
