@@ -6,7 +6,8 @@ use std::prelude::rust_2021::*;
 
 use super::Input;
 use crate::server::app::{
-    decode, decode_form, room, PushQuery, RoomQuery, MAX_EPOCH_LEN, PUBLISH_PATH, TOPIC_PATH,
+    decode, decode_form, room, topics_route, PushQuery, RoomQuery, TopicsQuery, MAX_EPOCH_LEN,
+    PUBLISH_PATH, TOPICS_LISTED, TOPICS_LISTED_MAX, TOPICS_PATH, TOPIC_PATH,
 };
 use crate::server::check_topic_name;
 
@@ -27,6 +28,9 @@ const MAX_NAME: usize = 200;
 /// - `/push?topic=..&data=..`: equal to the obvious reading (pairs split
 ///   on `&` then the first `=`, keys compared as they are, the last
 ///   winning); written out again it parses to the same.
+/// - `/topics[/NAME]` is routed exactly for those paths, and `?limit=N` is
+///   the obvious reading: a 400 if any `limit` is not digits, else the
+///   last one, capped.
 /// - Any name that passes `check_topic_name`, percent-encoded in any mix
 ///   of escaped and literal bytes (and hex case), decodes to itself from
 ///   the path and from the query.
@@ -61,6 +65,14 @@ fn check_path(path: &str) {
     if let Some(result) = routed {
         assert_eq!(result.ok(), expected, "room {path:?}");
     }
+    match topics_route(path) {
+        Some(None) => assert_eq!(path, TOPICS_PATH),
+        Some(Some(name)) => assert_eq!(format!("{TOPICS_PATH}/{name}"), path),
+        None => assert!(
+            path != TOPICS_PATH && !path.starts_with("/topics/"),
+            "{path:?}"
+        ),
+    }
     // The publish route decodes its name the same way.
     let publish = format!("{PUBLISH_PATH}{encoded}");
     let name = publish.strip_prefix(PUBLISH_PATH).map(decode);
@@ -73,6 +85,26 @@ fn check_path(path: &str) {
 }
 
 fn check_query(query: &str) {
+    let limits: Vec<&str> = query
+        .split('&')
+        .filter_map(|p| p.strip_prefix("limit="))
+        .collect();
+    let expected = if limits
+        .iter()
+        .any(|v| v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()))
+    {
+        Err(400)
+    } else {
+        Ok(limits.last().map_or(TOPICS_LISTED, |v| {
+            v.parse::<u128>().map_or(TOPICS_LISTED_MAX, |n| {
+                n.min(TOPICS_LISTED_MAX as u128) as usize
+            })
+        }))
+    };
+    let got = TopicsQuery::parse(Some(query))
+        .map(|q| q.limit)
+        .map_err(|r| r.status());
+    assert_eq!(got, expected, "{query:?}");
     match RoomQuery::parse(Some(query)) {
         Ok(q) => {
             assert!(q.ids || q.since.is_none(), "since without ids: {query:?}");

@@ -79,9 +79,9 @@ pub const PUBLISH_PATH: &str = "/publish/";
 pub const TOPICS_PATH: &str = "/topics";
 
 /// Topics `GET /topics` lists without `?limit`.
-const TOPICS_LISTED: usize = 100;
+pub(crate) const TOPICS_LISTED: usize = 100;
 /// Most topics `GET /topics` lists: the answer is built in one piece.
-const TOPICS_LISTED_MAX: usize = 10_000;
+pub(crate) const TOPICS_LISTED_MAX: usize = 10_000;
 
 /// Timer token of the clock.
 const TICK: u64 = 1;
@@ -499,7 +499,7 @@ impl PushQuery {
 
 /// Which topics route `path` is: `Some(None)` for `/topics`,
 /// `Some(Some(NAME))` for `/topics/NAME` (NAME still encoded).
-fn topics_route(path: &str) -> Option<Option<&str>> {
+pub(crate) fn topics_route(path: &str) -> Option<Option<&str>> {
     let rest = path.strip_prefix(TOPICS_PATH)?;
     if rest.is_empty() {
         return Some(None);
@@ -516,20 +516,18 @@ pub(crate) struct TopicsQuery {
 }
 
 impl TopicsQuery {
-    /// 400 if `limit` is not a decimal number.
+    /// 400 if a `limit` is not decimal digits; the last one counts.
     pub(crate) fn parse(query: Option<&str>) -> Result<TopicsQuery, Response> {
         let mut limit = TOPICS_LISTED;
         for pair in query.unwrap_or("").split('&') {
             let Some(value) = pair.strip_prefix("limit=") else {
                 continue;
             };
-            let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
-            limit = match value.parse::<usize>() {
-                Ok(n) => n,
-                // Digits past usize: as many as may be listed.
-                Err(_) if digits => TOPICS_LISTED_MAX,
-                Err(_) => return Err(Response::new(400, "limit must be a number\n")),
-            };
+            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Response::new(400, "limit must be a number\n"));
+            }
+            // Digits past usize: as many as may be listed.
+            limit = value.parse().unwrap_or(TOPICS_LISTED_MAX);
         }
         Ok(TopicsQuery {
             limit: limit.min(TOPICS_LISTED_MAX),
@@ -809,6 +807,9 @@ mod tests {
         assert_eq!(limit(Some("limit=")), Err(400));
         assert_eq!(limit(Some("limit=-1")), Err(400));
         assert_eq!(limit(Some("limit=1e3")), Err(400));
+        assert_eq!(limit(Some("limit=+5")), Err(400));
+        assert_eq!(limit(Some("limit=5&limit=6")), Ok(6));
+        assert_eq!(limit(Some("limit=x&limit=6")), Err(400));
     }
 
     #[test]
