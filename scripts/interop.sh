@@ -282,6 +282,8 @@ row "4f node, /rfc6455.js logic with a fake socket (backoff, resume, queue, hear
   node "$dir/rfc6455_module.js" "$root/src/server/rfc6455.js"
 row "4g chromium, a page of another origin listed with --allow-origin publishes with fetch() (CORS, preflight) -> echo-server" \
   node "$dir/browser.js" cors "$root/target/release/echo-server" "http://127.0.0.1:$page_port"
+row "4h chromium, /rfc6455.js: the browser back online -> reconnect at once, not after the 60 s delay" \
+  node "$dir/browser.js" back-online "$root/target/release/echo-server"
 row "5a our client, permessage-deflate -> python websockets server (compression on)" \
   "$client" "ws://127.0.0.1:$py_port/interop" deflate
 row "5b our client, permessage-deflate -> node ws server (perMessageDeflate on)" \

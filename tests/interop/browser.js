@@ -6,6 +6,7 @@
 //     node browser.js room         http://127.0.0.1:PORT
 //     node browser.js reconnect    path/to/echo-server
 //     node browser.js half-open    path/to/echo-server
+//     node browser.js back-online  path/to/echo-server
 //
 // test-page: opens browser_page.html from a static server on loopback
 // (scripts/interop.sh runs one on this directory), which exchanges the
@@ -48,6 +49,11 @@
 // the heartbeat timeout notices; the next attempt's opening handshake (the
 // stopped server's kernel still accepts it) is given up after the same
 // timeout; the page reconnects once SIGCONT lets the server answer again.
+// back-online: the same page with a fixed 60 s backoff; the server is
+// killed and restarted, and the page waits out its delay until the
+// browser goes offline and back online (Playwright's network emulation,
+// which fires the page's "offline" and "online" events): then it must
+// reconnect at once, long before the 60 s.
 'use strict';
 const { spawn } = require('child_process');
 const { chromium } = require('playwright-core');
@@ -362,12 +368,41 @@ async function halfOpen(page) {
   return 'PASS a stopped server was detected by the heartbeat timeout, and the page came back';
 }
 
+async function backOnline(page) {
+  const ROOM = 'online room';
+  let server = await startServer(0);
+  const port = server.port;
+  await joinRoom(page, port, ROOM, 'initial=60000&max=60000&jitter=0');
+  console.log(`ok   joined ${JSON.stringify(ROOM)}, reconnect delay fixed at 60 s`);
+  await killed(server.child, 'SIGKILL');
+  await page.locator('#roomLog .info', { hasText: 'reconnecting in 60000 ms' }).first()
+    .waitFor({ timeout: 10000 });
+  server = await startServer(port);
+  // Long enough for an attempt to show if the delay were not honoured.
+  await page.waitForTimeout(1000);
+  if (await page.textContent('#roomState') === 'open') return 'FAIL the page came back before its delay';
+  console.log(`ok   server killed and restarted on :${port}; the page waits out its 60 s`);
+  const context = page.context();
+  await context.setOffline(true);
+  await page.waitForTimeout(200);
+  const wentOnline = Date.now();
+  await context.setOffline(false);
+  await page.waitForFunction(() => document.getElementById('roomState').textContent === 'open', null,
+                             { timeout: 10000 });
+  const back = Date.now() - wentOnline;
+  console.log(`ok   back online: the page reconnected after ${back} ms`);
+  await publish(port, ROOM, 'after the outage');
+  await page.locator('#roomLog .in', { hasText: 'after the outage' }).first().waitFor({ timeout: 10000 });
+  console.log('ok   and receives again');
+  return `PASS back online, the page reconnected after ${back} ms instead of its 60 s delay`;
+}
+
 (async () => {
   const run = { 'test-page': testPage, 'builtin-page': builtinPage, room, instances, reconnect,
-                'half-open': halfOpen, cors }[mode];
+                'half-open': halfOpen, 'back-online': backOnline, cors }[mode];
   if (!run || !target) {
     console.error('usage: node browser.js test-page PAGE_URL | builtin-page URL | room URL' +
-                  ' | instances BALANCER_URL A_URL B_URL | reconnect ECHO_SERVER | half-open ECHO_SERVER' +
+                  ' | instances BALANCER_URL A_URL B_URL | reconnect ECHO_SERVER | half-open ECHO_SERVER | back-online ECHO_SERVER' +
                   ' | cors ECHO_SERVER PAGE_SERVER_URL');
     process.exit(2);
   }
