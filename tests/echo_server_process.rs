@@ -23,11 +23,30 @@ struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary on an ephemeral port and reads where it listens.
     fn start(args: &[&str]) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_echo-server")),
+            args,
+            Stdio::null(),
+        )
+    }
+
+    /// The same, under the shell's `ulimit` with `limits` (e.g. `-Sn 256`).
+    fn start_under(limits: &str, args: &[&str], stderr: Stdio) -> ServerProcess {
+        let mut bash = Command::new("bash");
+        bash.args([
+            "-c",
+            &format!("ulimit {limits} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_echo-server"),
+        ]);
+        Self::spawn(bash, args, stderr)
+    }
+
+    fn spawn(mut command: Command, args: &[&str], stderr: Stdio) -> ServerProcess {
+        let mut child = command
             .args(["--listen", "127.0.0.1:0", "--threads", "1", "--log", "warn"])
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn echo-server");
         let stdout = child.stdout.take().unwrap();
@@ -640,4 +659,84 @@ fn an_unusable_rust_log_is_reported() {
     let mut err = String::new();
     BufReader::new(stderr).read_to_string(&mut err).unwrap();
     assert!(err.contains("RUST_LOG=rfc6455=debug"), "{err}");
+}
+
+/// The soft and hard limits on open files of process `pid`.
+fn open_file_limits(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files");
+    let mut numbers = line
+        .split_whitespace()
+        .filter_map(|w| w.parse::<u64>().ok());
+    (numbers.next().unwrap(), numbers.next().unwrap())
+}
+
+#[test]
+fn the_open_file_limit_is_raised_for_max_connections() {
+    let (_, hard) = open_file_limits(std::process::id());
+    assert!(
+        hard >= 1024,
+        "this test needs a hard limit of 1024 files, not {hard}"
+    );
+    // A soft limit of 256, as low as some systems start processes with:
+    // without the raise, accepts would fail past about 250 connections.
+    let server =
+        ServerProcess::start_under("-Sn 256", &["--max-connections", "600"], Stdio::null());
+    let (soft, _) = open_file_limits(server.pid());
+    assert_eq!(
+        soft,
+        600 + 64 + 4,
+        "raised to what --max-connections 600 needs"
+    );
+    let held: Vec<TcpStream> = (0..400)
+        .map(|_| TcpStream::connect(&server.addr).unwrap())
+        .collect();
+    let mut last = TcpStream::connect(&server.addr).unwrap();
+    last.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    last.write_all(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    last.read_to_string(&mut response)
+        .expect("answered past 256 open files");
+    let connections: u64 = response
+        .split("\"connections\":")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{response}"));
+    assert!(
+        connections >= 401,
+        "{connections} connections in {response}"
+    );
+    drop(held);
+}
+
+#[test]
+fn a_hard_limit_below_max_connections_is_reported() {
+    let mut server =
+        ServerProcess::start_under("-n 300", &["--max-connections", "1000"], Stdio::piped());
+    let (soft, hard) = open_file_limits(server.pid());
+    assert_eq!(
+        (soft, hard),
+        (300, 300),
+        "raised to the hard limit, not past it"
+    );
+    let _ = server.child.kill();
+    let mut log = String::new();
+    server
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(
+        log.contains("--max-connections 1000 needs about 1068 open files")
+            && log.contains("allows 300"),
+        "{log}"
+    );
 }

@@ -12,7 +12,9 @@ use clap::{Parser, ValueEnum};
 use rfc6455::deflate::{DeflateConfig, Level};
 use rfc6455::server::app::{App, AppConfig};
 use rfc6455::server::cli::{parse_secs, parse_size};
-use rfc6455::server::{Heartbeat, HistoryLimits, Server, ServerConfig, SlowSubscriber};
+use rfc6455::server::{
+    raise_open_file_limit, Heartbeat, HistoryLimits, Server, ServerConfig, SlowSubscriber,
+};
 
 const ABOUT: &str = "\
 A WebSocket (RFC 6455) server: echo, chat rooms, and push over HTTP.
@@ -62,7 +64,9 @@ struct Flags {
     /// Worker threads, one event loop each [default: one per core].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
-    /// Most open connections; more get 503.
+    /// Most open connections; more get 503. The open-file limit (ulimit -n)
+    /// is raised to match, as far as the hard limit allows (a warning says
+    /// when it falls short).
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
     /// Largest frame accepted (1009 beyond).
@@ -385,6 +389,29 @@ fn read_chunk(v: &str) -> Result<u64, String> {
     }
 }
 
+/// Raises the open-file limit to what `--max-connections` needs, as far
+/// as the hard limit lets it; says so when that is not enough.
+fn open_files_for(config: &ServerConfig) {
+    let wanted = config.open_files_needed();
+    match raise_open_file_limit(wanted) {
+        Ok(limit) if !limit.allows(wanted) => log::warn!(
+            "--max-connections {} needs about {wanted} open files, and the hard limit allows \
+             {} (ulimit -Hn): past about that many connections new clients wait unaccepted; \
+             raise the limit (LimitNOFILE= in a systemd unit) or lower --max-connections",
+            config.max_connections,
+            limit.now.unwrap_or(u64::MAX),
+        ),
+        Ok(limit) if limit.now != limit.before => log::info!(
+            "open-file limit raised from {} to {} for --max-connections {}",
+            limit.before.unwrap_or(u64::MAX),
+            limit.now.unwrap_or(u64::MAX),
+            config.max_connections
+        ),
+        Ok(_) => {}
+        Err(e) => log::debug!("open-file limit left as it is: {e}"),
+    }
+}
+
 fn main() -> ExitCode {
     let flags = Flags::try_parse_checked(std::env::args_os()).unwrap_or_else(|e| e.exit());
     // RUST_LOG as a plain level only: env_logger's `target=level` lists
@@ -405,6 +432,7 @@ fn main() -> ExitCode {
     if let Some(v) = unused_rust_log {
         log::warn!("RUST_LOG={v}: not a level (error, warn, info, debug, trace); logging at info");
     }
+    open_files_for(&config);
     if let Some((cert, key)) = tls_files {
         if let Err(message) = load_tls(&mut config, &cert, &key) {
             let _ = writeln!(std::io::stderr(), "echo-server: {message}");

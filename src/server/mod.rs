@@ -42,6 +42,7 @@
 //! | `history` | ids per topic, the bounded history, resume ([`HistoryLimits`], [`Since`]) |
 //! | `heartbeat` | the application heartbeat browsers send ([`Heartbeat`]) |
 //! | `json` | the little JSON the server writes |
+//! | `open_files` | the process' open-file limit, which caps the connections ([`raise_open_file_limit`]) |
 //! | `context` | what handlers reach: [`Context`], [`Peer`] |
 //! | `timers` | connection deadlines and handler timers |
 //! | [`broker`] | relays to other instances: the envelope, and Redis pub/sub (feature `redis`, `ServerConfig::redis`) |
@@ -71,6 +72,7 @@ mod history;
 mod http;
 mod hub;
 mod json;
+mod open_files;
 mod publication;
 mod timers;
 #[cfg(feature = "tls")]
@@ -98,6 +100,7 @@ pub use heartbeat::Heartbeat;
 pub use history::{HistoryLimits, Since};
 pub use http::{HttpRequest, Response};
 pub use hub::{Stats, TopicCounts};
+pub use open_files::{raise_open_file_limit, OpenFileLimit};
 pub use timers::TimerId;
 pub use topics::{check_topic_name, SlowSubscriber, TopicError, TopicLimits};
 
@@ -109,7 +112,8 @@ pub struct ServerConfig {
     /// Worker threads, each with its own event loop. Default: one per core.
     pub threads: usize,
     /// Most open connections over all workers; more are refused with 503.
-    /// Default 10 000.
+    /// Each is an open file: the process' limit must allow
+    /// [`open_files_needed`](Self::open_files_needed). Default 10 000.
     pub max_connections: usize,
     /// Per-connection protocol settings and limits.
     pub connection: Config,
@@ -210,6 +214,17 @@ pub struct ServerConfig {
     /// see [`RedisConfig`]. Default: none.
     #[cfg(feature = "redis")]
     pub redis: Option<RedisConfig>,
+}
+
+impl ServerConfig {
+    /// Open files a server with this configuration may need: one per
+    /// connection up to [`max_connections`](Self::max_connections), and a
+    /// few per worker and for the process. Past the process' limit,
+    /// accepting fails and new clients wait unanswered: see
+    /// [`raise_open_file_limit`].
+    pub fn open_files_needed(&self) -> u64 {
+        (self.max_connections as u64).saturating_add(open_files::overhead(self.threads))
+    }
 }
 
 impl Default for ServerConfig {
