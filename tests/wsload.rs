@@ -126,7 +126,12 @@ impl Run {
 /// Runs wsload to completion (killing it after `RUN_LIMIT`) and parses its
 /// one line of output.
 fn wsload(args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsload"))
+    wsload_from(Command::new(env!("CARGO_BIN_EXE_wsload")), args)
+}
+
+/// The same, started by `command` (a shell that sets limits first, say).
+fn wsload_from(mut command: Command, args: &[&str]) -> Run {
+    let mut child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -1255,4 +1260,21 @@ fn serve(
             Err(e) => return Err(e),
         }
     }
+}
+
+#[test]
+fn wsload_raises_its_open_file_limit_for_its_connections() {
+    let server = EchoServer::start();
+    let url = format!("ws://{}/", server.addr);
+    // A soft limit of 64 files: without the raise, the connections past
+    // about 60 would fail with EMFILE.
+    let mut bash = Command::new("bash");
+    bash.args([
+        "-c",
+        "ulimit -Sn 64 && exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_wsload"),
+    ]);
+    let run = wsload_from(bash, &[&url, "--conns", "150", "--secs", "0.3"]);
+    assert_clean(&run);
+    assert_eq!(run.get("conns"), "150");
 }

@@ -42,6 +42,26 @@ use histogram::Histogram;
 use launch::{LoadThread, Outcome};
 use rng::SplitMix64;
 
+/// Raises the open-file limit to what the connections need (each is one),
+/// as far as the hard limit allows; says so when that falls short, since
+/// the connections past it would fail with EMFILE.
+fn open_files_for(options: &args::Options) {
+    let conns = match options.subscribers {
+        Some(subscribers) => subscribers + options.publishers,
+        None => options.conns,
+    };
+    let wanted = conns as u64 + 64;
+    if let Ok(limit) = rfc6455::server::raise_open_file_limit(wanted) {
+        if !limit.allows(wanted) {
+            eprintln!(
+                "wsload: {conns} connections need about {wanted} open files, and the hard \
+                 limit allows {} (ulimit -Hn): connections past it will fail",
+                limit.now.unwrap_or(u64::MAX)
+            );
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let options = match args::parse(std::env::args().skip(1)) {
         Ok(Some(options)) => options,
@@ -54,6 +74,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    open_files_for(&options);
     let mut seeds = match SplitMix64::from_os() {
         Ok(rng) => rng,
         Err(e) => {
