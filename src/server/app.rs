@@ -162,13 +162,12 @@ impl App {
                 Err(refusal) => return refusal,
             };
             let counts = ctx.topic_counts(limit);
+            use std::fmt::Write as _;
             let mut body = format!("{{\"total\":{},\"topics\":[", counts.total);
             for (i, (topic, n)) in counts.busiest.iter().enumerate() {
                 let sep = if i == 0 { "" } else { "," };
-                body.push_str(&format!(
-                    "{sep}{{\"topic\":{},\"subscribers\":{n}}}",
-                    json::string(topic)
-                ));
+                let topic = json::string(topic);
+                let _ = write!(body, "{sep}{{\"topic\":{topic},\"subscribers\":{n}}}");
             }
             body.push_str("]}\n");
             return Response::json(200, body);
