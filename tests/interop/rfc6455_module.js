@@ -478,6 +478,28 @@ function fakeClock() {
     Object.assign(globalThis, { addEventListener: saved.add, removeEventListener: saved.remove, document: saved.doc });
   }
   ok('back online or shown again: a retry at once, a heartbeat now; listeners removed when closed');
+  // The heartbeat sent on waking up replaces the one the timer had
+  // planned: no second heartbeat while the first is out. Real time here:
+  // the module's clock is performance.now(), which the fake clock above
+  // does not move, so its regular heartbeat never falls due there.
+  Object.assign(globalThis, { addEventListener: target.addEventListener, removeEventListener: target.removeEventListener });
+  try {
+    const early = RFC6455.connect('ws://h/topic/e', {
+      WebSocket: FakeSocket,
+      heartbeat: { message: 'ping', reply: 'pong', interval: 40, timeout: 1000 },
+    });
+    const link = FakeSocket.last;
+    link.open();
+    await new Promise((r) => setTimeout(r, 20));
+    fire('online');
+    assert.deepStrictEqual(link.sent, ['ping'], 'back online: a heartbeat at once');
+    await new Promise((r) => setTimeout(r, 80));
+    assert.deepStrictEqual(link.sent, ['ping'], 'the regular heartbeat, due meanwhile, was not sent too');
+    early.close();
+  } finally {
+    Object.assign(globalThis, { addEventListener: saved.add, removeEventListener: saved.remove });
+  }
+  ok('a heartbeat sent on waking up replaces the planned one');
   console.log('PASS the module\'s backoff, resume, queue and heartbeat logic');
 })().catch((e) => {
   console.log(`FAIL ${e.message}`);
