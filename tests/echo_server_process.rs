@@ -213,6 +213,7 @@ fn help_documents_every_option() {
         "/topic/NAME",
         "/publish/NAME",
         "/push?topic=NAME&data=TEXT",
+        "GET /topics",
         "GET /stats",
         "GET /metrics",
         "GET /rfc6455.js",

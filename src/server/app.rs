@@ -23,27 +23,29 @@
 //! escape or a result that is not UTF-8 getting a 400, and NAME is checked
 //! by [`check_topic_name`] (400 if it fails).
 //! Publishing, and asking for the topics (their names may be private: a
-//! room per user, say), are refused (403) unless the request comes from loopback, or
-//! carries `Authorization: Bearer TOKEN` when a token is configured (then
-//! the token is required from every address, loopback included: behind a
-//! reverse proxy on the same host every request comes from loopback). A
-//! browser's cross-origin request is refused too (403): a page on another
-//! site must not publish through a visitor's browser. That is decided by
-//! `Origin`, or by `Sec-Fetch-Site` where a browser sends no `Origin` (a
-//! GET from an `<img>`, say). A page of an origin listed in
+//! room per user, say), are refused (403) unless the request comes from
+//! loopback, or carries `Authorization: Bearer TOKEN` when a token is
+//! configured (then the token is required from every address, loopback
+//! included: behind a reverse proxy on the same host every request comes
+//! from loopback). A browser's cross-origin request is refused too (403): a
+//! page on another site must not publish through a visitor's browser. That
+//! is decided by `Origin`, or by `Sec-Fetch-Site` where a browser sends no
+//! `Origin` (a GET from an `<img>`, say). A page of an origin listed in
 //! [`allowed_origins`](super::ServerConfig::allowed_origins) may publish
-//! with `fetch()`: the answers to `/publish/NAME` and `/push` carry
-//! `Access-Control-Allow-Origin` for it, and its preflight (`OPTIONS`,
-//! sent before a POST with a JSON body or an `Authorization` header) is
-//! answered 204. A browser's request authorized by loopback alone (no
-//! token) must also be sent to `127.0.0.1`, `[::1]`, `localhost` or a
-//! name under `.localhost`: any other name may be one that a hostile site
-//! made resolve to 127.0.0.1 (DNS rebinding), making its page same-origin
-//! with this server. The subscriber counts are this instance's: with
-//! Redis between instances, each counts its own. `HEAD` is answered like `GET`, without the content,
-//! except on `/push`: it would publish, so it gets 405. A request body is
-//! read only for a publish that will be taken: anything else that
-//! announces one is answered from its head, the body left unread.
+//! with `fetch()`, and read the topics: the answers to `/publish/NAME`,
+//! `/push` and `/topics` carry `Access-Control-Allow-Origin` for it, and
+//! its preflight (`OPTIONS`, sent before a POST with a JSON body or an
+//! `Authorization` header) is answered 204. A browser's request authorized
+//! by loopback alone (no token) must also be sent to `127.0.0.1`, `[::1]`,
+//! `localhost` or a name under `.localhost`: any other name may be one that
+//! a hostile site made resolve to 127.0.0.1 (DNS rebinding), making its
+//! page same-origin with this server. The refusals name publishing, for
+//! `/topics` too. The subscriber counts are this instance's: with Redis
+//! between instances, each counts its own. `HEAD` is answered like `GET`,
+//! without the content, except on `/push`: it would publish, so it gets
+//! 405. A request body is read only for a publish that will be taken:
+//! anything else that announces one is answered from its head, the body
+//! left unread.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};

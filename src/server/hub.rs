@@ -355,8 +355,10 @@ impl Hub {
 
     /// The topics with subscribers over all workers, a snapshot: how many,
     /// and the `limit` with the most subscribers (ties by name), most
-    /// first. O(topics), under the directory's read lock only for the
-    /// counting: publishes go on meanwhile.
+    /// first. One walk over every topic under the directory's read lock
+    /// (the sort comes after it): a topic gained or emptied meanwhile
+    /// waits for the walk, and so do the publishes behind that, so this
+    /// is for an operator's query, not for every message.
     pub(crate) fn topic_counts(&self, limit: usize) -> TopicCounts {
         let mut busiest: Vec<(Arc<str>, usize)> = {
             let dir = self
