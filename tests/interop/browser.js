@@ -22,8 +22,9 @@
 // and waits for the echo in its log, then clicks Close and waits for close
 // code 1000.
 // room: two pages of the built-in page join the same room; a message sent
-// from one appears in the other (not in its sender's), and a message
-// published with an HTTP POST to /publish/ROOM appears in both.
+// from one appears in the other (not in its sender's), both show 2
+// members (GET /topics/ROOM), and a message published with an HTTP POST
+// to /publish/ROOM appears in both.
 // instances: the same through a round-robin balancer in front of two
 // instances sharing Redis (node browser.js instances BALANCER_URL A_URL
 // B_URL): the two pages' sockets must land on different instances (the
@@ -124,6 +125,11 @@ async function room(page) {
     return `FAIL POST ${url} answered ${response.status} ${JSON.stringify(answer)}`;
   }
   console.log(`ok   POST /publish answered ${JSON.stringify(answer)}`);
+  for (const [i, p] of pages.entries()) {
+    // The room view counts its members from GET /topics/NAME.
+    await p.locator('#roomMembers', { hasText: 'members: 2' }).waitFor({ timeout: 10000 });
+    console.log(`ok   page ${i + 1} shows 2 members`);
+  }
   for (const [i, p] of pages.entries()) {
     await p.locator('#roomLog .in', { hasText: 'hello from curl' }).first().waitFor({ timeout: 10000 });
     console.log(`ok   page ${i + 1} got the published message`);
