@@ -418,8 +418,10 @@ fn listed_origin<'r>(request: &HttpRequest<'r>, allowed: &[String]) -> Option<&'
 }
 
 /// The built-in page, told through its meta tags what the server does
-/// that its client needs to know: the heartbeat (if any) to send, and
-/// whether rooms keep history (then it resumes after a reconnect).
+/// that its client needs to know: the heartbeat (if any) to send, whether
+/// rooms keep history (then it resumes after a reconnect), and whether
+/// Redis joins it to other instances (then it shows no member count, which
+/// would be one instance's).
 pub fn page(config: &super::ServerConfig) -> Response {
     let mut page = Cow::Borrowed(PAGE);
     let mut set = |name: &str, value: &str| {
@@ -433,6 +435,10 @@ pub fn page(config: &super::ServerConfig) -> Response {
     }
     if config.history.is_some() {
         set("rfc6455-history", "on");
+    }
+    #[cfg(feature = "redis")]
+    if config.redis.is_some() {
+        set("rfc6455-relay", "on");
     }
     match page {
         Cow::Borrowed(page) => Response::html(page),
@@ -1048,6 +1054,17 @@ mod tests {
         let body = std::str::from_utf8(plain.body()).unwrap();
         assert!(body.contains("<meta name=\"rfc6455-heartbeat\" content=\"\">"));
         assert!(body.contains("<meta name=\"rfc6455-history\" content=\"\">"));
+        assert!(body.contains("<meta name=\"rfc6455-relay\" content=\"\">"));
+        #[cfg(feature = "redis")]
+        {
+            let relayed = crate::server::ServerConfig {
+                redis: Some(crate::server::RedisConfig::default()),
+                ..Default::default()
+            };
+            let page = super::page(&relayed);
+            let body = std::str::from_utf8(page.body()).unwrap();
+            assert!(body.contains("<meta name=\"rfc6455-relay\" content=\"on\">"));
+        }
     }
 
     #[test]

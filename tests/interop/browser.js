@@ -171,10 +171,10 @@ async function instances(page) {
     if (tries === 8) return `FAIL the balancer never spread the two pages (members ${counts})`;
     await second.click('#leave');
     await second.waitForFunction(() => document.getElementById('roomState').textContent === 'closed');
-    // The pages' own requests through the balancer (the room view asks
-    // GET /topics/NAME on joining) can keep the second page's upgrade on
-    // the first one's instance turn after turn: every other try, one more
-    // request moves the round robin on.
+    // Requests through the balancer between two joins (a page's own, say)
+    // can keep the second page's upgrade on the first one's instance turn
+    // after turn: every other try, one more request moves the round robin
+    // on.
     if (tries % 2 === 0) await fetch(`${target}/stats`);
     await join(second);
   }
