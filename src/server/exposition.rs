@@ -10,44 +10,34 @@ use super::Stats;
 /// The content type of the Prometheus text exposition format, 0.0.4.
 pub(crate) const PROMETHEUS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The counters as `GET /stats` shows them; `redis` only with a relay.
+/// The counters as `GET /stats` shows them: the families of
+/// [`prometheus`], named without `_total`, the relay's as an object
+/// `redis` (only with a relay), in the same order.
 pub(crate) fn json(s: &Stats) -> String {
-    let mut json = format!(
-        "{{\"connections\":{},\"subscriptions\":{},\"topics\":{},\"published\":{},\
-         \"delivered\":{},\"dropped_slow\":{},\"closed_slow\":{},\"refused\":{},\"compressed\":{},\
-         \"inbox_dropped\":{},\
-         \"history_topics\":{},\"history_messages\":{},\"history_bytes\":{}",
-        s.connections,
-        s.subscriptions,
-        s.topics,
-        s.published,
-        s.delivered,
-        s.dropped_slow,
-        s.closed_slow,
-        s.refused,
-        s.compressed,
-        s.inbox_dropped,
-        s.history_topics,
-        s.history_messages,
-        s.history_bytes
-    );
-    let b = &s.broker;
-    if b.enabled {
-        json.push_str(&format!(
-            ",\"redis\":{{\"connected\":{},\"sent\":{},\"received\":{},\"dropped\":{},\
-             \"local_only\":{},\"malformed\":{},\"reconnects\":{},\"channels\":{}}}",
-            b.connected,
-            b.sent,
-            b.received,
-            b.dropped,
-            b.local_only,
-            b.malformed,
-            b.reconnects,
-            b.channels
-        ));
+    let (server, relay) = families(s);
+    let mut json = String::from("{");
+    json_fields(&mut json, &server, "");
+    if !relay.is_empty() {
+        json.push_str(",\"redis\":{");
+        json_fields(&mut json, &relay, "redis_");
+        json.push('}');
     }
     json.push_str("}\n");
     json
+}
+
+/// `"name":value` for each family, comma-separated, the name without
+/// `prefix` and `_total`.
+fn json_fields(out: &mut String, families: &[Family], prefix: &str) {
+    for (i, (name, _, _, value)) in families.iter().enumerate() {
+        let name = name.strip_prefix(prefix).unwrap_or(name);
+        let name = name.strip_suffix("_total").unwrap_or(name);
+        let sep = if i == 0 { "" } else { "," };
+        let _ = match value {
+            Value::Count(n) => write!(out, "{sep}\"{name}\":{n}"),
+            Value::Flag(b) => write!(out, "{sep}\"{name}\":{b}"),
+        };
+    }
 }
 
 /// Whether a series only goes up (from the process' start) or is a level.
@@ -57,150 +47,31 @@ enum Kind {
     Gauge,
 }
 
+/// A family's value: a number, or a yes/no (JSON `true`, Prometheus 1).
+#[derive(Clone, Copy)]
+enum Value {
+    Count(u64),
+    Flag(bool),
+}
+
+/// A family: its name after `rfc6455_`, kind, help and value.
+type Family = (&'static str, Kind, &'static str, Value);
+
 /// The counters in the Prometheus text format (0.0.4): one family per
 /// counter, named `rfc6455_...`, with its help and type; the `redis`
 /// families only with a relay. Counters start at 0 with the process, as
 /// Prometheus expects of a `_total`.
 pub(crate) fn prometheus(s: &Stats) -> String {
-    use Kind::{Counter, Gauge};
-    let mut families: Vec<(&str, Kind, &str, u64)> = vec![
-        (
-            "connections",
-            Gauge,
-            "Open connections, handshakes included.",
-            s.connections as u64,
-        ),
-        (
-            "subscriptions",
-            Gauge,
-            "Subscriptions; a connection subscribed to two topics counts twice.",
-            s.subscriptions as u64,
-        ),
-        (
-            "topics",
-            Gauge,
-            "Topics with subscribers, counted once per worker that has some.",
-            s.topics as u64,
-        ),
-        (
-            "published_total",
-            Counter,
-            "Messages published, once per publish whatever the fan-out.",
-            s.published,
-        ),
-        (
-            "delivered_total",
-            Counter,
-            "Copies of published messages queued to subscribers.",
-            s.delivered,
-        ),
-        (
-            "dropped_slow_total",
-            Counter,
-            "Published messages dropped for a subscriber over the slow-subscriber limit.",
-            s.dropped_slow,
-        ),
-        (
-            "closed_slow_total",
-            Counter,
-            "Subscribers closed for falling behind.",
-            s.closed_slow,
-        ),
-        (
-            "refused_total",
-            Counter,
-            "Published messages not queued to a closing subscriber or one at its output bound.",
-            s.refused,
-        ),
-        (
-            "compressed_total",
-            Counter,
-            "permessage-deflate copies of published messages made.",
-            s.compressed,
-        ),
-        (
-            "inbox_dropped_total",
-            Counter,
-            "Messages not handed to a worker whose inbox was full.",
-            s.inbox_dropped,
-        ),
-        (
-            "history_topics",
-            Gauge,
-            "Topics with a history.",
-            s.history_topics as u64,
-        ),
-        (
-            "history_messages",
-            Gauge,
-            "Messages kept in the history over all topics.",
-            s.history_messages as u64,
-        ),
-        (
-            "history_bytes",
-            Gauge,
-            "Bytes the history holds, as counted against its bound.",
-            s.history_bytes as u64,
-        ),
-    ];
-    let b = &s.broker;
-    if b.enabled {
-        families.extend([
-            (
-                "redis_connected",
-                Gauge,
-                "1 while connected to Redis and relaying, else 0.",
-                u64::from(b.connected),
-            ),
-            (
-                "redis_sent_total",
-                Counter,
-                "Messages sent to Redis.",
-                b.sent,
-            ),
-            (
-                "redis_received_total",
-                Counter,
-                "Messages received from Redis, this instance's own included.",
-                b.received,
-            ),
-            (
-                "redis_dropped_total",
-                Counter,
-                "Publishes dropped because the queue to Redis was full.",
-                b.dropped,
-            ),
-            (
-                "redis_local_only_total",
-                Counter,
-                "Publishes that reached this instance's subscribers only.",
-                b.local_only,
-            ),
-            (
-                "redis_malformed_total",
-                Counter,
-                "Messages from Redis refused as malformed or too large.",
-                b.malformed,
-            ),
-            (
-                "redis_reconnects_total",
-                Counter,
-                "Connections to Redis made after a loss.",
-                b.reconnects,
-            ),
-            (
-                "redis_channels",
-                Gauge,
-                "Redis channels this instance is subscribed to.",
-                b.channels as u64,
-            ),
-        ]);
-    }
-    let mut out = String::with_capacity(families.len() * 160);
-    for (name, kind, help, value) in families {
+    let (server, relay) = families(s);
+    let mut out = String::with_capacity((server.len() + relay.len()) * 160);
+    for (name, kind, help, value) in server.into_iter().chain(relay) {
         let kind = match kind {
-            Counter => "counter",
-            Gauge => "gauge",
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        };
+        let value = match value {
+            Value::Count(n) => n,
+            Value::Flag(b) => u64::from(b),
         };
         let _ = write!(
             out,
@@ -208,6 +79,149 @@ pub(crate) fn prometheus(s: &Stats) -> String {
         );
     }
     out
+}
+
+/// Every counter once, for both formats: the server's families, then the
+/// relay's (empty without one).
+fn families(s: &Stats) -> (Vec<Family>, Vec<Family>) {
+    use Kind::{Counter, Gauge};
+    use Value::{Count, Flag};
+    let server: Vec<Family> = vec![
+        (
+            "connections",
+            Gauge,
+            "Open connections, handshakes included.",
+            Count(s.connections as u64),
+        ),
+        (
+            "subscriptions",
+            Gauge,
+            "Subscriptions; a connection subscribed to two topics counts twice.",
+            Count(s.subscriptions as u64),
+        ),
+        (
+            "topics",
+            Gauge,
+            "Topics with subscribers, counted once per worker that has some.",
+            Count(s.topics as u64),
+        ),
+        (
+            "published_total",
+            Counter,
+            "Messages published, once per publish whatever the fan-out.",
+            Count(s.published),
+        ),
+        (
+            "delivered_total",
+            Counter,
+            "Copies of published messages queued to subscribers.",
+            Count(s.delivered),
+        ),
+        (
+            "dropped_slow_total",
+            Counter,
+            "Published messages dropped for a subscriber over the slow-subscriber limit.",
+            Count(s.dropped_slow),
+        ),
+        (
+            "closed_slow_total",
+            Counter,
+            "Subscribers closed for falling behind.",
+            Count(s.closed_slow),
+        ),
+        (
+            "refused_total",
+            Counter,
+            "Published messages not queued to a closing subscriber or one at its output bound.",
+            Count(s.refused),
+        ),
+        (
+            "compressed_total",
+            Counter,
+            "permessage-deflate copies of published messages made.",
+            Count(s.compressed),
+        ),
+        (
+            "inbox_dropped_total",
+            Counter,
+            "Messages not handed to a worker whose inbox was full.",
+            Count(s.inbox_dropped),
+        ),
+        (
+            "history_topics",
+            Gauge,
+            "Topics with a history.",
+            Count(s.history_topics as u64),
+        ),
+        (
+            "history_messages",
+            Gauge,
+            "Messages kept in the history over all topics.",
+            Count(s.history_messages as u64),
+        ),
+        (
+            "history_bytes",
+            Gauge,
+            "Bytes the history holds, as counted against its bound.",
+            Count(s.history_bytes as u64),
+        ),
+    ];
+    let b = &s.broker;
+    let relay: Vec<Family> = if b.enabled {
+        vec![
+            (
+                "redis_connected",
+                Gauge,
+                "1 while connected to Redis and relaying, else 0.",
+                Flag(b.connected),
+            ),
+            (
+                "redis_sent_total",
+                Counter,
+                "Messages sent to Redis.",
+                Count(b.sent),
+            ),
+            (
+                "redis_received_total",
+                Counter,
+                "Messages received from Redis, this instance's own included.",
+                Count(b.received),
+            ),
+            (
+                "redis_dropped_total",
+                Counter,
+                "Publishes dropped because the queue to Redis was full.",
+                Count(b.dropped),
+            ),
+            (
+                "redis_local_only_total",
+                Counter,
+                "Publishes that reached this instance's subscribers only.",
+                Count(b.local_only),
+            ),
+            (
+                "redis_malformed_total",
+                Counter,
+                "Messages from Redis refused as malformed or too large.",
+                Count(b.malformed),
+            ),
+            (
+                "redis_reconnects_total",
+                Counter,
+                "Connections to Redis made after a loss.",
+                Count(b.reconnects),
+            ),
+            (
+                "redis_channels",
+                Gauge,
+                "Redis channels this instance is subscribed to.",
+                Count(b.channels as u64),
+            ),
+        ]
+    } else {
+        Vec::new()
+    };
+    (server, relay)
 }
 
 #[cfg(test)]
