@@ -814,13 +814,16 @@ impl Client {
     /// [`Event::Close`], with the reply already sent) further calls fail
     /// with [`Error::Closed`].
     pub fn recv(&mut self) -> Result<Event<'_>, Error> {
-        // A deadline over the whole call, not the socket's timeout alone:
-        // that would start over with every read that brings a byte. Zero
-        // is a poll: one read of a millisecond.
-        let deadline = self
-            .read_timeout
-            .map(|t| after(Instant::now(), t.max(Duration::from_millis(1))));
-        self.recv_by(deadline)
+        self.recv_by(self.recv_deadline())
+    }
+
+    /// When a `recv` that starts now gives up, from the read timeout: a
+    /// deadline over the whole call, not the socket's timeout alone, which
+    /// would start over with every read that brings a byte. Zero is a
+    /// poll: one read of a millisecond.
+    pub(crate) fn recv_deadline(&self) -> Option<Instant> {
+        self.read_timeout
+            .map(|t| after(Instant::now(), t.max(Duration::from_millis(1))))
     }
 
     /// [`recv`](Self::recv), failing with [`Error::Timeout`] at `deadline`

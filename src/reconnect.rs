@@ -43,7 +43,6 @@ use base64::Engine as _;
 
 use crate::client::{Client, ClientConfig, Error};
 use crate::connection::Event;
-use crate::deadline::after;
 use crate::handshake::ClientError;
 use crate::CloseCode;
 
@@ -363,11 +362,7 @@ impl Reconnecting {
         }
         // The client's own timeout (the caller may have set it through
         // `client()`), as one deadline: pings and pongs do not restart it.
-        let deadline = self
-            .client
-            .as_ref()
-            .and_then(Client::read_timeout)
-            .map(|t| after(Instant::now(), t.max(Duration::from_millis(1))));
+        let deadline = self.client.as_ref().and_then(Client::recv_deadline);
         loop {
             let Some(client) = self.client.as_mut() else {
                 return self.connect();
